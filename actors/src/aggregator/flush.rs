@@ -1,0 +1,91 @@
+//! One flush: a batch of events and coverage spans written in ONE transaction. Inside it the
+//! store decides what counts: events of sealed channel-epochs are late (counted, never written),
+//! an id already recorded is a duplicate (counted, never written), and everything else is
+//! tallied and upserted together with its user mapping and its dedup id.
+
+use std::collections::HashSet;
+
+use chatseal_schema::{CoverageSpan, SeenId, Store, StoreError};
+
+use super::tally::Tally;
+use crate::event::Event;
+
+/// What one flush takes to the store.
+#[derive(Debug, Default)]
+pub struct Batch {
+    pub events: Vec<Event>,
+    pub coverage: Vec<CoverageSpan>,
+}
+
+/// What one committed flush did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct FlushReport {
+    /// Events whose rows were committed.
+    pub durable: usize,
+    /// Events dropped because their id was already recorded (in the store or earlier in the batch).
+    pub duplicates: usize,
+    /// Events dropped because their channel-epoch is sealed.
+    pub late: usize,
+    /// Participation rows (epoch, channel, user) upserted.
+    pub rows: usize,
+}
+
+/// Writes `batch` in one transaction. On error nothing was committed and the caller keeps the
+/// batch to retry it.
+pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, StoreError> {
+    let mut report = FlushReport::default();
+    let tx = store.begin_flush().await?;
+
+    let mut keys: Vec<(i64, String)> = batch
+        .events
+        .iter()
+        .map(|e| (e.epoch, e.channel.to_string()))
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect();
+    keys.sort();
+    let sealed = if keys.is_empty() { HashSet::new() } else { tx.sealed_among(&keys).await? };
+
+    // Batch-local dedup first (a RECONNECT overlap puts both copies in one batch), then the
+    // store's record of ids decides for the rest.
+    let mut local: HashSet<&str> = HashSet::with_capacity(batch.events.len());
+    let mut candidates: Vec<&Event> = Vec::with_capacity(batch.events.len());
+    let mut ids: Vec<SeenId> = Vec::with_capacity(batch.events.len());
+    for e in &batch.events {
+        if !sealed.is_empty() && sealed.contains(&(e.epoch, e.channel.to_string())) {
+            report.late += 1;
+            continue;
+        }
+        if let Some(id) = e.id.as_deref() {
+            if !local.insert(id) {
+                report.duplicates += 1;
+                continue;
+            }
+            ids.push(SeenId { id: id.to_string(), epoch: e.epoch, channel: e.channel.to_string() });
+        }
+        candidates.push(e);
+    }
+    let fresh = if ids.is_empty() { HashSet::new() } else { tx.insert_seen_ids(&ids).await? };
+
+    let mut tally = Tally::with_capacity(candidates.len());
+    for e in candidates {
+        if let Some(id) = e.id.as_deref() {
+            if !fresh.contains(id) {
+                report.duplicates += 1;
+                continue;
+            }
+        }
+        tally.add(e);
+        report.durable += 1;
+    }
+    let rows = tally.into_rows();
+    report.rows = rows.len();
+    if !rows.is_empty() {
+        tx.upsert_participation(&rows).await?;
+    }
+    if !batch.coverage.is_empty() {
+        tx.upsert_coverage(&batch.coverage).await?;
+    }
+    tx.commit().await?;
+    Ok(report)
+}

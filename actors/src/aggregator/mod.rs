@@ -1,0 +1,6 @@
+//! The aggregator: turns events into the store's truth, one transaction per flush interval.
+pub mod actor;
+pub mod flush;
+pub mod tally;
+
+pub use actor::{AggregatorActor, AggregatorArgs, AggregatorMsg, AggregatorStatus};

@@ -1,0 +1,158 @@
+//! From a participant line's parts to a [`Line::Participant`] (or why not): the tags that
+//! matter, login and channel checks, the timestamp with its skew fallback, exclusion and
+//! opt-out, and the PRIVMSG mapping (USERNOTICE kinds live in `usernotice`).
+
+use std::sync::Arc;
+
+use irc::proto::message::Tag;
+use irc::proto::Prefix;
+
+use super::{DiscardReason, Line, ParseCtx, RejectReason, TsFallback};
+use crate::clock::epoch::epoch_of;
+use crate::event::{Counts, Event};
+
+/// Twitch's placeholder login for anonymous gifts: always excluded, whatever the config says.
+pub const ANONYMOUS_GIFTER: &str = "ananonymousgifter";
+
+/// Longest login or channel name accepted (Twitch logins are at most 25 characters).
+const MAX_NAME_LEN: usize = 64;
+
+/// The tags the classifier uses, moved out of the message (irc-proto has already unescaped
+/// them). An empty value counts as absent, as IRCv3 says; for a repeated key the last wins.
+#[derive(Debug, Default)]
+pub(super) struct Tags {
+    pub id: Option<String>,
+    pub user_id: Option<String>,
+    pub display_name: Option<String>,
+    pub login: Option<String>,
+    pub msg_id: Option<String>,
+    pub bits: Option<String>,
+    pub tmi_sent_ts: Option<String>,
+    pub room_id: Option<String>,
+}
+
+impl Tags {
+    pub(super) fn take(tags: Option<Vec<Tag>>) -> Tags {
+        let mut out = Tags::default();
+        for Tag(key, value) in tags.into_iter().flatten() {
+            let slot = match key.as_str() {
+                "id" => &mut out.id,
+                "user-id" => &mut out.user_id,
+                "display-name" => &mut out.display_name,
+                "login" => &mut out.login,
+                "msg-id" => &mut out.msg_id,
+                "bits" => &mut out.bits,
+                "tmi-sent-ts" => &mut out.tmi_sent_ts,
+                "room-id" => &mut out.room_id,
+                _ => continue,
+            };
+            *slot = value.filter(|v| !v.is_empty());
+        }
+        out
+    }
+}
+
+/// Is `name` a plausible Twitch login: 1..=64 bytes of `[A-Za-z0-9_]`.
+fn is_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_NAME_LEN
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// The lowercase channel login of a `#channel` target.
+pub(super) fn channel_name(target: &str) -> Result<String, RejectReason> {
+    match target.strip_prefix('#') {
+        None | Some("") => Err(RejectReason::MissingChannel),
+        Some(name) if is_name(name) => Ok(name.to_ascii_lowercase()),
+        Some(_) => Err(RejectReason::InvalidChannel),
+    }
+}
+
+/// The lowercase login of a sender.
+pub(super) fn login_name(raw: &str) -> Result<String, RejectReason> {
+    if raw.is_empty() {
+        Err(RejectReason::MissingSender)
+    } else if is_name(raw) {
+        Ok(raw.to_ascii_lowercase())
+    } else {
+        Err(RejectReason::InvalidLogin)
+    }
+}
+
+/// The nick of a `nick!user@host` prefix; a server-name prefix has no sender.
+pub(super) fn prefix_nick(prefix: Option<Prefix>) -> Option<String> {
+    match prefix {
+        Some(Prefix::Nickname(nick, _, _)) if !nick.is_empty() => Some(nick),
+        _ => None,
+    }
+}
+
+/// Unix seconds of the line: `tmi-sent-ts` when present, an integer and within the skew bound
+/// of the receive time; otherwise the receive time, with the reason.
+pub(super) fn timestamp(tag: Option<&str>, ctx: &ParseCtx) -> (i64, Option<TsFallback>) {
+    let local = ctx.recv_ms.div_euclid(1000);
+    match tag.map(str::parse::<i64>) {
+        Some(Ok(ms)) if ms.abs_diff(ctx.recv_ms) <= ctx.max_skew_ms.unsigned_abs() => {
+            (ms.div_euclid(1000), None)
+        }
+        Some(Ok(_)) => (local, Some(TsFallback::Skewed)),
+        Some(Err(_)) | None => (local, Some(TsFallback::Missing)),
+    }
+}
+
+/// Applies exclusion and opt-out to a checked login, then builds the event.
+pub(super) fn admit(
+    login: String,
+    channel: String,
+    tags: Tags,
+    counts: Counts,
+    ctx: &ParseCtx,
+) -> Line {
+    if login == ANONYMOUS_GIFTER || ctx.excluded.contains(&login) {
+        return Line::Discarded(DiscardReason::Excluded);
+    }
+    if ctx.opted_out.contains(&login) {
+        return Line::Discarded(DiscardReason::OptedOut);
+    }
+    let (ts, ts_fallback) = timestamp(tags.tmi_sent_ts.as_deref(), ctx);
+    // A non-positive epoch length is a configuration error caught at start-up; clamp it here
+    // so that parsing can never panic on a division by zero.
+    let epoch = epoch_of(ts, ctx.epoch_len.max(1));
+    let event = Event {
+        id: tags.id,
+        channel: Arc::from(channel),
+        login,
+        user_id: tags.user_id,
+        display_name: tags.display_name,
+        ts,
+        epoch,
+        counts,
+    };
+    Line::Participant { event, ts_fallback }
+}
+
+/// PRIVMSG: the sender from the prefix nick; `message` 1, plus `bits` from the tag. A `bits`
+/// value that is not a non-negative integer rejects the line as `BadTag`: Twitch only sends
+/// digits there, so such a line is corrupt or forged and none of its tags can be trusted.
+pub(super) fn privmsg(prefix: Option<Prefix>, target: &str, tags: Tags, ctx: &ParseCtx) -> Line {
+    let channel = match channel_name(target) {
+        Ok(c) => c,
+        Err(r) => return Line::Rejected(r),
+    };
+    let login = match prefix_nick(prefix).as_deref().map(login_name) {
+        Some(Ok(l)) => l,
+        Some(Err(r)) => return Line::Rejected(r),
+        None => return Line::Rejected(RejectReason::MissingSender),
+    };
+    let bits = match tags.bits.as_deref().map(str::parse::<i64>) {
+        None => 0,
+        Some(Ok(b)) if b >= 0 => b,
+        Some(_) => return Line::Rejected(RejectReason::BadTag),
+    };
+    let counts = Counts {
+        message: 1,
+        bits,
+        ..Counts::default()
+    };
+    admit(login, channel, tags, counts, ctx)
+}

@@ -1,0 +1,108 @@
+//! Why a line produced no participant (discarded or rejected), and why its timestamp was not
+//! trusted. Each has a stable snake_case `as_str()`, used as a metric label.
+
+/// A well-formed participant line that is dropped on purpose: counted, no event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DiscardReason {
+    /// The login is on the exclusion list (bots, and always `ananonymousgifter`).
+    Excluded,
+    /// The user opted out of being recorded.
+    OptedOut,
+    /// An anonymous gift (`anonsubgift`, `anonsubmysterygift`, or from `ananonymousgifter`).
+    AnonymousGift,
+}
+
+impl DiscardReason {
+    /// Metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DiscardReason::Excluded => "excluded",
+            DiscardReason::OptedOut => "opted_out",
+            DiscardReason::AnonymousGift => "anonymous_gift",
+        }
+    }
+}
+
+/// A line that could not be understood; counted as rejected, never fatal to the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RejectReason {
+    /// The line is not valid UTF-8.
+    InvalidUtf8,
+    /// Longer than the framing bound; produced from `Frame::Overlong` by `parse_frame`.
+    Overlong,
+    /// Not an IRC message: NUL/CR/LF inside, empty prefix, no command, bad command word, or a
+    /// known command with the wrong arguments.
+    Malformed,
+    /// A well-formed command that Twitch chat is not known to send.
+    UnknownCommand,
+    /// A participant line without a sender (PRIVMSG without nick prefix, USERNOTICE without
+    /// `login` tag, JOIN without prefix).
+    MissingSender,
+    /// A participant line whose sender login has characters other than `[A-Za-z0-9_]` or is
+    /// longer than 64 bytes.
+    InvalidLogin,
+    /// No `#channel` target.
+    MissingChannel,
+    /// A `#channel` target whose name has characters other than `[A-Za-z0-9_]` or is too long.
+    InvalidChannel,
+    /// A tag value that cannot be right (a `bits` value that is not a non-negative integer).
+    BadTag,
+}
+
+impl RejectReason {
+    /// Metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectReason::InvalidUtf8 => "invalid_utf8",
+            RejectReason::Overlong => "overlong",
+            RejectReason::Malformed => "malformed",
+            RejectReason::UnknownCommand => "unknown_command",
+            RejectReason::MissingSender => "missing_sender",
+            RejectReason::InvalidLogin => "invalid_login",
+            RejectReason::MissingChannel => "missing_channel",
+            RejectReason::InvalidChannel => "invalid_channel",
+            RejectReason::BadTag => "bad_tag",
+        }
+    }
+
+    /// Every reason, for pre-registering metric label values.
+    pub const ALL: [RejectReason; 9] = [
+        RejectReason::InvalidUtf8,
+        RejectReason::Overlong,
+        RejectReason::Malformed,
+        RejectReason::UnknownCommand,
+        RejectReason::MissingSender,
+        RejectReason::InvalidLogin,
+        RejectReason::MissingChannel,
+        RejectReason::InvalidChannel,
+        RejectReason::BadTag,
+    ];
+}
+
+impl DiscardReason {
+    /// Every reason, for pre-registering metric label values.
+    pub const ALL: [DiscardReason; 3] = [
+        DiscardReason::Excluded,
+        DiscardReason::OptedOut,
+        DiscardReason::AnonymousGift,
+    ];
+}
+
+/// Why a participant line's `tmi-sent-ts` was replaced by the local receive time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TsFallback {
+    /// The tag is absent or not an integer.
+    Missing,
+    /// The tag is further than `max_skew_ms` from the receive time.
+    Skewed,
+}
+
+impl TsFallback {
+    /// Metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TsFallback::Missing => "missing",
+            TsFallback::Skewed => "skewed",
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! One connection to Twitch chat for one channel: connect (under a timeout, paced by the shared
+//! limiter), CAP REQ, login, JOIN (paced), then read lines until the link ends. Each line is
+//! framed with a bound, parsed, and forwarded; the socket reader never waits on the store.
+//! Liveness: server PINGs are answered; our own PING every `ping_interval`, and a missing PONG
+//! within `pong_timeout` ends the session as a dead link. The session reports to its channel
+//! actor, which owns reconnects and backoff.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio_util::codec::FramedRead;
+use tokio_util::sync::CancellationToken;
+
+use super::conn::connect;
+use super::forward::Forwarder;
+use super::framing::LineDecoder;
+use super::limiter::JoinLimiter;
+use super::parse::{parse_frame, Line, ParseCtx};
+use crate::clock::SharedClock;
+use crate::event::Ingest;
+use crate::routes::Routes;
+use crate::telemetry::names as m;
+
+/// Everything a session needs; shared by all sessions of one channel.
+#[derive(Debug, Clone)]
+pub struct SessionCfg {
+    pub channel: Arc<str>,
+    pub server: String,
+    pub port: u16,
+    pub tls: bool,
+    /// (login, token without `oauth:`); None = anonymous justinfan.
+    pub credentials: Option<(String, String)>,
+    pub connect_timeout: Duration,
+    pub ping_interval: Duration,
+    pub pong_timeout: Duration,
+    pub max_line_bytes: usize,
+    pub epoch_len: i64,
+    pub max_skew_ms: i64,
+    pub excluded: Arc<HashSet<String>>,
+    pub opted_out: Arc<RwLock<HashSet<String>>>,
+    pub clock: SharedClock,
+    pub routes: Routes,
+    pub limiter: JoinLimiter,
+}
+
+/// What a session tells its channel actor.
+#[derive(Debug, Clone)]
+pub enum SessionEvent {
+    Joined { gen: u64, at_ms: i64, room_id: Option<String> },
+    /// The server sent RECONNECT: open a new session before this one goes.
+    ServerReconnect { gen: u64 },
+    Ended { gen: u64, reason: EndReason, was_joined_for: Option<Duration> },
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EndReason {
+    Connect(String),
+    Closed,
+    PingTimeout,
+    Refused(String),
+    Io(String),
+    Stopped,
+}
+
+impl EndReason {
+    /// Metric label.
+    pub fn label(&self) -> &'static str {
+        match self {
+            EndReason::Connect(_) => "connect_failed",
+            EndReason::Closed => "closed",
+            EndReason::PingTimeout => "ping_timeout",
+            EndReason::Refused(_) => "join_refused",
+            EndReason::Io(_) => "io_error",
+            EndReason::Stopped => "stopped",
+        }
+    }
+}
+
+/// NOTICE msg-ids that mean the channel cannot be joined.
+fn is_refusal(msg_id: &str) -> bool {
+    matches!(
+        msg_id,
+        "msg_channel_suspended" | "msg_banned" | "msg_channel_blocked" | "tos_ban" | "msg_room_not_found" | "invalid_channel"
+    ) || msg_id.starts_with("msg_channel_")
+}
+
+/// Runs one session until it ends; `notify` reaches the channel actor.
+pub async fn run_session(cfg: Arc<SessionCfg>, gen: u64, stop: CancellationToken, notify: impl Fn(SessionEvent) + Send) {
+    let mut joined_at: Option<(Instant, i64)> = None;
+    let reason = session_body(&cfg, gen, &stop, &notify, &mut joined_at).await;
+    notify(SessionEvent::Ended { gen, reason, was_joined_for: joined_at.map(|(t, _)| t.elapsed()) });
+}
+
+async fn session_body(
+    cfg: &SessionCfg,
+    gen: u64,
+    stop: &CancellationToken,
+    notify: &(impl Fn(SessionEvent) + Send),
+    joined_at: &mut Option<(Instant, i64)>,
+) -> EndReason {
+    let waited = tokio::select! {
+        w = cfg.limiter.acquire() => w,
+        _ = stop.cancelled() => return EndReason::Stopped,
+    };
+    metrics::histogram!(m::JOIN_WAIT_SECONDS).record(waited.as_secs_f64());
+    let stream = tokio::select! {
+        r = connect(&cfg.server, cfg.port, cfg.tls, cfg.connect_timeout) => match r {
+            Ok(s) => s,
+            Err(e) => return EndReason::Connect(e.to_string()),
+        },
+        _ = stop.cancelled() => return EndReason::Stopped,
+    };
+    let (rd, mut wr) = tokio::io::split(stream);
+    let nick = match &cfg.credentials {
+        Some((login, _)) => login.to_ascii_lowercase(),
+        None => format!("justinfan{:05}", rand::random::<u32>() % 100_000),
+    };
+    let mut hello = String::from("CAP REQ :twitch.tv/tags twitch.tv/commands\r\n");
+    if let Some((_, token)) = &cfg.credentials {
+        hello.push_str(&format!("PASS oauth:{token}\r\n"));
+    }
+    hello.push_str(&format!("NICK {nick}\r\n"));
+    if let Err(e) = wr.write_all(hello.as_bytes()).await {
+        return EndReason::Io(e.to_string());
+    }
+    let waited = tokio::select! {
+        w = cfg.limiter.acquire() => w,
+        _ = stop.cancelled() => return EndReason::Stopped,
+    };
+    metrics::histogram!(m::JOIN_WAIT_SECONDS).record(waited.as_secs_f64());
+    if let Err(e) = wr.write_all(format!("JOIN #{}\r\n", cfg.channel).as_bytes()).await {
+        return EndReason::Io(e.to_string());
+    }
+    metrics::counter!(m::JOINS_TOTAL).increment(1);
+
+    let mut frames = FramedRead::new(rd, LineDecoder::new(cfg.max_line_bytes));
+    let mut fwd = Forwarder::new(cfg.routes.clone());
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_ping = Instant::now();
+    let mut awaiting_pong: Option<Instant> = None;
+    let mut last_heartbeat = Instant::now();
+    let channel_label = cfg.channel.to_string();
+
+    let reason = loop {
+        tokio::select! {
+            biased;
+            _ = stop.cancelled() => break EndReason::Stopped,
+            frame = frames.next() => {
+                let Some(frame) = frame else { break EndReason::Closed };
+                let frame = match frame {
+                    Ok(f) => f,
+                    Err(e) => break EndReason::Io(e.to_string()),
+                };
+                let recv_ms = cfg.clock.now_ms();
+                let line = {
+                    let opted = cfg.opted_out.read().unwrap_or_else(|p| p.into_inner());
+                    let ctx = ParseCtx {
+                        recv_ms,
+                        epoch_len: cfg.epoch_len,
+                        max_skew_ms: cfg.max_skew_ms,
+                        excluded: &cfg.excluded,
+                        opted_out: &opted,
+                        own_nick: &nick,
+                    };
+                    parse_frame(&frame, &ctx)
+                };
+                metrics::counter!(m::LINES_TOTAL, "kind" => line.kind()).increment(1);
+                match line {
+                    Line::Participant { event, ts_fallback } => {
+                        if let Some(f) = ts_fallback {
+                            metrics::counter!(m::TS_FALLBACK_TOTAL, "reason" => f.as_str()).increment(1);
+                        }
+                        fwd.push(Ingest::Event(event));
+                    }
+                    Line::Discarded(r) => metrics::counter!(m::EVENTS_DISCARDED_TOTAL, "reason" => r.as_str()).increment(1),
+                    Line::Rejected(r) => metrics::counter!(m::LINES_REJECTED_TOTAL, "reason" => r.as_str()).increment(1),
+                    Line::Ping(payload) => {
+                        if let Err(e) = wr.write_all(format!("PONG :{payload}\r\n").as_bytes()).await {
+                            break EndReason::Io(e.to_string());
+                        }
+                    }
+                    Line::Pong => awaiting_pong = None,
+                    Line::Reconnect => notify(SessionEvent::ServerReconnect { gen }),
+                    Line::JoinConfirmed { channel } | Line::RoomState { channel, .. } if channel != *cfg.channel => {}
+                    Line::JoinConfirmed { .. } | Line::RoomState { .. } if joined_at.is_some() => {}
+                    Line::JoinConfirmed { .. } | Line::RoomState { .. } => {
+                        let room_id = if let Line::RoomState { room_id, .. } = &line { room_id.clone() } else { None };
+                        *joined_at = Some((Instant::now(), recv_ms));
+                        fwd.push(Ingest::Joined { channel: cfg.channel.clone(), at_ms: recv_ms });
+                        fwd.flush();
+                        notify(SessionEvent::Joined { gen, at_ms: recv_ms, room_id });
+                    }
+                    Line::Notice { msg_id: Some(id), .. } if joined_at.is_none() && is_refusal(&id) => {
+                        break EndReason::Refused(id);
+                    }
+                    Line::Notice { .. } | Line::Welcome | Line::CapAck | Line::Ignored(_) => {}
+                }
+                if let Some((_, _)) = joined_at {
+                    metrics::gauge!(m::LAST_LINE_SECONDS, "channel" => channel_label.clone()).set((recv_ms / 1000) as f64);
+                }
+            }
+            _ = tick.tick() => {
+                fwd.flush();
+                let now = Instant::now();
+                if let Some(sent) = awaiting_pong {
+                    if now.duration_since(sent) > cfg.pong_timeout {
+                        break EndReason::PingTimeout;
+                    }
+                } else if now.duration_since(last_ping) >= cfg.ping_interval {
+                    last_ping = now;
+                    awaiting_pong = Some(now);
+                    if let Err(e) = wr.write_all(b"PING :tmi.twitch.tv\r\n").await {
+                        break EndReason::Io(e.to_string());
+                    }
+                }
+                // Coverage heartbeat: lets a restarted aggregator pick the open span up again.
+                if let Some((_, at_ms)) = joined_at {
+                    if now.duration_since(last_heartbeat) >= Duration::from_secs(1) {
+                        last_heartbeat = now;
+                        fwd.push(Ingest::Joined { channel: cfg.channel.clone(), at_ms: *at_ms });
+                    }
+                }
+            }
+        }
+    };
+    if let Some((_, since_ms)) = joined_at {
+        fwd.push(Ingest::Left { channel: cfg.channel.clone(), since_ms: *since_ms, at_ms: cfg.clock.now_ms() });
+    }
+    fwd.flush();
+    if fwd.held() > 0 {
+        // The aggregator is away at the very end of a session: give it a moment, never forever.
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            fwd.flush();
+            if fwd.held() == 0 {
+                break;
+            }
+        }
+    }
+    let _ = wr.shutdown().await;
+    reason
+}

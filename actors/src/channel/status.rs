@@ -1,0 +1,77 @@
+//! The channel board: each channel actor's externally visible state, shared with the HTTP
+//! server (/readyz, /v1/status) without messaging the actors.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+
+/// Connection state of one channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelState {
+    Disconnected,
+    Connecting,
+    Joined,
+    BackingOff,
+    Refused,
+}
+
+impl ChannelState {
+    /// The value of the channel state gauge.
+    pub fn gauge(self) -> f64 {
+        match self {
+            ChannelState::Disconnected => 0.0,
+            ChannelState::Connecting => 1.0,
+            ChannelState::Joined => 2.0,
+            ChannelState::BackingOff => 3.0,
+            ChannelState::Refused => 4.0,
+        }
+    }
+}
+
+/// What the HTTP server shows about one channel.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ChannelStatus {
+    pub channel: String,
+    pub state: ChannelState,
+    /// Unix ms the current join was confirmed.
+    pub joined_since_ms: Option<i64>,
+    /// Unix ms of the last line received.
+    pub last_line_ms: Option<i64>,
+    pub room_id: Option<String>,
+    pub reconnects: u64,
+    pub last_error: Option<String>,
+}
+
+impl ChannelStatus {
+    pub fn new(channel: &str) -> Self {
+        Self {
+            channel: channel.to_string(),
+            state: ChannelState::Disconnected,
+            joined_since_ms: None,
+            last_line_ms: None,
+            room_id: None,
+            reconnects: 0,
+            last_error: None,
+        }
+    }
+}
+
+/// Shared map channel → status.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelBoard {
+    inner: Arc<Mutex<BTreeMap<String, ChannelStatus>>>,
+}
+
+impl ChannelBoard {
+    /// Applies `f` to the channel's entry (created if missing).
+    pub fn update(&self, channel: &str, f: impl FnOnce(&mut ChannelStatus)) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let entry = map.entry(channel.to_string()).or_insert_with(|| ChannelStatus::new(channel));
+        f(entry);
+    }
+
+    pub fn snapshot(&self) -> Vec<ChannelStatus> {
+        let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.values().cloned().collect()
+    }
+}

@@ -1,0 +1,207 @@
+//! The sealer actor: when the clock says an epoch has closed, it asks the aggregator to make
+//! everything of that epoch durable (and to treat later lines of it as late), then seals each
+//! channel of the epoch. A cursor in the store (`sealer.next_epoch`) says where it stands, so a
+//! restart seals every epoch left behind, oldest first, before the live schedule continues.
+//! Messages are handled one at a time, so a reply to `Idle` means no seal is in flight.
+
+use std::time::Duration;
+
+use chatseal_schema::Store;
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+
+use super::build::SealConfig;
+use super::run::{channels_of_epoch, seal_channel_epoch, SealError, SealOutcome};
+use crate::aggregator::AggregatorMsg;
+use crate::clock::epoch::last_closed_epoch;
+use crate::clock::SharedClock;
+use crate::routes::Routes;
+use crate::telemetry::names as m;
+
+const CURSOR_KEY: &str = "sealer.next_epoch";
+
+#[derive(Debug, Clone)]
+pub struct SealerArgs {
+    pub store: Store,
+    pub clock: SharedClock,
+    pub routes: Routes,
+    pub cfg: SealConfig,
+    pub epoch_len: i64,
+    pub grace_ms: i64,
+    /// How long to wait for the aggregator's flush before retrying the epoch later.
+    pub flush_timeout: Duration,
+}
+
+pub enum SealerMsg {
+    /// The newest closed epoch, from the clock.
+    EpochClosed(i64),
+    /// Seal by hand (admin API); channel None = every channel of the epoch.
+    SealNow {
+        epoch: i64,
+        channel: Option<String>,
+        reply: RpcReplyPort<Result<Vec<SealOutcome>, String>>,
+    },
+    /// Replies once no seal is in flight (shutdown).
+    Idle(RpcReplyPort<()>),
+}
+
+pub struct SealerState {
+    args: SealerArgs,
+    /// Next epoch to seal; None until the first closed epoch is seen on a fresh store.
+    cursor: Option<i64>,
+}
+
+pub struct SealerActor;
+
+impl Actor for SealerActor {
+    type Msg = SealerMsg;
+    type State = SealerState;
+    type Arguments = SealerArgs;
+
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SealerMsg>,
+        args: SealerArgs,
+    ) -> Result<SealerState, ActorProcessingErr> {
+        fail::fail_point!("sealer.pre_start", |_| Err(
+            "failpoint sealer.pre_start".into()
+        ));
+        let cursor = match args.store.get_meta(CURSOR_KEY).await? {
+            Some(v) => Some(
+                v.parse::<i64>()
+                    .map_err(|e| format!("meta {CURSOR_KEY}={v:?} is not an epoch: {e}"))?,
+            ),
+            None => None,
+        };
+        // Catch up right away with whatever closed while we were down.
+        let closed = last_closed_epoch(args.clock.now_ms(), args.epoch_len, args.grace_ms);
+        myself.cast(SealerMsg::EpochClosed(closed))?;
+        Ok(SealerState { args, cursor })
+    }
+
+    async fn handle(
+        &self,
+        _myself: ActorRef<SealerMsg>,
+        msg: SealerMsg,
+        st: &mut SealerState,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            SealerMsg::EpochClosed(closed) => {
+                if let Err(e) = st.seal_through(closed).await {
+                    metrics::counter!(m::SEAL_FAILURES_TOTAL).increment(1);
+                    tracing::warn!(error = %e, closed, "sealing did not complete; it is retried at the next tick");
+                }
+            }
+            SealerMsg::SealNow {
+                epoch,
+                channel,
+                reply,
+            } => {
+                let r = st
+                    .seal_epoch(epoch, channel.as_deref())
+                    .await
+                    .map_err(|e| e.to_string());
+                let _ = reply.send(r);
+            }
+            SealerMsg::Idle(reply) => {
+                let _ = reply.send(());
+            }
+        }
+        Ok(())
+    }
+}
+
+impl SealerState {
+    /// Seals every epoch from the cursor through `closed`, and any older epoch that still has
+    /// unsealed participation (a replay, a manual import), oldest first.
+    async fn seal_through(&mut self, closed: i64) -> Result<(), SealError> {
+        let len = self.args.epoch_len;
+        let mut epochs: Vec<i64> = self
+            .args
+            .store
+            .unsealed_participation_epochs(closed + len)
+            .await?
+            .into_iter()
+            .map(|(e, _)| e)
+            .collect();
+        let start = self.cursor.unwrap_or(closed);
+        let mut e = start;
+        while e <= closed {
+            epochs.push(e);
+            e += len;
+        }
+        epochs.sort_unstable();
+        epochs.dedup();
+        metrics::gauge!(m::UNSEALED_BACKLOG).set(epochs.len() as f64);
+        for (i, epoch) in epochs.iter().enumerate() {
+            self.seal_epoch(*epoch, None).await?;
+            if self.cursor.is_none_or(|c| *epoch + len > c) {
+                self.cursor = Some(*epoch + len);
+                self.args
+                    .store
+                    .set_meta(CURSOR_KEY, &(*epoch + len).to_string())
+                    .await?;
+            }
+            metrics::gauge!(m::UNSEALED_BACKLOG).set((epochs.len() - i - 1) as f64);
+        }
+        if self.cursor.is_none() {
+            self.cursor = Some(closed + len);
+            self.args
+                .store
+                .set_meta(CURSOR_KEY, &(closed + len).to_string())
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn seal_epoch(
+        &mut self,
+        epoch: i64,
+        only: Option<&str>,
+    ) -> Result<Vec<SealOutcome>, SealError> {
+        self.flush_aggregator(epoch).await?;
+        let len = self.args.epoch_len;
+        let mut out = Vec::new();
+        for channel in channels_of_epoch(&self.args.store, epoch, len).await? {
+            if only.is_some_and(|c| c != channel) {
+                continue;
+            }
+            let now_s = self.args.clock.now_ms() / 1000;
+            let outcome = seal_channel_epoch(
+                &self.args.store,
+                &self.args.cfg,
+                epoch,
+                len,
+                &channel,
+                now_s,
+            )
+            .await?;
+            if let SealOutcome::Sealed(s) = &outcome {
+                tracing::info!(epoch, channel = %channel, participants = s.participants, root = ?s.root, coverage = s.coverage, "sealed");
+                metrics::gauge!(m::LAST_SEALED_EPOCH).set(epoch as f64);
+            }
+            out.push(outcome);
+        }
+        Ok(out)
+    }
+
+    /// Asks the aggregator to make everything received durable and to close epochs through
+    /// `epoch`. Fails (and the seal is retried later) if the aggregator cannot confirm.
+    async fn flush_aggregator(&self, epoch: i64) -> Result<(), SealError> {
+        let Some(agg) = self.args.routes.aggregator() else {
+            return Err(SealError::Flush("the aggregator is not running (restarting?)".into()));
+        };
+        let r = agg
+            .call(|reply| AggregatorMsg::Flush { close_through: Some(epoch), reply }, Some(self.args.flush_timeout))
+            .await;
+        match r {
+            Ok(ractor::rpc::CallResult::Success(Ok(()))) => Ok(()),
+            Ok(ractor::rpc::CallResult::Success(Err(e))) => Err(SealError::Flush(e)),
+            Ok(ractor::rpc::CallResult::Timeout) => Err(SealError::Flush(format!(
+                "the aggregator did not answer within {:?} (epoch {epoch})",
+                self.args.flush_timeout
+            ))),
+            Ok(_) => Err(SealError::Flush(format!("the aggregator stopped before answering (epoch {epoch})"))),
+            Err(e) => Err(SealError::Flush(e.to_string())),
+        }
+    }
+}

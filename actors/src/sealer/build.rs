@@ -1,0 +1,182 @@
+//! Building a seal from the participants of one (epoch, channel): the frozen leaf order, the
+//! participation tree, the claim tree and amounts. Pure: rows in, the rows to write out. The
+//! byte formats themselves live in `merkle` only.
+
+use std::collections::HashSet;
+
+use chatseal_schema::{NewSeal, ParticipantRow, SealedParticipant};
+
+use super::merkle::{
+    claim_amount, claim_id, claim_leaf, parse_hash, participation_leaf, to_hex, AmountError,
+    CentiWeights, MerkleTree, SignalSums,
+};
+
+/// Version of the sealing format written with each seal (merkle.md as of this code).
+pub const FORMAT_VERSION: i32 = 1;
+
+/// How amounts are computed and who is left out.
+#[derive(Debug, Clone)]
+pub struct SealConfig {
+    pub weights: CentiWeights,
+    pub reward_per_weight: u64,
+    pub decimals: u32,
+    /// Lowercase logins never sealed (bots), on top of the opt-outs.
+    pub excluded: HashSet<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("participant {login} of epoch {epoch} in #{channel}: {source}")]
+    Amount {
+        login: String,
+        epoch: i64,
+        channel: String,
+        source: AmountError,
+    },
+    #[error("stored user hash {0:?} is not 64 hex characters: the store is damaged; run `chatseal doctor`")]
+    BadHash(String),
+    #[error("{0} participants exceed the u32 leaf index of the claim format")]
+    TooMany(usize),
+}
+
+/// Builds the rows of a seal. `opted_out` holds user hashes (hex) that are left out.
+pub fn build_seal(
+    epoch: i64,
+    channel: &str,
+    mut rows: Vec<ParticipantRow>,
+    cfg: &SealConfig,
+    opted_out: &HashSet<String>,
+    coverage: f64,
+    sealed_at: i64,
+) -> Result<NewSeal, BuildError> {
+    rows.retain(|r| {
+        !opted_out.contains(&r.user_hash) && !cfg.excluded.contains(&r.login.to_ascii_lowercase())
+    });
+    // The frozen order: first_seen ascending, then user_hash ascending (hex order = byte order).
+    rows.sort_by(|a, b| {
+        a.first_seen
+            .cmp(&b.first_seen)
+            .then_with(|| a.user_hash.cmp(&b.user_hash))
+    });
+    if rows.len() > u32::MAX as usize {
+        return Err(BuildError::TooMany(rows.len()));
+    }
+    let mut leaves = Vec::with_capacity(rows.len());
+    let mut claim_leaves = Vec::with_capacity(rows.len());
+    let mut participants = Vec::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let uh = parse_hash(&r.user_hash).map_err(|_| BuildError::BadHash(r.user_hash.clone()))?;
+        let leaf = participation_leaf(&uh, channel, epoch as u64);
+        let sums = SignalSums {
+            sub: r.sub.max(0) as u64,
+            resub: r.resub.max(0) as u64,
+            gift: r.gift.max(0) as u64,
+            bits: r.bits.max(0) as u64,
+            raid: r.raid.max(0) as u64,
+        };
+        let amount = claim_amount(&cfg.weights, &sums, cfg.reward_per_weight, cfg.decimals)
+            .map_err(|source| BuildError::Amount {
+                login: r.login.clone(),
+                epoch,
+                channel: channel.to_string(),
+                source,
+            })?;
+        let login = r.login.to_ascii_lowercase();
+        let cleaf = claim_leaf(i as u32, amount, &claim_id(channel, &login));
+        leaves.push(leaf);
+        claim_leaves.push(cleaf);
+        participants.push(SealedParticipant {
+            idx: i as i64,
+            user_hash: r.user_hash,
+            login,
+            leaf: to_hex(&leaf),
+            amount: amount.to_string(),
+            claim_leaf: to_hex(&cleaf),
+        });
+    }
+    let root = MerkleTree::build(leaves).map(|t| to_hex(&t.root()));
+    let claim_root = MerkleTree::build(claim_leaves).map(|t| to_hex(&t.root()));
+    Ok(NewSeal {
+        epoch,
+        channel: channel.to_string(),
+        root,
+        claim_root,
+        coverage,
+        sealed_at,
+        format_version: FORMAT_VERSION,
+        participants,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sealer::merkle::{user_hash, verify};
+
+    fn row(login: &str, first_seen: i64) -> ParticipantRow {
+        ParticipantRow {
+            user_hash: to_hex(&user_hash(login)),
+            login: login.into(),
+            first_seen,
+            last_seen: first_seen,
+            message: 1,
+            bits: 0,
+            sub: 0,
+            resub: 0,
+            gift: 0,
+            raid: 0,
+        }
+    }
+
+    fn cfg() -> SealConfig {
+        SealConfig {
+            weights: CentiWeights::default(),
+            reward_per_weight: 80,
+            decimals: 9,
+            excluded: ["nightbot".to_string()].into(),
+        }
+    }
+
+    #[test]
+    fn order_leaves_and_amounts() {
+        let mut sub = row("carol", 5);
+        sub.sub = 1;
+        let rows = vec![row("bob", 10), sub, row("alice", 10), row("nightbot", 1)];
+        let s = build_seal(3600, "chan", rows, &cfg(), &HashSet::new(), 1.0, 99).unwrap();
+        // carol first (earliest), then alice/bob ordered by user hash; nightbot excluded.
+        assert_eq!(s.participants.len(), 3);
+        assert_eq!(s.participants[0].login, "carol");
+        let (a, b) = (to_hex(&user_hash("alice")), to_hex(&user_hash("bob")));
+        let expect_second = if a < b { "alice" } else { "bob" };
+        assert_eq!(s.participants[1].login, expect_second);
+        // 1 sub: centiweight 1100 -> 11 * 80 * 10^9
+        assert_eq!(
+            s.participants[0].amount,
+            (11u64 * 80 * 1_000_000_000).to_string()
+        );
+        assert_eq!(
+            s.participants[1].amount,
+            (80u64 * 1_000_000_000).to_string()
+        );
+        let leaf0 = participation_leaf(&user_hash("carol"), "chan", 3600);
+        assert_eq!(s.participants[0].leaf, to_hex(&leaf0));
+        let tree = MerkleTree::build(
+            s.participants
+                .iter()
+                .map(|p| parse_hash(&p.leaf).unwrap())
+                .collect(),
+        )
+        .unwrap();
+        assert_eq!(s.root.as_deref(), Some(to_hex(&tree.root()).as_str()));
+        assert!(verify(&tree.root(), &leaf0, &tree.proof(0).unwrap()));
+    }
+
+    #[test]
+    fn empty_and_opted_out() {
+        let s = build_seal(0, "c", vec![], &cfg(), &HashSet::new(), 0.5, 1).unwrap();
+        assert!(s.root.is_none() && s.claim_root.is_none() && s.participants.is_empty());
+        let opted: HashSet<String> = [to_hex(&user_hash("alice"))].into();
+        let s = build_seal(0, "c", vec![row("alice", 1)], &cfg(), &opted, 0.5, 1).unwrap();
+        assert!(s.root.is_none());
+    }
+}

@@ -1,0 +1,11 @@
+//! The sealer: the byte-exact format (`merkle`), building a seal (pure), sealing against the
+//! store, and the actor that seals every closed epoch.
+pub mod actor;
+pub mod build;
+pub mod coverage;
+pub mod merkle;
+pub mod run;
+
+pub use actor::{SealerActor, SealerArgs, SealerMsg};
+pub use build::SealConfig;
+pub use run::{SealError, SealOutcome};

@@ -1,0 +1,107 @@
+//! Sealing against the store: which channels an epoch has, and sealing one channel-epoch in one
+//! transaction. Used by the sealer actor and by `chatseal seal`. Idempotent and write-once: the
+//! store refuses a second seal of the same (epoch, channel) and reports the existing one.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Instant;
+
+use chatseal_schema::{SealWrite, SealedEpoch, Store, StoreError};
+
+use super::build::{build_seal, BuildError, SealConfig};
+use super::coverage::covered_fraction;
+use super::merkle::{to_hex, user_hash};
+use crate::telemetry::names as m;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SealError {
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error("flush before sealing not confirmed: {0}")]
+    Flush(String),
+}
+
+/// What sealing one channel-epoch did.
+#[derive(Debug, Clone)]
+pub enum SealOutcome {
+    /// Newly sealed (possibly empty: no participants, root None).
+    Sealed(SealedEpoch),
+    /// It was sealed before; nothing changed.
+    AlreadySealed(SealedEpoch),
+}
+
+impl SealOutcome {
+    pub fn epoch(&self) -> &SealedEpoch {
+        match self {
+            SealOutcome::Sealed(e) | SealOutcome::AlreadySealed(e) => e,
+        }
+    }
+}
+
+/// Channels that have something to seal in `epoch`: participants, or coverage (an hour with no
+/// chatters while joined is sealed as empty; an hour the daemon was not there is not sealed).
+pub async fn channels_of_epoch(
+    store: &Store,
+    epoch: i64,
+    len: i64,
+) -> Result<Vec<String>, StoreError> {
+    let mut set: BTreeSet<String> = store
+        .channels_with_participation(epoch)
+        .await?
+        .into_iter()
+        .collect();
+    for span in store
+        .coverage_spans(None, epoch * 1000, (epoch + len) * 1000)
+        .await?
+    {
+        set.insert(span.channel);
+    }
+    Ok(set.into_iter().collect())
+}
+
+/// Seals one (epoch, channel) from what the store holds.
+pub async fn seal_channel_epoch(
+    store: &Store,
+    cfg: &SealConfig,
+    epoch: i64,
+    len: i64,
+    channel: &str,
+    now_s: i64,
+) -> Result<SealOutcome, SealError> {
+    if let Some(existing) = store.sealed_epoch(epoch, channel).await? {
+        metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => "already_sealed").increment(1);
+        return Ok(SealOutcome::AlreadySealed(existing));
+    }
+    let started = Instant::now();
+    let rows = store.participants_for_seal(epoch, channel).await?;
+    let spans: Vec<(i64, i64)> = store
+        .coverage_spans(Some(channel), epoch * 1000, (epoch + len) * 1000)
+        .await?
+        .into_iter()
+        .map(|s| (s.started_ms, s.until_ms))
+        .collect();
+    let coverage = covered_fraction(&spans, epoch * 1000, (epoch + len) * 1000);
+    let opted_out: HashSet<String> = store
+        .opted_out_logins()
+        .await?
+        .iter()
+        .map(|l| to_hex(&user_hash(l)))
+        .collect();
+    let seal = build_seal(epoch, channel, rows, cfg, &opted_out, coverage, now_s)?;
+    let outcome = match store.write_seal(&seal).await? {
+        SealWrite::Sealed(e) => {
+            let label = if e.root.is_some() { "sealed" } else { "empty" };
+            metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => label).increment(1);
+            metrics::histogram!(m::SEAL_SECONDS).record(started.elapsed().as_secs_f64());
+            metrics::histogram!(m::SEAL_PARTICIPANTS).record(e.participants as f64);
+            metrics::gauge!(m::COVERAGE_RATIO, "channel" => channel.to_string()).set(e.coverage);
+            SealOutcome::Sealed(e)
+        }
+        SealWrite::AlreadySealed(e) => {
+            metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => "already_sealed").increment(1);
+            SealOutcome::AlreadySealed(e)
+        }
+    };
+    Ok(outcome)
+}

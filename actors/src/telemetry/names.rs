@@ -1,0 +1,99 @@
+//! Every metric chatseal exports, in one place: name, kind, unit and HELP text. Code records
+//! through these constants only, and `describe_all` registers every series at start-up so each
+//! exists from the first scrape. Dashboards and alerts are checked against a real render.
+
+/// The kind of a metric, for describing and for the zero-initialisation at start-up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+/// One metric: its full name, kind, HELP text, and the labels it carries (with the values
+/// registered at start-up, so series exist before the first event).
+#[derive(Debug, Clone, Copy)]
+pub struct Def {
+    pub name: &'static str,
+    pub kind: Kind,
+    pub help: &'static str,
+}
+
+macro_rules! defs {
+    ($($ident:ident = $name:literal, $kind:ident, $help:literal;)*) => {
+        $(pub const $ident: &str = $name;)*
+        /// Every metric definition, in declaration order.
+        pub const ALL: &[Def] = &[$(Def { name: $name, kind: Kind::$kind, help: $help }),*];
+    };
+}
+
+defs! {
+    BUILD_INFO = "chatseal_build_info", Gauge, "Always 1; labels carry the version.";
+    // channels / ingest
+    CHANNEL_STATE = "chatseal_channel_state", Gauge, "Channel connection state per channel: 0 disconnected, 1 connecting, 2 joined, 3 backing off, 4 refused.";
+    CHANNELS_JOINED = "chatseal_channels_joined", Gauge, "Channels whose join is confirmed right now.";
+    LINES_TOTAL = "chatseal_irc_lines_total", Counter, "IRC lines received, by command kind.";
+    LINES_REJECTED_TOTAL = "chatseal_irc_lines_rejected_total", Counter, "IRC lines rejected as malformed or unknown, by reason.";
+    EVENTS_DISCARDED_TOTAL = "chatseal_events_discarded_total", Counter, "Participant lines dropped at ingest (excluded bot, opted-out user, anonymous gift), by reason.";
+    TS_FALLBACK_TOTAL = "chatseal_timestamp_fallback_total", Counter, "Lines whose tmi-sent-ts was missing or too skewed, so the receive time was used, by reason.";
+    RECONNECTS_TOTAL = "chatseal_irc_reconnects_total", Counter, "Reconnects to Twitch chat, by reason.";
+    JOINS_TOTAL = "chatseal_irc_joins_total", Counter, "JOIN commands sent.";
+    JOIN_WAIT_SECONDS = "chatseal_irc_join_wait_seconds", Histogram, "Time a JOIN or login waited for the process-wide join limiter.";
+    LAST_LINE_SECONDS = "chatseal_channel_last_line_timestamp_seconds", Gauge, "Unix time of the last line received, per channel.";
+    // aggregator / store
+    EVENTS_PENDING = "chatseal_events_pending", Gauge, "Events received and not yet durable (buffered plus in the flush in flight).";
+    EVENTS_DROPPED_TOTAL = "chatseal_events_dropped_total", Counter, "Events dropped because the in-memory buffer was full while the store was unavailable.";
+    EVENTS_DUPLICATE_TOTAL = "chatseal_events_duplicate_total", Counter, "Events whose message id was already recorded (reconnect overlap, replay, restart).";
+    EVENTS_DURABLE_TOTAL = "chatseal_events_durable_total", Counter, "Events committed to the store.";
+    LATE_LINES_TOTAL = "chatseal_late_lines_total", Counter, "Lines whose epoch was already sealed or closing; counted, never changing a seal.";
+    FLUSH_SECONDS = "chatseal_flush_duration_seconds", Histogram, "Duration of one aggregator flush transaction.";
+    FLUSH_BATCH_EVENTS = "chatseal_flush_batch_events", Histogram, "Events in one flush transaction.";
+    STORE_ERRORS_TOTAL = "chatseal_store_errors_total", Counter, "Store operations that failed, by operation.";
+    STORE_UP = "chatseal_store_up", Gauge, "1 while the last store operation succeeded, 0 while the store is unavailable.";
+    // sealing
+    EPOCHS_SEALED_TOTAL = "chatseal_epochs_sealed_total", Counter, "Channel-epochs sealed, by outcome (sealed, empty, already_sealed).";
+    SEAL_SECONDS = "chatseal_seal_duration_seconds", Histogram, "Duration of sealing one channel-epoch (read, two trees, write).";
+    SEAL_PARTICIPANTS = "chatseal_seal_participants", Histogram, "Participants per sealed channel-epoch.";
+    UNSEALED_BACKLOG = "chatseal_unsealed_epochs", Gauge, "Closed epochs not sealed yet.";
+    LAST_SEALED_EPOCH = "chatseal_last_sealed_epoch_timestamp_seconds", Gauge, "Start of the newest sealed epoch, Unix seconds.";
+    SEAL_FAILURES_TOTAL = "chatseal_seal_failures_total", Counter, "Seal attempts that failed and will be retried.";
+    COVERAGE_RATIO = "chatseal_coverage_ratio", Gauge, "Fraction of the last sealed epoch during which the channel was joined, per channel.";
+    // supervision
+    ACTOR_RESTARTS_TOTAL = "chatseal_actor_restarts_total", Counter, "Actor restarts by the supervisor, by actor kind.";
+    // http
+    HTTP_REQUESTS_TOTAL = "chatseal_http_requests_total", Counter, "HTTP requests, by route and status.";
+    HTTP_SECONDS = "chatseal_http_request_duration_seconds", Histogram, "HTTP request duration, by route.";
+}
+
+/// Histogram buckets, in the metric's base unit.
+pub fn buckets(name: &str) -> Option<&'static [f64]> {
+    const SECONDS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+    const COUNTS: &[f64] = &[1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0];
+    match name {
+        JOIN_WAIT_SECONDS | FLUSH_SECONDS | SEAL_SECONDS | HTTP_SECONDS => Some(SECONDS),
+        FLUSH_BATCH_EVENTS | SEAL_PARTICIPANTS => Some(COUNTS),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_prometheus_rules() {
+        let mut seen = std::collections::HashSet::new();
+        for d in ALL {
+            assert!(d.name.starts_with("chatseal_"), "{}", d.name);
+            assert!(seen.insert(d.name), "duplicate {}", d.name);
+            assert!(!d.help.is_empty());
+            match d.kind {
+                Kind::Counter => assert!(d.name.ends_with("_total"), "{}", d.name),
+                Kind::Gauge | Kind::Histogram => assert!(!d.name.ends_with("_total"), "{}", d.name),
+            }
+            if d.kind == Kind::Histogram {
+                assert!(buckets(d.name).is_some(), "{} has no buckets", d.name);
+            }
+        }
+    }
+}

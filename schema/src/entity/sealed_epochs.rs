@@ -1,0 +1,32 @@
+//! `sealed_epochs`: one row per sealed (epoch, channel): roots (null when nobody took part),
+//! participant count, coverage, the seal digest. Written once, never changed.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "sealed_epochs")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub epoch: i64,
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
+    pub channel: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub root: Option<String>,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub claim_root: Option<String>,
+    pub participants: i64,
+    /// Fraction of the epoch the channel was joined, 0..=1.
+    #[sea_orm(column_type = "Double")]
+    pub coverage: f64,
+    /// `crate::digest::seal_digest` of the seal.
+    #[sea_orm(column_type = "Text")]
+    pub digest: String,
+    /// Unix seconds.
+    pub sealed_at: i64,
+    pub format_version: i32,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,205 @@
+//! What can go wrong with the store, in words an operator can act on. Driver errors are
+//! classified here (unavailable: retry; corrupt: restore; anything else: a query error) and
+//! their text is scrubbed of the URL's password before it is kept: no message this crate
+//! builds can contain a secret.
+
+use crate::redact::Scrubber;
+use sea_orm::{DbErr, RuntimeErr};
+
+/// Errors of the store. Every variant names the store by its redacted URL where one applies.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("store URL {url:?} is invalid: {reason}; use sqlite://PATH or postgres://USER@HOST/DB")]
+    InvalidUrl { url: String, reason: String },
+
+    #[error("store {url} is unavailable while {what}: {detail}; check that the database is running and reachable (the daemon retries)")]
+    Unavailable { url: String, what: String, detail: String },
+
+    #[error("store {url} is corrupt ({what}): {detail}; do not write to it: move its files aside and restore the latest verified backup (`chatseal restore`)")]
+    Corrupt { url: String, what: String, detail: String },
+
+    #[error("SQLite {found} is too old: chatseal needs {need} or newer; build with the bundled SQLite (the default), not a system library")]
+    TooOld { found: String, need: String },
+
+    #[error("store {url} is not durable: {detail}")]
+    Durability { url: String, detail: String },
+
+    #[error("store {url}: query failed while {what}: {detail}")]
+    Query { url: String, what: String, detail: String },
+
+    #[error("store {url}: migrating the schema failed: {detail}; if another chatseal version wrote this store, run the version that matches it or restore a backup")]
+    Migration { url: String, detail: String },
+
+    #[error("store {url}: cannot prepare {path}: {detail}; check that the directory can be created and is writable by the chatseal user")]
+    Io { url: String, path: String, detail: String },
+
+    #[error("invalid {what}: {detail}")]
+    Invalid { what: &'static str, detail: String },
+
+    #[error("failpoint {0} triggered (test build)")]
+    FailPoint(&'static str),
+}
+
+impl StoreError {
+    /// True for errors that go away by themselves (connection refused or closed, pool timed
+    /// out, SQLite busy or out of disk): the caller keeps its data and retries.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable { .. })
+    }
+
+    /// True when the store's content is damaged and must not be written to.
+    pub fn is_corrupt(&self) -> bool {
+        matches!(self, StoreError::Corrupt { .. })
+    }
+}
+
+/// How a driver error should be handled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ErrClass {
+    Unavailable,
+    Corrupt,
+    Other,
+}
+
+/// Classifies a sea-orm error; `sqlite` selects how database error codes are read
+/// (SQLite result codes versus PostgreSQL SQLSTATEs).
+pub(crate) fn classify(err: &DbErr, sqlite: bool) -> ErrClass {
+    match err {
+        DbErr::ConnectionAcquire(_) => ErrClass::Unavailable,
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => classify_sqlx(e, sqlite),
+        DbErr::Conn(_) => ErrClass::Unavailable,
+        _ => ErrClass::Other,
+    }
+}
+
+fn classify_sqlx(err: &sqlx::Error, sqlite: bool) -> ErrClass {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Protocol(_) => ErrClass::Unavailable,
+        sqlx::Error::Database(db) => match db.code() {
+            Some(code) if sqlite => sqlite_code_class(&code),
+            Some(code) => sqlstate_class(&code),
+            None => ErrClass::Other,
+        },
+        _ => ErrClass::Other,
+    }
+}
+
+/// SQLite (extended) result code -> class, by its primary code (low byte).
+fn sqlite_code_class(code: &str) -> ErrClass {
+    const BUSY: i64 = 5;
+    const LOCKED: i64 = 6;
+    const IOERR: i64 = 10;
+    const CORRUPT: i64 = 11;
+    const FULL: i64 = 13;
+    const CANTOPEN: i64 = 14;
+    const NOTADB: i64 = 26;
+    match code.parse::<i64>().map(|c| c & 0xff) {
+        Ok(BUSY | LOCKED | IOERR | FULL | CANTOPEN) => ErrClass::Unavailable,
+        Ok(CORRUPT | NOTADB) => ErrClass::Corrupt,
+        _ => ErrClass::Other,
+    }
+}
+
+/// PostgreSQL SQLSTATE -> class.
+fn sqlstate_class(code: &str) -> ErrClass {
+    match code {
+        // connection exceptions; admin/crash shutdown, cannot connect now; too many connections
+        c if c.starts_with("08") => ErrClass::Unavailable,
+        "57P01" | "57P02" | "57P03" | "53300" => ErrClass::Unavailable,
+        "XX001" | "XX002" => ErrClass::Corrupt,
+        _ => ErrClass::Other,
+    }
+}
+
+/// What an error needs to name its store without leaking secrets.
+#[derive(Clone, Debug)]
+pub(crate) struct ErrCtx {
+    pub url: String,
+    pub scrubber: Scrubber,
+    pub sqlite: bool,
+}
+
+impl ErrCtx {
+    /// Turns a driver error met while doing `what` into a classified, scrubbed `StoreError`.
+    pub fn db(&self, what: &str, err: DbErr) -> StoreError {
+        let detail = self.scrubber.scrub(&err.to_string());
+        let (url, what) = (self.url.clone(), what.to_owned());
+        match classify(&err, self.sqlite) {
+            ErrClass::Unavailable => StoreError::Unavailable { url, what, detail },
+            ErrClass::Corrupt => StoreError::Corrupt { url, what, detail },
+            ErrClass::Other => StoreError::Query { url, what, detail },
+        }
+    }
+
+    /// A `map_err` adapter: `.map_err(ctx.at("reading meta"))`.
+    pub fn at<'a>(&'a self, what: &'a str) -> impl Fn(DbErr) -> StoreError + 'a {
+        move |e| self.db(what, e)
+    }
+
+    /// A corruption found by our own checks (quick_check, a row that cannot be decoded).
+    pub fn corrupt(&self, what: &str, detail: impl Into<String>) -> StoreError {
+        StoreError::Corrupt {
+            url: self.url.clone(),
+            what: what.to_owned(),
+            detail: self.scrubber.scrub(&detail.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sea_orm::ConnAcquireErr;
+    use std::sync::Arc;
+
+    fn sqlx_err(e: sqlx::Error) -> DbErr {
+        DbErr::Query(RuntimeErr::SqlxError(Arc::new(e)))
+    }
+
+    #[test]
+    fn pool_and_io_errors_are_unavailable() {
+        assert_eq!(classify(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), false), ErrClass::Unavailable);
+        assert_eq!(classify(&sqlx_err(sqlx::Error::PoolClosed), true), ErrClass::Unavailable);
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert_eq!(classify(&sqlx_err(sqlx::Error::Io(refused)), false), ErrClass::Unavailable);
+        assert_eq!(classify(&sqlx_err(sqlx::Error::RowNotFound), false), ErrClass::Other);
+        assert_eq!(classify(&DbErr::Custom("x".into()), false), ErrClass::Other);
+    }
+
+    #[test]
+    fn sqlite_codes_by_primary_code() {
+        assert_eq!(sqlite_code_class("5"), ErrClass::Unavailable);
+        assert_eq!(sqlite_code_class("517"), ErrClass::Unavailable); // SQLITE_BUSY_SNAPSHOT
+        assert_eq!(sqlite_code_class("11"), ErrClass::Corrupt);
+        assert_eq!(sqlite_code_class("26"), ErrClass::Corrupt);
+        assert_eq!(sqlite_code_class("1555"), ErrClass::Other); // constraint primary key
+    }
+
+    #[test]
+    fn sqlstates() {
+        assert_eq!(sqlstate_class("08006"), ErrClass::Unavailable);
+        assert_eq!(sqlstate_class("57P01"), ErrClass::Unavailable);
+        assert_eq!(sqlstate_class("XX001"), ErrClass::Corrupt);
+        assert_eq!(sqlstate_class("23505"), ErrClass::Other);
+    }
+
+    #[test]
+    fn details_are_scrubbed() {
+        let ctx = ErrCtx {
+            url: crate::redact::redact_url("postgres://u:hunter2@h/db"),
+            scrubber: Scrubber::for_url("postgres://u:hunter2@h/db"),
+            sqlite: false,
+        };
+        let e = ctx.db("connecting", DbErr::Conn(RuntimeErr::Internal("connection to postgres://u:hunter2@h/db lost".into())));
+        let msg = e.to_string();
+        assert!(!msg.contains("hunter2"), "{msg}");
+        assert!(e.is_unavailable());
+    }
+}

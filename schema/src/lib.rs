@@ -1,0 +1,35 @@
+//! chatseal's store: SeaORM entities and migrations for SQLite and PostgreSQL, opening a store
+//! with its durability settings and start-up checks, and the typed queries the actors use
+//! (flush, seal, reads, opt-outs, meta). Hashes are stored as 64 lowercase hex characters
+//! without `0x`; times are Unix seconds, or Unix milliseconds where a name ends in `_ms`.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), chatseal_schema::StoreError> {
+//! let store = chatseal_schema::Store::open("sqlite://data/chatseal.db").await?;
+//! let tx = store.begin_flush().await?;
+//! tx.commit().await?;
+//! # Ok(()) }
+//! ```
+
+pub mod checks;
+pub mod digest;
+pub mod entity;
+pub mod error;
+mod maintenance;
+pub mod migration;
+mod open;
+pub mod queries;
+pub mod redact;
+pub mod rows;
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use digest::seal_digest;
+pub use error::StoreError;
+pub use open::{Backend, OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
+pub use queries::flush::FlushTx;
+pub use redact::redact_url;
+pub use rows::{
+    is_hash_hex, CoverageSpan, NewSeal, ParticipantRow, ParticipationDelta, SealWrite, SealedEpoch, SealedParticipant,
+    SeenId, SIGNAL_KINDS,
+};

@@ -1,0 +1,170 @@
+//! The aggregator's flush: ONE write transaction per batch holding the dedup ids, participation,
+//! signal sums, user mapping and coverage. Either all of a batch is durable or none of it.
+//! Failpoints `flush.before_commit` and `flush.after_commit` bracket the commit.
+
+use super::merge::{fold_coverage, fold_deltas, unique_ids};
+use super::{placeholders, rows_per_chunk, stmt, values_list};
+use crate::error::{ErrCtx, StoreError};
+use crate::open::{write_txn_options, Store};
+use crate::rows::{CoverageSpan, ParticipationDelta, SeenId};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait, Value};
+use std::collections::{BTreeSet, HashSet};
+use std::sync::Arc;
+
+/// An open flush transaction. Dropping it without `commit` rolls everything back.
+pub struct FlushTx {
+    txn: DatabaseTransaction,
+    ctx: Arc<ErrCtx>,
+}
+
+impl Store {
+    /// Starts a flush transaction (on SQLite: BEGIN IMMEDIATE on the single writer, so
+    /// other store operations wait until it commits or is dropped: keep it short).
+    pub async fn begin_flush(&self) -> Result<FlushTx, StoreError> {
+        let txn = self
+            .writer
+            .begin_with_options(write_txn_options(self.backend))
+            .await
+            .map_err(self.ctx.at("starting a flush transaction"))?;
+        Ok(FlushTx { txn, ctx: self.ctx.clone() })
+    }
+}
+
+const UPSERT_PARTICIPATION: &str = " ON CONFLICT (epoch, channel, user_hash) DO UPDATE SET \
+     first_seen = CASE WHEN excluded.first_seen < participation.first_seen THEN excluded.first_seen ELSE participation.first_seen END, \
+     last_seen = CASE WHEN excluded.last_seen > participation.last_seen THEN excluded.last_seen ELSE participation.last_seen END";
+
+const UPSERT_SIGNALS: &str =
+    " ON CONFLICT (epoch, channel, user_hash, kind) DO UPDATE SET value = signals.value + excluded.value";
+
+// SET expressions see the stored row as it was before this statement, so every CASE below
+// compares against the old last_seen.
+const UPSERT_USERS: &str = " ON CONFLICT (user_hash) DO UPDATE SET \
+     login = CASE WHEN excluded.last_seen >= users.last_seen THEN excluded.login ELSE users.login END, \
+     user_id = CASE WHEN excluded.last_seen >= users.last_seen THEN COALESCE(excluded.user_id, users.user_id) ELSE COALESCE(users.user_id, excluded.user_id) END, \
+     display_name = CASE WHEN excluded.last_seen >= users.last_seen THEN COALESCE(excluded.display_name, users.display_name) ELSE COALESCE(users.display_name, excluded.display_name) END, \
+     first_seen = CASE WHEN excluded.first_seen < users.first_seen THEN excluded.first_seen ELSE users.first_seen END, \
+     last_seen = CASE WHEN excluded.last_seen > users.last_seen THEN excluded.last_seen ELSE users.last_seen END";
+
+const UPSERT_COVERAGE: &str = " ON CONFLICT (channel, started_ms) DO UPDATE SET \
+     until_ms = CASE WHEN excluded.until_ms > coverage.until_ms THEN excluded.until_ms ELSE coverage.until_ms END";
+
+impl FlushTx {
+    fn backend(&self) -> DbBackend {
+        self.txn.get_database_backend()
+    }
+
+    /// Inserts `rows` (each a row of `cols` values) into `head` + VALUES + `tail`, chunked.
+    async fn insert_chunked(&self, what: &str, head: &str, tail: &str, cols: usize, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+        for chunk in rows.chunks(rows_per_chunk(cols)) {
+            let sql = format!("{head} VALUES {}{tail}", values_list(chunk.len(), cols));
+            let values = chunk.iter().flatten().cloned().collect();
+            self.txn.execute_raw(stmt(self.backend(), sql, values)).await.map_err(self.ctx.at(what))?;
+        }
+        Ok(())
+    }
+
+    /// Which of `keys` (epoch, channel) are sealed already (their lines must be dropped).
+    pub async fn sealed_among(&self, keys: &[(i64, String)]) -> Result<HashSet<(i64, String)>, StoreError> {
+        let wanted: HashSet<&(i64, String)> = keys.iter().collect();
+        let epochs: Vec<i64> = keys.iter().map(|k| k.0).collect::<BTreeSet<_>>().into_iter().collect();
+        let mut out = HashSet::new();
+        for chunk in epochs.chunks(rows_per_chunk(1)) {
+            let sql = format!("SELECT epoch, channel FROM sealed_epochs WHERE epoch IN ({})", placeholders(1, chunk.len()));
+            let values = chunk.iter().map(|e| Value::from(*e)).collect();
+            let rows = self
+                .txn
+                .query_all_raw(stmt(self.backend(), sql, values))
+                .await
+                .map_err(self.ctx.at("reading sealed epochs in a flush"))?;
+            for row in rows {
+                let key: (i64, String) = (
+                    row.try_get_by_index(0).map_err(self.ctx.at("decoding a sealed epoch"))?,
+                    row.try_get_by_index(1).map_err(self.ctx.at("decoding a sealed epoch"))?,
+                );
+                if wanted.contains(&key) {
+                    out.insert(key);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Records message ids; returns those that were NEW (not recorded before, in this or an
+    /// earlier transaction). Each id counts once even if `ids` repeats it.
+    pub async fn insert_seen_ids(&self, ids: &[SeenId]) -> Result<HashSet<String>, StoreError> {
+        let ids = unique_ids(ids);
+        let mut fresh = HashSet::with_capacity(ids.len());
+        for chunk in ids.chunks(rows_per_chunk(3)) {
+            let sql = format!(
+                "INSERT INTO seen_ids (id, epoch, channel) VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
+                values_list(chunk.len(), 3)
+            );
+            let values = chunk
+                .iter()
+                .flat_map(|s| [Value::from(s.id.clone()), Value::from(s.epoch), Value::from(s.channel.clone())])
+                .collect();
+            let rows = self
+                .txn
+                .query_all_raw(stmt(self.backend(), sql, values))
+                .await
+                .map_err(self.ctx.at("recording message ids"))?;
+            for row in rows {
+                fresh.insert(row.try_get_by_index::<String>(0).map_err(self.ctx.at("decoding a message id"))?);
+            }
+        }
+        Ok(fresh)
+    }
+
+    /// Adds a batch of participation deltas to participation, signals and users.
+    pub async fn upsert_participation(&self, rows: &[ParticipationDelta]) -> Result<(), StoreError> {
+        let f = fold_deltas(rows)?;
+        let users = f
+            .users
+            .into_iter()
+            .map(|(h, u)| vec![h.into(), u.login.into(), u.user_id.into(), u.display_name.into(), u.first_seen.into(), u.last_seen.into()])
+            .collect();
+        let head = "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen)";
+        self.insert_chunked("upserting users", head, UPSERT_USERS, 6, users).await?;
+
+        let parts = f
+            .participation
+            .into_iter()
+            .map(|((e, c, h), p)| vec![e.into(), c.into(), h.into(), p.first_seen.into(), p.last_seen.into()])
+            .collect();
+        let head = "INSERT INTO participation (epoch, channel, user_hash, first_seen, last_seen)";
+        self.insert_chunked("upserting participation", head, UPSERT_PARTICIPATION, 5, parts).await?;
+
+        let signals = f
+            .signals
+            .into_iter()
+            .map(|((e, c, h, k), v)| vec![e.into(), c.into(), h.into(), k.into(), v.into()])
+            .collect();
+        let head = "INSERT INTO signals (epoch, channel, user_hash, kind, value)";
+        self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, signals).await
+    }
+
+    /// Records joined intervals; a span already stored under (channel, started_ms) is
+    /// extended to the larger until_ms.
+    pub async fn upsert_coverage(&self, spans: &[CoverageSpan]) -> Result<(), StoreError> {
+        let rows = fold_coverage(spans)?
+            .into_iter()
+            .map(|((c, s), u)| vec![c.into(), s.into(), u.into()])
+            .collect();
+        let head = "INSERT INTO coverage (channel, started_ms, until_ms)";
+        self.insert_chunked("upserting coverage", head, UPSERT_COVERAGE, 3, rows).await
+    }
+
+    /// Makes the batch durable (synced on SQLite FULL and PostgreSQL with synchronous_commit).
+    pub async fn commit(self) -> Result<(), StoreError> {
+        fail::fail_point!("flush.before_commit", |_| Err(StoreError::FailPoint("flush.before_commit")));
+        self.txn.commit().await.map_err(self.ctx.at("committing a flush"))?;
+        fail::fail_point!("flush.after_commit", |_| Err(StoreError::FailPoint("flush.after_commit")));
+        Ok(())
+    }
+
+    /// Discards the batch.
+    pub async fn rollback(self) -> Result<(), StoreError> {
+        self.txn.rollback().await.map_err(self.ctx.at("rolling back a flush"))
+    }
+}

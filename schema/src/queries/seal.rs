@@ -1,0 +1,192 @@
+//! Writing and reading seals. `write_seal` is write-once and idempotent: the sealed_epochs row
+//! is claimed with `ON CONFLICT DO NOTHING`, so a second seal of the same (epoch, channel),
+//! even a concurrent one from another process, changes nothing and returns the stored one.
+//! Failpoints: `seal.mid` (participants written, not committed) and `seal.after_commit`.
+
+use super::{rows_per_chunk, stmt, values_list};
+use crate::digest::seal_digest;
+use crate::entity::{sealed_epochs, sealed_participants};
+use crate::error::StoreError;
+use crate::open::{write_txn_options, Store};
+use crate::rows::{check_seal, NewSeal, SealWrite, SealedEpoch, SealedParticipant};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
+};
+
+impl From<sealed_epochs::Model> for SealedEpoch {
+    fn from(m: sealed_epochs::Model) -> Self {
+        SealedEpoch {
+            epoch: m.epoch,
+            channel: m.channel,
+            root: m.root,
+            claim_root: m.claim_root,
+            participants: m.participants,
+            coverage: m.coverage,
+            digest: m.digest,
+            sealed_at: m.sealed_at,
+            format_version: m.format_version,
+        }
+    }
+}
+
+impl From<sealed_participants::Model> for SealedParticipant {
+    fn from(m: sealed_participants::Model) -> Self {
+        SealedParticipant {
+            idx: m.idx,
+            user_hash: m.user_hash,
+            login: m.login,
+            leaf: m.leaf,
+            amount: m.amount,
+            claim_leaf: m.claim_leaf,
+        }
+    }
+}
+
+const INSERT_EPOCH: &str = "INSERT INTO sealed_epochs \
+     (epoch, channel, root, claim_root, participants, coverage, digest, sealed_at, format_version) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (epoch, channel) DO NOTHING";
+
+const INSERT_PARTICIPANTS: &str =
+    "INSERT INTO sealed_participants (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf)";
+
+impl Store {
+    /// Seals (epoch, channel) in ONE transaction: the sealed_epochs row with its digest, every
+    /// participant, and the deletion of the epoch's dedup ids. Already sealed: nothing is
+    /// written and the stored seal comes back as `AlreadySealed`.
+    pub async fn write_seal(&self, seal: &NewSeal) -> Result<SealWrite, StoreError> {
+        check_seal(seal)?;
+        let digest = seal_digest(seal.epoch, &seal.channel, seal.root.as_deref(), seal.claim_root.as_deref(), &seal.participants);
+        let row = SealedEpoch {
+            epoch: seal.epoch,
+            channel: seal.channel.clone(),
+            root: seal.root.clone(),
+            claim_root: seal.claim_root.clone(),
+            participants: seal.participants.len() as i64,
+            coverage: seal.coverage,
+            digest,
+            sealed_at: seal.sealed_at,
+            format_version: seal.format_version,
+        };
+        let at = |what: &'static str| self.ctx.at(what);
+        let backend = self.writer.get_database_backend();
+        let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(at("starting a seal transaction"))?;
+        let values: Vec<Value> = vec![
+            row.epoch.into(),
+            row.channel.clone().into(),
+            row.root.clone().into(),
+            row.claim_root.clone().into(),
+            row.participants.into(),
+            row.coverage.into(),
+            row.digest.clone().into(),
+            row.sealed_at.into(),
+            row.format_version.into(),
+        ];
+        let claimed = txn.execute_raw(stmt(backend, INSERT_EPOCH, values)).await.map_err(at("writing a sealed epoch"))?;
+        if claimed.rows_affected() == 0 {
+            let existing = sealed_epochs::Entity::find_by_id((seal.epoch, seal.channel.clone()))
+                .one(&txn)
+                .await
+                .map_err(at("reading an existing seal"))?;
+            txn.rollback().await.map_err(at("ending a seal transaction"))?;
+            return match existing {
+                Some(m) => Ok(SealWrite::AlreadySealed(m.into())),
+                None => Err(self.ctx.corrupt("writing a seal", format!(
+                    "epoch {} channel {} conflicts with a sealed_epochs row that cannot be read back",
+                    seal.epoch, seal.channel
+                ))),
+            };
+        }
+        for chunk in seal.participants.chunks(rows_per_chunk(8)) {
+            let sql = format!("{INSERT_PARTICIPANTS} VALUES {}", values_list(chunk.len(), 8));
+            let values = chunk
+                .iter()
+                .flat_map(|p| {
+                    [
+                        Value::from(seal.epoch),
+                        seal.channel.clone().into(),
+                        p.idx.into(),
+                        p.user_hash.clone().into(),
+                        p.login.clone().into(),
+                        p.leaf.clone().into(),
+                        p.amount.clone().into(),
+                        p.claim_leaf.clone().into(),
+                    ]
+                })
+                .collect();
+            txn.execute_raw(stmt(backend, sql, values)).await.map_err(at("writing sealed participants"))?;
+        }
+        fail::fail_point!("seal.mid", |_| Err(StoreError::FailPoint("seal.mid")));
+        txn.execute_raw(stmt(
+            backend,
+            "DELETE FROM seen_ids WHERE epoch = $1 AND channel = $2",
+            vec![seal.epoch.into(), seal.channel.clone().into()],
+        ))
+        .await
+        .map_err(at("pruning dedup ids of a sealed epoch"))?;
+        txn.commit().await.map_err(at("committing a seal"))?;
+        fail::fail_point!("seal.after_commit", |_| Err(StoreError::FailPoint("seal.after_commit")));
+        Ok(SealWrite::Sealed(row))
+    }
+
+    /// The seal of (epoch, channel), if sealed.
+    pub async fn sealed_epoch(&self, epoch: i64, channel: &str) -> Result<Option<SealedEpoch>, StoreError> {
+        let m = sealed_epochs::Entity::find_by_id((epoch, channel.to_owned()))
+            .one(&self.reader)
+            .await
+            .map_err(self.ctx.at("reading a sealed epoch"))?;
+        Ok(m.map(Into::into))
+    }
+
+    /// Seals, newest epoch first (then channel), optionally of one channel, at most `limit`.
+    pub async fn sealed_epochs(&self, channel: Option<&str>, limit: u64) -> Result<Vec<SealedEpoch>, StoreError> {
+        let mut q = sealed_epochs::Entity::find();
+        if let Some(c) = channel {
+            q = q.filter(sealed_epochs::Column::Channel.eq(c));
+        }
+        let rows = q
+            .order_by_desc(sealed_epochs::Column::Epoch)
+            .order_by_asc(sealed_epochs::Column::Channel)
+            .limit(limit)
+            .all(&self.reader)
+            .await
+            .map_err(self.ctx.at("listing sealed epochs"))?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// The frozen participants of a seal, in index order.
+    pub async fn sealed_participants(&self, epoch: i64, channel: &str) -> Result<Vec<SealedParticipant>, StoreError> {
+        let rows = sealed_participants::Entity::find()
+            .filter(sealed_participants::Column::Epoch.eq(epoch))
+            .filter(sealed_participants::Column::Channel.eq(channel))
+            .order_by_asc(sealed_participants::Column::Idx)
+            .all(&self.reader)
+            .await
+            .map_err(self.ctx.at("reading sealed participants"))?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// One user's frozen leaf in a seal.
+    pub async fn sealed_participant(&self, epoch: i64, channel: &str, user_hash: &str) -> Result<Option<SealedParticipant>, StoreError> {
+        let row = sealed_participants::Entity::find()
+            .filter(sealed_participants::Column::Epoch.eq(epoch))
+            .filter(sealed_participants::Column::Channel.eq(channel))
+            .filter(sealed_participants::Column::UserHash.eq(user_hash))
+            .one(&self.reader)
+            .await
+            .map_err(self.ctx.at("reading a sealed participant"))?;
+        Ok(row.map(Into::into))
+    }
+
+    /// The newest sealed epoch of any channel.
+    pub async fn last_sealed_epoch(&self) -> Result<Option<i64>, StoreError> {
+        let row = self
+            .reader
+            .query_one_raw(stmt(self.reader.get_database_backend(), "SELECT MAX(epoch) FROM sealed_epochs", vec![]))
+            .await
+            .map_err(self.ctx.at("reading the last sealed epoch"))?;
+        match row {
+            Some(r) => r.try_get_by_index::<Option<i64>>(0).map_err(self.ctx.at("decoding the last sealed epoch")),
+            None => Ok(None),
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! The plain records the actors hand to the store and get back from it, and the checks on
+//! their contents (hash format, signal kinds, seal shape). Hashes are 64 lowercase hex
+//! characters without `0x`; times are Unix seconds, or Unix milliseconds where a name ends in
+//! `_ms`. No I/O here.
+
+use crate::error::StoreError;
+
+/// The signal kinds a participant can accumulate, in `ParticipantRow` field order.
+pub const SIGNAL_KINDS: [&str; 6] = ["message", "bits", "sub", "resub", "gift", "raid"];
+
+/// A message id to deduplicate, with the (epoch, channel) it was counted in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SeenId {
+    pub id: String,
+    pub epoch: i64,
+    pub channel: String,
+}
+
+/// What one flush adds for one (epoch, channel, user): presence, the user mapping, signal sums.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParticipationDelta {
+    pub epoch: i64,
+    pub channel: String,
+    pub user_hash: String,
+    pub login: String,
+    pub user_id: Option<String>,
+    pub display_name: Option<String>,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    /// (kind, amount to add); kinds from [`SIGNAL_KINDS`].
+    pub signals: Vec<(&'static str, i64)>,
+}
+
+/// An interval `[started_ms, until_ms)` during which `channel` was joined.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CoverageSpan {
+    pub channel: String,
+    pub started_ms: i64,
+    pub until_ms: i64,
+}
+
+/// One participant of an unsealed (epoch, channel), as the sealer reads it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ParticipantRow {
+    pub user_hash: String,
+    pub login: String,
+    pub first_seen: i64,
+    pub last_seen: i64,
+    pub message: i64,
+    pub bits: i64,
+    pub sub: i64,
+    pub resub: i64,
+    pub gift: i64,
+    pub raid: i64,
+}
+
+/// A seal to write: roots and frozen leaves of one (epoch, channel).
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewSeal {
+    pub epoch: i64,
+    pub channel: String,
+    /// None exactly when `participants` is empty.
+    pub root: Option<String>,
+    pub claim_root: Option<String>,
+    /// Fraction of the epoch the channel was joined, 0..=1.
+    pub coverage: f64,
+    pub sealed_at: i64,
+    pub format_version: i32,
+    /// In index order: `idx` must be 0, 1, 2, ...
+    pub participants: Vec<SealedParticipant>,
+}
+
+/// One frozen leaf of a sealed (epoch, channel).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedParticipant {
+    pub idx: i64,
+    pub user_hash: String,
+    pub login: String,
+    pub leaf: String,
+    /// u64 base units as a decimal string.
+    pub amount: String,
+    pub claim_leaf: String,
+}
+
+/// A sealed (epoch, channel) as stored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SealedEpoch {
+    pub epoch: i64,
+    pub channel: String,
+    pub root: Option<String>,
+    pub claim_root: Option<String>,
+    pub participants: i64,
+    pub coverage: f64,
+    pub digest: String,
+    pub sealed_at: i64,
+    pub format_version: i32,
+}
+
+/// The outcome of `Store::write_seal`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum SealWrite {
+    /// Written now.
+    Sealed(SealedEpoch),
+    /// Was sealed before; nothing was written. Holds the stored seal.
+    AlreadySealed(SealedEpoch),
+}
+
+impl SealWrite {
+    /// The stored seal, whichever way it got there.
+    pub fn epoch(&self) -> &SealedEpoch {
+        match self {
+            SealWrite::Sealed(e) | SealWrite::AlreadySealed(e) => e,
+        }
+    }
+}
+
+/// True for 64 lowercase hex characters (the stored form of every hash).
+pub fn is_hash_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+fn invalid(what: &'static str, detail: String) -> StoreError {
+    StoreError::Invalid { what, detail }
+}
+
+pub(crate) fn check_hash(what: &'static str, s: &str) -> Result<(), StoreError> {
+    if is_hash_hex(s) {
+        Ok(())
+    } else {
+        Err(invalid(what, format!("{s:?} is not 64 lowercase hex characters (no 0x)")))
+    }
+}
+
+pub(crate) fn check_kind(kind: &str) -> Result<(), StoreError> {
+    if SIGNAL_KINDS.contains(&kind) {
+        Ok(())
+    } else {
+        Err(invalid("signal kind", format!("{kind:?} is not one of {SIGNAL_KINDS:?}")))
+    }
+}
+
+/// Checks a seal before it is written: hashes well formed, roots present iff participants,
+/// indexes 0..n in order, amounts u64 decimals, coverage within 0..=1, no user twice.
+pub(crate) fn check_seal(seal: &NewSeal) -> Result<(), StoreError> {
+    let empty = seal.participants.is_empty();
+    if seal.root.is_some() == empty || seal.claim_root.is_some() == empty {
+        return Err(invalid(
+            "seal",
+            format!(
+                "epoch {} channel {}: roots must be present exactly when there are participants ({} participants, root {:?}, claim_root {:?})",
+                seal.epoch, seal.channel, seal.participants.len(), seal.root, seal.claim_root
+            ),
+        ));
+    }
+    if let Some(r) = &seal.root {
+        check_hash("seal root", r)?;
+    }
+    if let Some(r) = &seal.claim_root {
+        check_hash("seal claim_root", r)?;
+    }
+    if !(0.0..=1.0).contains(&seal.coverage) {
+        return Err(invalid("seal coverage", format!("{} is outside 0..=1", seal.coverage)));
+    }
+    let mut seen = std::collections::HashSet::with_capacity(seal.participants.len());
+    for (i, p) in seal.participants.iter().enumerate() {
+        if p.idx != i as i64 {
+            return Err(invalid("seal participant index", format!("position {i} holds idx {}", p.idx)));
+        }
+        check_hash("participant user_hash", &p.user_hash)?;
+        check_hash("participant leaf", &p.leaf)?;
+        check_hash("participant claim_leaf", &p.claim_leaf)?;
+        if p.amount.is_empty() || p.amount.parse::<u64>().map(|a| a.to_string() != p.amount).unwrap_or(true) {
+            return Err(invalid("participant amount", format!("{:?} is not a canonical u64 decimal", p.amount)));
+        }
+        if !seen.insert(p.user_hash.as_str()) {
+            return Err(invalid("seal", format!("user {} appears twice", p.user_hash)));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(c: char) -> String {
+        std::iter::repeat_n(c, 64).collect()
+    }
+
+    fn seal(n: usize) -> NewSeal {
+        NewSeal {
+            epoch: 1,
+            channel: "c".into(),
+            root: (n > 0).then(|| h('a')),
+            claim_root: (n > 0).then(|| h('b')),
+            coverage: 1.0,
+            sealed_at: 0,
+            format_version: 1,
+            participants: (0..n)
+                .map(|i| SealedParticipant {
+                    idx: i as i64,
+                    user_hash: format!("{:064x}", i),
+                    login: format!("u{i}"),
+                    leaf: h('c'),
+                    amount: "10".into(),
+                    claim_leaf: h('d'),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn hash_format() {
+        assert!(is_hash_hex(&h('0')));
+        assert!(!is_hash_hex(&h('A')));
+        assert!(!is_hash_hex(&format!("0x{}", &h('0')[2..])));
+        assert!(!is_hash_hex("abc"));
+    }
+
+    #[test]
+    fn seal_checks() {
+        assert!(check_seal(&seal(0)).is_ok());
+        assert!(check_seal(&seal(3)).is_ok());
+        let mut s = seal(3);
+        s.participants[2].idx = 5;
+        assert!(check_seal(&s).is_err());
+        let mut s = seal(2);
+        s.root = None;
+        assert!(check_seal(&s).is_err());
+        let mut s = seal(2);
+        s.participants[1].amount = "007".into();
+        assert!(check_seal(&s).is_err());
+        let mut s = seal(2);
+        s.participants[1].user_hash = s.participants[0].user_hash.clone();
+        assert!(check_seal(&s).is_err());
+        let mut s = seal(0);
+        s.coverage = 1.5;
+        assert!(check_seal(&s).is_err());
+    }
+
+    #[test]
+    fn kinds() {
+        assert!(check_kind("resub").is_ok());
+        assert!(check_kind("follow").is_err());
+    }
+}

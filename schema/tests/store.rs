@@ -1,0 +1,17 @@
+//! Integration tests of chatseal-schema against real stores: every test runs on SQLite (a file
+//! in a temporary directory) and on PostgreSQL (a fresh database on the local server, dropped
+//! afterwards; `CHATSEAL_SKIP_PG=1` skips that half, an unreachable server fails the test).
+//! Run: `cargo test -p chatseal-schema`.
+
+#[path = "store/common.rs"]
+mod common;
+#[path = "store/flush.rs"]
+mod flush;
+#[path = "store/open.rs"]
+mod open;
+#[path = "store/optout.rs"]
+mod optout;
+#[path = "store/read.rs"]
+mod read;
+#[path = "store/seal.rs"]
+mod seal;

@@ -1,0 +1,171 @@
+//! Flushes: upserts add up, first/last seen take min/max, the user mapping follows the newest
+//! sighting, dedup ids report only what is new, big batches are chunked, a rolled-back flush
+//! leaves nothing, coverage spans extend.
+
+use crate::common::{delta, hash, scalar_i64, stores};
+use chatseal_schema::{CoverageSpan, ParticipationDelta, SeenId, StoreError};
+use std::collections::HashSet;
+
+fn ids(list: &[&str]) -> Vec<SeenId> {
+    list.iter().map(|i| SeenId { id: (*i).into(), epoch: 10, channel: "lacy".into() }).collect()
+}
+
+fn set(list: &[&str]) -> HashSet<String> {
+    list.iter().map(|s| (*s).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn upserts_add_up_across_flushes() {
+    for (backend, store, _guard) in stores().await {
+        let tx = store.begin_flush().await.unwrap();
+        tx.upsert_participation(&[
+            delta(10, "lacy", 1, 100, 200, vec![("message", 2), ("bits", 50)]),
+            delta(10, "lacy", 2, 150, 150, vec![("message", 1)]),
+        ])
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+
+        let tx = store.begin_flush().await.unwrap();
+        let mut later = delta(10, "lacy", 1, 90, 300, vec![("message", 3), ("sub", 1)]);
+        later.login = "User1Renamed".into();
+        later.user_id = None; // absent now: the stored id is kept
+        later.display_name = Some("User One".into());
+        tx.upsert_participation(&[later, delta(10, "lacy", 1, 120, 130, vec![("bits", 25)])]).await.unwrap();
+        tx.commit().await.unwrap();
+
+        let rows = store.participants_for_seal(10, "lacy").await.unwrap();
+        assert_eq!(rows.len(), 2, "{backend:?}");
+        let u1 = rows.iter().find(|r| r.user_hash == hash(1)).unwrap();
+        assert_eq!((u1.first_seen, u1.last_seen), (90, 300), "{backend:?}: min/max seen");
+        assert_eq!((u1.message, u1.bits, u1.sub, u1.resub), (5, 75, 1, 0), "{backend:?}: sums");
+        assert_eq!(u1.login, "User1Renamed", "{backend:?}: newest login");
+        let u2 = rows.iter().find(|r| r.user_hash == hash(2)).unwrap();
+        assert_eq!((u2.message, u2.first_seen, u2.login.as_str()), (1, 150, "user2"));
+
+        // Every participant has its users row, with the newest non-null fields.
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM users").await, 2);
+        let missing = "SELECT COUNT(*) FROM participation p WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_hash = p.user_hash)";
+        assert_eq!(scalar_i64(&store, missing).await, 0);
+        let kept_id = format!("SELECT COUNT(*) FROM users WHERE user_hash = '{}' AND user_id = '1001' AND display_name = 'User One' AND first_seen = 90 AND last_seen = 300", hash(1));
+        assert_eq!(scalar_i64(&store, &kept_id).await, 1, "{backend:?}");
+
+        // An older sighting arriving late does not overwrite the newer login.
+        let tx = store.begin_flush().await.unwrap();
+        let mut stale = delta(11, "lacy", 1, 50, 60, vec![]);
+        stale.login = "ancient".into();
+        tx.upsert_participation(&[stale]).await.unwrap();
+        tx.commit().await.unwrap();
+        let rows = store.participants_for_seal(11, "lacy").await.unwrap();
+        assert_eq!(rows[0].login, "User1Renamed", "{backend:?}");
+        let firsts = format!("SELECT first_seen FROM users WHERE user_hash = '{}'", hash(1));
+        assert_eq!(scalar_i64(&store, &firsts).await, 50);
+    }
+}
+
+#[tokio::test]
+async fn seen_ids_report_only_new_ids() {
+    for (backend, store, _guard) in stores().await {
+        let tx = store.begin_flush().await.unwrap();
+        let fresh = tx.insert_seen_ids(&ids(&["a", "b", "a", "c", "b"])).await.unwrap();
+        assert_eq!(fresh, set(&["a", "b", "c"]), "{backend:?}: duplicates within a batch count once");
+        let again = tx.insert_seen_ids(&ids(&["c", "d"])).await.unwrap();
+        assert_eq!(again, set(&["d"]), "{backend:?}: within one transaction");
+        tx.commit().await.unwrap();
+
+        let tx = store.begin_flush().await.unwrap();
+        let later = tx.insert_seen_ids(&ids(&["a", "d", "e", "e"])).await.unwrap();
+        assert_eq!(later, set(&["e"]), "{backend:?}: across transactions");
+        assert!(tx.insert_seen_ids(&[]).await.unwrap().is_empty());
+        tx.commit().await.unwrap();
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM seen_ids").await, 5);
+    }
+}
+
+#[tokio::test]
+async fn a_ten_thousand_row_flush_is_chunked() {
+    for (backend, store, _guard) in stores().await {
+        let deltas: Vec<ParticipationDelta> = (0..10_000u64)
+            .map(|u| delta(20, "big", u, 1_000 + (u as i64 % 97), 2_000, vec![("message", 1), ("bits", u as i64 % 3)]))
+            .collect();
+        let seen: Vec<SeenId> = (0..10_000).map(|i| SeenId { id: format!("m{i}"), epoch: 20, channel: "big".into() }).collect();
+        let t = std::time::Instant::now();
+        let tx = store.begin_flush().await.unwrap();
+        assert_eq!(tx.insert_seen_ids(&seen).await.unwrap().len(), 10_000);
+        eprintln!("{backend:?} ids {:?}", t.elapsed());
+        tx.upsert_participation(&deltas).await.unwrap();
+        eprintln!("{backend:?} upsert {:?}", t.elapsed());
+        tx.commit().await.unwrap();
+        eprintln!("{backend:?} commit {:?}", t.elapsed());
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM participation").await, 10_000, "{backend:?}");
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM users").await, 10_000);
+        // bits of value 0 are still rows (kind present); message for all 10,000.
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM signals WHERE kind = 'message'").await, 10_000);
+        let t = std::time::Instant::now();
+        let rows = store.participants_for_seal(20, "big").await.unwrap();
+        eprintln!("{backend:?} read {:?}", t.elapsed());
+        assert_eq!(rows.len(), 10_000);
+        assert!(rows.windows(2).all(|w| (w[0].first_seen, &w[0].user_hash) < (w[1].first_seen, &w[1].user_hash)));
+    }
+}
+
+#[tokio::test]
+async fn a_rolled_back_flush_leaves_nothing() {
+    for (backend, store, _guard) in stores().await {
+        let tx = store.begin_flush().await.unwrap();
+        tx.insert_seen_ids(&ids(&["x"])).await.unwrap();
+        tx.upsert_participation(&[delta(10, "lacy", 1, 1, 2, vec![("message", 1)])]).await.unwrap();
+        tx.upsert_coverage(&[CoverageSpan { channel: "lacy".into(), started_ms: 0, until_ms: 10 }]).await.unwrap();
+        tx.rollback().await.unwrap();
+
+        // Dropped without commit: rolled back as well.
+        {
+            let tx = store.begin_flush().await.unwrap();
+            tx.upsert_participation(&[delta(10, "lacy", 2, 1, 2, vec![])]).await.unwrap();
+        }
+        for table in ["seen_ids", "participation", "signals", "users", "coverage"] {
+            let n = scalar_i64(&store, &format!("SELECT COUNT(*) FROM {table}")).await;
+            assert_eq!(n, 0, "{backend:?}: {table} must be empty");
+        }
+        // The store still works after both.
+        let tx = store.begin_flush().await.unwrap();
+        assert_eq!(tx.insert_seen_ids(&ids(&["x"])).await.unwrap(), set(&["x"]));
+        tx.commit().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn bad_deltas_are_refused_before_writing() {
+    for (backend, store, _guard) in stores().await {
+        let tx = store.begin_flush().await.unwrap();
+        let mut bad = delta(10, "lacy", 1, 1, 2, vec![("follow", 1)]);
+        let err = tx.upsert_participation(std::slice::from_ref(&bad)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { .. }), "{backend:?}: {err}");
+        bad.signals.clear();
+        bad.user_hash = format!("0x{}", hash(1));
+        assert!(tx.upsert_participation(&[bad]).await.is_err());
+        tx.rollback().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn coverage_spans_extend_and_filter() {
+    for (backend, store, _guard) in stores().await {
+        let span = |c: &str, s, u| CoverageSpan { channel: c.into(), started_ms: s, until_ms: u };
+        let tx = store.begin_flush().await.unwrap();
+        tx.upsert_coverage(&[span("lacy", 1_000, 2_000), span("other", 5_000, 6_000)]).await.unwrap();
+        tx.commit().await.unwrap();
+        let tx = store.begin_flush().await.unwrap();
+        tx.upsert_coverage(&[span("lacy", 1_000, 3_500), span("lacy", 1_000, 3_000)]).await.unwrap();
+        tx.commit().await.unwrap();
+        let tx = store.begin_flush().await.unwrap();
+        tx.upsert_coverage(&[span("lacy", 1_000, 2_500)]).await.unwrap(); // never shrinks
+        tx.commit().await.unwrap();
+
+        let lacy = store.coverage_spans(Some("lacy"), 0, 10_000).await.unwrap();
+        assert_eq!(lacy, vec![span("lacy", 1_000, 3_500)], "{backend:?}");
+        let all = store.coverage_spans(None, 3_000, 5_001).await.unwrap();
+        assert_eq!(all, vec![span("lacy", 1_000, 3_500), span("other", 5_000, 6_000)]);
+        assert!(store.coverage_spans(None, 3_500, 5_000).await.unwrap().is_empty(), "half-open bounds");
+    }
+}

@@ -1,0 +1,49 @@
+//! `chatseal proof`: prints the proof JSON of a user, exactly as the HTTP API serves it.
+
+use std::path::Path;
+
+use chatseal_schema::Store;
+
+use crate::exit;
+use crate::proofs::{claim_proof, participation_proof, ProofError};
+use crate::settings;
+
+pub async fn main(config: Option<&Path>, epoch: i64, channel: &str, user: &str, claim: bool) -> i32 {
+    let s = match settings::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    let store = match Store::open(&s.store.url).await {
+        Ok(st) => st,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::UNAVAILABLE;
+        }
+    };
+    let out = if claim {
+        claim_proof(&store, epoch, channel, user).await.map(|v| serde_json::to_string_pretty(&v))
+    } else {
+        participation_proof(&store, epoch, channel, user).await.map(|v| serde_json::to_string_pretty(&v))
+    };
+    match out {
+        Ok(Ok(json)) => {
+            println!("{json}");
+            exit::OK
+        }
+        Ok(Err(e)) => {
+            eprintln!("{e}");
+            exit::INTERNAL
+        }
+        Err(e @ ProofError::Store(_)) => {
+            eprintln!("{e}");
+            exit::UNAVAILABLE
+        }
+        Err(e) => {
+            eprintln!("{{\"error\": \"{}\", \"message\": {}}}", e.code(), serde_json::Value::String(e.to_string()));
+            1
+        }
+    }
+}

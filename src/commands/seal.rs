@@ -1,0 +1,62 @@
+//! `chatseal seal --epoch E [--channel C]`: seal from the store now. Idempotent: an already
+//! sealed channel-epoch is reported, never changed. Meant for catch-up by hand while the daemon
+//! is stopped (the running daemon seals by itself).
+
+use std::path::Path;
+
+use chatseal_actors::sealer::run::{channels_of_epoch, seal_channel_epoch, SealOutcome};
+use chatseal_schema::Store;
+
+use crate::daemon::wiring::{seal_config, secs};
+use crate::exit;
+use crate::settings;
+
+pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) -> i32 {
+    let s = match settings::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    let len = secs(s.epoch.length);
+    if epoch.rem_euclid(len) != 0 {
+        eprintln!("--epoch {epoch} is not the start of an epoch of {len} s (try {})", epoch - epoch.rem_euclid(len));
+        return exit::USAGE;
+    }
+    let store = match Store::open(&s.store.url).await {
+        Ok(st) => st,
+        Err(e) => {
+            eprintln!("{e}");
+            return if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL };
+        }
+    };
+    let channels = match &channel {
+        Some(c) => vec![c.trim_start_matches('#').to_ascii_lowercase()],
+        None => match channels_of_epoch(&store, epoch, len).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("{e}");
+                return exit::UNAVAILABLE;
+            }
+        },
+    };
+    if channels.is_empty() {
+        println!("epoch {epoch}: nothing recorded, nothing to seal");
+    }
+    let cfg = seal_config(&s);
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let mut code = exit::OK;
+    for c in channels {
+        match seal_channel_epoch(&store, &cfg, epoch, len, &c, now).await {
+            Ok(SealOutcome::Sealed(e)) => println!("sealed    epoch {epoch} #{c}: participants {} root {}", e.participants, e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into())),
+            Ok(SealOutcome::AlreadySealed(e)) => println!("unchanged epoch {epoch} #{c}: already sealed at {} with root {}", e.sealed_at, e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into())),
+            Err(e) => {
+                eprintln!("epoch {epoch} #{c}: {e}");
+                code = exit::INTERNAL;
+            }
+        }
+    }
+    let _ = store.checkpoint().await;
+    code
+}

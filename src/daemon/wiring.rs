@@ -1,0 +1,127 @@
+//! From settings to the actor tree's arguments: the one place where configuration keys meet
+//! the actors, so the actors never read settings themselves.
+
+use std::collections::HashSet;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chatseal_actors::aggregator::AggregatorArgs;
+use chatseal_actors::channel::{ChannelArgs, ChannelBoard, JoinLimiter, SessionCfg};
+use chatseal_actors::clock::{ClockArgs, SharedClock};
+use chatseal_actors::sealer::merkle::CentiWeights;
+use chatseal_actors::sealer::{SealConfig, SealerArgs};
+use chatseal_actors::supervisor::{RestartPolicy, SupervisorArgs};
+use chatseal_actors::Routes;
+use chatseal_schema::Store;
+use tokio::sync::watch;
+
+use crate::settings::Settings;
+
+/// Whole seconds of a duration, at least 1.
+pub fn secs(d: Duration) -> i64 {
+    (d.as_secs() as i64).max(1)
+}
+
+pub fn millis(d: Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+/// The sealing configuration of the settings.
+pub fn seal_config(s: &Settings) -> SealConfig {
+    let w = &s.sealing.centiweights;
+    SealConfig {
+        weights: CentiWeights { presence: w.presence, sub: w.sub, resub: w.resub, gift: w.gift, bits: w.bits, raid: w.raid },
+        reward_per_weight: s.sealing.reward_per_weight,
+        decimals: s.sealing.decimals,
+        excluded: excluded_users(s),
+    }
+}
+
+/// Lowercase logins dropped at ingest and at sealing.
+pub fn excluded_users(s: &Settings) -> HashSet<String> {
+    s.sealing.exclude_users.iter().map(|u| u.trim().to_ascii_lowercase()).collect()
+}
+
+/// Shared pieces the HTTP server also reads.
+pub struct Wired {
+    pub args: SupervisorArgs,
+    pub board: ChannelBoard,
+    pub opted_out: Arc<RwLock<HashSet<String>>>,
+    pub fatal: watch::Receiver<Option<String>>,
+}
+
+pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opted_out_logins: Vec<String>) -> Wired {
+    let epoch_len = secs(s.epoch.length);
+    let grace_ms = millis(s.epoch.grace);
+    let board = ChannelBoard::default();
+    let opted_out = Arc::new(RwLock::new(opted_out_logins.into_iter().collect::<HashSet<_>>()));
+    let excluded = Arc::new(excluded_users(s));
+    let limiter = JoinLimiter::new(s.twitch.joins_per_window as usize, s.twitch.join_window);
+    let credentials = if s.twitch.login.is_empty() || s.twitch.token.is_empty() {
+        None
+    } else {
+        Some((s.twitch.login.clone(), s.twitch.token.expose().trim_start_matches("oauth:").to_string()))
+    };
+    let channels = s
+        .twitch
+        .channels
+        .iter()
+        .map(|c| {
+            board.update(c, |_| {});
+            ChannelArgs {
+                session: Arc::new(SessionCfg {
+                    channel: Arc::from(c.as_str()),
+                    server: s.twitch.server.clone(),
+                    port: s.twitch.port,
+                    tls: s.twitch.tls,
+                    credentials: credentials.clone(),
+                    connect_timeout: s.twitch.connect_timeout,
+                    ping_interval: s.twitch.ping_interval,
+                    pong_timeout: s.twitch.pong_timeout,
+                    max_line_bytes: s.twitch.max_line_bytes,
+                    epoch_len,
+                    max_skew_ms: millis(s.epoch.max_skew),
+                    excluded: excluded.clone(),
+                    opted_out: opted_out.clone(),
+                    clock: clock.clone(),
+                    routes: routes.clone(),
+                    limiter: limiter.clone(),
+                }),
+                board: board.clone(),
+                reconnect_min: s.twitch.reconnect_min,
+                reconnect_max: s.twitch.reconnect_max,
+                overlap: s.twitch.reconnect_overlap,
+            }
+        })
+        .collect();
+    let (fatal_tx, fatal_rx) = watch::channel(None);
+    let tick = Duration::from_millis(250).min(s.epoch.grace.max(Duration::from_millis(50)));
+    let args = SupervisorArgs {
+        routes: routes.clone(),
+        clock: ClockArgs { clock: clock.clone(), epoch_len, grace_ms, tick, routes: routes.clone() },
+        aggregator: AggregatorArgs {
+            store: store.clone(),
+            clock: clock.clone(),
+            flush_interval: s.store.flush_interval,
+            max_pending: s.store.max_pending_events,
+        },
+        sealer: SealerArgs {
+            store,
+            clock,
+            routes,
+            cfg: seal_config(s),
+            epoch_len,
+            grace_ms,
+            flush_timeout: Duration::from_secs(30),
+        },
+        channels,
+        policy: RestartPolicy {
+            limit: s.daemon.restart_limit,
+            window: s.daemon.restart_window,
+            min_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        },
+        fatal: fatal_tx,
+    };
+    Wired { args, board, opted_out, fatal: fatal_rx }
+}

@@ -1,0 +1,61 @@
+//! The sealed-epoch API: one epoch, a list, and the participation and claim proofs.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::proofs::{self, ClaimView, EpochView, ProofView};
+
+fn channel_of(raw: &str) -> Result<String, ApiError> {
+    let c = raw.trim_start_matches('#').to_ascii_lowercase();
+    if c.is_empty() || c.len() > 25 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(ApiError::bad_request(format!("{raw:?} is not a Twitch channel login")));
+    }
+    Ok(c)
+}
+
+fn login_of(raw: &str) -> Result<String, ApiError> {
+    let l = raw.to_ascii_lowercase();
+    if l.is_empty() || l.len() > 64 || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        return Err(ApiError::bad_request(format!("{raw:?} is not a Twitch login")));
+    }
+    Ok(l)
+}
+
+pub async fn one(State(st): State<AppState>, Path((epoch, channel)): Path<(i64, String)>) -> Result<Json<EpochView>, ApiError> {
+    let channel = channel_of(&channel)?;
+    match st.store.sealed_epoch(epoch, &channel).await.map_err(ApiError::store)? {
+        Some(e) => Ok(Json(e.into())),
+        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_sealed", format!("epoch {epoch} of #{channel} is not sealed yet"))),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    channel: Option<String>,
+    limit: Option<u64>,
+}
+
+pub async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<serde_json::Value>, ApiError> {
+    let channel = q.channel.as_deref().map(channel_of).transpose()?;
+    let limit = q.limit.unwrap_or(24);
+    if limit == 0 || limit > 1000 {
+        return Err(ApiError::bad_request(format!("limit {limit} is outside 1..=1000")));
+    }
+    let rows = st.store.sealed_epochs(channel.as_deref(), limit).await.map_err(ApiError::store)?;
+    let epochs: Vec<EpochView> = rows.into_iter().map(Into::into).collect();
+    Ok(Json(serde_json::json!({ "epochs": epochs })))
+}
+
+pub async fn proof(State(st): State<AppState>, Path((epoch, channel, login)): Path<(i64, String, String)>) -> Result<Json<ProofView>, ApiError> {
+    let (channel, login) = (channel_of(&channel)?, login_of(&login)?);
+    Ok(Json(proofs::participation_proof(&st.store, epoch, &channel, &login).await?))
+}
+
+pub async fn claim(State(st): State<AppState>, Path((epoch, channel, login)): Path<(i64, String, String)>) -> Result<Json<ClaimView>, ApiError> {
+    let (channel, login) = (channel_of(&channel)?, login_of(&login)?);
+    Ok(Json(proofs::claim_proof(&st.store, epoch, &channel, &login).await?))
+}

@@ -1,0 +1,81 @@
+//! Liveness, readiness, status and metrics.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use chatseal_actors::aggregator::{AggregatorMsg, AggregatorStatus};
+use chatseal_actors::channel::ChannelState;
+use chatseal_actors::clock::epoch::epoch_of;
+use chatseal_actors::supervisor::SupervisorMsg;
+use ractor::rpc::CallResult;
+
+use super::AppState;
+
+const ASK: Option<Duration> = Some(Duration::from_secs(2));
+
+async fn aggregator_status(st: &AppState) -> Option<AggregatorStatus> {
+    let agg = st.routes.aggregator()?;
+    match agg.call(AggregatorMsg::Status, ASK).await {
+        Ok(CallResult::Success(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// 200 while the process and its actor tree answer.
+pub async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
+    let tree = matches!(st.supervisor.call(SupervisorMsg::Children, ASK).await, Ok(CallResult::Success(_)));
+    let agg = aggregator_status(&st).await.is_some();
+    if tree && agg {
+        (StatusCode::OK, Json(serde_json::json!({"status": "ok"})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unhealthy", "supervisor": tree, "aggregator": agg})))
+    }
+}
+
+/// 200 once the store is open and every channel is joined or backing off as configured.
+pub async fn readyz(State(st): State<AppState>) -> impl IntoResponse {
+    let mut reasons = Vec::new();
+    match aggregator_status(&st).await {
+        Some(a) if a.store_up => {}
+        Some(a) => reasons.push(format!("store unavailable: {}", a.last_error.unwrap_or_default())),
+        None => reasons.push("aggregator not answering".to_string()),
+    }
+    for c in st.board.snapshot() {
+        if matches!(c.state, ChannelState::Connecting | ChannelState::Disconnected) {
+            reasons.push(format!("#{} is {:?}", c.channel, c.state).to_lowercase());
+        }
+    }
+    if reasons.is_empty() {
+        (StatusCode::OK, Json(serde_json::json!({"ready": true})))
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"ready": false, "reasons": reasons})))
+    }
+}
+
+/// GET /v1/status.
+pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
+    let now_ms = st.clock.now_ms();
+    let current = epoch_of(now_ms / 1000, st.epoch_len);
+    let last_sealed = st.store.last_sealed_epoch().await.ok().flatten();
+    let agg = aggregator_status(&st).await;
+    Json(serde_json::json!({
+        "channels": st.board.snapshot(),
+        "current_epoch": current,
+        "epoch_length_seconds": st.epoch_len,
+        "last_sealed_epoch": last_sealed,
+        "unsealed_backlog": last_sealed.map(|l| ((current - l) / st.epoch_len - 1).max(0)),
+        "events_pending": agg.as_ref().map(|a| a.pending + a.in_flight),
+        "store_up": agg.as_ref().map(|a| a.store_up),
+        "events_dropped": agg.as_ref().map(|a| a.dropped),
+        "last_backup": serde_json::Value::Null,
+    }))
+}
+
+/// GET /metrics: Prometheus text exposition.
+pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
+    st.prom.run_upkeep();
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.prom.render())
+}

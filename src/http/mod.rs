@@ -1,0 +1,97 @@
+//! The HTTP server (axum): /metrics, /healthz, /readyz and the JSON API on one listener.
+
+pub mod epochs;
+pub mod error;
+pub mod health;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use chatseal_actors::channel::ChannelBoard;
+use chatseal_actors::clock::SharedClock;
+use chatseal_actors::supervisor::SupervisorMsg;
+use chatseal_actors::telemetry::names as m;
+use chatseal_actors::Routes;
+use chatseal_schema::Store;
+use metrics_exporter_prometheus::PrometheusHandle;
+use ractor::ActorRef;
+use tokio::net::TcpListener;
+
+use crate::settings::{Secret, Settings};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub board: ChannelBoard,
+    pub routes: Routes,
+    pub supervisor: ActorRef<SupervisorMsg>,
+    pub prom: PrometheusHandle,
+    pub epoch_len: i64,
+    pub admin_token: Secret,
+    pub opted_out: Arc<RwLock<HashSet<String>>>,
+    pub clock: SharedClock,
+}
+
+impl AppState {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        store: Store,
+        board: ChannelBoard,
+        routes: Routes,
+        supervisor: ActorRef<SupervisorMsg>,
+        prom: PrometheusHandle,
+        settings: &Settings,
+        opted_out: Arc<RwLock<HashSet<String>>>,
+        clock: SharedClock,
+    ) -> Self {
+        Self {
+            store,
+            board,
+            routes,
+            supervisor,
+            prom,
+            epoch_len: crate::daemon::wiring::secs(settings.epoch.length),
+            admin_token: settings.http.admin_token.clone(),
+            opted_out,
+            clock,
+        }
+    }
+}
+
+/// Counts requests by matched route (never the raw path: no logins as labels) and status.
+async fn track(req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    metrics::counter!(m::HTTP_REQUESTS_TOTAL, "route" => route.clone(), "status" => resp.status().as_u16().to_string()).increment(1);
+    metrics::histogram!(m::HTTP_SECONDS, "route" => route).record(started.elapsed().as_secs_f64());
+    resp
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", get(health::metrics))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/v1/status", get(health::status))
+        .route("/v1/epochs", get(epochs::list))
+        .route("/v1/epochs/{epoch}/{channel}", get(epochs::one))
+        .route("/v1/epochs/{epoch}/{channel}/proof/{login}", get(epochs::proof))
+        .route("/v1/epochs/{epoch}/{channel}/claim/{login}", get(epochs::claim))
+        .fallback(|| async { error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .layer(middleware::from_fn(track))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

@@ -1,0 +1,203 @@
+//! Keeping secrets out of sight: the [`Secret`] newtype (its `Debug` and `Display` print
+//! `<redacted>`, serde sees the plain string), [`redact_url`] for passwords inside store URLs,
+//! and [`Settings::redacted_toml`], the effective configuration as `check-config` prints it.
+
+use serde::{Deserialize, Serialize};
+
+use super::model::Settings;
+
+/// What a set secret is shown as.
+pub const REDACTED: &str = "<redacted>";
+
+/// A secret string (token, password). Serialises as the plain string so it can be loaded;
+/// `Debug`/`Display` show `<redacted>` when set and `""` when empty. Read it with [`Secret::expose`].
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself: pass it on, never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when no secret is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Compare with a candidate (e.g. a bearer token) in time independent of where they differ.
+    /// An empty secret matches nothing.
+    pub fn matches(&self, candidate: &str) -> bool {
+        let (a, b) = (self.0.as_bytes(), candidate.as_bytes());
+        if a.is_empty() || a.len() != b.len() {
+            return false;
+        }
+        a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    }
+
+    fn shown(&self) -> &'static str {
+        if self.is_empty() {
+            ""
+        } else {
+            REDACTED
+        }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.shown())
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.shown())
+    }
+}
+
+/// Query parameters whose value is a password.
+const SECRET_PARAMS: [&str; 4] = ["password", "pass", "pwd", "sslpassword"];
+
+/// A URL with its password replaced by `<redacted>`, both in the user info
+/// (`postgres://user:secret@host/db` -> `postgres://user:<redacted>@host/db`) and in
+/// password query parameters (`?password=secret`). Anything else is returned unchanged.
+pub fn redact_url(url: &str) -> String {
+    let (scheme, rest) = match url.find("://") {
+        Some(i) => url.split_at(i + 3),
+        None => ("", url),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    let authority = match authority.rfind('@') {
+        Some(at) => {
+            let (userinfo, host) = authority.split_at(at);
+            match userinfo.split_once(':') {
+                Some((user, pass)) if !pass.is_empty() => format!("{user}:{REDACTED}{host}"),
+                _ => authority.to_owned(),
+            }
+        }
+        None => authority.to_owned(),
+    };
+    format!("{scheme}{authority}{}", redact_query(tail))
+}
+
+/// The path/query/fragment tail of a URL with password parameters redacted.
+fn redact_query(tail: &str) -> String {
+    let Some(q) = tail.find('?') else {
+        return tail.to_owned();
+    };
+    let (path, query) = tail.split_at(q + 1);
+    let (query, fragment) = match query.find('#') {
+        Some(h) => query.split_at(h),
+        None => (query, ""),
+    };
+    let params: Vec<String> = query
+        .split('&')
+        .map(|param| match param.split_once('=') {
+            Some((k, v))
+                if !v.is_empty() && SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) =>
+            {
+                format!("{k}={REDACTED}")
+            }
+            _ => param.to_owned(),
+        })
+        .collect();
+    format!("{path}{}{fragment}", params.join("&"))
+}
+
+impl Settings {
+    /// The effective configuration as TOML, secrets shown as `"<redacted>"` when set (`""` when
+    /// empty) and the store URL's password redacted. Safe to print and to log.
+    pub fn redacted_toml(&self) -> String {
+        let mut shown = self.clone();
+        shown.twitch.token = Secret::new(self.twitch.token.shown());
+        shown.http.admin_token = Secret::new(self.http.admin_token.shown());
+        shown.store.url = redact_url(&self.store.url);
+        match toml::to_string(&shown) {
+            Ok(text) => text,
+            // Not reachable with the types above; still say so instead of printing nothing.
+            Err(e) => format!("# the effective configuration cannot be rendered as TOML: {e}\n"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://user:secret@host/db"),
+            "postgres://user:<redacted>@host/db"
+        );
+        assert_eq!(
+            redact_url(
+                "postgresql://u:p%40ss@db.example:5432/x?sslmode=require&password=hunter2#f"
+            ),
+            "postgresql://u:<redacted>@db.example:5432/x?sslmode=require&password=<redacted>#f"
+        );
+        assert_eq!(
+            redact_url("postgres://user@host/db"),
+            "postgres://user@host/db"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/chatseal.db"),
+            "sqlite://data/chatseal.db"
+        );
+        assert_eq!(
+            redact_url("postgres://:pw@host"),
+            "postgres://:<redacted>@host"
+        );
+    }
+
+    #[test]
+    fn secret_display_and_debug_hide_the_value() {
+        let s = Secret::new("sekrit-token-123");
+        assert_eq!(format!("{s}"), REDACTED);
+        assert_eq!(format!("{s:?}"), "\"<redacted>\"");
+        assert_eq!(format!("{:?}", Secret::default()), "\"\"");
+        assert_eq!(s.expose(), "sekrit-token-123");
+    }
+
+    #[test]
+    fn secret_matches_only_the_exact_value() {
+        let s = Secret::new("abc");
+        assert!(s.matches("abc"));
+        assert!(!s.matches("abd"));
+        assert!(!s.matches("ab"));
+        assert!(!Secret::default().matches(""));
+    }
+
+    #[test]
+    fn redacted_toml_hides_every_secret_and_debug_too() {
+        let mut s = Settings::default();
+        s.twitch.login = "mybot".into();
+        s.twitch.token = Secret::new("sekrit-token-123");
+        s.http.admin_token = Secret::new("admin-sekrit-456");
+        s.store.url = "postgres://chatseal:pg-sekrit-789@db/chatseal".into();
+        let text = s.redacted_toml();
+        let debug = format!("{s:?}");
+        for out in [&text, &debug] {
+            for secret in ["sekrit-token-123", "admin-sekrit-456", "pg-sekrit-789"] {
+                assert!(!out.contains(secret), "{secret} leaked in:\n{out}");
+            }
+        }
+        assert!(text.contains("token = \"<redacted>\""), "{text}");
+        assert!(text.contains("admin_token = \"<redacted>\""), "{text}");
+        assert!(
+            text.contains("postgres://chatseal:<redacted>@db/chatseal"),
+            "{text}"
+        );
+        assert!(Settings::default()
+            .redacted_toml()
+            .contains("admin_token = \"\""));
+    }
+}

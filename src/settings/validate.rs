@@ -1,0 +1,351 @@
+//! Checking a deserialised [`Settings`] against what chatseal can run with. Every rule is
+//! checked and every failure reported: each message names the key, the bad value (never a
+//! secret: tokens are not printed, URLs are redacted) and what is allowed.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use super::model::{normalize_login, normalize_token, Settings};
+use super::redact::redact_url;
+
+const MIB: usize = 1024 * 1024;
+
+/// `^[a-z0-9_]{1,25}$`: a Twitch login after normalisation.
+pub fn is_valid_login(login: &str) -> bool {
+    (1..=25).contains(&login.len())
+        && login
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+fn show(d: Duration) -> String {
+    format!("\"{}\"", humantime::format_duration(d))
+}
+
+/// Collects problems; one method per kind of rule keeps the rules one line each.
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn check(&mut self, ok: bool, problem: impl FnOnce() -> String) {
+        if !ok {
+            self.0.push(problem());
+        }
+    }
+
+    fn at_least(&mut self, key: &str, value: Duration, min: Duration) {
+        self.check(value >= min, || {
+            format!("{key} = {}: must be at least {}", show(value), show(min))
+        });
+    }
+
+    fn positive(&mut self, key: &str, value: Duration) {
+        self.check(!value.is_zero(), || {
+            format!("{key} = \"0s\": must be longer than zero, e.g. \"10s\"")
+        });
+    }
+
+    fn in_range<T: PartialOrd + std::fmt::Display>(&mut self, key: &str, v: T, lo: T, hi: T) {
+        self.check(v >= lo && v <= hi, || {
+            format!("{key} = {v}: must be between {lo} and {hi}")
+        });
+    }
+}
+
+impl Settings {
+    /// Every problem of this configuration, empty when it is usable. Channels and logins are
+    /// judged in their normalised form, so raw user input may be validated too.
+    pub fn validate(&self) -> Vec<String> {
+        let mut p = Problems(Vec::new());
+        validate_twitch(self, &mut p);
+        validate_rest(self, &mut p);
+        p.0
+    }
+}
+
+fn validate_twitch(s: &Settings, p: &mut Problems) {
+    let t = &s.twitch;
+    p.check(!t.server.trim().is_empty(), || {
+        "twitch.server is empty: set the IRC host, e.g. \"irc.chat.twitch.tv\"".to_owned()
+    });
+    p.check(t.port != 0, || {
+        "twitch.port = 0: must be between 1 and 65535".to_owned()
+    });
+    p.check(!t.channels.is_empty(), || {
+        "twitch.channels is empty: list at least one channel login, e.g. [\"lacy\"]".to_owned()
+    });
+    let mut seen = HashSet::new();
+    for raw in &t.channels {
+        let login = normalize_login(raw);
+        if !is_valid_login(&login) {
+            p.0.push(format!(
+                "twitch.channels: {raw:?} is not a Twitch login: after trimming, dropping a \
+                 leading '#' and lowercasing, a channel is 1 to 25 of a-z, 0-9 and _"
+            ));
+        } else if !seen.insert(login.clone()) {
+            p.0.push(format!(
+                "twitch.channels: {login:?} is listed more than once: list it once"
+            ));
+        }
+    }
+    let login = normalize_login(&t.login);
+    let has_token = !normalize_token(t.token.expose()).is_empty();
+    p.check(login.is_empty() || is_valid_login(&login), || {
+        format!("twitch.login = {:?}: must be a Twitch login (1 to 25 of a-z, 0-9 and _) or empty for anonymous", t.login)
+    });
+    p.check(!has_token || !login.is_empty(), || {
+        "twitch.token is set but twitch.login is empty: set twitch.login to the account the \
+         token belongs to, or clear the token to read anonymously"
+            .to_owned()
+    });
+    p.check(has_token || login.is_empty(), || {
+        format!(
+            "twitch.login = {login:?} but twitch.token is empty: set the token (env \
+             CHATSEAL__TWITCH__TOKEN), or clear the login to read anonymously"
+        )
+    });
+    p.in_range("twitch.joins_per_window", t.joins_per_window, 1, 20);
+    p.at_least("twitch.join_window", t.join_window, Duration::from_secs(1));
+    p.positive("twitch.connect_timeout", t.connect_timeout);
+    p.positive("twitch.ping_interval", t.ping_interval);
+    p.positive("twitch.pong_timeout", t.pong_timeout);
+    p.positive("twitch.reconnect_min", t.reconnect_min);
+    p.check(t.reconnect_min <= t.reconnect_max, || {
+        format!(
+            "twitch.reconnect_min = {} is longer than twitch.reconnect_max = {}: the first \
+             backoff delay must not exceed the largest",
+            show(t.reconnect_min),
+            show(t.reconnect_max)
+        )
+    });
+    p.in_range("twitch.max_line_bytes", t.max_line_bytes, 512, MIB);
+}
+
+fn validate_rest(s: &Settings, p: &mut Problems) {
+    let e = &s.epoch;
+    p.check(
+        e.length >= Duration::from_secs(1) && e.length.subsec_nanos() == 0,
+        || {
+            format!(
+                "epoch.length = {}: must be a whole number of seconds, at least \"1s\"",
+                show(e.length)
+            )
+        },
+    );
+    p.at_least("epoch.max_skew", e.max_skew, Duration::from_secs(1));
+
+    let url = s.store.url.trim();
+    let scheme_ok = ["sqlite://", "postgres://", "postgresql://"]
+        .iter()
+        .any(|scheme| {
+            url.len() > scheme.len()
+                && url
+                    .get(..scheme.len())
+                    .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+        });
+    p.check(scheme_ok, || {
+        format!(
+            "store.url = {:?}: must be sqlite://PATH or postgres://USER@HOST/DB (postgresql:// too)",
+            redact_url(url)
+        )
+    });
+    let fi = s.store.flush_interval;
+    p.check(
+        fi >= Duration::from_millis(10) && fi <= Duration::from_secs(60),
+        || {
+            format!(
+                "store.flush_interval = {}: must be between \"10ms\" and \"60s\"",
+                show(fi)
+            )
+        },
+    );
+    p.check(s.store.max_pending_events >= 1000, || {
+        format!(
+            "store.max_pending_events = {}: must be at least 1000",
+            s.store.max_pending_events
+        )
+    });
+
+    let sealing = &s.sealing;
+    p.check(sealing.decimals <= 18, || {
+        format!(
+            "sealing.decimals = {}: must be between 0 and 18",
+            sealing.decimals
+        )
+    });
+    p.check(sealing.reward_per_weight >= 1, || {
+        "sealing.reward_per_weight = 0: must be at least 1".to_owned()
+    });
+    if sealing.decimals <= 18 && sealing.reward_per_weight >= 1 {
+        let amount =
+            1_000_000u128 * u128::from(sealing.reward_per_weight) * 10u128.pow(sealing.decimals);
+        p.check(amount <= u128::from(u64::MAX), || {
+            format!(
+                "sealing.reward_per_weight = {} with sealing.decimals = {}: a weight of 1000000 \
+                 would be worth {amount} base units, more than a u64 holds ({}); lower one of them",
+                sealing.reward_per_weight,
+                sealing.decimals,
+                u64::MAX
+            )
+        });
+    }
+
+    let b = &s.backup;
+    p.check(!b.dir.as_os_str().is_empty(), || {
+        "backup.dir is empty: set a directory, e.g. \"data/backups\"".to_owned()
+    });
+    p.check(b.keep >= 1, || {
+        "backup.keep = 0: must be at least 1".to_owned()
+    });
+    p.at_least("backup.interval", b.interval, Duration::from_secs(60));
+
+    let d = &s.daemon;
+    p.at_least(
+        "daemon.shutdown_timeout",
+        d.shutdown_timeout,
+        Duration::from_secs(1),
+    );
+    p.check(d.restart_limit >= 1, || {
+        "daemon.restart_limit = 0: must be at least 1".to_owned()
+    });
+    p.at_least(
+        "daemon.restart_window",
+        d.restart_window,
+        Duration::from_secs(1),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::settings::Secret;
+
+    fn problems_of(change: impl FnOnce(&mut Settings)) -> Vec<String> {
+        let mut s = Settings::default();
+        change(&mut s);
+        s.validate()
+    }
+
+    fn one_problem_naming(key: &str, change: impl FnOnce(&mut Settings)) {
+        let problems = problems_of(change);
+        assert_eq!(problems.len(), 1, "{problems:#?}");
+        assert!(
+            problems[0].contains(key),
+            "{key} not named in {:?}",
+            problems[0]
+        );
+    }
+
+    #[test]
+    fn defaults_validate() {
+        assert_eq!(Settings::default().validate(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_rule_reports_its_key() {
+        one_problem_naming("twitch.server", |s| s.twitch.server = " ".into());
+        one_problem_naming("twitch.port", |s| s.twitch.port = 0);
+        one_problem_naming("twitch.channels", |s| s.twitch.channels.clear());
+        one_problem_naming("twitch.channels", |s| {
+            s.twitch.channels.push("bad-name".into())
+        });
+        one_problem_naming("twitch.channels", |s| {
+            s.twitch.channels.push("a".repeat(26))
+        });
+        one_problem_naming("more than once", |s| s.twitch.channels.push("#LACY".into()));
+        one_problem_naming("twitch.login", |s| s.twitch.login = "mybot".into());
+        one_problem_naming("twitch.login is empty", |s| {
+            s.twitch.token = Secret::new("x")
+        });
+        one_problem_naming("twitch.joins_per_window", |s| {
+            s.twitch.joins_per_window = 21
+        });
+        one_problem_naming("twitch.joins_per_window", |s| s.twitch.joins_per_window = 0);
+        one_problem_naming("twitch.join_window", |s| {
+            s.twitch.join_window = Duration::from_millis(999)
+        });
+        one_problem_naming("twitch.connect_timeout", |s| {
+            s.twitch.connect_timeout = Duration::ZERO
+        });
+        one_problem_naming("twitch.ping_interval", |s| {
+            s.twitch.ping_interval = Duration::ZERO
+        });
+        one_problem_naming("twitch.pong_timeout", |s| {
+            s.twitch.pong_timeout = Duration::ZERO
+        });
+        one_problem_naming("twitch.reconnect_max", |s| {
+            s.twitch.reconnect_min = Duration::from_secs(121)
+        });
+        one_problem_naming("twitch.max_line_bytes", |s| s.twitch.max_line_bytes = 511);
+        one_problem_naming("twitch.max_line_bytes", |s| {
+            s.twitch.max_line_bytes = MIB + 1
+        });
+        one_problem_naming("epoch.length", |s| {
+            s.epoch.length = Duration::from_millis(1500)
+        });
+        one_problem_naming("epoch.length", |s| s.epoch.length = Duration::ZERO);
+        one_problem_naming("epoch.max_skew", |s| {
+            s.epoch.max_skew = Duration::from_millis(500)
+        });
+        one_problem_naming("store.url", |s| s.store.url = "mysql://x/y".into());
+        one_problem_naming("store.flush_interval", |s| {
+            s.store.flush_interval = Duration::from_millis(9)
+        });
+        one_problem_naming("store.flush_interval", |s| {
+            s.store.flush_interval = Duration::from_secs(61)
+        });
+        one_problem_naming("store.max_pending_events", |s| {
+            s.store.max_pending_events = 999
+        });
+        one_problem_naming("sealing.decimals", |s| s.sealing.decimals = 19);
+        one_problem_naming("sealing.reward_per_weight", |s| {
+            s.sealing.reward_per_weight = 0
+        });
+        one_problem_naming("u64", |s| s.sealing.decimals = 18);
+        one_problem_naming("backup.keep", |s| s.backup.keep = 0);
+        one_problem_naming("backup.interval", |s| {
+            s.backup.interval = Duration::from_secs(59)
+        });
+        one_problem_naming("backup.dir", |s| s.backup.dir = "".into());
+        one_problem_naming("daemon.restart_limit", |s| s.daemon.restart_limit = 0);
+        one_problem_naming("daemon.shutdown_timeout", |s| {
+            s.daemon.shutdown_timeout = Duration::ZERO
+        });
+        one_problem_naming("daemon.restart_window", |s| {
+            s.daemon.restart_window = Duration::ZERO
+        });
+    }
+
+    #[test]
+    fn edges_that_are_allowed() {
+        let problems = problems_of(|s| {
+            s.twitch.port = 65535;
+            s.twitch.joins_per_window = 20;
+            s.twitch.max_line_bytes = MIB;
+            s.twitch.channels = vec!["#Lacy".into(), "a".repeat(25), "x_1".into()];
+            s.twitch.login = "mybot".into();
+            s.twitch.token = Secret::new("oauth:abc");
+            s.epoch.length = Duration::from_secs(1);
+            s.epoch.grace = Duration::ZERO;
+            s.store.url = "postgresql://u@h/db".into();
+            s.store.flush_interval = Duration::from_secs(60);
+            s.sealing.decimals = 12; // 1e6 * 80 * 1e12 = 8e19 > u64::MAX ...
+            s.sealing.reward_per_weight = 18; // ... but 1e6 * 18 * 1e12 = 1.8e19 fits
+        });
+        assert_eq!(problems, Vec::<String>::new());
+    }
+
+    #[test]
+    fn messages_never_hold_secrets() {
+        let problems = problems_of(|s| {
+            s.twitch.token = Secret::new("sekrit-token-123");
+            s.store.url = "mysql://root:pg-sekrit-789@db/x".into();
+        });
+        assert_eq!(problems.len(), 2, "{problems:#?}");
+        for p in &problems {
+            assert!(
+                !p.contains("sekrit-token-123") && !p.contains("pg-sekrit-789"),
+                "{p}"
+            );
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! The harness: a fake Twitch server on loopback, settings generated for it, and the daemon
+//! started in-process through the same `run` path `main` uses, on a port-0 listener.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use chatseal::daemon::{run, DaemonError, RunOptions};
+use chatseal::settings::{load_from, Settings};
+use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Settings for a daemon against `fake`, with the store at `store_url`; `extra` env overrides.
+pub fn settings_for(fake: &FakeTwitch, store_url: &str, channels: &[&str], extra: &[(&str, &str)]) -> Settings {
+    let mut env: Vec<(String, String)> = vec![
+        ("CHATSEAL__TWITCH__SERVER".into(), fake.addr().ip().to_string()),
+        ("CHATSEAL__TWITCH__PORT".into(), fake.addr().port().to_string()),
+        ("CHATSEAL__TWITCH__TLS".into(), "false".into()),
+        ("CHATSEAL__TWITCH__CHANNELS".into(), channels.join(",")),
+        ("CHATSEAL__TWITCH__JOIN_WINDOW".into(), "1s".into()),
+        ("CHATSEAL__TWITCH__RECONNECT_MIN".into(), "100ms".into()),
+        ("CHATSEAL__TWITCH__RECONNECT_MAX".into(), "1s".into()),
+        ("CHATSEAL__STORE__URL".into(), store_url.into()),
+        ("CHATSEAL__STORE__FLUSH_INTERVAL".into(), "50ms".into()),
+        ("CHATSEAL__HTTP__LISTEN".into(), "127.0.0.1:0".into()),
+    ];
+    for (k, v) in extra {
+        env.push((k.to_string(), v.to_string()));
+    }
+    match load_from(None, &env) {
+        Ok(s) => s,
+        Err(e) => panic!("test settings invalid: {e}"),
+    }
+}
+
+/// A daemon running in this process.
+pub struct Daemon {
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<Result<(), DaemonError>>,
+}
+
+impl Daemon {
+    pub async fn start(settings: Settings) -> Daemon {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
+        let base = format!("http://{}", listener.local_addr().expect("local addr"));
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(run(settings, listener, async move { let _ = rx.await; }, RunOptions::default()));
+        Daemon { base, stop: Some(tx), task }
+    }
+
+    /// SIGTERM's path: graceful stop; returns what `run` returned.
+    pub async fn stop(mut self) -> Result<(), DaemonError> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        match tokio::time::timeout(Duration::from_secs(60), &mut self.task).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => panic!("daemon task panicked: {e}"),
+            Err(_) => panic!("daemon did not stop within 60 s"),
+        }
+    }
+}
+
+pub async fn fake_twitch() -> FakeTwitch {
+    FakeTwitch::start(FakeTwitchConfig::default()).await.expect("fake twitch starts")
+}
+
+/// GET `url`, returning status and JSON body (Null when the body is not JSON).
+pub async fn get_json(url: &str) -> (u16, serde_json::Value) {
+    let resp = reqwest::get(url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let body = resp.json::<serde_json::Value>().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+/// Polls `f` until it returns Some, or panics with `what` after `timeout`.
+pub async fn wait_for<T, F, Fut>(what: &str, timeout: Duration, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        if Instant::now() > deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `sqlite://` URL of a fresh file in `dir`.
+pub fn sqlite_url(dir: &Path) -> String {
+    format!("sqlite://{}", dir.join("chatseal.db").display())
+}
+
+/// Unix ms now.
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}

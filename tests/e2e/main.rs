@@ -1,0 +1,5 @@
+//! End-to-end tests: the real daemon against a fake Twitch server on loopback. One test target
+//! with many modules (linking is the slow part of a Rust build).
+
+mod harness;
+mod skeleton;
