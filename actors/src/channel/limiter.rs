@@ -76,7 +76,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    fn never_more_than_n_per_window() {
+    async fn never_more_than_n_per_window() {
         // paused time: sleeps advance the virtual clock instantly
         let lim = JoinLimiter::new(3, Duration::from_secs(5));
         let mut grants = Vec::new();

@@ -56,10 +56,11 @@ impl FlushTx {
 
     /// Inserts `rows` (each a row of `cols` values) into `head` + VALUES + `tail`, chunked.
     async fn insert_chunked(&self, what: &str, head: &str, tail: &str, cols: usize, rows: Vec<Vec<Value>>) -> Result<(), StoreError> {
+        let backend = self.backend();
         for chunk in rows.chunks(rows_per_chunk(cols)) {
-            let sql = format!("{head} VALUES {}{tail}", values_list(chunk.len(), cols));
+            let sql = format!("{head} VALUES {}{tail}", values_list(backend, chunk.len(), cols));
             let values = chunk.iter().flatten().cloned().collect();
-            self.txn.execute_raw(stmt(self.backend(), sql, values)).await.map_err(self.ctx.at(what))?;
+            self.txn.execute_raw(stmt(backend, sql, values)).await.map_err(self.ctx.at(what))?;
         }
         Ok(())
     }
@@ -70,7 +71,7 @@ impl FlushTx {
         let epochs: Vec<i64> = keys.iter().map(|k| k.0).collect::<BTreeSet<_>>().into_iter().collect();
         let mut out = HashSet::new();
         for chunk in epochs.chunks(rows_per_chunk(1)) {
-            let sql = format!("SELECT epoch, channel FROM sealed_epochs WHERE epoch IN ({})", placeholders(1, chunk.len()));
+            let sql = format!("SELECT epoch, channel FROM sealed_epochs WHERE epoch IN ({})", placeholders(self.backend(), 1, chunk.len()));
             let values = chunk.iter().map(|e| Value::from(*e)).collect();
             let rows = self
                 .txn
@@ -95,10 +96,11 @@ impl FlushTx {
     pub async fn insert_seen_ids(&self, ids: &[SeenId]) -> Result<HashSet<String>, StoreError> {
         let ids = unique_ids(ids);
         let mut fresh = HashSet::with_capacity(ids.len());
+        let backend = self.backend();
         for chunk in ids.chunks(rows_per_chunk(3)) {
             let sql = format!(
                 "INSERT INTO seen_ids (id, epoch, channel) VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
-                values_list(chunk.len(), 3)
+                values_list(backend, chunk.len(), 3)
             );
             let values = chunk
                 .iter()
@@ -106,7 +108,7 @@ impl FlushTx {
                 .collect();
             let rows = self
                 .txn
-                .query_all_raw(stmt(self.backend(), sql, values))
+                .query_all_raw(stmt(backend, sql, values))
                 .await
                 .map_err(self.ctx.at("recording message ids"))?;
             for row in rows {

@@ -1,7 +1,8 @@
 //! The typed queries the actors use, one file per concern (flush, seal, read, opt-out, meta),
 //! and the small helpers they share. Statements that need ON CONFLICT arithmetic are written
-//! as SQL text with `$1, $2, ...` placeholders, which both PostgreSQL and sqlx's SQLite driver
-//! bind by number, so ONE text serves both backends; simple lookups use the entities.
+//! as SQL text. Short fixed statements use `$1, $2, ...`, which both PostgreSQL and sqlx's
+//! SQLite driver bind by number, so ONE text serves both; long multi-row statements get their
+//! placeholders per backend (see `placeholder`). Simple lookups use the entities.
 //! Multi-row statements are chunked below both engines' bound-parameter limits.
 
 pub mod flush;
@@ -24,8 +25,21 @@ pub(crate) fn rows_per_chunk(cols: usize) -> usize {
     (MAX_PARAMS / cols.max(1)).clamp(1, MAX_ROWS)
 }
 
-/// `($1, $2), ($3, $4)` for `rows` rows of `cols` placeholders each.
-pub(crate) fn values_list(rows: usize, cols: usize) -> String {
+/// The n-th (1-based) bind placeholder: `$n` on PostgreSQL, `?` on SQLite. (sqlx's SQLite
+/// driver also binds `$n`, but SQLite looks named parameters up in a linear list, which makes
+/// a statement with thousands of them quadratic; anonymous `?` bind in order.)
+fn placeholder(backend: DbBackend, n: usize, out: &mut String) {
+    match backend {
+        DbBackend::Sqlite => out.push('?'),
+        _ => {
+            out.push('$');
+            out.push_str(&n.to_string());
+        }
+    }
+}
+
+/// `($1, $2), ($3, $4)` (or `(?, ?), (?, ?)`) for `rows` rows of `cols` placeholders each.
+pub(crate) fn values_list(backend: DbBackend, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         if r > 0 {
@@ -36,17 +50,23 @@ pub(crate) fn values_list(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push_str(", ");
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            placeholder(backend, r * cols + c + 1, &mut s);
         }
         s.push(')');
     }
     s
 }
 
-/// `$start, $start+1, ...` (`n` placeholders), for IN lists.
-pub(crate) fn placeholders(start: usize, n: usize) -> String {
-    (start..start + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// `n` placeholders numbered from `start`, comma-separated, for IN lists.
+pub(crate) fn placeholders(backend: DbBackend, start: usize, n: usize) -> String {
+    let mut s = String::with_capacity(n * 4);
+    for i in start..start + n {
+        if i > start {
+            s.push_str(", ");
+        }
+        placeholder(backend, i, &mut s);
+    }
+    s
 }
 
 /// A statement for `backend` with numbered placeholders.
@@ -60,9 +80,11 @@ mod tests {
 
     #[test]
     fn placeholder_lists() {
-        assert_eq!(values_list(2, 3), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(values_list(1, 1), "($1)");
-        assert_eq!(placeholders(3, 3), "$3, $4, $5");
+        assert_eq!(values_list(DbBackend::Postgres, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(values_list(DbBackend::Sqlite, 2, 2), "(?, ?), (?, ?)");
+        assert_eq!(values_list(DbBackend::Postgres, 1, 1), "($1)");
+        assert_eq!(placeholders(DbBackend::Postgres, 3, 3), "$3, $4, $5");
+        assert_eq!(placeholders(DbBackend::Sqlite, 1, 2), "?, ?");
     }
 
     #[test]

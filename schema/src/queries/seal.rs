@@ -97,7 +97,7 @@ impl Store {
             };
         }
         for chunk in seal.participants.chunks(rows_per_chunk(8)) {
-            let sql = format!("{INSERT_PARTICIPANTS} VALUES {}", values_list(chunk.len(), 8));
+            let sql = format!("{INSERT_PARTICIPANTS} VALUES {}", values_list(backend, chunk.len(), 8));
             let values = chunk
                 .iter()
                 .flat_map(|p| {

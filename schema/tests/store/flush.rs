@@ -89,21 +89,14 @@ async fn a_ten_thousand_row_flush_is_chunked() {
             .map(|u| delta(20, "big", u, 1_000 + (u as i64 % 97), 2_000, vec![("message", 1), ("bits", u as i64 % 3)]))
             .collect();
         let seen: Vec<SeenId> = (0..10_000).map(|i| SeenId { id: format!("m{i}"), epoch: 20, channel: "big".into() }).collect();
-        let t = std::time::Instant::now();
         let tx = store.begin_flush().await.unwrap();
         assert_eq!(tx.insert_seen_ids(&seen).await.unwrap().len(), 10_000);
-        eprintln!("{backend:?} ids {:?}", t.elapsed());
         tx.upsert_participation(&deltas).await.unwrap();
-        eprintln!("{backend:?} upsert {:?}", t.elapsed());
         tx.commit().await.unwrap();
-        eprintln!("{backend:?} commit {:?}", t.elapsed());
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM participation").await, 10_000, "{backend:?}");
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM users").await, 10_000);
-        // bits of value 0 are still rows (kind present); message for all 10,000.
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM signals WHERE kind = 'message'").await, 10_000);
-        let t = std::time::Instant::now();
         let rows = store.participants_for_seal(20, "big").await.unwrap();
-        eprintln!("{backend:?} read {:?}", t.elapsed());
         assert_eq!(rows.len(), 10_000);
         assert!(rows.windows(2).all(|w| (w[0].first_seen, &w[0].user_hash) < (w[1].first_seen, &w[1].user_hash)));
     }
