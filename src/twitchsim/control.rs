@@ -115,6 +115,13 @@ impl FakeTwitch {
         all.into_iter().cloned().collect()
     }
 
+    /// Live connections that have joined `channel` (with or without `#`, any case).
+    pub fn joined_connections(&self, channel: &str) -> usize {
+        let key = channel_key(channel);
+        let reg = self.shared.lock();
+        reg.conns.values().filter(|c| c.live() && c.channels.contains(&key)).count()
+    }
+
     /// Every JOIN received (refused ones included): when, which channel, which connection.
     pub fn join_log(&self) -> Vec<(Instant, String, u64)> {
         self.shared.lock().join_log.clone()

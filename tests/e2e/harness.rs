@@ -102,3 +102,10 @@ pub fn sqlite_url(dir: &Path) -> String {
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
+
+/// Message counts per login in (epoch, channel), read from the store (after the daemon stopped).
+pub async fn message_counts(store_url: &str, epoch: i64, channel: &str) -> std::collections::BTreeMap<String, i64> {
+    let store = chatseal_schema::Store::open(store_url).await.expect("open store");
+    let rows = store.participants_for_seal(epoch, channel).await.expect("read participants");
+    rows.into_iter().map(|r| (r.login, r.message)).collect()
+}

@@ -1,5 +1,6 @@
 //! End-to-end tests: the real daemon against a fake Twitch server on loopback. One test target
 //! with many modules (linking is the slow part of a Rust build).
 
+mod channel;
 mod harness;
 mod skeleton;
