@@ -53,14 +53,20 @@ pub fn sqlite_pragma_problems(p: &SqlitePragmas, in_memory: bool) -> Vec<String>
         problems.push(format!("foreign_keys is {}, not 1", p.foreign_keys));
     }
     if p.busy_timeout_ms <= 0 {
-        problems.push("busy_timeout is 0: a second process would fail at once instead of waiting".into());
+        problems.push(
+            "busy_timeout is 0: a second process would fail at once instead of waiting".into(),
+        );
     }
     problems
 }
 
 /// Warnings for PostgreSQL settings (values as `SHOW` prints them) that let a crash or power
 /// loss lose commits the server acknowledged.
-pub fn pg_durability_warnings(fsync: &str, synchronous_commit: &str, full_page_writes: &str) -> Vec<String> {
+pub fn pg_durability_warnings(
+    fsync: &str,
+    synchronous_commit: &str,
+    full_page_writes: &str,
+) -> Vec<String> {
     let mut w = Vec::new();
     if !fsync.eq_ignore_ascii_case("on") {
         w.push(format!(
@@ -100,11 +106,24 @@ mod tests {
 
     #[test]
     fn pragmas() {
-        let good = SqlitePragmas { journal_mode: "wal".into(), synchronous: 2, foreign_keys: 1, busy_timeout_ms: 5000 };
+        let good = SqlitePragmas {
+            journal_mode: "wal".into(),
+            synchronous: 2,
+            foreign_keys: 1,
+            busy_timeout_ms: 5000,
+        };
         assert!(sqlite_pragma_problems(&good, false).is_empty());
-        let bad = SqlitePragmas { journal_mode: "delete".into(), synchronous: 1, foreign_keys: 0, busy_timeout_ms: 0 };
+        let bad = SqlitePragmas {
+            journal_mode: "delete".into(),
+            synchronous: 1,
+            foreign_keys: 0,
+            busy_timeout_ms: 0,
+        };
         assert_eq!(sqlite_pragma_problems(&bad, false).len(), 4);
-        let mem = SqlitePragmas { journal_mode: "memory".into(), ..good };
+        let mem = SqlitePragmas {
+            journal_mode: "memory".into(),
+            ..good
+        };
         assert!(sqlite_pragma_problems(&mem, true).is_empty());
     }
 

@@ -107,7 +107,10 @@ mod tests {
         assert_ne!(base, seal_digest(1, "d", Some(&root), Some(&root), &ps));
         assert_ne!(base, seal_digest(1, "c", None, Some(&root), &ps));
         assert_ne!(base, seal_digest(1, "c", Some(&root), None, &ps));
-        assert_ne!(base, seal_digest(1, "c", Some(&root), Some(&root), &ps[..1]));
+        assert_ne!(
+            base,
+            seal_digest(1, "c", Some(&root), Some(&root), &ps[..1])
+        );
         let edits: [fn(&mut SealedParticipant); 6] = [
             |p| p.idx += 1,
             |p| p.user_hash.replace_range(0..1, "f"),
@@ -119,7 +122,10 @@ mod tests {
         for edit in edits {
             let mut changed = ps.clone();
             edit(&mut changed[1]);
-            assert_ne!(base, seal_digest(1, "c", Some(&root), Some(&root), &changed));
+            assert_ne!(
+                base,
+                seal_digest(1, "c", Some(&root), Some(&root), &changed)
+            );
         }
     }
 
@@ -134,6 +140,9 @@ mod tests {
             seal_digest(1, "cb", None, None, &[]),
             seal_digest(1, "c", Some("b"), None, &[])
         );
-        assert_ne!(seal_digest(1, "c", None, None, &[a]), seal_digest(1, "c", None, None, &[b]));
+        assert_ne!(
+            seal_digest(1, "c", None, None, &[a]),
+            seal_digest(1, "c", None, None, &[b])
+        );
     }
 }

@@ -9,14 +9,24 @@ use sea_orm::{DbErr, RuntimeErr};
 /// Errors of the store. Every variant names the store by its redacted URL where one applies.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("store URL {url:?} is invalid: {reason}; use sqlite://PATH or postgres://USER@HOST/DB")]
+    #[error(
+        "store URL {url:?} is invalid: {reason}; use sqlite://PATH or postgres://USER@HOST/DB"
+    )]
     InvalidUrl { url: String, reason: String },
 
     #[error("store {url} is unavailable while {what}: {detail}; check that the database is running and reachable (the daemon retries)")]
-    Unavailable { url: String, what: String, detail: String },
+    Unavailable {
+        url: String,
+        what: String,
+        detail: String,
+    },
 
     #[error("store {url} is corrupt ({what}): {detail}; do not write to it: move its files aside and restore the latest verified backup (`chatseal restore`)")]
-    Corrupt { url: String, what: String, detail: String },
+    Corrupt {
+        url: String,
+        what: String,
+        detail: String,
+    },
 
     #[error("SQLite {found} is too old: chatseal needs {need} or newer; build with the bundled SQLite (the default), not a system library")]
     TooOld { found: String, need: String },
@@ -25,13 +35,21 @@ pub enum StoreError {
     Durability { url: String, detail: String },
 
     #[error("store {url}: query failed while {what}: {detail}")]
-    Query { url: String, what: String, detail: String },
+    Query {
+        url: String,
+        what: String,
+        detail: String,
+    },
 
     #[error("store {url}: migrating the schema failed: {detail}; if another chatseal version wrote this store, run the version that matches it or restore a backup")]
     Migration { url: String, detail: String },
 
     #[error("store {url}: cannot prepare {path}: {detail}; check that the directory can be created and is writable by the chatseal user")]
-    Io { url: String, path: String, detail: String },
+    Io {
+        url: String,
+        path: String,
+        detail: String,
+    },
 
     #[error("invalid {what}: {detail}")]
     Invalid { what: &'static str, detail: String },
@@ -165,11 +183,23 @@ mod tests {
 
     #[test]
     fn pool_and_io_errors_are_unavailable() {
-        assert_eq!(classify(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), false), ErrClass::Unavailable);
-        assert_eq!(classify(&sqlx_err(sqlx::Error::PoolClosed), true), ErrClass::Unavailable);
+        assert_eq!(
+            classify(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), false),
+            ErrClass::Unavailable
+        );
+        assert_eq!(
+            classify(&sqlx_err(sqlx::Error::PoolClosed), true),
+            ErrClass::Unavailable
+        );
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert_eq!(classify(&sqlx_err(sqlx::Error::Io(refused)), false), ErrClass::Unavailable);
-        assert_eq!(classify(&sqlx_err(sqlx::Error::RowNotFound), false), ErrClass::Other);
+        assert_eq!(
+            classify(&sqlx_err(sqlx::Error::Io(refused)), false),
+            ErrClass::Unavailable
+        );
+        assert_eq!(
+            classify(&sqlx_err(sqlx::Error::RowNotFound), false),
+            ErrClass::Other
+        );
         assert_eq!(classify(&DbErr::Custom("x".into()), false), ErrClass::Other);
     }
 
@@ -197,7 +227,12 @@ mod tests {
             scrubber: Scrubber::for_url("postgres://u:hunter2@h/db"),
             sqlite: false,
         };
-        let e = ctx.db("connecting", DbErr::Conn(RuntimeErr::Internal("connection to postgres://u:hunter2@h/db lost".into())));
+        let e = ctx.db(
+            "connecting",
+            DbErr::Conn(RuntimeErr::Internal(
+                "connection to postgres://u:hunter2@h/db lost".into(),
+            )),
+        );
         let msg = e.to_string();
         assert!(!msg.contains("hunter2"), "{msg}");
         assert!(e.is_unavailable());

@@ -30,6 +30,6 @@ pub use open::{Backend, OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
 pub use queries::flush::FlushTx;
 pub use redact::redact_url;
 pub use rows::{
-    is_hash_hex, CoverageSpan, NewSeal, ParticipantRow, ParticipationDelta, SealWrite, SealedEpoch, SealedParticipant,
-    SeenId, SIGNAL_KINDS,
+    is_hash_hex, CoverageSpan, NewSeal, ParticipantRow, ParticipationDelta, SealWrite, SealedEpoch,
+    SealedParticipant, SeenId, SIGNAL_KINDS,
 };

@@ -11,15 +11,15 @@
 //! run beside the writer. An in-memory store uses the writer for everything. PostgreSQL: one
 //! pool serves both.
 
-use crate::checks::{pg_durability_warnings, sqlite_pragma_problems, sqlite_version_ok, SqlitePragmas, MIN_SQLITE_VERSION};
+use crate::checks::{
+    pg_durability_warnings, sqlite_pragma_problems, sqlite_version_ok, SqlitePragmas,
+    MIN_SQLITE_VERSION,
+};
 use crate::error::{ErrCtx, StoreError};
-use crate::migration::Migrator;
 use crate::redact::{redact_url, Scrubber};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement, TransactionOptions,
 };
-use sea_orm_migration::MigratorTrait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,9 +27,6 @@ use std::time::Duration;
 
 /// How long a SQLite connection waits for another process's lock.
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Advisory lock key that serializes migrations of one PostgreSQL database.
-const PG_MIGRATION_LOCK: i64 = 0x6368_6174_7365_616c; // "chatseal"
 
 /// The database engine behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,7 +65,10 @@ impl Default for OpenOptions {
     }
 }
 
-/// An open store. Cheap to clone (pools are shared).
+/// An open store. Cheap to clone (pools are shared, so `close` on one clone closes them for
+/// all). On SQLite a write (flush, seal, opt-out, meta) waits while another write transaction,
+/// such as an open `FlushTx`, holds the single writer: never call a writing method of the
+/// store while holding a `FlushTx` in the same task.
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) writer: DatabaseConnection,
@@ -80,16 +80,25 @@ pub struct Store {
 
 /// The kind of URL, decided before connecting.
 enum Target {
-    Sqlite { opts: SqliteConnectOptions, in_memory: bool },
+    Sqlite {
+        opts: Box<SqliteConnectOptions>,
+        in_memory: bool,
+    },
     Postgres,
 }
 
 fn parse_target(url: &str, ctx: &ErrCtx) -> Result<Target, StoreError> {
-    let invalid = |reason: String| StoreError::InvalidUrl { url: ctx.url.clone(), reason: ctx.scrubber.scrub(&reason) };
+    let invalid = |reason: String| StoreError::InvalidUrl {
+        url: ctx.url.clone(),
+        reason: ctx.scrubber.scrub(&reason),
+    };
     if url.starts_with("sqlite:") {
         let opts = SqliteConnectOptions::from_str(url).map_err(|e| invalid(e.to_string()))?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        Ok(Target::Sqlite { opts, in_memory })
+        Ok(Target::Sqlite {
+            opts: Box::new(opts),
+            in_memory,
+        })
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Target::Postgres)
     } else {
@@ -103,13 +112,20 @@ impl Store {
         Store::open_with(url, &OpenOptions::default()).await
     }
 
-    /// Opens (creating if needed) and migrates the store at `url`.
+    /// Opens (creating if needed) and migrates the store at `url`: `sqlite://PATH` (parent
+    /// directories are created), `sqlite::memory:`, or `postgres://USER[:PW]@HOST[:PORT]/DB`.
+    /// With `quick_check` on (the default) a SQLite file has been checked before this returns;
+    /// there is no need to call [`Store::quick_check`] again at start-up.
     pub async fn open_with(url: &str, o: &OpenOptions) -> Result<Store, StoreError> {
         let redacted = redact_url(url);
-        let mut ctx = ErrCtx { url: redacted.clone(), scrubber: Scrubber::for_url(url), sqlite: true };
+        let mut ctx = ErrCtx {
+            url: redacted.clone(),
+            scrubber: Scrubber::for_url(url),
+            sqlite: true,
+        };
         let (writer, reader, backend, warnings) = match parse_target(url, &ctx)? {
             Target::Sqlite { opts, in_memory } => {
-                let (w, r) = open_sqlite(url, opts, in_memory, o, &ctx).await?;
+                let (w, r) = open_sqlite(url, &opts, in_memory, o, &ctx).await?;
                 (w, r, Backend::Sqlite, Vec::new())
             }
             Target::Postgres => {
@@ -121,9 +137,15 @@ impl Store {
         for w in &warnings {
             tracing::warn!(store = %redacted, "{w}");
         }
-        migrate(&writer, backend, &ctx).await?;
+        crate::migration::run_pending(&writer, backend, &ctx).await?;
         tracing::info!(store = %redacted, backend = ?backend, "store open");
-        Ok(Store { writer, reader, backend, ctx: Arc::new(ctx), warnings: warnings.into() })
+        Ok(Store {
+            writer,
+            reader,
+            backend,
+            ctx: Arc::new(ctx),
+            warnings: warnings.into(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -157,13 +179,17 @@ async fn connect(opt: ConnectOptions, ctx: &ErrCtx) -> Result<DatabaseConnection
 
 async fn open_sqlite(
     url: &str,
-    parsed: SqliteConnectOptions,
+    parsed: &SqliteConnectOptions,
     in_memory: bool,
     o: &OpenOptions,
     ctx: &ErrCtx,
 ) -> Result<(DatabaseConnection, DatabaseConnection), StoreError> {
     if !in_memory {
-        if let Some(dir) = parsed.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Some(dir) = parsed
+            .get_filename()
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
                 url: ctx.url.clone(),
                 path: dir.display().to_string(),
@@ -196,12 +222,20 @@ async fn open_sqlite(
         .max_lifetime(None)
         .acquire_timeout(o.acquire_timeout)
         .sqlx_logging(false)
-        .map_sqlx_sqlite_opts(|s| s.read_only(true).busy_timeout(SQLITE_BUSY_TIMEOUT).foreign_keys(true));
+        .map_sqlx_sqlite_opts(|s| {
+            s.read_only(true)
+                .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                .foreign_keys(true)
+        });
     let reader = connect(r, ctx).await?;
     Ok((writer, reader))
 }
 
-async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str, ctx: &ErrCtx) -> Result<T, StoreError> {
+async fn scalar<T: sea_orm::TryGetable>(
+    db: &DatabaseConnection,
+    sql: &str,
+    ctx: &ErrCtx,
+) -> Result<T, StoreError> {
     let what = format!("reading `{sql}`");
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
@@ -212,10 +246,18 @@ async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str, ctx:
 }
 
 /// Version, pragmas read back, and (optionally) quick_check, before anything is written.
-async fn check_sqlite(db: &DatabaseConnection, in_memory: bool, o: &OpenOptions, ctx: &ErrCtx) -> Result<(), StoreError> {
+async fn check_sqlite(
+    db: &DatabaseConnection,
+    in_memory: bool,
+    o: &OpenOptions,
+    ctx: &ErrCtx,
+) -> Result<(), StoreError> {
     let version: String = scalar(db, "SELECT sqlite_version()", ctx).await?;
     if let Err(need) = sqlite_version_ok(&version) {
-        return Err(StoreError::TooOld { found: version, need });
+        return Err(StoreError::TooOld {
+            found: version,
+            need,
+        });
     }
     let pragmas = SqlitePragmas {
         journal_mode: scalar(db, "PRAGMA journal_mode", ctx).await?,
@@ -225,7 +267,10 @@ async fn check_sqlite(db: &DatabaseConnection, in_memory: bool, o: &OpenOptions,
     };
     let problems = sqlite_pragma_problems(&pragmas, in_memory);
     if !problems.is_empty() {
-        return Err(StoreError::Durability { url: ctx.url.clone(), detail: problems.join("; ") });
+        return Err(StoreError::Durability {
+            url: ctx.url.clone(),
+            detail: problems.join("; "),
+        });
     }
     if o.quick_check {
         let problems = crate::maintenance::sqlite_quick_check(db, ctx).await?;
@@ -237,7 +282,11 @@ async fn check_sqlite(db: &DatabaseConnection, in_memory: bool, o: &OpenOptions,
     Ok(())
 }
 
-async fn open_postgres(url: &str, o: &OpenOptions, ctx: &ErrCtx) -> Result<(DatabaseConnection, Vec<String>), StoreError> {
+async fn open_postgres(
+    url: &str,
+    o: &OpenOptions,
+    ctx: &ErrCtx,
+) -> Result<(DatabaseConnection, Vec<String>), StoreError> {
     let mut opt = ConnectOptions::new(url.to_owned());
     opt.max_connections(o.pg_max_connections)
         .min_connections(1)
@@ -250,36 +299,19 @@ async fn open_postgres(url: &str, o: &OpenOptions, ctx: &ErrCtx) -> Result<(Data
     let fpw: String = scalar(&db, "SHOW full_page_writes", ctx).await?;
     let warnings = pg_durability_warnings(&fsync, &sync_commit, &fpw);
     if o.require_durable && !warnings.is_empty() {
-        return Err(StoreError::Durability { url: ctx.url.clone(), detail: warnings.join("; ") });
+        return Err(StoreError::Durability {
+            url: ctx.url.clone(),
+            detail: warnings.join("; "),
+        });
     }
     Ok((db, warnings))
-}
-
-/// Runs every pending migration inside ONE transaction (BEGIN IMMEDIATE on SQLite; under an
-/// advisory lock on PostgreSQL so two processes opening at once do not race).
-async fn migrate(db: &DatabaseConnection, backend: Backend, ctx: &ErrCtx) -> Result<(), StoreError> {
-    let mig = |e: sea_orm::DbErr| match ctx.db("migrating", e) {
-        StoreError::Query { url, detail, .. } => StoreError::Migration { url, detail },
-        other => other,
-    };
-    let txn = db.begin_with_options(write_txn_options(backend)).await.map_err(mig)?;
-    if backend == Backend::Postgres {
-        txn.execute_raw(Statement::from_sql_and_values(
-            DbBackend::Postgres,
-            "SELECT pg_advisory_xact_lock($1)",
-            [PG_MIGRATION_LOCK.into()],
-        ))
-        .await
-        .map_err(mig)?;
-    }
-    Migrator::up(&txn, None).await.map_err(mig)?;
-    txn.commit().await.map_err(mig)
 }
 
 /// Options for a write transaction: IMMEDIATE on SQLite (take the write lock up front).
 pub(crate) fn write_txn_options(backend: Backend) -> TransactionOptions {
     TransactionOptions {
-        sqlite_transaction_mode: (backend == Backend::Sqlite).then_some(sea_orm::SqliteTransactionMode::Immediate),
+        sqlite_transaction_mode: (backend == Backend::Sqlite)
+            .then_some(sea_orm::SqliteTransactionMode::Immediate),
         ..Default::default()
     }
 }

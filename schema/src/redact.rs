@@ -103,9 +103,16 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Removes the passwords of one store URL from arbitrary text (error details, log lines).
-#[derive(Clone, Debug, Default)]
+/// Its `Debug` shows how many secrets it holds, never the secrets.
+#[derive(Clone, Default)]
 pub struct Scrubber {
     secrets: Vec<String>,
+}
+
+impl std::fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Scrubber({} secrets)", self.secrets.len())
+    }
 }
 
 impl Scrubber {
@@ -150,20 +157,31 @@ mod tests {
 
     #[test]
     fn leaves_urls_without_secrets_alone() {
-        for u in ["sqlite://data/chatseal.db", "sqlite::memory:", "postgres://root@127.0.0.1/test"] {
+        for u in [
+            "sqlite://data/chatseal.db",
+            "sqlite::memory:",
+            "postgres://root@127.0.0.1/test",
+        ] {
             assert_eq!(redact_url(u), u);
         }
     }
 
     #[test]
     fn password_containing_at_sign_is_masked_entirely() {
-        assert_eq!(redact_url("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
+        assert_eq!(
+            redact_url("postgres://u:p@ss@h/db"),
+            "postgres://u:***@h/db"
+        );
     }
 
     #[test]
     fn scrubber_removes_raw_and_decoded_password() {
         let s = Scrubber::for_url("postgres://u:p%40ss@h/db");
-        assert_eq!(s.scrub("bad url postgres://u:p%40ss@h/db"), "bad url postgres://u:***@h/db");
+        assert_eq!(
+            s.scrub("bad url postgres://u:p%40ss@h/db"),
+            "bad url postgres://u:***@h/db"
+        );
         assert_eq!(s.scrub("auth failed for p@ss"), "auth failed for ***");
+        assert!(!format!("{s:?}").contains("ss"));
     }
 }

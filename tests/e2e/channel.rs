@@ -172,3 +172,30 @@ async fn hostile_lines_next_to_good_ones() {
     let counts = message_counts(&url, epoch, "alpha").await;
     assert_eq!(counts.get("good"), Some(&20), "{counts:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_sends_pass_before_nick_and_anonymous_uses_justinfan() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_twitch().await;
+    let extra = [LONG_EPOCH[0], ("CHATSEAL__TWITCH__LOGIN", "MyBot"), ("CHATSEAL__TWITCH__TOKEN", "oauth:sekrit-token-123")];
+    let d = Daemon::start(settings_for(&fake, &sqlite_url(dir.path()), &["alpha"], &extra)).await;
+    assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
+    let s = fake.sessions().into_iter().find(|s| s.channels.iter().any(|c| c == "alpha")).expect("a joined session");
+    assert_eq!(s.nick.as_deref(), Some("mybot"));
+    assert_eq!(s.pass.as_ref().map(|p| p.expose().to_string()).as_deref(), Some("oauth:sekrit-token-123"));
+    assert!(s.caps.iter().any(|c| c == "twitch.tv/tags") && s.caps.iter().any(|c| c == "twitch.tv/commands"), "{:?}", s.caps);
+    let (_, status) = get_json(&format!("{}/v1/status", d.base)).await;
+    assert!(!status.to_string().contains("sekrit"), "no secret in status");
+    let metrics = reqwest::get(format!("{}/metrics", d.base)).await.unwrap().text().await.unwrap();
+    assert!(!metrics.contains("sekrit"), "no secret in metrics");
+    d.stop().await.expect("graceful stop");
+
+    let fake2 = fake_twitch().await;
+    let d2 = Daemon::start(settings_for(&fake2, &sqlite_url(dir.path()), &["alpha"], LONG_EPOCH)).await;
+    assert!(fake2.wait_joined("alpha", Duration::from_secs(20)).await);
+    let s = fake2.sessions().into_iter().next().expect("a session");
+    let nick = s.nick.unwrap_or_default();
+    assert!(nick.starts_with("justinfan") && nick.len() == "justinfan".len() + 5, "{nick}");
+    assert!(s.pass.is_none(), "anonymous login sends no PASS");
+    d2.stop().await.expect("graceful stop");
+}

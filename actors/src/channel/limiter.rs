@@ -5,9 +5,11 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::Mutex;
+// tokio's Instant: follows a paused test clock, and sleep_until takes it directly.
+use tokio::time::Instant;
 
 /// When the next grant may happen, given the grants in `log` (oldest first): None = now.
 pub fn next_slot(log: &VecDeque<Instant>, now: Instant, n: usize, window: Duration) -> Option<Instant> {
@@ -52,7 +54,7 @@ impl JoinLimiter {
                     }
                     return start.elapsed();
                 }
-                Some(at) => tokio::time::sleep_until(at.into()).await,
+                Some(at) => tokio::time::sleep_until(at).await,
             }
         }
     }

@@ -173,7 +173,11 @@ mod tests {
     use super::*;
 
     fn ddl<B: SchemaBuilder + Default>() -> String {
-        tables().iter().map(|t| t.to_string(B::default())).collect::<Vec<_>>().join("\n")
+        tables()
+            .iter()
+            .map(|t| t.to_string(B::default()))
+            .collect::<Vec<_>>()
+            .join("\n")
     }
 
     #[test]
@@ -190,7 +194,10 @@ mod tests {
     #[test]
     fn sqlite_ddl_has_autoincrement_and_keys() {
         let lite = ddl::<SqliteQueryBuilder>();
-        assert!(lite.contains(r#""id" integer NOT NULL PRIMARY KEY AUTOINCREMENT"#), "{lite}");
+        assert!(
+            lite.contains(r#""id" integer NOT NULL PRIMARY KEY AUTOINCREMENT"#),
+            "{lite}"
+        );
         assert!(lite.contains(r#"PRIMARY KEY ("epoch", "channel", "idx")"#));
         assert_eq!(tables().len(), crate::entity::TABLES.len());
     }

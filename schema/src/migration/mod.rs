@@ -3,7 +3,13 @@
 //! both have transactional DDL), so a crash mid-migration leaves the previous schema intact.
 //! A migration, once released, is never edited: change the schema with a new one.
 
+use crate::error::{ErrCtx, StoreError};
+use crate::open::{write_txn_options, Backend};
+use sea_orm::{DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use sea_orm_migration::prelude::*;
+
+/// Advisory lock key that serializes migrations of one PostgreSQL database.
+const PG_MIGRATION_LOCK: i64 = 0x6368_6174_7365_616c; // "chatseal"
 
 mod m20260501_000001_initial;
 
@@ -23,4 +29,32 @@ pub fn latest_migration() -> String {
         .last()
         .map(|m| m.name().to_owned())
         .unwrap_or_default()
+}
+
+/// Runs every pending migration inside ONE transaction (BEGIN IMMEDIATE on SQLite; under an
+/// advisory lock on PostgreSQL so two processes opening at once do not race).
+pub(crate) async fn run_pending(
+    db: &DatabaseConnection,
+    backend: Backend,
+    ctx: &ErrCtx,
+) -> Result<(), StoreError> {
+    let mig = |e: sea_orm::DbErr| match ctx.db("migrating", e) {
+        StoreError::Query { url, detail, .. } => StoreError::Migration { url, detail },
+        other => other,
+    };
+    let txn = db
+        .begin_with_options(write_txn_options(backend))
+        .await
+        .map_err(mig)?;
+    if backend == Backend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            [PG_MIGRATION_LOCK.into()],
+        ))
+        .await
+        .map_err(mig)?;
+    }
+    Migrator::up(&txn, None).await.map_err(mig)?;
+    txn.commit().await.map_err(mig)
 }

@@ -80,7 +80,10 @@ mod tests {
 
     #[test]
     fn placeholder_lists() {
-        assert_eq!(values_list(DbBackend::Postgres, 2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(
+            values_list(DbBackend::Postgres, 2, 3),
+            "($1, $2, $3), ($4, $5, $6)"
+        );
         assert_eq!(values_list(DbBackend::Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(values_list(DbBackend::Postgres, 1, 1), "($1)");
         assert_eq!(placeholders(DbBackend::Postgres, 3, 3), "$3, $4, $5");
@@ -91,7 +94,7 @@ mod tests {
     fn chunks_stay_under_limits() {
         for cols in 1..=10 {
             let rows = rows_per_chunk(cols);
-            assert!(rows >= 1 && rows <= MAX_ROWS && rows * cols <= MAX_PARAMS);
+            assert!((1..=MAX_ROWS).contains(&rows) && rows * cols <= MAX_PARAMS);
         }
     }
 }

@@ -8,16 +8,27 @@ use crate::open::{write_txn_options, Store};
 use crate::rows::check_hash;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, TransactionTrait};
 
-const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, action, subject, detail) VALUES ($1, $2, $3, $4)";
+const INSERT_AUDIT: &str =
+    "INSERT INTO audit_log (at, action, subject, detail) VALUES ($1, $2, $3, $4)";
 
 impl Store {
     /// Records that `user_hash` (login `login`) opted out; true when this is new. The audit
     /// log gets an `opt_out` row either way, in the same transaction.
-    pub async fn opt_out(&self, user_hash: &str, login: &str, reason: &str, at: i64) -> Result<bool, StoreError> {
+    pub async fn opt_out(
+        &self,
+        user_hash: &str,
+        login: &str,
+        reason: &str,
+        at: i64,
+    ) -> Result<bool, StoreError> {
         check_hash("opt-out user_hash", user_hash)?;
         let backend = self.writer.get_database_backend();
         let err = |what: &'static str| self.ctx.at(what);
-        let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(err("starting an opt-out"))?;
+        let txn = self
+            .writer
+            .begin_with_options(write_txn_options(self.backend))
+            .await
+            .map_err(err("starting an opt-out"))?;
         let res = txn
             .execute_raw(stmt(
                 backend,
@@ -29,9 +40,13 @@ impl Store {
             .map_err(err("recording an opt-out"))?;
         let new = res.rows_affected() == 1;
         let detail = format!("login={login} new={new} reason={reason}");
-        txn.execute_raw(stmt(backend, INSERT_AUDIT, vec![at.into(), "opt_out".into(), user_hash.into(), detail.into()]))
-            .await
-            .map_err(err("auditing an opt-out"))?;
+        txn.execute_raw(stmt(
+            backend,
+            INSERT_AUDIT,
+            vec![at.into(), "opt_out".into(), user_hash.into(), detail.into()],
+        ))
+        .await
+        .map_err(err("auditing an opt-out"))?;
         txn.commit().await.map_err(err("committing an opt-out"))?;
         Ok(new)
     }
@@ -55,9 +70,19 @@ impl Store {
     }
 
     /// Appends an administrative action (manual seal, restore, ...) to the audit log.
-    pub async fn audit(&self, at: i64, action: &str, subject: &str, detail: &str) -> Result<(), StoreError> {
+    pub async fn audit(
+        &self,
+        at: i64,
+        action: &str,
+        subject: &str,
+        detail: &str,
+    ) -> Result<(), StoreError> {
         self.writer
-            .execute_raw(stmt(self.writer.get_database_backend(), INSERT_AUDIT, vec![at.into(), action.into(), subject.into(), detail.into()]))
+            .execute_raw(stmt(
+                self.writer.get_database_backend(),
+                INSERT_AUDIT,
+                vec![at.into(), action.into(), subject.into(), detail.into()],
+            ))
             .await
             .map_err(self.ctx.at("writing the audit log"))?;
         Ok(())

@@ -17,7 +17,8 @@ const PARTICIPANTS_SQL: &str = "SELECT p.user_hash, u.login, p.first_seen, p.las
      WHERE p.epoch = $1 AND p.channel = $2 \
      ORDER BY p.first_seen ASC, p.user_hash ASC";
 
-const SIGNALS_SQL: &str = "SELECT user_hash, kind, value FROM signals WHERE epoch = $1 AND channel = $2";
+const SIGNALS_SQL: &str =
+    "SELECT user_hash, kind, value FROM signals WHERE epoch = $1 AND channel = $2";
 
 // Distinct (epoch, channel) below $1 by a loose index scan over participation's primary key
 // (each step is a few index seeks, not a scan of every participant), minus the sealed ones.
@@ -39,7 +40,12 @@ const UNSEALED_SQL: &str = "WITH RECURSIVE k(epoch, channel) AS ( \
      ORDER BY k.epoch, k.channel";
 
 impl Store {
-    async fn read_all(&self, what: &str, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, StoreError> {
+    async fn read_all(
+        &self,
+        what: &str,
+        sql: &str,
+        values: Vec<Value>,
+    ) -> Result<Vec<QueryResult>, StoreError> {
         self.reader
             .query_all_raw(stmt(self.reader.get_database_backend(), sql, values))
             .await
@@ -49,30 +55,45 @@ impl Store {
     /// The participants of an unsealed (epoch, channel) in leaf order (first_seen, then
     /// user_hash), each with its login and signal sums. A participant without a users row
     /// means the store lost part of a flush: reported as corrupt, never sealed without a name.
-    pub async fn participants_for_seal(&self, epoch: i64, channel: &str) -> Result<Vec<ParticipantRow>, StoreError> {
+    pub async fn participants_for_seal(
+        &self,
+        epoch: i64,
+        channel: &str,
+    ) -> Result<Vec<ParticipantRow>, StoreError> {
         let what = "reading participants to seal";
         let mut sums: HashMap<String, [i64; 6]> = HashMap::new();
-        for r in self.read_all(what, SIGNALS_SQL, vec![epoch.into(), channel.into()]).await? {
+        for r in self
+            .read_all(what, SIGNALS_SQL, vec![epoch.into(), channel.into()])
+            .await?
+        {
             let user: String = r.try_get_by_index(0).map_err(self.ctx.at(what))?;
             let kind: String = r.try_get_by_index(1).map_err(self.ctx.at(what))?;
             let value: i64 = r.try_get_by_index(2).map_err(self.ctx.at(what))?;
             match SIGNAL_KINDS.iter().position(|k| *k == kind) {
                 Some(i) => sums.entry(user).or_default()[i] += value,
-                None => tracing::warn!(epoch, channel, kind = %kind, "ignoring a signal of unknown kind"),
+                None => {
+                    tracing::warn!(epoch, channel, kind = %kind, "ignoring a signal of unknown kind")
+                }
             }
         }
-        let rows = self.read_all(what, PARTICIPANTS_SQL, vec![epoch.into(), channel.into()]).await?;
+        let rows = self
+            .read_all(what, PARTICIPANTS_SQL, vec![epoch.into(), channel.into()])
+            .await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let num = |i| r.try_get_by_index::<i64>(i).map_err(self.ctx.at(what));
             let user_hash: String = r.try_get_by_index(0).map_err(self.ctx.at(what))?;
             let login: Option<String> = r.try_get_by_index(1).map_err(self.ctx.at(what))?;
             let Some(login) = login else {
-                return Err(self.ctx.corrupt(what, format!(
+                return Err(self.ctx.corrupt(
+                    what,
+                    format!(
                     "participant {user_hash} of epoch {epoch} channel {channel} has no users row"
-                )));
+                ),
+                ));
             };
-            let [message, bits, sub, resub, gift, raid] = sums.remove(&user_hash).unwrap_or_default();
+            let [message, bits, sub, resub, gift, raid] =
+                sums.remove(&user_hash).unwrap_or_default();
             out.push(ParticipantRow {
                 user_hash,
                 login,
@@ -102,7 +123,10 @@ impl Store {
 
     /// (epoch, channel)s before `before_epoch` that have participation but no seal, oldest
     /// first: what a restart must still seal.
-    pub async fn unsealed_participation_epochs(&self, before_epoch: i64) -> Result<Vec<(i64, String)>, StoreError> {
+    pub async fn unsealed_participation_epochs(
+        &self,
+        before_epoch: i64,
+    ) -> Result<Vec<(i64, String)>, StoreError> {
         let what = "listing unsealed epochs";
         self.read_all(what, UNSEALED_SQL, vec![before_epoch.into()])
             .await?
@@ -118,7 +142,12 @@ impl Store {
 
     /// Joined intervals overlapping `[from_ms, to_ms)`, of one channel or all, ordered by
     /// channel then start.
-    pub async fn coverage_spans(&self, channel: Option<&str>, from_ms: i64, to_ms: i64) -> Result<Vec<CoverageSpan>, StoreError> {
+    pub async fn coverage_spans(
+        &self,
+        channel: Option<&str>,
+        from_ms: i64,
+        to_ms: i64,
+    ) -> Result<Vec<CoverageSpan>, StoreError> {
         let what = "reading coverage";
         let (sql, values): (&str, Vec<Value>) = match channel {
             Some(c) => (

@@ -10,7 +10,8 @@ use crate::error::StoreError;
 use crate::open::{write_txn_options, Store};
 use crate::rows::{check_seal, NewSeal, SealWrite, SealedEpoch, SealedParticipant};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    TransactionTrait, Value,
 };
 
 impl From<sealed_epochs::Model> for SealedEpoch {
@@ -55,7 +56,13 @@ impl Store {
     /// written and the stored seal comes back as `AlreadySealed`.
     pub async fn write_seal(&self, seal: &NewSeal) -> Result<SealWrite, StoreError> {
         check_seal(seal)?;
-        let digest = seal_digest(seal.epoch, &seal.channel, seal.root.as_deref(), seal.claim_root.as_deref(), &seal.participants);
+        let digest = seal_digest(
+            seal.epoch,
+            &seal.channel,
+            seal.root.as_deref(),
+            seal.claim_root.as_deref(),
+            &seal.participants,
+        );
         let row = SealedEpoch {
             epoch: seal.epoch,
             channel: seal.channel.clone(),
@@ -69,7 +76,11 @@ impl Store {
         };
         let at = |what: &'static str| self.ctx.at(what);
         let backend = self.writer.get_database_backend();
-        let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(at("starting a seal transaction"))?;
+        let txn = self
+            .writer
+            .begin_with_options(write_txn_options(self.backend))
+            .await
+            .map_err(at("starting a seal transaction"))?;
         let values: Vec<Value> = vec![
             row.epoch.into(),
             row.channel.clone().into(),
@@ -81,13 +92,18 @@ impl Store {
             row.sealed_at.into(),
             row.format_version.into(),
         ];
-        let claimed = txn.execute_raw(stmt(backend, INSERT_EPOCH, values)).await.map_err(at("writing a sealed epoch"))?;
+        let claimed = txn
+            .execute_raw(stmt(backend, INSERT_EPOCH, values))
+            .await
+            .map_err(at("writing a sealed epoch"))?;
         if claimed.rows_affected() == 0 {
             let existing = sealed_epochs::Entity::find_by_id((seal.epoch, seal.channel.clone()))
                 .one(&txn)
                 .await
                 .map_err(at("reading an existing seal"))?;
-            txn.rollback().await.map_err(at("ending a seal transaction"))?;
+            txn.rollback()
+                .await
+                .map_err(at("ending a seal transaction"))?;
             return match existing {
                 Some(m) => Ok(SealWrite::AlreadySealed(m.into())),
                 None => Err(self.ctx.corrupt("writing a seal", format!(
@@ -97,7 +113,10 @@ impl Store {
             };
         }
         for chunk in seal.participants.chunks(rows_per_chunk(8)) {
-            let sql = format!("{INSERT_PARTICIPANTS} VALUES {}", values_list(backend, chunk.len(), 8));
+            let sql = format!(
+                "{INSERT_PARTICIPANTS} VALUES {}",
+                values_list(backend, chunk.len(), 8)
+            );
             let values = chunk
                 .iter()
                 .flat_map(|p| {
@@ -113,7 +132,9 @@ impl Store {
                     ]
                 })
                 .collect();
-            txn.execute_raw(stmt(backend, sql, values)).await.map_err(at("writing sealed participants"))?;
+            txn.execute_raw(stmt(backend, sql, values))
+                .await
+                .map_err(at("writing sealed participants"))?;
         }
         fail::fail_point!("seal.mid", |_| Err(StoreError::FailPoint("seal.mid")));
         txn.execute_raw(stmt(
@@ -124,12 +145,18 @@ impl Store {
         .await
         .map_err(at("pruning dedup ids of a sealed epoch"))?;
         txn.commit().await.map_err(at("committing a seal"))?;
-        fail::fail_point!("seal.after_commit", |_| Err(StoreError::FailPoint("seal.after_commit")));
+        fail::fail_point!("seal.after_commit", |_| Err(StoreError::FailPoint(
+            "seal.after_commit"
+        )));
         Ok(SealWrite::Sealed(row))
     }
 
     /// The seal of (epoch, channel), if sealed.
-    pub async fn sealed_epoch(&self, epoch: i64, channel: &str) -> Result<Option<SealedEpoch>, StoreError> {
+    pub async fn sealed_epoch(
+        &self,
+        epoch: i64,
+        channel: &str,
+    ) -> Result<Option<SealedEpoch>, StoreError> {
         let m = sealed_epochs::Entity::find_by_id((epoch, channel.to_owned()))
             .one(&self.reader)
             .await
@@ -138,7 +165,11 @@ impl Store {
     }
 
     /// Seals, newest epoch first (then channel), optionally of one channel, at most `limit`.
-    pub async fn sealed_epochs(&self, channel: Option<&str>, limit: u64) -> Result<Vec<SealedEpoch>, StoreError> {
+    pub async fn sealed_epochs(
+        &self,
+        channel: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<SealedEpoch>, StoreError> {
         let mut q = sealed_epochs::Entity::find();
         if let Some(c) = channel {
             q = q.filter(sealed_epochs::Column::Channel.eq(c));
@@ -154,7 +185,11 @@ impl Store {
     }
 
     /// The frozen participants of a seal, in index order.
-    pub async fn sealed_participants(&self, epoch: i64, channel: &str) -> Result<Vec<SealedParticipant>, StoreError> {
+    pub async fn sealed_participants(
+        &self,
+        epoch: i64,
+        channel: &str,
+    ) -> Result<Vec<SealedParticipant>, StoreError> {
         let rows = sealed_participants::Entity::find()
             .filter(sealed_participants::Column::Epoch.eq(epoch))
             .filter(sealed_participants::Column::Channel.eq(channel))
@@ -166,7 +201,12 @@ impl Store {
     }
 
     /// One user's frozen leaf in a seal.
-    pub async fn sealed_participant(&self, epoch: i64, channel: &str, user_hash: &str) -> Result<Option<SealedParticipant>, StoreError> {
+    pub async fn sealed_participant(
+        &self,
+        epoch: i64,
+        channel: &str,
+        user_hash: &str,
+    ) -> Result<Option<SealedParticipant>, StoreError> {
         let row = sealed_participants::Entity::find()
             .filter(sealed_participants::Column::Epoch.eq(epoch))
             .filter(sealed_participants::Column::Channel.eq(channel))
@@ -181,11 +221,17 @@ impl Store {
     pub async fn last_sealed_epoch(&self) -> Result<Option<i64>, StoreError> {
         let row = self
             .reader
-            .query_one_raw(stmt(self.reader.get_database_backend(), "SELECT MAX(epoch) FROM sealed_epochs", vec![]))
+            .query_one_raw(stmt(
+                self.reader.get_database_backend(),
+                "SELECT MAX(epoch) FROM sealed_epochs",
+                vec![],
+            ))
             .await
             .map_err(self.ctx.at("reading the last sealed epoch"))?;
         match row {
-            Some(r) => r.try_get_by_index::<Option<i64>>(0).map_err(self.ctx.at("decoding the last sealed epoch")),
+            Some(r) => r
+                .try_get_by_index::<Option<i64>>(0)
+                .map_err(self.ctx.at("decoding the last sealed epoch")),
             None => Ok(None),
         }
     }

@@ -8,7 +8,9 @@ use crate::entity::sealed_epochs;
 use crate::error::StoreError;
 use crate::open::Store;
 use crate::rows::SealedParticipant;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::HashMap;
 
 const EPOCHS_PER_PAGE: u64 = 500;
@@ -71,22 +73,36 @@ impl Store {
         Ok(bad)
     }
 
-    async fn verify_run(&self, run: &[sealed_epochs::Model], bad: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
-        let (Some(first), Some(last)) = (run.first(), run.last()) else { return Ok(()) };
+    async fn verify_run(
+        &self,
+        run: &[sealed_epochs::Model],
+        bad: &mut Vec<(i64, String)>,
+    ) -> Result<(), StoreError> {
+        let (Some(first), Some(last)) = (run.first(), run.last()) else {
+            return Ok(());
+        };
         let what = "reading sealed participants to verify";
         let rows = self
             .reader
             .query_all_raw(stmt(
                 self.reader.get_database_backend(),
                 RANGE_SQL,
-                vec![first.epoch.into(), first.channel.clone().into(), last.epoch.into(), last.channel.clone().into()],
+                vec![
+                    first.epoch.into(),
+                    first.channel.clone().into(),
+                    last.epoch.into(),
+                    last.channel.clone().into(),
+                ],
             ))
             .await
             .map_err(self.ctx.at(what))?;
         let mut by_key: HashMap<(i64, String), Vec<SealedParticipant>> = HashMap::new();
         for r in rows {
             let get_s = |i| r.try_get_by_index::<String>(i).map_err(self.ctx.at(what));
-            let key = (r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?, get_s(1)?);
+            let key = (
+                r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
+                get_s(1)?,
+            );
             by_key.entry(key).or_default().push(SealedParticipant {
                 idx: r.try_get_by_index(2).map_err(self.ctx.at(what))?,
                 user_hash: get_s(3)?,
@@ -97,8 +113,16 @@ impl Store {
             });
         }
         for e in run {
-            let ps = by_key.remove(&(e.epoch, e.channel.clone())).unwrap_or_default();
-            let digest = seal_digest(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), &ps);
+            let ps = by_key
+                .remove(&(e.epoch, e.channel.clone()))
+                .unwrap_or_default();
+            let digest = seal_digest(
+                e.epoch,
+                &e.channel,
+                e.root.as_deref(),
+                e.claim_root.as_deref(),
+                &ps,
+            );
             if digest != e.digest || ps.len() as i64 != e.participants {
                 tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch does not match its digest");
                 bad.push((e.epoch, e.channel.clone()));

@@ -3,13 +3,15 @@
 //! a rejection with its reason. Pure: the receive time, epoch length and user lists come in
 //! through [`ParseCtx`]; nothing here reads a clock or a socket, and nothing panics on any input.
 //!
-//! Steps: UTF-8 check, a shape check (`syntax`), `irc::proto::Message` for tags (unescaped by
-//! irc-proto), prefix and arguments, then dispatch on the command (`classify`) following the
-//! table in twitch.md (`participant`, `usernotice`).
+//! Steps: UTF-8 check, a shape check (`syntax`), dropping the tags nobody reads (`slim`, for
+//! speed), `irc::proto::Message` for tags (unescaped by irc-proto), prefix and arguments, then
+//! dispatch on the command (`classify`) following the table in twitch.md (`participant`,
+//! `usernotice`).
 
 mod classify;
 mod participant;
 mod reasons;
+mod slim;
 mod syntax;
 mod usernotice;
 
@@ -110,7 +112,7 @@ pub fn parse_line(line: &[u8], ctx: &ParseCtx) -> Line {
         Ok(t) => t,
         Err(reason) => return Line::Rejected(reason),
     };
-    match text.parse::<Message>() {
+    match slim::keep_used_tags(text).parse::<Message>() {
         Ok(message) => classify::classify(message, ctx),
         // irc-proto fails on a few argument shapes it checks (MODE flags, ...).
         Err(_) => Line::Rejected(RejectReason::Malformed),

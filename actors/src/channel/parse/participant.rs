@@ -32,6 +32,18 @@ pub(super) struct Tags {
 }
 
 impl Tags {
+    /// The keys read here; `slim` drops every other tag before irc-proto parses the line.
+    pub(super) const KEYS: [&'static str; 8] = [
+        "id",
+        "user-id",
+        "display-name",
+        "login",
+        "msg-id",
+        "bits",
+        "tmi-sent-ts",
+        "room-id",
+    ];
+
     pub(super) fn take(tags: Option<Vec<Tag>>) -> Tags {
         let mut out = Tags::default();
         for Tag(key, value) in tags.into_iter().flatten() {

@@ -1,11 +1,25 @@
 //! Properties over arbitrary input: `parse_line` and the framing never panic, and whatever
 //! becomes a participant satisfies the event's invariants.
 
+use irc::proto::Message;
 use proptest::prelude::*;
 use tokio_util::codec::Decoder;
 
+use super::super::{classify, syntax};
 use super::*;
 use crate::channel::framing::LineDecoder;
+
+/// `parse_line` without the `slim` step: irc-proto sees every tag.
+fn parse_all_tags(bytes: &[u8], ctx: &ParseCtx) -> Line {
+    let Ok(text) = std::str::from_utf8(bytes) else {
+        return Line::Rejected(RejectReason::InvalidUtf8);
+    };
+    match syntax::check(text).map(str::parse::<Message>) {
+        Ok(Ok(message)) => classify::classify(message, ctx),
+        Ok(Err(_)) => Line::Rejected(RejectReason::Malformed),
+        Err(reason) => Line::Rejected(reason),
+    }
+}
 
 /// Checks the invariants of a participant event, if `line` is one.
 fn check_line(line: &Line) -> Result<(), TestCaseError> {
@@ -70,6 +84,22 @@ proptest! {
         let line = parse_line(&bytes, &ctx);
         if epoch_len == EPOCH_LEN {
             check_line(&line)?;
+        }
+    }
+
+    #[test]
+    fn dropping_unread_tags_changes_nothing(
+        bytes in prop_oneof![irc_ish(), mutated_example()],
+        extra in "(;[a-z-]{0,6}(=[a-zA-Z0-9\\\\:]{0,6})?){0,4}",
+    ) {
+        let f = Fixture::new();
+        // Also with unread tags spliced in after the first tag, when there is a tag section.
+        let mut spliced = bytes.clone();
+        if let Some(at) = spliced.iter().position(|&b| b == b';') {
+            spliced.splice(at..at, extra.bytes());
+        }
+        for input in [&bytes, &spliced] {
+            prop_assert_eq!(parse_line(input, &f.ctx()), parse_all_tags(input, &f.ctx()));
         }
     }
 
