@@ -9,6 +9,7 @@ use axum::Json;
 use chatseal_actors::aggregator::{AggregatorMsg, AggregatorStatus};
 use chatseal_actors::channel::ChannelState;
 use chatseal_actors::clock::epoch::epoch_of;
+use chatseal_actors::sealer::coverage::covered_fraction;
 use chatseal_actors::supervisor::SupervisorMsg;
 use ractor::rpc::CallResult;
 
@@ -61,8 +62,22 @@ pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
     let current = epoch_of(now_ms / 1000, st.epoch_len);
     let last_sealed = st.store.last_sealed_epoch().await.ok().flatten();
     let agg = aggregator_status(&st).await;
+    // Coverage of the current epoch so far, per channel, from the recorded join intervals.
+    let from_ms = current * 1000;
+    let spans = st.store.coverage_spans(None, from_ms, now_ms.max(from_ms + 1)).await.unwrap_or_default();
+    let channels: Vec<serde_json::Value> = st
+        .board
+        .snapshot()
+        .into_iter()
+        .map(|c| {
+            let mine: Vec<(i64, i64)> = spans.iter().filter(|s| s.channel == c.channel).map(|s| (s.started_ms, s.until_ms)).collect();
+            let mut v = serde_json::to_value(&c).unwrap_or_default();
+            v["coverage_current_epoch"] = serde_json::json!(covered_fraction(&mine, from_ms, now_ms.max(from_ms + 1)));
+            v
+        })
+        .collect();
     Json(serde_json::json!({
-        "channels": st.board.snapshot(),
+        "channels": channels,
         "current_epoch": current,
         "epoch_length_seconds": st.epoch_len,
         "last_sealed_epoch": last_sealed,

@@ -67,6 +67,8 @@ async fn abrupt_close_reconnects_and_rejoins() {
     let (_, status) = get_json(&format!("{}/v1/status", d.base)).await;
     assert_eq!(status["channels"][0]["state"], "joined", "{status}");
     assert!(status["channels"][0]["reconnects"].as_u64() >= Some(1), "{status}");
+    let cov = status["channels"][0]["coverage_current_epoch"].as_f64().unwrap_or(-1.0);
+    assert!(cov > 0.0 && cov <= 1.0, "coverage of the current epoch is recorded: {status}");
     d.stop().await.expect("graceful stop");
     let counts = message_counts(&url, epoch, "alpha").await;
     assert_eq!(counts, BTreeMap::from([("one".to_string(), 1), ("two".to_string(), 1)]));

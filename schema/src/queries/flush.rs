@@ -18,8 +18,8 @@ pub struct FlushTx {
 }
 
 impl Store {
-    /// Starts a flush transaction (on SQLite: BEGIN IMMEDIATE on the single writer, so
-    /// other store operations wait until it commits or is dropped: keep it short).
+    /// Starts a flush transaction (on SQLite: BEGIN IMMEDIATE on the single writer, so other
+    /// WRITES wait until it commits or is dropped; reads go on. Keep it short).
     pub async fn begin_flush(&self) -> Result<FlushTx, StoreError> {
         let txn = self
             .writer
