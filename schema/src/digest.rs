@@ -17,12 +17,20 @@
 //!                        ‖ str(leaf) ‖ str(amount) ‖ str(claim_leaf) )
 //! ```
 //! Hashes and amounts are encoded as the stored text (hex, decimal), byte for byte.
+//!
+//! A seal whose claim tree was cut by the claim cap (`claim_cut > 0`) is hashed with the v2
+//! encoding: the domain `"chatseal/seal-digest/v2"` and, right after `opt(claim_root)`, the
+//! `claim_cut` as u64 big-endian; everything else as in v1. A seal without a cut keeps the v1
+//! encoding, so every digest written before the cut existed still verifies.
 
 use crate::rows::SealedParticipant;
 use sha3::{Digest, Keccak256};
 
-/// The domain tag that starts every digest input.
+/// The domain tag that starts every digest input of a seal without a claim cut.
 pub const DIGEST_DOMAIN: &str = "chatseal/seal-digest/v1";
+
+/// The domain tag of a seal whose claim tree was cut (`claim_cut > 0`).
+pub const DIGEST_DOMAIN_CUT: &str = "chatseal/seal-digest/v2";
 
 fn put_str(h: &mut Keccak256, s: &str) {
     // A field longer than 4 GiB cannot come out of the store; saturate rather than wrap.
@@ -41,7 +49,8 @@ fn put_opt(h: &mut Keccak256, s: Option<&str>) {
     }
 }
 
-/// The digest of a seal, as 64 lowercase hex characters (see the module doc for the encoding).
+/// The digest of a seal without a claim cut, as 64 lowercase hex characters (see the module
+/// doc for the encoding). Same as [`seal_digest_with_cut`] with `claim_cut` 0.
 pub fn seal_digest(
     epoch: i64,
     channel: &str,
@@ -49,12 +58,37 @@ pub fn seal_digest(
     claim_root: Option<&str>,
     participants: &[SealedParticipant],
 ) -> String {
+    seal_digest_with_cut(epoch, channel, root, claim_root, 0, participants)
+}
+
+/// The digest of a seal that left `claim_cut` participants out of its claim tree (0 = none:
+/// the v1 encoding; above 0: the v2 encoding of the module doc). A negative cut, which
+/// `write_seal` refuses, is hashed as 0.
+pub fn seal_digest_with_cut(
+    epoch: i64,
+    channel: &str,
+    root: Option<&str>,
+    claim_root: Option<&str>,
+    claim_cut: i64,
+    participants: &[SealedParticipant],
+) -> String {
+    let cut = u64::try_from(claim_cut).unwrap_or(0);
     let mut h = Keccak256::new();
-    put_str(&mut h, DIGEST_DOMAIN);
+    put_str(
+        &mut h,
+        if cut > 0 {
+            DIGEST_DOMAIN_CUT
+        } else {
+            DIGEST_DOMAIN
+        },
+    );
     h.update(epoch.to_be_bytes());
     put_str(&mut h, channel);
     put_opt(&mut h, root);
     put_opt(&mut h, claim_root);
+    if cut > 0 {
+        h.update(cut.to_be_bytes());
+    }
     h.update((participants.len() as u64).to_be_bytes());
     for p in participants {
         h.update(p.idx.to_be_bytes());
@@ -127,6 +161,35 @@ mod tests {
                 seal_digest(1, "c", Some(&root), Some(&root), &changed)
             );
         }
+    }
+
+    #[test]
+    fn claim_cut_uses_the_v2_encoding_and_zero_keeps_v1() {
+        let ps = vec![p(0, "alice"), p(1, "bob"), p(2, "carol")];
+        let root = "ab".repeat(32);
+        let v1 = seal_digest(1, "c", Some(&root), Some(&root), &ps);
+        assert_eq!(
+            seal_digest_with_cut(1, "c", Some(&root), Some(&root), 0, &ps),
+            v1
+        );
+        let cut1 = seal_digest_with_cut(1, "c", Some(&root), Some(&root), 1, &ps);
+        assert_ne!(cut1, v1);
+        assert_ne!(
+            cut1,
+            seal_digest_with_cut(1, "c", Some(&root), Some(&root), 2, &ps)
+        );
+        // Built by hand from the documented v2 encoding (no participants, to keep it short).
+        let mut input = Vec::new();
+        input.extend((DIGEST_DOMAIN_CUT.len() as u32).to_be_bytes());
+        input.extend(DIGEST_DOMAIN_CUT.as_bytes());
+        input.extend(7i64.to_be_bytes());
+        input.extend(4u32.to_be_bytes());
+        input.extend(b"lacy");
+        input.extend([0u8, 0u8]);
+        input.extend(3u64.to_be_bytes());
+        input.extend(0u64.to_be_bytes());
+        let want = hex::encode(Keccak256::digest(&input));
+        assert_eq!(seal_digest_with_cut(7, "lacy", None, None, 3, &[]), want);
     }
 
     #[test]

@@ -24,7 +24,7 @@ pub mod rows;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use digest::seal_digest;
+pub use digest::{seal_digest, seal_digest_with_cut};
 pub use error::StoreError;
 pub use open::{Backend, OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
 pub use queries::flush::FlushTx;

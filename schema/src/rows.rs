@@ -66,6 +66,9 @@ pub struct NewSeal {
     pub coverage: f64,
     pub sealed_at: i64,
     pub format_version: i32,
+    /// How many participants, the last ones in index order, the claim cap left out of the
+    /// claim tree (`claim_root` covers the first `participants.len() - claim_cut`); 0 = none.
+    pub claim_cut: i64,
     /// In index order: `idx` must be 0, 1, 2, ...
     pub participants: Vec<SealedParticipant>,
 }
@@ -94,6 +97,9 @@ pub struct SealedEpoch {
     pub digest: String,
     pub sealed_at: i64,
     pub format_version: i32,
+    /// Participants left out of the claim tree by the claim cap (see [`NewSeal::claim_cut`]);
+    /// 0 = none (also for seals written before the column existed).
+    pub claim_cut: i64,
 }
 
 /// The outcome of `Store::write_seal`.
@@ -160,6 +166,16 @@ pub(crate) fn check_seal(seal: &NewSeal) -> Result<(), StoreError> {
             ),
         ));
     }
+    let n = seal.participants.len() as i64;
+    if seal.claim_cut < 0 || (seal.claim_cut > 0 && seal.claim_cut >= n) {
+        return Err(invalid(
+            "seal claim_cut",
+            format!(
+                "epoch {} channel {}: {} participants cut from a claim tree of {n} (the claim tree must keep at least one)",
+                seal.epoch, seal.channel, seal.claim_cut
+            ),
+        ));
+    }
     if let Some(r) = &seal.root {
         check_hash("seal root", r)?;
     }
@@ -221,6 +237,7 @@ mod tests {
             coverage: 1.0,
             sealed_at: 0,
             format_version: 1,
+            claim_cut: 0,
             participants: (0..n)
                 .map(|i| SealedParticipant {
                     idx: i as i64,
@@ -260,6 +277,20 @@ mod tests {
         assert!(check_seal(&s).is_err());
         let mut s = seal(0);
         s.coverage = 1.5;
+        assert!(check_seal(&s).is_err());
+    }
+
+    #[test]
+    fn claim_cut_keeps_at_least_one_claim_leaf() {
+        let mut s = seal(3);
+        s.claim_cut = 2;
+        assert!(check_seal(&s).is_ok());
+        s.claim_cut = 3;
+        assert!(check_seal(&s).is_err());
+        s.claim_cut = -1;
+        assert!(check_seal(&s).is_err());
+        let mut s = seal(0);
+        s.claim_cut = 1;
         assert!(check_seal(&s).is_err());
     }
 

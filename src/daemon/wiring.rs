@@ -34,6 +34,12 @@ pub fn seal_config(s: &Settings) -> SealConfig {
         reward_per_weight: s.sealing.reward_per_weight,
         decimals: s.sealing.decimals,
         excluded: excluded_users(s),
+        // 0 = no cap; a cap beyond u32 (the claim format's index) cannot bind.
+        max_claim_leaves: match s.sealing.max_claim_leaves {
+            0 => None,
+            n => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+        },
+        exclude_broadcaster: s.sealing.exclude_broadcaster,
     }
 }
 
@@ -56,7 +62,8 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
     let board = ChannelBoard::default();
     let opted_out = Arc::new(RwLock::new(opted_out_logins.into_iter().collect::<HashSet<_>>()));
     let excluded = Arc::new(excluded_users(s));
-    let limiter = JoinLimiter::new(s.twitch.joins_per_window as usize, s.twitch.join_window);
+    let join_limiter = JoinLimiter::new(s.twitch.joins_per_window as usize, s.twitch.join_window);
+    let login_limiter = JoinLimiter::new(s.twitch.joins_per_window as usize, s.twitch.join_window);
     let credentials = if s.twitch.login.is_empty() || s.twitch.token.is_empty() {
         None
     } else {
@@ -85,7 +92,8 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
                     opted_out: opted_out.clone(),
                     clock: clock.clone(),
                     routes: routes.clone(),
-                    limiter: limiter.clone(),
+                    join_limiter: join_limiter.clone(),
+                    login_limiter: login_limiter.clone(),
                 }),
                 board: board.clone(),
                 reconnect_min: s.twitch.reconnect_min,

@@ -101,7 +101,7 @@ fn no_file_no_env_gives_the_defaults() {
 #[test]
 fn env_overrides_file_overrides_defaults() {
     let f = toml_file(
-        "[twitch]\nport = 6667\njoin_window = \"5s\"\n[store]\nflush_interval = \"1s\"\n",
+        "[twitch]\nport = 6667\njoin_window = \"15s\"\n[store]\nflush_interval = \"1s\"\n",
     );
     let vars = env(&[
         ("CHATSEAL__TWITCH__PORT", "7000"),
@@ -114,7 +114,7 @@ fn env_overrides_file_overrides_defaults() {
     let s = load_from(Some(f.path()), &vars).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(s.twitch.port, 7000); // env over file
     assert_eq!(s.store.flush_interval, Duration::from_secs(2)); // env over file
-    assert_eq!(s.twitch.join_window, Duration::from_secs(5)); // file over default
+    assert_eq!(s.twitch.join_window, Duration::from_secs(15)); // file over default
     assert!(!s.twitch.tls); // env over default
     assert_eq!(s.sealing.centiweights.bits, 3); // nested key from env
     assert_eq!(s.twitch.server, "irc.chat.twitch.tv"); // default
@@ -313,7 +313,7 @@ fn duplicate_channels_after_normalisation_are_a_problem() {
 fn redacted_toml_loads_back_as_the_same_configuration() {
     let mut s = Settings::default();
     s.epoch.length = Duration::from_millis(12_000);
-    s.twitch.join_window = Duration::from_millis(2_500);
+    s.twitch.join_window = Duration::from_millis(25_000);
     s.backup.on_corruption = OnCorruption::Refuse;
     let f = toml_file(&s.redacted_toml());
     let back = load_from(Some(f.path()), &[]).unwrap_or_else(|e| panic!("{e}"));

@@ -9,6 +9,8 @@ use super::model::{normalize_login, normalize_token, Settings};
 use super::redact::redact_url;
 
 const MIB: usize = 1024 * 1024;
+/// The real Twitch chat server, where the join pace is held to Twitch's limit.
+const TWITCH_SERVER: &str = "irc.chat.twitch.tv";
 
 /// `^[a-z0-9_]{1,25}$`: a Twitch login after normalisation.
 pub fn is_valid_login(login: &str) -> bool {
@@ -104,7 +106,19 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
         )
     });
     p.in_range("twitch.joins_per_window", t.joins_per_window, 1, 20);
-    p.at_least("twitch.join_window", t.join_window, Duration::from_secs(1));
+    p.at_least("twitch.join_window", t.join_window, Duration::from_millis(10));
+    // Twitch allows 20 JOINs per 10 s per account: against the real server, never configure a
+    // faster pace than that. Local servers (tests, proxies) may be paced faster.
+    if t.server.eq_ignore_ascii_case(TWITCH_SERVER) && t.joins_per_window >= 1 {
+        let per_join = t.join_window.as_secs_f64() / f64::from(t.joins_per_window);
+        p.check(per_join >= 0.5, || {
+            format!(
+                "twitch.joins_per_window = {} per twitch.join_window = {} is faster than Twitch allows (20 per 10s) on {TWITCH_SERVER}: lower joins_per_window or lengthen join_window (default 18 per 12.5s leaves margin for lag)",
+                t.joins_per_window,
+                humantime::format_duration(t.join_window)
+            )
+        });
+    }
     p.positive("twitch.connect_timeout", t.connect_timeout);
     p.positive("twitch.ping_interval", t.ping_interval);
     p.positive("twitch.pong_timeout", t.pong_timeout);
@@ -261,7 +275,12 @@ mod tests {
         });
         one_problem_naming("twitch.joins_per_window", |s| s.twitch.joins_per_window = 0);
         one_problem_naming("twitch.join_window", |s| {
-            s.twitch.join_window = Duration::from_millis(999)
+            s.twitch.server = "127.0.0.1".into();
+            s.twitch.join_window = Duration::from_millis(9)
+        });
+        one_problem_naming("faster than Twitch allows", |s| {
+            s.twitch.joins_per_window = 20;
+            s.twitch.join_window = Duration::from_millis(9_999)
         });
         one_problem_naming("twitch.connect_timeout", |s| {
             s.twitch.connect_timeout = Duration::ZERO

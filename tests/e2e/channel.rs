@@ -17,7 +17,7 @@ fn epoch_now() -> i64 {
 
 fn line(channel: &str, login: &str, n: u64) -> String {
     let who = Chatter::new(login, "42", login);
-    privmsg(channel, &who, &format!("msg-{login}-{n}"), now_ms(), "hi", None)
+    privmsg(channel, &who, &format!("msg-{channel}-{login}-{n}"), now_ms(), "hi", None)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,4 +200,90 @@ async fn login_sends_pass_before_nick_and_anonymous_uses_justinfan() {
     assert!(nick.starts_with("justinfan") && nick.len() == "justinfan".len() + 5, "{nick}");
     assert!(s.pass.is_none(), "anonymous login sends no PASS");
     d2.stop().await.expect("graceful stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_channels_in_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let fake = fake_twitch().await;
+    let names: Vec<String> = (0..1000).map(|i| format!("c{i:04}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let extra = [LONG_EPOCH[0], ("CHATSEAL__TWITCH__JOINS_PER_WINDOW", "20"), ("CHATSEAL__TWITCH__JOIN_WINDOW", "50ms")];
+    let d = Daemon::start(settings_for(&fake, &url, &refs, &extra)).await;
+    assert!(fake.wait_for(Duration::from_secs(180), |t| t.joined_channels().len() == 1000).await, "all 1000 channels joined");
+    let log: Vec<Instant> = fake.join_log().iter().map(|(t, _, _)| *t).collect();
+    assert_eq!(log.len(), 1000, "one JOIN per channel");
+    // Pacing at this speed is measured loosely (loopback delivery jitter is a few ms): the
+    // whole run cannot be faster than the limit allows, and no half window holds more than 20.
+    let span = log[999].duration_since(log[0]);
+    assert!(span >= Duration::from_millis(49 * 50 - 25), "1000 JOINs in {span:?}: faster than 20 per 50 ms");
+    for (i, t) in log.iter().enumerate() {
+        let within = log[i..].iter().take(40).filter(|u| u.duration_since(*t) < Duration::from_millis(25)).count();
+        assert!(within <= 20, "{within} JOINs within 25 ms");
+    }
+    let epoch = epoch_now();
+    for c in &refs {
+        fake.send_raw(c, &line(c, "viewer", 0));
+    }
+    let store = chatseal_schema::Store::open(&url).await.unwrap();
+    let counted = wait_for("a line from every channel durable", Duration::from_secs(60), || async {
+        let n = store.channels_with_participation(epoch).await.unwrap().len();
+        (n == 1000).then_some(n)
+    })
+    .await;
+    assert_eq!(counted, 1000);
+    d.stop().await.expect("graceful stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_away_keeps_memory_bounded_counts_drops_and_recovers() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let fake = fake_twitch().await;
+    let extra = [LONG_EPOCH[0], ("CHATSEAL__STORE__MAX_PENDING_EVENTS", "1000")];
+    let d = Daemon::start(settings_for(&fake, &url, &["alpha"], &extra)).await;
+    assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
+    let epoch = epoch_now();
+    fake.send_raw("alpha", &line("alpha", "early", 0));
+    wait_for("first line durable", Duration::from_secs(20), || async {
+        let (_, s) = get_json(&format!("{}/v1/status", d.base)).await;
+        (s["events_pending"].as_u64() == Some(0)).then_some(())
+    })
+    .await;
+
+    // Another writer holds SQLite's write lock: every flush now fails after busy_timeout.
+    let blocker = chatseal_schema::Store::open(&url).await.unwrap();
+    let held = blocker.begin_flush().await.unwrap();
+    for n in 0..3000 {
+        fake.send_raw("alpha", &line("alpha", &format!("u{}", n % 50), n));
+    }
+    let status = wait_for("events dropped while the store is away", Duration::from_secs(60), || async {
+        let (_, s) = get_json(&format!("{}/v1/status", d.base)).await;
+        (s["events_dropped"].as_u64().unwrap_or(0) > 0 && s["store_up"] == false).then_some(s)
+    })
+    .await;
+    assert!(status["events_pending"].as_u64().unwrap() <= 1000 + 512, "memory stays bounded: {status}");
+    let (ready, body) = get_json(&format!("{}/readyz", d.base)).await;
+    assert_eq!(ready, 503, "not ready while the store is away: {body}");
+    assert_eq!(fake.total_connections(), 1, "reading chat never stopped");
+
+    held.rollback().await.unwrap();
+    drop(blocker);
+    let status = wait_for("recovery", Duration::from_secs(60), || async {
+        let (_, s) = get_json(&format!("{}/v1/status", d.base)).await;
+        (s["store_up"] == true && s["events_pending"].as_u64() == Some(0)).then_some(s)
+    })
+    .await;
+    let dropped = status["events_dropped"].as_u64().unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", d.base)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(&format!("chatseal_events_dropped_total {dropped}")), "drops counted in metrics");
+    let (ready, _) = get_json(&format!("{}/readyz", d.base)).await;
+    assert_eq!(ready, 200);
+    d.stop().await.expect("graceful stop");
+    let counts = message_counts(&url, epoch, "alpha").await;
+    let durable: i64 = counts.values().sum();
+    // every line either durable or counted as dropped; none invented
+    assert_eq!(durable as u64 + dropped, 3001, "durable {durable} + dropped {dropped}");
+    assert!(durable >= 1000, "the buffered events were written after recovery");
 }

@@ -2,5 +2,6 @@
 //! with many modules (linking is the slow part of a Rust build).
 
 mod channel;
+mod crosscheck;
 mod harness;
 mod skeleton;

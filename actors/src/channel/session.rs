@@ -43,7 +43,10 @@ pub struct SessionCfg {
     pub opted_out: Arc<RwLock<HashSet<String>>>,
     pub clock: SharedClock,
     pub routes: Routes,
-    pub limiter: JoinLimiter,
+    /// Paces JOINs of every channel of the process.
+    pub join_limiter: JoinLimiter,
+    /// Paces logins (authentications) of every connection of the process.
+    pub login_limiter: JoinLimiter,
 }
 
 /// What a session tells its channel actor.
@@ -103,10 +106,10 @@ async fn session_body(
     joined_at: &mut Option<(Instant, i64)>,
 ) -> EndReason {
     let waited = tokio::select! {
-        w = cfg.limiter.acquire() => w,
+        w = cfg.login_limiter.acquire() => w,
         _ = stop.cancelled() => return EndReason::Stopped,
     };
-    metrics::histogram!(m::JOIN_WAIT_SECONDS).record(waited.as_secs_f64());
+    metrics::histogram!(m::JOIN_WAIT_SECONDS, "kind" => "login").record(waited.as_secs_f64());
     let stream = tokio::select! {
         r = connect(&cfg.server, cfg.port, cfg.tls, cfg.connect_timeout) => match r {
             Ok(s) => s,
@@ -128,10 +131,10 @@ async fn session_body(
         return EndReason::Io(e.to_string());
     }
     let waited = tokio::select! {
-        w = cfg.limiter.acquire() => w,
+        w = cfg.join_limiter.acquire() => w,
         _ = stop.cancelled() => return EndReason::Stopped,
     };
-    metrics::histogram!(m::JOIN_WAIT_SECONDS).record(waited.as_secs_f64());
+    metrics::histogram!(m::JOIN_WAIT_SECONDS, "kind" => "join").record(waited.as_secs_f64());
     if let Err(e) = wr.write_all(format!("JOIN #{}\r\n", cfg.channel).as_bytes()).await {
         return EndReason::Io(e.to_string());
     }

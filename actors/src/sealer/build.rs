@@ -1,6 +1,13 @@
-//! Building a seal from the participants of one (epoch, channel): the frozen leaf order, the
-//! participation tree, the claim tree and amounts. Pure: rows in, the rows to write out. The
-//! byte formats themselves live in `merkle` only.
+//! Building a seal from the participants of one (epoch, channel): who is left out (bots, the
+//! opted-out, optionally the broadcaster), the frozen leaf order, the participation tree, the
+//! claim tree and amounts. Pure: rows in, the rows to write out. The byte formats themselves
+//! live in `merkle` only.
+//!
+//! The claim cap (`max_claim_leaves`) never silently drops anyone: the participation tree
+//! still holds every participant, the claim tree holds the first `cap` in the frozen order, and
+//! the number left out is recorded in the seal (`NewSeal::claim_cut`). Every participant keeps
+//! its stored claim leaf and amount (computed at its index), so a cut participant's row says
+//! what it would have claimed; only the claim root leaves it out.
 
 use std::collections::HashSet;
 
@@ -22,6 +29,28 @@ pub struct SealConfig {
     pub decimals: u32,
     /// Lowercase logins never sealed (bots), on top of the opt-outs.
     pub excluded: HashSet<String>,
+    /// Largest number of leaves in a claim tree (the on-chain claim limit); `None` or
+    /// `Some(0)`: no cap.
+    pub max_claim_leaves: Option<u32>,
+    /// Leave the channel's own broadcaster (the channel login) out of both trees.
+    pub exclude_broadcaster: bool,
+}
+
+impl SealConfig {
+    /// Is `login` (any case) left out of the seals of `channel`.
+    pub fn leaves_out(&self, channel: &str, login: &str) -> bool {
+        let login = login.to_ascii_lowercase();
+        (self.exclude_broadcaster && login == channel.trim_start_matches('#').to_ascii_lowercase())
+            || self.excluded.contains(&login)
+    }
+
+    /// How many of `participants` the claim tree holds under the cap.
+    pub fn claim_leaves_of(&self, participants: usize) -> usize {
+        match self.max_claim_leaves {
+            Some(cap) if cap > 0 => participants.min(cap as usize),
+            _ => participants,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +78,7 @@ pub fn build_seal(
     coverage: f64,
     sealed_at: i64,
 ) -> Result<NewSeal, BuildError> {
-    rows.retain(|r| {
-        !opted_out.contains(&r.user_hash) && !cfg.excluded.contains(&r.login.to_ascii_lowercase())
-    });
+    rows.retain(|r| !opted_out.contains(&r.user_hash) && !cfg.leaves_out(channel, &r.login));
     // The frozen order: first_seen ascending, then user_hash ascending (hex order = byte order).
     rows.sort_by(|a, b| {
         a.first_seen
@@ -94,6 +121,9 @@ pub fn build_seal(
             claim_leaf: to_hex(&cleaf),
         });
     }
+    let in_claim_tree = cfg.claim_leaves_of(claim_leaves.len());
+    let claim_cut = (claim_leaves.len() - in_claim_tree) as i64;
+    claim_leaves.truncate(in_claim_tree);
     let root = MerkleTree::build(leaves).map(|t| to_hex(&t.root()));
     let claim_root = MerkleTree::build(claim_leaves).map(|t| to_hex(&t.root()));
     Ok(NewSeal {
@@ -104,6 +134,7 @@ pub fn build_seal(
         coverage,
         sealed_at,
         format_version: FORMAT_VERSION,
+        claim_cut,
         participants,
     })
 }
@@ -134,7 +165,13 @@ mod tests {
             reward_per_weight: 80,
             decimals: 9,
             excluded: ["nightbot".to_string()].into(),
+            max_claim_leaves: None,
+            exclude_broadcaster: false,
         }
+    }
+
+    fn tree_of(hexes: impl Iterator<Item = String>) -> MerkleTree {
+        MerkleTree::build(hexes.map(|h| parse_hash(&h).unwrap()).collect()).unwrap()
     }
 
     #[test]
@@ -178,5 +215,55 @@ mod tests {
         let opted: HashSet<String> = [to_hex(&user_hash("alice"))].into();
         let s = build_seal(0, "c", vec![row("alice", 1)], &cfg(), &opted, 0.5, 1).unwrap();
         assert!(s.root.is_none());
+    }
+
+    #[test]
+    fn the_broadcaster_is_left_out_only_when_configured() {
+        let rows = || vec![row("Chan", 1), row("alice", 2)];
+        let kept = build_seal(0, "chan", rows(), &cfg(), &HashSet::new(), 1.0, 1).unwrap();
+        assert_eq!(kept.participants.len(), 2);
+        let c = SealConfig { exclude_broadcaster: true, ..cfg() };
+        let s = build_seal(0, "chan", rows(), &c, &HashSet::new(), 1.0, 1).unwrap();
+        let logins: Vec<&str> = s.participants.iter().map(|p| p.login.as_str()).collect();
+        assert_eq!(logins, ["alice"]);
+        assert_eq!(s.participants[0].idx, 0);
+        // The broadcaster of another channel is an ordinary viewer here.
+        assert!(!c.leaves_out("chan", "otherchan") && c.leaves_out("chan", "CHAN"));
+    }
+
+    #[test]
+    fn a_claim_cap_cuts_the_claim_tree_and_records_the_cut() {
+        let rows: Vec<ParticipantRow> = (0..5).map(|i| row(&format!("user{i}"), i)).collect();
+        let uncapped = build_seal(7200, "c", rows.clone(), &cfg(), &HashSet::new(), 1.0, 1).unwrap();
+        assert_eq!(uncapped.claim_cut, 0);
+        let c = SealConfig { max_claim_leaves: Some(3), ..cfg() };
+        let s = build_seal(7200, "c", rows.clone(), &c, &HashSet::new(), 1.0, 1).unwrap();
+        // Everyone is in the participation tree, with the same root as without a cap.
+        assert_eq!(s.participants.len(), 5);
+        assert_eq!(s.root, uncapped.root);
+        assert_eq!(s.participants, uncapped.participants);
+        // The claim tree holds the first 3 in the frozen order; the cut of 2 is recorded.
+        assert_eq!(s.claim_cut, 2);
+        let claim = tree_of(s.participants[..3].iter().map(|p| p.claim_leaf.clone()));
+        assert_eq!(s.claim_root.as_deref(), Some(to_hex(&claim.root()).as_str()));
+        assert_ne!(s.claim_root, uncapped.claim_root);
+        for i in 0..3 {
+            let leaf = parse_hash(&s.participants[i].claim_leaf).unwrap();
+            assert!(verify(&claim.root(), &leaf, &claim.proof(i).unwrap()));
+        }
+        // A cap at or above the count, or 0, cuts nothing.
+        for cap in [5, 6, 0] {
+            let c = SealConfig { max_claim_leaves: Some(cap), ..cfg() };
+            let s = build_seal(7200, "c", rows.clone(), &c, &HashSet::new(), 1.0, 1).unwrap();
+            assert_eq!((s.claim_cut, &s.claim_root), (0, &uncapped.claim_root), "cap {cap}");
+        }
+        // The cut counts only those sealed: exclusions come first.
+        let mut with_bots = rows.clone();
+        with_bots.push(row("nightbot", 0));
+        let c = SealConfig { max_claim_leaves: Some(4), ..cfg() };
+        let s = build_seal(7200, "c", with_bots, &c, &HashSet::new(), 1.0, 1).unwrap();
+        assert_eq!((s.participants.len(), s.claim_cut), (5, 1));
+        let empty = build_seal(7200, "c", vec![], &c, &HashSet::new(), 1.0, 1).unwrap();
+        assert_eq!((empty.claim_cut, empty.claim_root), (0, None));
     }
 }

@@ -24,6 +24,9 @@ pub struct Model {
     /// Unix seconds.
     pub sealed_at: i64,
     pub format_version: i32,
+    /// Participants left out of the claim tree by the claim cap (the last ones in index
+    /// order); NULL or 0 = none. Added by migration m20260601_000002.
+    pub claim_cut: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

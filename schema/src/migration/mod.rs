@@ -12,6 +12,7 @@ use sea_orm_migration::prelude::*;
 const PG_MIGRATION_LOCK: i64 = 0x6368_6174_7365_616c; // "chatseal"
 
 mod m20260501_000001_initial;
+mod m20260601_000002_claim_cut;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -19,7 +20,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20260501_000001_initial::Migration)]
+        vec![
+            Box::new(m20260501_000001_initial::Migration),
+            Box::new(m20260601_000002_claim_cut::Migration),
+        ]
     }
 }
 

@@ -4,7 +4,7 @@
 //! Failpoints: `seal.mid` (participants written, not committed) and `seal.after_commit`.
 
 use super::{rows_per_chunk, stmt, values_list};
-use crate::digest::seal_digest;
+use crate::digest::seal_digest_with_cut;
 use crate::entity::{sealed_epochs, sealed_participants};
 use crate::error::StoreError;
 use crate::open::{write_txn_options, Store};
@@ -26,6 +26,7 @@ impl From<sealed_epochs::Model> for SealedEpoch {
             digest: m.digest,
             sealed_at: m.sealed_at,
             format_version: m.format_version,
+            claim_cut: m.claim_cut.unwrap_or(0),
         }
     }
 }
@@ -44,8 +45,8 @@ impl From<sealed_participants::Model> for SealedParticipant {
 }
 
 const INSERT_EPOCH: &str = "INSERT INTO sealed_epochs \
-     (epoch, channel, root, claim_root, participants, coverage, digest, sealed_at, format_version) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (epoch, channel) DO NOTHING";
+     (epoch, channel, root, claim_root, participants, coverage, digest, sealed_at, format_version, claim_cut) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (epoch, channel) DO NOTHING";
 
 const INSERT_PARTICIPANTS: &str =
     "INSERT INTO sealed_participants (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf)";
@@ -56,11 +57,12 @@ impl Store {
     /// written and the stored seal comes back as `AlreadySealed`.
     pub async fn write_seal(&self, seal: &NewSeal) -> Result<SealWrite, StoreError> {
         check_seal(seal)?;
-        let digest = seal_digest(
+        let digest = seal_digest_with_cut(
             seal.epoch,
             &seal.channel,
             seal.root.as_deref(),
             seal.claim_root.as_deref(),
+            seal.claim_cut,
             &seal.participants,
         );
         let row = SealedEpoch {
@@ -73,6 +75,7 @@ impl Store {
             digest,
             sealed_at: seal.sealed_at,
             format_version: seal.format_version,
+            claim_cut: seal.claim_cut,
         };
         let at = |what: &'static str| self.ctx.at(what);
         let backend = self.writer.get_database_backend();
@@ -91,6 +94,8 @@ impl Store {
             row.digest.clone().into(),
             row.sealed_at.into(),
             row.format_version.into(),
+            // NULL when nothing was cut, like every seal written before the column existed.
+            (row.claim_cut > 0).then_some(row.claim_cut).into(),
         ];
         let claimed = txn
             .execute_raw(stmt(backend, INSERT_EPOCH, values))

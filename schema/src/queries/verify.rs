@@ -3,7 +3,7 @@
 //! `PARTICIPANTS_PER_READ` rows, so memory stays bounded on a store of any size.
 
 use super::stmt;
-use crate::digest::seal_digest;
+use crate::digest::seal_digest_with_cut;
 use crate::entity::sealed_epochs;
 use crate::error::StoreError;
 use crate::open::Store;
@@ -116,11 +116,12 @@ impl Store {
             let ps = by_key
                 .remove(&(e.epoch, e.channel.clone()))
                 .unwrap_or_default();
-            let digest = seal_digest(
+            let digest = seal_digest_with_cut(
                 e.epoch,
                 &e.channel,
                 e.root.as_deref(),
                 e.claim_root.as_deref(),
+                e.claim_cut.unwrap_or(0),
                 &ps,
             );
             if digest != e.digest || ps.len() as i64 != e.participants {
@@ -147,6 +148,7 @@ mod tests {
             digest: String::new(),
             sealed_at: 0,
             format_version: 1,
+            claim_cut: None,
         }
     }
 

@@ -57,6 +57,7 @@ pub fn seal(epoch: i64, channel: &str, n: usize) -> NewSeal {
         coverage: 0.75,
         sealed_at: 1_700_000_000,
         format_version: 1,
+        claim_cut: 0,
         participants: (0..n)
             .map(|i| SealedParticipant {
                 idx: i as i64,

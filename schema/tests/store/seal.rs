@@ -2,7 +2,7 @@
 //! sealed epoch pruned, lookups, digests that catch rows changed behind the store's back.
 
 use crate::common::{exec, hash, scalar_i64, seal, stores, FAILPOINTS};
-use chatseal_schema::{seal_digest, SealWrite, SeenId, StoreError};
+use chatseal_schema::{seal_digest, seal_digest_with_cut, SealWrite, SeenId, StoreError};
 
 #[tokio::test]
 async fn write_seal_is_write_once() {
@@ -191,6 +191,55 @@ async fn verify_digests_catches_changed_rows() {
                 (8, "a".to_owned()),
                 (9, "z".to_owned())
             ],
+            "{backend:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_claim_cut_is_stored_read_back_and_covered_by_the_digest() {
+    let _fp = FAILPOINTS.read().await;
+    for (backend, store, _guard) in stores().await {
+        let mut capped = seal(4, "cap", 5);
+        capped.claim_cut = 2;
+        let SealWrite::Sealed(stored) = store.write_seal(&capped).await.unwrap() else {
+            panic!("{backend:?}: expected Sealed")
+        };
+        assert_eq!(stored.claim_cut, 2);
+        assert_eq!(
+            stored.digest,
+            seal_digest_with_cut(
+                4,
+                "cap",
+                capped.root.as_deref(),
+                capped.claim_root.as_deref(),
+                2,
+                &capped.participants
+            )
+        );
+        let read = store.sealed_epoch(4, "cap").await.unwrap().unwrap();
+        assert_eq!(read, stored, "{backend:?}");
+        // A seal without a cut stores NULL and reads back as 0.
+        store.write_seal(&seal(4, "plain", 2)).await.unwrap();
+        assert_eq!(
+            scalar_i64(
+                &store,
+                "SELECT COUNT(*) FROM sealed_epochs WHERE claim_cut IS NULL AND channel = 'plain'"
+            )
+            .await,
+            1
+        );
+        assert_eq!(
+            store.sealed_epoch(4, "plain").await.unwrap().unwrap().claim_cut,
+            0
+        );
+        assert!(store.verify_digests().await.unwrap().is_empty(), "{backend:?}");
+        // Erasing or changing the recorded cut is caught.
+        exec(&store, "UPDATE sealed_epochs SET claim_cut = NULL WHERE channel = 'cap'").await;
+        exec(&store, "UPDATE sealed_epochs SET claim_cut = 1 WHERE channel = 'plain'").await;
+        assert_eq!(
+            store.verify_digests().await.unwrap(),
+            vec![(4, "cap".to_owned()), (4, "plain".to_owned())],
             "{backend:?}"
         );
     }
