@@ -46,6 +46,17 @@ pub enum Command {
         #[arg(long)]
         claim: bool,
     },
+    /// Record an opt-out (with an audit entry) in the store: no proofs for any epoch from now
+    /// on, left out of every seal not yet made. For a stopped daemon or a shared PostgreSQL;
+    /// a running daemon takes `POST /v1/admin/opt-out`.
+    OptOut {
+        /// The user's Twitch login (any case).
+        #[arg(long)]
+        user: String,
+        /// Why, kept in the store and the audit log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Check a proof offline with the on-chain fold: exit 0 valid, 1 invalid, 64 malformed input.
     Verify {
         #[arg(long)]

@@ -9,6 +9,7 @@ pub mod daemon;
 pub mod exit;
 pub mod http;
 pub mod proofs;
+pub mod proofs_cache;
 pub mod settings;
 pub mod telemetry;
 pub mod twitchsim;
@@ -38,6 +39,7 @@ pub fn main_entry() {
                     Command::Run => commands::run::main(config).await,
                     Command::Seal { epoch, channel } => commands::seal::main(config, *epoch, channel.clone()).await,
                     Command::Proof { epoch, channel, user, claim } => commands::proof::main(config, *epoch, channel, user, *claim).await,
+                    Command::OptOut { user, reason } => commands::opt_out::main(config, user, reason.as_deref()).await,
                     Command::Verify { .. } | Command::CheckConfig => unreachable!("handled without a runtime"),
                 }
             })

@@ -1,10 +1,17 @@
 //! Proofs from sealed rows: the JSON objects the HTTP API and `chatseal proof` print. Trees are
-//! rebuilt from the frozen leaves stored at sealing (never from live participation), so a proof
-//! always folds to the sealed root.
+//! built from the frozen leaves stored at sealing (never from live participation) and checked
+//! against the sealed roots, so a proof always folds to the sealed root. Built trees live in a
+//! [`TreeCache`]: a warm participation proof reads only the seal and the opt-out (two primary-key
+//! lookups), a warm claim proof also the user's one sealed row (for the amount); a cold one reads
+//! the seal's rows once. Opted-out users are refused for every epoch, sealed before or after.
 
-use chatseal_actors::sealer::merkle::{parse_hash, to_hex, to_hex0x, user_hash, Hash32, MerkleTree};
-use chatseal_schema::{SealedEpoch, SealedParticipant, Store, StoreError};
+use std::sync::Arc;
+
+use chatseal_actors::sealer::merkle::{claim_id, parse_hash, to_hex, to_hex0x, user_hash, Hash32, MerkleTree};
+use chatseal_schema::{SealedEpoch, Store, StoreError};
 use serde::Serialize;
+
+use crate::proofs_cache::{CachedTree, TreeCache, TreeKey, TreeKind};
 
 /// Why no proof can be given; each maps to an HTTP status and error code.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +20,10 @@ pub enum ProofError {
     NotSealed { epoch: i64, channel: String },
     #[error("{login} did not take part in #{channel} during epoch {epoch}")]
     NotParticipant { epoch: i64, channel: String, login: String },
+    #[error(
+        "{login} took part in #{channel} during epoch {epoch} at index {index}, but the claim tree of that epoch holds only the first {cap} participants: the claim cap (sealing.max_claim_leaves) left {cut} out"
+    )]
+    NotInClaimTree { epoch: i64, channel: String, login: String, index: i64, cap: i64, cut: i64 },
     #[error("{login} opted out; no proofs are served for them")]
     OptedOut { login: String },
     #[error("the sealed rows of epoch {epoch} #{channel} are damaged ({detail}); run `chatseal doctor`")]
@@ -26,6 +37,7 @@ impl ProofError {
         match self {
             ProofError::NotSealed { .. } => "not_sealed",
             ProofError::NotParticipant { .. } => "not_participant",
+            ProofError::NotInClaimTree { .. } => "not_in_claim_tree",
             ProofError::OptedOut { .. } => "opted_out",
             ProofError::Damaged { .. } => "damaged",
             ProofError::Store(_) => "store_unavailable",
@@ -43,6 +55,8 @@ pub struct EpochView {
     pub participants: i64,
     pub sealed_at: i64,
     pub coverage: f64,
+    /// Participants the claim cap left out of the claim tree (the last ones by index); 0 = none.
+    pub claim_cut: i64,
 }
 
 impl From<SealedEpoch> for EpochView {
@@ -55,6 +69,7 @@ impl From<SealedEpoch> for EpochView {
             participants: e.participants,
             sealed_at: e.sealed_at,
             coverage: e.coverage,
+            claim_cut: e.claim_cut,
         }
     }
 }
@@ -87,82 +102,148 @@ pub struct ClaimView {
     pub claim_root: String,
 }
 
-struct Located {
+/// The seal of (epoch, channel), once `login` is known not to have opted out.
+struct Request {
     sealed: SealedEpoch,
-    me: SealedParticipant,
-    all: Vec<SealedParticipant>,
     login: String,
-    user_hash: String,
+    user_hash: Hash32,
 }
 
-async fn locate(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<Located, ProofError> {
+async fn admit(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<Request, ProofError> {
     let channel = channel.trim_start_matches('#').to_ascii_lowercase();
     let login = login.to_ascii_lowercase();
     let sealed = store.sealed_epoch(epoch, &channel).await?.ok_or_else(|| ProofError::NotSealed { epoch, channel: channel.clone() })?;
-    let uh = to_hex(&user_hash(&login));
-    if store.is_opted_out(&uh).await? {
+    let uh = user_hash(&login);
+    if store.is_opted_out(&to_hex(&uh)).await? {
         return Err(ProofError::OptedOut { login });
     }
-    let me = store
-        .sealed_participant(epoch, &channel, &uh)
-        .await?
-        .ok_or_else(|| ProofError::NotParticipant { epoch, channel: channel.clone(), login: login.clone() })?;
-    let all = store.sealed_participants(epoch, &channel).await?;
-    Ok(Located { sealed, me, all, login, user_hash: uh })
-}
-
-fn tree_of(leaves: impl Iterator<Item = String>, epoch: i64, channel: &str) -> Result<MerkleTree, ProofError> {
-    let damaged = |detail: String| ProofError::Damaged { epoch, channel: channel.to_string(), detail };
-    let parsed: Vec<Hash32> = leaves.map(|l| parse_hash(&l).map_err(|e| damaged(e.to_string()))).collect::<Result<_, _>>()?;
-    MerkleTree::build(parsed).ok_or_else(|| damaged("no leaves".into()))
-}
-
-fn proof_hex(tree: &MerkleTree, idx: i64, epoch: i64, channel: &str) -> Result<Vec<String>, ProofError> {
-    tree.proof(idx as usize)
-        .map(|p| p.iter().map(to_hex0x).collect())
-        .ok_or_else(|| ProofError::Damaged { epoch, channel: channel.to_string(), detail: format!("index {idx} outside the tree") })
-}
-
-/// The participation proof of `login` in a sealed (epoch, channel).
-pub async fn participation_proof(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<ProofView, ProofError> {
-    let l = locate(store, epoch, channel, login).await?;
-    let ch = l.sealed.channel.clone();
-    let tree = tree_of(l.all.iter().map(|p| p.leaf.clone()), epoch, &ch)?;
-    let root = to_hex0x(&tree.root());
-    if Some(root.trim_start_matches("0x")) != l.sealed.root.as_deref() {
-        return Err(ProofError::Damaged { epoch, channel: ch, detail: "stored leaves do not fold to the sealed root".into() });
+    if sealed.participants == 0 {
+        return Err(ProofError::NotParticipant { epoch, channel, login });
     }
+    Ok(Request { sealed, login, user_hash: uh })
+}
+
+fn damaged(sealed: &SealedEpoch, detail: impl Into<String>) -> ProofError {
+    ProofError::Damaged { epoch: sealed.epoch, channel: sealed.channel.clone(), detail: detail.into() }
+}
+
+/// Reads the seal's frozen rows and builds one of its trees, checked against the sealed root.
+async fn build_tree(store: &Store, sealed: &SealedEpoch, kind: TreeKind) -> Result<CachedTree, ProofError> {
+    let rows = store.sealed_participants(sealed.epoch, &sealed.channel).await?;
+    if rows.len() as i64 != sealed.participants {
+        return Err(damaged(sealed, format!("{} sealed rows for a seal of {} participants", rows.len(), sealed.participants)));
+    }
+    let (held, expected_root) = match kind {
+        TreeKind::Participation => (rows.len(), sealed.root.as_deref()),
+        TreeKind::Claim => {
+            if sealed.claim_cut < 0 || sealed.claim_cut >= sealed.participants.max(1) {
+                return Err(damaged(sealed, format!("claim cut {} of {} participants", sealed.claim_cut, sealed.participants)));
+            }
+            ((sealed.participants - sealed.claim_cut) as usize, sealed.claim_root.as_deref())
+        }
+    };
+    let parse = |h: &str| parse_hash(h).map_err(|e| damaged(sealed, e.to_string()));
+    let mut leaves = Vec::with_capacity(held);
+    let mut users = Vec::with_capacity(held);
+    for (i, r) in rows.iter().take(held).enumerate() {
+        if r.idx != i as i64 {
+            return Err(damaged(sealed, format!("row {i} holds index {}", r.idx)));
+        }
+        leaves.push(parse(if kind == TreeKind::Claim { &r.claim_leaf } else { &r.leaf })?);
+        users.push(parse(&r.user_hash)?);
+    }
+    let tree = MerkleTree::build(leaves).ok_or_else(|| damaged(sealed, "no leaves"))?;
+    if Some(to_hex(&tree.root()).as_str()) != expected_root {
+        let which = if kind == TreeKind::Claim { "claim leaves do not fold to the sealed claim root" } else { "leaves do not fold to the sealed root" };
+        return Err(damaged(sealed, format!("stored {which}")));
+    }
+    CachedTree::new(tree, users).ok_or_else(|| damaged(sealed, "a user appears twice among the sealed rows"))
+}
+
+async fn tree_of(store: &Store, cache: &TreeCache, sealed: &SealedEpoch, kind: TreeKind) -> Result<Arc<CachedTree>, ProofError> {
+    let key = TreeKey { epoch: sealed.epoch, channel: sealed.channel.clone(), kind };
+    let (tree, _hit) = cache.get_or_build(&key, || build_tree(store, sealed, kind)).await?;
+    Ok(tree)
+}
+
+fn proof_hex(tree: &MerkleTree, idx: usize, sealed: &SealedEpoch) -> Result<Vec<String>, ProofError> {
+    tree.proof(idx).map(|p| p.iter().map(to_hex0x).collect()).ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))
+}
+
+/// The participation proof of `login` in a sealed (epoch, channel), with trees from `cache`.
+pub async fn participation_proof_cached(store: &Store, cache: &TreeCache, epoch: i64, channel: &str, login: &str) -> Result<ProofView, ProofError> {
+    let req = admit(store, epoch, channel, login).await?;
+    let sealed = &req.sealed;
+    let entry = tree_of(store, cache, sealed, TreeKind::Participation).await?;
+    let idx = entry
+        .index_of(&req.user_hash)
+        .ok_or_else(|| ProofError::NotParticipant { epoch, channel: sealed.channel.clone(), login: req.login.clone() })?;
+    let leaf = entry.tree().leaf(idx).ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))?;
     Ok(ProofView {
         epoch,
-        channel: ch.clone(),
-        login: l.login,
-        user_hash: format!("0x{}", l.user_hash),
-        index: l.me.idx,
-        leaf: format!("0x{}", l.me.leaf),
-        proof: proof_hex(&tree, l.me.idx, epoch, &ch)?,
-        root,
+        channel: sealed.channel.clone(),
+        login: req.login.clone(),
+        user_hash: to_hex0x(&req.user_hash),
+        index: idx as i64,
+        leaf: to_hex0x(&leaf),
+        proof: proof_hex(entry.tree(), idx, sealed)?,
+        root: to_hex0x(&entry.tree().root()),
     })
 }
 
-/// The claim proof of `login` in a sealed (epoch, channel).
-pub async fn claim_proof(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<ClaimView, ProofError> {
-    let l = locate(store, epoch, channel, login).await?;
-    let ch = l.sealed.channel.clone();
-    let tree = tree_of(l.all.iter().map(|p| p.claim_leaf.clone()), epoch, &ch)?;
-    let claim_root = to_hex0x(&tree.root());
-    if Some(claim_root.trim_start_matches("0x")) != l.sealed.claim_root.as_deref() {
-        return Err(ProofError::Damaged { epoch, channel: ch, detail: "stored claim leaves do not fold to the sealed claim root".into() });
+/// The claim proof of `login` in a sealed (epoch, channel), with trees from `cache`. A
+/// participant the claim cap left out gets [`ProofError::NotInClaimTree`].
+pub async fn claim_proof_cached(store: &Store, cache: &TreeCache, epoch: i64, channel: &str, login: &str) -> Result<ClaimView, ProofError> {
+    let req = admit(store, epoch, channel, login).await?;
+    let sealed = &req.sealed;
+    let ch = sealed.channel.clone();
+    let entry = tree_of(store, cache, sealed, TreeKind::Claim).await?;
+    let uh_hex = to_hex(&req.user_hash);
+    let row = store.sealed_participant(epoch, &ch, &uh_hex).await?;
+    let (idx, row) = match (entry.index_of(&req.user_hash), row) {
+        (Some(idx), Some(row)) => (idx, row),
+        (None, Some(row)) if sealed.claim_cut > 0 => {
+            return Err(ProofError::NotInClaimTree {
+                epoch,
+                channel: ch,
+                login: req.login,
+                index: row.idx,
+                cap: sealed.participants - sealed.claim_cut,
+                cut: sealed.claim_cut,
+            })
+        }
+        (None, None) => return Err(ProofError::NotParticipant { epoch, channel: ch, login: req.login }),
+        (Some(_), None) | (None, Some(_)) => return Err(damaged(sealed, format!("the claim tree and the sealed row of {} disagree", req.login))),
+    };
+    let leaf = entry.tree().leaf(idx).ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))?;
+    if row.idx != idx as i64 || row.claim_leaf != to_hex(&leaf) {
+        return Err(damaged(sealed, format!("the sealed row of {} does not match its claim leaf", req.login)));
     }
     Ok(ClaimView {
         epoch,
         channel: ch.clone(),
-        id: chatseal_actors::sealer::merkle::claim_id(&ch, &l.login),
-        login: l.login,
-        user_hash: format!("0x{}", l.user_hash),
-        index: l.me.idx,
-        amount: l.me.amount.clone(),
-        leaf: format!("0x{}", l.me.claim_leaf),
-        proof: proof_hex(&tree, l.me.idx, epoch, &ch)?,
-        claim_root,
+        id: claim_id(&ch, &req.login),
+        login: req.login,
+        user_hash: format!("0x{uh_hex}"),
+        index: row.idx,
+        amount: row.amount,
+        leaf: to_hex0x(&leaf),
+        proof: proof_hex(entry.tree(), idx, sealed)?,
+        claim_root: to_hex0x(&entry.tree().root()),
     })
 }
+
+/// The participation proof of `login` in a sealed (epoch, channel), building the tree once
+/// (no cache: for one-off callers such as `chatseal proof`).
+pub async fn participation_proof(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<ProofView, ProofError> {
+    participation_proof_cached(store, &TreeCache::new(0), epoch, channel, login).await
+}
+
+/// The claim proof of `login` in a sealed (epoch, channel), without a cache.
+pub async fn claim_proof(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<ClaimView, ProofError> {
+    claim_proof_cached(store, &TreeCache::new(0), epoch, channel, login).await
+}
+
+#[cfg(test)]
+#[path = "proofs_tests.rs"]
+mod tests;

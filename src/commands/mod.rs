@@ -2,6 +2,7 @@
 //! (see [`crate::exit`]).
 
 pub mod check_config;
+pub mod opt_out;
 pub mod proof;
 pub mod run;
 pub mod seal;

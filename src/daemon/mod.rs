@@ -32,12 +32,15 @@ pub enum DaemonError {
     ShutdownTimeout(Duration),
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
+    #[error("twitch.tls_ca_file / TLS setup: {0}")]
+    Tls(#[from] chatseal_actors::channel::TlsSetupError),
 }
 
 impl DaemonError {
     pub fn exit_code(&self) -> i32 {
         match self {
             DaemonError::Store(e) if e.is_unavailable() => exit::UNAVAILABLE,
+            DaemonError::Tls(_) => exit::CONFIG,
             _ => exit::INTERNAL,
         }
     }
@@ -65,7 +68,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     tracing::info!(store = %store.redacted_url(), channels = settings.twitch.channels.len(), "store open");
     let opted_out = store.opted_out_logins().await?;
     let routes = Routes::unique();
-    let wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out);
+    let wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out)?;
     let (sup, sup_handle) = Actor::spawn(Some(routes.name("supervisor")), Supervisor, wired.args)
         .await
         .map_err(|e| DaemonError::Start(e.to_string()))?;

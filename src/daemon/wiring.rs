@@ -6,7 +6,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chatseal_actors::aggregator::AggregatorArgs;
-use chatseal_actors::channel::{ChannelArgs, ChannelBoard, JoinLimiter, SessionCfg};
+use chatseal_actors::channel::tls::{client_config, read_ca_file};
+use chatseal_actors::channel::{ChannelArgs, ChannelBoard, JoinLimiter, SessionCfg, TlsClientConfig, TlsSetupError};
 use chatseal_actors::clock::{ClockArgs, SharedClock};
 use chatseal_actors::sealer::merkle::CentiWeights;
 use chatseal_actors::sealer::{SealConfig, SealerArgs};
@@ -48,6 +49,23 @@ pub fn excluded_users(s: &Settings) -> HashSet<String> {
     s.sealing.exclude_users.iter().map(|u| u.trim().to_ascii_lowercase()).collect()
 }
 
+/// The TLS client configuration of every chat connection, built once per process: None when
+/// `twitch.tls` is off; else the webpki roots plus the certificates of `twitch.tls_ca_file`.
+pub fn tls_client(s: &Settings) -> Result<Option<TlsClientConfig>, TlsSetupError> {
+    if !s.twitch.tls {
+        return Ok(None);
+    }
+    let extra = if s.twitch.tls_ca_file.as_os_str().is_empty() {
+        Vec::new()
+    } else {
+        read_ca_file(&s.twitch.tls_ca_file)?
+    };
+    if !extra.is_empty() {
+        tracing::info!(file = %s.twitch.tls_ca_file.display(), certificates = extra.len(), "trusting extra CA certificates for the chat connection");
+    }
+    client_config(&extra).map(Some)
+}
+
 /// Shared pieces the HTTP server also reads.
 pub struct Wired {
     pub args: SupervisorArgs,
@@ -56,7 +74,9 @@ pub struct Wired {
     pub fatal: watch::Receiver<Option<String>>,
 }
 
-pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opted_out_logins: Vec<String>) -> Wired {
+/// Fails only when the TLS client configuration cannot be built (see [`tls_client`]).
+pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opted_out_logins: Vec<String>) -> Result<Wired, TlsSetupError> {
+    let tls = tls_client(s)?;
     let epoch_len = secs(s.epoch.length);
     let grace_ms = millis(s.epoch.grace);
     let board = ChannelBoard::default();
@@ -80,7 +100,7 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
                     channel: Arc::from(c.as_str()),
                     server: s.twitch.server.clone(),
                     port: s.twitch.port,
-                    tls: s.twitch.tls,
+                    tls: tls.clone(),
                     credentials: credentials.clone(),
                     connect_timeout: s.twitch.connect_timeout,
                     ping_interval: s.twitch.ping_interval,
@@ -131,5 +151,5 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
         },
         fatal: fatal_tx,
     };
-    Wired { args, board, opted_out, fatal: fatal_rx }
+    Ok(Wired { args, board, opted_out, fatal: fatal_rx })
 }

@@ -9,7 +9,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::proofs::{self, ClaimView, EpochView, ProofView};
 
-fn channel_of(raw: &str) -> Result<String, ApiError> {
+pub(super) fn channel_of(raw: &str) -> Result<String, ApiError> {
     let c = raw.trim_start_matches('#').to_ascii_lowercase();
     if c.is_empty() || c.len() > 25 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(ApiError::bad_request(format!("{raw:?} is not a Twitch channel login")));
@@ -17,7 +17,7 @@ fn channel_of(raw: &str) -> Result<String, ApiError> {
     Ok(c)
 }
 
-fn login_of(raw: &str) -> Result<String, ApiError> {
+pub(super) fn login_of(raw: &str) -> Result<String, ApiError> {
     let l = raw.to_ascii_lowercase();
     if l.is_empty() || l.len() > 64 || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
         return Err(ApiError::bad_request(format!("{raw:?} is not a Twitch login")));
@@ -52,10 +52,10 @@ pub async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> Res
 
 pub async fn proof(State(st): State<AppState>, Path((epoch, channel, login)): Path<(i64, String, String)>) -> Result<Json<ProofView>, ApiError> {
     let (channel, login) = (channel_of(&channel)?, login_of(&login)?);
-    Ok(Json(proofs::participation_proof(&st.store, epoch, &channel, &login).await?))
+    Ok(Json(proofs::participation_proof_cached(&st.store, &st.trees, epoch, &channel, &login).await?))
 }
 
 pub async fn claim(State(st): State<AppState>, Path((epoch, channel, login)): Path<(i64, String, String)>) -> Result<Json<ClaimView>, ApiError> {
     let (channel, login) = (channel_of(&channel)?, login_of(&login)?);
-    Ok(Json(proofs::claim_proof(&st.store, epoch, &channel, &login).await?))
+    Ok(Json(proofs::claim_proof_cached(&st.store, &st.trees, epoch, &channel, &login).await?))
 }

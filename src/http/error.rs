@@ -34,7 +34,7 @@ impl IntoResponse for ApiError {
 impl From<ProofError> for ApiError {
     fn from(e: ProofError) -> Self {
         let status = match &e {
-            ProofError::NotSealed { .. } | ProofError::NotParticipant { .. } => StatusCode::NOT_FOUND,
+            ProofError::NotSealed { .. } | ProofError::NotParticipant { .. } | ProofError::NotInClaimTree { .. } => StatusCode::NOT_FOUND,
             ProofError::OptedOut { .. } => StatusCode::FORBIDDEN,
             ProofError::Damaged { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             ProofError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -1,5 +1,6 @@
 //! The HTTP server (axum): /metrics, /healthz, /readyz and the JSON API on one listener.
 
+pub mod admin;
 pub mod epochs;
 pub mod error;
 pub mod health;
@@ -12,7 +13,7 @@ use std::time::Instant;
 use axum::extract::{MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use chatseal_actors::channel::ChannelBoard;
 use chatseal_actors::clock::SharedClock;
@@ -24,6 +25,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::ActorRef;
 use tokio::net::TcpListener;
 
+use crate::proofs_cache::TreeCache;
 use crate::settings::{Secret, Settings};
 
 /// What every handler can reach.
@@ -35,9 +37,13 @@ pub struct AppState {
     pub supervisor: ActorRef<SupervisorMsg>,
     pub prom: PrometheusHandle,
     pub epoch_len: i64,
+    /// `epoch.grace` in ms: an epoch can be sealed by hand once its end plus this has passed.
+    pub grace_ms: i64,
     pub admin_token: Secret,
     pub opted_out: Arc<RwLock<HashSet<String>>>,
     pub clock: SharedClock,
+    /// Built trees of sealed epochs, shared by the proof routes.
+    pub trees: Arc<TreeCache>,
 }
 
 impl AppState {
@@ -59,9 +65,11 @@ impl AppState {
             supervisor,
             prom,
             epoch_len: crate::daemon::wiring::secs(settings.epoch.length),
+            grace_ms: crate::daemon::wiring::millis(settings.epoch.grace),
             admin_token: settings.http.admin_token.clone(),
             opted_out,
             clock,
+            trees: Arc::new(TreeCache::default()),
         }
     }
 }
@@ -86,7 +94,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/epochs/{epoch}/{channel}", get(epochs::one))
         .route("/v1/epochs/{epoch}/{channel}/proof/{login}", get(epochs::proof))
         .route("/v1/epochs/{epoch}/{channel}/claim/{login}", get(epochs::claim))
+        .route("/v1/admin/opt-out", post(admin::opt_out))
+        .route("/v1/admin/seal", post(admin::seal))
         .fallback(|| async { error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
         .layer(middleware::from_fn(track))
         .with_state(state)
 }

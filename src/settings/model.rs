@@ -42,6 +42,10 @@ pub struct TwitchSettings {
     pub port: u16,
     /// Speak TLS to the server. Default `true`.
     pub tls: bool,
+    /// PEM file of extra CA certificates trusted for the TLS connection IN ADDITION to the
+    /// built-in webpki roots (a TLS-intercepting proxy's CA, a test CA), path; empty = only the
+    /// built-in roots. Default `""`.
+    pub tls_ca_file: PathBuf,
     /// Twitch account login to authenticate as; empty = anonymous `justinfanNNNNN`. Default `""`.
     pub login: String,
     /// OAuth token of `login`, secret, with or without the `oauth:` prefix (stored without it).
@@ -84,6 +88,7 @@ impl Default for TwitchSettings {
             server: "irc.chat.twitch.tv".to_owned(),
             port: 6697,
             tls: true,
+            tls_ca_file: PathBuf::new(),
             login: String::new(),
             token: Secret::default(),
             channels: vec!["lacy".to_owned(), "jasontheween".to_owned()],

@@ -5,6 +5,8 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
+use chatseal_actors::channel::tls::read_ca_file;
+
 use super::model::{normalize_login, normalize_token, Settings};
 use super::redact::redact_url;
 
@@ -132,6 +134,14 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
         )
     });
     p.in_range("twitch.max_line_bytes", t.max_line_bytes, 512, MIB);
+    if !t.tls_ca_file.as_os_str().is_empty() {
+        // Parsed in full here, so that check-config reports a bad file before the daemon runs.
+        if let Err(e) = read_ca_file(&t.tls_ca_file) {
+            p.0.push(format!(
+                "twitch.tls_ca_file: {e}; or set it to \"\" to trust only the built-in roots"
+            ));
+        }
+    }
 }
 
 fn validate_rest(s: &Settings, p: &mut Problems) {
@@ -295,6 +305,9 @@ mod tests {
             s.twitch.reconnect_min = Duration::from_secs(121)
         });
         one_problem_naming("twitch.max_line_bytes", |s| s.twitch.max_line_bytes = 511);
+        one_problem_naming("twitch.tls_ca_file", |s| {
+            s.twitch.tls_ca_file = "/nonexistent/chatseal-ca.pem".into()
+        });
         one_problem_naming("twitch.max_line_bytes", |s| {
             s.twitch.max_line_bytes = MIB + 1
         });
@@ -332,6 +345,23 @@ mod tests {
         one_problem_naming("daemon.restart_window", |s| {
             s.daemon.restart_window = Duration::ZERO
         });
+    }
+
+    #[test]
+    fn tls_ca_file_must_hold_a_usable_certificate() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let no_cert = dir.path().join("no-cert.pem");
+        std::fs::write(&no_cert, "no certificate here\n").expect("write");
+        one_problem_naming("no PEM certificate", |s| {
+            s.twitch.tls_ca_file = no_cert.clone()
+        });
+        let good = dir.path().join("ca.pem");
+        let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+        std::fs::write(&good, ca.cert.pem()).expect("write");
+        assert_eq!(
+            problems_of(|s| s.twitch.tls_ca_file = good.clone()),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -62,8 +62,13 @@ impl std::fmt::Debug for FakeTwitch {
 }
 
 impl FakeTwitch {
-    /// Binds `cfg.addr` and starts serving; fails only when the address cannot be bound.
+    /// Binds `cfg.addr` and starts serving; fails when the address cannot be bound or the TLS
+    /// certificate and key cannot serve (`InvalidInput`).
     pub async fn start(cfg: FakeTwitchConfig) -> std::io::Result<FakeTwitch> {
+        let acceptor = match &cfg.tls {
+            Some(tls) => Some(tls.acceptor().map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?),
+            None => None,
+        };
         let listener = TcpListener::bind(cfg.addr).await?;
         let addr = listener.local_addr()?;
         let refuse = cfg.refuse_channels.iter().map(|c| channel_key(c)).collect();
@@ -72,7 +77,7 @@ impl FakeTwitch {
             cfg.server_ping_interval,
             cfg.answer_pings,
         ));
-        let accept = tokio::spawn(server::accept_loop(Arc::clone(&shared), listener));
+        let accept = tokio::spawn(server::accept_loop(Arc::clone(&shared), listener, acceptor));
         debug!(%addr, "twitchsim: fake Twitch server listening");
         let life = Life {
             _stop_on_drop: shared.stop.clone().drop_guard(),
@@ -140,6 +145,12 @@ impl FakeTwitch {
     /// Connections accepted since start.
     pub fn total_connections(&self) -> u64 {
         self.shared.accepted.load(Ordering::SeqCst)
+    }
+
+    /// Accepted connections whose TLS handshake failed (a client that does not trust our
+    /// certificate, or one speaking plain IRC to a TLS server); always 0 without TLS.
+    pub fn tls_handshake_failures(&self) -> u64 {
+        self.shared.tls_failures.load(Ordering::SeqCst)
     }
 
     /// PONGs received from clients since start (answers to server PINGs).

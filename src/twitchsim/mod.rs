@@ -1,5 +1,5 @@
-//! A fake Twitch IRC server (irc.chat.twitch.tv without TLS) speaking real IRC bytes over TCP
-//! on loopback, for the end-to-end tests and the offline `chatseal demo`. It answers the
+//! A fake Twitch IRC server (irc.chat.twitch.tv, plain or with TLS) speaking real IRC bytes over
+//! TCP on loopback, for the end-to-end tests and the offline `chatseal demo`. It answers the
 //! handshake as Twitch does (CAP ACK, welcome numerics, JOIN echo + NAMES + ROOMSTATE with a
 //! stable room id per channel, PONG), refuses configured channels as suspended, and is driven
 //! through a cheap-to-clone [`FakeTwitch`] handle: send lines to the connections joined to a
@@ -13,6 +13,7 @@ mod registry;
 mod replies;
 mod server;
 mod session;
+mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,7 @@ pub use lines::{
     clearchat, privmsg, reconnect, room_id, roomstate, usernotice, usernotice_with_message, Chatter,
 };
 pub use session::MAX_LINE_BYTES;
+pub use tls::{FakeTls, FakeTlsError};
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -40,6 +42,8 @@ pub struct FakeTwitchConfig {
     pub answer_pings: bool,
     /// Send `PING :tmi.twitch.tv` to every connection at this interval (default: never).
     pub server_ping_interval: Option<Duration>,
+    /// Speak TLS with this certificate and key (default: plain IRC, as on port 6667).
+    pub tls: Option<FakeTls>,
 }
 
 impl Default for FakeTwitchConfig {
@@ -49,6 +53,7 @@ impl Default for FakeTwitchConfig {
             refuse_channels: HashSet::new(),
             answer_pings: true,
             server_ping_interval: None,
+            tls: None,
         }
     }
 }

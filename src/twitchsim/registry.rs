@@ -57,6 +57,8 @@ pub(crate) struct Shared {
     pub(crate) silent: AtomicBool,
     pub(crate) accepted: AtomicU64,
     pub(crate) pongs: AtomicU64,
+    /// Accepted connections whose TLS handshake failed (TLS servers only).
+    pub(crate) tls_failures: AtomicU64,
     pub(crate) state: Mutex<Registry>,
     /// Signalled when a connection joins a channel.
     pub(crate) joined: Notify,
@@ -79,6 +81,7 @@ impl Shared {
             silent: AtomicBool::new(false),
             accepted: AtomicU64::new(0),
             pongs: AtomicU64::new(0),
+            tls_failures: AtomicU64::new(0),
             state: Mutex::new(Registry::default()),
             joined: Notify::new(),
             progress: Notify::new(),

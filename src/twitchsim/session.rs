@@ -14,9 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Interval};
 use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, Decoder};
@@ -29,9 +27,12 @@ pub const MAX_LINE_BYTES: usize = 8192;
 /// Most bytes the writer gathers from the outbox into one socket write.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
-/// Serves one accepted connection until it ends.
-pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, id: u64) {
-    let (reader, writer) = stream.into_split();
+/// Serves one accepted connection (plain TCP or TLS) until it ends.
+pub(crate) async fn run<S>(shared: Arc<Shared>, stream: S, id: u64)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (reader, writer) = tokio::io::split(stream);
     let (outbox, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let cancel = shared.stop.child_token();
     let counters = Arc::new(Counters::default());
@@ -66,9 +67,9 @@ pub(crate) async fn run(shared: Arc<Shared>, stream: TcpStream, id: u64) {
 }
 
 /// Writes queued bytes in order until cancelled, the outbox closes, or a write fails.
-async fn write_loop(
+async fn write_loop<S: AsyncWrite>(
     shared: Arc<Shared>,
-    mut writer: OwnedWriteHalf,
+    mut writer: WriteHalf<S>,
     mut rx: mpsc::Receiver<Bytes>,
     cancel: CancellationToken,
     counters: Arc<Counters>,
@@ -122,9 +123,9 @@ fn coalesce(first: Bytes, rx: &mut mpsc::Receiver<Bytes>) -> (Bytes, u64) {
 }
 
 /// Reads lines and answers them until EOF, error, QUIT or cancellation.
-async fn read_loop(
+async fn read_loop<S: AsyncRead>(
     shared: &Shared,
-    mut reader: OwnedReadHalf,
+    mut reader: ReadHalf<S>,
     id: u64,
     cancel: &CancellationToken,
 ) {

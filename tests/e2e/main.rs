@@ -1,7 +1,10 @@
 //! End-to-end tests: the real daemon against a fake Twitch server on loopback. One test target
 //! with many modules (linking is the slow part of a Rust build).
 
+mod admin;
 mod channel;
+mod durability;
 mod crosscheck;
 mod harness;
 mod skeleton;
+mod tls;

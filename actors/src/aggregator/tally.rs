@@ -18,40 +18,61 @@ pub struct UserDelta {
     pub counts: Counts,
 }
 
-/// Key of a delta: epoch, channel, login.
-pub type DeltaKey = (i64, Arc<str>, String);
+/// Deltas of one (epoch, channel), keyed by login.
+#[derive(Debug, Default)]
+struct Group {
+    epoch: i64,
+    channel: Arc<str>,
+    users: HashMap<String, UserDelta>,
+}
 
-/// Deltas of a batch of events.
+/// Deltas of a batch of events. A batch touches few (epoch, channel) groups, so groups are
+/// found by a short linear scan and users by a `&str` lookup: the common case (a user already
+/// seen in this batch) allocates nothing.
 #[derive(Debug, Default)]
 pub struct Tally {
-    map: HashMap<DeltaKey, UserDelta>,
+    groups: Vec<Group>,
+    cap: usize,
 }
 
 impl Tally {
     pub fn with_capacity(n: usize) -> Self {
-        Self { map: HashMap::with_capacity(n) }
+        Self { groups: Vec::new(), cap: n }
+    }
+
+    fn group(&mut self, epoch: i64, channel: &Arc<str>) -> &mut Group {
+        // The last group used is the likeliest: lines of one channel arrive in runs.
+        let pos = self.groups.iter().rposition(|g| g.epoch == epoch && *g.channel == **channel);
+        let i = match pos {
+            Some(i) => i,
+            None => {
+                let cap = (self.cap / 8).min(1 << 16);
+                self.groups.push(Group { epoch, channel: channel.clone(), users: HashMap::with_capacity(cap) });
+                self.groups.len() - 1
+            }
+        };
+        &mut self.groups[i]
     }
 
     /// Folds one event in: first/last seen widen, counts add, the newest non-empty
     /// user id and display name win.
     pub fn add(&mut self, ev: &Event) {
-        // Look up by reference first so the common case (a known key) allocates nothing.
-        let key: DeltaKey = (ev.epoch, ev.channel.clone(), ev.login.clone());
-        match self.map.get_mut(&key) {
+        let g = self.group(ev.epoch, &ev.channel);
+        match g.users.get_mut(ev.login.as_str()) {
             Some(d) => {
                 d.first_seen = d.first_seen.min(ev.ts);
                 d.last_seen = d.last_seen.max(ev.ts);
                 d.counts.add(&ev.counts);
-                if ev.user_id.is_some() {
+                if ev.user_id.is_some() && d.user_id != ev.user_id {
                     d.user_id.clone_from(&ev.user_id);
                 }
-                if ev.display_name.is_some() {
+                if ev.display_name.is_some() && d.display_name != ev.display_name {
                     d.display_name.clone_from(&ev.display_name);
                 }
             }
             None => {
-                self.map.insert(
-                    key,
+                g.users.insert(
+                    ev.login.clone(),
                     UserDelta {
                         user_id: ev.user_id.clone(),
                         display_name: ev.display_name.clone(),
@@ -64,23 +85,28 @@ impl Tally {
         }
     }
 
+    /// Number of (epoch, channel, user) deltas.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.groups.iter().map(|g| g.users.len()).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.groups.iter().all(|g| g.users.is_empty())
     }
 
     pub fn get(&self, epoch: i64, channel: &str, login: &str) -> Option<&UserDelta> {
-        self.map.get(&(epoch, Arc::from(channel), login.to_string()))
+        self.groups.iter().find(|g| g.epoch == epoch && &*g.channel == channel)?.users.get(login)
     }
 
     /// The store rows of this tally, with the user hash of each login.
     pub fn into_rows(self) -> Vec<chatseal_schema::ParticipationDelta> {
-        self.map
+        self.groups
             .into_iter()
-            .map(|((epoch, channel, login), d)| chatseal_schema::ParticipationDelta {
+            .flat_map(|g| {
+                let (epoch, channel) = (g.epoch, g.channel);
+                g.users.into_iter().map(move |(login, d)| (epoch, channel.clone(), login, d))
+            })
+            .map(|(epoch, channel, login, d)| chatseal_schema::ParticipationDelta {
                 epoch,
                 channel: channel.to_string(),
                 user_hash: to_hex(&user_hash(&login)),

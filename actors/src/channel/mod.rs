@@ -8,8 +8,10 @@ pub mod limiter;
 pub mod parse;
 pub mod session;
 pub mod status;
+pub mod tls;
 
 pub use actor::{ChannelActor, ChannelArgs, ChannelMsg};
 pub use limiter::JoinLimiter;
 pub use session::SessionCfg;
 pub use status::{ChannelBoard, ChannelState, ChannelStatus};
+pub use tls::{TlsClientConfig, TlsSetupError};

@@ -30,7 +30,9 @@ pub struct SessionCfg {
     pub channel: Arc<str>,
     pub server: String,
     pub port: u16,
-    pub tls: bool,
+    /// TLS client configuration, built once per process (webpki roots plus `twitch.tls_ca_file`);
+    /// None = plain TCP.
+    pub tls: Option<super::tls::TlsClientConfig>,
     /// (login, token without `oauth:`); None = anonymous justinfan.
     pub credentials: Option<(String, String)>,
     pub connect_timeout: Duration,
@@ -111,7 +113,7 @@ async fn session_body(
     };
     metrics::histogram!(m::JOIN_WAIT_SECONDS, "kind" => "login").record(waited.as_secs_f64());
     let stream = tokio::select! {
-        r = connect(&cfg.server, cfg.port, cfg.tls, cfg.connect_timeout) => match r {
+        r = connect(&cfg.server, cfg.port, cfg.tls.as_ref(), cfg.connect_timeout) => match r {
             Ok(s) => s,
             Err(e) => return EndReason::Connect(e.to_string()),
         },

@@ -1,0 +1,167 @@
+//! The admin POST endpoints, behind `Authorization: Bearer <http.admin_token>`:
+//! `POST /v1/admin/opt-out` records an opt-out (store + audit entry) and drops the user at
+//! ingest from now on; `POST /v1/admin/seal` asks the running sealer to seal a closed epoch now
+//! (idempotent: an already sealed channel-epoch comes back unchanged, flagged). An empty
+//! `admin_token` disables them (403 `admin_disabled`); a missing or wrong token is 401
+//! `unauthorized`. Bodies are JSON; every rejection has the API's `{"error","message"}` shape.
+
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chatseal_actors::sealer::{SealOutcome, SealerMsg};
+use ractor::rpc::CallResult;
+use serde::{Deserialize, Serialize};
+
+use super::epochs::channel_of;
+use super::error::ApiError;
+use super::AppState;
+use crate::commands::opt_out::{record, OptOutError};
+use crate::proofs::EpochView;
+
+/// How long a manual seal may take (flush plus every channel of the epoch).
+const SEAL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Checks the bearer token; `Err` is the response to send.
+fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    if st.admin_token.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "admin_disabled",
+            "the admin endpoints are disabled: set http.admin_token (env CHATSEAL__HTTP__ADMIN_TOKEN) to enable them",
+        )
+        .into_response());
+    }
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    match token {
+        Some(t) if st.admin_token.matches(t) => Ok(()),
+        _ => {
+            let mut resp = ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or wrong bearer token: send Authorization: Bearer <http.admin_token>",
+            )
+            .into_response();
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            Err(resp)
+        }
+    }
+}
+
+/// The parsed JSON body, or a JSON error (axum's own rejections are plain text).
+fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+    match parsed {
+        Ok(Json(v)) => Ok(v),
+        Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        )
+        .into_response()),
+        Err(e) => Err(ApiError::bad_request(format!("request body: {}", e.body_text())).into_response()),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptOutBody {
+    login: String,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+/// `POST /v1/admin/opt-out {"login", "reason"?}` → `{login, user_hash, opted_out: true, new}`.
+pub async fn opt_out(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<OptOutBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Response> {
+    authorize(&st, &headers)?;
+    let b = body(parsed)?;
+    let at = st.clock.now_ms().div_euclid(1000);
+    let r = record(&st.store, &b.login, b.reason.as_deref().unwrap_or(""), at).await.map_err(|e| match e {
+        OptOutError::BadLogin(_) | OptOutError::ReasonTooLong(_) => ApiError::bad_request(e.to_string()).into_response(),
+        OptOutError::Store(e) => ApiError::store(e).into_response(),
+    })?;
+    // From now on the channel actors drop this user's lines at ingest.
+    st.opted_out.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(r.login.clone());
+    tracing::info!(login = %r.login, new = r.new, "opt-out recorded (admin API)");
+    Ok(Json(serde_json::json!({ "login": r.login, "user_hash": r.user_hash, "opted_out": true, "new": r.new })))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SealBody {
+    epoch: i64,
+    #[serde(default)]
+    channel: Option<String>,
+}
+
+/// One channel-epoch of a manual seal.
+#[derive(Debug, Serialize)]
+pub struct SealedView {
+    #[serde(flatten)]
+    pub epoch: EpochView,
+    /// True when it was sealed before this request (nothing changed).
+    pub already_sealed: bool,
+}
+
+fn unavailable(code: &'static str, message: String) -> Response {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message).into_response()
+}
+
+/// `POST /v1/admin/seal {"epoch", "channel"?}` → `{epoch, outcomes: [{...epoch view, already_sealed}]}`.
+pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<SealBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Response> {
+    authorize(&st, &headers)?;
+    let b = body(parsed)?;
+    let (epoch, len) = (b.epoch, st.epoch_len);
+    if epoch.rem_euclid(len) != 0 {
+        let start = epoch - epoch.rem_euclid(len);
+        return Err(ApiError::bad_request(format!("epoch {epoch} is not the start of an epoch of {len} s (try {start})")).into_response());
+    }
+    let channel = b.channel.as_deref().map(channel_of).transpose().map_err(IntoResponse::into_response)?;
+    let closes_ms = (epoch + len) * 1000 + st.grace_ms;
+    if st.clock.now_ms() < closes_ms {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "epoch_open",
+            format!("epoch {epoch} takes lines until {} (its end plus epoch.grace); sealing it earlier would lose them", closes_ms.div_euclid(1000)),
+        )
+        .into_response());
+    }
+    let Some(sealer) = st.routes.sealer() else {
+        return Err(unavailable("sealer_unavailable", "the sealer is not running (restarting?); try again shortly".into()));
+    };
+    let asked = sealer.call(|reply| SealerMsg::SealNow { epoch, channel: channel.clone(), reply }, Some(SEAL_TIMEOUT)).await;
+    let outcomes = match asked {
+        Ok(CallResult::Success(Ok(outcomes))) => outcomes,
+        Ok(CallResult::Success(Err(e))) => return Err(unavailable("seal_failed", format!("sealing epoch {epoch} failed: {e}; it is retried by the sealer"))),
+        Ok(CallResult::Timeout) => {
+            return Err(unavailable("sealer_busy", format!("the sealer did not answer within {SEAL_TIMEOUT:?}; the seal may still complete (GET /v1/epochs?limit=10)")))
+        }
+        Ok(CallResult::SenderError) | Err(_) => return Err(unavailable("sealer_unavailable", "the sealer stopped before answering; try again shortly".into())),
+    };
+    let now_s = st.clock.now_ms().div_euclid(1000);
+    let mut views = Vec::with_capacity(outcomes.len());
+    for o in outcomes {
+        let already_sealed = matches!(o, SealOutcome::AlreadySealed(_));
+        let e = match o {
+            SealOutcome::Sealed(e) | SealOutcome::AlreadySealed(e) => e,
+        };
+        let detail = format!(
+            "admin api: {} participants={} root={}",
+            if already_sealed { "already sealed, unchanged" } else { "sealed" },
+            e.participants,
+            e.root.as_deref().unwrap_or("none")
+        );
+        if let Err(err) = st.store.audit(now_s, "seal", &format!("{} #{}", e.epoch, e.channel), &detail).await {
+            tracing::warn!(error = %err, epoch = e.epoch, channel = %e.channel, "manual seal done but not audited");
+        }
+        views.push(SealedView { epoch: e.into(), already_sealed });
+    }
+    Ok(Json(serde_json::json!({ "epoch": epoch, "channel": channel, "outcomes": views })))
+}
