@@ -6,5 +6,6 @@ mod channel;
 mod durability;
 mod crosscheck;
 mod harness;
+mod sealing;
 mod skeleton;
 mod tls;

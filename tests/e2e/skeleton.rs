@@ -15,7 +15,7 @@ const LEN: i64 = 3;
 /// (epoch, channel) -> login -> first_seen
 type Expected = BTreeMap<(i64, String), BTreeMap<String, i64>>;
 
-fn expected_root(epoch: i64, channel: &str, users: &BTreeMap<String, i64>) -> String {
+pub(crate) fn expected_root(epoch: i64, channel: &str, users: &BTreeMap<String, i64>) -> String {
     let mut v: Vec<(i64, [u8; 32], String)> = users.iter().map(|(l, fs)| (*fs, user_hash(l), l.clone())).collect();
     v.sort();
     let leaves = v.iter().map(|(_, uh, _)| participation_leaf(uh, channel, epoch as u64)).collect();
