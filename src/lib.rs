@@ -22,6 +22,9 @@ use cli::{Cli, Command};
 pub fn main_entry() {
     let cli = Cli::parse();
     telemetry::init_logging(cli.log_format);
+    // Test builds only: named failpoints configured by the FAILPOINTS environment variable.
+    #[cfg(feature = "failpoints")]
+    let _failpoints = fail::FailScenario::setup();
     let code = match &cli.command {
         Command::Verify { root, leaf, proof } => commands::verify::run(root, leaf, proof),
         Command::CheckConfig => commands::check_config::run(cli.config.as_deref()),

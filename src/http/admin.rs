@@ -25,15 +25,36 @@ use crate::proofs::EpochView;
 /// How long a manual seal may take (flush plus every channel of the epoch).
 const SEAL_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// Checks the bearer token; `Err` is the response to send.
-fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+/// An admin request refused: the API error, with `WWW-Authenticate: Bearer` on a 401.
+#[derive(Debug)]
+pub struct Refused(pub ApiError);
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Refused(e)
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let challenge = self.0.status == StatusCode::UNAUTHORIZED;
+        let mut resp = self.0.into_response();
+        if challenge {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// Checks the bearer token.
+fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
     if st.admin_token.is_empty() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "admin_disabled",
             "the admin endpoints are disabled: set http.admin_token (env CHATSEAL__HTTP__ADMIN_TOKEN) to enable them",
         )
-        .into_response());
+        .into());
     }
     let token = headers
         .get(header::AUTHORIZATION)
@@ -43,30 +64,25 @@ fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Response> {
         .map(|(_, token)| token.trim());
     match token {
         Some(t) if st.admin_token.matches(t) => Ok(()),
-        _ => {
-            let mut resp = ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "unauthorized",
-                "missing or wrong bearer token: send Authorization: Bearer <http.admin_token>",
-            )
-            .into_response();
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            Err(resp)
-        }
+        _ => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "missing or wrong bearer token: send Authorization: Bearer <http.admin_token>",
+        )
+        .into()),
     }
 }
 
 /// The parsed JSON body, or a JSON error (axum's own rejections are plain text).
-fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, Response> {
+fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     match parsed {
         Ok(Json(v)) => Ok(v),
         Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json",
-        )
-        .into_response()),
-        Err(e) => Err(ApiError::bad_request(format!("request body: {}", e.body_text())).into_response()),
+        )),
+        Err(e) => Err(ApiError::bad_request(format!("request body: {}", e.body_text()))),
     }
 }
 
@@ -79,13 +95,13 @@ pub struct OptOutBody {
 }
 
 /// `POST /v1/admin/opt-out {"login", "reason"?}` → `{login, user_hash, opted_out: true, new}`.
-pub async fn opt_out(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<OptOutBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Response> {
+pub async fn opt_out(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<OptOutBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Refused> {
     authorize(&st, &headers)?;
     let b = body(parsed)?;
     let at = st.clock.now_ms().div_euclid(1000);
     let r = record(&st.store, &b.login, b.reason.as_deref().unwrap_or(""), at).await.map_err(|e| match e {
-        OptOutError::BadLogin(_) | OptOutError::ReasonTooLong(_) => ApiError::bad_request(e.to_string()).into_response(),
-        OptOutError::Store(e) => ApiError::store(e).into_response(),
+        OptOutError::BadLogin(_) | OptOutError::ReasonTooLong(_) => ApiError::bad_request(e.to_string()),
+        OptOutError::Store(e) => ApiError::store(e),
     })?;
     // From now on the channel actors drop this user's lines at ingest.
     st.opted_out.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(r.login.clone());
@@ -110,20 +126,20 @@ pub struct SealedView {
     pub already_sealed: bool,
 }
 
-fn unavailable(code: &'static str, message: String) -> Response {
-    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message).into_response()
+fn unavailable(code: &'static str, message: String) -> Refused {
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message).into()
 }
 
 /// `POST /v1/admin/seal {"epoch", "channel"?}` → `{epoch, outcomes: [{...epoch view, already_sealed}]}`.
-pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<SealBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Response> {
+pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<SealBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Refused> {
     authorize(&st, &headers)?;
     let b = body(parsed)?;
     let (epoch, len) = (b.epoch, st.epoch_len);
     if epoch.rem_euclid(len) != 0 {
         let start = epoch - epoch.rem_euclid(len);
-        return Err(ApiError::bad_request(format!("epoch {epoch} is not the start of an epoch of {len} s (try {start})")).into_response());
+        return Err(ApiError::bad_request(format!("epoch {epoch} is not the start of an epoch of {len} s (try {start})")).into());
     }
-    let channel = b.channel.as_deref().map(channel_of).transpose().map_err(IntoResponse::into_response)?;
+    let channel = b.channel.as_deref().map(channel_of).transpose()?;
     let closes_ms = (epoch + len) * 1000 + st.grace_ms;
     if st.clock.now_ms() < closes_ms {
         return Err(ApiError::new(
@@ -131,7 +147,7 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
             "epoch_open",
             format!("epoch {epoch} takes lines until {} (its end plus epoch.grace); sealing it earlier would lose them", closes_ms.div_euclid(1000)),
         )
-        .into_response());
+        .into());
     }
     let Some(sealer) = st.routes.sealer() else {
         return Err(unavailable("sealer_unavailable", "the sealer is not running (restarting?); try again shortly".into()));

@@ -31,7 +31,10 @@ pub(crate) async fn accept_loop(shared: Arc<Shared>, listener: TcpListener, tls:
                     }
                     debug!(connection = id, %peer, "twitchsim: connection accepted");
                     match &tls {
-                        None => sessions.spawn(session::run(Arc::clone(&shared), stream, id)),
+                        None => {
+                            let (reader, writer) = stream.into_split();
+                            sessions.spawn(session::run(Arc::clone(&shared), reader, writer, id))
+                        }
                         Some(acceptor) => sessions.spawn(serve_tls(Arc::clone(&shared), acceptor.clone(), stream, id)),
                     };
                 }
@@ -64,7 +67,10 @@ async fn serve_tls(shared: Arc<Shared>, acceptor: TlsAcceptor, stream: TcpStream
         r = tls::handshake(&acceptor, stream) => r,
     };
     match handshake {
-        Ok(stream) => session::run(shared, stream, id).await,
+        Ok(stream) => {
+            let (reader, writer) = tokio::io::split(stream);
+            session::run(shared, reader, writer, id).await
+        }
         Err(e) => {
             shared.tls_failures.fetch_add(1, Ordering::SeqCst);
             shared.progress.notify_waiters();

@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::{interval_at, Interval};
 use tokio_util::codec::{AnyDelimiterCodec, AnyDelimiterCodecError, Decoder};
@@ -27,12 +27,13 @@ pub const MAX_LINE_BYTES: usize = 8192;
 /// Most bytes the writer gathers from the outbox into one socket write.
 const WRITE_BATCH_BYTES: usize = 64 * 1024;
 
-/// Serves one accepted connection (plain TCP or TLS) until it ends.
-pub(crate) async fn run<S>(shared: Arc<Shared>, stream: S, id: u64)
+/// Serves one accepted connection until it ends, given its two halves: a TCP stream's owned
+/// halves (no lock between them), or the halves of `tokio::io::split` over a TLS stream.
+pub(crate) async fn run<R, W>(shared: Arc<Shared>, reader: R, writer: W, id: u64)
 where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
 {
-    let (reader, writer) = tokio::io::split(stream);
     let (outbox, rx) = mpsc::channel(OUTBOX_CAPACITY);
     let cancel = shared.stop.child_token();
     let counters = Arc::new(Counters::default());
@@ -67,9 +68,9 @@ where
 }
 
 /// Writes queued bytes in order until cancelled, the outbox closes, or a write fails.
-async fn write_loop<S: AsyncWrite>(
+async fn write_loop<W: AsyncWrite + Unpin>(
     shared: Arc<Shared>,
-    mut writer: WriteHalf<S>,
+    mut writer: W,
     mut rx: mpsc::Receiver<Bytes>,
     cancel: CancellationToken,
     counters: Arc<Counters>,
@@ -123,9 +124,9 @@ fn coalesce(first: Bytes, rx: &mut mpsc::Receiver<Bytes>) -> (Bytes, u64) {
 }
 
 /// Reads lines and answers them until EOF, error, QUIT or cancellation.
-async fn read_loop<S: AsyncRead>(
+async fn read_loop<R: AsyncRead + Unpin>(
     shared: &Shared,
-    mut reader: ReadHalf<S>,
+    mut reader: R,
     id: u64,
     cancel: &CancellationToken,
 ) {

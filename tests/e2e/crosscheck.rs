@@ -148,7 +148,7 @@ async fn crosscheck_fixtures_from_sealed_trees() {
         &channels,
         &[
             ("CHATSEAL__EPOCH__LENGTH", "3s"),
-            ("CHATSEAL__EPOCH__GRACE", "2s"),
+            ("CHATSEAL__EPOCH__GRACE", "3s"),
             ("CHATSEAL__TWITCH__JOINS_PER_WINDOW", "20"),
             ("CHATSEAL__TWITCH__JOIN_WINDOW", "1s"),
         ],

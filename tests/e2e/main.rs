@@ -7,5 +7,7 @@ mod durability;
 mod crosscheck;
 mod harness;
 mod sealing;
+#[cfg(feature = "failpoints")]
+mod supervision;
 mod skeleton;
 mod tls;

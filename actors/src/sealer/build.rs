@@ -222,7 +222,10 @@ mod tests {
         let rows = || vec![row("Chan", 1), row("alice", 2)];
         let kept = build_seal(0, "chan", rows(), &cfg(), &HashSet::new(), 1.0, 1).unwrap();
         assert_eq!(kept.participants.len(), 2);
-        let c = SealConfig { exclude_broadcaster: true, ..cfg() };
+        let c = SealConfig {
+            exclude_broadcaster: true,
+            ..cfg()
+        };
         let s = build_seal(0, "chan", rows(), &c, &HashSet::new(), 1.0, 1).unwrap();
         let logins: Vec<&str> = s.participants.iter().map(|p| p.login.as_str()).collect();
         assert_eq!(logins, ["alice"]);
@@ -234,9 +237,13 @@ mod tests {
     #[test]
     fn a_claim_cap_cuts_the_claim_tree_and_records_the_cut() {
         let rows: Vec<ParticipantRow> = (0..5).map(|i| row(&format!("user{i}"), i)).collect();
-        let uncapped = build_seal(7200, "c", rows.clone(), &cfg(), &HashSet::new(), 1.0, 1).unwrap();
+        let uncapped =
+            build_seal(7200, "c", rows.clone(), &cfg(), &HashSet::new(), 1.0, 1).unwrap();
         assert_eq!(uncapped.claim_cut, 0);
-        let c = SealConfig { max_claim_leaves: Some(3), ..cfg() };
+        let c = SealConfig {
+            max_claim_leaves: Some(3),
+            ..cfg()
+        };
         let s = build_seal(7200, "c", rows.clone(), &c, &HashSet::new(), 1.0, 1).unwrap();
         // Everyone is in the participation tree, with the same root as without a cap.
         assert_eq!(s.participants.len(), 5);
@@ -245,7 +252,10 @@ mod tests {
         // The claim tree holds the first 3 in the frozen order; the cut of 2 is recorded.
         assert_eq!(s.claim_cut, 2);
         let claim = tree_of(s.participants[..3].iter().map(|p| p.claim_leaf.clone()));
-        assert_eq!(s.claim_root.as_deref(), Some(to_hex(&claim.root()).as_str()));
+        assert_eq!(
+            s.claim_root.as_deref(),
+            Some(to_hex(&claim.root()).as_str())
+        );
         assert_ne!(s.claim_root, uncapped.claim_root);
         for i in 0..3 {
             let leaf = parse_hash(&s.participants[i].claim_leaf).unwrap();
@@ -253,14 +263,24 @@ mod tests {
         }
         // A cap at or above the count, or 0, cuts nothing.
         for cap in [5, 6, 0] {
-            let c = SealConfig { max_claim_leaves: Some(cap), ..cfg() };
+            let c = SealConfig {
+                max_claim_leaves: Some(cap),
+                ..cfg()
+            };
             let s = build_seal(7200, "c", rows.clone(), &c, &HashSet::new(), 1.0, 1).unwrap();
-            assert_eq!((s.claim_cut, &s.claim_root), (0, &uncapped.claim_root), "cap {cap}");
+            assert_eq!(
+                (s.claim_cut, &s.claim_root),
+                (0, &uncapped.claim_root),
+                "cap {cap}"
+            );
         }
         // The cut counts only those sealed: exclusions come first.
         let mut with_bots = rows.clone();
         with_bots.push(row("nightbot", 0));
-        let c = SealConfig { max_claim_leaves: Some(4), ..cfg() };
+        let c = SealConfig {
+            max_claim_leaves: Some(4),
+            ..cfg()
+        };
         let s = build_seal(7200, "c", with_bots, &c, &HashSet::new(), 1.0, 1).unwrap();
         assert_eq!((s.participants.len(), s.claim_cut), (5, 1));
         let empty = build_seal(7200, "c", vec![], &c, &HashSet::new(), 1.0, 1).unwrap();

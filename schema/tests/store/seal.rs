@@ -230,13 +230,29 @@ async fn a_claim_cut_is_stored_read_back_and_covered_by_the_digest() {
             1
         );
         assert_eq!(
-            store.sealed_epoch(4, "plain").await.unwrap().unwrap().claim_cut,
+            store
+                .sealed_epoch(4, "plain")
+                .await
+                .unwrap()
+                .unwrap()
+                .claim_cut,
             0
         );
-        assert!(store.verify_digests().await.unwrap().is_empty(), "{backend:?}");
+        assert!(
+            store.verify_digests().await.unwrap().is_empty(),
+            "{backend:?}"
+        );
         // Erasing or changing the recorded cut is caught.
-        exec(&store, "UPDATE sealed_epochs SET claim_cut = NULL WHERE channel = 'cap'").await;
-        exec(&store, "UPDATE sealed_epochs SET claim_cut = 1 WHERE channel = 'plain'").await;
+        exec(
+            &store,
+            "UPDATE sealed_epochs SET claim_cut = NULL WHERE channel = 'cap'",
+        )
+        .await;
+        exec(
+            &store,
+            "UPDATE sealed_epochs SET claim_cut = 1 WHERE channel = 'plain'",
+        )
+        .await;
         assert_eq!(
             store.verify_digests().await.unwrap(),
             vec![(4, "cap".to_owned()), (4, "plain".to_owned())],

@@ -1,0 +1,69 @@
+//! Sealing one channel-epoch of 100,000 participants on SQLite (FULL, WAL): read the
+//! participants and their signals, build the participation and claim trees, write the seal and
+//! its 100,000 frozen leaves in one transaction. Bar (performance.md): <= 2 s.
+//!
+//! Each iteration first fills a fresh epoch of the same store through the aggregator's flush
+//! path (untimed), then times `seal_channel_epoch` alone, as the sealer actor calls it.
+//! `cargo bench --bench seal`
+
+#[path = "support/epoch_fixture.rs"]
+mod epoch_fixture;
+
+use std::time::{Duration, Instant};
+
+use chatseal::daemon::wiring::seal_config;
+use chatseal::settings::load_from;
+use chatseal_actors::sealer::run::{seal_channel_epoch, SealOutcome};
+use chatseal_schema::Store;
+use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
+
+const PARTICIPANTS: usize = 100_000;
+const LEN: i64 = 3600;
+const FIRST_EPOCH: i64 = 1_761_753_600;
+const CHANNEL: &str = "benchchannel";
+
+fn seal(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let url = format!("sqlite://{}", dir.path().join("seal-bench.db").display());
+    let store = rt.block_on(Store::open(&url)).unwrap_or_else(|e| panic!("open {url}: {e}"));
+    let settings = load_from(None, &[]).unwrap_or_else(|e| panic!("default settings: {e}"));
+    let cfg = seal_config(&settings);
+    let mut next_epoch = FIRST_EPOCH;
+
+    let mut group = c.benchmark_group("seal");
+    group.sample_size(10);
+    group.sampling_mode(SamplingMode::Flat);
+    group.warm_up_time(Duration::from_millis(1));
+    group.measurement_time(Duration::from_secs(10));
+    group.bench_function("channel_epoch_100k_participants_sqlite", |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let epoch = next_epoch;
+                next_epoch += LEN;
+                rt.block_on(epoch_fixture::fill_epoch(&store, epoch, LEN, CHANNEL, PARTICIPANTS))
+                    .unwrap_or_else(|e| panic!("filling epoch {epoch}: {e}"));
+                let now_s = epoch + LEN + 120;
+                let started = Instant::now();
+                let outcome = rt
+                    .block_on(seal_channel_epoch(&store, &cfg, epoch, LEN, CHANNEL, now_s))
+                    .unwrap_or_else(|e| panic!("sealing epoch {epoch}: {e}"));
+                timed += started.elapsed();
+                match outcome {
+                    SealOutcome::Sealed(s) if s.participants == PARTICIPANTS as i64 => {}
+                    other => panic!("epoch {epoch}: expected a new seal of {PARTICIPANTS} participants, got {other:?}"),
+                }
+            }
+            timed
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, seal);
+criterion_main!(benches);

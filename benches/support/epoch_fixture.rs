@@ -1,0 +1,63 @@
+//! Shared by the `seal` and `proof_latency` benches: fills one (epoch, channel) of a store with
+//! `n` participants the way the aggregator does, through `Store::begin_flush` and
+//! `FlushTx::upsert_participation` (plus a coverage span over the whole epoch), in chunks of
+//! [`CHUNK`] rows per transaction. Rows are realistic: a login `viewerN`, its numeric user id
+//! and display name, a first_seen spread over the hour, a message count, and on some rows bits,
+//! a sub or a gift, so claim amounts differ.
+
+use chatseal_actors::sealer::merkle::{to_hex, user_hash};
+use chatseal_schema::{CoverageSpan, ParticipationDelta, Store, StoreError};
+
+/// Rows per flush transaction while filling.
+pub const CHUNK: usize = 10_000;
+
+/// Login of the i-th participant.
+pub fn login(i: usize) -> String {
+    format!("viewer{i}")
+}
+
+/// The delta the aggregator would write for participant `i` of (epoch, channel).
+fn delta(epoch: i64, channel: &str, len: i64, i: usize) -> ParticipationDelta {
+    let login = login(i);
+    let first_seen = epoch + (i as i64 * 7919) % len;
+    let mut signals: Vec<(&'static str, i64)> = vec![("message", 1 + (i as i64 % 40))];
+    if i % 50 == 0 {
+        signals.push(("bits", 100));
+    }
+    if i % 97 == 0 {
+        signals.push(("sub", 1));
+    }
+    if i % 211 == 0 {
+        signals.push(("gift", 5));
+    }
+    ParticipationDelta {
+        epoch,
+        channel: channel.to_string(),
+        user_hash: to_hex(&user_hash(&login)),
+        user_id: Some((100_000_000 + i).to_string()),
+        display_name: Some(login.to_uppercase()),
+        login,
+        first_seen,
+        last_seen: (first_seen + 600).min(epoch + len - 1),
+        signals,
+    }
+}
+
+/// Writes participants `0..n` of (epoch, channel), CHUNK rows per transaction, and marks the
+/// channel as joined for the whole epoch (`len` seconds).
+pub async fn fill_epoch(store: &Store, epoch: i64, len: i64, channel: &str, n: usize) -> Result<(), StoreError> {
+    let mut start = 0;
+    while start < n {
+        let end = (start + CHUNK).min(n);
+        let rows: Vec<ParticipationDelta> = (start..end).map(|i| delta(epoch, channel, len, i)).collect();
+        let tx = store.begin_flush().await?;
+        tx.upsert_participation(&rows).await?;
+        if start == 0 {
+            let span = CoverageSpan { channel: channel.to_string(), started_ms: epoch * 1000, until_ms: (epoch + len) * 1000 };
+            tx.upsert_coverage(&[span]).await?;
+        }
+        tx.commit().await?;
+        start = end;
+    }
+    Ok(())
+}
