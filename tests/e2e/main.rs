@@ -3,9 +3,13 @@
 
 mod admin;
 mod channel;
+#[cfg(feature = "failpoints")]
+mod crashpoints;
 mod durability;
 mod crosscheck;
 mod harness;
+mod invariants;
+mod killloop;
 mod sealing;
 #[cfg(feature = "failpoints")]
 mod supervision;

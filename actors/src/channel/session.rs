@@ -208,6 +208,11 @@ async fn session_body(
                 if let Some((_, _)) = joined_at {
                     metrics::gauge!(m::LAST_LINE_SECONDS, "channel" => channel_label.clone()).set((recv_ms / 1000) as f64);
                 }
+                // Forward as soon as no further whole line is buffered: under load the batches
+                // fill by themselves, and a quiet line never waits for the tick.
+                if !frames.read_buffer().contains(&b'\n') {
+                    fwd.flush();
+                }
             }
             _ = tick.tick() => {
                 fwd.flush();

@@ -228,16 +228,12 @@ impl FlushTx {
 
     /// Makes the batch durable (synced on SQLite FULL and PostgreSQL with synchronous_commit).
     pub async fn commit(self) -> Result<(), StoreError> {
-        fail::fail_point!("flush.before_commit", |_| Err(StoreError::FailPoint(
-            "flush.before_commit"
-        )));
+        fail::fail_point!("flush.before_commit", |arg| Err(crate::error::fail_action("flush.before_commit", arg)));
         self.txn
             .commit()
             .await
             .map_err(self.ctx.at("committing a flush"))?;
-        fail::fail_point!("flush.after_commit", |_| Err(StoreError::FailPoint(
-            "flush.after_commit"
-        )));
+        fail::fail_point!("flush.after_commit", |arg| Err(crate::error::fail_action("flush.after_commit", arg)));
         Ok(())
     }
 

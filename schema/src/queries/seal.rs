@@ -141,7 +141,7 @@ impl Store {
                 .await
                 .map_err(at("writing sealed participants"))?;
         }
-        fail::fail_point!("seal.mid", |_| Err(StoreError::FailPoint("seal.mid")));
+        fail::fail_point!("seal.mid", |arg| Err(crate::error::fail_action("seal.mid", arg)));
         txn.execute_raw(stmt(
             backend,
             "DELETE FROM seen_ids WHERE epoch = $1 AND channel = $2",
@@ -150,9 +150,7 @@ impl Store {
         .await
         .map_err(at("pruning dedup ids of a sealed epoch"))?;
         txn.commit().await.map_err(at("committing a seal"))?;
-        fail::fail_point!("seal.after_commit", |_| Err(StoreError::FailPoint(
-            "seal.after_commit"
-        )));
+        fail::fail_point!("seal.after_commit", |arg| Err(crate::error::fail_action("seal.after_commit", arg)));
         Ok(SealWrite::Sealed(row))
     }
 

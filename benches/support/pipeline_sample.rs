@@ -1,0 +1,126 @@
+//! The measuring side of the `pipeline` bench: what one sample holds (the daemon's counters
+//! from its Prometheus text, the child's RSS and CPU time from /proc), how a Prometheus text
+//! is summed by metric name, and the rates and medians derived from consecutive samples.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+/// The daemon's counters that the bench reads from GET /metrics.
+pub const LINES: &str = "chatseal_irc_lines_total";
+pub const DURABLE: &str = "chatseal_events_durable_total";
+pub const PENDING: &str = "chatseal_events_pending";
+pub const DROPPED: &str = "chatseal_events_dropped_total";
+pub const DUPLICATE: &str = "chatseal_events_duplicate_total";
+
+/// Sums every series of each metric in a Prometheus text exposition, by metric name
+/// (labels dropped); comments and unparsable lines are skipped.
+pub fn sum_by_name(text: &str) -> HashMap<String, f64> {
+    let mut out = HashMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let Some((series, value)) = line.rsplit_once(' ') else { continue };
+        let Ok(v) = value.trim().parse::<f64>() else { continue };
+        let name = series.split('{').next().unwrap_or(series).trim();
+        *out.entry(name.to_string()).or_insert(0.0) += v;
+    }
+    out
+}
+
+/// VmRSS of process `pid` in bytes.
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// User plus system CPU time of process `pid` (or "self"), in clock ticks.
+pub fn cpu_ticks(pid: &str) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`), 100 when it cannot be asked.
+pub fn clock_ticks_per_second() -> f64 {
+    std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .unwrap_or(100.0)
+}
+
+/// Cumulative values at one instant.
+#[derive(Clone, Debug)]
+pub struct Sample {
+    pub at: Instant,
+    pub sent: u64,
+    pub accepted: f64,
+    pub durable: f64,
+    pub pending: f64,
+    pub dropped: f64,
+    pub duplicate: f64,
+    pub rss: u64,
+    pub daemon_ticks: u64,
+    pub loadgen_ticks: u64,
+}
+
+/// What happened between two samples, per second.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub t: f64,
+    pub sent: f64,
+    pub accepted: f64,
+    pub durable: f64,
+    pub pending: f64,
+    /// pending / durable rate, seconds (infinite when nothing became durable).
+    pub lag: f64,
+    pub rss_mib: f64,
+    pub daemon_cpu: f64,
+    pub loadgen_cpu: f64,
+}
+
+/// The row from `a` to `b`; `t` is `b`'s offset from the start of the run.
+pub fn row(start: Instant, a: &Sample, b: &Sample, ticks_per_s: f64) -> Row {
+    let dt = (b.at - a.at).as_secs_f64().max(1e-9);
+    let durable = (b.durable - a.durable) / dt;
+    Row {
+        t: (b.at - start).as_secs_f64(),
+        sent: (b.sent - a.sent) as f64 / dt,
+        accepted: (b.accepted - a.accepted) / dt,
+        durable,
+        pending: b.pending,
+        lag: if durable > 0.0 { b.pending / durable } else if b.pending > 0.0 { f64::INFINITY } else { 0.0 },
+        rss_mib: b.rss as f64 / (1024.0 * 1024.0),
+        daemon_cpu: (b.daemon_ticks.saturating_sub(a.daemon_ticks)) as f64 / ticks_per_s / dt * 100.0,
+        loadgen_cpu: (b.loadgen_ticks.saturating_sub(a.loadgen_ticks)) as f64 / ticks_per_s / dt * 100.0,
+    }
+}
+
+/// Median of `v` (mean of the two middle values for an even count); NaN when empty.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+pub fn print_header() {
+    println!("{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>8} {:>7} {:>7}", "t s", "sent/s", "accept/s", "durable/s", "pending", "lag s", "RSS MiB", "dmn %", "gen %");
+}
+
+pub fn print_row(r: &Row) {
+    println!(
+        "{:>6.1} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>7.2} {:>8.1} {:>7.0} {:>7.0}",
+        r.t, r.sent, r.accepted, r.durable, r.pending, r.lag, r.rss_mib, r.daemon_cpu, r.loadgen_cpu
+    );
+}
