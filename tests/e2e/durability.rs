@@ -1,6 +1,6 @@
 //! The aggregator's promises end to end: a restart and a replay change nothing; a kill -9 of
 //! the real binary loses nothing that was flushed and the epoch continues; PostgreSQL stopped
-//! and started under load loses nothing (ignored by default: it stops the shared server, so
+//! crashed (`-m immediate`) and started under load loses nothing (ignored by default: it stops the shared server, so
 //! `.ci/run` runs it alone after the suite).
 
 use std::collections::BTreeMap;
@@ -185,10 +185,20 @@ fn pg_ctl(action: &str) {
     let mut cmd = Command::new("pg_ctlcluster");
     cmd.args(["--skip-systemctl-redirect", &version, "main", action]);
     if action == "stop" {
-        cmd.args(["-m", "fast"]);
+        // immediate: a crash of the server (no checkpoint, no clean shutdown of sessions)
+        cmd.args(["-m", "immediate"]);
     }
     let st = cmd.status().expect("pg_ctlcluster");
     assert!(st.success(), "pg_ctlcluster {action}");
+}
+
+/// Starts the PostgreSQL server again when dropped, also when the test panics.
+struct RestartOnDrop;
+
+impl Drop for RestartOnDrop {
+    fn drop(&mut self) {
+        pg_ctl("start");
+    }
 }
 
 /// Stops the shared PostgreSQL server: run alone (`.ci/run` does, with `--ignored`).
@@ -209,15 +219,19 @@ async fn postgres_stopped_and_started_under_load() {
     send_for(0, 500);
     sent += 500;
     tokio::time::sleep(Duration::from_millis(500)).await;
+    let restart = RestartOnDrop;
     pg_ctl("stop");
     for _ in 0..10 {
         send_for(sent, 100);
         sent += 100;
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (ready, _) = get_json(&format!("{}/readyz", d.base)).await;
-    assert_eq!(ready, 503, "not ready while PostgreSQL is down");
-    pg_ctl("start");
+    wait_for("not ready while PostgreSQL is down", Duration::from_secs(30), || async {
+        let (ready, _) = get_json(&format!("{}/readyz", d.base)).await;
+        (ready == 503).then_some(())
+    })
+    .await;
+    drop(restart);
     send_for(sent, 500);
     sent += 500;
     fake.send_raw("alpha", &marker("alpha", "pg"));

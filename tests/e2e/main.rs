@@ -3,6 +3,7 @@
 
 mod admin;
 mod channel;
+mod corruption;
 #[cfg(feature = "failpoints")]
 mod crashpoints;
 mod durability;

@@ -1,0 +1,149 @@
+//! Detection of a damaged store: a flipped byte in the SQLite header is refused by SQLite, a
+//! flipped byte inside a sealed row (which SQLite cannot see) is caught by the seal digests,
+//! and in both cases the daemon refuses to start and never writes to the file. A WAL truncated
+//! at random offsets opens to a consistent prefix.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use chatseal::twitchsim::lines::{privmsg, Chatter};
+use chatseal_schema::Store;
+
+use crate::harness::*;
+use crate::invariants::{check_counts, check_store};
+
+const LEN: i64 = 2;
+
+/// A SQLite store with one sealed epoch of `n` participants, WAL checkpointed into the file.
+async fn sealed_store(dir: &std::path::Path, n: usize) -> (String, i64) {
+    let url = sqlite_url(dir);
+    let fake = fake_twitch().await;
+    let d = Daemon::start(settings_for(&fake, &url, &["alpha"], &[("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s")])).await;
+    assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
+    let e = (now_ms() / 1000).div_euclid(LEN) * LEN + LEN;
+    for u in 0..n {
+        let login = format!("p{u}");
+        fake.send_raw("alpha", &privmsg("alpha", &Chatter::new(&login, "1", &login), &format!("c-{u}"), e * 1000 + u as i64, "hi", None));
+    }
+    wait_for("sealed", Duration::from_secs(30), || async {
+        let (code, _) = get_json(&format!("{}/v1/epochs/{e}/alpha", d.base)).await;
+        (code == 200).then_some(())
+    })
+    .await;
+    d.stop().await.expect("graceful stop");
+    (url, e)
+}
+
+fn db_path(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("chatseal.db")
+}
+
+async fn refuses_to_start(url: &str) -> String {
+    let fake = fake_twitch().await;
+    let d = Daemon::start(settings_for(&fake, url, &["alpha"], &[])).await;
+    match d.stop().await {
+        Ok(()) => panic!("the daemon started on a damaged store"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flipped_byte_in_a_sealed_row_is_caught_by_the_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, e) = sealed_store(dir.path(), 6).await;
+    let leaf = {
+        let store = Store::open(&url).await.unwrap();
+        let rows = store.sealed_participants(e, "alpha").await.unwrap();
+        store.checkpoint().await.unwrap();
+        rows[2].leaf.clone()
+    };
+    let path = db_path(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.windows(64).position(|w| w == leaf.as_bytes()).expect("the sealed leaf is stored in the file");
+    bytes[at + 10] = if bytes[at + 10] == b'a' { b'b' } else { b'a' };
+    std::fs::write(&path, &bytes).unwrap();
+    let err = refuses_to_start(&url).await;
+    assert!(err.contains("digest"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the damaged file is never written to");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flipped_bytes_in_the_header_are_refused_by_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, _) = sealed_store(dir.path(), 3).await;
+    let path = db_path(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    for b in &mut bytes[0..16] {
+        *b ^= 0x5a;
+    }
+    std::fs::write(&path, &bytes).unwrap();
+    let err = refuses_to_start(&url).await;
+    assert!(!err.is_empty());
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the damaged file is never written to");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wal_truncated_at_random_offsets_opens_to_a_consistent_prefix() {
+    // A store whose recent writes are still in the WAL: the binary killed with -9.
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let fake = fake_twitch().await;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chatseal"))
+        .arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
+        .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
+        .env("CHATSEAL__TWITCH__TLS", "false")
+        .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
+        .env("CHATSEAL__STORE__URL", &url)
+        .env("CHATSEAL__STORE__FLUSH_INTERVAL", "50ms")
+        .env("CHATSEAL__HTTP__LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await);
+    let mut sent = BTreeMap::new();
+    let mut epochs = BTreeSet::new();
+    for n in 0..400 {
+        let login = format!("w{n}");
+        let ts = now_ms();
+        epochs.insert((ts / 1000).div_euclid(3600) * 3600);
+        fake.send_raw("alpha", &privmsg("alpha", &Chatter::new(&login, "1", &login), &format!("wal-{n}"), ts, "hi", None));
+        sent.insert(login, 1);
+        if n % 40 == 0 {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    child.kill().unwrap();
+    let _ = child.wait();
+    let db = std::fs::read(db_path(dir.path())).unwrap();
+    let wal = std::fs::read(dir.path().join("chatseal.db-wal")).expect("a WAL left by the kill");
+    assert!(wal.len() > 32, "the WAL holds frames");
+    let seed = now_ms() as u64 | 1;
+    eprintln!("WAL truncation: seed {seed}, WAL of {} bytes", wal.len());
+    let mut x = seed;
+    let mut previous: Option<usize> = None;
+    let mut offsets: Vec<usize> = (0..8)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % wal.len() as u64) as usize
+        })
+        .collect();
+    offsets.sort_unstable();
+    for cut in offsets {
+        let copy = tempfile::tempdir().unwrap();
+        std::fs::write(db_path(copy.path()), &db).unwrap();
+        std::fs::write(copy.path().join("chatseal.db-wal"), &wal[..cut]).unwrap();
+        let url = sqlite_url(copy.path());
+        let store = check_store(&url, "alpha").await;
+        let counted = check_counts(&store, "alpha", &epochs, &sent).await.len();
+        // A longer WAL prefix never holds fewer committed lines.
+        assert!(previous.is_none_or(|p| counted >= p), "cut at {cut}: {counted} < {previous:?}");
+        previous = Some(counted);
+    }
+}
