@@ -30,7 +30,11 @@ impl Rng {
     }
 }
 
+/// Runs alone (`.ci/run` calls it with `--ignored` after the suite): the flush-window bound is
+/// about the daemon, and on a 2-core machine shared with the rest of the suite the daemon can
+/// lag reading its socket by more than the window, which is not a durability loss.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "timing-sensitive: run alone by .ci/run after the suite"]
 async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
     let seed: u64 = std::env::var("CHATSEAL_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| now_ms() as u64 | 1);
     let iterations: u64 = std::env::var("CHATSEAL_KILL_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
@@ -69,16 +73,24 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
         let mut lines: Vec<(Instant, String)> = Vec::new();
         let mut n = 0;
         while started.elapsed() < run_for {
+            let mut burst = Vec::new();
             for _ in 0..10 {
                 let login = format!("k{it}x{n}");
                 let ts = now_ms();
                 epochs.insert(ts.div_euclid(1000).div_euclid(3600) * 3600);
                 let line = privmsg("alpha", &Chatter::new(&login, "9", &login), &format!("kill-{seed}-{it}-{n}"), ts, "hi", None);
                 if fake.send_raw("alpha", &line) > 0 {
-                    lines.push((Instant::now(), login.clone()));
+                    burst.push(login.clone());
                     *sent.entry(login).or_default() += 1;
                 }
                 n += 1;
+            }
+            // "Written by the fake server": the time the burst left its outbox for the socket
+            // (a conservative bound: the write happened before this instant).
+            let written = fake.wait_drained(Duration::from_secs(1)).await;
+            let at = Instant::now();
+            if written {
+                lines.extend(burst.into_iter().map(|l| (at, l)));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -48,6 +48,10 @@ pub struct SealerState {
     args: SealerArgs,
     /// Next epoch to seal; None until the first closed epoch is seen on a fresh store.
     cursor: Option<i64>,
+    /// A retry after a failed seal is scheduled (the clock announces each epoch only once).
+    retry_pending: bool,
+    /// Delay before the next retry; doubles up to a minute, reset by a success.
+    retry_delay: std::time::Duration,
 }
 
 pub struct SealerActor;
@@ -75,20 +79,30 @@ impl Actor for SealerActor {
         // Catch up right away with whatever closed while we were down.
         let closed = last_closed_epoch(args.clock.now_ms(), args.epoch_len, args.grace_ms);
         myself.cast(SealerMsg::EpochClosed(closed))?;
-        Ok(SealerState { args, cursor })
+        Ok(SealerState { args, cursor, retry_pending: false, retry_delay: std::time::Duration::from_secs(1) })
     }
 
     async fn handle(
         &self,
-        _myself: ActorRef<SealerMsg>,
+        myself: ActorRef<SealerMsg>,
         msg: SealerMsg,
         st: &mut SealerState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
             SealerMsg::EpochClosed(closed) => {
-                if let Err(e) = st.seal_through(closed).await {
-                    metrics::counter!(m::SEAL_FAILURES_TOTAL).increment(1);
-                    tracing::warn!(error = %e, closed, "sealing did not complete; it is retried at the next tick");
+                st.retry_pending = false;
+                match st.seal_through(closed).await {
+                    Ok(()) => st.retry_delay = std::time::Duration::from_secs(1),
+                    Err(e) => {
+                        metrics::counter!(m::SEAL_FAILURES_TOTAL).increment(1);
+                        let delay = st.retry_delay;
+                        tracing::warn!(error = %e, closed, retry_in = ?delay, "sealing did not complete; retrying");
+                        st.retry_delay = (delay * 2).min(std::time::Duration::from_secs(60));
+                        if !st.retry_pending {
+                            st.retry_pending = true;
+                            myself.send_after(delay, move || SealerMsg::EpochClosed(closed));
+                        }
+                    }
                 }
             }
             SealerMsg::SealNow {
