@@ -1,6 +1,7 @@
 //! The kill -9 loop: the real binary is killed at a seeded random moment while lines flow, a
-//! few dozen times over one store; then every line delivered more than the flush window before
-//! its kill is counted exactly once, and nothing else appears. The seed is printed; set
+//! few dozen times over one store; then every line the daemon had received (by its own
+//! counter, sampled while it ran) more than the flush window before its kill is counted exactly
+//! once, and nothing else appears. The seed is printed; set
 //! CHATSEAL_KILL_SEED to replay a run and CHATSEAL_KILL_ITERATIONS to run more.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -12,8 +13,8 @@ use chatseal::twitchsim::lines::{privmsg, Chatter};
 use crate::harness::*;
 use crate::invariants::{check_counts, check_store};
 
-/// Lines older than this at the kill must be durable: flush_interval (100 ms) plus the time a
-/// commit may take on a loaded 2-core machine.
+/// Lines the daemon had received longer than this before the kill must be durable:
+/// flush_interval (100 ms) plus the time a commit may take on a loaded 2-core machine.
 const MUST_BE_DURABLE_AFTER: Duration = Duration::from_millis(100 + 400);
 
 /// xorshift64*: a tiny seeded generator, enough to pick kill times reproducibly.
@@ -49,6 +50,8 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
     let mut kills = 0;
     for it in 0..iterations {
         let before = fake.total_connections();
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+        let metrics_url = format!("http://127.0.0.1:{port}/metrics");
         let mut child = Command::new(env!("CARGO_BIN_EXE_chatseal"))
             .arg("run")
             .env_clear()
@@ -59,7 +62,7 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
             .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
             .env("CHATSEAL__STORE__URL", &url)
             .env("CHATSEAL__STORE__FLUSH_INTERVAL", "100ms")
-            .env("CHATSEAL__HTTP__LISTEN", "127.0.0.1:0")
+            .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -70,27 +73,25 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
         );
         let run_for = Duration::from_millis(rng.range(50, 1500));
         let started = Instant::now();
-        let mut lines: Vec<(Instant, String)> = Vec::new();
+        // Lines of this iteration in the order sent (one connection: received in this order),
+        // and samples of how many of them the daemon had received, from its own counter.
+        let mut lines: Vec<String> = Vec::new();
+        let mut received: Vec<(Instant, usize)> = Vec::new();
         let mut n = 0;
         while started.elapsed() < run_for {
-            let mut burst = Vec::new();
             for _ in 0..10 {
                 let login = format!("k{it}x{n}");
                 let ts = now_ms();
                 epochs.insert(ts.div_euclid(1000).div_euclid(3600) * 3600);
                 let line = privmsg("alpha", &Chatter::new(&login, "9", &login), &format!("kill-{seed}-{it}-{n}"), ts, "hi", None);
                 if fake.send_raw("alpha", &line) > 0 {
-                    burst.push(login.clone());
+                    lines.push(login.clone());
                     *sent.entry(login).or_default() += 1;
                 }
                 n += 1;
             }
-            // "Written by the fake server": the time the burst left its outbox for the socket
-            // (a conservative bound: the write happened before this instant).
-            let written = fake.wait_drained(Duration::from_secs(1)).await;
-            let at = Instant::now();
-            if written {
-                lines.extend(burst.into_iter().map(|l| (at, l)));
+            if let Some(r) = participant_lines(&metrics_url).await {
+                received.push((Instant::now(), r));
             }
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -98,17 +99,20 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
         let killed_at = Instant::now();
         let _ = child.wait();
         kills += 1;
-        for (at, login) in lines {
-            if killed_at.duration_since(at) > MUST_BE_DURABLE_AFTER {
-                must.insert(login);
-            }
-        }
+        // What the daemon had received more than the window before the kill must be durable.
+        let arrived = received
+            .iter()
+            .filter(|(at, _)| killed_at.duration_since(*at) > MUST_BE_DURABLE_AFTER)
+            .map(|(_, r)| *r)
+            .max()
+            .unwrap_or(0);
+        must.extend(lines.into_iter().take(arrived));
     }
     let store = check_store(&url, "alpha").await;
     let counted = check_counts(&store, "alpha", &epochs, &sent).await;
     let lost: Vec<&String> = must.iter().filter(|l| !counted.contains_key(*l)).collect();
     eprintln!(
-        "kill -9 loop: {kills} kills, {} lines delivered, {} older than {MUST_BE_DURABLE_AFTER:?} at their kill, {} counted, lost outside the window: {}",
+        "kill -9 loop: {kills} kills, {} lines sent, {} received by the daemon more than {MUST_BE_DURABLE_AFTER:?} before their kill, {} counted, lost outside the window: {}",
         sent.len(),
         must.len(),
         counted.len(),
@@ -116,4 +120,11 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
     );
     assert!(lost.is_empty(), "seed {seed}: lines delivered well before a kill were lost: {:?}", &lost[..lost.len().min(10)]);
     assert!(counted.values().all(|n| *n == 1), "every line counted once");
+}
+
+/// How many participant lines the daemon has received, from its own /metrics.
+async fn participant_lines(url: &str) -> Option<usize> {
+    let text = reqwest::get(url).await.ok()?.text().await.ok()?;
+    let line = text.lines().find(|l| l.starts_with("chatseal_irc_lines_total{") && l.contains("kind=\"participant\""))?;
+    line.rsplit(' ').next()?.parse::<f64>().ok().map(|v| v as usize)
 }
