@@ -3,8 +3,9 @@
 //! release by `cargo bench`), configured through its environment, which writes them to its
 //! store (SQLite FULL in a temp file, or PostgreSQL at `CHATSEAL_BENCH_PG_URL`). Once a second
 //! it samples lines sent, lines accepted (`chatseal_irc_lines_total`), events durable
-//! (`chatseal_events_durable_total`), pending (`chatseal_events_pending`) and the child's RSS
-//! and CPU; at the end it prints the table, the medians, peak and final RSS, and checks that
+//! (`chatseal_events_durable_total`), pending (`chatseal_events_pending`), what is behind
+//! (accepted minus durable, dropped and duplicate, the aggregator's mailbox included), the lag
+//! (behind / durable rate over the last 5 s) and the child's RSS and CPU; at the end it prints the table, the medians, peak and final RSS, and checks that
 //! SIGTERM stops the daemon with exit 0. For runs of 2 minutes or more (the 10-minute soak:
 //! `CHATSEAL_BENCH_SECONDS=600`) it compares the median RSS of the first and the last minute.
 //!
@@ -26,6 +27,9 @@ use std::time::{Duration, Instant};
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
 use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
 use pipeline_sample::*;
+
+/// Samples (seconds) over which the durable rate of the lag is measured.
+const LAG_WINDOW: usize = 5;
 
 struct Params {
     seconds: u64,
@@ -125,6 +129,16 @@ fn terminate(child: &mut Child) -> Option<i32> {
     None
 }
 
+/// The daemon's WARN and ERROR lines (the first 20), so a run that dropped or retried says why.
+fn print_log_problems(log: &std::path::Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let problems: Vec<&str> = text.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
+    println!("daemon log: {} WARN/ERROR lines", problems.len());
+    for l in problems.iter().take(20) {
+        println!("  {l}");
+    }
+}
+
 async fn bench(p: Params) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let (store_url, backend) = match &p.pg_url {
@@ -169,6 +183,7 @@ async fn bench(p: Params) {
     print_header();
     let first = prev.clone();
     let mut rows: Vec<Row> = Vec::new();
+    let mut history: std::collections::VecDeque<Sample> = std::collections::VecDeque::from([prev.clone()]);
     let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while started.elapsed() < Duration::from_secs(p.seconds) {
@@ -176,7 +191,11 @@ async fn bench(p: Params) {
         exited(&mut child, &log);
         let Some(s) = sample(&client, &metrics_url, pid, &ctl).await else { continue };
         ctl.allowed.store(s.accepted as u64 + (HEADROOM * p.rate) as u64, Ordering::Relaxed);
-        let r = row(started, &prev, &s, ticks);
+        let r = row(started, &history[0], &prev, &s, ticks);
+        history.push_back(s.clone());
+        if history.len() > LAG_WINDOW {
+            history.pop_front();
+        }
         print_row(&r);
         rows.push(r);
         prev = s;
@@ -213,7 +232,8 @@ async fn bench(p: Params) {
     println!("  lines/s sent      {:>10.0}", med(|r| r.sent));
     println!("  lines/s accepted  {:>10.0}", med(|r| r.accepted));
     println!("  lines/s durable   {:>10.0}", med(|r| r.durable));
-    println!("  pending           {:>10.0}", med(|r| r.pending));
+    println!("  pending (gauge)   {:>10.0}", med(|r| r.pending));
+    println!("  behind            {:>10.0}", med(|r| r.behind));
     println!("  lag (s)           {:>10.2}", med(|r| r.lag));
     println!("  daemon CPU %      {:>10.0}   load generator CPU % {:.0}", med(|r| r.daemon_cpu), med(|r| r.loadgen_cpu));
     println!(
@@ -238,6 +258,7 @@ async fn bench(p: Params) {
         println!("soak RSS: first-minute median {first_min:.1} MiB, last-minute median {last_min:.1} MiB ({growth:+.1}%): {verdict}");
     }
     println!("load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
+    print_log_problems(&log);
     match code {
         Some(0) => println!("SIGTERM: exit 0"),
         other => {

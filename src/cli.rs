@@ -57,6 +57,57 @@ pub enum Command {
         #[arg(long)]
         reason: Option<String>,
     },
+    /// Offline showcase: the daemon against an in-process simulated Twitch chat with short
+    /// epochs; prints each sealed root and a checked sample proof, serves /metrics. No network.
+    Demo {
+        /// How long to run, e.g. 60s, 2m (humantime).
+        #[arg(long = "for", value_name = "DURATION", default_value = "60s", value_parser = humantime::parse_duration)]
+        duration: std::time::Duration,
+    },
+    /// Copy every table between stores (SQLite <-> PostgreSQL, either way), then compare row
+    /// counts and sealed roots: exit 0 only when equal, 70 when they differ, 64 when the target
+    /// is neither empty nor a partial copy of the source. Safe to run again. Stop the daemon first.
+    Migrate {
+        /// Source store URL (with --legacy: the old system's database). Env CHATSEAL_MIGRATE_FROM.
+        #[arg(long, env = "CHATSEAL_MIGRATE_FROM", hide_env_values = true)]
+        from: String,
+        /// Target store URL (created and migrated if needed). Env CHATSEAL_MIGRATE_TO.
+        #[arg(long, env = "CHATSEAL_MIGRATE_TO", hide_env_values = true)]
+        to: String,
+        /// --from is a database of the old system: import it, keeping its sealed roots as they were.
+        #[arg(long)]
+        legacy: bool,
+        /// Rows per read and per target transaction.
+        #[arg(long, default_value_t = chatseal_schema::copy::CHUNK_ROWS)]
+        chunk_rows: usize,
+    },
+    /// Feed a chat log (raw IRC lines with tags, optionally after "[YYYY-MM-DD HH:MM:SS] ", UTC)
+    /// into the store through the live parse + flush path: sealed epochs never change, message
+    /// ids count once. For a stopped daemon (SQLite) or a shared PostgreSQL.
+    Replay {
+        /// The log file.
+        #[arg(long)]
+        from: PathBuf,
+    },
+    /// Take, list or verify backups of the store (in backup.dir).
+    Backup {
+        #[command(subcommand)]
+        action: BackupAction,
+    },
+    /// Restore a verified backup into a store: refuses a backup that fails verification, and
+    /// an existing store without --force (whose files are then moved aside, never deleted).
+    /// Stop the daemon first. Exit 0 restored, 1 refused, 64 when the backup cannot go there.
+    Restore {
+        /// Backup id (a folder of backup.dir) or the path of a backup folder.
+        #[arg(long)]
+        from: String,
+        /// Target store URL. Default: store.url.
+        #[arg(long)]
+        to: Option<String>,
+        /// Replace an existing store: its files are renamed to <name>.replaced-<time> first.
+        #[arg(long)]
+        force: bool,
+    },
     /// Check a proof offline with the on-chain fold: exit 0 valid, 1 invalid, 64 malformed input.
     Verify {
         #[arg(long)]
@@ -66,5 +117,20 @@ pub enum Command {
         /// Comma-separated sibling hashes, bottom-up; "" is the empty proof of a one-leaf tree.
         #[arg(long, allow_hyphen_values = true)]
         proof: String,
+    },
+}
+
+/// `chatseal backup ...`
+#[derive(Debug, Subcommand)]
+pub enum BackupAction {
+    /// Take a backup now (works beside a running daemon on SQLite), then apply retention.
+    Now,
+    /// List the backups: id, age, size, sealed epochs, whether verified.
+    List,
+    /// Re-check one backup (or all): sha256 of every file, quick_check, every seal's digest,
+    /// row counts. Exit 1 when one is bad.
+    Verify {
+        /// Backup id or folder; all backups when absent.
+        id: Option<String>,
     },
 }

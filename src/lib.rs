@@ -8,10 +8,13 @@ pub mod commands;
 pub mod daemon;
 pub mod exit;
 pub mod http;
+pub mod legacy;
 pub mod proofs;
 pub mod proofs_cache;
+pub mod replay;
 pub mod settings;
 pub mod telemetry;
+pub mod timefmt;
 pub mod twitchsim;
 
 use clap::Parser;
@@ -21,7 +24,10 @@ use cli::{Cli, Command};
 /// Parses the command line, runs the command, exits with its code.
 pub fn main_entry() {
     let cli = Cli::parse();
-    telemetry::init_logging(cli.log_format);
+    match cli.command {
+        Command::Demo { .. } => commands::demo::init_logging(cli.log_format),
+        _ => telemetry::init_logging(cli.log_format),
+    }
     // Test builds only: named failpoints configured by the FAILPOINTS environment variable.
     #[cfg(feature = "failpoints")]
     let _failpoints = fail::FailScenario::setup();
@@ -43,6 +49,11 @@ pub fn main_entry() {
                     Command::Seal { epoch, channel } => commands::seal::main(config, *epoch, channel.clone()).await,
                     Command::Proof { epoch, channel, user, claim } => commands::proof::main(config, *epoch, channel, user, *claim).await,
                     Command::OptOut { user, reason } => commands::opt_out::main(config, user, reason.as_deref()).await,
+                    Command::Demo { duration } => commands::demo::main(config, *duration).await,
+                    Command::Migrate { from, to, legacy, chunk_rows } => commands::migrate::main(from, to, *legacy, *chunk_rows).await,
+                    Command::Replay { from } => commands::replay::main(config, from).await,
+                    Command::Backup { action } => commands::backup::main(config, action).await,
+                    Command::Restore { from, to, force } => commands::restore::main(config, from, to.as_deref(), *force).await,
                     Command::Verify { .. } | Command::CheckConfig => unreachable!("handled without a runtime"),
                 }
             })

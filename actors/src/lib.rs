@@ -1,6 +1,7 @@
 //! chatseal's supervision tree: channel, clock, aggregator, sealer and backup actors, each a thin
 //! shell around a pure core that is unit-tested without sockets, clocks or a database.
 pub mod aggregator;
+pub mod backup;
 pub mod channel;
 pub mod clock;
 pub mod event;

@@ -5,6 +5,7 @@
 use ractor::{registry, ActorRef};
 
 use crate::aggregator::AggregatorMsg;
+use crate::backup::BackupMsg;
 use crate::sealer::SealerMsg;
 
 /// Registered names of one daemon's actors.
@@ -31,5 +32,8 @@ impl Routes {
     }
     pub fn sealer(&self) -> Option<ActorRef<SealerMsg>> {
         registry::where_is(self.name("sealer")).map(ActorRef::from)
+    }
+    pub fn backup(&self) -> Option<ActorRef<BackupMsg>> {
+        registry::where_is(self.name("backup")).map(ActorRef::from)
     }
 }

@@ -75,25 +75,34 @@ pub struct Row {
     pub sent: f64,
     pub accepted: f64,
     pub durable: f64,
+    /// The daemon's `chatseal_events_pending` gauge (the aggregator's buffer plus the flush in
+    /// flight; not what still waits in its mailbox).
     pub pending: f64,
-    /// pending / durable rate, seconds (infinite when nothing became durable).
+    /// Lines accepted and not yet durable, dropped or found duplicate (mailbox included).
+    pub behind: f64,
+    /// `behind` / the durable rate over the trailing window, seconds (infinite when nothing
+    /// became durable in the window while something is behind).
     pub lag: f64,
     pub rss_mib: f64,
     pub daemon_cpu: f64,
     pub loadgen_cpu: f64,
 }
 
-/// The row from `a` to `b`; `t` is `b`'s offset from the start of the run.
-pub fn row(start: Instant, a: &Sample, b: &Sample, ticks_per_s: f64) -> Row {
+/// The row from `a` to `b`; `t` is `b`'s offset from the start of the run; `window` is the
+/// sample the lag's durable rate is measured from (a few seconds back: flushes are lumpy).
+pub fn row(start: Instant, window: &Sample, a: &Sample, b: &Sample, ticks_per_s: f64) -> Row {
     let dt = (b.at - a.at).as_secs_f64().max(1e-9);
-    let durable = (b.durable - a.durable) / dt;
+    let wdt = (b.at - window.at).as_secs_f64().max(1e-9);
+    let window_rate = (b.durable - window.durable) / wdt;
+    let behind = (b.accepted - b.durable - b.dropped - b.duplicate).max(0.0);
     Row {
         t: (b.at - start).as_secs_f64(),
         sent: (b.sent - a.sent) as f64 / dt,
         accepted: (b.accepted - a.accepted) / dt,
-        durable,
+        durable: (b.durable - a.durable) / dt,
         pending: b.pending,
-        lag: if durable > 0.0 { b.pending / durable } else if b.pending > 0.0 { f64::INFINITY } else { 0.0 },
+        behind,
+        lag: if window_rate > 0.0 { behind / window_rate } else if behind > 0.0 { f64::INFINITY } else { 0.0 },
         rss_mib: b.rss as f64 / (1024.0 * 1024.0),
         daemon_cpu: (b.daemon_ticks.saturating_sub(a.daemon_ticks)) as f64 / ticks_per_s / dt * 100.0,
         loadgen_cpu: (b.loadgen_ticks.saturating_sub(a.loadgen_ticks)) as f64 / ticks_per_s / dt * 100.0,
@@ -115,12 +124,15 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 }
 
 pub fn print_header() {
-    println!("{:>6} {:>10} {:>10} {:>10} {:>10} {:>7} {:>8} {:>7} {:>7}", "t s", "sent/s", "accept/s", "durable/s", "pending", "lag s", "RSS MiB", "dmn %", "gen %");
+    println!(
+        "{:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>7} {:>8} {:>6} {:>6}",
+        "t s", "sent/s", "accept/s", "durable/s", "pending", "behind", "lag s", "RSS MiB", "dmn %", "gen %"
+    );
 }
 
 pub fn print_row(r: &Row) {
     println!(
-        "{:>6.1} {:>10.0} {:>10.0} {:>10.0} {:>10.0} {:>7.2} {:>8.1} {:>7.0} {:>7.0}",
-        r.t, r.sent, r.accepted, r.durable, r.pending, r.lag, r.rss_mib, r.daemon_cpu, r.loadgen_cpu
+        "{:>6.1} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>9.0} {:>7.2} {:>8.1} {:>6.0} {:>6.0}",
+        r.t, r.sent, r.accepted, r.durable, r.pending, r.behind, r.lag, r.rss_mib, r.daemon_cpu, r.loadgen_cpu
     );
 }

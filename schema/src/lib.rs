@@ -11,22 +11,29 @@
 //! # Ok(()) }
 //! ```
 
+pub mod backup;
 pub mod checks;
+pub mod copy;
 pub mod digest;
 pub mod entity;
 pub mod error;
 mod maintenance;
 pub mod migration;
 mod open;
+pub mod pg_snapshot;
 pub mod queries;
 pub mod redact;
 pub mod rows;
+pub mod salvage;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use backup::sqlite_path;
 pub use digest::{seal_digest, seal_digest_with_cut};
 pub use error::StoreError;
 pub use open::{Backend, OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
+pub use pg_snapshot::PgSnapshot;
+pub use salvage::SalvageReport;
 pub use queries::flush::FlushTx;
 pub use redact::redact_url;
 pub use rows::{

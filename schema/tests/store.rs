@@ -1,6 +1,7 @@
 //! Integration tests of chatseal-schema against real stores: every test runs on SQLite (a file
 //! in a temporary directory) and on PostgreSQL (a fresh database on the local server, dropped
 //! afterwards; `CHATSEAL_SKIP_PG=1` skips that half, an unreachable server fails the test).
+//! The power-loss tests (`powercut`) are SQLite only: they need a VFS.
 //! Run: `cargo test -p chatseal-schema`.
 
 #[path = "store/common.rs"]
@@ -11,6 +12,14 @@ mod flush;
 mod open;
 #[path = "store/optout.rs"]
 mod optout;
+#[path = "store/powercut.rs"]
+mod powercut;
+#[path = "store/powercut_file.rs"]
+mod powercut_file;
+#[path = "store/powercut_overlay.rs"]
+mod powercut_overlay;
+#[path = "store/powercut_vfs.rs"]
+mod powercut_vfs;
 #[path = "store/read.rs"]
 mod read;
 #[path = "store/seal.rs"]

@@ -1,9 +1,14 @@
 //! One module per `chatseal` subcommand; each exposes a `run` returning the process exit code
 //! (see [`crate::exit`]).
 
+pub mod backup;
 pub mod check_config;
+pub mod demo;
+pub mod migrate;
 pub mod opt_out;
 pub mod proof;
+pub mod replay;
+pub mod restore;
 pub mod run;
 pub mod seal;
 pub mod verify;

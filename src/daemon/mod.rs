@@ -3,6 +3,10 @@
 //! mini-redis, `run` takes its listener and its shutdown future as arguments, so `main` and the
 //! tests run the very same path.
 
+pub mod process_stats;
+pub mod recovery;
+pub mod systemd;
+pub mod upkeep;
 pub mod wiring;
 
 use std::future::Future;
@@ -11,7 +15,7 @@ use std::time::Duration;
 use chatseal_actors::clock::SharedClock;
 use chatseal_actors::supervisor::{Supervisor, SupervisorMsg};
 use chatseal_actors::Routes;
-use chatseal_schema::{Store, StoreError};
+use chatseal_schema::StoreError;
 use ractor::Actor;
 use tokio::net::TcpListener;
 
@@ -34,6 +38,8 @@ pub enum DaemonError {
     Http(std::io::Error),
     #[error("sealed epochs no longer match their digests (the store's rows were changed behind its back): {0}; the daemon does not write to this store: move its files aside and restore the latest verified backup")]
     SealsDamaged(String),
+    #[error("{damage}; backup.on_corruption = \"restore\" could not restore it: {why}")]
+    NotRecovered { damage: String, why: String },
     #[error("twitch.tls_ca_file / TLS setup: {0}")]
     Tls(#[from] chatseal_actors::channel::TlsSetupError),
 }
@@ -63,35 +69,41 @@ impl Default for RunOptions {
 /// Runs the daemon until `shutdown` resolves, then stops gracefully within the configured deadline.
 pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()> + Send, opts: RunOptions) -> Result<(), DaemonError> {
     let prom = crate::telemetry::prometheus();
-    let store = Store::open(&settings.store.url).await?;
+    // quick_check at open, then every seal re-checked against its digest before anything is
+    // written (SQLite's own checks cannot see a flipped byte inside a row). All of them, at
+    // start: a budgeted check with the rest in the background is the plan once stores grow
+    // past the start-up bar. A damaged store is restored or refused (backup.on_corruption).
+    let (store, recovered) = match recovery::open_checked(&settings.store.url).await? {
+        Ok(store) => (store, None),
+        Err(damage) => {
+            let (store, record) = recovery::recover(&settings, damage, opts.clock.now_ms()).await?;
+            (store, Some(record))
+        }
+    };
     for w in store.durability_warnings() {
         tracing::warn!("{w}");
     }
     tracing::info!(store = %store.redacted_url(), channels = settings.twitch.channels.len(), "store open");
-    // Every seal is re-checked against its digest before anything is written (SQLite's own
-    // checks cannot see a flipped byte inside a row). All of them, at start: a budgeted check
-    // with the rest in the background is the plan once stores grow past the start-up bar.
-    let started = std::time::Instant::now();
-    let damaged = store.verify_digests().await?;
-    if !damaged.is_empty() {
-        let list: Vec<String> = damaged.iter().take(10).map(|(e, c)| format!("{e} #{c}")).collect();
-        let err = DaemonError::SealsDamaged(format!("{} damaged, e.g. {}", damaged.len(), list.join(", ")));
-        tracing::error!("{err}");
-        return Err(err);
-    }
-    tracing::info!(elapsed = ?started.elapsed(), "sealed epochs verified against their digests");
+    upkeep::seed_gauges(&settings, &store).await?;
     let opted_out = store.opted_out_logins().await?;
     let routes = Routes::unique();
     let wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out)?;
+    if let Some(record) = recovered {
+        wired.backups.recovered(record);
+    }
     let (sup, sup_handle) = Actor::spawn(Some(routes.name("supervisor")), Supervisor, wired.args)
         .await
         .map_err(|e| DaemonError::Start(e.to_string()))?;
 
-    let state = AppState::new(store.clone(), wired.board.clone(), routes.clone(), sup.clone(), prom, &settings, wired.opted_out.clone(), opts.clock.clone());
+    let mut state = AppState::new(store.clone(), wired.board.clone(), routes.clone(), sup.clone(), prom.clone(), &settings, wired.opted_out.clone(), opts.clock.clone());
+    state.backups = wired.backups.clone();
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http_task = tokio::spawn(http::serve(listener, state, async move {
         let _ = http_stop_rx.await;
     }));
+    let _upkeep = AbortOnDrop(upkeep::spawn(prom, wired.board.clone()));
+    systemd::ready();
+    let watchdog = systemd::spawn_watchdog(sup.clone(), routes.clone());
     tracing::info!("chatseal running");
 
     let mut fatal = wired.fatal.clone();
@@ -99,6 +111,10 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
         _ = shutdown => None,
         r = fatal.wait_for(|f| f.is_some()) => r.ok().and_then(|v| v.clone()),
     };
+    if let Some(w) = watchdog {
+        w.stop();
+    }
+    systemd::stopping();
     if let Some(reason) = escalated {
         let _ = http_stop_tx.send(());
         let _ = store.checkpoint().await;
@@ -130,5 +146,14 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
             Ok(())
         }
         Err(_) => Err(DaemonError::ShutdownTimeout(deadline)),
+    }
+}
+
+/// Aborts a background task when the daemon's `run` returns, on every path.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }

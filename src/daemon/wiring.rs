@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chatseal_actors::aggregator::AggregatorArgs;
+use chatseal_actors::backup::{BackupArgs, BackupBoard};
 use chatseal_actors::channel::tls::{client_config, read_ca_file};
 use chatseal_actors::channel::{ChannelArgs, ChannelBoard, JoinLimiter, SessionCfg, TlsClientConfig, TlsSetupError};
 use chatseal_actors::clock::{ClockArgs, SharedClock};
@@ -72,6 +73,8 @@ pub struct Wired {
     pub board: ChannelBoard,
     pub opted_out: Arc<RwLock<HashSet<String>>>,
     pub fatal: watch::Receiver<Option<String>>,
+    /// Last backup, failures and the start-up recovery, for /v1/status.
+    pub backups: BackupBoard,
 }
 
 /// Fails only when the TLS client configuration cannot be built (see [`tls_client`]).
@@ -122,6 +125,16 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
             }
         })
         .collect();
+    let backups = BackupBoard::default();
+    let backup = BackupArgs {
+        store: store.clone(),
+        source_url: s.store.url.clone(),
+        dir: s.backup.dir.clone(),
+        interval: s.backup.interval,
+        keep: s.backup.keep,
+        clock: clock.clone(),
+        board: backups.clone(),
+    };
     let (fatal_tx, fatal_rx) = watch::channel(None);
     let tick = Duration::from_millis(250).min(s.epoch.grace.max(Duration::from_millis(50)));
     let args = SupervisorArgs {
@@ -142,6 +155,7 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
             grace_ms,
             flush_timeout: Duration::from_secs(30),
         },
+        backup,
         channels,
         policy: RestartPolicy {
             limit: s.daemon.restart_limit,
@@ -151,5 +165,5 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
         },
         fatal: fatal_tx,
     };
-    Ok(Wired { args, board, opted_out, fatal: fatal_rx })
+    Ok(Wired { args, board, opted_out, fatal: fatal_rx, backups })
 }

@@ -1,7 +1,9 @@
 //! The admin POST endpoints, behind `Authorization: Bearer <http.admin_token>`:
 //! `POST /v1/admin/opt-out` records an opt-out (store + audit entry) and drops the user at
 //! ingest from now on; `POST /v1/admin/seal` asks the running sealer to seal a closed epoch now
-//! (idempotent: an already sealed channel-epoch comes back unchanged, flagged). An empty
+//! (idempotent: an already sealed channel-epoch comes back unchanged, flagged);
+//! `POST /v1/admin/backup` asks the backup actor for a backup now and answers its manifest
+//! (a backup already running finishes first; the one answered starts after the request). An empty
 //! `admin_token` disables them (403 `admin_disabled`); a missing or wrong token is 401
 //! `unauthorized`. Bodies are JSON; every rejection has the API's `{"error","message"}` shape.
 
@@ -12,6 +14,7 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use chatseal_actors::backup::BackupMsg;
 use chatseal_actors::sealer::{SealOutcome, SealerMsg};
 use ractor::rpc::CallResult;
 use serde::{Deserialize, Serialize};
@@ -24,6 +27,8 @@ use crate::proofs::EpochView;
 
 /// How long a manual seal may take (flush plus every channel of the epoch).
 const SEAL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long a backup asked for by hand may take (copy, checks, manifest; maybe after another).
+const BACKUP_TIMEOUT: Duration = Duration::from_secs(1800);
 
 /// An admin request refused: the API error, with `WWW-Authenticate: Bearer` on a 401.
 #[derive(Debug)]
@@ -180,4 +185,21 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
         views.push(SealedView { epoch: e.into(), already_sealed });
     }
     Ok(Json(serde_json::json!({ "epoch": epoch, "channel": channel, "outcomes": views })))
+}
+
+/// `POST /v1/admin/backup` (no body) → the manifest of a backup taken now.
+pub async fn backup(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, Refused> {
+    authorize(&st, &headers)?;
+    let Some(actor) = st.routes.backup() else {
+        return Err(unavailable("backup_unavailable", "the backup actor is not running (restarting?); try again shortly".into()));
+    };
+    match actor.call(BackupMsg::Now, Some(BACKUP_TIMEOUT)).await {
+        Ok(CallResult::Success(Ok(manifest))) => {
+            tracing::info!(backup = %manifest.id, "backup taken (admin API)");
+            Ok(Json(serde_json::to_value(&manifest).unwrap_or_default()))
+        }
+        Ok(CallResult::Success(Err(e))) => Err(unavailable("backup_failed", format!("the backup failed: {e}"))),
+        Ok(CallResult::Timeout) => Err(unavailable("backup_busy", format!("no backup finished within {BACKUP_TIMEOUT:?}; it may still complete (GET /v1/status shows last_backup)"))),
+        Ok(CallResult::SenderError) | Err(_) => Err(unavailable("backup_unavailable", "the backup actor stopped before answering; try again shortly".into())),
+    }
 }

@@ -62,6 +62,7 @@ pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
     let current = epoch_of(now_ms / 1000, st.epoch_len);
     let last_sealed = st.store.last_sealed_epoch().await.ok().flatten();
     let agg = aggregator_status(&st).await;
+    let backups = st.backups.snapshot();
     // Coverage of the current epoch so far, per channel, from the recorded join intervals.
     let from_ms = current * 1000;
     let spans = st.store.coverage_spans(None, from_ms, now_ms.max(from_ms + 1)).await.unwrap_or_default();
@@ -85,7 +86,14 @@ pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
         "events_pending": agg.as_ref().map(|a| a.pending + a.in_flight),
         "store_up": agg.as_ref().map(|a| a.store_up),
         "events_dropped": agg.as_ref().map(|a| a.dropped),
-        "last_backup": serde_json::Value::Null,
+        "last_backup": backups.last_success.as_ref().map(|b| {
+            let mut v = serde_json::to_value(b).unwrap_or_default();
+            v["age_seconds"] = serde_json::json!((now_ms / 1000 - b.created_at).max(0));
+            v
+        }),
+        "backup_failures": backups.failures,
+        "last_backup_failure": backups.last_failure,
+        "last_recovery": backups.last_recovery,
     }))
 }
 

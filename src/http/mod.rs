@@ -15,6 +15,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use chatseal_actors::backup::BackupBoard;
 use chatseal_actors::channel::ChannelBoard;
 use chatseal_actors::clock::SharedClock;
 use chatseal_actors::supervisor::SupervisorMsg;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Built trees of sealed epochs, shared by the proof routes.
     pub trees: Arc<TreeCache>,
+    /// Last backup, backup failures and the start-up recovery (`/v1/status`).
+    pub backups: BackupBoard,
 }
 
 impl AppState {
@@ -70,6 +73,7 @@ impl AppState {
             opted_out,
             clock,
             trees: Arc::new(TreeCache::default()),
+            backups: BackupBoard::default(),
         }
     }
 }
@@ -96,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/epochs/{epoch}/{channel}/claim/{login}", get(epochs::claim))
         .route("/v1/admin/opt-out", post(admin::opt_out))
         .route("/v1/admin/seal", post(admin::seal))
+        .route("/v1/admin/backup", post(admin::backup))
         .fallback(|| async { error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")

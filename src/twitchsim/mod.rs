@@ -4,16 +4,19 @@
 //! stable room id per channel, PONG), refuses configured channels as suspended, and is driven
 //! through a cheap-to-clone [`FakeTwitch`] handle: send lines to the connections joined to a
 //! channel, broadcast RECONNECT, drop every connection, stall (no PONG, or total silence),
-//! and observe joins, connections and logins. [`lines`] composes the tagged chat lines to send.
+//! and observe joins, connections and logins. [`lines`] composes the tagged chat lines to send;
+//! [`traffic`] generates seeded, realistic traffic of many chatters from them (the demo's chat).
 
 mod command;
 mod control;
+mod crowd;
 pub mod lines;
 mod registry;
 mod replies;
 mod server;
 mod session;
 mod tls;
+pub mod traffic;
 
 #[cfg(test)]
 mod tests;

@@ -111,11 +111,17 @@ async fn tokens_bodies_and_methods() {
     assert_eq!((status, err["error"].as_str()), (400, Some("bad_request")), "{err}");
     let (status, err) = post(&seal, None, &json!({"epoch": 0}).to_string(), "application/json").await;
     assert_eq!((status, err["error"].as_str()), (401, Some("unauthorized")), "{err}");
-    // Wrong method and unknown admin routes answer in JSON too; there is no backup route here.
+    // Wrong method and unknown admin routes answer in JSON too.
     let (status, err) = get_json(&seal).await;
     assert_eq!((status, err["error"].as_str()), (405, Some("method_not_allowed")), "{err}");
-    let (status, err) = post(&format!("{}/v1/admin/backup", daemon.base), Some(&bearer), "{}", "application/json").await;
+    let (status, err) = post(&format!("{}/v1/admin/nothing-here", daemon.base), Some(&bearer), "{}", "application/json").await;
     assert_eq!((status, err["error"].as_str()), (404, Some("not_found")), "{err}");
+    // The backup route takes a backup and answers its manifest.
+    let (status, manifest) = post(&format!("{}/v1/admin/backup", daemon.base), Some(&bearer), "", "application/json").await;
+    assert_eq!(status, 200, "{manifest}");
+    assert!(manifest["id"].as_str().is_some_and(|id| !id.is_empty()) && manifest["method"] == "vacuum_into", "{manifest}");
+    let (status, err) = post(&format!("{}/v1/admin/backup", daemon.base), None, "", "application/json").await;
+    assert_eq!((status, err["error"].as_str()), (401, Some("unauthorized")), "{err}");
     daemon.stop().await.expect("graceful stop");
 
     // No admin_token: the endpoints are disabled, whatever the request carries.

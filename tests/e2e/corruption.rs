@@ -1,7 +1,9 @@
 //! Detection of a damaged store: a flipped byte in the SQLite header is refused by SQLite, a
 //! flipped byte inside a sealed row (which SQLite cannot see) is caught by the seal digests,
-//! and in both cases the daemon refuses to start and never writes to the file. A WAL truncated
-//! at random offsets opens to a consistent prefix.
+//! and in both cases the daemon, finding no verified backup to restore (the default
+//! `backup.on_corruption = "restore"`), refuses to start and never writes to the file (the
+//! restore itself is tested in `backup.rs`). A WAL truncated at random offsets opens to a
+//! consistent prefix.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -38,13 +40,19 @@ fn db_path(dir: &std::path::Path) -> std::path::PathBuf {
     dir.join("chatseal.db")
 }
 
+/// Starts the daemon with the default `backup.on_corruption = "restore"` and no backup at all:
+/// it must refuse, say there is no verified backup, and move nothing.
 async fn refuses_to_start(url: &str) -> String {
     let fake = fake_twitch().await;
     let d = Daemon::start(settings_for(&fake, url, &["alpha"], &[])).await;
-    match d.stop().await {
+    let err = match d.stop().await {
         Ok(()) => panic!("the daemon started on a damaged store"),
         Err(e) => e.to_string(),
-    }
+    };
+    assert!(err.contains("no verified backup"), "{err}");
+    let dir = chatseal_schema::sqlite_path(url).and_then(|p| p.parent().map(|d| d.to_path_buf())).expect("a SQLite store");
+    assert!(!dir.join("quarantine").exists(), "nothing is moved without a backup to restore");
+    err
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -25,6 +25,11 @@ pub fn settings_for(fake: &FakeTwitch, store_url: &str, channels: &[&str], extra
         ("CHATSEAL__STORE__FLUSH_INTERVAL".into(), "50ms".into()),
         ("CHATSEAL__HTTP__LISTEN".into(), "127.0.0.1:0".into()),
     ];
+    // Backups (and the recovery looking for them) stay beside the test's store, never in the
+    // working directory's default data/backups.
+    if !extra.iter().any(|(k, _)| *k == "CHATSEAL__BACKUP__DIR") {
+        env.push(("CHATSEAL__BACKUP__DIR".into(), backup_dir_for(store_url).display().to_string()));
+    }
     for (k, v) in extra {
         env.push((k.to_string(), v.to_string()));
     }
@@ -90,6 +95,15 @@ where
             panic!("timed out after {timeout:?} waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Where the harness puts a test store's backups: `backups/` beside a SQLite file, else a
+/// folder of the system's temporary directory named after the URL's database.
+pub fn backup_dir_for(store_url: &str) -> std::path::PathBuf {
+    match chatseal_schema::sqlite_path(store_url) {
+        Some(db) => db.parent().unwrap_or(Path::new(".")).join("backups"),
+        None => std::env::temp_dir().join(format!("chatseal-e2e-backups-{}", store_url.rsplit('/').next().unwrap_or("pg"))),
     }
 }
 

@@ -2,15 +2,20 @@
 //! with many modules (linking is the slow part of a Rust build).
 
 mod admin;
+mod backup;
+mod backup_pg;
 mod channel;
 mod corruption;
 #[cfg(feature = "failpoints")]
 mod crashpoints;
+mod demo;
 mod durability;
 mod crosscheck;
 mod harness;
 mod invariants;
 mod killloop;
+mod migrate;
+mod observability;
 mod sealing;
 #[cfg(feature = "failpoints")]
 mod supervision;

@@ -50,11 +50,11 @@ async fn each_actor_kind_is_restarted_and_the_daemon_goes_on() {
     let url = sqlite_url(dir.path());
     let fake = fake_twitch().await;
     let port = free_port();
-    let fp = "aggregator.tick=1*return;clock.tick=1*return;sealer.pre_start=1*return;channel.pre_start=1*return";
+    let fp = "aggregator.tick=1*return;clock.tick=1*return;sealer.pre_start=1*return;backup.pre_start=1*return;channel.pre_start=1*return";
     let mut child = spawn(&fake, &url, port, fp, &[]);
     let base = format!("http://127.0.0.1:{port}");
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "channel actor restarted and joined");
-    for kind in ["aggregator", "clock", "sealer", "channel"] {
+    for kind in ["aggregator", "clock", "sealer", "backup", "channel"] {
         let series = format!("chatseal_actor_restarts_total{{actor=\"{kind}\"}}");
         wait_for(&format!("{kind} restarted"), Duration::from_secs(30), || async {
             let text = reqwest::get(format!("{base}/metrics")).await.ok()?.text().await.ok()?;

@@ -1,4 +1,4 @@
-//! The supervisor: starts the pipeline (clock, aggregator, sealer) and one actor per channel,
+//! The supervisor: starts the pipeline (clock, aggregator, sealer, backup) and one actor per channel,
 //! linked to itself; restarts a failed child with the policy's backoff (a child that fails in
 //! pre_start is retried the same way); escalates past the intensity limit by reporting a fatal
 //! error and stopping, so the process exits non-zero instead of spinning. Children register
@@ -14,6 +14,7 @@ use tokio::sync::watch;
 
 use super::policy::{Decision, RestartPolicy, RestartTracker};
 use crate::aggregator::{AggregatorActor, AggregatorArgs, AggregatorMsg};
+use crate::backup::{BackupActor, BackupArgs};
 use crate::channel::{ChannelActor, ChannelArgs, ChannelMsg};
 use crate::clock::{ClockActor, ClockArgs};
 use crate::routes::Routes;
@@ -27,6 +28,7 @@ pub struct SupervisorArgs {
     pub clock: ClockArgs,
     pub aggregator: AggregatorArgs,
     pub sealer: SealerArgs,
+    pub backup: BackupArgs,
     pub channels: Vec<ChannelArgs>,
     pub policy: RestartPolicy,
     /// Set to the reason when the supervisor gives up.
@@ -39,6 +41,7 @@ pub enum Child {
     Clock,
     Aggregator,
     Sealer,
+    Backup,
     Channel(usize),
 }
 
@@ -48,6 +51,7 @@ impl Child {
             Child::Clock => "clock",
             Child::Aggregator => "aggregator",
             Child::Sealer => "sealer",
+            Child::Backup => "backup",
             Child::Channel(_) => "channel",
         }
     }
@@ -78,7 +82,7 @@ impl Actor for Supervisor {
 
     async fn pre_start(&self, myself: ActorRef<SupervisorMsg>, args: SupervisorArgs) -> Result<SupervisorState, ActorProcessingErr> {
         let mut st = SupervisorState { tracker: RestartTracker::new(args.policy.clone()), args, running: HashMap::new(), shutting_down: false };
-        let mut order = vec![Child::Clock, Child::Aggregator, Child::Sealer];
+        let mut order = vec![Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup];
         order.extend((0..st.args.channels.len()).map(Child::Channel));
         for child in order {
             // A child that cannot start now is retried by the policy, like a crash.
@@ -141,6 +145,9 @@ impl SupervisorState {
                     .map(|(r, _)| r.get_cell())
             }
             Child::Sealer => Actor::spawn_linked(Some(routes.name("sealer")), SealerActor, self.args.sealer.clone(), sup)
+                .await
+                .map(|(r, _)| r.get_cell()),
+            Child::Backup => Actor::spawn_linked(Some(routes.name("backup")), BackupActor, self.args.backup.clone(), sup)
                 .await
                 .map(|(r, _)| r.get_cell()),
             Child::Channel(i) => {

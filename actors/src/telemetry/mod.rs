@@ -1,10 +1,14 @@
-//! Telemetry: the metric catalogue (`names`) and its registration with the `metrics` facade.
+//! Telemetry: the metric catalogue (`names`), the values its labels take (`labels`), and their
+//! registration with the `metrics` facade.
+pub mod labels;
 pub mod names;
 
 use names::{Kind, ALL};
 
-/// Describes every metric and registers a zero value for the unlabelled ones, so each series
-/// exists from the first scrape. Labelled series appear with their first label value.
+/// Describes every metric and registers a zero value for the unlabelled ones and for every known
+/// label value, so each series exists from the first scrape. The per-channel series come with
+/// the configuration ([`labels::register_channel`]); the daemon sets the gauges it reads from
+/// the store or /proc (store up, last sealed epoch, epoch length, process).
 pub fn describe_all() {
     for d in ALL {
         match d.kind {
@@ -33,4 +37,5 @@ pub fn describe_all() {
     for name in [names::EVENTS_PENDING, names::UNSEALED_BACKLOG, names::CHANNELS_JOINED] {
         metrics::gauge!(name).set(0.0);
     }
+    labels::register_static();
 }

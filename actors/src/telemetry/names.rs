@@ -58,11 +58,24 @@ defs! {
     LAST_SEALED_EPOCH = "chatseal_last_sealed_epoch_timestamp_seconds", Gauge, "Start of the newest sealed epoch, Unix seconds.";
     SEAL_FAILURES_TOTAL = "chatseal_seal_failures_total", Counter, "Seal attempts that failed and will be retried.";
     COVERAGE_RATIO = "chatseal_coverage_ratio", Gauge, "Fraction of the last sealed epoch during which the channel was joined, per channel.";
+    // backups and recovery
+    BACKUP_LAST_SUCCESS = "chatseal_backup_last_success_timestamp_seconds", Gauge, "Creation time of the newest verified backup, Unix seconds (0: none yet).";
+    BACKUP_SECONDS = "chatseal_backup_duration_seconds", Histogram, "Duration of one backup: copy, checks (quick_check, digests) and manifest.";
+    BACKUP_SIZE_BYTES = "chatseal_backup_size_bytes", Gauge, "Size of the newest verified backup, bytes.";
+    BACKUP_FAILURES_TOTAL = "chatseal_backup_failures_total", Counter, "Backups that failed (each is logged and retried).";
+    RECOVERIES_TOTAL = "chatseal_recoveries_total", Counter, "Damaged stores found at start-up, by outcome (restored from a backup, refused by config, failed).";
     // supervision
     ACTOR_RESTARTS_TOTAL = "chatseal_actor_restarts_total", Counter, "Actor restarts by the supervisor, by actor kind.";
     // http
     HTTP_REQUESTS_TOTAL = "chatseal_http_requests_total", Counter, "HTTP requests, by route and status.";
     HTTP_SECONDS = "chatseal_http_request_duration_seconds", Histogram, "HTTP request duration, by route.";
+    // configuration the alerts and dashboards need
+    EPOCH_LENGTH_SECONDS = "chatseal_epoch_length_seconds", Gauge, "Configured epoch length (epoch.length), seconds.";
+    // process (read from /proc/self every 5 s; Linux only)
+    PROCESS_RESIDENT_MEMORY = "chatseal_process_resident_memory_bytes", Gauge, "Resident memory of the process, bytes.";
+    PROCESS_CPU_SECONDS_TOTAL = "chatseal_process_cpu_seconds_total", Counter, "User plus system CPU time of the process, whole seconds.";
+    PROCESS_OPEN_FDS = "chatseal_process_open_fds", Gauge, "File descriptors the process has open.";
+    PROCESS_START_TIME = "chatseal_process_start_time_seconds", Gauge, "Start time of the process, Unix seconds.";
 }
 
 /// Histogram buckets, in the metric's base unit.
@@ -72,6 +85,7 @@ pub fn buckets(name: &str) -> Option<&'static [f64]> {
     match name {
         JOIN_WAIT_SECONDS | FLUSH_SECONDS | SEAL_SECONDS | HTTP_SECONDS => Some(SECONDS),
         FLUSH_BATCH_EVENTS | SEAL_PARTICIPANTS => Some(COUNTS),
+        BACKUP_SECONDS => Some(&[0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0]),
         _ => None,
     }
 }

@@ -33,7 +33,7 @@ impl Store {
     }
 }
 
-const UPSERT_PARTICIPATION: &str = " ON CONFLICT (epoch, channel, user_hash) DO UPDATE SET \
+pub(crate) const UPSERT_PARTICIPATION: &str = " ON CONFLICT (epoch, channel, user_hash) DO UPDATE SET \
      first_seen = CASE WHEN excluded.first_seen < participation.first_seen THEN excluded.first_seen ELSE participation.first_seen END, \
      last_seen = CASE WHEN excluded.last_seen > participation.last_seen THEN excluded.last_seen ELSE participation.last_seen END";
 
@@ -42,14 +42,14 @@ const UPSERT_SIGNALS: &str =
 
 // SET expressions see the stored row as it was before this statement, so every CASE below
 // compares against the old last_seen.
-const UPSERT_USERS: &str = " ON CONFLICT (user_hash) DO UPDATE SET \
+pub(crate) const UPSERT_USERS: &str = " ON CONFLICT (user_hash) DO UPDATE SET \
      login = CASE WHEN excluded.last_seen >= users.last_seen THEN excluded.login ELSE users.login END, \
      user_id = CASE WHEN excluded.last_seen >= users.last_seen THEN COALESCE(excluded.user_id, users.user_id) ELSE COALESCE(users.user_id, excluded.user_id) END, \
      display_name = CASE WHEN excluded.last_seen >= users.last_seen THEN COALESCE(excluded.display_name, users.display_name) ELSE COALESCE(users.display_name, excluded.display_name) END, \
      first_seen = CASE WHEN excluded.first_seen < users.first_seen THEN excluded.first_seen ELSE users.first_seen END, \
      last_seen = CASE WHEN excluded.last_seen > users.last_seen THEN excluded.last_seen ELSE users.last_seen END";
 
-const UPSERT_COVERAGE: &str = " ON CONFLICT (channel, started_ms) DO UPDATE SET \
+pub(crate) const UPSERT_COVERAGE: &str = " ON CONFLICT (channel, started_ms) DO UPDATE SET \
      until_ms = CASE WHEN excluded.until_ms > coverage.until_ms THEN excluded.until_ms ELSE coverage.until_ms END";
 
 impl FlushTx {

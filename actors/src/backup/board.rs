@@ -1,0 +1,110 @@
+//! What the daemon knows about its backups and its last recovery, shared with the HTTP status
+//! page: the last successful backup, the last failure, how many failed, and what the start-up
+//! recovery did. It lives outside the backup actor, so it survives the actor's restarts and
+//! `/v1/status` never waits on a backup in flight.
+
+use std::sync::{Arc, RwLock};
+
+use chatseal_schema::SalvageReport;
+use serde::Serialize;
+
+use super::manifest::Manifest;
+
+/// The last successful backup, as `/v1/status` shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LastBackup {
+    pub id: String,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub size_bytes: u64,
+    pub sealed_epochs: i64,
+    pub newest_sealed_epoch: Option<i64>,
+    pub method: &'static str,
+    pub duration_ms: u64,
+}
+
+impl From<&Manifest> for LastBackup {
+    fn from(m: &Manifest) -> Self {
+        LastBackup {
+            id: m.id.clone(),
+            created_at: m.created_at,
+            size_bytes: m.size_bytes,
+            sealed_epochs: m.sealed_epochs,
+            newest_sealed_epoch: m.newest_sealed_epoch,
+            method: m.method.as_str(),
+            duration_ms: m.duration_ms,
+        }
+    }
+}
+
+/// A backup that failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LastFailure {
+    /// Unix seconds.
+    pub at: i64,
+    pub error: String,
+}
+
+/// What the recovery at start-up did about a damaged store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RecoveryRecord {
+    /// Unix seconds.
+    pub at: i64,
+    /// "restored", "refused" or "failed" (the label of `chatseal_recoveries_total`).
+    pub outcome: &'static str,
+    /// What was found wrong with the store.
+    pub damage: String,
+    /// Where the damaged files were moved (never deleted).
+    pub quarantine: Option<String>,
+    /// The backup restored.
+    pub backup_id: Option<String>,
+    /// What was merged back from the damaged file.
+    pub salvage: Option<SalvageReport>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct BoardState {
+    pub last_success: Option<LastBackup>,
+    pub last_failure: Option<LastFailure>,
+    /// Backups that failed since the daemon started.
+    pub failures: u64,
+    pub last_recovery: Option<RecoveryRecord>,
+}
+
+/// Shared handle (cheap to clone).
+#[derive(Debug, Clone, Default)]
+pub struct BackupBoard(Arc<RwLock<BoardState>>);
+
+impl BackupBoard {
+    pub fn snapshot(&self) -> BoardState {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut BoardState)) {
+        f(&mut self.0.write().unwrap_or_else(|p| p.into_inner()));
+    }
+
+    pub fn succeeded(&self, m: &Manifest) {
+        self.update(|s| s.last_success = Some(m.into()));
+    }
+
+    /// Sets the last success from a backup found on disk, unless a newer one is known.
+    pub fn found_on_disk(&self, m: &Manifest) {
+        self.update(|s| {
+            if s.last_success.as_ref().is_none_or(|l| l.created_at < m.created_at) {
+                s.last_success = Some(m.into());
+            }
+        });
+    }
+
+    pub fn failed(&self, at: i64, error: String) {
+        self.update(|s| {
+            s.failures += 1;
+            s.last_failure = Some(LastFailure { at, error });
+        });
+    }
+
+    pub fn recovered(&self, r: RecoveryRecord) {
+        self.update(|s| s.last_recovery = Some(r));
+    }
+}

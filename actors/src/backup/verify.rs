@@ -1,0 +1,82 @@
+//! Checking a backup before trusting it (`backup verify`, `restore`, recovery at start-up):
+//! the manifest is sound, every file it lists has its size and sha256, and the data itself
+//! holds: a SQLite copy passes quick_check, every sealed epoch's digest and the manifest's row
+//! counts; a pg_dump archive is readable by `pg_restore --list` with every table's data; a
+//! JSON-lines export has the manifest's row count per table.
+
+use std::io::BufRead;
+use std::path::Path;
+
+use chatseal_schema::entity::TABLES;
+
+use super::catalog::read_manifest;
+use super::error::BackupError;
+use super::fsio::{blocking, sha256_file};
+use super::manifest::{Manifest, Method, PG_DUMP_FILE, SQLITE_FILE};
+use super::pg::{find_on_path, missing_in_archive};
+use super::sqlite::inspect;
+
+/// Verifies the backup in `folder`; its manifest when every check passed, else `Damaged`
+/// naming the first check that failed.
+pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
+    let m = read_manifest(folder)?;
+    let damaged = |detail: String| BackupError::Damaged { id: m.id.clone(), detail };
+    if let Some(p) = m.problems().into_iter().next() {
+        return Err(damaged(p));
+    }
+    for f in &m.files {
+        let path = folder.join(&f.name);
+        let found = blocking(move || sha256_file(&path).map_err(BackupError::io("reading", &path))).await;
+        match found {
+            Ok((size, sha)) if size == f.size && sha == f.sha256 => {}
+            Ok((size, sha)) => {
+                return Err(damaged(format!("{}: {size} bytes with sha256 {sha}, but the manifest says {} bytes with sha256 {}", f.name, f.size, f.sha256)))
+            }
+            Err(e) => return Err(damaged(format!("{}: {e}", f.name))),
+        }
+    }
+    match m.method {
+        Method::VacuumInto => {
+            if m.file(SQLITE_FILE).is_none() {
+                return Err(damaged(format!("the manifest lists no {SQLITE_FILE}")));
+            }
+            let found = match inspect(&folder.join(SQLITE_FILE)).await {
+                Ok(f) => f,
+                Err(e @ (BackupError::Store(_) | BackupError::SealsDamaged { .. })) => return Err(damaged(e.to_string())),
+                Err(e) => return Err(e),
+            };
+            if found.row_counts != m.row_counts {
+                return Err(damaged(format!("row counts {:?} differ from the manifest's {:?}", found.row_counts, m.row_counts)));
+            }
+        }
+        Method::PgDump => {
+            if m.file(PG_DUMP_FILE).is_none() {
+                return Err(damaged(format!("the manifest lists no {PG_DUMP_FILE}")));
+            }
+            if let Some(pr) = find_on_path("pg_restore") {
+                let path = folder.join(PG_DUMP_FILE);
+                match blocking(move || missing_in_archive(&pr, &path)).await {
+                    Ok(missing) if missing.is_empty() => {}
+                    Ok(missing) => return Err(damaged(format!("the archive holds no data for {}", missing.join(", ")))),
+                    Err(e) => return Err(damaged(e.to_string())),
+                }
+            }
+        }
+        Method::JsonLines => {
+            for table in TABLES {
+                let path = folder.join(format!("{table}.jsonl"));
+                let lines = blocking(move || {
+                    let f = std::fs::File::open(&path).map_err(BackupError::io("reading", &path))?;
+                    Ok(std::io::BufReader::new(f).lines().count() as i64)
+                })
+                .await
+                .map_err(|e| damaged(e.to_string()))?;
+                let want = m.row_counts.get(table).copied().unwrap_or(0);
+                if lines != want {
+                    return Err(damaged(format!("{table}.jsonl holds {lines} rows, the manifest says {want}")));
+                }
+            }
+        }
+    }
+    Ok(m)
+}

@@ -1,0 +1,208 @@
+//! Writing rows that come from outside chatseal (the old system's database) into a store:
+//! users, participation, signals and seals whose roots are kept as they were. Everything of one
+//! batch goes in ONE transaction with `ON CONFLICT DO NOTHING`, so an import can be run again.
+//! The store checks the rows (hashes, signal kinds, indexes) and computes each seal's digest
+//! itself, over exactly the rows it writes; a seal already in the store keeps its rows.
+
+use super::io::{insert_rows, Row};
+use super::spec::{row_of, table_spec};
+use crate::digest::seal_digest;
+use crate::entity::{participation, sealed_epochs, sealed_participants, signals, users};
+use crate::error::StoreError;
+use crate::open::{write_txn_options, Store};
+use crate::rows::{check_hash, check_kind, SealedParticipant};
+use sea_orm::{ConnectionTrait, TransactionTrait};
+
+/// A seal imported with its root as it was. It has no claim tree (`claim_root` NULL).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ImportSeal {
+    pub epoch: i64,
+    pub channel: String,
+    /// 64 lowercase hex; None for an empty seal.
+    pub root: Option<String>,
+    pub sealed_at: i64,
+    /// 1 when the leaves fold to `root` with today's format; 0 (legacy) when they do not.
+    pub format_version: i32,
+    /// Fraction of the epoch covered, 0..=1 (0 when unknown).
+    pub coverage: f64,
+    /// In index order, `idx` 0, 1, 2, ...; `amount` and `claim_leaf` as the caller has them.
+    pub participants: Vec<SealedParticipant>,
+}
+
+/// Rows to import together.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportBatch {
+    pub users: Vec<users::Model>,
+    pub participation: Vec<participation::Model>,
+    pub signals: Vec<signals::Model>,
+    pub seals: Vec<ImportSeal>,
+}
+
+impl ImportBatch {
+    /// Rows held, seals counted with their participants.
+    pub fn len(&self) -> usize {
+        self.users.len()
+            + self.participation.len()
+            + self.signals.len()
+            + self.seals.iter().map(|s| 1 + s.participants.len()).sum::<usize>()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Rows that were new, per table.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ImportWritten {
+    pub users: u64,
+    pub participation: u64,
+    pub signals: u64,
+    pub seals: u64,
+    pub sealed_participants: u64,
+}
+
+impl ImportWritten {
+    pub fn add(&mut self, o: &ImportWritten) {
+        self.users += o.users;
+        self.participation += o.participation;
+        self.signals += o.signals;
+        self.seals += o.seals;
+        self.sealed_participants += o.sealed_participants;
+    }
+}
+
+fn invalid(what: &'static str, detail: String) -> StoreError {
+    StoreError::Invalid { what, detail }
+}
+
+fn check_batch(b: &ImportBatch) -> Result<(), StoreError> {
+    for u in &b.users {
+        check_hash("imported user_hash", &u.user_hash)?;
+    }
+    for p in &b.participation {
+        check_hash("imported participation user_hash", &p.user_hash)?;
+    }
+    for s in &b.signals {
+        check_hash("imported signal user_hash", &s.user_hash)?;
+        check_kind(&s.kind)?;
+    }
+    for s in &b.seals {
+        if let Some(r) = &s.root {
+            check_hash("imported seal root", r)?;
+        }
+        if !(0.0..=1.0).contains(&s.coverage) {
+            return Err(invalid("imported seal coverage", format!("{} is outside 0..=1", s.coverage)));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(s.participants.len());
+        for (i, p) in s.participants.iter().enumerate() {
+            if !seen.insert(p.user_hash.as_str()) {
+                return Err(invalid(
+                    "imported seal",
+                    format!("epoch {} channel {}: user {} appears twice", s.epoch, s.channel, p.user_hash),
+                ));
+            }
+            if p.idx != i as i64 {
+                return Err(invalid(
+                    "imported seal participant index",
+                    format!("epoch {} channel {}: position {i} holds idx {}", s.epoch, s.channel, p.idx),
+                ));
+            }
+            check_hash("imported sealed participant user_hash", &p.user_hash)?;
+            check_hash("imported sealed participant leaf", &p.leaf)?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Imports `b` in one transaction (see the module doc); returns what was new.
+    pub async fn import_batch(&self, b: &ImportBatch) -> Result<ImportWritten, StoreError> {
+        check_batch(b)?;
+        let (u, p, s, e) = (table_spec("users")?, table_spec("participation")?, table_spec("signals")?, table_spec("sealed_epochs")?);
+        let sp = table_spec("sealed_participants")?;
+        let users: Vec<Row> = b.users.iter().map(row_of).collect();
+        let parts: Vec<Row> = b.participation.iter().map(row_of).collect();
+        let sigs: Vec<Row> = b.signals.iter().map(row_of).collect();
+        let seals: Vec<Row> = b
+            .seals
+            .iter()
+            .map(|s| {
+                row_of(&sealed_epochs::Model {
+                    epoch: s.epoch,
+                    channel: s.channel.clone(),
+                    root: s.root.clone(),
+                    claim_root: None,
+                    participants: s.participants.len() as i64,
+                    coverage: s.coverage,
+                    digest: seal_digest(s.epoch, &s.channel, s.root.as_deref(), None, &s.participants),
+                    sealed_at: s.sealed_at,
+                    format_version: s.format_version,
+                    claim_cut: None,
+                })
+            })
+            .collect();
+        let txn = self
+            .writer
+            .begin_with_options(write_txn_options(self.backend))
+            .await
+            .map_err(self.ctx.at("starting an import transaction"))?;
+        let at = |what: &'static str| self.ctx.at(what);
+        let users = insert_rows(&txn, &u, &users).await.map_err(at("importing users"))?;
+        let parts = insert_rows(&txn, &p, &parts).await.map_err(at("importing participation"))?;
+        let sigs = insert_rows(&txn, &s, &sigs).await.map_err(at("importing signals"))?;
+        let new_seals = insert_rows(&txn, &e, &seals).await.map_err(at("importing seals"))?;
+        // Only the participants of seals written now: a seal the store already held keeps its rows.
+        let members: Vec<Row> = b
+            .seals
+            .iter()
+            .zip(&seals)
+            .filter(|(_, row)| new_seals.contains(&e.key_of(row)))
+            .flat_map(|(s, _)| {
+                s.participants.iter().map(|m| {
+                    row_of(&sealed_participants::Model {
+                        epoch: s.epoch,
+                        channel: s.channel.clone(),
+                        idx: m.idx,
+                        user_hash: m.user_hash.clone(),
+                        login: m.login.clone(),
+                        leaf: m.leaf.clone(),
+                        amount: m.amount.clone(),
+                        claim_leaf: m.claim_leaf.clone(),
+                    })
+                })
+            })
+            .collect();
+        let members_new = insert_rows(&txn, &sp, &members).await.map_err(at("importing sealed participants"))?;
+        if members_new.len() != members.len() {
+            return Err(invalid(
+                "imported seal",
+                format!("{} sealed participants were refused by the store (a user twice in one seal?)", members.len() - members_new.len()),
+            ));
+        }
+        txn.commit().await.map_err(at("committing an import"))?;
+        Ok(ImportWritten {
+            users: users.len() as u64,
+            participation: parts.len() as u64,
+            signals: sigs.len() as u64,
+            seals: new_seals.len() as u64,
+            sealed_participants: members_new.len() as u64,
+        })
+    }
+}
+
+impl Store {
+    /// Participation rows whose user has no users row (no login): the sealer cannot seal
+    /// their (epoch, channel) until one exists.
+    pub async fn participation_without_login(&self) -> Result<u64, StoreError> {
+        let what = "counting participants without a login";
+        let sql = "SELECT COUNT(*) FROM participation p WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_hash = p.user_hash)";
+        let backend = self.reader.get_database_backend();
+        let row = self.reader.query_one_raw(crate::queries::stmt(backend, sql, vec![])).await.map_err(self.ctx.at(what))?;
+        let n = match row {
+            Some(r) => r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
+            None => 0,
+        };
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+}

@@ -1,0 +1,68 @@
+//! `chatseal replay --from FILE`: feeds a chat log into the store of the configuration
+//! (`store.url`) through the live parse + flush path ([`crate::replay`]), then prints what
+//! happened to its lines. For a stopped daemon (SQLite) or a PostgreSQL store shared with a
+//! running one. The epoch length and the excluded users come from the configuration, the
+//! opt-outs from the store.
+
+use std::path::Path;
+
+use chatseal_schema::Store;
+
+use crate::daemon::wiring::{excluded_users, secs};
+use crate::exit;
+use crate::replay::{replay_file, ReplayConfig, ReplayError, CHUNK_EVENTS};
+use crate::settings;
+
+pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
+    let s = match settings::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    if !from.is_file() {
+        eprintln!("--from {}: no such file; give the path of a chat log (one raw IRC line per row)", from.display());
+        return exit::USAGE;
+    }
+    let store = match Store::open(&s.store.url).await {
+        Ok(st) => st,
+        Err(e) => {
+            eprintln!("{e}");
+            return if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL };
+        }
+    };
+    let opted_out = match store.opted_out_logins().await {
+        Ok(v) => v.into_iter().collect(),
+        Err(e) => {
+            eprintln!("reading opt-outs: {e}");
+            return if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL };
+        }
+    };
+    let cfg = ReplayConfig {
+        epoch_len: secs(s.epoch.length),
+        max_line_bytes: s.twitch.max_line_bytes,
+        excluded: excluded_users(&s),
+        opted_out,
+        chunk_events: CHUNK_EVENTS,
+    };
+    println!("replay {} -> {}", from.display(), store.redacted_url());
+    let code = match replay_file(&store, from, &cfg).await {
+        Ok(sum) => {
+            print!("{}", sum.render());
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            match &e {
+                ReplayError::Store(se) if se.is_unavailable() => exit::UNAVAILABLE,
+                ReplayError::Store(_) => exit::INTERNAL,
+                ReplayError::Open { .. } | ReplayError::Read(_) => exit::USAGE,
+            }
+        }
+    };
+    if let Err(e) = store.checkpoint().await {
+        tracing::warn!("checkpointing the store: {e}");
+    }
+    code
+}

@@ -1,0 +1,162 @@
+//! `chatseal restore --from BACKUP [--to URL] [--force]`: puts a backup back. The backup is
+//! verified first (sha256 of every file, quick_check, every seal's digest, row counts) and a
+//! bad one is refused. An existing store is refused without `--force`; with it, its files are
+//! renamed to `<name>.replaced-<time>` (never deleted). A SQLite backup goes to a SQLite URL by
+//! copying the verified file; a pg_dump backup goes to an EMPTY PostgreSQL database through
+//! pg_restore. Across engines: restore to the engine of the backup, then `chatseal migrate`.
+//! The restored store is opened, checked again and the restore written to its audit log.
+
+use std::path::Path;
+use std::time::Duration;
+
+use chatseal_actors::backup::catalog::resolve;
+use chatseal_actors::backup::fsio::blocking;
+use chatseal_actors::backup::manifest::{backup_id, Method, PG_DUMP_FILE, SQLITE_FILE};
+use chatseal_actors::backup::pg::restore_dump;
+use chatseal_actors::backup::restore::{place_sqlite, rename_store_aside, store_files};
+use chatseal_actors::backup::{verify, Manifest};
+use chatseal_schema::{redact_url, sqlite_path, Store};
+
+use crate::exit;
+use crate::settings::{self, Settings};
+
+/// Exit code when the restore is refused (bad backup, existing store, running daemon).
+pub const REFUSED: i32 = 1;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// True when something answers on the configured HTTP address: a daemon is running.
+fn daemon_answers(s: &Settings) -> bool {
+    std::net::TcpStream::connect_timeout(&s.http.listen, Duration::from_millis(500)).is_ok()
+}
+
+pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bool) -> i32 {
+    let s = match settings::load(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return exit::CONFIG;
+        }
+    };
+    let folder = match resolve(&s.backup.dir, from) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}");
+            return REFUSED;
+        }
+    };
+    let manifest = match verify(&folder).await {
+        Ok(m) => m,
+        Err(e) => {
+            eprintln!("refusing to restore: {e}");
+            return REFUSED;
+        }
+    };
+    println!("backup {} verified: {} files, {} sealed epochs, taken at {} from {}", manifest.id, manifest.files.len(), manifest.sealed_epochs, manifest.created_at, manifest.source);
+    let target = to.unwrap_or(&s.store.url).to_owned();
+    if target == s.store.url && daemon_answers(&s) {
+        eprintln!("refusing to restore: something answers on http.listen = {} (a running chatseal?); stop the daemon first", s.http.listen);
+        return REFUSED;
+    }
+    let placed = match (manifest.method, sqlite_path(&target)) {
+        (Method::VacuumInto, Some(db)) => restore_sqlite(&folder.join(SQLITE_FILE), &db, force, &manifest).await,
+        (Method::PgDump, None) if target.starts_with("postgres") => {
+            let (url, file) = (target.clone(), folder.join(PG_DUMP_FILE));
+            blocking(move || restore_dump(&url, &file)).await.map_err(|e| {
+                eprintln!("refusing to restore into {}: {e}; restore into an empty database (CREATE DATABASE ...)", redact_url(&target));
+                REFUSED
+            })
+        }
+        (method, _) => {
+            eprintln!(
+                "a {} backup cannot be restored into {}: restore it into a store of its own engine ({}), then copy it with `chatseal migrate --from <that store> --to {}`",
+                method.as_str(),
+                redact_url(&target),
+                if method == Method::VacuumInto { "--to sqlite://PATH" } else { "an empty PostgreSQL database" },
+                redact_url(&target)
+            );
+            return exit::USAGE;
+        }
+    };
+    if let Err(code) = placed {
+        return code;
+    }
+    check_restored(&target, &manifest).await
+}
+
+/// Moves an existing store aside (with `force`) and copies the verified file into place.
+async fn restore_sqlite(from: &Path, db: &Path, force: bool, m: &Manifest) -> Result<(), i32> {
+    let existing = store_files(db);
+    if !existing.is_empty() && !force {
+        eprintln!(
+            "refusing to restore: {} holds a store; pass --force to move its files aside (to <name>.replaced-<time>, never deleted) and restore over it",
+            db.display()
+        );
+        return Err(REFUSED);
+    }
+    let (from, db, id) = (from.to_path_buf(), db.to_path_buf(), m.id.clone());
+    let suffix = format!("replaced-{}", backup_id(now_ms(), 0));
+    let result = blocking(move || {
+        let moved = if existing.is_empty() { Vec::new() } else { rename_store_aside(&db, &suffix)? };
+        place_sqlite(&from, &db)?;
+        Ok(moved)
+    })
+    .await;
+    match result {
+        Ok(moved) => {
+            for p in moved {
+                println!("moved aside: {}", p.display());
+            }
+            println!("restored backup {id}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("restore failed: {e}");
+            Err(exit::INTERNAL)
+        }
+    }
+}
+
+/// Opens the restored store (migrating it if the backup is older), checks every seal and the
+/// row counts against the manifest, and audits the restore.
+async fn check_restored(url: &str, m: &Manifest) -> i32 {
+    let store = match Store::open(url).await {
+        Ok(st) => st,
+        Err(e) => {
+            eprintln!("the restored store does not open: {e}");
+            return exit::INTERNAL;
+        }
+    };
+    let mut code = exit::OK;
+    match store.verify_digests().await {
+        Ok(bad) if bad.is_empty() => {}
+        Ok(bad) => {
+            eprintln!("the restored store has {} seals that do not match their digests", bad.len());
+            code = exit::INTERNAL;
+        }
+        Err(e) => {
+            eprintln!("checking the restored store's seals: {e}");
+            code = exit::INTERNAL;
+        }
+    }
+    match store.row_counts().await {
+        Ok(c) if c == m.row_counts => println!("row counts match the manifest: {} tables, {} sealed epochs", c.len(), m.sealed_epochs),
+        Ok(c) => {
+            eprintln!("row counts {c:?} differ from the manifest's {:?}", m.row_counts);
+            code = exit::INTERNAL;
+        }
+        Err(e) => {
+            eprintln!("counting the restored rows: {e}");
+            code = exit::INTERNAL;
+        }
+    }
+    let detail = format!("restored from backup {} (taken at {} from {})", m.id, m.created_at, m.source);
+    if let Err(e) = store.audit(now_ms() / 1000, "restore", &m.id, &detail).await {
+        eprintln!("warning: the restore is done but could not be written to the audit log: {e}");
+    }
+    let _ = store.checkpoint().await;
+    let _ = store.close().await;
+    code
+}
