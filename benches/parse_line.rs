@@ -84,6 +84,18 @@ fn parse(c: &mut Criterion) {
             }
         })
     });
+    // The peer, side by side in the same run: the `twitch-irc` crate parses the same lines
+    // into its typed server messages (IRC parse + mapping, as ours does).
+    group.bench_function("peer_twitch_irc_crate", |b| {
+        b.iter(|| {
+            for l in &lines {
+                let msg = twitch_irc::message::IRCMessage::parse(black_box(l.trim_end()));
+                if let Ok(m) = msg {
+                    black_box(twitch_irc::message::ServerMessage::try_from(m).ok());
+                }
+            }
+        })
+    });
     group.finish();
 }
 

@@ -69,6 +69,13 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
                 REFUSED
             })
         }
+        (Method::JsonLines, _) => {
+            eprintln!(
+                "backup {} is a JSON-lines export (taken where pg_dump was missing) and chatseal does not load it: start chatseal once on an empty database so it creates the tables, stop it, then insert each <table>.jsonl (one JSON object per row, e.g. with jsonb_populate_record)",
+                manifest.id
+            );
+            return exit::USAGE;
+        }
         (method, _) => {
             eprintln!(
                 "a {} backup cannot be restored into {}: restore it into a store of its own engine ({}), then copy it with `chatseal migrate --from <that store> --to {}`",

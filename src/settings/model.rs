@@ -253,7 +253,8 @@ pub struct BackupSettings {
     /// Time between scheduled backups, duration (>= 1m). Default `"1h"`.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
-    /// Verified backups kept, count (>= 1); older ones are deleted. Default `48`.
+    /// Newest backups kept, count (>= 1), plus the newest backup of each of the `keep` most
+    /// recent days that have one; older ones are deleted after each backup. Default `48`.
     pub keep: u32,
     /// What to do when the store fails its integrity check at start: `"restore"` the newest
     /// verified backup, or `"refuse"` to start. Default `"restore"`.
