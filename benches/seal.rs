@@ -4,15 +4,19 @@
 //!
 //! Each iteration first fills a fresh epoch of the same store through the aggregator's flush
 //! path (untimed), then times `seal_channel_epoch` alone, as the sealer actor calls it.
+//! Before the measurement it seals one more epoch phase by phase (read, build both trees,
+//! write) and prints the time of each, so a result over the bar says which part to look at.
 //! `cargo bench --bench seal`
 
 #[path = "support/epoch_fixture.rs"]
 mod epoch_fixture;
 
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 use chatseal::daemon::wiring::seal_config;
 use chatseal::settings::load_from;
+use chatseal_actors::sealer::build::build_seal;
 use chatseal_actors::sealer::run::{seal_channel_epoch, SealOutcome};
 use chatseal_schema::Store;
 use criterion::{criterion_group, criterion_main, Criterion, SamplingMode};
@@ -21,6 +25,25 @@ const PARTICIPANTS: usize = 100_000;
 const LEN: i64 = 3600;
 const FIRST_EPOCH: i64 = 1_761_753_600;
 const CHANNEL: &str = "benchchannel";
+
+/// Seals (epoch, CHANNEL) the way `seal_channel_epoch` does, timing each phase; prints them.
+async fn breakdown(store: &Store, cfg: &chatseal_actors::sealer::SealConfig, epoch: i64) {
+    let t = Instant::now();
+    let rows = store.participants_for_seal(epoch, CHANNEL).await.unwrap_or_else(|e| panic!("read: {e}"));
+    let read = t.elapsed();
+    let t = Instant::now();
+    let seal = build_seal(epoch, CHANNEL, rows, cfg, &HashSet::new(), 1.0, epoch + LEN + 120).unwrap_or_else(|e| panic!("build: {e}"));
+    let build = t.elapsed();
+    let t = Instant::now();
+    store.write_seal(&seal).await.unwrap_or_else(|e| panic!("write: {e}"));
+    let write = t.elapsed();
+    eprintln!(
+        "one seal of {PARTICIPANTS} participants, phase by phase: read {:.3} s, build both trees {:.3} s, write {:.3} s",
+        read.as_secs_f64(),
+        build.as_secs_f64(),
+        write.as_secs_f64()
+    );
+}
 
 fn seal(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -34,6 +57,11 @@ fn seal(c: &mut Criterion) {
     let settings = load_from(None, &[]).unwrap_or_else(|e| panic!("default settings: {e}"));
     let cfg = seal_config(&settings);
     let mut next_epoch = FIRST_EPOCH;
+    rt.block_on(async {
+        epoch_fixture::fill_epoch(&store, next_epoch, LEN, CHANNEL, PARTICIPANTS).await.unwrap_or_else(|e| panic!("filling: {e}"));
+        breakdown(&store, &cfg, next_epoch).await;
+    });
+    next_epoch += LEN;
 
     let mut group = c.benchmark_group("seal");
     group.sample_size(10);

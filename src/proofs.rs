@@ -24,6 +24,10 @@ pub enum ProofError {
         "{login} took part in #{channel} during epoch {epoch} at index {index}, but the claim tree of that epoch holds only the first {cap} participants: the claim cap (sealing.max_claim_leaves) left {cut} out"
     )]
     NotInClaimTree { epoch: i64, channel: String, login: String, index: i64, cap: i64, cut: i64 },
+    #[error("epoch {epoch} of #{channel} was imported from the old system and its leaves cannot be reproduced from the stored rows: its root is kept as it was, but no proof can be built")]
+    LegacySeal { epoch: i64, channel: String },
+    #[error("epoch {epoch} of #{channel} has no claim tree (imported from the old system, which sealed none)")]
+    NoClaimTree { epoch: i64, channel: String },
     #[error("{login} opted out; no proofs are served for them")]
     OptedOut { login: String },
     #[error("the sealed rows of epoch {epoch} #{channel} are damaged ({detail}); run `chatseal doctor`")]
@@ -38,6 +42,8 @@ impl ProofError {
             ProofError::NotSealed { .. } => "not_sealed",
             ProofError::NotParticipant { .. } => "not_participant",
             ProofError::NotInClaimTree { .. } => "not_in_claim_tree",
+            ProofError::LegacySeal { .. } => "legacy_seal",
+            ProofError::NoClaimTree { .. } => "no_claim_tree",
             ProofError::OptedOut { .. } => "opted_out",
             ProofError::Damaged { .. } => "damaged",
             ProofError::Store(_) => "store_unavailable",
@@ -174,6 +180,9 @@ fn proof_hex(tree: &MerkleTree, idx: usize, sealed: &SealedEpoch) -> Result<Vec<
 pub async fn participation_proof_cached(store: &Store, cache: &TreeCache, epoch: i64, channel: &str, login: &str) -> Result<ProofView, ProofError> {
     let req = admit(store, epoch, channel, login).await?;
     let sealed = &req.sealed;
+    if sealed.format_version == 0 {
+        return Err(ProofError::LegacySeal { epoch, channel: sealed.channel.clone() });
+    }
     let entry = tree_of(store, cache, sealed, TreeKind::Participation).await?;
     let idx = entry
         .index_of(&req.user_hash)
@@ -197,6 +206,9 @@ pub async fn claim_proof_cached(store: &Store, cache: &TreeCache, epoch: i64, ch
     let req = admit(store, epoch, channel, login).await?;
     let sealed = &req.sealed;
     let ch = sealed.channel.clone();
+    if sealed.claim_root.is_none() && sealed.participants > 0 {
+        return Err(ProofError::NoClaimTree { epoch, channel: ch });
+    }
     let entry = tree_of(store, cache, sealed, TreeKind::Claim).await?;
     let uh_hex = to_hex(&req.user_hash);
     let row = store.sealed_participant(epoch, &ch, &uh_hex).await?;

@@ -35,6 +35,8 @@ impl From<ProofError> for ApiError {
     fn from(e: ProofError) -> Self {
         let status = match &e {
             ProofError::NotSealed { .. } | ProofError::NotParticipant { .. } | ProofError::NotInClaimTree { .. } => StatusCode::NOT_FOUND,
+            ProofError::NoClaimTree { .. } => StatusCode::NOT_FOUND,
+            ProofError::LegacySeal { .. } => StatusCode::CONFLICT,
             ProofError::OptedOut { .. } => StatusCode::FORBIDDEN,
             ProofError::Damaged { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             ProofError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,

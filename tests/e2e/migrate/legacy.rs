@@ -104,6 +104,12 @@ async fn an_old_database_imports_with_its_roots_intact() {
     let proof = participation_proof(&store, A, "lacy", "Carol").await.unwrap();
     assert_eq!(proof.root, root_a.to_lowercase());
     assert_eq!(proof.index, 2);
+    // The old system sealed no claim tree; the unreproducible seal keeps its root and serves no
+    // proof, each with its own clear answer (not "damaged").
+    let e = chatseal::proofs::claim_proof(&store, A, "lacy", "carol").await.unwrap_err();
+    assert_eq!(e.code(), "no_claim_tree", "{e}");
+    let e = participation_proof(&store, B, "lacy", "frank").await.unwrap_err();
+    assert_eq!(e.code(), "legacy_seal", "{e}");
 
     // Participation, last_seen from signals, mapped signal kinds.
     let rows = store.participants_for_seal(A, "lacy").await.unwrap();
