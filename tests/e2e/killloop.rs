@@ -15,7 +15,7 @@ use crate::invariants::{check_counts, check_store};
 
 /// Lines the daemon had received longer than this before the kill must be durable:
 /// flush_interval (100 ms) plus the time a commit may take on a loaded 2-core machine.
-const MUST_BE_DURABLE_AFTER: Duration = Duration::from_millis(100 + 400);
+const MUST_BE_DURABLE_AFTER: Duration = Duration::from_millis(100 + 900);
 
 /// xorshift64*: a tiny seeded generator, enough to pick kill times reproducibly.
 struct Rng(u64);
