@@ -256,6 +256,8 @@ async fn bench(p: Params) {
         let growth = (last_min - first_min) / first_min * 100.0;
         let verdict = if growth.abs() <= 10.0 { "flat (within 10%)" } else { "NOT flat" };
         println!("soak RSS: first-minute median {first_min:.1} MiB, last-minute median {last_min:.1} MiB ({growth:+.1}%): {verdict}");
+        let per_minute: Vec<String> = rows.chunks(60).map(|m| format!("{:.0}", median(m.iter().map(|r| r.rss_mib).collect()))).collect();
+        println!("soak RSS median per minute (MiB): {}", per_minute.join(", "));
     }
     println!("load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
     print_log_problems(&log);
