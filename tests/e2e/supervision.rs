@@ -12,6 +12,11 @@ use chatseal::twitchsim::FakeTwitch;
 use crate::harness::*;
 
 fn spawn(fake: &FakeTwitch, url: &str, port: u16, failpoints: &str, extra: &[(&str, &str)]) -> Child {
+    spawn_logged(fake, url, port, failpoints, extra, None)
+}
+
+/// As `spawn`, with the daemon's log (stderr) written to `log` when given.
+fn spawn_logged(fake: &FakeTwitch, url: &str, port: u16, failpoints: &str, extra: &[(&str, &str)], log: Option<&std::path::Path>) -> Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatseal"));
     cmd.arg("run")
         .env_clear()
@@ -29,7 +34,10 @@ fn spawn(fake: &FakeTwitch, url: &str, port: u16, failpoints: &str, extra: &[(&s
         .env("CHATSEAL__EPOCH__GRACE", "1s")
         .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stderr(match log {
+            Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
+            None => Stdio::null(),
+        });
     for (k, v) in extra {
         cmd.env(k, v);
     }
@@ -90,4 +98,65 @@ async fn a_failure_that_keeps_coming_back_escalates_and_exits_non_zero() {
     })
     .await;
     assert_eq!(status.code(), Some(chatseal::exit::INTERNAL), "escalation exits 70 instead of spinning");
+}
+
+async fn restarts(base: &str, kind: &str) -> Option<f64> {
+    let text = reqwest::get(format!("{base}/metrics")).await.ok()?.text().await.ok()?;
+    metric(&text, &format!("chatseal_actor_restarts_total{{actor=\"{kind}\"}}"))
+}
+
+/// The kinds named by the daemon's "actor restarted" log lines, in the order they were logged.
+fn restarted_in_order(log: &std::path::Path) -> Vec<String> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    text.lines()
+        .filter(|l| l.contains("actor restarted"))
+        .filter_map(|l| ["clock", "aggregator", "sealer", "backup", "channel"].iter().find(|k| l.contains(&format!("actor=\"{k}\"")) || l.contains(&format!("actor={k}"))).map(|k| k.to_string()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pipeline_failure_restarts_its_dependants_in_order_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("daemon.log");
+    let fake = fake_twitch().await;
+    let port = free_port();
+    // The clock fails once, after about 3 s of ticks (250 ms each): everything after it in the
+    // pipeline (aggregator, sealer, backup) is stopped, drained, and started again in order.
+    let mut child = spawn_logged(&fake, &sqlite_url(dir.path()), port, "clock.tick=12*off->1*return->off", &[], Some(&log));
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "joined");
+    let epoch = (now_ms() / 1000).div_euclid(2) * 2 + 4;
+    let before = Chatter::new("before", "11", "Before");
+    fake.send_raw("alpha", &privmsg("alpha", &before, "before-restart", epoch * 1000 + 10, "hi", None));
+    for kind in ["clock", "aggregator", "sealer", "backup"] {
+        wait_for(&format!("{kind} restarted"), Duration::from_secs(30), || async { (restarts(&base, kind).await? >= 1.0).then_some(()) }).await;
+    }
+    assert_eq!(restarts(&base, "channel").await, Some(0.0), "channels are not dependants of the clock");
+    assert_eq!(restarted_in_order(&log), ["clock", "aggregator", "sealer", "backup"], "restarted in dependency order");
+    let after = Chatter::new("after", "12", "After");
+    fake.send_raw("alpha", &privmsg("alpha", &after, "after-restart", epoch * 1000 + 20, "hi", None));
+    let body = wait_for("the epoch sealed after the restart", Duration::from_secs(30), || async {
+        let (code, body) = get_json(&format!("{base}/v1/epochs/{epoch}/alpha")).await;
+        (code == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(body["participants"].as_u64(), Some(2), "the lines on both sides of the restart count once each: {body}");
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_failure_restarts_only_that_channel() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_twitch().await;
+    let port = free_port();
+    let mut child = spawn(&fake, &sqlite_url(dir.path()), port, "channel.pre_start=1*return", &[]);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "the channel actor restarted and joined");
+    wait_for("channel restarted", Duration::from_secs(30), || async { (restarts(&base, "channel").await? >= 1.0).then_some(()) }).await;
+    for kind in ["clock", "aggregator", "sealer", "backup"] {
+        assert_eq!(restarts(&base, kind).await, Some(0.0), "{kind} is not restarted for a channel (one_for_one)");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }

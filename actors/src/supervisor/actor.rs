@@ -1,10 +1,11 @@
 //! The supervisor: starts the pipeline (clock, aggregator, sealer, backup) and one actor per channel,
-//! linked to itself; restarts a failed child with the policy's backoff (a child that fails in
-//! pre_start is retried the same way); escalates past the intensity limit by reporting a fatal
-//! error and stopping, so the process exits non-zero instead of spinning. Children register
-//! under names (`Routes`), so messages reach a restarted child, never a stale reference.
-//! `Shutdown` runs the graceful order: stop reading chat, drain the aggregator, let a seal in
-//! flight finish.
+//! linked to itself; restarts a child that ended, according to its restart type (see `plan`),
+//! with the policy's backoff (a child that fails in pre_start is retried the same way). The
+//! pipeline restarts rest_for_one in dependency order; channels one_for_one. Past the intensity
+//! limit it escalates by reporting a fatal error and stopping, so the process exits non-zero
+//! instead of spinning. Children register under names (`Routes`), so messages reach a restarted
+//! child, never a stale reference. `Shutdown` runs the graceful order: stop reading chat, drain
+//! the aggregator, let a seal in flight finish.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::watch;
 
+use super::plan::{rest_for_one, Exit, RestartType};
 use super::policy::{Decision, RestartPolicy, RestartTracker};
 use crate::aggregator::{AggregatorActor, AggregatorArgs, AggregatorMsg};
 use crate::backup::{BackupActor, BackupArgs};
@@ -55,10 +57,28 @@ impl Child {
             Child::Channel(_) => "channel",
         }
     }
+
+    /// Pipeline children are always restarted; a channel actor that stopped by itself without
+    /// an error (told to leave) stays stopped.
+    pub fn restart_type(&self) -> RestartType {
+        match self {
+            Child::Channel(_) => RestartType::Transient,
+            _ => RestartType::Permanent,
+        }
+    }
+
+    /// Position in the pipeline's dependency order, for pipeline children.
+    fn pipeline_index(&self) -> Option<usize> {
+        PIPELINE.iter().position(|c| c == self)
+    }
 }
 
+/// The pipeline in dependency (start) order: rest_for_one.
+pub const PIPELINE: [Child; 4] = [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup];
+
 pub enum SupervisorMsg {
-    Respawn(Child),
+    /// Start these children again, in this order (after a restart's backoff).
+    Respawn(Vec<Child>),
     /// Graceful stop; replies when chat reading stopped, the aggregator drained and no seal is
     /// in flight. The reply carries what did not go cleanly.
     Shutdown(RpcReplyPort<Vec<String>>),
@@ -82,27 +102,20 @@ impl Actor for Supervisor {
 
     async fn pre_start(&self, myself: ActorRef<SupervisorMsg>, args: SupervisorArgs) -> Result<SupervisorState, ActorProcessingErr> {
         let mut st = SupervisorState { tracker: RestartTracker::new(args.policy.clone()), args, running: HashMap::new(), shutting_down: false };
-        let mut order = vec![Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup];
+        let mut order = PIPELINE.to_vec();
         order.extend((0..st.args.channels.len()).map(Child::Channel));
-        for child in order {
-            // A child that cannot start now is retried by the policy, like a crash.
-            if let Err(e) = st.spawn(&myself, child.clone()).await {
-                st.on_failure(&myself, child, e);
-            }
-        }
+        // A child that cannot start now is retried by the policy, like a crash.
+        st.start(&myself, order, false).await;
         Ok(st)
     }
 
     async fn handle(&self, myself: ActorRef<SupervisorMsg>, msg: SupervisorMsg, st: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
         match msg {
-            SupervisorMsg::Respawn(child) => {
+            SupervisorMsg::Respawn(children) => {
                 if st.shutting_down {
                     return Ok(());
                 }
-                metrics::counter!(m::ACTOR_RESTARTS_TOTAL, "actor" => child.kind()).increment(1);
-                if let Err(e) = st.spawn(&myself, child.clone()).await {
-                    st.on_failure(&myself, child, e);
-                }
+                st.start(&myself, children, true).await;
             }
             SupervisorMsg::Shutdown(reply) => {
                 st.shutting_down = true;
@@ -117,16 +130,21 @@ impl Actor for Supervisor {
     }
 
     async fn handle_supervisor_evt(&self, myself: ActorRef<SupervisorMsg>, evt: SupervisionEvent, st: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
-        let (cell, why) = match evt {
-            SupervisionEvent::ActorFailed(cell, err) => (cell, format!("failed: {err}")),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (cell, format!("stopped: {}", reason.unwrap_or_default())),
+        let (cell, exit, why) = match evt {
+            SupervisionEvent::ActorFailed(cell, err) => (cell, Exit::Failed, format!("failed: {err}")),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (cell, Exit::Normal, format!("stopped: {}", reason.unwrap_or_default())),
             _ => return Ok(()),
         };
+        // Children the supervisor stopped itself (shutdown, rest_for_one) are no longer listed.
         let Some((child, _)) = st.running.remove(&cell.get_id()) else { return Ok(()) };
         if st.shutting_down {
             return Ok(());
         }
-        st.on_failure(&myself, child, why);
+        if !child.restart_type().restarts_after(exit) {
+            tracing::info!(actor = child.kind(), reason = %why, "actor ended; its restart type says it stays stopped");
+            return Ok(());
+        }
+        st.on_failure(&myself, child, why).await;
         Ok(())
     }
 }
@@ -161,11 +179,82 @@ impl SupervisorState {
         Ok(())
     }
 
-    fn on_failure(&mut self, myself: &ActorRef<SupervisorMsg>, child: Child, why: String) {
+    fn is_running(&self, child: &Child) -> bool {
+        self.running.values().any(|(c, _)| c == child)
+    }
+
+    /// Starts `children` in order. A pipeline child whose predecessor is not running is left
+    /// for the restart already scheduled for that predecessor (which starts the whole tail in
+    /// order); a child already running is skipped. A child that fails to start is handed to
+    /// the policy like a crash, and the rest of its pipeline tail waits for that restart.
+    async fn start(&mut self, myself: &ActorRef<SupervisorMsg>, children: Vec<Child>, restart: bool) {
+        for child in children {
+            if self.shutting_down || self.is_running(&child) {
+                continue;
+            }
+            if let Some(i) = child.pipeline_index() {
+                if PIPELINE[..i].iter().any(|p| !self.is_running(p)) {
+                    continue;
+                }
+            }
+            if restart {
+                metrics::counter!(m::ACTOR_RESTARTS_TOTAL, "actor" => child.kind()).increment(1);
+            }
+            match self.spawn(myself, child.clone()).await {
+                Ok(()) => {
+                    if restart {
+                        tracing::info!(actor = child.kind(), "actor restarted");
+                    }
+                }
+                Err(e) => Box::pin(self.on_failure(myself, child, e)).await,
+            }
+        }
+    }
+
+    /// Stops a running child on purpose (rest_for_one), after letting it finish what it must:
+    /// the aggregator makes what it holds durable, the sealer finishes a seal in flight.
+    async fn stop_for_restart(&mut self, child: &Child) {
+        let Some(id) = self.running.iter().find(|(_, (c, _))| c == child).map(|(id, _)| *id) else { return };
+        let Some((_, cell)) = self.running.remove(&id) else { return };
+        let t = Some(Duration::from_secs(10));
+        match child {
+            Child::Aggregator => {
+                let agg: ActorRef<AggregatorMsg> = cell.clone().into();
+                if !matches!(agg.call(|reply| AggregatorMsg::Flush { close_through: None, reply }, t).await, Ok(ractor::rpc::CallResult::Success(Ok(())))) {
+                    tracing::warn!("the aggregator could not make everything durable before its restart; the channels keep what they hold and resend it");
+                }
+            }
+            Child::Sealer => {
+                let sealer: ActorRef<SealerMsg> = cell.clone().into();
+                let _ = sealer.call(SealerMsg::Idle, t).await;
+            }
+            _ => {}
+        }
+        tracing::info!(actor = child.kind(), "stopping a dependant for an in-order pipeline restart");
+        if cell.stop_and_wait(Some("restart of a pipeline predecessor".into()), t).await.is_err() {
+            tracing::warn!(actor = child.kind(), "did not stop within 10 s; killing it");
+            cell.kill();
+            let _ = cell.wait(t).await;
+        }
+    }
+
+    async fn on_failure(&mut self, myself: &ActorRef<SupervisorMsg>, child: Child, why: String) {
         match self.tracker.on_failure(Instant::now(), rand::random::<f64>()) {
             Decision::Restart(delay) => {
-                tracing::warn!(actor = child.kind(), reason = %why, restart_in = ?delay, "actor failed; restarting");
-                myself.send_after(delay, move || SupervisorMsg::Respawn(child));
+                let group = match child.pipeline_index() {
+                    Some(i) => {
+                        let running: Vec<bool> = PIPELINE.iter().map(|c| self.is_running(c)).collect();
+                        let (stop, start) = rest_for_one(&PIPELINE, &running, i);
+                        for dependant in &stop {
+                            self.stop_for_restart(dependant).await;
+                        }
+                        start
+                    }
+                    None => vec![child.clone()],
+                };
+                let names: Vec<&str> = group.iter().map(Child::kind).collect();
+                tracing::warn!(actor = child.kind(), reason = %why, restart_in = ?delay, restarts = ?names, "actor failed; restarting");
+                myself.send_after(delay, move || SupervisorMsg::Respawn(group));
             }
             Decision::Escalate { restarts } => {
                 let msg = format!(
