@@ -160,3 +160,37 @@ async fn a_channel_failure_restarts_only_that_channel() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+fn signal(child: &Child, sig: &str) {
+    let ok = Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().map(|s| s.success()).unwrap_or(false);
+    assert!(ok, "kill -{sig} {}", child.id());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_twitch().await;
+    let port = free_port();
+    // Every flush commit stalls 20 s, so the graceful drain after the first SIGTERM would take
+    // at least that long; the second signal must end the process now, with 130.
+    let mut child = spawn(&fake, &sqlite_url(dir.path()), port, "flush.before_commit=sleep(20000)", &[("CHATSEAL__DAEMON__SHUTDOWN_TIMEOUT", "60s")]);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "joined");
+    let who = Chatter::new("pending", "21", "Pending");
+    fake.send_raw("alpha", &privmsg("alpha", &who, "pending-line", now_ms(), "hi", None));
+    wait_for("the line received", Duration::from_secs(10), || async {
+        let text = reqwest::get(format!("{base}/metrics")).await.ok()?.text().await.ok()?;
+        (metric(&text, "chatseal_events_pending")? >= 1.0).then_some(())
+    })
+    .await;
+    signal(&child, "TERM");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(child.try_wait().expect("try_wait").is_none(), "the first signal starts a graceful stop, which waits on the stalled flush");
+    signal(&child, "TERM");
+    let status = wait_for("the exit after the second signal", Duration::from_secs(15), || {
+        let r = child.try_wait().expect("try_wait");
+        async move { r }
+    })
+    .await;
+    assert_eq!(status.code(), Some(130), "the second signal exits at once with 130, not after the drain");
+}
