@@ -1,5 +1,6 @@
 //! Detection of a damaged store: a flipped byte in the SQLite header is refused by SQLite, a
-//! flipped byte inside a sealed row (which SQLite cannot see) is caught by the seal digests,
+//! flipped byte inside a sealed row (which SQLite cannot see) is caught by the seal digests, a
+//! flipped byte in a key of the sealed participants' index by comparing that index with the rows,
 //! and in both cases the daemon, finding no verified backup to restore (the default
 //! `backup.on_corruption = "restore"`), refuses to start and never writes to the file (the
 //! restore itself is tested in `backup.rs`). A WAL truncated at random offsets opens to a
@@ -72,6 +73,35 @@ async fn flipped_byte_in_a_sealed_row_is_caught_by_the_digests() {
     std::fs::write(&path, &bytes).unwrap();
     let err = refuses_to_start(&url).await;
     assert!(err.contains("digest"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the damaged file is never written to");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flipped_byte_in_an_index_page_is_caught() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let dir = tempfile::tempdir().unwrap();
+    let (url, e) = sealed_store(dir.path(), 6).await;
+    // Where the unique index of sealed participants lives, and one key it holds.
+    let (page, page_size, hash) = {
+        let store = Store::open(&url).await.unwrap();
+        let rows = store.sealed_participants(e, "alpha").await.unwrap();
+        let db = store.db();
+        let q = |sql: &str| Statement::from_string(db.get_database_backend(), sql.to_string());
+        let root = db.query_one_raw(q("SELECT rootpage FROM sqlite_master WHERE name = 'uq_sealed_participants_user'")).await.unwrap().expect("the index exists");
+        let size = db.query_one_raw(q("PRAGMA page_size")).await.unwrap().expect("page size");
+        let (root, size): (i64, i64) = (root.try_get_by_index(0).unwrap(), size.try_get_by_index(0).unwrap());
+        store.checkpoint().await.unwrap();
+        (root as usize, size as usize, rows[3].user_hash.clone())
+    };
+    let path = db_path(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    // A small index fits its root page, a leaf: flip one hex digit of a key in that page only.
+    let start = (page - 1) * page_size;
+    let at = bytes[start..start + page_size].windows(64).position(|w| w == hash.as_bytes()).expect("the key is in the index's page") + start;
+    bytes[at + 20] = if bytes[at + 20] == b'0' { b'1' } else { b'0' };
+    std::fs::write(&path, &bytes).unwrap();
+    let err = refuses_to_start(&url).await;
+    assert!(err.contains("digest") || err.contains("malformed") || err.contains("quick_check"), "{err}");
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "the damaged file is never written to");
 }
 

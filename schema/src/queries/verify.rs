@@ -20,6 +20,16 @@ const RANGE_SQL: &str = "SELECT epoch, channel, idx, user_hash, login, leaf, amo
      FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
      ORDER BY epoch, channel, idx";
 
+/// The same range read through the unique (epoch, channel, user_hash) index alone (a covering
+/// scan). Table rows and index entries are separate b-trees: `quick_check` checks each tree's
+/// shape but not that they agree, and the digests read the table, so a flipped byte inside an
+/// index page would go unseen. Comparing the two catches it. SQLite only: PostgreSQL checks
+/// its own pages (checksums, full_page_writes).
+const INDEX_RANGE_SQL: &str = "SELECT epoch, channel, user_hash FROM sealed_participants \
+     INDEXED BY uq_sealed_participants_user \
+     WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
+     ORDER BY epoch, channel, user_hash";
+
 /// Splits a page of seals into runs whose stored participant counts add up to about `budget`.
 fn runs(page: &[sealed_epochs::Model], budget: i64) -> Vec<&[sealed_epochs::Model]> {
     let mut out = Vec::new();
@@ -96,6 +106,10 @@ impl Store {
             ))
             .await
             .map_err(self.ctx.at(what))?;
+        let indexed = match self.backend {
+            crate::open::Backend::Sqlite => Some(self.index_range(first, last).await?),
+            _ => None,
+        };
         let mut by_key: HashMap<(i64, String), Vec<SealedParticipant>> = HashMap::new();
         for r in rows {
             let get_s = |i| r.try_get_by_index::<String>(i).map_err(self.ctx.at(what));
@@ -124,12 +138,58 @@ impl Store {
                 e.claim_cut.unwrap_or(0),
                 &ps,
             );
+            let index_agrees = match &indexed {
+                Some(index) => {
+                    let mut from_rows: Vec<&str> = ps.iter().map(|p| p.user_hash.as_str()).collect();
+                    from_rows.sort_unstable();
+                    let from_index = index.get(&(e.epoch, e.channel.clone())).map(|v| v.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
+                    from_rows == from_index
+                }
+                None => true,
+            };
             if digest != e.digest || ps.len() as i64 != e.participants {
                 tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch does not match its digest");
+                bad.push((e.epoch, e.channel.clone()));
+            } else if !index_agrees {
+                tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch's index (uq_sealed_participants_user) disagrees with its rows: the digest check reports it");
                 bad.push((e.epoch, e.channel.clone()));
             }
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// User hashes per sealed (epoch, channel) of the range, read from the unique index only.
+    async fn index_range(
+        &self,
+        first: &sealed_epochs::Model,
+        last: &sealed_epochs::Model,
+    ) -> Result<HashMap<(i64, String), Vec<String>>, StoreError> {
+        let what = "reading the sealed participants' index to verify";
+        let rows = self
+            .reader
+            .query_all_raw(stmt(
+                self.reader.get_database_backend(),
+                INDEX_RANGE_SQL,
+                vec![
+                    first.epoch.into(),
+                    first.channel.clone().into(),
+                    last.epoch.into(),
+                    last.channel.clone().into(),
+                ],
+            ))
+            .await
+            .map_err(self.ctx.at(what))?;
+        let mut out: HashMap<(i64, String), Vec<String>> = HashMap::new();
+        for r in rows {
+            let key = (
+                r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
+                r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?,
+            );
+            out.entry(key).or_default().push(r.try_get_by_index::<String>(2).map_err(self.ctx.at(what))?);
+        }
+        Ok(out)
     }
 }
 
