@@ -92,20 +92,7 @@ impl Store {
             return Ok(());
         };
         let what = "reading sealed participants to verify";
-        let rows = self
-            .reader
-            .query_all_raw(stmt(
-                self.reader.get_database_backend(),
-                RANGE_SQL,
-                vec![
-                    first.epoch.into(),
-                    first.channel.clone().into(),
-                    last.epoch.into(),
-                    last.channel.clone().into(),
-                ],
-            ))
-            .await
-            .map_err(self.ctx.at(what))?;
+        let rows = self.range_rows(RANGE_SQL, first, last, what).await?;
         let indexed = match self.backend {
             crate::open::Backend::Sqlite => Some(self.index_range(first, last).await?),
             _ => None,
@@ -160,6 +147,26 @@ impl Store {
 }
 
 impl Store {
+    /// Runs a range query (`$1..$4` = first and last (epoch, channel) of the run) on the reader.
+    async fn range_rows(
+        &self,
+        sql: &str,
+        first: &sealed_epochs::Model,
+        last: &sealed_epochs::Model,
+        what: &'static str,
+    ) -> Result<Vec<sea_orm::QueryResult>, StoreError> {
+        let values = vec![
+            first.epoch.into(),
+            first.channel.clone().into(),
+            last.epoch.into(),
+            last.channel.clone().into(),
+        ];
+        self.reader
+            .query_all_raw(stmt(self.reader.get_database_backend(), sql, values))
+            .await
+            .map_err(self.ctx.at(what))
+    }
+
     /// User hashes per sealed (epoch, channel) of the range, read from the unique index only.
     async fn index_range(
         &self,
@@ -167,20 +174,7 @@ impl Store {
         last: &sealed_epochs::Model,
     ) -> Result<HashMap<(i64, String), Vec<String>>, StoreError> {
         let what = "reading the sealed participants' index to verify";
-        let rows = self
-            .reader
-            .query_all_raw(stmt(
-                self.reader.get_database_backend(),
-                INDEX_RANGE_SQL,
-                vec![
-                    first.epoch.into(),
-                    first.channel.clone().into(),
-                    last.epoch.into(),
-                    last.channel.clone().into(),
-                ],
-            ))
-            .await
-            .map_err(self.ctx.at(what))?;
+        let rows = self.range_rows(INDEX_RANGE_SQL, first, last, what).await?;
         let mut out: HashMap<(i64, String), Vec<String>> = HashMap::new();
         for r in rows {
             let key = (
