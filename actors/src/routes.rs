@@ -1,10 +1,12 @@
 //! How actors find each other. An `ActorRef` goes stale when the supervisor restarts an actor,
 //! so messages are routed by registered name through ractor's registry, looked up at send time.
-//! Names carry a per-daemon prefix so several daemons can run in one process (tests).
+//! Names carry a per-daemon prefix so several daemons can run in one process (tests). The
+//! routes also carry the daemon's ingest gate, the bound between channel readers and the
+//! aggregator (see `aggregator::gate`).
 
 use ractor::{registry, ActorRef};
 
-use crate::aggregator::AggregatorMsg;
+use crate::aggregator::{AggregatorMsg, IngestGate};
 use crate::backup::BackupMsg;
 use crate::sealer::SealerMsg;
 
@@ -12,11 +14,19 @@ use crate::sealer::SealerMsg;
 #[derive(Debug, Clone)]
 pub struct Routes {
     prefix: String,
+    gate: IngestGate,
+    /// Set while the supervisor retires a healthy aggregator (rest_for_one): nobody finds it,
+    /// so channel readers hold their batches instead of casting into a mailbox about to close.
+    aggregator_paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Routes {
     pub fn new(prefix: impl Into<String>) -> Self {
-        Self { prefix: prefix.into() }
+        Self { prefix: prefix.into(), gate: IngestGate::default(), aggregator_paused: Default::default() }
+    }
+    /// The bound on events cast to the aggregator and not yet flushed (shared by all clones).
+    pub fn gate(&self) -> &IngestGate {
+        &self.gate
     }
     /// A prefix unique within this process.
     pub fn unique() -> Self {
@@ -27,7 +37,14 @@ impl Routes {
     pub fn name(&self, role: &str) -> String {
         format!("{}.{}", self.prefix, role)
     }
+    /// Hides (true) or shows (false) the aggregator from every lookup.
+    pub fn pause_aggregator(&self, paused: bool) {
+        self.aggregator_paused.store(paused, std::sync::atomic::Ordering::SeqCst);
+    }
     pub fn aggregator(&self) -> Option<ActorRef<AggregatorMsg>> {
+        if self.aggregator_paused.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
         registry::where_is(self.name("aggregator")).map(ActorRef::from)
     }
     pub fn sealer(&self) -> Option<ActorRef<SealerMsg>> {

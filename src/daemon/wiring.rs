@@ -145,6 +145,8 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
             clock: clock.clone(),
             flush_interval: s.store.flush_interval,
             max_pending: s.store.max_pending_events,
+            max_flush_events: s.store.max_flush_events,
+            gate: routes.gate().clone(),
         },
         sealer: SealerArgs {
             store,

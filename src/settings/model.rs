@@ -145,8 +145,14 @@ pub struct StoreSettings {
     #[serde(with = "humantime_serde")]
     pub flush_interval: Duration,
     /// Events held in memory awaiting a flush before the store is reported as falling behind,
-    /// events (>= 1000). Default `1000000`.
+    /// events (>= 1000). Default `1000000`. Events cast by the channel readers and not yet taken
+    /// by the aggregator count too, so this bounds the memory of the ingest path.
     pub max_pending_events: usize,
+    /// Most events in one flush transaction, events (>= 100; above `max_pending_events` it is
+    /// that cap in effect). When more is pending, the next transaction starts as soon as this
+    /// one committed, so a store that falls behind gets regular bounded commits instead of rare
+    /// huge ones. Default `50000`.
+    pub max_flush_events: usize,
 }
 
 impl Default for StoreSettings {
@@ -155,6 +161,7 @@ impl Default for StoreSettings {
             url: "sqlite://data/chatseal.db".to_owned(),
             flush_interval: Duration::from_millis(250),
             max_pending_events: 1_000_000,
+            max_flush_events: 50_000,
         }
     }
 }
@@ -165,6 +172,7 @@ impl std::fmt::Debug for StoreSettings {
             .field("url", &redact_url(&self.url))
             .field("flush_interval", &self.flush_interval)
             .field("max_pending_events", &self.max_pending_events)
+            .field("max_flush_events", &self.max_flush_events)
             .finish()
     }
 }
@@ -310,7 +318,8 @@ pub struct DaemonSettings {
     /// Deadline for a graceful stop after SIGTERM/SIGINT, duration (>= 1s). Default `"20s"`.
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
-    /// Restarts of one actor tolerated within `restart_window` before escalating, count (>= 1).
+    /// Restarts (of all the supervisor's children together) tolerated within `restart_window`
+    /// before escalating (the process exits 70), count (>= 1).
     /// Default `5`.
     pub restart_limit: u32,
     /// Window over which restarts are counted, duration (>= 1s). Default `"60s"`.

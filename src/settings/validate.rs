@@ -188,6 +188,12 @@ fn validate_rest(s: &Settings, p: &mut Problems) {
             s.store.max_pending_events
         )
     });
+    p.check(s.store.max_flush_events >= 100, || {
+        format!(
+            "store.max_flush_events = {}: must be at least 100",
+            s.store.max_flush_events
+        )
+    });
 
     let sealing = &s.sealing;
     p.check(sealing.decimals <= 18, || {
@@ -328,6 +334,7 @@ mod tests {
         one_problem_naming("store.max_pending_events", |s| {
             s.store.max_pending_events = 999
         });
+        one_problem_naming("store.max_flush_events", |s| s.store.max_flush_events = 99);
         one_problem_naming("sealing.decimals", |s| s.sealing.decimals = 19);
         one_problem_naming("sealing.reward_per_weight", |s| {
             s.sealing.reward_per_weight = 0

@@ -4,8 +4,14 @@
 //! and counted; flushes retry with backoff. Nothing here survives a crash except what the store
 //! committed, which is why nothing needs reloading in pre_start: dedup and sealed-ness live in
 //! the store and are checked inside each flush transaction.
+//!
+//! A flush transaction takes at most `max_flush_events` events (the oldest first), so when the
+//! store falls behind, commits stay regular and bounded instead of rare and huge; while more is
+//! pending (a full batch is ready, or the flush timer fired during the write) the next flush
+//! starts as soon as the previous one committed. The ingest gate (`gate`) bounds what the
+//! channel readers may cast into the mailbox on top of what is pending here.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,6 +19,7 @@ use chatseal_schema::{CoverageSpan, Store};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::flush::{write_batch, Batch, FlushReport};
+use super::gate::IngestGate;
 use crate::clock::SharedClock;
 use crate::event::{Event, Ingest};
 use crate::telemetry::names as m;
@@ -24,6 +31,10 @@ pub struct AggregatorArgs {
     pub clock: SharedClock,
     pub flush_interval: Duration,
     pub max_pending: usize,
+    /// Most events in one flush transaction (`store.max_flush_events`).
+    pub max_flush_events: usize,
+    /// Shared with the channel readers: bounds the mailbox (see `gate`).
+    pub gate: IngestGate,
 }
 
 /// Messages the aggregator takes.
@@ -50,11 +61,14 @@ pub struct AggregatorStatus {
     pub last_flush_ms: Option<i64>,
     pub last_error: Option<String>,
     pub dropped: u64,
+    /// Flush transactions committed since this aggregator started.
+    pub flushes: u64,
 }
 
 pub struct AggregatorState {
     args: AggregatorArgs,
-    pending: Vec<Event>,
+    /// Events awaiting a flush, oldest first (received sequence order).
+    pending: VecDeque<Event>,
     /// Coverage spans open right now: (channel, started Unix ms). Two at once for one channel
     /// during a RECONNECT overlap.
     open_cov: HashSet<(Arc<str>, i64)>,
@@ -72,6 +86,9 @@ pub struct AggregatorState {
     last_flush_ms: Option<i64>,
     last_error: Option<String>,
     dropped: u64,
+    /// The flush timer fired while a flush was in flight: flush again once it is done.
+    flush_due: bool,
+    flushes: u64,
 }
 
 pub struct AggregatorActor;
@@ -84,9 +101,10 @@ impl Actor for AggregatorActor {
     async fn pre_start(&self, myself: ActorRef<AggregatorMsg>, args: AggregatorArgs) -> Result<AggregatorState, ActorProcessingErr> {
         fail::fail_point!("aggregator.pre_start", |_| Err("failpoint aggregator.pre_start".into()));
         myself.send_interval(args.flush_interval, || AggregatorMsg::Tick);
+        args.gate.start(args.max_pending);
         Ok(AggregatorState {
             args,
-            pending: Vec::new(),
+            pending: VecDeque::new(),
             open_cov: HashSet::new(),
             closed_cov: Vec::new(),
             in_flight: 0,
@@ -100,6 +118,8 @@ impl Actor for AggregatorActor {
             last_flush_ms: None,
             last_error: None,
             dropped: 0,
+            flush_due: false,
+            flushes: 0,
         })
     }
 
@@ -108,13 +128,19 @@ impl Actor for AggregatorActor {
             AggregatorMsg::Ingest(items) => st.ingest(items),
             AggregatorMsg::Tick => {
                 fail::fail_point!("aggregator.tick", |_| Err("failpoint aggregator.tick".into()));
+                if st.in_flight > 0 {
+                    st.flush_due = true;
+                }
                 st.maybe_flush(&myself);
             }
             AggregatorMsg::FlushDone(done) => {
                 let (result, batch, upto, started) = *done;
+                let ok = result.is_ok();
                 st.finish_flush(result, batch, upto, started);
-                // Keep draining while someone waits.
-                if !st.waiters.is_empty() {
+                // Keep draining while someone waits, while a full batch is ready, or when the
+                // timer fired during the write (after a failure the backoff decides).
+                let due = std::mem::take(&mut st.flush_due);
+                if !st.waiters.is_empty() || (ok && (due || st.pending.len() >= st.args.max_flush_events.max(1))) {
                     st.maybe_flush(&myself);
                 }
             }
@@ -137,7 +163,8 @@ impl Actor for AggregatorActor {
                     store_up: st.store_up,
                     last_flush_ms: st.last_flush_ms,
                     last_error: st.last_error.clone(),
-                    dropped: st.dropped,
+                    dropped: st.dropped + st.args.gate.dropped(),
+                    flushes: st.flushes,
                 });
             }
         }
@@ -147,6 +174,7 @@ impl Actor for AggregatorActor {
 
 impl AggregatorState {
     fn ingest(&mut self, items: Vec<Ingest>) {
+        self.args.gate.taken(crate::channel::forward::events_in(&items));
         for item in items {
             match item {
                 Ingest::Event(e) => {
@@ -159,7 +187,7 @@ impl AggregatorState {
                         metrics::counter!(m::EVENTS_DROPPED_TOTAL).increment(1);
                         continue;
                     }
-                    self.pending.push(e);
+                    self.pending.push_back(e);
                     self.received += 1;
                 }
                 Ingest::Joined { channel, at_ms } => {
@@ -175,7 +203,9 @@ impl AggregatorState {
     }
 
     fn gauge(&self) {
-        metrics::gauge!(m::EVENTS_PENDING).set((self.pending.len() + self.in_flight) as f64);
+        let held = self.pending.len() + self.in_flight;
+        self.args.gate.set_held(held);
+        metrics::gauge!(m::EVENTS_PENDING).set(held as f64);
     }
 
     fn maybe_flush(&mut self, myself: &ActorRef<AggregatorMsg>) {
@@ -191,9 +221,10 @@ impl AggregatorState {
         if self.pending.is_empty() && coverage.is_empty() {
             return;
         }
-        let batch = Batch { events: std::mem::take(&mut self.pending), coverage };
+        let batch = Batch { events: take_batch(&mut self.pending, self.args.max_flush_events), coverage };
         self.in_flight = batch.events.len().max(1);
-        let upto = self.received;
+        // Sequences are contiguous: what stays pending is the newest `pending.len()`.
+        let upto = self.received - self.pending.len() as u64;
         let store = self.args.store.clone();
         let me = myself.clone();
         tokio::spawn(async move {
@@ -210,6 +241,7 @@ impl AggregatorState {
         self.in_flight = 0;
         match result {
             Ok(r) => {
+                self.flushes += 1;
                 metrics::histogram!(m::FLUSH_SECONDS).record(started.elapsed().as_secs_f64());
                 metrics::histogram!(m::FLUSH_BATCH_EVENTS).record(batch.events.len() as f64);
                 metrics::counter!(m::EVENTS_DURABLE_TOTAL).increment(r.durable as u64);
@@ -250,8 +282,9 @@ impl AggregatorState {
                     metrics::counter!(m::EVENTS_DROPPED_TOTAL).increment(lost as u64);
                     tracing::error!(lost, "in-memory buffer full while the store is unavailable: events dropped");
                 }
-                events.append(&mut self.pending);
-                self.pending = events;
+                for e in events.into_iter().rev() {
+                    self.pending.push_front(e);
+                }
                 // Open spans are re-derived at the next flush; closed ones must be kept.
                 let open = &self.open_cov;
                 self.closed_cov.extend(coverage.into_iter().filter(|s| !open.contains(&(Arc::from(s.channel.as_str()), s.started_ms))));
@@ -264,4 +297,14 @@ impl AggregatorState {
         }
         self.gauge();
     }
+}
+
+/// The oldest `cap` events of `pending` (all of them when fewer; at least one per flush even
+/// with a cap of 0), in order; the rest stay pending.
+pub fn take_batch(pending: &mut VecDeque<Event>, cap: usize) -> Vec<Event> {
+    let n = pending.len().min(cap.max(1));
+    if n == pending.len() {
+        return Vec::from(std::mem::take(pending));
+    }
+    pending.drain(..n).collect()
 }

@@ -1,6 +1,9 @@
 //! Forwarding ingest to the aggregator without ever waiting on it: items are batched and cast
 //! (ractor mailboxes never block the sender). While the aggregator is restarting the batch is
 //! held locally, bounded; past the bound items are dropped and counted, never silently.
+//! Events also pass the daemon's ingest gate (`aggregator::gate`): while the aggregator's
+//! mailbox plus what it holds reach `store.max_pending_events`, new events are dropped and
+//! counted here, so an overloaded store bounds memory instead of growing the mailbox.
 
 use crate::event::Ingest;
 use crate::aggregator::AggregatorMsg;
@@ -23,8 +26,13 @@ impl Forwarder {
     }
 
     pub fn push(&mut self, item: Ingest) {
+        let is_event = matches!(item, Ingest::Event(_));
+        if is_event && !self.routes.gate().admit() {
+            metrics::counter!(m::EVENTS_DROPPED_TOTAL).increment(1);
+            return;
+        }
         if self.buf.len() >= MAX_HELD {
-            if matches!(item, Ingest::Event(_)) {
+            if is_event {
                 metrics::counter!(m::EVENTS_DROPPED_TOTAL).increment(1);
             }
             return;
@@ -42,7 +50,11 @@ impl Forwarder {
         }
         let Some(agg) = self.routes.aggregator() else { return };
         let items = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
+        let events = events_in(&items);
+        // Counted before the cast, so the aggregator never takes more than was counted.
+        self.routes.gate().sent(events);
         if let Err(e) = agg.cast(AggregatorMsg::Ingest(items)) {
+            self.routes.gate().taken(events);
             // The mailbox is closed (stopping): take the items back to retry.
             if let ractor::MessagingErr::SendErr(AggregatorMsg::Ingest(items)) = e {
                 self.buf = items;
@@ -53,4 +65,9 @@ impl Forwarder {
     pub fn held(&self) -> usize {
         self.buf.len()
     }
+}
+
+/// How many of `items` are events (the gate counts events, not coverage notices).
+pub fn events_in(items: &[Ingest]) -> usize {
+    items.iter().filter(|i| matches!(i, Ingest::Event(_))).count()
 }

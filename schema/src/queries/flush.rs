@@ -122,16 +122,27 @@ impl FlushTx {
 
     /// Records message ids; returns those that were NEW (not recorded before, in this or an
     /// earlier transaction). Each id counts once even if `ids` repeats it.
+    ///
+    /// The common case is a chunk of ids all new: each chunk is first inserted inside a
+    /// savepoint without `RETURNING`, and when every row went in, all of it is new and no row
+    /// travels back. Only a chunk that met an id recorded before is rolled back to its
+    /// savepoint and inserted again with `RETURNING id`, which names the new ones.
     pub async fn insert_seen_ids(&self, ids: &[SeenId]) -> Result<HashSet<String>, StoreError> {
         let ids = unique_ids(ids);
         let mut fresh = HashSet::with_capacity(ids.len());
         let backend = self.backend();
+        let exec = |sql: &'static str, what: &'static str| async move {
+            self.txn
+                .execute_raw(stmt(backend, sql, vec![]))
+                .await
+                .map_err(self.ctx.at(what))
+        };
         for chunk in ids.chunks(rows_per_chunk(3)) {
-            let sql = format!(
-                "INSERT INTO seen_ids (id, epoch, channel) VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
+            let insert = format!(
+                "INSERT INTO seen_ids (id, epoch, channel) VALUES {} ON CONFLICT (id) DO NOTHING",
                 values_list(backend, chunk.len(), 3)
             );
-            let values = chunk
+            let values: Vec<Value> = chunk
                 .iter()
                 .flat_map(|s| {
                     [
@@ -141,9 +152,23 @@ impl FlushTx {
                     ]
                 })
                 .collect();
+            exec("SAVEPOINT seen_ids_chunk", "opening a savepoint for message ids").await?;
+            let inserted = self
+                .txn
+                .execute_raw(stmt(backend, insert.clone(), values.clone()))
+                .await
+                .map_err(self.ctx.at("recording message ids"))?
+                .rows_affected();
+            if inserted == chunk.len() as u64 {
+                exec("RELEASE SAVEPOINT seen_ids_chunk", "releasing a savepoint for message ids").await?;
+                fresh.extend(chunk.iter().map(|s| s.id.clone()));
+                continue;
+            }
+            exec("ROLLBACK TO SAVEPOINT seen_ids_chunk", "rolling back a savepoint for message ids").await?;
+            exec("RELEASE SAVEPOINT seen_ids_chunk", "releasing a savepoint for message ids").await?;
             let rows = self
                 .txn
-                .query_all_raw(stmt(backend, sql, values))
+                .query_all_raw(stmt(backend, format!("{insert} RETURNING id"), values))
                 .await
                 .map_err(self.ctx.at("recording message ids"))?;
             for row in rows {
