@@ -175,6 +175,9 @@ impl SupervisorState {
             }
         }
         .map_err(|e| format!("{} did not start: {e}", child.kind()))?;
+        if child == Child::Aggregator {
+            self.args.routes.pause_aggregator(false);
+        }
         self.running.insert(cell.get_id(), (child, cell));
         Ok(())
     }
@@ -219,9 +222,17 @@ impl SupervisorState {
         let t = Some(Duration::from_secs(10));
         match child {
             Child::Aggregator => {
+                // Hidden first, so the channels hold new batches (they cast to whoever is found
+                // at send time); then two flushes: the first drains the mailbox in order, the
+                // second whatever a reader cast just as the lookup changed. Only then is it
+                // stopped, with an empty mailbox: a stop drops queued messages.
+                self.args.routes.pause_aggregator(true);
                 let agg: ActorRef<AggregatorMsg> = cell.clone().into();
-                if !matches!(agg.call(|reply| AggregatorMsg::Flush { close_through: None, reply }, t).await, Ok(ractor::rpc::CallResult::Success(Ok(())))) {
-                    tracing::warn!("the aggregator could not make everything durable before its restart; the channels keep what they hold and resend it");
+                for _ in 0..2 {
+                    if !matches!(agg.call(|reply| AggregatorMsg::Flush { close_through: None, reply }, t).await, Ok(ractor::rpc::CallResult::Success(Ok(())))) {
+                        tracing::warn!("the aggregator could not make everything durable before its restart (store away?); what it holds in memory is lost as in a crash");
+                        break;
+                    }
                 }
             }
             Child::Sealer => {
