@@ -108,6 +108,18 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Check the store, sealing, coverage and backups without writing anything: the store opens
+    /// read-only (quick_check, every seal's digest, durability settings), past epochs left
+    /// unsealed, coverage gaps, the newest backup's age. Exit 0 ok (warnings are printed), 1
+    /// when a check failed (an operator is needed), 69 store unreachable, 78 bad config.
+    Doctor {
+        /// Coverage gaps are looked for in this many of the newest closed epochs.
+        #[arg(long, default_value_t = 24, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+        epochs: u32,
+        /// One JSON object instead of text lines.
+        #[arg(long)]
+        json: bool,
+    },
     /// Check a proof offline with the on-chain fold: exit 0 valid, 1 invalid, 64 malformed input.
     Verify {
         #[arg(long)]

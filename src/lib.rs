@@ -53,6 +53,7 @@ pub fn main_entry() {
                     Command::Migrate { from, to, legacy, chunk_rows } => commands::migrate::main(from, to, *legacy, *chunk_rows).await,
                     Command::Replay { from } => commands::replay::main(config, from).await,
                     Command::Backup { action } => commands::backup::main(config, action).await,
+                    Command::Doctor { epochs, json } => commands::doctor::main(config, *epochs, *json).await,
                     Command::Restore { from, to, force } => commands::restore::main(config, from, to.as_deref(), *force).await,
                     Command::Verify { .. } | Command::CheckConfig => unreachable!("handled without a runtime"),
                 }

@@ -87,6 +87,24 @@ pub fn pg_durability_warnings(
     w
 }
 
+/// The journal mode a SQLite file's header records: `"wal"` (write/read versions 2 at bytes 18
+/// and 19), `"rollback"` (1, any rollback-journal mode), or an error naming what is wrong with
+/// the header. Reading the header needs no connection, so it works on an immutable open too.
+pub fn journal_mode_of_header(header: &[u8]) -> Result<&'static str, String> {
+    const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+    if header.len() < 100 {
+        return Err(format!("the file is {} bytes long, shorter than a SQLite header (100)", header.len()));
+    }
+    if &header[..16] != MAGIC {
+        return Err("the file does not start with the SQLite header string".into());
+    }
+    match (header[18], header[19]) {
+        (2, 2) => Ok("wal"),
+        (1, 1) => Ok("rollback"),
+        (w, r) => Err(format!("header file-format bytes are write {w} / read {r}, neither 1/1 (rollback) nor 2/2 (wal)")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +143,23 @@ mod tests {
             ..good
         };
         assert!(sqlite_pragma_problems(&mem, true).is_empty());
+    }
+
+    #[test]
+    fn journal_mode_from_the_header() {
+        let mut h = b"SQLite format 3\0".to_vec();
+        h.resize(100, 0);
+        h[18] = 2;
+        h[19] = 2;
+        assert_eq!(journal_mode_of_header(&h), Ok("wal"));
+        h[18] = 1;
+        h[19] = 1;
+        assert_eq!(journal_mode_of_header(&h), Ok("rollback"));
+        h[19] = 7;
+        assert!(journal_mode_of_header(&h).unwrap_err().contains("read 7"));
+        h[0] = b'X';
+        assert!(journal_mode_of_header(&h).unwrap_err().contains("header string"));
+        assert!(journal_mode_of_header(&h[..20]).unwrap_err().contains("20 bytes"));
     }
 
     #[test]

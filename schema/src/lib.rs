@@ -17,6 +17,7 @@ pub mod copy;
 pub mod digest;
 pub mod entity;
 pub mod error;
+pub mod inspect;
 mod maintenance;
 pub mod migration;
 mod open;

@@ -4,6 +4,7 @@
 pub mod backup;
 pub mod check_config;
 pub mod demo;
+pub mod doctor;
 pub mod migrate;
 pub mod opt_out;
 pub mod proof;
@@ -11,4 +12,5 @@ pub mod replay;
 pub mod restore;
 pub mod run;
 pub mod seal;
+pub mod setup;
 pub mod verify;

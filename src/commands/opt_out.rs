@@ -11,8 +11,8 @@ use chatseal_actors::sealer::merkle::{to_hex, user_hash};
 use chatseal_schema::{Store, StoreError};
 use serde::Serialize;
 
+use super::setup;
 use crate::exit;
-use crate::settings;
 
 /// Longest reason kept in the store, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -79,19 +79,13 @@ pub async fn main(config: Option<&Path>, user: &str, reason: Option<&str>) -> i3
         eprintln!("--user: {e}");
         return exit::USAGE;
     }
-    let s = match settings::load(config) {
+    let s = match setup::load_settings(config) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::CONFIG;
-        }
+        Err(code) => return code,
     };
-    let store = match Store::open(&s.store.url).await {
+    let store = match setup::open_store(&s).await {
         Ok(st) => st,
-        Err(e) => {
-            eprintln!("{e}");
-            return if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL };
-        }
+        Err(code) => return code,
     };
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let code = match record(&store, user, reason.unwrap_or(""), now).await {
@@ -105,11 +99,7 @@ pub async fn main(config: Option<&Path>, user: &str, reason: Option<&str>) -> i3
         }
         Err(OptOutError::Store(e)) => {
             eprintln!("recording the opt-out: {e}");
-            if e.is_unavailable() {
-                exit::UNAVAILABLE
-            } else {
-                exit::INTERNAL
-            }
+            setup::store_exit_code(&e)
         }
     };
     let _ = store.checkpoint().await;

@@ -2,26 +2,18 @@
 
 use std::path::Path;
 
-use chatseal_schema::Store;
-
+use super::setup;
 use crate::exit;
 use crate::proofs::{claim_proof, participation_proof, ProofError};
-use crate::settings;
 
 pub async fn main(config: Option<&Path>, epoch: i64, channel: &str, user: &str, claim: bool) -> i32 {
-    let s = match settings::load(config) {
+    let s = match setup::load_settings(config) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::CONFIG;
-        }
+        Err(code) => return code,
     };
-    let store = match Store::open(&s.store.url).await {
+    let store = match setup::open_store(&s).await {
         Ok(st) => st,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::UNAVAILABLE;
-        }
+        Err(code) => return code,
     };
     let out = if claim {
         claim_proof(&store, epoch, channel, user).await.map(|v| serde_json::to_string_pretty(&v))

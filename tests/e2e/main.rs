@@ -9,6 +9,7 @@ mod corruption;
 #[cfg(feature = "failpoints")]
 mod crashpoints;
 mod demo;
+mod doctor;
 mod durability;
 mod crosscheck;
 mod harness;

@@ -17,7 +17,8 @@ use crate::clock::SharedClock;
 use crate::routes::Routes;
 use crate::telemetry::names as m;
 
-const CURSOR_KEY: &str = "sealer.next_epoch";
+/// The `meta` key of the sealer's cursor: the next epoch it will seal (Unix seconds).
+pub const CURSOR_KEY: &str = "sealer.next_epoch";
 
 #[derive(Debug, Clone)]
 pub struct SealerArgs {

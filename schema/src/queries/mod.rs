@@ -12,6 +12,7 @@ pub mod optout;
 pub mod read;
 pub mod seal;
 pub mod verify;
+pub mod window;
 
 use sea_orm::{DbBackend, Statement, Value};
 

@@ -1,0 +1,55 @@
+//! The preamble the store commands share: load the settings (exit 78 with every problem
+//! printed) and open the store named by `store.url`, mapping a store error to its exit code
+//! (69 when it cannot be reached, 78 when the URL is invalid, 70 otherwise). Each failure is
+//! printed to stderr once, here, so the commands only pass the code on.
+
+use std::path::Path;
+
+use chatseal_schema::{Store, StoreError};
+
+use crate::exit;
+use crate::settings::{self, Settings};
+
+/// The settings, or [`exit::CONFIG`] after printing why they cannot be loaded.
+pub fn load_settings(config: Option<&Path>) -> Result<Settings, i32> {
+    settings::load(config).map_err(|e| {
+        eprintln!("{e}");
+        exit::CONFIG
+    })
+}
+
+/// The exit code of a store error: unreachable (including a missing file) 69, an invalid URL
+/// 78 (it comes from the configuration), anything else 70.
+pub fn store_exit_code(e: &StoreError) -> i32 {
+    match e {
+        StoreError::Unavailable { .. } | StoreError::Io { .. } => exit::UNAVAILABLE,
+        StoreError::InvalidUrl { .. } => exit::CONFIG,
+        _ => exit::INTERNAL,
+    }
+}
+
+/// Opens (and migrates, like the daemon) the store of `s`, or its exit code after printing
+/// the error.
+pub async fn open_store(s: &Settings) -> Result<Store, i32> {
+    Store::open(&s.store.url).await.map_err(|e| {
+        eprintln!("{e}");
+        store_exit_code(&e)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_map_to_exit_codes() {
+        let url = "sqlite://x".to_string();
+        let unavailable = StoreError::Unavailable { url: url.clone(), what: "connecting".into(), detail: "refused".into() };
+        assert_eq!(store_exit_code(&unavailable), exit::UNAVAILABLE);
+        let missing = StoreError::Io { url: url.clone(), path: "x".into(), detail: "no such file".into() };
+        assert_eq!(store_exit_code(&missing), exit::UNAVAILABLE);
+        assert_eq!(store_exit_code(&StoreError::InvalidUrl { url: url.clone(), reason: "scheme".into() }), exit::CONFIG);
+        let corrupt = StoreError::Corrupt { url, what: "quick_check".into(), detail: "bad page".into() };
+        assert_eq!(store_exit_code(&corrupt), exit::INTERNAL);
+    }
+}
