@@ -1,7 +1,7 @@
 //! The sealer's reads: participants in leaf order with signal sums, channels of an epoch,
 //! past (epoch, channel)s left unsealed.
 
-use crate::common::{delta, hash, seal, stores, FAILPOINTS};
+use crate::common::{delta, exec, hash, seal, stores, FAILPOINTS};
 use chatseal_schema::ParticipantRow;
 
 #[tokio::test]
@@ -62,6 +62,27 @@ async fn participants_come_in_leaf_order_with_signal_sums() {
             .await
             .unwrap()
             .is_empty());
+    }
+}
+
+#[tokio::test]
+async fn a_participant_without_its_users_row_is_reported_not_sealed_nameless() {
+    for (backend, store, _guard) in stores().await {
+        let tx = store.begin_flush().await.unwrap();
+        tx.upsert_participation(&[
+            delta(3, "c", 1, 5, 6, vec![("message", 2)]),
+            delta(3, "c", 2, 7, 8, vec![]),
+        ])
+        .await
+        .unwrap();
+        tx.commit().await.unwrap();
+        exec(&store, &format!("DELETE FROM users WHERE user_hash = '{}'", hash(2))).await;
+        let err = store.participants_for_seal(3, "c").await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(&hash(2)) && text.contains("no users row"),
+            "{backend:?}: {text}"
+        );
     }
 }
 
