@@ -7,7 +7,9 @@
 //! (accepted minus durable, dropped and duplicate, the aggregator's mailbox included), the lag
 //! (behind / durable rate over the last 5 s) and the child's RSS and CPU; at the end it prints the table, the medians, peak and final RSS, and checks that
 //! SIGTERM stops the daemon with exit 0. For runs of 2 minutes or more (the 10-minute soak:
-//! `CHATSEAL_BENCH_SECONDS=600`) it compares the median RSS of the first and the last minute.
+//! `CHATSEAL_BENCH_SECONDS=600`) it judges RSS flat when the least-squares slope over the second
+//! half (the first half is warm-up), extrapolated over the run, stays within 10% of that half's
+//! median, and prints the rule with the figures.
 //!
 //! Environment: `CHATSEAL_BENCH_SECONDS` (60), `CHATSEAL_BENCH_RATE` (150000 lines/s over all
 //! channels), `CHATSEAL_BENCH_CHANNELS` (20), `CHATSEAL_BENCH_USERS` (10000 distinct logins),
@@ -251,11 +253,26 @@ async fn bench(p: Params) {
     println!("RSS: peak {peak_rss:.1} MiB, at the end of the load {:.1} MiB, after draining {:.1} MiB", final_rss as f64 / 1048576.0, drained.rss as f64 / 1048576.0);
     println!("drained in {drain_s:.1} s (pending {:.0}, durable total {:.0})", drained.pending, drained.durable - first.durable);
     if rows.len() >= 120 {
-        let first_min = median(rows.iter().take(60).map(|r| r.rss_mib).collect());
-        let last_min = median(rows.iter().rev().take(60).map(|r| r.rss_mib).collect());
-        let growth = (last_min - first_min) / first_min * 100.0;
-        let verdict = if growth.abs() <= 10.0 { "flat (within 10%)" } else { "NOT flat" };
-        println!("soak RSS: first-minute median {first_min:.1} MiB, last-minute median {last_min:.1} MiB ({growth:+.1}%): {verdict}");
+        // The first minutes are warm-up (page cache, allocator arenas, hash tables growing to
+        // their working size), so the rule looks at the second half only: the least-squares
+        // slope of RSS over it, extrapolated over the whole run, must stay within 10% of the
+        // second half's median RSS.
+        let half = &rows[rows.len() / 2..];
+        let points: Vec<(f64, f64)> = half.iter().map(|r| (r.t, r.rss_mib)).collect();
+        let slope = least_squares_slope(&points);
+        let level = median(half.iter().map(|r| r.rss_mib).collect());
+        let span_s = rows.last().map(|r| r.t).unwrap_or(0.0);
+        let drift = slope * span_s / level * 100.0;
+        let verdict = if drift.abs() <= 10.0 { "flat" } else { "NOT flat" };
+        println!(
+            "soak RSS rule: least-squares slope of RSS over the second half ({} samples from t = {:.0} s), extrapolated over the {span_s:.0} s run, within 10% of the second half's median",
+            half.len(),
+            half.first().map(|r| r.t).unwrap_or(0.0)
+        );
+        println!("soak RSS: slope {:+.2} MiB/min, second-half median {level:.1} MiB, drift over the run {drift:+.1}%: {verdict}", slope * 60.0);
+        let first_min = median(half.iter().take(60).map(|r| r.rss_mib).collect());
+        let last_min = median(half.iter().rev().take(60).map(|r| r.rss_mib).collect());
+        println!("soak RSS (for reference): second half's first-minute median {first_min:.1} MiB, last-minute median {last_min:.1} MiB ({:+.1}%)", (last_min - first_min) / first_min * 100.0);
         let per_minute: Vec<String> = rows.chunks(60).map(|m| format!("{:.0}", median(m.iter().map(|r| r.rss_mib).collect()))).collect();
         println!("soak RSS median per minute (MiB): {}", per_minute.join(", "));
     }

@@ -136,3 +136,20 @@ pub fn print_row(r: &Row) {
         r.t, r.sent, r.accepted, r.durable, r.pending, r.behind, r.lag, r.rss_mib, r.daemon_cpu, r.loadgen_cpu
     );
 }
+
+/// Least-squares slope of y over x (units of y per unit of x); 0 with fewer than two distinct x.
+pub fn least_squares_slope(points: &[(f64, f64)]) -> f64 {
+    let n = points.len() as f64;
+    if points.len() < 2 {
+        return 0.0;
+    }
+    let mx = points.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = points.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = points.iter().map(|p| (p.0 - mx) * (p.0 - mx)).sum();
+    let sxy: f64 = points.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    if sxx == 0.0 {
+        0.0
+    } else {
+        sxy / sxx
+    }
+}
