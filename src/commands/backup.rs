@@ -47,7 +47,7 @@ async fn now(s: &Settings) -> i32 {
         }
     };
     let at = now_ms();
-    let code = match take_backup(&store, &s.store.url, &s.backup.dir, at).await {
+    let code = match take_backup(&store, &s.store.url, &s.backup.dir, at, &s.backup.pg_dump_choice()).await {
         Ok(m) => {
             println!(
                 "backup {} taken and verified: {} in {}, {} sealed epochs (newest {}), {} ms, checks: {}",
@@ -59,8 +59,10 @@ async fn now(s: &Settings) -> i32 {
                 m.duration_ms,
                 m.checks.join(", ")
             );
-            match prune(&s.backup.dir, s.backup.keep, at.div_euclid(1000)).await {
-                Ok(gone) if !gone.is_empty() => println!("retention (keep {}): deleted {}", s.backup.keep, gone.join(", ")),
+            match prune(&s.backup.dir, s.backup.retention(), at.div_euclid(1000)).await {
+                Ok(gone) if !gone.is_empty() => {
+                    println!("retention (keep {}, keep_daily {}): deleted {}", s.backup.keep, s.backup.keep_daily, gone.join(", "))
+                }
                 Ok(_) => {}
                 Err(e) => eprintln!("warning: retention failed: {e}"),
             }

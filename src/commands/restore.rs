@@ -61,9 +61,9 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
         return REFUSED;
     }
     let placed = match (manifest.method, sqlite_path(&target)) {
-        (Method::VacuumInto, Some(db)) => restore_sqlite(&folder.join(SQLITE_FILE), &db, force, &manifest).await,
+        (Method::VacuumInto, Some(db)) => restore_sqlite(&manifest.data_file(&folder, SQLITE_FILE), &db, force, &manifest).await,
         (Method::PgDump, None) if target.starts_with("postgres") => {
-            let (url, file) = (target.clone(), folder.join(PG_DUMP_FILE));
+            let (url, file) = (target.clone(), manifest.data_file(&folder, PG_DUMP_FILE));
             blocking(move || restore_dump(&url, &file)).await.map_err(|e| {
                 eprintln!("refusing to restore into {}: {e}; restore into an empty database (CREATE DATABASE ...)", redact_url(&target));
                 REFUSED

@@ -135,7 +135,7 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
     };
     let quarantine = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("quarantine").join(backup_id(at_ms, 0));
     let placed = {
-        let (from, db, q) = (folder.join(SQLITE_FILE), db.clone(), quarantine.clone());
+        let (from, db, q) = (manifest.data_file(&folder, SQLITE_FILE), db.clone(), quarantine.clone());
         blocking(move || {
             let staged = stage_sqlite(&from, &db)?;
             move_store_into(&db, &q)?;

@@ -131,7 +131,8 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
         source_url: s.store.url.clone(),
         dir: s.backup.dir.clone(),
         interval: s.backup.interval,
-        keep: s.backup.keep,
+        retention: s.backup.retention(),
+        pg_dump: s.backup.pg_dump_choice(),
         clock: clock.clone(),
         board: backups.clone(),
     };

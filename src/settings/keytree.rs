@@ -125,6 +125,7 @@ fn allowed(path: &str, default: &Value) -> &'static str {
     match (path, &default.kind) {
         ("http.listen", _) => "an IP address and port, e.g. \"127.0.0.1:9187\"",
         ("backup.on_corruption", _) => "\"restore\" or \"refuse\"",
+        ("backup.pg_dump", _) => "\"auto\", \"off\" or an absolute path to pg_dump",
         (_, ValueKind::String(s)) if humantime::parse_duration(s).is_ok() => {
             "a duration, e.g. \"250ms\", \"2m\", \"1h\""
         }

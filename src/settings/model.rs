@@ -261,9 +261,16 @@ pub struct BackupSettings {
     /// Time between scheduled backups, duration (>= 1m). Default `"1h"`.
     #[serde(with = "humantime_serde")]
     pub interval: Duration,
-    /// Newest backups kept, count (>= 1), plus the newest backup of each of the `keep` most
-    /// recent days that have one; older ones are deleted after each backup. Default `48`.
+    /// Newest backups kept, count (>= 1); older ones are deleted after each backup unless
+    /// `keep_daily` keeps them. Default `48`.
     pub keep: u32,
+    /// Besides those, the newest backup of each of the `keep_daily` most recent UTC days that
+    /// have one, count (0 keeps none extra). Default `30`.
+    pub keep_daily: u32,
+    /// Which pg_dump a PostgreSQL backup uses: `"auto"` (pg_dump from PATH, else a JSON-lines
+    /// export of the tables), `"off"` (always the JSON-lines export) or an absolute path to a
+    /// pg_dump executable (e.g. of the server's major version). Default `"auto"`.
+    pub pg_dump: String,
     /// What to do when the store fails its integrity check at start: `"restore"` the newest
     /// verified backup, or `"refuse"` to start. Default `"restore"`.
     pub on_corruption: OnCorruption,
@@ -275,7 +282,26 @@ impl Default for BackupSettings {
             dir: PathBuf::from("data/backups"),
             interval: Duration::from_secs(3600),
             keep: 48,
+            keep_daily: 30,
+            pg_dump: "auto".into(),
             on_corruption: OnCorruption::Restore,
+        }
+    }
+}
+
+impl BackupSettings {
+    /// `keep` and `keep_daily` for retention.
+    pub fn retention(&self) -> chatseal_actors::backup::Retention {
+        chatseal_actors::backup::Retention { keep: self.keep, keep_daily: self.keep_daily }
+    }
+
+    /// `pg_dump` as the backup takes it (validated: "auto", "off" or a path).
+    pub fn pg_dump_choice(&self) -> chatseal_actors::backup::PgDump {
+        use chatseal_actors::backup::PgDump;
+        match self.pg_dump.as_str() {
+            "auto" => PgDump::Auto,
+            "off" => PgDump::Off,
+            path => PgDump::At(PathBuf::from(path)),
         }
     }
 }

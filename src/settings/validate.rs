@@ -227,6 +227,15 @@ fn validate_rest(s: &Settings, p: &mut Problems) {
         "backup.keep = 0: must be at least 1".to_owned()
     });
     p.at_least("backup.interval", b.interval, Duration::from_secs(60));
+    if !matches!(b.pg_dump.as_str(), "auto" | "off") {
+        let path = std::path::Path::new(&b.pg_dump);
+        p.check(path.is_absolute(), || {
+            format!("backup.pg_dump = {:?}: must be \"auto\", \"off\" or an absolute path to pg_dump", b.pg_dump)
+        });
+        p.check(!path.is_absolute() || is_executable(path), || {
+            format!("backup.pg_dump = {:?}: no executable file there; install the PostgreSQL client or use \"auto\"", b.pg_dump)
+        });
+    }
 
     let d = &s.daemon;
     p.at_least(
@@ -242,6 +251,12 @@ fn validate_rest(s: &Settings, p: &mut Problems) {
         d.restart_window,
         Duration::from_secs(1),
     );
+}
+
+/// True for an existing file with an execute bit.
+fn is_executable(path: &std::path::Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
 }
 
 #[cfg(test)]
@@ -345,6 +360,8 @@ mod tests {
             s.backup.interval = Duration::from_secs(59)
         });
         one_problem_naming("backup.dir", |s| s.backup.dir = "".into());
+        one_problem_naming("backup.pg_dump", |s| s.backup.pg_dump = "pg_dump".into());
+        one_problem_naming("backup.pg_dump", |s| s.backup.pg_dump = "/surely/not/here/pg_dump".into());
         one_problem_naming("daemon.restart_limit", |s| s.daemon.restart_limit = 0);
         one_problem_naming("daemon.shutdown_timeout", |s| {
             s.daemon.shutdown_timeout = Duration::ZERO

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
 use chatseal::twitchsim::FakeTwitch;
-use chatseal_actors::backup::manifest::SQLITE_FILE;
+use chatseal_actors::backup::manifest::{DATA_DIR, SQLITE_FILE};
 use chatseal_schema::Store;
 use serde_json::Value;
 
@@ -177,7 +177,7 @@ async fn cli_lists_verifies_and_refuses_damaged_backups_and_live_stores() {
     check_store(&url, "alpha").await;
 
     // One flipped byte in the backup: verify says BAD (exit 1), restore refuses.
-    let file = backups.join(&id).join(SQLITE_FILE);
+    let file = backups.join(&id).join(DATA_DIR).join(SQLITE_FILE);
     let mut bytes = std::fs::read(&file).unwrap();
     let at = bytes.len() / 2;
     bytes[at] ^= 0x01;

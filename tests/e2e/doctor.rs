@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use chatseal_actors::backup::manifest::SQLITE_FILE;
+use chatseal_actors::backup::manifest::{DATA_DIR, SQLITE_FILE};
 use chatseal_actors::clock::epoch::last_closed_epoch;
 use chatseal_actors::sealer::merkle::{to_hex, user_hash};
 use chatseal_actors::sealer::run::seal_channel_epoch;
@@ -143,7 +143,7 @@ async fn healthy_store_with_a_fresh_backup_exits_0_and_is_left_as_it_was() {
 
     // The newest backup loses bytes: the quick verify fails it.
     let id = check(&report, "backups")["value"]["newest"].as_str().unwrap().to_string();
-    let file = backups.join(&id).join(SQLITE_FILE);
+    let file = backups.join(&id).join(DATA_DIR).join(SQLITE_FILE);
     let bytes = std::fs::read(&file).unwrap();
     std::fs::write(&file, &bytes[..bytes.len() / 2]).unwrap();
     let (code, report, text) = doctor(&url, &backups);

@@ -3,6 +3,7 @@
 
 mod admin;
 mod backup;
+mod backup_layout;
 mod backup_pg;
 mod channel;
 mod corruption;

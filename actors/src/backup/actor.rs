@@ -16,6 +16,8 @@ use super::catalog::list;
 use super::error::BackupError;
 use super::fsio::blocking;
 use super::manifest::Manifest;
+use super::pg::PgDump;
+use super::retention::Retention;
 use super::take::{prune, take_backup};
 use crate::clock::SharedClock;
 use crate::telemetry::names as m;
@@ -30,14 +32,16 @@ pub struct BackupArgs {
     pub source_url: String,
     pub dir: PathBuf,
     pub interval: Duration,
-    pub keep: u32,
+    pub retention: Retention,
+    /// Which pg_dump a PostgreSQL backup uses.
+    pub pg_dump: PgDump,
     pub clock: SharedClock,
     pub board: BackupBoard,
 }
 
 impl std::fmt::Debug for BackupArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackupArgs").field("store", &self.store.redacted_url()).field("dir", &self.dir).field("interval", &self.interval).field("keep", &self.keep).finish()
+        f.debug_struct("BackupArgs").field("store", &self.store.redacted_url()).field("dir", &self.dir).field("interval", &self.interval).field("retention", &self.retention).field("pg_dump", &self.pg_dump).finish()
     }
 }
 
@@ -160,13 +164,13 @@ impl BackupState {
 async fn run_once(args: BackupArgs) -> Result<Manifest, String> {
     let now = args.clock.now_ms();
     let started = std::time::Instant::now();
-    match take_backup(&args.store, &args.source_url, &args.dir, now).await {
+    match take_backup(&args.store, &args.source_url, &args.dir, now, &args.pg_dump).await {
         Ok(manifest) => {
             metrics::histogram!(m::BACKUP_SECONDS).record(started.elapsed().as_secs_f64());
             metrics::gauge!(m::BACKUP_LAST_SUCCESS).set(manifest.created_at as f64);
             metrics::gauge!(m::BACKUP_SIZE_BYTES).set(manifest.size_bytes as f64);
             tracing::info!(backup = %manifest.id, bytes = manifest.size_bytes, sealed_epochs = manifest.sealed_epochs, method = manifest.method.as_str(), elapsed = ?started.elapsed(), "backup taken and verified");
-            if let Err(e) = prune(&args.dir, args.keep, now.div_euclid(1000)).await {
+            if let Err(e) = prune(&args.dir, args.retention, now.div_euclid(1000)).await {
                 tracing::warn!(error = %e, "retention could not delete old backups; they are retried after the next backup");
             }
             Ok(manifest)

@@ -1,16 +1,28 @@
 //! The manifest of one backup (`<backup.dir>/<id>/manifest.json`): what the backup holds and
-//! how to check it: the files with their size and sha256, a digest over that file list, row
-//! counts per table, the sealed epochs, the schema version, and the checks passed when it was
-//! taken. Also the backup id (UTC time of the backup, sortable) and the file names of the
-//! layout. Pure: serde and arithmetic only.
+//! how to check it: the files with their size and sha256, a digest over that file list, the
+//! `merkle_hash` root of the data folder (`<id>/data/`, beside the manifest, so the manifest
+//! is not part of what it hashes), row counts per table, the sealed epochs, the schema version,
+//! and the checks passed when it was taken. Also the backup id (UTC time of the backup,
+//! sortable) and the file names of the layout. Pure: serde and arithmetic only.
+//!
+//! Format 2 (this build) keeps the data in `<id>/data/` and records the folder's merkle root;
+//! format 1 (earlier builds) kept the data files beside the manifest and has no folder root.
+//! Both are read, listed, verified and restored.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Version of the manifest format written by this build.
-pub const MANIFEST_FORMAT: u32 = 1;
+pub const MANIFEST_FORMAT: u32 = 2;
+/// The oldest manifest format this build still reads (data beside the manifest, no folder root).
+pub const MANIFEST_FORMAT_V1: u32 = 1;
+/// The data folder's name inside a backup folder (format 2).
+pub const DATA_DIR: &str = "data";
+/// The folder hash algorithm recorded in the manifest (the `merkle_hash` crate's).
+pub const FOLDER_HASH_ALGORITHM: &str = "blake3";
 /// The manifest's file name inside a backup folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
 /// The SQLite copy's file name inside a backup folder.
@@ -52,6 +64,27 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+/// The `merkle_hash` root of a backup's data folder: every file's contents and name, and the
+/// folder's own name, so a changed, added, removed or renamed file changes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderHash {
+    /// "blake3" (the crate's default and only algorithm without its `sha` feature).
+    pub algorithm: String,
+    /// Names are hashed with the contents (`MerkleTreeBuilder::hash_names(true)`).
+    pub hash_names: bool,
+    /// The hashed folder, relative to the backup folder: "data".
+    pub folder: String,
+    /// Lowercase hex of the root hash.
+    pub root: String,
+}
+
+impl FolderHash {
+    /// The record of a root computed the way this build computes it.
+    pub fn of_data(root: String) -> Self {
+        Self { algorithm: FOLDER_HASH_ALGORITHM.into(), hash_names: true, folder: DATA_DIR.into(), root }
+    }
+}
+
 /// `<id>/manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
@@ -69,6 +102,9 @@ pub struct Manifest {
     pub size_bytes: u64,
     /// sha256 over the sorted file list (see [`files_digest`]): one value for the whole backup.
     pub files_sha256: String,
+    /// The data folder's `merkle_hash` root (format 2; absent in format 1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merkle_hash: Option<FolderHash>,
     /// Rows per table at the snapshot.
     pub row_counts: BTreeMap<String, i64>,
     /// Sealed (epoch, channel)s in the backup.
@@ -89,11 +125,42 @@ impl Manifest {
         self.files.iter().find(|f| f.name == name)
     }
 
+    /// Where the data files of the backup in `folder` are: `folder/data` (format 2) or
+    /// `folder` itself (format 1).
+    pub fn data_dir(&self, folder: &Path) -> PathBuf {
+        if self.format >= MANIFEST_FORMAT {
+            folder.join(DATA_DIR)
+        } else {
+            folder.to_path_buf()
+        }
+    }
+
+    /// The path of the data file `name` of the backup in `folder`.
+    pub fn data_file(&self, folder: &Path, name: &str) -> PathBuf {
+        self.data_dir(folder).join(name)
+    }
+
     /// Problems with the manifest itself (format, totals, file names, digest), empty when sound.
     pub fn problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        if self.format != MANIFEST_FORMAT {
-            p.push(format!("manifest format {} is not {MANIFEST_FORMAT}: written by another chatseal version", self.format));
+        if self.format != MANIFEST_FORMAT && self.format != MANIFEST_FORMAT_V1 {
+            p.push(format!(
+                "manifest format {} is neither {MANIFEST_FORMAT} nor {MANIFEST_FORMAT_V1}: written by another chatseal version",
+                self.format
+            ));
+        }
+        if self.format == MANIFEST_FORMAT {
+            match &self.merkle_hash {
+                None => p.push("the manifest has no merkle_hash of its data folder".into()),
+                Some(h) if h.algorithm != FOLDER_HASH_ALGORITHM || !h.hash_names || h.folder != DATA_DIR => p.push(format!(
+                    "merkle_hash {{algorithm: {:?}, hash_names: {}, folder: {:?}}} is not how chatseal hashes a backup ({FOLDER_HASH_ALGORITHM:?}, true, {DATA_DIR:?})",
+                    h.algorithm, h.hash_names, h.folder
+                )),
+                Some(h) if h.root.len() != 64 || !h.root.bytes().all(|c| c.is_ascii_hexdigit()) => {
+                    p.push(format!("merkle_hash root {:?} is not 32 bytes of hex", h.root))
+                }
+                Some(_) => {}
+            }
         }
         if self.files.is_empty() {
             p.push("the manifest lists no file".into());
@@ -188,6 +255,7 @@ mod tests {
             method: Method::VacuumInto,
             size_bytes: 4096,
             files_sha256: files_digest(&files),
+            merkle_hash: Some(FolderHash::of_data("0f".repeat(32))),
             files,
             row_counts: [("participation".to_string(), 12), ("sealed_epochs".to_string(), 2)].into_iter().collect(),
             sealed_epochs: 2,
@@ -240,6 +308,29 @@ mod tests {
         m.format = 9;
         m.files[0].name = "../escape".into();
         assert_eq!(m.problems().len(), 4, "{:?}", m.problems());
+    }
+
+    #[test]
+    fn format_2_needs_its_folder_hash_and_format_1_reads_beside_the_manifest() {
+        let mut m = sample();
+        m.merkle_hash = None;
+        assert_eq!(m.problems(), ["the manifest has no merkle_hash of its data folder"]);
+        let mut m = sample();
+        m.merkle_hash.as_mut().unwrap().hash_names = false;
+        assert_eq!(m.problems().len(), 1, "{:?}", m.problems());
+        let mut m = sample();
+        m.merkle_hash.as_mut().unwrap().root = "xyz".into();
+        assert_eq!(m.problems().len(), 1, "{:?}", m.problems());
+        let m = sample();
+        assert_eq!(m.data_file(Path::new("/b/X"), SQLITE_FILE), Path::new("/b/X/data/chatseal.db"));
+        // A format 1 manifest (no folder hash, files beside it) is still sound.
+        let mut old = sample();
+        old.format = MANIFEST_FORMAT_V1;
+        old.merkle_hash = None;
+        assert!(old.problems().is_empty(), "{:?}", old.problems());
+        assert_eq!(old.data_file(Path::new("/b/X"), SQLITE_FILE), Path::new("/b/X/chatseal.db"));
+        let json = serde_json::to_string(&old).unwrap();
+        assert!(!json.contains("merkle_hash"), "format 1 is written back without the field: {json}");
     }
 
     #[test]

@@ -16,6 +16,29 @@ use super::fsio::{blocking, sync_dir, sync_file};
 use super::manifest::{Method, PG_DUMP_FILE, TMP_SUFFIX};
 use super::sqlite::{file_entry, Taken};
 
+/// Which pg_dump a PostgreSQL backup uses (`backup.pg_dump`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PgDump {
+    /// `pg_dump` from `PATH` when there is one, else the JSON-lines export.
+    #[default]
+    Auto,
+    /// Never pg_dump: always the JSON-lines export.
+    Off,
+    /// This executable (e.g. the client of the server's major version).
+    At(PathBuf),
+}
+
+impl PgDump {
+    /// The executable to try, if any.
+    pub fn binary(&self) -> Option<PathBuf> {
+        match self {
+            PgDump::Auto => find_on_path("pg_dump"),
+            PgDump::Off => None,
+            PgDump::At(p) => Some(p.clone()),
+        }
+    }
+}
+
 /// The executable `name` in a directory of `PATH`, if there is one.
 pub fn find_on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
@@ -140,14 +163,15 @@ async fn export_json_lines(snap: &PgSnapshot, folder: &Path) -> Result<Vec<Strin
     Ok(names)
 }
 
-/// Dumps `store` (reached at `url`, password included) into `folder`.
-pub async fn snapshot(store: &Store, url: &str, folder: &Path) -> Result<Taken, BackupError> {
+/// Dumps `store` (reached at `url`, password included) into `folder`, with `pg_dump` when
+/// `with` names one, else (or when it fails) as JSON lines.
+pub async fn snapshot(store: &Store, url: &str, folder: &Path, with: &PgDump) -> Result<Taken, BackupError> {
     let snap = store.pg_snapshot().await?;
     let row_counts = snap.row_counts().await?;
     let newest_sealed_epoch = snap.newest_sealed_epoch().await?;
     let schema_version = snap.schema_version().await?;
     let mut checks = vec!["digests (live store)".to_string()];
-    let (method, names) = match find_on_path("pg_dump") {
+    let (method, names) = match with.binary() {
         Some(bin) => match pg_dump(bin, url.to_owned(), snap.id().to_owned(), folder.to_path_buf()).await {
             Ok(()) => (Method::PgDump, vec![PG_DUMP_FILE.to_string()]),
             Err(e @ BackupError::FailPoint(_)) => return Err(e),
@@ -200,5 +224,8 @@ mod tests {
     fn finds_executables_on_path() {
         assert!(find_on_path("sh").is_some());
         assert!(find_on_path("surely-not-a-command-chatseal").is_none());
+        assert_eq!(PgDump::Off.binary(), None);
+        assert_eq!(PgDump::At("/opt/pg/bin/pg_dump".into()).binary(), Some(PathBuf::from("/opt/pg/bin/pg_dump")));
+        assert_eq!(PgDump::Auto.binary(), find_on_path("pg_dump"));
     }
 }

@@ -11,18 +11,26 @@ use chatseal_schema::{Backend, Store};
 
 use super::catalog::list;
 use super::error::BackupError;
+use super::folder_hash::folder_root;
 use super::fsio::{blocking, sync_dir, write_atomic};
-use super::manifest::{backup_id, files_digest, Manifest, MANIFEST_FILE, MANIFEST_FORMAT};
-use super::retention::{stale_incomplete, to_delete, Complete, Incomplete};
+use super::manifest::{backup_id, files_digest, FolderHash, Manifest, DATA_DIR, MANIFEST_FILE, MANIFEST_FORMAT};
+use super::pg::PgDump;
+use super::retention::{stale_incomplete, to_delete, Complete, Incomplete, Retention};
 
-/// Creates a fresh folder for a backup taken at `now_ms`; returns its id and path.
+/// Creates a fresh folder for a backup taken at `now_ms`, with its empty `data/`; returns its
+/// id and path.
 fn new_folder(dir: &Path, now_ms: i64) -> Result<(String, PathBuf), BackupError> {
     std::fs::create_dir_all(dir).map_err(BackupError::io("creating the backup directory", dir))?;
     for attempt in 0..1000 {
         let id = backup_id(now_ms, attempt);
         let folder = dir.join(&id);
         match std::fs::create_dir(&folder) {
-            Ok(()) => return Ok((id, folder)),
+            Ok(()) => {
+                let data = folder.join(DATA_DIR);
+                std::fs::create_dir(&data).map_err(BackupError::io("creating", &data))?;
+                sync_dir(&folder).map_err(BackupError::io("syncing", &folder))?;
+                return Ok((id, folder));
+            }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(BackupError::Io { what: "creating", path: folder, source: e }),
         }
@@ -31,19 +39,28 @@ fn new_folder(dir: &Path, now_ms: i64) -> Result<(String, PathBuf), BackupError>
 }
 
 /// Takes a backup of `store` (reached at `url`, password included: pg_dump needs it) into
-/// `dir`, at `now_ms` (Unix ms); returns its manifest.
-pub async fn take_backup(store: &Store, url: &str, dir: &Path, now_ms: i64) -> Result<Manifest, BackupError> {
+/// `dir`, at `now_ms` (Unix ms); returns its manifest. The data goes to `<id>/data/`; its
+/// merkle root is computed once every file there is final, then the manifest is written.
+pub async fn take_backup(store: &Store, url: &str, dir: &Path, now_ms: i64, pg_dump: &PgDump) -> Result<Manifest, BackupError> {
     let started = Instant::now();
     let (id, folder) = {
         let dir = dir.to_path_buf();
         blocking(move || new_folder(&dir, now_ms)).await?
     };
+    let data = folder.join(DATA_DIR);
     let taken = match store.backend() {
-        Backend::Sqlite => super::sqlite::snapshot(store, &folder).await,
-        Backend::Postgres => super::pg::snapshot(store, url, &folder).await,
+        Backend::Sqlite => super::sqlite::snapshot(store, &data).await,
+        Backend::Postgres => super::pg::snapshot(store, url, &data, pg_dump).await,
+    };
+    let taken = match taken {
+        Ok(t) => {
+            let d = data.clone();
+            blocking(move || folder_root(&d)).await.map(|root| (t, root))
+        }
+        Err(e) => Err(e),
     };
     let result = match taken {
-        Ok(t) => {
+        Ok((t, root)) => {
             let manifest = Manifest {
                 format: MANIFEST_FORMAT,
                 id,
@@ -56,6 +73,7 @@ pub async fn take_backup(store: &Store, url: &str, dir: &Path, now_ms: i64) -> R
                 method: t.method,
                 size_bytes: t.files.iter().map(|f| f.size).sum(),
                 files_sha256: files_digest(&t.files),
+                merkle_hash: Some(FolderHash::of_data(root)),
                 files: t.files,
                 sealed_epochs: t.row_counts.get("sealed_epochs").copied().unwrap_or(0),
                 row_counts: t.row_counts,
@@ -88,8 +106,8 @@ async fn write_manifest(folder: &Path, dir: &Path, m: &Manifest) -> Result<(), B
 }
 
 /// Applies retention to `dir` at `now_s`: deletes the complete backups [`to_delete`] names for
-/// `keep`, and incomplete folders older than a day; returns the ids deleted.
-pub async fn prune(dir: &Path, keep: u32, now_s: i64) -> Result<Vec<String>, BackupError> {
+/// `retention`, and incomplete folders older than a day; returns the ids deleted.
+pub async fn prune(dir: &Path, retention: Retention, now_s: i64) -> Result<Vec<String>, BackupError> {
     let dir = dir.to_path_buf();
     blocking(move || {
         let listed = list(&dir)?;
@@ -97,7 +115,7 @@ pub async fn prune(dir: &Path, keep: u32, now_s: i64) -> Result<Vec<String>, Bac
         // Unreadable manifests are left for an operator; only folders without one are incomplete.
         let incomplete: Vec<Incomplete> =
             listed.iter().filter(|l| l.manifest.is_none() && l.problem.is_none()).map(|l| Incomplete { id: l.id.clone(), modified_at: l.modified_at }).collect();
-        let mut gone = to_delete(&complete, keep as usize);
+        let mut gone = to_delete(&complete, retention);
         gone.extend(stale_incomplete(&incomplete, now_s));
         for id in &gone {
             let folder = dir.join(id);

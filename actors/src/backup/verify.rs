@@ -1,5 +1,7 @@
 //! Checking a backup before trusting it (`backup verify`, `restore`, recovery at start-up):
-//! the manifest is sound, every file it lists has its size and sha256, and the data itself
+//! the manifest is sound, every file it lists has its size and sha256, the data folder's
+//! `merkle_hash` root is the manifest's (so no file was added, removed or renamed; format 2),
+//! and the data itself
 //! holds: a SQLite copy passes quick_check, every sealed epoch's digest and the manifest's row
 //! counts; a pg_dump archive is readable by `pg_restore --list` with every table's data; a
 //! JSON-lines export has the manifest's row count per table.
@@ -11,6 +13,7 @@ use chatseal_schema::entity::TABLES;
 
 use super::catalog::read_manifest;
 use super::error::BackupError;
+use super::folder_hash::{folder_root, names_in};
 use super::fsio::{blocking, sha256_file};
 use super::manifest::{Manifest, Method, PG_DUMP_FILE, SQLITE_FILE};
 use super::pg::{find_on_path, missing_in_archive};
@@ -24,8 +27,9 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
     if let Some(p) = m.problems().into_iter().next() {
         return Err(damaged(p));
     }
+    let data = m.data_dir(folder);
     for f in &m.files {
-        let path = folder.join(&f.name);
+        let path = data.join(&f.name);
         let found = blocking(move || sha256_file(&path).map_err(BackupError::io("reading", &path))).await;
         match found {
             Ok((size, sha)) if size == f.size && sha == f.sha256 => {}
@@ -35,12 +39,27 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
             Err(e) => return Err(damaged(format!("{}: {e}", f.name))),
         }
     }
+    if let Some(want) = &m.merkle_hash {
+        let d = data.clone();
+        let found = blocking(move || folder_root(&d)).await.map_err(|e| damaged(e.to_string()))?;
+        if found != want.root {
+            let d = data.clone();
+            let names = blocking(move || names_in(&d)).await.unwrap_or_default();
+            let extra: Vec<&String> = names.iter().filter(|n| m.file(n).is_none()).collect();
+            let detail = if extra.is_empty() {
+                String::new()
+            } else {
+                format!(" ({} holds files the manifest does not list: {extra:?})", want.folder)
+            };
+            return Err(damaged(format!("the merkle_hash root of {}/ is {found}, but the manifest says {}{detail}", want.folder, want.root)));
+        }
+    }
     match m.method {
         Method::VacuumInto => {
             if m.file(SQLITE_FILE).is_none() {
                 return Err(damaged(format!("the manifest lists no {SQLITE_FILE}")));
             }
-            let found = match inspect(&folder.join(SQLITE_FILE)).await {
+            let found = match inspect(&data.join(SQLITE_FILE)).await {
                 Ok(f) => f,
                 Err(e @ (BackupError::Store(_) | BackupError::SealsDamaged { .. })) => return Err(damaged(e.to_string())),
                 Err(e) => return Err(e),
@@ -54,7 +73,7 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
                 return Err(damaged(format!("the manifest lists no {PG_DUMP_FILE}")));
             }
             if let Some(pr) = find_on_path("pg_restore") {
-                let path = folder.join(PG_DUMP_FILE);
+                let path = data.join(PG_DUMP_FILE);
                 match blocking(move || missing_in_archive(&pr, &path)).await {
                     Ok(missing) if missing.is_empty() => {}
                     Ok(missing) => return Err(damaged(format!("the archive holds no data for {}", missing.join(", ")))),
@@ -64,7 +83,7 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
         }
         Method::JsonLines => {
             for table in TABLES {
-                let path = folder.join(format!("{table}.jsonl"));
+                let path = data.join(format!("{table}.jsonl"));
                 let lines = blocking(move || {
                     let f = std::fs::File::open(&path).map_err(BackupError::io("reading", &path))?;
                     Ok(std::io::BufReader::new(f).lines().count() as i64)

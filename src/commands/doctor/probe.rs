@@ -153,7 +153,7 @@ pub fn newest_backup(dir: &Path) -> Result<(Option<NewestBackup>, usize), Backup
     };
     let mut problems = m.problems();
     for f in &m.files {
-        match std::fs::metadata(b.folder.join(&f.name)) {
+        match std::fs::metadata(m.data_file(&b.folder, &f.name)) {
             Ok(md) if md.len() == f.size => {}
             Ok(md) => problems.push(format!("{} is {} bytes, the manifest says {}", f.name, md.len(), f.size)),
             Err(e) => problems.push(format!("{} cannot be read: {e}", f.name)),
