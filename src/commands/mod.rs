@@ -10,6 +10,7 @@ pub mod opt_out;
 pub mod proof;
 pub mod replay;
 pub mod restore;
+pub mod restore_jsonl;
 pub mod run;
 pub mod seal;
 pub mod setup;

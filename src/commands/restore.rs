@@ -3,7 +3,9 @@
 //! bad one is refused. An existing store is refused without `--force`; with it, its files are
 //! renamed to `<name>.replaced-<time>` (never deleted). A SQLite backup goes to a SQLite URL by
 //! copying the verified file; a pg_dump backup goes to an EMPTY PostgreSQL database through
-//! pg_restore. Across engines: restore to the engine of the backup, then `chatseal migrate`.
+//! pg_restore; a JSON-lines backup (PostgreSQL without pg_dump) loads into an EMPTY store of
+//! either engine (`restore_jsonl`). Otherwise, across engines: restore to the engine of the
+//! backup, then `chatseal migrate`.
 //! The restored store is opened, checked again and the restore written to its audit log.
 
 use std::path::Path;
@@ -69,12 +71,22 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
                 REFUSED
             })
         }
-        (Method::JsonLines, _) => {
-            eprintln!(
-                "backup {} is a JSON-lines export (taken where pg_dump was missing) and chatseal does not load it: start chatseal once on an empty database so it creates the tables, stop it, then insert each <table>.jsonl (one JSON object per row, e.g. with jsonb_populate_record)",
-                manifest.id
-            );
-            return exit::USAGE;
+        (Method::JsonLines, db) => {
+            if let Some(db) = &db {
+                if let Err(code) = move_existing_aside(db, force).await {
+                    return code;
+                }
+            }
+            match super::restore_jsonl::load(&manifest.data_dir(&folder), &target).await {
+                Ok(rows) => {
+                    println!("restored backup {} ({rows} rows from its JSON-lines export)", manifest.id);
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("refusing to restore into {}: {e}", redact_url(&target));
+                    Err(REFUSED)
+                }
+            }
         }
         (method, _) => {
             eprintln!(
@@ -93,30 +105,41 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
     check_restored(&target, &manifest).await
 }
 
-/// Moves an existing store aside (with `force`) and copies the verified file into place.
-async fn restore_sqlite(from: &Path, db: &Path, force: bool, m: &Manifest) -> Result<(), i32> {
-    let existing = store_files(db);
-    if !existing.is_empty() && !force {
+/// Moves the files of an existing SQLite store at `db` aside (to `<name>.replaced-<time>`,
+/// never deleted) when `force`; refuses without it. Nothing there: nothing to do.
+async fn move_existing_aside(db: &Path, force: bool) -> Result<(), i32> {
+    if store_files(db).is_empty() {
+        return Ok(());
+    }
+    if !force {
         eprintln!(
             "refusing to restore: {} holds a store; pass --force to move its files aside (to <name>.replaced-<time>, never deleted) and restore over it",
             db.display()
         );
         return Err(REFUSED);
     }
-    let (from, db, id) = (from.to_path_buf(), db.to_path_buf(), m.id.clone());
-    let suffix = format!("replaced-{}", backup_id(now_ms(), 0));
-    let result = blocking(move || {
-        let moved = if existing.is_empty() { Vec::new() } else { rename_store_aside(&db, &suffix)? };
-        place_sqlite(&from, &db)?;
-        Ok(moved)
-    })
-    .await;
-    match result {
+    let (db, suffix) = (db.to_path_buf(), format!("replaced-{}", backup_id(now_ms(), 0)));
+    match blocking(move || rename_store_aside(&db, &suffix)).await {
         Ok(moved) => {
             for p in moved {
                 println!("moved aside: {}", p.display());
             }
-            println!("restored backup {id}");
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("restore failed: {e}");
+            Err(exit::INTERNAL)
+        }
+    }
+}
+
+/// Moves an existing store aside (with `force`) and copies the verified file into place.
+async fn restore_sqlite(from: &Path, db: &Path, force: bool, m: &Manifest) -> Result<(), i32> {
+    move_existing_aside(db, force).await?;
+    let (from, db) = (from.to_path_buf(), db.to_path_buf());
+    match blocking(move || place_sqlite(&from, &db)).await {
+        Ok(()) => {
+            println!("restored backup {}", m.id);
             Ok(())
         }
         Err(e) => {

@@ -38,9 +38,15 @@ pub async fn seed_one_sealed_epoch(store: &Store, users: i64) -> i64 {
 
 /// `chatseal <args>` with the store and backup dir set through the environment.
 fn cli(args: &[&str], store_url: &str, backup_dir: &Path) -> (i32, String) {
+    cli_env(args, store_url, backup_dir, &[])
+}
+
+/// [`cli`] with more environment.
+pub fn cli_env(args: &[&str], store_url: &str, backup_dir: &Path, extra: &[(&str, &str)]) -> (i32, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_chatseal"))
         .args(args)
         .env_clear()
+        .envs(extra.iter().copied())
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("CHATSEAL__STORE__URL", store_url)
         .env("CHATSEAL__BACKUP__DIR", backup_dir)

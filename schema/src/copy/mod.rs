@@ -8,11 +8,13 @@
 mod compare;
 mod import;
 mod io;
+mod jsonl;
 mod run;
 pub mod spec;
 
 pub use compare::{compare_stores, Comparison, SealDiff, TableCount, SEAL_FIELDS};
 pub use import::{ImportBatch, ImportSeal, ImportWritten};
 pub use io::Row;
+pub use jsonl::row_from_json;
 pub use run::{copy_store, CopyError, CopyEvent, CopyOptions, CopyReport, TableCopy, CHUNK_ROWS};
 pub use spec::{all_specs, row_of, show, show_row, table_spec, ColKind, ColSpec, TableSpec};
