@@ -41,6 +41,35 @@ pub fn names_in(dir: &Path) -> Result<BTreeSet<String>, BackupError> {
 mod tests {
     use super::*;
 
+    fn b3(parts: &[&[u8]]) -> [u8; 32] {
+        let mut h = blake3::Hasher::new();
+        for p in parts {
+            h.update(p);
+        }
+        *h.finalize().as_bytes()
+    }
+
+    #[test]
+    fn the_root_is_the_documented_construction() {
+        // Pins the format a manifest records, computed here without the crate: a file is
+        // blake3(name || blake3(contents)); a folder is blake3(name || merkle(children sorted by
+        // path)), pairs hashed as blake3(left || right), an odd one paired with itself, one
+        // child passed up as it is. A crate upgrade that changes this fails here, before any
+        // backup written by an older build stops verifying.
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("a.jsonl"), b"one\n").unwrap();
+        std::fs::write(data.join("b.jsonl"), b"two\n").unwrap();
+        std::fs::write(data.join("c.db"), b"three").unwrap();
+        let file = |name: &str, body: &[u8]| b3(&[name.as_bytes(), &b3(&[body])]);
+        let (a, b, c) = (file("a.jsonl", b"one\n"), file("b.jsonl", b"two\n"), file("c.db", b"three"));
+        let level = (b3(&[&a, &b]), b3(&[&c, &c]));
+        let merkle = b3(&[&level.0, &level.1]);
+        let want = hex::encode(b3(&[b"data", &merkle]));
+        assert_eq!(folder_root(&data).unwrap(), want);
+    }
+
     #[test]
     fn the_root_sees_contents_names_and_extra_files() {
         let dir = tempfile::tempdir().unwrap();
