@@ -33,7 +33,7 @@ fn cli(args: &[&str], store_url: &str, backup_dir: &Path) -> (i32, String, Strin
     cli_env(args, store_url, backup_dir, &[])
 }
 
-fn cli_env(args: &[&str], store_url: &str, backup_dir: &Path, extra: &[(&str, &str)]) -> (i32, String, String) {
+pub fn cli_env(args: &[&str], store_url: &str, backup_dir: &Path, extra: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_chatseal"))
         .args(args)
         .env_clear()

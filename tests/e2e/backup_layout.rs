@@ -4,7 +4,6 @@
 //! layout (data beside the manifest, no folder root) still lists, verifies and restores.
 
 use std::path::Path;
-use std::process::Command;
 
 use chatseal_actors::backup::manifest::{Manifest, DATA_DIR, FOLDER_HASH_ALGORITHM, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, SQLITE_FILE};
 use chatseal_actors::backup::{take_backup, verify, BackupError, PgDump};
@@ -36,26 +35,16 @@ pub async fn seed_one_sealed_epoch(store: &Store, users: i64) -> i64 {
     e
 }
 
-/// `chatseal <args>` with the store and backup dir set through the environment.
+/// `chatseal <args>` with the store and backup dir set through the environment: (exit code,
+/// stdout and stderr together).
 fn cli(args: &[&str], store_url: &str, backup_dir: &Path) -> (i32, String) {
     cli_env(args, store_url, backup_dir, &[])
 }
 
 /// [`cli`] with more environment.
 pub fn cli_env(args: &[&str], store_url: &str, backup_dir: &Path, extra: &[(&str, &str)]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_chatseal"))
-        .args(args)
-        .env_clear()
-        .envs(extra.iter().copied())
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CHATSEAL__STORE__URL", store_url)
-        .env("CHATSEAL__BACKUP__DIR", backup_dir)
-        .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
-        .env("CHATSEAL__HTTP__LISTEN", "127.0.0.1:1")
-        .output()
-        .expect("run chatseal");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
+    let (code, out, err) = crate::backup::cli_env(args, store_url, backup_dir, extra);
+    (code, format!("{out}{err}"))
 }
 
 fn damaged(r: Result<Manifest, BackupError>) -> String {
