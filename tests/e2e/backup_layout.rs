@@ -7,31 +7,16 @@ use std::path::Path;
 
 use chatseal_actors::backup::manifest::{Manifest, DATA_DIR, FOLDER_HASH_ALGORITHM, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, SQLITE_FILE};
 use chatseal_actors::backup::{take_backup, verify, BackupError, PgDump};
-use chatseal_schema::{ParticipationDelta, Store};
+use chatseal_schema::Store;
 
 use crate::harness::{now_ms, sqlite_url};
 
 /// Writes `users` participants into one hour of "alpha" and seals it; returns the epoch.
 pub async fn seed_one_sealed_epoch(store: &Store, users: i64) -> i64 {
     let (e, len) = (1_700_000_000 / 3600 * 3600, 3600);
-    let deltas: Vec<_> = (0..users)
-        .map(|u| ParticipationDelta {
-            epoch: e,
-            channel: "alpha".into(),
-            user_hash: chatseal_actors::sealer::merkle::to_hex(&chatseal_actors::sealer::merkle::user_hash(&format!("u{u}"))),
-            login: format!("u{u}"),
-            user_id: None,
-            display_name: None,
-            first_seen: e + u,
-            last_seen: e + u,
-            signals: vec![("message", 1 + u)],
-        })
-        .collect();
-    let tx = store.begin_flush().await.unwrap();
-    tx.upsert_participation(&deltas).await.unwrap();
-    tx.commit().await.unwrap();
+    crate::harness::write_chatters(store, e, "alpha", users).await;
     let cfg = chatseal::daemon::wiring::seal_config(&chatseal::settings::Settings::default());
-    chatseal_actors::sealer::run::seal_channel_epoch(&store, &cfg, e, len, "alpha", e + len).await.unwrap();
+    chatseal_actors::sealer::run::seal_channel_epoch(store, &cfg, e, len, "alpha", e + len).await.unwrap();
     e
 }
 

@@ -11,9 +11,8 @@ use std::process::Command;
 
 use chatseal_actors::backup::manifest::{DATA_DIR, SQLITE_FILE};
 use chatseal_actors::clock::epoch::last_closed_epoch;
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
 use chatseal_actors::sealer::run::seal_channel_epoch;
-use chatseal_schema::{CoverageSpan, ParticipationDelta, Store};
+use chatseal_schema::{CoverageSpan, Store};
 use serde_json::Value;
 
 use crate::harness::{now_ms, sqlite_url};
@@ -63,22 +62,7 @@ fn closed_now() -> i64 {
 
 /// Three chatters of #alpha in `epoch`.
 async fn chat(store: &Store, epoch: i64) {
-    let deltas: Vec<ParticipationDelta> = (0..3)
-        .map(|u| ParticipationDelta {
-            epoch,
-            channel: "alpha".into(),
-            user_hash: to_hex(&user_hash(&format!("u{u}"))),
-            login: format!("u{u}"),
-            user_id: None,
-            display_name: None,
-            first_seen: epoch + u,
-            last_seen: epoch + u,
-            signals: vec![("message", 1 + u)],
-        })
-        .collect();
-    let tx = store.begin_flush().await.unwrap();
-    tx.upsert_participation(&deltas).await.unwrap();
-    tx.commit().await.unwrap();
+    crate::harness::write_chatters(store, epoch, "alpha", 3).await;
 }
 
 /// #alpha joined during `[from_s, until_s)`.
