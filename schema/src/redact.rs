@@ -12,6 +12,12 @@ const SECRET_PARAMS: [&str; 4] = ["password", "pass", "pwd", "sslpassword"];
 /// `postgres://user:pw@host/db?password=x` -> `postgres://user:***@host/db?password=***`.
 /// URLs without a password, and strings that are not URLs, come back unchanged.
 pub fn redact_url(url: &str) -> String {
+    redact_url_with(url, MASK)
+}
+
+/// [`redact_url`] writing `mask` where a (non-empty) password was: the one rule for masking
+/// store URLs, used by the store's errors and by the printed configuration alike.
+pub fn redact_url_with(url: &str, mask: &str) -> String {
     let (scheme, rest) = match url.find("://") {
         Some(i) => url.split_at(i + 3),
         None => ("", url),
@@ -21,18 +27,19 @@ pub fn redact_url(url: &str) -> String {
     let authority = match authority.rfind('@') {
         Some(at) => {
             let (userinfo, host) = authority.split_at(at);
-            match userinfo.find(':') {
-                Some(colon) => format!("{}:{MASK}{host}", &userinfo[..colon]),
-                None => authority.to_owned(),
+            match userinfo.split_once(':') {
+                Some((user, pass)) if !pass.is_empty() => format!("{user}:{mask}{host}"),
+                _ => authority.to_owned(),
             }
         }
         None => authority.to_owned(),
     };
-    format!("{scheme}{authority}{}", redact_query(tail))
+    format!("{scheme}{authority}{}", redact_query(tail, mask))
 }
 
-/// Masks the value of every secret query parameter in `tail` (path, query and fragment).
-fn redact_query(tail: &str) -> String {
+/// Masks the value of every (non-empty) secret query parameter in `tail` (path, query and
+/// fragment).
+fn redact_query(tail: &str, mask: &str) -> String {
     let Some(q) = tail.find('?') else {
         return tail.to_owned();
     };
@@ -44,8 +51,8 @@ fn redact_query(tail: &str) -> String {
     let pairs: Vec<String> = query
         .split('&')
         .map(|pair| match pair.split_once('=') {
-            Some((k, _)) if SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s)) => {
-                format!("{k}={MASK}")
+            Some((k, v)) if !v.is_empty() && SECRET_PARAMS.iter().any(|s| k.eq_ignore_ascii_case(s)) => {
+                format!("{k}={mask}")
             }
             _ => pair.to_owned(),
         })

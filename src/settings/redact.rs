@@ -62,54 +62,12 @@ impl std::fmt::Display for Secret {
     }
 }
 
-/// Query parameters whose value is a password.
-const SECRET_PARAMS: [&str; 4] = ["password", "pass", "pwd", "sslpassword"];
-
 /// A URL with its password replaced by `<redacted>`, both in the user info
 /// (`postgres://user:secret@host/db` -> `postgres://user:<redacted>@host/db`) and in
-/// password query parameters (`?password=secret`). Anything else is returned unchanged.
+/// password query parameters (`?password=secret`). Anything else is returned unchanged. The
+/// rule itself lives in the store crate (`chatseal_schema::redact`), shared with its errors.
 pub fn redact_url(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => url.split_at(i + 3),
-        None => ("", url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
-        Some(at) => {
-            let (userinfo, host) = authority.split_at(at);
-            match userinfo.split_once(':') {
-                Some((user, pass)) if !pass.is_empty() => format!("{user}:{REDACTED}{host}"),
-                _ => authority.to_owned(),
-            }
-        }
-        None => authority.to_owned(),
-    };
-    format!("{scheme}{authority}{}", redact_query(tail))
-}
-
-/// The path/query/fragment tail of a URL with password parameters redacted.
-fn redact_query(tail: &str) -> String {
-    let Some(q) = tail.find('?') else {
-        return tail.to_owned();
-    };
-    let (path, query) = tail.split_at(q + 1);
-    let (query, fragment) = match query.find('#') {
-        Some(h) => query.split_at(h),
-        None => (query, ""),
-    };
-    let params: Vec<String> = query
-        .split('&')
-        .map(|param| match param.split_once('=') {
-            Some((k, v))
-                if !v.is_empty() && SECRET_PARAMS.contains(&k.to_ascii_lowercase().as_str()) =>
-            {
-                format!("{k}={REDACTED}")
-            }
-            _ => param.to_owned(),
-        })
-        .collect();
-    format!("{path}{}{fragment}", params.join("&"))
+    chatseal_schema::redact::redact_url_with(url, REDACTED)
 }
 
 impl Settings {
