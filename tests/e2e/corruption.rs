@@ -126,21 +126,7 @@ async fn wal_truncated_at_random_offsets_opens_to_a_consistent_prefix() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
     let fake = fake_twitch().await;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_chatseal"))
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
-        .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
-        .env("CHATSEAL__TWITCH__TLS", "false")
-        .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
-        .env("CHATSEAL__STORE__URL", &url)
-        .env("CHATSEAL__STORE__FLUSH_INTERVAL", "50ms")
-        .env("CHATSEAL__HTTP__LISTEN", "127.0.0.1:0")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = daemon_command(&fake, &url).env("CHATSEAL__STORE__FLUSH_INTERVAL", "50ms").spawn().unwrap();
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await);
     let mut sent = BTreeMap::new();
     let mut epochs = BTreeSet::new();

@@ -4,7 +4,6 @@
 //! visible, nothing invented or counted twice, and the pipeline goes on recording and sealing.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
@@ -16,22 +15,10 @@ use crate::invariants::{check_counts, check_store};
 const LEN: i64 = 2;
 
 fn spawn(fake: &FakeTwitch, url: &str, failpoints: &str) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_chatseal"))
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    daemon_command(fake, url)
         .env("FAILPOINTS", failpoints)
-        .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
-        .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
-        .env("CHATSEAL__TWITCH__TLS", "false")
-        .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
-        .env("CHATSEAL__STORE__URL", url)
-        .env("CHATSEAL__STORE__FLUSH_INTERVAL", "100ms")
         .env("CHATSEAL__EPOCH__LENGTH", "2s")
         .env("CHATSEAL__EPOCH__GRACE", "1s")
-        .env("CHATSEAL__HTTP__LISTEN", "127.0.0.1:0")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("spawn chatseal")
 }

@@ -4,7 +4,7 @@
 //! `.ci/run` runs it alone after the suite).
 
 use std::collections::BTreeMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, usernotice, Chatter};
@@ -106,27 +106,7 @@ async fn restart_and_replay_change_nothing_postgres() {
 
 /// The real binary with its config in the environment.
 fn spawn_binary(fake: &FakeTwitch, url: &str, http_port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_chatseal"))
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
-        .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
-        .env("CHATSEAL__TWITCH__TLS", "false")
-        .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
-        .env("CHATSEAL__TWITCH__RECONNECT_MIN", "100ms")
-        .env("CHATSEAL__TWITCH__RECONNECT_MAX", "1s")
-        .env("CHATSEAL__STORE__URL", url)
-        .env("CHATSEAL__STORE__FLUSH_INTERVAL", "100ms")
-        .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn chatseal")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    daemon_command(fake, url).env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{http_port}")).spawn().expect("spawn chatseal")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -145,3 +145,32 @@ pub async fn write_chatters(store: &chatseal_schema::Store, epoch: i64, channel:
     tx.upsert_participation(&deltas).await.unwrap();
     tx.commit().await.unwrap();
 }
+
+/// `chatseal run` of the real binary, configured only through its environment: `fake` as the
+/// Twitch server (plain TCP), #alpha, the store at `url`, a 100 ms flush interval, fast
+/// reconnects, HTTP on a kernel-chosen port, output discarded. Callers override any of it with
+/// more `.env(..)` (a later value for the same name wins) and then `.spawn()`.
+pub fn daemon_command(fake: &FakeTwitch, url: &str) -> std::process::Command {
+    use std::process::Stdio;
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_chatseal"));
+    cmd.arg("run")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
+        .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
+        .env("CHATSEAL__TWITCH__TLS", "false")
+        .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
+        .env("CHATSEAL__TWITCH__RECONNECT_MIN", "100ms")
+        .env("CHATSEAL__TWITCH__RECONNECT_MAX", "1s")
+        .env("CHATSEAL__STORE__URL", url)
+        .env("CHATSEAL__STORE__FLUSH_INTERVAL", "100ms")
+        .env("CHATSEAL__HTTP__LISTEN", "127.0.0.1:0")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+}

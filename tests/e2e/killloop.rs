@@ -5,7 +5,7 @@
 //! CHATSEAL_KILL_SEED to replay a run and CHATSEAL_KILL_ITERATIONS to run more.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Command, Stdio};
+
 use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
@@ -50,23 +50,9 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
     let mut kills = 0;
     for it in 0..iterations {
         let before = fake.total_connections();
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+        let port = free_port();
         let metrics_url = format!("http://127.0.0.1:{port}/metrics");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_chatseal"))
-            .arg("run")
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
-            .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
-            .env("CHATSEAL__TWITCH__TLS", "false")
-            .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
-            .env("CHATSEAL__STORE__URL", &url)
-            .env("CHATSEAL__STORE__FLUSH_INTERVAL", "100ms")
-            .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn chatseal");
+        let mut child = daemon_command(&fake, &url).env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}")).spawn().expect("spawn chatseal");
         assert!(
             fake.wait_for(Duration::from_secs(30), |t| t.total_connections() > before && t.joined_connections("alpha") == 1).await,
             "iteration {it}: joined"

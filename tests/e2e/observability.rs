@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
@@ -267,20 +267,11 @@ fn query_parsing_finds_names_and_ranges() {
 
 /// The real binary with its config in the environment, systemd's variables set.
 fn spawn_binary(fake: &chatseal::twitchsim::FakeTwitch, url: &str, http_port: u16, notify_socket: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_chatseal"))
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
+    crate::harness::daemon_command(fake, url)
         .env("NOTIFY_SOCKET", notify_socket)
         .env("WATCHDOG_USEC", "2000000")
-        .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
-        .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
-        .env("CHATSEAL__TWITCH__TLS", "false")
         .env("CHATSEAL__TWITCH__CHANNELS", "sd")
-        .env("CHATSEAL__STORE__URL", url)
         .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .expect("spawn chatseal")
 }

@@ -17,23 +17,11 @@ fn spawn(fake: &FakeTwitch, url: &str, port: u16, failpoints: &str, extra: &[(&s
 
 /// As `spawn`, with the daemon's log (stderr) written to `log` when given.
 fn spawn_logged(fake: &FakeTwitch, url: &str, port: u16, failpoints: &str, extra: &[(&str, &str)], log: Option<&std::path::Path>) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatseal"));
-    cmd.arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("FAILPOINTS", failpoints)
-        .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
-        .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
-        .env("CHATSEAL__TWITCH__TLS", "false")
-        .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
-        .env("CHATSEAL__TWITCH__RECONNECT_MIN", "100ms")
-        .env("CHATSEAL__TWITCH__RECONNECT_MAX", "1s")
-        .env("CHATSEAL__STORE__URL", url)
-        .env("CHATSEAL__STORE__FLUSH_INTERVAL", "100ms")
+    let mut cmd = daemon_command(fake, url);
+    cmd.env("FAILPOINTS", failpoints)
         .env("CHATSEAL__EPOCH__LENGTH", "2s")
         .env("CHATSEAL__EPOCH__GRACE", "1s")
         .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
         .stderr(match log {
             Some(p) => Stdio::from(std::fs::File::create(p).expect("log file")),
             None => Stdio::null(),
@@ -42,10 +30,6 @@ fn spawn_logged(fake: &FakeTwitch, url: &str, port: u16, failpoints: &str, extra
         cmd.env(k, v);
     }
     cmd.spawn().expect("spawn chatseal")
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
 fn metric(text: &str, series: &str) -> Option<f64> {
