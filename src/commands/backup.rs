@@ -8,22 +8,20 @@ use std::path::Path;
 use chatseal_actors::backup::catalog::{list as list_backups, resolve, Listed};
 use chatseal_actors::backup::fsio::blocking;
 use chatseal_actors::backup::{prune, take_backup, verify as verify_backup};
-use chatseal_schema::{OpenOptions, Store};
+use chatseal_schema::OpenOptions;
 
 use crate::cli::BackupAction;
 use crate::exit;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
+use super::setup::{load_settings, open_store_with};
 
 /// Exit code of `verify` when a backup is bad or missing.
 pub const BAD: i32 = 1;
 
 pub async fn main(config: Option<&Path>, action: &BackupAction) -> i32 {
-    let s = match settings::load(config) {
+    let s = match load_settings(config) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::CONFIG;
-        }
+        Err(code) => return code,
     };
     match action {
         BackupAction::Now => now(&s).await,
@@ -39,12 +37,9 @@ fn now_ms() -> i64 {
 async fn now(s: &Settings) -> i32 {
     // The copy gets its own quick_check; checking the live store first would read it twice.
     let opts = OpenOptions { quick_check: false, ..OpenOptions::default() };
-    let store = match Store::open_with(&s.store.url, &opts).await {
+    let store = match open_store_with(s, &opts).await {
         Ok(st) => st,
-        Err(e) => {
-            eprintln!("{e}");
-            return if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL };
-        }
+        Err(code) => return code,
     };
     let at = now_ms();
     let code = match take_backup(&store, &s.store.url, &s.backup.dir, at, &s.backup.pg_dump_choice()).await {

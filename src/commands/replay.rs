@@ -6,37 +6,30 @@
 
 use std::path::Path;
 
-use chatseal_schema::Store;
 
 use crate::daemon::wiring::{excluded_users, secs};
 use crate::exit;
 use crate::replay::{replay_file, ReplayConfig, ReplayError, CHUNK_EVENTS};
-use crate::settings;
+use super::setup::{load_settings, open_store};
 
 pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
-    let s = match settings::load(config) {
+    let s = match load_settings(config) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::CONFIG;
-        }
+        Err(code) => return code,
     };
     if !from.is_file() {
         eprintln!("--from {}: no such file; give the path of a chat log (one raw IRC line per row)", from.display());
         return exit::USAGE;
     }
-    let store = match Store::open(&s.store.url).await {
+    let store = match open_store(&s).await {
         Ok(st) => st,
-        Err(e) => {
-            eprintln!("{e}");
-            return if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL };
-        }
+        Err(code) => return code,
     };
     let opted_out = match store.opted_out_logins().await {
         Ok(v) => v.into_iter().collect(),
         Err(e) => {
             eprintln!("reading opt-outs: {e}");
-            return if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL };
+            return super::setup::store_exit_code(&e);
         }
     };
     let cfg = ReplayConfig {

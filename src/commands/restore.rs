@@ -20,7 +20,8 @@ use chatseal_actors::backup::{verify, Manifest};
 use chatseal_schema::{redact_url, sqlite_path, Store};
 
 use crate::exit;
-use crate::settings::{self, Settings};
+use crate::settings::Settings;
+use super::setup::load_settings;
 
 /// Exit code when the restore is refused (bad backup, existing store, running daemon).
 pub const REFUSED: i32 = 1;
@@ -35,12 +36,9 @@ fn daemon_answers(s: &Settings) -> bool {
 }
 
 pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bool) -> i32 {
-    let s = match settings::load(config) {
+    let s = match load_settings(config) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::CONFIG;
-        }
+        Err(code) => return code,
     };
     let folder = match resolve(&s.backup.dir, from) {
         Ok(f) => f,

@@ -5,31 +5,24 @@
 use std::path::Path;
 
 use chatseal_actors::sealer::run::{channels_of_epoch, seal_channel_epoch, SealOutcome};
-use chatseal_schema::Store;
 
 use crate::daemon::wiring::{seal_config, secs};
 use crate::exit;
-use crate::settings;
+use super::setup::{load_settings, open_store};
 
 pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) -> i32 {
-    let s = match settings::load(config) {
+    let s = match load_settings(config) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("{e}");
-            return exit::CONFIG;
-        }
+        Err(code) => return code,
     };
     let len = secs(s.epoch.length);
     if epoch.rem_euclid(len) != 0 {
         eprintln!("--epoch {epoch} is not the start of an epoch of {len} s (try {})", epoch - epoch.rem_euclid(len));
         return exit::USAGE;
     }
-    let store = match Store::open(&s.store.url).await {
+    let store = match open_store(&s).await {
         Ok(st) => st,
-        Err(e) => {
-            eprintln!("{e}");
-            return if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL };
-        }
+        Err(code) => return code,
     };
     let channels = match &channel {
         Some(c) => vec![c.trim_start_matches('#').to_ascii_lowercase()],

@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use chatseal_schema::{Store, StoreError};
+use chatseal_schema::{OpenOptions, Store, StoreError};
 
 use crate::exit;
 use crate::settings::{self, Settings};
@@ -31,7 +31,12 @@ pub fn store_exit_code(e: &StoreError) -> i32 {
 /// Opens (and migrates, like the daemon) the store of `s`, or its exit code after printing
 /// the error.
 pub async fn open_store(s: &Settings) -> Result<Store, i32> {
-    Store::open(&s.store.url).await.map_err(|e| {
+    open_store_with(s, &OpenOptions::default()).await
+}
+
+/// [`open_store`] with these options.
+pub async fn open_store_with(s: &Settings, opts: &OpenOptions) -> Result<Store, i32> {
+    Store::open_with(&s.store.url, opts).await.map_err(|e| {
         eprintln!("{e}");
         store_exit_code(&e)
     })
