@@ -1,6 +1,13 @@
 //! Re-checking every seal against its digest (at start-up and with every backup). Seals are
 //! read in key order, a page at a time, and their participants in ranges of about
 //! `PARTICIPANTS_PER_READ` rows, so memory stays bounded on a store of any size.
+//!
+//! Speed: the participants of each seal come back as ONE aggregated text (`group_concat` /
+//! `string_agg` of the six fields in idx order, separated by ASCII unit and record separators),
+//! not as a row per participant: the per-row cost of the driver was most of the check (about
+//! 10 us per leaf, 9 s for a 1 GB store). A seal whose text does not parse or whose digest does
+//! not match is read again row by row, the exact way, before it is called damaged, so a field
+//! that happens to hold a separator can never be reported as corruption.
 
 use super::stmt;
 use crate::digest::seal_digest_with_cut;
@@ -20,15 +27,54 @@ const RANGE_SQL: &str = "SELECT epoch, channel, idx, user_hash, login, leaf, amo
      FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
      ORDER BY epoch, channel, idx";
 
+/// Field and record separators of the aggregated participants (ASCII US and RS).
+const FIELD_SEP: char = '\u{1f}';
+const RECORD_SEP: char = '\u{1e}';
+
+/// One text per seal of the range: every participant's fields in idx order (see [`parse_agg`]).
+const AGG_SQL_SQLITE: &str = "SELECT epoch, channel, COUNT(*), group_concat(CAST(idx AS TEXT) || char(31) || user_hash \
+     || char(31) || login || char(31) || leaf || char(31) || amount || char(31) || claim_leaf, char(30) ORDER BY idx) \
+     FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
+     GROUP BY epoch, channel";
+const AGG_SQL_PG: &str = "SELECT epoch, channel, COUNT(*), string_agg(CAST(idx AS TEXT) || chr(31) || user_hash \
+     || chr(31) || login || chr(31) || leaf || chr(31) || amount || chr(31) || claim_leaf, chr(30) ORDER BY idx) \
+     FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
+     GROUP BY epoch, channel";
+
+/// The participants of an aggregated text, or None when it does not split into `count`
+/// records of six fields with a numeric idx (only a damaged row, or a field holding a
+/// separator, does that; the caller then reads the seal row by row).
+fn parse_agg(text: Option<&str>, count: i64) -> Option<Vec<SealedParticipant>> {
+    let Some(text) = text else { return (count == 0).then(Vec::new) };
+    let mut out = Vec::with_capacity(usize::try_from(count).ok()?);
+    for rec in text.split(RECORD_SEP) {
+        let mut f = rec.split(FIELD_SEP);
+        let p = SealedParticipant {
+            idx: f.next()?.parse().ok()?,
+            user_hash: f.next()?.to_owned(),
+            login: f.next()?.to_owned(),
+            leaf: f.next()?.to_owned(),
+            amount: f.next()?.to_owned(),
+            claim_leaf: f.next()?.to_owned(),
+        };
+        if f.next().is_some() {
+            return None;
+        }
+        out.push(p);
+    }
+    (out.len() as i64 == count).then_some(out)
+}
+
 /// The same range read through the unique (epoch, channel, user_hash) index alone (a covering
-/// scan). Table rows and index entries are separate b-trees: `quick_check` checks each tree's
-/// shape but not that they agree, and the digests read the table, so a flipped byte inside an
-/// index page would go unseen. Comparing the two catches it. SQLite only: PostgreSQL checks
-/// its own pages (checksums, full_page_writes).
-const INDEX_RANGE_SQL: &str = "SELECT epoch, channel, user_hash FROM sealed_participants \
-     INDEXED BY uq_sealed_participants_user \
+/// scan), one text per seal: its user hashes in index order, comma-separated. Table rows and
+/// index entries are separate b-trees: `quick_check` checks each tree's shape but not that
+/// they agree, and the digests read the table, so a flipped byte inside an index page would go
+/// unseen. Comparing the two catches it. SQLite only: PostgreSQL checks its own pages
+/// (checksums, full_page_writes).
+const INDEX_RANGE_SQL: &str = "SELECT epoch, channel, group_concat(user_hash, ',' ORDER BY user_hash) \
+     FROM sealed_participants INDEXED BY uq_sealed_participants_user \
      WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
-     ORDER BY epoch, channel, user_hash";
+     GROUP BY epoch, channel";
 
 /// Splits a page of seals into runs whose stored participant counts add up to about `budget`.
 fn runs(page: &[sealed_epochs::Model], budget: i64) -> Vec<&[sealed_epochs::Model]> {
@@ -92,45 +138,38 @@ impl Store {
             return Ok(());
         };
         let what = "reading sealed participants to verify";
-        let rows = self.range_rows(RANGE_SQL, first, last, what).await?;
+        let agg_sql = match self.backend {
+            crate::open::Backend::Sqlite => AGG_SQL_SQLITE,
+            _ => AGG_SQL_PG,
+        };
+        let mut by_key: HashMap<(i64, String), (i64, Option<String>)> = HashMap::new();
+        for r in self.range_rows(agg_sql, first, last, what).await? {
+            let key = (r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?, r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?);
+            let count = r.try_get_by_index::<i64>(2).map_err(self.ctx.at(what))?;
+            by_key.insert(key, (count, r.try_get_by_index::<Option<String>>(3).map_err(self.ctx.at(what))?));
+        }
         let indexed = match self.backend {
             crate::open::Backend::Sqlite => Some(self.index_range(first, last).await?),
             _ => None,
         };
-        let mut by_key: HashMap<(i64, String), Vec<SealedParticipant>> = HashMap::new();
-        for r in rows {
-            let get_s = |i| r.try_get_by_index::<String>(i).map_err(self.ctx.at(what));
-            let key = (
-                r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
-                get_s(1)?,
-            );
-            by_key.entry(key).or_default().push(SealedParticipant {
-                idx: r.try_get_by_index(2).map_err(self.ctx.at(what))?,
-                user_hash: get_s(3)?,
-                login: get_s(4)?,
-                leaf: get_s(5)?,
-                amount: get_s(6)?,
-                claim_leaf: get_s(7)?,
-            });
-        }
         for e in run {
-            let ps = by_key
-                .remove(&(e.epoch, e.channel.clone()))
-                .unwrap_or_default();
-            let digest = seal_digest_with_cut(
-                e.epoch,
-                &e.channel,
-                e.root.as_deref(),
-                e.claim_root.as_deref(),
-                e.claim_cut.unwrap_or(0),
-                &ps,
-            );
+            let digest_of = |ps: &[SealedParticipant]| {
+                seal_digest_with_cut(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), e.claim_cut.unwrap_or(0), ps)
+            };
+            let (count, text) = by_key.remove(&(e.epoch, e.channel.clone())).unwrap_or((0, None));
+            let fast = parse_agg(text.as_deref(), count).filter(|ps| digest_of(ps) == e.digest);
+            let ps = match fast {
+                Some(ps) => ps,
+                // Not parsed or not matching: read row by row, exactly, before deciding.
+                None => self.seal_rows(e, what).await?,
+            };
+            let digest = digest_of(&ps);
             let index_agrees = match &indexed {
                 Some(index) => {
                     let mut from_rows: Vec<&str> = ps.iter().map(|p| p.user_hash.as_str()).collect();
                     from_rows.sort_unstable();
-                    let from_index = index.get(&(e.epoch, e.channel.clone())).map(|v| v.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_default();
-                    from_rows == from_index
+                    let from_index = index.get(&(e.epoch, e.channel.clone())).map(String::as_str).unwrap_or("");
+                    from_rows.join(",") == from_index
                 }
                 None => true,
             };
@@ -167,21 +206,39 @@ impl Store {
             .map_err(self.ctx.at(what))
     }
 
-    /// User hashes per sealed (epoch, channel) of the range, read from the unique index only.
+    /// User hashes per sealed (epoch, channel) of the range, read from the unique index only,
+    /// sorted and comma-separated.
     async fn index_range(
         &self,
         first: &sealed_epochs::Model,
         last: &sealed_epochs::Model,
-    ) -> Result<HashMap<(i64, String), Vec<String>>, StoreError> {
+    ) -> Result<HashMap<(i64, String), String>, StoreError> {
         let what = "reading the sealed participants' index to verify";
         let rows = self.range_rows(INDEX_RANGE_SQL, first, last, what).await?;
-        let mut out: HashMap<(i64, String), Vec<String>> = HashMap::new();
+        let mut out = HashMap::new();
         for r in rows {
             let key = (
                 r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
                 r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?,
             );
-            out.entry(key).or_default().push(r.try_get_by_index::<String>(2).map_err(self.ctx.at(what))?);
+            out.insert(key, r.try_get_by_index::<Option<String>>(2).map_err(self.ctx.at(what))?.unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// The participants of one seal, row by row in idx order (the exact read).
+    async fn seal_rows(&self, e: &sealed_epochs::Model, what: &'static str) -> Result<Vec<SealedParticipant>, StoreError> {
+        let mut out = Vec::with_capacity(usize::try_from(e.participants).unwrap_or(0));
+        for r in self.range_rows(RANGE_SQL, e, e, what).await? {
+            let get_s = |i| r.try_get_by_index::<String>(i).map_err(self.ctx.at(what));
+            out.push(SealedParticipant {
+                idx: r.try_get_by_index(2).map_err(self.ctx.at(what))?,
+                user_hash: get_s(3)?,
+                login: get_s(4)?,
+                leaf: get_s(5)?,
+                amount: get_s(6)?,
+                claim_leaf: get_s(7)?,
+            });
         }
         Ok(out)
     }
@@ -204,6 +261,20 @@ mod tests {
             format_version: 1,
             claim_cut: None,
         }
+    }
+
+    #[test]
+    fn aggregated_participants_parse_or_ask_for_the_exact_read() {
+        let rec = |i: i64, u: &str| format!("{i}\u{1f}{u}\u{1f}login{i}\u{1f}{}\u{1f}{}\u{1f}{}", "a".repeat(64), 100 * i, "b".repeat(64));
+        let text = format!("{}\u{1e}{}", rec(0, "h0"), rec(1, "h1"));
+        let ps = parse_agg(Some(&text), 2).unwrap();
+        assert_eq!((ps[1].idx, ps[1].user_hash.as_str(), ps[1].login.as_str(), ps[1].amount.as_str()), (1, "h1", "login1", "100"));
+        assert_eq!(parse_agg(None, 0), Some(vec![]));
+        assert_eq!(parse_agg(None, 3), None, "rows counted but no text: NULL fields");
+        assert_eq!(parse_agg(Some(&text), 3), None, "fewer records than rows");
+        let separator_in_a_field = format!("{}\u{1f}extra\u{1e}{}", rec(0, "h0"), rec(1, "h1"));
+        assert_eq!(parse_agg(Some(&separator_in_a_field), 2), None);
+        assert_eq!(parse_agg(Some(&text.replacen('0', "x", 1)), 2), None, "idx not a number");
     }
 
     #[test]

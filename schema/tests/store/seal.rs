@@ -197,6 +197,23 @@ async fn verify_digests_catches_changed_rows() {
 }
 
 #[tokio::test]
+async fn a_login_holding_the_aggregation_separators_is_not_called_damaged() {
+    // The check reads each seal as one aggregated text split on ASCII US/RS; a field holding
+    // those bytes must send it to the exact row-by-row read, not to a false alarm.
+    let _fp = FAILPOINTS.read().await;
+    for (backend, store, _guard) in stores().await {
+        let mut odd = seal(11, "q", 4);
+        odd.participants[1].login = "we\u{1f}ird\u{1e}name".into();
+        store.write_seal(&odd).await.unwrap();
+        store.write_seal(&seal(11, "r", 3)).await.unwrap();
+        assert!(store.verify_digests().await.unwrap().is_empty(), "{backend:?}");
+        // And the exact read still catches a change in that seal.
+        exec(&store, "UPDATE sealed_participants SET amount = '1' WHERE epoch = 11 AND channel = 'q' AND idx = 2").await;
+        assert_eq!(store.verify_digests().await.unwrap(), vec![(11, "q".to_owned())], "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_claim_cut_is_stored_read_back_and_covered_by_the_digest() {
     let _fp = FAILPOINTS.read().await;
     for (backend, store, _guard) in stores().await {
