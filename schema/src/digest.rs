@@ -72,6 +72,39 @@ pub fn seal_digest_with_cut(
     claim_cut: i64,
     participants: &[SealedParticipant],
 ) -> String {
+    let leaves = participants.iter().map(|p| LeafFields {
+        idx: p.idx,
+        user_hash: &p.user_hash,
+        login: &p.login,
+        leaf: &p.leaf,
+        amount: &p.amount,
+        claim_leaf: &p.claim_leaf,
+    });
+    seal_digest_of(epoch, channel, root, claim_root, claim_cut, participants.len(), leaves)
+}
+
+/// One participant's frozen fields, borrowed (the digest check hashes them without copying).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeafFields<'a> {
+    pub idx: i64,
+    pub user_hash: &'a str,
+    pub login: &'a str,
+    pub leaf: &'a str,
+    pub amount: &'a str,
+    pub claim_leaf: &'a str,
+}
+
+/// [`seal_digest_with_cut`] over `count` participants given as borrowed fields in index
+/// order: the one implementation of the encoding.
+pub fn seal_digest_of<'a>(
+    epoch: i64,
+    channel: &str,
+    root: Option<&str>,
+    claim_root: Option<&str>,
+    claim_cut: i64,
+    count: usize,
+    participants: impl IntoIterator<Item = LeafFields<'a>>,
+) -> String {
     let cut = u64::try_from(claim_cut).unwrap_or(0);
     let mut h = Keccak256::new();
     put_str(
@@ -89,14 +122,14 @@ pub fn seal_digest_with_cut(
     if cut > 0 {
         h.update(cut.to_be_bytes());
     }
-    h.update((participants.len() as u64).to_be_bytes());
+    h.update((count as u64).to_be_bytes());
     for p in participants {
         h.update(p.idx.to_be_bytes());
-        put_str(&mut h, &p.user_hash);
-        put_str(&mut h, &p.login);
-        put_str(&mut h, &p.leaf);
-        put_str(&mut h, &p.amount);
-        put_str(&mut h, &p.claim_leaf);
+        put_str(&mut h, p.user_hash);
+        put_str(&mut h, p.login);
+        put_str(&mut h, p.leaf);
+        put_str(&mut h, p.amount);
+        put_str(&mut h, p.claim_leaf);
     }
     hex::encode(h.finalize())
 }

@@ -30,7 +30,7 @@ pub mod salvage;
 pub mod testing;
 
 pub use backup::sqlite_path;
-pub use digest::{seal_digest, seal_digest_with_cut};
+pub use digest::{seal_digest, seal_digest_of, seal_digest_with_cut, LeafFields};
 pub use error::StoreError;
 pub use open::{Backend, OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
 pub use pg_snapshot::PgSnapshot;

@@ -10,7 +10,7 @@
 //! that happens to hold a separator can never be reported as corruption.
 
 use super::stmt;
-use crate::digest::seal_digest_with_cut;
+use crate::digest::{seal_digest_of, seal_digest_with_cut, LeafFields};
 use crate::entity::sealed_epochs;
 use crate::error::StoreError;
 use crate::open::Store;
@@ -33,45 +33,59 @@ const RECORD_SEP: char = '\u{1e}';
 
 /// One text per seal of the range: every participant's fields in idx order (see [`parse_agg`]).
 const AGG_SQL_SQLITE: &str = "SELECT epoch, channel, COUNT(*), group_concat(CAST(idx AS TEXT) || char(31) || user_hash \
-     || char(31) || login || char(31) || leaf || char(31) || amount || char(31) || claim_leaf, char(30) ORDER BY idx) \
+     || char(31) || login || char(31) || leaf || char(31) || amount || char(31) || claim_leaf, char(30)) \
      FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
      GROUP BY epoch, channel";
 const AGG_SQL_PG: &str = "SELECT epoch, channel, COUNT(*), string_agg(CAST(idx AS TEXT) || chr(31) || user_hash \
-     || chr(31) || login || chr(31) || leaf || chr(31) || amount || chr(31) || claim_leaf, chr(30) ORDER BY idx) \
+     || chr(31) || login || chr(31) || leaf || chr(31) || amount || chr(31) || claim_leaf, chr(30)) \
      FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
      GROUP BY epoch, channel";
 
-/// The participants of an aggregated text, or None when it does not split into `count`
-/// records of six fields with a numeric idx (only a damaged row, or a field holding a
-/// separator, does that; the caller then reads the seal row by row).
-fn parse_agg(text: Option<&str>, count: i64) -> Option<Vec<SealedParticipant>> {
+/// The participants of an aggregated text, borrowed from it and put in idx order (the SQL
+/// does not have to keep any order), or None when it does not split into `count` records of
+/// six fields with a numeric idx (only a damaged row, or a field holding a separator, does
+/// that; the caller then reads the seal row by row).
+fn parse_agg(text: Option<&str>, count: i64) -> Option<Vec<LeafFields<'_>>> {
     let Some(text) = text else { return (count == 0).then(Vec::new) };
     let mut out = Vec::with_capacity(usize::try_from(count).ok()?);
     for rec in text.split(RECORD_SEP) {
         let mut f = rec.split(FIELD_SEP);
-        let p = SealedParticipant {
+        let p = LeafFields {
             idx: f.next()?.parse().ok()?,
-            user_hash: f.next()?.to_owned(),
-            login: f.next()?.to_owned(),
-            leaf: f.next()?.to_owned(),
-            amount: f.next()?.to_owned(),
-            claim_leaf: f.next()?.to_owned(),
+            user_hash: f.next()?,
+            login: f.next()?,
+            leaf: f.next()?,
+            amount: f.next()?,
+            claim_leaf: f.next()?,
         };
         if f.next().is_some() {
             return None;
         }
         out.push(p);
     }
+    if !out.is_sorted_by_key(|p| p.idx) {
+        out.sort_unstable_by_key(|p| p.idx);
+    }
     (out.len() as i64 == count).then_some(out)
 }
 
+/// True when the user hashes of the rows and those of the index (comma-separated) are the
+/// same multiset.
+fn index_agrees<'a>(from_rows: impl Iterator<Item = &'a str>, from_index: &str) -> bool {
+    let mut rows: Vec<&str> = from_rows.collect();
+    let mut index: Vec<&str> = if from_index.is_empty() { Vec::new() } else { from_index.split(',').collect() };
+    rows.sort_unstable();
+    index.sort_unstable();
+    rows == index
+}
+
 /// The same range read through the unique (epoch, channel, user_hash) index alone (a covering
-/// scan), one text per seal: its user hashes in index order, comma-separated. Table rows and
+/// scan), one text per seal: its user hashes, comma-separated (compared as sets, in any order). Table rows and
 /// index entries are separate b-trees: `quick_check` checks each tree's shape but not that
 /// they agree, and the digests read the table, so a flipped byte inside an index page would go
 /// unseen. Comparing the two catches it. SQLite only: PostgreSQL checks its own pages
 /// (checksums, full_page_writes).
-const INDEX_RANGE_SQL: &str = "SELECT epoch, channel, group_concat(user_hash, ',' ORDER BY user_hash) \
+const INDEX_RANGE_SQL: &str = "SELECT epoch, channel, group_concat(user_hash, ',') \
      FROM sealed_participants INDEXED BY uq_sealed_participants_user \
      WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
      GROUP BY epoch, channel";
@@ -153,30 +167,26 @@ impl Store {
             _ => None,
         };
         for e in run {
-            let digest_of = |ps: &[SealedParticipant]| {
-                seal_digest_with_cut(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), e.claim_cut.unwrap_or(0), ps)
-            };
-            let (count, text) = by_key.remove(&(e.epoch, e.channel.clone())).unwrap_or((0, None));
-            let fast = parse_agg(text.as_deref(), count).filter(|ps| digest_of(ps) == e.digest);
-            let ps = match fast {
-                Some(ps) => ps,
-                // Not parsed or not matching: read row by row, exactly, before deciding.
-                None => self.seal_rows(e, what).await?,
-            };
-            let digest = digest_of(&ps);
-            let index_agrees = match &indexed {
-                Some(index) => {
-                    let mut from_rows: Vec<&str> = ps.iter().map(|p| p.user_hash.as_str()).collect();
-                    from_rows.sort_unstable();
-                    let from_index = index.get(&(e.epoch, e.channel.clone())).map(String::as_str).unwrap_or("");
-                    from_rows.join(",") == from_index
-                }
-                None => true,
-            };
+            let key = (e.epoch, e.channel.clone());
+            let (count, text) = by_key.remove(&key).unwrap_or((0, None));
+            let from_index = indexed.as_ref().map(|i| i.get(&key).map(String::as_str).unwrap_or(""));
+            let cut = e.claim_cut.unwrap_or(0);
+            // Fast: the aggregated text, borrowed, hashed without a copy.
+            let fast_ok = parse_agg(text.as_deref(), count).is_some_and(|ps| {
+                ps.len() as i64 == e.participants
+                    && seal_digest_of(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), cut, ps.len(), ps.iter().copied()) == e.digest
+                    && from_index.is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash), fi))
+            });
+            if fast_ok {
+                continue;
+            }
+            // Not parsed or not matching: read row by row, exactly, before deciding.
+            let ps = self.seal_rows(e, what).await?;
+            let digest = seal_digest_with_cut(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), cut, &ps);
             if digest != e.digest || ps.len() as i64 != e.participants {
                 tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch does not match its digest");
                 bad.push((e.epoch, e.channel.clone()));
-            } else if !index_agrees {
+            } else if !from_index.is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash.as_str()), fi)) {
                 tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch's index (uq_sealed_participants_user) disagrees with its rows: the digest check reports it");
                 bad.push((e.epoch, e.channel.clone()));
             }
@@ -268,7 +278,14 @@ mod tests {
         let rec = |i: i64, u: &str| format!("{i}\u{1f}{u}\u{1f}login{i}\u{1f}{}\u{1f}{}\u{1f}{}", "a".repeat(64), 100 * i, "b".repeat(64));
         let text = format!("{}\u{1e}{}", rec(0, "h0"), rec(1, "h1"));
         let ps = parse_agg(Some(&text), 2).unwrap();
-        assert_eq!((ps[1].idx, ps[1].user_hash.as_str(), ps[1].login.as_str(), ps[1].amount.as_str()), (1, "h1", "login1", "100"));
+        assert_eq!((ps[1].idx, ps[1].user_hash, ps[1].login, ps[1].amount), (1, "h1", "login1", "100"));
+        // Records in any order come back in idx order.
+        let swapped = format!("{}\u{1e}{}", rec(1, "h1"), rec(0, "h0"));
+        assert_eq!(parse_agg(Some(&swapped), 2).unwrap(), ps);
+        assert!(index_agrees(["b", "a"].into_iter(), "a,b"));
+        assert!(!index_agrees(["b", "a"].into_iter(), "a,c"));
+        assert!(!index_agrees(["a"].into_iter(), "a,a"));
+        assert!(index_agrees(std::iter::empty(), ""));
         assert_eq!(parse_agg(None, 0), Some(vec![]));
         assert_eq!(parse_agg(None, 3), None, "rows counted but no text: NULL fields");
         assert_eq!(parse_agg(Some(&text), 3), None, "fewer records than rows");
