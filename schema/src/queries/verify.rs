@@ -136,63 +136,108 @@ impl Store {
                 .map_err(self.ctx.at("reading seals to verify"))?;
             let Some(last) = page.last() else { break };
             after = Some((last.epoch, last.channel.clone()));
-            for run in runs(&page, PARTICIPANTS_PER_READ) {
-                self.verify_run(run, &mut bad).await?;
+            // Pipelined: the next run is read while the current one is hashed on a blocking
+            // thread (two cores: SQLite's aggregation and keccak overlap).
+            let runs = runs(&page, PARTICIPANTS_PER_READ);
+            let mut next = match runs.first() {
+                Some(r) => Some(self.fetch_run(r).await?),
+                None => None,
+            };
+            for i in 0..runs.len() {
+                let Some(cur) = next.take() else { break };
+                let hashed = tokio::task::spawn_blocking(move || {
+                    let suspects = fast_check(&cur);
+                    (cur, suspects)
+                });
+                let prefetch = async {
+                    match runs.get(i + 1) {
+                        Some(r) => self.fetch_run(r).await.map(Some),
+                        None => Ok(None),
+                    }
+                };
+                let (fetched, hashed) = tokio::join!(prefetch, hashed);
+                next = fetched?;
+                let (cur, suspects) = hashed.map_err(|e| self.ctx.corrupt("verifying seals", format!("the digest check stopped: {e}")))?;
+                for at in suspects {
+                    self.exact_check(&cur, at, &mut bad).await?;
+                }
             }
         }
         Ok(bad)
     }
 
-    async fn verify_run(
-        &self,
-        run: &[sealed_epochs::Model],
-        bad: &mut Vec<(i64, String)>,
-    ) -> Result<(), StoreError> {
+    /// Reads one run of seals: each seal's participants as one aggregated text, and (SQLite)
+    /// the user hashes of its index.
+    async fn fetch_run(&self, run: &[sealed_epochs::Model]) -> Result<Fetched, StoreError> {
         let (Some(first), Some(last)) = (run.first(), run.last()) else {
-            return Ok(());
+            return Ok(Fetched { run: Vec::new(), agg: HashMap::new(), index: None });
         };
         let what = "reading sealed participants to verify";
         let agg_sql = match self.backend {
             crate::open::Backend::Sqlite => AGG_SQL_SQLITE,
             _ => AGG_SQL_PG,
         };
-        let mut by_key: HashMap<(i64, String), (i64, Option<String>)> = HashMap::new();
+        let mut agg = HashMap::new();
         for r in self.range_rows(agg_sql, first, last, what).await? {
             let key = (r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?, r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?);
             let count = r.try_get_by_index::<i64>(2).map_err(self.ctx.at(what))?;
-            by_key.insert(key, (count, r.try_get_by_index::<Option<String>>(3).map_err(self.ctx.at(what))?));
+            agg.insert(key, (count, r.try_get_by_index::<Option<String>>(3).map_err(self.ctx.at(what))?));
         }
-        let indexed = match self.backend {
+        let index = match self.backend {
             crate::open::Backend::Sqlite => Some(self.index_range(first, last).await?),
             _ => None,
         };
-        for e in run {
-            let key = (e.epoch, e.channel.clone());
-            let (count, text) = by_key.remove(&key).unwrap_or((0, None));
-            let from_index = indexed.as_ref().map(|i| i.get(&key).map(String::as_str).unwrap_or(""));
-            let cut = e.claim_cut.unwrap_or(0);
-            // Fast: the aggregated text, borrowed, hashed without a copy.
-            let fast_ok = parse_agg(text.as_deref(), count).is_some_and(|ps| {
-                ps.len() as i64 == e.participants
-                    && seal_digest_of(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), cut, ps.len(), ps.iter().copied()) == e.digest
-                    && from_index.is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash), fi))
-            });
-            if fast_ok {
-                continue;
-            }
-            // Not parsed or not matching: read row by row, exactly, before deciding.
-            let ps = self.seal_rows(e, what).await?;
-            let digest = seal_digest_with_cut(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), cut, &ps);
-            if digest != e.digest || ps.len() as i64 != e.participants {
-                tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch does not match its digest");
-                bad.push((e.epoch, e.channel.clone()));
-            } else if !from_index.is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash.as_str()), fi)) {
-                tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch's index (uq_sealed_participants_user) disagrees with its rows: the digest check reports it");
-                bad.push((e.epoch, e.channel.clone()));
-            }
+        Ok(Fetched { run: run.to_vec(), agg, index })
+    }
+
+    /// Decides seal `at` of a fetched run by the exact, row-by-row read (it failed the fast check).
+    async fn exact_check(&self, f: &Fetched, at: usize, bad: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
+        let e = &f.run[at];
+        let ps = self.seal_rows(e, "reading sealed participants to verify").await?;
+        let digest = seal_digest_with_cut(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), e.claim_cut.unwrap_or(0), &ps);
+        if digest != e.digest || ps.len() as i64 != e.participants {
+            tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch does not match its digest");
+            bad.push((e.epoch, e.channel.clone()));
+        } else if !f.index_of(e).is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash.as_str()), fi)) {
+            tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch's index (uq_sealed_participants_user) disagrees with its rows: the digest check reports it");
+            bad.push((e.epoch, e.channel.clone()));
         }
         Ok(())
     }
+}
+
+/// One run of seals as read for the check.
+struct Fetched {
+    run: Vec<sealed_epochs::Model>,
+    /// Per seal: the row count and the aggregated text.
+    agg: HashMap<(i64, String), (i64, Option<String>)>,
+    /// Per seal (SQLite): the user hashes of its index, comma-separated.
+    index: Option<HashMap<(i64, String), String>>,
+}
+
+impl Fetched {
+    fn index_of(&self, e: &sealed_epochs::Model) -> Option<&str> {
+        self.index.as_ref().map(|i| i.get(&(e.epoch, e.channel.clone())).map(String::as_str).unwrap_or(""))
+    }
+}
+
+/// The positions in `f.run` of the seals the aggregated text does not confirm (unparsable,
+/// another digest or count, or an index that disagrees): the exact read decides those. Pure
+/// CPU (keccak): run on a blocking thread.
+fn fast_check(f: &Fetched) -> Vec<usize> {
+    let mut suspects = Vec::new();
+    for (at, e) in f.run.iter().enumerate() {
+        let (count, text) = f.agg.get(&(e.epoch, e.channel.clone())).map_or((0, None), |(c, t)| (*c, t.as_deref()));
+        let ok = parse_agg(text, count).is_some_and(|ps| {
+            ps.len() as i64 == e.participants
+                && seal_digest_of(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), e.claim_cut.unwrap_or(0), ps.len(), ps.iter().copied()) == e.digest
+                && f.index_of(e).is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash), fi))
+        });
+        if !ok {
+            suspects.push(at);
+        }
+    }
+    suspects
 }
 
 impl Store {
