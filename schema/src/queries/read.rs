@@ -20,6 +20,78 @@ const PARTICIPANTS_SQL: &str = "SELECT p.user_hash, u.login, p.first_seen, p.las
 const SIGNALS_SQL: &str =
     "SELECT user_hash, kind, value FROM signals WHERE epoch = $1 AND channel = $2";
 
+// The same two reads as ONE aggregated text each (fields split by ASCII US, records by RS),
+// which the driver hands over as one value instead of a row per participant: the per-row cost
+// was most of a seal's read. Order is restored in Rust. A text that does not parse into the
+// counted records (a NULL login drops its record; a field may hold a separator) sends the
+// seal to the row-by-row read above, which reports or handles it exactly.
+const PARTICIPANTS_AGG_SQLITE: &str = "SELECT COUNT(*), group_concat(p.user_hash || char(31) || u.login || char(31) \
+     || CAST(p.first_seen AS TEXT) || char(31) || CAST(p.last_seen AS TEXT), char(30)) \
+     FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash WHERE p.epoch = $1 AND p.channel = $2";
+const PARTICIPANTS_AGG_PG: &str = "SELECT COUNT(*), string_agg(p.user_hash || chr(31) || u.login || chr(31) \
+     || CAST(p.first_seen AS TEXT) || chr(31) || CAST(p.last_seen AS TEXT), chr(30)) \
+     FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash WHERE p.epoch = $1 AND p.channel = $2";
+const SIGNALS_AGG_SQLITE: &str = "SELECT COUNT(*), group_concat(user_hash || char(31) || kind || char(31) || CAST(value AS TEXT), char(30)) \
+     FROM signals WHERE epoch = $1 AND channel = $2";
+const SIGNALS_AGG_PG: &str = "SELECT COUNT(*), string_agg(user_hash || chr(31) || kind || chr(31) || CAST(value AS TEXT), chr(30)) \
+     FROM signals WHERE epoch = $1 AND channel = $2";
+
+const US: char = '\u{1f}';
+const RS: char = '\u{1e}';
+
+/// The records of an aggregated text, each split into exactly `fields` fields, or None when
+/// they are not `count` such records.
+fn split_agg(text: Option<&str>, count: i64, fields: usize) -> Option<Vec<Vec<&str>>> {
+    let Some(text) = text else { return (count == 0).then(Vec::new) };
+    let recs: Vec<Vec<&str>> = text.split(RS).map(|r| r.split(US).collect()).collect();
+    (recs.len() as i64 == count && recs.iter().all(|r| r.len() == fields)).then_some(recs)
+}
+
+/// Signal sums per user from `(user_hash, kind, value)`s; unknown kinds are skipped with a
+/// warning, sums saturate (a hostile bits tag must not overflow).
+fn sum_signals<'a>(epoch: i64, channel: &str, signals: impl Iterator<Item = (&'a str, &'a str, i64)>) -> HashMap<&'a str, [i64; 6]> {
+    let mut sums: HashMap<&str, [i64; 6]> = HashMap::new();
+    for (user, kind, value) in signals {
+        match SIGNAL_KINDS.iter().position(|k| *k == kind) {
+            Some(i) => {
+                let s = &mut sums.entry(user).or_default()[i];
+                *s = s.saturating_add(value);
+            }
+            None => tracing::warn!(epoch, channel, kind = %kind, "ignoring a signal of unknown kind"),
+        }
+    }
+    sums
+}
+
+/// The participants from the two aggregated texts, in leaf order, or None (see above).
+fn participants_from_agg(epoch: i64, channel: &str, parts: (i64, Option<&str>), signals: (i64, Option<&str>)) -> Option<Vec<ParticipantRow>> {
+    let sig = split_agg(signals.1, signals.0, 3)?;
+    let mut parsed = Vec::with_capacity(sig.len());
+    for r in &sig {
+        parsed.push((r[0], r[1], r[2].parse::<i64>().ok()?));
+    }
+    let sums = sum_signals(epoch, channel, parsed.into_iter());
+    let recs = split_agg(parts.1, parts.0, 4)?;
+    let mut out = Vec::with_capacity(recs.len());
+    for r in recs {
+        let [message, bits, sub, resub, gift, raid] = sums.get(r[0]).copied().unwrap_or_default();
+        out.push(ParticipantRow {
+            user_hash: r[0].to_owned(),
+            login: r[1].to_owned(),
+            first_seen: r[2].parse().ok()?,
+            last_seen: r[3].parse().ok()?,
+            message,
+            bits,
+            sub,
+            resub,
+            gift,
+            raid,
+        });
+    }
+    out.sort_unstable_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.user_hash.cmp(&b.user_hash)));
+    Some(out)
+}
+
 // Distinct (epoch, channel) below $1 by a loose index scan over participation's primary key
 // (each step is a few index seeks, not a scan of every participant), minus the sealed ones.
 const UNSEALED_SQL: &str = "WITH RECURSIVE k(epoch, channel) AS ( \
@@ -61,21 +133,45 @@ impl Store {
         channel: &str,
     ) -> Result<Vec<ParticipantRow>, StoreError> {
         let what = "reading participants to seal";
-        let mut sums: HashMap<String, [i64; 6]> = HashMap::new();
-        for r in self
-            .read_all(what, SIGNALS_SQL, vec![epoch.into(), channel.into()])
-            .await?
-        {
+        let (parts_sql, signals_sql) = match self.backend {
+            crate::open::Backend::Sqlite => (PARTICIPANTS_AGG_SQLITE, SIGNALS_AGG_SQLITE),
+            _ => (PARTICIPANTS_AGG_PG, SIGNALS_AGG_PG),
+        };
+        let agg = |sql| async move {
+            let rows = self.read_all(what, sql, vec![epoch.into(), channel.into()]).await?;
+            match rows.first() {
+                Some(r) => Ok::<_, StoreError>((
+                    r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
+                    r.try_get_by_index::<Option<String>>(1).map_err(self.ctx.at(what))?,
+                )),
+                None => Ok((0, None)),
+            }
+        };
+        let parts = agg(parts_sql).await?;
+        let signals = agg(signals_sql).await?;
+        if let Some(rows) = participants_from_agg(epoch, channel, (parts.0, parts.1.as_deref()), (signals.0, signals.1.as_deref())) {
+            return Ok(rows);
+        }
+        self.participants_for_seal_by_rows(epoch, channel).await
+    }
+
+    /// [`Store::participants_for_seal`] row by row: the exact read, for what the aggregated
+    /// texts cannot carry (a participant without a users row is reported here).
+    async fn participants_for_seal_by_rows(
+        &self,
+        epoch: i64,
+        channel: &str,
+    ) -> Result<Vec<ParticipantRow>, StoreError> {
+        let what = "reading participants to seal";
+        let signal_rows = self.read_all(what, SIGNALS_SQL, vec![epoch.into(), channel.into()]).await?;
+        let mut triples = Vec::with_capacity(signal_rows.len());
+        for r in &signal_rows {
             let user: String = r.try_get_by_index(0).map_err(self.ctx.at(what))?;
             let kind: String = r.try_get_by_index(1).map_err(self.ctx.at(what))?;
             let value: i64 = r.try_get_by_index(2).map_err(self.ctx.at(what))?;
-            match SIGNAL_KINDS.iter().position(|k| *k == kind) {
-                Some(i) => sums.entry(user).or_default()[i] += value,
-                None => {
-                    tracing::warn!(epoch, channel, kind = %kind, "ignoring a signal of unknown kind")
-                }
-            }
+            triples.push((user, kind, value));
         }
+        let mut sums = sum_signals(epoch, channel, triples.iter().map(|(u, k, v)| (u.as_str(), k.as_str(), *v)));
         let rows = self
             .read_all(what, PARTICIPANTS_SQL, vec![epoch.into(), channel.into()])
             .await?;
@@ -93,7 +189,7 @@ impl Store {
                 ));
             };
             let [message, bits, sub, resub, gift, raid] =
-                sums.remove(&user_hash).unwrap_or_default();
+                sums.remove(user_hash.as_str()).unwrap_or_default();
             out.push(ParticipantRow {
                 user_hash,
                 login,
@@ -172,5 +268,44 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(fields: &[&str]) -> String {
+        fields.join("\u{1f}")
+    }
+
+    #[test]
+    fn aggregated_participants_come_back_in_leaf_order_with_their_sums() {
+        let parts = [rec(&["bb", "bob", "20", "25"]), rec(&["aa", "ann", "20", "21"]), rec(&["cc", "cy", "10", "10"])].join("\u{1e}");
+        let signals = [rec(&["aa", "message", "2"]), rec(&["aa", "bits", "100"]), rec(&["cc", "message", "1"]), rec(&["aa", "nonsense", "9"]), rec(&["zz", "message", "5"])]
+            .join("\u{1e}");
+        let rows = participants_from_agg(1, "c", (3, Some(&parts)), (5, Some(&signals))).unwrap();
+        let order: Vec<&str> = rows.iter().map(|r| r.user_hash.as_str()).collect();
+        assert_eq!(order, ["cc", "aa", "bb"], "first_seen, then user_hash");
+        assert_eq!((rows[1].login.as_str(), rows[1].message, rows[1].bits, rows[1].last_seen), ("ann", 2, 100, 21));
+        assert_eq!((rows[2].message, rows[2].bits), (0, 0));
+        assert_eq!(participants_from_agg(1, "c", (0, None), (0, None)), Some(vec![]));
+    }
+
+    #[test]
+    fn what_the_text_cannot_carry_goes_to_the_row_read() {
+        let one = rec(&["aa", "ann", "1", "2"]);
+        // A NULL login drops its record from the text: 2 counted, 1 there.
+        assert_eq!(participants_from_agg(1, "c", (2, Some(&one)), (0, None)), None);
+        // A login holding a separator.
+        let odd = rec(&["aa", "a\u{1f}nn", "1", "2"]);
+        assert_eq!(participants_from_agg(1, "c", (1, Some(&odd)), (0, None)), None);
+        // A value that is not a number.
+        let bad = rec(&["aa", "ann", "x", "2"]);
+        assert_eq!(participants_from_agg(1, "c", (1, Some(&bad)), (0, None)), None);
+        // Signal sums saturate.
+        let s = [rec(&["aa", "bits", &i64::MAX.to_string()]), rec(&["aa", "bits", "5"])].join("\u{1e}");
+        let rows = participants_from_agg(1, "c", (1, Some(&one)), (2, Some(&s))).unwrap();
+        assert_eq!(rows[0].bits, i64::MAX);
     }
 }

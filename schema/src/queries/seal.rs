@@ -3,7 +3,7 @@
 //! even a concurrent one from another process, changes nothing and returns the stored one.
 //! Failpoints: `seal.mid` (participants written, not committed) and `seal.after_commit`.
 
-use super::{rows_per_chunk, stmt, values_list};
+use super::stmt;
 use crate::digest::seal_digest_with_cut;
 use crate::entity::{sealed_epochs, sealed_participants};
 use crate::error::StoreError;
@@ -48,8 +48,29 @@ const INSERT_EPOCH: &str = "INSERT INTO sealed_epochs \
      (epoch, channel, root, claim_root, participants, coverage, digest, sealed_at, format_version, claim_cut) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (epoch, channel) DO NOTHING";
 
-const INSERT_PARTICIPANTS: &str =
-    "INSERT INTO sealed_participants (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf)";
+// The frozen leaves go in as ONE JSON array parameter per chunk, unpacked by the database's
+// own JSON functions, instead of eight bound values per row: binding was most of the write
+// (about 13 us per leaf through the driver). Each element is [idx, user_hash, login, leaf,
+// amount, claim_leaf]; serde_json writes the strings and the database decodes them exactly.
+const INSERT_PARTICIPANTS_SQLITE: &str = "INSERT INTO sealed_participants \
+     (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf) \
+     SELECT ?, ?, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5 \
+     FROM json_each(?) AS e";
+const INSERT_PARTICIPANTS_PG: &str = "INSERT INTO sealed_participants \
+     (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf) \
+     SELECT $1, $2, (e ->> 0)::bigint, e ->> 1, e ->> 2, e ->> 3, e ->> 4, e ->> 5 \
+     FROM json_array_elements($3::json) AS e";
+/// Frozen leaves per insert statement (about 300 bytes of JSON each).
+const LEAVES_PER_INSERT: usize = 20_000;
+
+/// The JSON array of one chunk of participants (see `INSERT_PARTICIPANTS_*`).
+fn leaves_json(chunk: &[SealedParticipant]) -> String {
+    let rows: Vec<serde_json::Value> = chunk
+        .iter()
+        .map(|p| serde_json::json!([p.idx, p.user_hash, p.login, p.leaf, p.amount, p.claim_leaf]))
+        .collect();
+    serde_json::Value::Array(rows).to_string()
+}
 
 impl Store {
     /// Seals (epoch, channel) in ONE transaction: the sealed_epochs row with its digest, every
@@ -117,29 +138,22 @@ impl Store {
                 ))),
             };
         }
-        for chunk in seal.participants.chunks(rows_per_chunk(8)) {
-            let sql = format!(
-                "{INSERT_PARTICIPANTS} VALUES {}",
-                values_list(backend, chunk.len(), 8)
-            );
-            let values = chunk
-                .iter()
-                .flat_map(|p| {
-                    [
-                        Value::from(seal.epoch),
-                        seal.channel.clone().into(),
-                        p.idx.into(),
-                        p.user_hash.clone().into(),
-                        p.login.clone().into(),
-                        p.leaf.clone().into(),
-                        p.amount.clone().into(),
-                        p.claim_leaf.clone().into(),
-                    ]
-                })
-                .collect();
-            txn.execute_raw(stmt(backend, sql, values))
+        let insert = match self.backend {
+            crate::open::Backend::Sqlite => INSERT_PARTICIPANTS_SQLITE,
+            _ => INSERT_PARTICIPANTS_PG,
+        };
+        for chunk in seal.participants.chunks(LEAVES_PER_INSERT) {
+            let values = vec![Value::from(seal.epoch), seal.channel.clone().into(), leaves_json(chunk).into()];
+            let done = txn
+                .execute_raw(stmt(backend, insert, values))
                 .await
                 .map_err(at("writing sealed participants"))?;
+            if done.rows_affected() != chunk.len() as u64 {
+                return Err(self.ctx.corrupt(
+                    "writing sealed participants",
+                    format!("{} of {} frozen leaves were written", done.rows_affected(), chunk.len()),
+                ));
+            }
         }
         fail::fail_point!("seal.mid", |arg| Err(crate::error::fail_action("seal.mid", arg)));
         txn.execute_raw(stmt(

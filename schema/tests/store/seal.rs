@@ -197,6 +197,24 @@ async fn verify_digests_catches_changed_rows() {
 }
 
 #[tokio::test]
+async fn frozen_leaves_round_trip_byte_for_byte_through_the_json_insert() {
+    // The leaves are written as one JSON array per chunk; every text must come back exactly.
+    let _fp = FAILPOINTS.read().await;
+    for (backend, store, _guard) in stores().await {
+        let mut odd = seal(12, "j", 6);
+        let logins = ["quote\"d", "back\\slash", "ünïcødé", "emoji😀", "tab\tand\nnewline", "[1,\"x\"]"];
+        for (p, l) in odd.participants.iter_mut().zip(logins) {
+            p.login = l.into();
+        }
+        odd.participants[2].amount = u64::MAX.to_string();
+        store.write_seal(&odd).await.unwrap();
+        let back = store.sealed_participants(12, "j").await.unwrap();
+        assert_eq!(back, odd.participants, "{backend:?}");
+        assert!(store.verify_digests().await.unwrap().is_empty(), "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn a_login_holding_the_aggregation_separators_is_not_called_damaged() {
     // The check reads each seal as one aggregated text split on ASCII US/RS; a field holding
     // those bytes must send it to the exact row-by-row read, not to a false alarm.
