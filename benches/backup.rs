@@ -22,6 +22,8 @@ mod pipeline_load;
 #[allow(dead_code)]
 #[path = "support/pipeline_sample.rs"]
 mod pipeline_sample;
+#[path = "support/child.rs"]
+mod child;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -31,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
 use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
+use child::{free_port, terminate};
 use pipeline_sample::*;
 
 const TOKEN: &str = "bench-admin-token-not-a-secret";
@@ -42,13 +45,6 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
         Ok(v) => v.trim().parse().unwrap_or_else(|_| panic!("{key}={v:?} is not a valid number")),
         Err(_) => default,
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
 fn daemon_env(cmd: &mut Command, store_url: &str, backups: &Path) {
@@ -127,21 +123,6 @@ fn phase_summary(label: &str, rows: &[(Phase, Row)], phase: Phase) {
         peak,
         med(|r| r.daemon_cpu)
     );
-}
-
-fn terminate(child: &mut Child) -> Option<i32> {
-    let pid = child.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
 }
 
 async fn bench() {
@@ -265,7 +246,7 @@ async fn bench() {
             prev = s;
         }
     }
-    let code = terminate(&mut child);
+    let code = terminate(&mut child, Duration::from_secs(120));
     fake.shutdown().await;
 
     println!();

@@ -13,20 +13,19 @@
 #[allow(dead_code)]
 #[path = "support/pipeline_sample.rs"]
 mod pipeline_sample;
+#[path = "support/child.rs"]
+mod child;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
+use child::{free_port, terminate};
 use pipeline_sample::{rss_bytes, sum_by_name};
 
 const JOINS_PER_WINDOW: usize = 20;
 const WINDOW: Duration = Duration::from_millis(100);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).unwrap_or_else(|e| panic!("no free loopback port: {e}"))
-}
 
 fn spawn(fake: &FakeTwitch, url: &str, channels: &[String], port: u16) -> Child {
     Command::new(env!("CARGO_BIN_EXE_chatseal"))
@@ -46,20 +45,6 @@ fn spawn(fake: &FakeTwitch, url: &str, channels: &[String], port: u16) -> Child 
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("spawn chatseal: {e}"))
-}
-
-fn terminate(child: &mut Child) -> Option<i32> {
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
 }
 
 /// RSS after it settles: the median of 5 samples a second apart.
@@ -127,7 +112,7 @@ async fn run(n: usize) -> Run {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let exit = terminate(&mut child);
+    let exit = terminate(&mut child, Duration::from_secs(60));
     fake.shutdown().await;
     Run { joined_after, max_in_window, slack, rss_mib, durable_after, exit }
 }

@@ -20,6 +20,8 @@
 mod pipeline_load;
 #[path = "support/pipeline_sample.rs"]
 mod pipeline_sample;
+#[path = "support/child.rs"]
+mod child;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -28,6 +30,7 @@ use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
 use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
+use child::{free_port, terminate};
 use pipeline_sample::*;
 
 /// Samples (seconds) over which the durable rate of the lag is measured.
@@ -56,13 +59,6 @@ fn params() -> Params {
         users: env_or("CHATSEAL_BENCH_USERS", 10_000usize).max(1),
         pg_url: std::env::var("CHATSEAL_BENCH_PG_URL").ok().filter(|u| !u.is_empty()),
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or_else(|e| panic!("no free loopback port: {e}"))
 }
 
 fn spawn_daemon(fake: &FakeTwitch, store_url: &str, channels: &[String], http_port: u16, log: &std::path::Path) -> Child {
@@ -110,25 +106,6 @@ fn exited(child: &mut Child, log: &std::path::Path) {
     if let Ok(Some(status)) = child.try_wait() {
         panic!("the daemon exited early ({status}); its log: {}", log.display());
     }
-}
-
-/// Waits for the child to exit after SIGTERM; its exit code, or None after 60 s (then killed).
-fn terminate(child: &mut Child) -> Option<i32> {
-    let pid = child.id().to_string();
-    match Command::new("kill").args(["-TERM", &pid]).status() {
-        Ok(s) if s.success() => {}
-        other => panic!("kill -TERM {pid}: {other:?}"),
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(Some(status)) = child.try_wait() {
-            return status.code();
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
 }
 
 /// The daemon's WARN and ERROR lines (the first 20), so a run that dropped or retried says why.
@@ -224,7 +201,7 @@ async fn bench(p: Params) {
         }
     }
     let drain_s = drain_started.elapsed().as_secs_f64();
-    let code = terminate(&mut child);
+    let code = terminate(&mut child, Duration::from_secs(60));
 
     let med = |f: fn(&Row) -> f64| median(rows.iter().map(f).collect());
     let secs = (at_end.at - first.at).as_secs_f64();
