@@ -11,3 +11,5 @@ pub const UNAVAILABLE: i32 = 69;
 pub const INTERNAL: i32 = 70;
 /// The configuration is invalid (EX_CONFIG).
 pub const CONFIG: i32 = 78;
+/// The store is owned by another live daemon (EX_TEMPFAIL): see `chatseal_schema::ownership`.
+pub const OWNED: i32 = 75;

@@ -21,6 +21,7 @@ pub mod inspect;
 mod maintenance;
 pub mod migration;
 mod open;
+pub mod ownership;
 pub mod pg_snapshot;
 pub mod queries;
 pub mod redact;

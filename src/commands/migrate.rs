@@ -6,7 +6,7 @@
 //! 70. A target that is neither empty nor a partial copy of the
 //! source is refused before anything is written (64). Running it again is safe.
 //! With `--legacy`, `--from` is a database of the old system, imported by [`crate::legacy`].
-//! URLs are printed with their password masked. Stop the daemon on both stores first.
+//! URLs are printed with their password masked. A target a live daemon owns is refused (75).
 
 use std::io::IsTerminal;
 
@@ -91,6 +91,11 @@ pub async fn main(from: &str, to: &str, legacy: bool, chunk_rows: usize) -> i32 
         eprintln!("--chunk-rows must be at least 1");
         return exit::USAGE;
     }
+    // A store a live daemon owns is never rewritten under it (75); held until the end.
+    let _owner = match super::owner_guard::guard(to, "migrate into it").await {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
     if legacy {
         return run_legacy(from, to).await;
     }

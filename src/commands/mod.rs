@@ -7,6 +7,7 @@ pub mod demo;
 pub mod doctor;
 pub mod migrate;
 pub mod opt_out;
+pub mod owner_guard;
 pub mod proof;
 pub mod replay;
 pub mod restore;

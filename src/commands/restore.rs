@@ -9,7 +9,6 @@
 //! The restored store is opened, checked again and the restore written to its audit log.
 
 use std::path::Path;
-use std::time::Duration;
 
 use chatseal_actors::backup::catalog::resolve;
 use chatseal_actors::backup::fsio::blocking;
@@ -20,19 +19,13 @@ use chatseal_actors::backup::{verify, Manifest};
 use chatseal_schema::{redact_url, sqlite_path, Store};
 
 use crate::exit;
-use crate::settings::Settings;
 use super::setup::load_settings;
 
-/// Exit code when the restore is refused (bad backup, existing store, running daemon).
+/// Exit code when the restore is refused (bad backup, existing store); a store a live daemon owns exits 75.
 pub const REFUSED: i32 = 1;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-/// True when something answers on the configured HTTP address: a daemon is running.
-fn daemon_answers(s: &Settings) -> bool {
-    std::net::TcpStream::connect_timeout(&s.http.listen, Duration::from_millis(500)).is_ok()
 }
 
 pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bool) -> i32 {
@@ -56,10 +49,12 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
     };
     println!("backup {} verified: {} files, {} sealed epochs, taken at {} from {}", manifest.id, manifest.files.len(), manifest.sealed_epochs, manifest.created_at, manifest.source);
     let target = to.unwrap_or(&s.store.url).to_owned();
-    if target == s.store.url && daemon_answers(&s) {
-        eprintln!("refusing to restore: something answers on http.listen = {} (a running chatseal?); stop the daemon first", s.http.listen);
-        return REFUSED;
-    }
+    // A live daemon owning the target is refused (75), whatever http.listen says; on SQLite
+    // the lock is held until the restore is checked, so no daemon starts on a half-placed file.
+    let _owner = match super::owner_guard::guard(&target, "restore").await {
+        Ok(g) => g,
+        Err(code) => return code,
+    };
     let placed = match (manifest.method, sqlite_path(&target)) {
         (Method::VacuumInto, Some(db)) => restore_sqlite(&manifest.data_file(&folder, SQLITE_FILE), &db, force, &manifest).await,
         (Method::PgDump, None) if target.starts_with("postgres") => {

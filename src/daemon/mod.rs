@@ -6,6 +6,7 @@
 pub mod process_stats;
 pub mod recovery;
 pub mod systemd;
+pub mod ownership;
 pub mod upkeep;
 pub mod wiring;
 
@@ -42,6 +43,8 @@ pub enum DaemonError {
     NotRecovered { damage: String, why: String },
     #[error("twitch.tls_ca_file / TLS setup: {0}")]
     Tls(#[from] chatseal_actors::channel::TlsSetupError),
+    #[error("{0}")]
+    Ownership(#[from] chatseal_schema::ownership::OwnershipError),
 }
 
 impl DaemonError {
@@ -49,6 +52,8 @@ impl DaemonError {
         match self {
             DaemonError::Store(e) if e.is_unavailable() => exit::UNAVAILABLE,
             DaemonError::Tls(_) => exit::CONFIG,
+            DaemonError::Ownership(e) if e.is_owned() => exit::OWNED,
+            DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Store(e)) if e.is_unavailable() => exit::UNAVAILABLE,
             _ => exit::INTERNAL,
         }
     }
@@ -69,6 +74,8 @@ impl Default for RunOptions {
 /// Runs the daemon until `shutdown` resolves, then stops gracefully within the configured deadline.
 pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()> + Send, opts: RunOptions) -> Result<(), DaemonError> {
     let prom = crate::telemetry::prometheus();
+    // One owner per store: a second daemon is refused (75) before it opens anything.
+    let _store_lock = ownership::lock_file(&settings)?;
     // quick_check at open, then every seal re-checked against its digest before anything is
     // written (SQLite's own checks cannot see a flipped byte inside a row). All of them, at
     // start: a budgeted check with the rest in the background is the plan once stores grow
@@ -83,6 +90,8 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     for w in store.durability_warnings() {
         tracing::warn!("{w}");
     }
+    let membership = ownership::join(&settings, &store).await?;
+    let lost_rx = membership.as_ref().map(|m| m.lost.clone());
     tracing::info!(store = %store.redacted_url(), channels = settings.twitch.channels.len(), "store open");
     upkeep::seed_gauges(&settings, &store).await?;
     let opted_out = store.opted_out_logins().await?;
@@ -107,9 +116,14 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     tracing::info!("chatseal running");
 
     let mut fatal = wired.fatal.clone();
+    let mut lost_reason = None;
     let escalated = tokio::select! {
         _ = shutdown => None,
         r = fatal.wait_for(|f| f.is_some()) => r.ok().and_then(|v| v.clone()),
+        r = ownership::lost(lost_rx) => {
+            lost_reason = Some(r);
+            None
+        }
     };
     if let Some(w) = watchdog {
         w.stop();
@@ -137,13 +151,22 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
         }
         problems
     };
-    match tokio::time::timeout(deadline, graceful).await {
+    let stopped = tokio::time::timeout(deadline, graceful).await;
+    if let Some(m) = membership {
+        if lost_reason.is_none() {
+            m.leave().await;
+        }
+    }
+    match stopped {
         Ok(problems) => {
             for p in &problems {
                 tracing::error!("shutdown: {p}");
             }
             tracing::info!("stopped");
-            Ok(())
+            match lost_reason {
+                Some(detail) => Err(DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Lost { store: store.redacted_url().to_owned(), detail })),
+                None => Ok(()),
+            }
         }
         Err(_) => Err(DaemonError::ShutdownTimeout(deadline)),
     }

@@ -4,11 +4,12 @@
 //! out-of-range value) is reported at once. Secrets never reach `Debug`, messages or the
 //! `check-config` output.
 
+pub mod cluster;
 mod keytree;
 mod load;
 mod model;
 mod redact;
-mod validate;
+pub(crate) mod validate;
 
 #[cfg(test)]
 mod tests;

@@ -30,6 +30,8 @@ pub struct Settings {
     pub http: HttpSettings,
     /// `[daemon]`: process lifecycle and supervision.
     pub daemon: DaemonSettings,
+    /// `[cluster]`: ownership lease and cluster mode.
+    pub cluster: super::cluster::ClusterSettings,
 }
 
 /// `[twitch]`

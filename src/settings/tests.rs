@@ -77,7 +77,8 @@ fn example_file_validates_and_holds_every_key_with_its_default() {
         example_keys, default_keys,
         "the example must hold exactly the keys of the defaults"
     );
-    assert_eq!(default_keys.len(), 45);
+    // A sanity floor (the tree walk found the sections), not a count to bump with every key.
+    assert!(default_keys.len() > 40, "only {} keys found", default_keys.len());
     // and it documents the real defaults
     assert_eq!(loaded.redacted_toml(), Settings::default().redacted_toml());
 }

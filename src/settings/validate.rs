@@ -22,6 +22,14 @@ pub fn is_valid_login(login: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
+/// A user value as quoted in a message: at most 64 characters, the rest elided.
+pub(crate) fn shorten(v: &str) -> String {
+    match v.char_indices().nth(64) {
+        Some((i, _)) => format!("{}... ({} bytes)", &v[..i], v.len()),
+        None => v.to_owned(),
+    }
+}
+
 fn show(d: Duration) -> String {
     format!("\"{}\"", humantime::format_duration(d))
 }
@@ -62,6 +70,8 @@ impl Settings {
         let mut p = Problems(Vec::new());
         validate_twitch(self, &mut p);
         validate_rest(self, &mut p);
+        let postgres = self.store.url.starts_with("postgres://") || self.store.url.starts_with("postgresql://");
+        p.0.extend(self.cluster.problems(postgres));
         p.0
     }
 }

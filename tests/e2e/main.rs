@@ -18,6 +18,7 @@ mod invariants;
 mod killloop;
 mod migrate;
 mod observability;
+mod ownership;
 mod sealing;
 #[cfg(feature = "failpoints")]
 mod supervision;

@@ -13,6 +13,7 @@ const PG_MIGRATION_LOCK: i64 = 0x6368_6174_7365_616c; // "chatseal"
 
 mod m20260501_000001_initial;
 mod m20260601_000002_claim_cut;
+mod m20261206_000003_members_and_roles;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20260501_000001_initial::Migration),
             Box::new(m20260601_000002_claim_cut::Migration),
+            Box::new(m20261206_000003_members_and_roles::Migration),
         ]
     }
 }
