@@ -2,6 +2,11 @@
 //! start time, as the Prometheus client libraries export them. Parsing is pure and tested on
 //! sample text; [`sample`] reads the files and returns None where they cannot be read (other
 //! systems, a restricted /proc), in which case the daemon leaves these metrics out.
+//!
+//! CPU time is a float counter (to the 10 ms of a clock tick), which the `metrics` facade
+//! cannot hold (its counters are integers: the render showed whole seconds, so a CPU panel read
+//! 0 or steps of one second). [`cpu_exposition`] writes it in the text format instead, and
+//! the /metrics handler appends it to the recorder's render at each scrape.
 
 /// Clock ticks per second of the times in /proc/<pid>/stat (USER_HZ). It is 100 on every
 /// architecture Linux runs on in practice; Prometheus's own procfs library hard-codes it too.
@@ -73,6 +78,13 @@ pub fn sample() -> Option<ProcessSample> {
     Some(combine(parse_stat(&stat)?, parse_vm_rss_bytes(&status)?, fds as u64, parse_btime(&system)?))
 }
 
+/// The exposition text of the CPU counter `name` with its `help`: HELP, TYPE and one sample
+/// in seconds as a float, then the blank line that ends a family in the recorder's render.
+pub fn cpu_exposition(name: &str, help: &str, cpu_seconds: f64) -> String {
+    // Rust prints an f64 in the shortest decimal form that reads back exactly ("3.25", "0").
+    format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {cpu_seconds}\n\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,6 +115,14 @@ mod tests {
         assert_eq!(s.cpu_seconds, 3.25);
         assert_eq!(s.start_time_seconds, 1_700_000_000.0 + 1234.56);
         assert_eq!((s.resident_bytes, s.open_fds), (4096, 12));
+    }
+
+    #[test]
+    fn cpu_is_exposed_as_a_float_counter() {
+        let s = combine(StatTicks { utime: 250, stime: 76, starttime: 0 }, 0, 0, 0);
+        let text = cpu_exposition("x_cpu_seconds_total", "CPU.", s.cpu_seconds);
+        assert_eq!(text, "# HELP x_cpu_seconds_total CPU.\n# TYPE x_cpu_seconds_total counter\nx_cpu_seconds_total 3.26\n\n");
+        assert!(cpu_exposition("x", "h", 0.0).contains("\nx 0\n"));
     }
 
     #[cfg(target_os = "linux")]

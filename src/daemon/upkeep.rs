@@ -1,7 +1,7 @@
 //! The daemon's metric upkeep. Once at start it sets the gauges whose values come from the
 //! configuration and the store (epoch length, store up, newest sealed epoch, each channel's
 //! series with the coverage of its newest seal). Then every [`UPKEEP_INTERVAL`] it samples the
-//! process from /proc, counts the joined channels on the board, and runs the Prometheus
+//! process from /proc (CPU time is read at each scrape by /metrics), counts the joined channels on the board, and runs the Prometheus
 //! handle's upkeep (histogram maintenance), so a slow scraper never lets that work pile up.
 
 use std::time::Duration;
@@ -40,8 +40,8 @@ pub fn tick(prom: &PrometheusHandle, board: &ChannelBoard) -> bool {
     let sample = process_stats::sample();
     if let Some(s) = sample {
         metrics::gauge!(m::PROCESS_RESIDENT_MEMORY).set(s.resident_bytes as f64);
-        // The recorder's counters are integers: whole seconds, never decreasing.
-        metrics::counter!(m::PROCESS_CPU_SECONDS_TOTAL).absolute(s.cpu_seconds as u64);
+        // CPU time is read at each scrape instead (a float; the recorder's counters are
+        // integers): see `process_stats::cpu_exposition`.
         metrics::gauge!(m::PROCESS_OPEN_FDS).set(s.open_fds as f64);
         metrics::gauge!(m::PROCESS_START_TIME).set(s.start_time_seconds);
     }

@@ -11,6 +11,7 @@ use chatseal_actors::channel::ChannelState;
 use chatseal_actors::clock::epoch::epoch_of;
 use chatseal_actors::sealer::coverage::covered_fraction;
 use chatseal_actors::supervisor::SupervisorMsg;
+use chatseal_actors::telemetry::names as m;
 use ractor::rpc::CallResult;
 
 use super::AppState;
@@ -100,5 +101,11 @@ pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
 /// GET /metrics: Prometheus text exposition.
 pub async fn metrics(State(st): State<AppState>) -> impl IntoResponse {
     st.prom.run_upkeep();
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], st.prom.render())
+    let mut text = st.prom.render();
+    // A float counter, which the recorder cannot hold (see `process_stats::cpu_exposition`).
+    if let Some(s) = crate::daemon::process_stats::sample() {
+        let help = m::ALL.iter().find(|d| d.name == m::PROCESS_CPU_SECONDS_TOTAL).map_or("", |d| d.help);
+        text.push_str(&crate::daemon::process_stats::cpu_exposition(m::PROCESS_CPU_SECONDS_TOTAL, help, s.cpu_seconds));
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], text)
 }

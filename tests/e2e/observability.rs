@@ -1,7 +1,8 @@
 //! Observability: every metric a Grafana dashboard or a Prometheus alert queries exists in a real
 //! /metrics render, and so does every metric of the catalogue, in a fresh process before any
 //! event (registered at start); the dashboards are sound (data source variable, unique panel ids,
-//! a unit on every panel, stable uids, `$__rate_interval` in rate()); and the real binary tells
+//! a unit on every panel, stable uids, `$__rate_interval` in rate(), counts as instant
+//! `increase(...[$__range])`); and the real binary tells
 //! systemd READY=1, WATCHDOG=1 and, on SIGTERM, STOPPING=1 on a test NOTIFY_SOCKET. With
 //! `CHATSEAL_METRICS_DUMP` set, the render is written there for `promtool check metrics` (CI).
 
@@ -198,11 +199,14 @@ fn panels(d: &Value) -> Vec<&Value> {
 /// The range of each `[...]` in a query; for `rate(`, the range that follows it.
 fn ranges(expr: &str) -> (Vec<&str>, Vec<&str>) {
     let all = expr.split('[').skip(1).filter_map(|s| s.split_once(']').map(|(r, _)| r)).collect();
-    let of_rate = expr
-        .match_indices("rate(")
+    (all, ranges_after(expr, "rate("))
+}
+
+/// The range that follows each occurrence of the function `call` (e.g. `"increase("`).
+fn ranges_after<'a>(expr: &'a str, call: &str) -> Vec<&'a str> {
+    expr.match_indices(call)
         .filter_map(|(at, _)| expr[at..].split_once('[').and_then(|(_, r)| r.split_once(']')).map(|(r, _)| r))
-        .collect();
-    (all, of_rate)
+        .collect()
 }
 
 #[test]
@@ -240,6 +244,13 @@ fn dashboards_are_sound() {
                 let (all, of_rate) = ranges(expr);
                 assert!(all.iter().all(|r| *r == "$__rate_interval" || *r == "$__range"), "{file}: {title:?}: range {all:?} in {expr}");
                 assert!(of_rate.iter().all(|r| *r == "$__rate_interval"), "{file}: {title:?}: rate() without $__rate_interval: {expr}");
+                // A count is over the dashboard's range, evaluated once: increase() over
+                // $__rate_interval drawn one step apart counts each event in several bars.
+                let of_increase = ranges_after(expr, "increase(");
+                assert!(of_increase.iter().all(|r| *r == "$__range"), "{file}: {title:?}: increase() over {of_increase:?}, not $__range: {expr}");
+                if all.contains(&"$__range") {
+                    assert_eq!(t["instant"], true, "{file}: {title:?}: a count over $__range is an instant query: {expr}");
+                }
             }
             let g = &p["gridPos"];
             let b = (g["x"].as_i64().unwrap_or(-1), g["y"].as_i64().unwrap_or(-1), g["w"].as_i64().unwrap_or(0), g["h"].as_i64().unwrap_or(0));
@@ -263,6 +274,7 @@ fn query_parsing_finds_names_and_ranges() {
     assert_eq!(metric_names("x_chatseal_no + chatseal_yes_bucket{le=\"1\"}"), ["chatseal_yes_bucket"]);
     let (all, of_rate) = ranges("increase(chatseal_x[$__range]) + rate(chatseal_y[5m])");
     assert_eq!((all, of_rate), (vec!["$__range", "5m"], vec!["5m"]));
+    assert_eq!(ranges_after("increase(chatseal_x[$__rate_interval]) + rate(chatseal_y[5m])", "increase("), ["$__rate_interval"]);
 }
 
 /// The real binary with its config in the environment, systemd's variables set.
