@@ -54,6 +54,9 @@ pub enum StoreError {
     #[error("invalid {what}: {detail}")]
     Invalid { what: &'static str, detail: String },
 
+    #[error("store {url}: the {role} role moved to another member (this member's fencing number {fence} is no longer current); the write was refused and nothing changed")]
+    Fenced { url: String, role: String, fence: i64 },
+
     #[error("failpoint {0} triggered (test build)")]
     FailPoint(&'static str),
 }

@@ -24,3 +24,5 @@ mod powercut_vfs;
 mod read;
 #[path = "store/seal.rs"]
 mod seal;
+#[path = "store/fence.rs"]
+mod fence;

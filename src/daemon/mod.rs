@@ -6,6 +6,7 @@
 pub mod process_stats;
 pub mod recovery;
 pub mod systemd;
+pub mod cluster;
 pub mod ownership;
 pub mod upkeep;
 pub mod wiring;
@@ -96,7 +97,17 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     upkeep::seed_gauges(&settings, &store).await?;
     let opted_out = store.opted_out_logins().await?;
     let routes = Routes::unique();
-    let wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out)?;
+    let mut wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out)?;
+    // Cluster mode: the sealer and backup roles, fenced (cluster.md).
+    let roles = match (&membership, settings.cluster.enabled) {
+        (Some(m), true) => {
+            let roles = cluster::start(&store, m.lease.clone());
+            wired.args.sealer.cluster = Some(roles.sealer_args(&m.lease, &settings));
+            wired.args.backup.role = Some(roles.backup.clone());
+            Some(roles)
+        }
+        _ => None,
+    };
     if let Some(record) = recovered {
         wired.backups.recovered(record);
     }
@@ -152,6 +163,11 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
         problems
     };
     let stopped = tokio::time::timeout(deadline, graceful).await;
+    if let Some(r) = roles {
+        if lost_reason.is_none() {
+            r.release().await;
+        }
+    }
     if let Some(m) = membership {
         if lost_reason.is_none() {
             m.leave().await;

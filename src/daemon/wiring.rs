@@ -135,6 +135,8 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
         pg_dump: s.backup.pg_dump_choice(),
         clock: clock.clone(),
         board: backups.clone(),
+        // Set by the daemon once it has joined a cluster (daemon/cluster.rs).
+        role: None,
     };
     let (fatal_tx, fatal_rx) = watch::channel(None);
     let tick = Duration::from_millis(250).min(s.epoch.grace.max(Duration::from_millis(50)));
@@ -157,6 +159,8 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
             epoch_len,
             grace_ms,
             flush_timeout: Duration::from_secs(30),
+            // Set by the daemon once it has joined a cluster (daemon/cluster.rs).
+            cluster: None,
         },
         backup,
         channels,

@@ -37,6 +37,9 @@ pub struct BackupArgs {
     pub pg_dump: PgDump,
     pub clock: SharedClock,
     pub board: BackupBoard,
+    /// Cluster mode: the backup role's fence while this member holds it. Scheduled backups
+    /// run only on the holder, and each is recorded with the fence checked by the store.
+    pub role: Option<tokio::sync::watch::Receiver<Option<chatseal_schema::ownership::roles::Fence>>>,
 }
 
 impl std::fmt::Debug for BackupArgs {
@@ -102,7 +105,8 @@ impl Actor for BackupActor {
     async fn handle(&self, myself: ActorRef<BackupMsg>, msg: BackupMsg, st: &mut BackupState) -> Result<(), ActorProcessingErr> {
         match msg {
             BackupMsg::Tick => {
-                if !st.running && st.args.clock.now_ms() >= st.next_due_ms {
+                let holds_role = st.args.role.as_ref().is_none_or(|r| r.borrow().is_some());
+                if holds_role && !st.running && st.args.clock.now_ms() >= st.next_due_ms {
                     st.start(&myself, Vec::new());
                 }
             }
@@ -118,6 +122,13 @@ impl Actor for BackupActor {
                 let now = st.args.clock.now_ms();
                 match &*result {
                     Ok(manifest) => {
+                        let fence = st.args.role.as_ref().and_then(|r| r.borrow().clone());
+                        if let Some(f) = fence {
+                            let detail = format!("backup {} taken by {}", manifest.id, f.holder);
+                            if let Err(e) = st.args.store.audit_fenced(now.div_euclid(1000), "backup", &manifest.id, &detail, &f).await {
+                                tracing::error!(error = %e, backup = %manifest.id, "the backup's record was refused: this member no longer holds the backup role");
+                            }
+                        }
                         st.args.board.succeeded(manifest);
                         st.next_due_ms = now + st.args.interval.as_millis() as i64;
                     }

@@ -6,11 +6,12 @@
 
 use std::time::Duration;
 
+use chatseal_schema::ownership::roles::Fence;
 use chatseal_schema::Store;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::build::SealConfig;
-use super::run::{channels_of_epoch, seal_channel_epoch, SealError, SealOutcome};
+use super::run::{channels_of_epoch, seal_channel_epoch_fenced, SealError, SealOutcome};
 use crate::aggregator::AggregatorMsg;
 use crate::clock::epoch::last_closed_epoch;
 use crate::clock::SharedClock;
@@ -30,6 +31,22 @@ pub struct SealerArgs {
     pub grace_ms: i64,
     /// How long to wait for the aggregator's flush before retrying the epoch later.
     pub flush_timeout: Duration,
+    /// Cluster mode: this member's identity and the sealer role's fence while it holds it.
+    pub cluster: Option<SealerCluster>,
+}
+
+/// What the sealer of a cluster member needs (cluster.md, "Roles" and "Sealing waits for
+/// every reader"). Every member closes each epoch in its aggregator and publishes its
+/// watermark; only the holder of the sealer role seals, once every live member's watermark
+/// covers the epoch, with the role's fencing number checked in the seal's transaction.
+#[derive(Debug, Clone)]
+pub struct SealerCluster {
+    pub instance: String,
+    pub token: i64,
+    /// The sealer role's fence while this member holds the role; None otherwise.
+    pub fence: tokio::sync::watch::Receiver<Option<Fence>>,
+    /// Longest wait for the other members' watermarks before the epoch is retried later.
+    pub wait: Duration,
 }
 
 pub enum SealerMsg {
@@ -151,19 +168,17 @@ impl SealerState {
             self.seal_epoch(*epoch, None).await?;
             if self.cursor.is_none_or(|c| *epoch + len > c) {
                 self.cursor = Some(*epoch + len);
-                self.args
-                    .store
-                    .set_meta(CURSOR_KEY, &(*epoch + len).to_string())
-                    .await?;
+                if !self.is_follower() {
+                    self.args.store.set_meta(CURSOR_KEY, &(*epoch + len).to_string()).await?;
+                }
             }
             metrics::gauge!(m::UNSEALED_BACKLOG).set((epochs.len() - i - 1) as f64);
         }
         if self.cursor.is_none() {
             self.cursor = Some(closed + len);
-            self.args
-                .store
-                .set_meta(CURSOR_KEY, &(closed + len).to_string())
-                .await?;
+            if !self.is_follower() {
+                self.args.store.set_meta(CURSOR_KEY, &(closed + len).to_string()).await?;
+            }
         }
         Ok(())
     }
@@ -174,6 +189,19 @@ impl SealerState {
         only: Option<&str>,
     ) -> Result<Vec<SealOutcome>, SealError> {
         self.flush_aggregator(epoch).await?;
+        let fence = match &self.args.cluster {
+            None => None,
+            Some(c) => {
+                self.args.store.publish_ack(&c.instance, c.token, epoch).await?;
+                let held = c.fence.borrow().clone();
+                let Some(fence) = held else {
+                    // Another member holds the sealer role: this member's part is done.
+                    return Ok(Vec::new());
+                };
+                self.wait_for_members(epoch, c.wait).await?;
+                Some(fence)
+            }
+        };
         let len = self.args.epoch_len;
         let mut out = Vec::new();
         for channel in channels_of_epoch(&self.args.store, epoch, len).await? {
@@ -181,13 +209,14 @@ impl SealerState {
                 continue;
             }
             let now_s = self.args.clock.now_ms() / 1000;
-            let outcome = seal_channel_epoch(
+            let outcome = seal_channel_epoch_fenced(
                 &self.args.store,
                 &self.args.cfg,
                 epoch,
                 len,
                 &channel,
                 now_s,
+                fence.as_ref(),
             )
             .await?;
             if let SealOutcome::Sealed(s) = &outcome {
@@ -197,6 +226,32 @@ impl SealerState {
             out.push(outcome);
         }
         Ok(out)
+    }
+
+    /// In a cluster, a member that does not hold the sealer role: it closes epochs and
+    /// publishes its watermark, but never seals or moves the shared cursor.
+    fn is_follower(&self) -> bool {
+        self.args.cluster.as_ref().is_some_and(|c| c.fence.borrow().is_none())
+    }
+
+    /// Waits (at most `wait`) until every live member has made `epoch` durable (its published
+    /// watermark), so nothing a live member holds becomes late. A member whose lease ran out
+    /// no longer counts.
+    async fn wait_for_members(&self, epoch: i64, wait: Duration) -> Result<(), SealError> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let behind = self.args.store.members_behind(epoch).await?;
+            if behind.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(SealError::Flush(format!(
+                    "members {} have not made epoch {epoch} durable yet (their watermark is behind); retrying",
+                    behind.join(", ")
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Asks the aggregator to make everything received durable and to close epochs through

@@ -6,6 +6,6 @@ pub mod coverage;
 pub mod merkle;
 pub mod run;
 
-pub use actor::{SealerActor, SealerArgs, SealerMsg};
+pub use actor::{SealerActor, SealerArgs, SealerCluster, SealerMsg};
 pub use build::SealConfig;
 pub use run::{SealError, SealOutcome};

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
+use chatseal_schema::ownership::roles::Fence;
 use chatseal_schema::{SealWrite, SealedEpoch, Store, StoreError};
 
 use super::build::{build_seal, BuildError, SealConfig};
@@ -69,6 +70,20 @@ pub async fn seal_channel_epoch(
     channel: &str,
     now_s: i64,
 ) -> Result<SealOutcome, SealError> {
+    seal_channel_epoch_fenced(store, cfg, epoch, len, channel, now_s, None).await
+}
+
+/// [`seal_channel_epoch`] by the holder of the cluster's sealer role: the store checks `fence`
+/// in the seal's own transaction and refuses a stale one (`StoreError::Fenced`).
+pub async fn seal_channel_epoch_fenced(
+    store: &Store,
+    cfg: &SealConfig,
+    epoch: i64,
+    len: i64,
+    channel: &str,
+    now_s: i64,
+    fence: Option<&Fence>,
+) -> Result<SealOutcome, SealError> {
     if let Some(existing) = store.sealed_epoch(epoch, channel).await? {
         metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => "already_sealed").increment(1);
         return Ok(SealOutcome::AlreadySealed(existing));
@@ -89,7 +104,7 @@ pub async fn seal_channel_epoch(
         .map(|l| to_hex(&user_hash(l)))
         .collect();
     let seal = build_seal(epoch, channel, rows, cfg, &opted_out, coverage, now_s)?;
-    let outcome = match store.write_seal(&seal).await? {
+    let outcome = match store.write_seal_fenced(&seal, fence).await? {
         SealWrite::Sealed(e) => {
             let label = if e.root.is_some() { "sealed" } else { "empty" };
             metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => label).increment(1);

@@ -71,6 +71,15 @@ defs! {
     HTTP_SECONDS = "chatseal_http_request_duration_seconds", Histogram, "HTTP request duration, by route.";
     // configuration the alerts and dashboards need
     EPOCH_LENGTH_SECONDS = "chatseal_epoch_length_seconds", Gauge, "Configured epoch length (epoch.length), seconds.";
+    // cluster (cluster.md); single daemons report themselves as a one-member cluster
+    CLUSTER_MEMBERS = "chatseal_cluster_members", Gauge, "Live members of the cluster (lease running, database clock), as this member last read them.";
+    CLUSTER_SLOTS_HELD = "chatseal_cluster_slots_held", Gauge, "Channel slots this member holds (channels it reads).";
+    CLUSTER_UNOWNED_SLOTS = "chatseal_cluster_unowned_slots", Gauge, "Channel slots of the cluster's channel set held by no live member.";
+    CLUSTER_UNOWNED_SECONDS = "chatseal_cluster_unowned_slot_seconds", Gauge, "Age of the oldest channel slot held by no live member, seconds (0: none).";
+    CLUSTER_CHANNEL_READERS = "chatseal_cluster_channel_readers", Gauge, "Live members reading each channel (its held slots), per channel.";
+    CLUSTER_ROLE_HELD = "chatseal_cluster_role_held", Gauge, "1 while this member holds the role (sealer, backup), else 0.";
+    CLUSTER_ROLE_FENCE = "chatseal_cluster_role_fence", Gauge, "Fencing number of the role's current tenure as this member last saw it, by role.";
+    CLUSTER_TAKEOVERS_TOTAL = "chatseal_cluster_takeovers_total", Counter, "Channel slots or roles this member took over from a member whose lease ran out, by kind (slot, role).";
     // process (read from /proc/self every 5 s; Linux only)
     PROCESS_RESIDENT_MEMORY = "chatseal_process_resident_memory_bytes", Gauge, "Resident memory of the process, bytes.";
     PROCESS_CPU_SECONDS_TOTAL = "chatseal_process_cpu_seconds_total", Counter, "User plus system CPU time of the process, seconds (read from /proc at each scrape, to 10 ms).";

@@ -10,6 +10,7 @@
 pub mod admit;
 pub mod lease;
 pub mod lockfile;
+pub mod roles;
 
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, UNIX_EPOCH};

@@ -8,7 +8,7 @@ use crate::open::{write_txn_options, Store};
 use crate::rows::check_hash;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, TransactionTrait};
 
-const INSERT_AUDIT: &str =
+pub(crate) const INSERT_AUDIT: &str =
     "INSERT INTO audit_log (at, action, subject, detail) VALUES ($1, $2, $3, $4)";
 
 impl Store {

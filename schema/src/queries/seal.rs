@@ -77,6 +77,12 @@ impl Store {
     /// participant, and the deletion of the epoch's dedup ids. Already sealed: nothing is
     /// written and the stored seal comes back as `AlreadySealed`.
     pub async fn write_seal(&self, seal: &NewSeal) -> Result<SealWrite, StoreError> {
+        self.write_seal_fenced(seal, None).await
+    }
+
+    /// [`Store::write_seal`] by the holder of the sealer role: `fence` is checked in the seal's
+    /// own transaction, and a stale one is refused (`StoreError::Fenced`) with nothing written.
+    pub async fn write_seal_fenced(&self, seal: &NewSeal, fence: Option<&crate::ownership::roles::Fence>) -> Result<SealWrite, StoreError> {
         check_seal(seal)?;
         let digest = seal_digest_with_cut(
             seal.epoch,
@@ -105,6 +111,9 @@ impl Store {
             .begin_with_options(write_txn_options(self.backend))
             .await
             .map_err(at("starting a seal transaction"))?;
+        if let Some(f) = fence {
+            crate::ownership::roles::check_fence(&txn, self, f).await?;
+        }
         let values: Vec<Value> = vec![
             row.epoch.into(),
             row.channel.clone().into(),
