@@ -70,12 +70,19 @@ fn docs_name_what_the_code_has_and_the_reverse() {
     let code = Code {
         keys: chatseal::settings::key_paths()
             .unwrap_or_else(|e| panic!("the settings defaults do not serialise: {e}")),
-        metrics: METRICS.iter().map(|d| (d.name.to_owned(), d.kind)).collect(),
+        metrics: METRICS
+            .iter()
+            .map(|d| (d.name.to_owned(), d.kind))
+            .collect(),
         routes: ROUTES.to_vec(),
         failpoints: failpoints(&root),
         files: repo_files(&root),
     };
-    assert!(code.keys.len() > 10, "the key tree looks empty: {:?}", code.keys);
+    assert!(
+        code.keys.len() > 10,
+        "the key tree looks empty: {:?}",
+        code.keys
+    );
     let problems = check(&docs, &code);
     assert!(
         problems.is_empty(),
@@ -374,9 +381,9 @@ fn path_matches(doc_path: &str, route: &str) -> bool {
     let a: Vec<&str> = doc_path.trim_end_matches('/').split('/').collect();
     let b: Vec<&str> = route.split('/').collect();
     a.len() == b.len()
-        && a.iter().zip(&b).all(|(x, y)| {
-            x == y || (y.starts_with('{') && y.ends_with('}') && !x.is_empty())
-        })
+        && a.iter()
+            .zip(&b)
+            .all(|(x, y)| x == y || (y.starts_with('{') && y.ends_with('}') && !x.is_empty()))
 }
 
 fn forward_routes(doc: &Doc, code: &Code, problems: &mut Vec<String>) {
@@ -404,7 +411,9 @@ fn reverse(pages: &HashMap<&str, &Doc>, code: &Code, problems: &mut Vec<String>)
     let page = |name: &str, problems: &mut Vec<String>| match pages.get(name) {
         Some(doc) => Some(*doc),
         None => {
-            problems.push(format!("{name} does not exist: it must list what the code has"));
+            problems.push(format!(
+                "{name} does not exist: it must list what the code has"
+            ));
             None
         }
     };
@@ -611,10 +620,16 @@ fn toy_code() -> Code {
             },
         ],
         failpoints: ["store.crash".to_owned()].into(),
-        files: ["README.md", "docs", "docs/configuration.md", "docs/metrics.md", "docs/http-api.md"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
+        files: [
+            "README.md",
+            "docs",
+            "docs/configuration.md",
+            "docs/metrics.md",
+            "docs/http-api.md",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect(),
     }
 }
 
@@ -624,7 +639,10 @@ fn toy_docs(extra: &str) -> Vec<Doc> {
         text: text.into(),
     };
     vec![
-        page("README.md", &format!("# Top\n\nSee [config](docs/configuration.md#keys).\n{extra}")),
+        page(
+            "README.md",
+            &format!("# Top\n\nSee [config](docs/configuration.md#keys).\n{extra}"),
+        ),
         page(
             "docs/configuration.md",
             "## Keys\n\n`store.url`, `store.flush_interval`, `sealing.centiweights.bits`\n",
@@ -634,7 +652,10 @@ fn toy_docs(extra: &str) -> Vec<Doc> {
             "chatseal_events_durable_total and `chatseal_flush_duration_seconds_bucket`\n\
              chatseal_flush_duration_seconds\n",
         ),
-        page("docs/http-api.md", "`GET /metrics`, `GET /v1/epochs/{epoch}/{channel}`\n"),
+        page(
+            "docs/http-api.md",
+            "`GET /metrics`, `GET /v1/epochs/{epoch}/{channel}`\n",
+        ),
     ]
 }
 
@@ -666,7 +687,10 @@ fn the_check_names_each_unknown_name_and_dead_link() {
         "README.md:7: the link `../shared/x.md` leads outside the repository",
     ];
     for e in expect {
-        assert!(problems.iter().any(|p| p.starts_with(e)), "missing {e:?} in {problems:#?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with(e)),
+            "missing {e:?} in {problems:#?}"
+        );
     }
     assert_eq!(problems.len(), expect.len(), "{problems:#?}");
 }
@@ -685,7 +709,8 @@ fn the_check_names_what_the_pages_leave_out() {
     docs.retain(|d| d.path != "docs/http-api.md");
     docs.push(Doc {
         path: "docs/http-api.md".into(),
-        text: "`GET /metrics`, `GET /v1/epochs/{epoch}/{channel}`, `POST /v1/admin/sealed`\n".into(),
+        text: "`GET /metrics`, `GET /v1/epochs/{epoch}/{channel}`, `POST /v1/admin/sealed`\n"
+            .into(),
     });
     let problems = check(&docs, &code);
     let expect = [
@@ -694,20 +719,26 @@ fn the_check_names_what_the_pages_leave_out() {
         "route `POST /v1/admin/seal` (ROUTES in src/http/mod.rs) is not named in docs/http-api.md",
     ];
     for e in expect {
-        assert!(problems.iter().any(|p| p.starts_with(e)), "missing {e:?} in {problems:#?}");
+        assert!(
+            problems.iter().any(|p| p.starts_with(e)),
+            "missing {e:?} in {problems:#?}"
+        );
     }
     let mut docs = toy_docs("");
     docs.retain(|d| d.path != "docs/configuration.md");
     docs.push(Doc {
         path: "docs/configuration.md".into(),
-        text: "## Keys\n\n`store.url`, `sealing.centiweights.bits`, and store.flush_interval outside \
+        text:
+            "## Keys\n\n`store.url`, `sealing.centiweights.bits`, and store.flush_interval outside \
                backticks\n"
-            .into(),
+                .into(),
     });
     let problems = check(&docs, &toy_code());
     assert_eq!(
         problems,
-        ["config key `store.flush_interval` (src/settings/model.rs) is not named in \
-          docs/configuration.md: add it with its unit and default"],
+        [
+            "config key `store.flush_interval` (src/settings/model.rs) is not named in \
+          docs/configuration.md: add it with its unit and default"
+        ],
     );
 }
