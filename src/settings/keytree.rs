@@ -34,7 +34,8 @@ pub fn key_paths() -> Result<Vec<String>, ConfigError> {
     Ok(paths)
 }
 
-fn leaf_paths(prefix: &str, table: &Map<String, Value>, out: &mut Vec<String>) {
+/// Every leaf path of a key tree, dotted, appended to `out` (the example config's test uses it too).
+pub(super) fn leaf_paths(prefix: &str, table: &Map<String, Value>, out: &mut Vec<String>) {
     for (key, value) in table {
         let path = if prefix.is_empty() {
             key.clone()
