@@ -3,7 +3,8 @@
 //! `chatseal::settings::key_paths`, the catalogue `chatseal_actors::telemetry::names::ALL`, the
 //! router's `chatseal::http::ROUTES`), and the reverse: every key is named in
 //! docs/configuration.md, every metric in docs/metrics.md, every route in docs/http-api.md.
-//! Relative links must lead to a file (and heading) inside the repository. Each problem names
+//! Relative links must lead to a file (and heading) inside the repository, and README.md must
+//! link every page of docs/ (its map). Each problem names
 //! the file, the line, the name and what to do, so whoever merges a new key, metric or route
 //! sees exactly which page to fix.
 //!
@@ -190,7 +191,27 @@ fn check(docs: &[Doc], code: &Code) -> Vec<String> {
         links(doc, docs, code, &mut problems);
     }
     reverse(&pages, code, &mut problems);
+    map(docs, &mut problems);
     problems
+}
+
+/// Every page of docs/ is linked from the README's map of docs/.
+fn map(docs: &[Doc], problems: &mut Vec<String>) {
+    let Some(readme) = docs.iter().find(|d| d.path == "README.md") else {
+        return;
+    };
+    let linked: BTreeSet<String> = link_targets(&readme.text)
+        .into_iter()
+        .map(|(_, t)| t.split('#').next().unwrap_or_default().to_owned())
+        .collect();
+    for doc in docs.iter().filter(|d| d.path.starts_with("docs/")) {
+        if !linked.contains(&doc.path) {
+            problems.push(format!(
+                "{} is not linked from README.md: add it to the map of docs/",
+                doc.path
+            ));
+        }
+    }
 }
 
 fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
@@ -641,7 +662,10 @@ fn toy_docs(extra: &str) -> Vec<Doc> {
     vec![
         page(
             "README.md",
-            &format!("# Top\n\nSee [config](docs/configuration.md#keys).\n{extra}"),
+            &format!(
+                "# Top\n\nSee [config](docs/configuration.md#keys).\n{extra}\n\
+                 [m](docs/metrics.md) [h](docs/http-api.md)\n"
+            ),
         ),
         page(
             "docs/configuration.md",
@@ -740,5 +764,20 @@ fn the_check_names_what_the_pages_leave_out() {
             "config key `store.flush_interval` (src/settings/model.rs) is not named in \
           docs/configuration.md: add it with its unit and default"
         ],
+    );
+}
+
+#[test]
+fn the_check_names_a_page_the_readme_map_leaves_out() {
+    let mut docs = toy_docs("");
+    docs.push(Doc {
+        path: "docs/limits.md".into(),
+        text: "# Limits\n".into(),
+    });
+    let mut code = toy_code();
+    code.files.insert("docs/limits.md".into());
+    assert_eq!(
+        check(&docs, &code),
+        ["docs/limits.md is not linked from README.md: add it to the map of docs/"]
     );
 }
