@@ -88,19 +88,44 @@ async fn track(req: Request, next: Next) -> Response {
     resp
 }
 
+/// One HTTP route: its method and its path pattern (axum's `{name}` placeholders).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+}
+
+/// Every route once: `ROUTES` (read by the docs check, tests/docs.rs) and the router's table
+/// both come from this list, so a route cannot be served without being listed.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:expr;)*) => {
+        /// Every route the router serves, in the router's order.
+        pub const ROUTES: &[Route] = &[$(Route { method: routes!(@upper $method), path: $path }),*];
+
+        fn add_routes(router: Router<AppState>) -> Router<AppState> {
+            router $(.route($path, $method($handler)))*
+        }
+    };
+    (@upper get) => { "GET" };
+    (@upper post) => { "POST" };
+}
+
+routes! {
+    get "/metrics" => health::metrics;
+    get "/healthz" => health::healthz;
+    get "/readyz" => health::readyz;
+    get "/v1/status" => health::status;
+    get "/v1/epochs" => epochs::list;
+    get "/v1/epochs/{epoch}/{channel}" => epochs::one;
+    get "/v1/epochs/{epoch}/{channel}/proof/{login}" => epochs::proof;
+    get "/v1/epochs/{epoch}/{channel}/claim/{login}" => epochs::claim;
+    post "/v1/admin/opt-out" => admin::opt_out;
+    post "/v1/admin/seal" => admin::seal;
+    post "/v1/admin/backup" => admin::backup;
+}
+
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/metrics", get(health::metrics))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/v1/status", get(health::status))
-        .route("/v1/epochs", get(epochs::list))
-        .route("/v1/epochs/{epoch}/{channel}", get(epochs::one))
-        .route("/v1/epochs/{epoch}/{channel}/proof/{login}", get(epochs::proof))
-        .route("/v1/epochs/{epoch}/{channel}/claim/{login}", get(epochs::claim))
-        .route("/v1/admin/opt-out", post(admin::opt_out))
-        .route("/v1/admin/seal", post(admin::seal))
-        .route("/v1/admin/backup", post(admin::backup))
+    add_routes(Router::new())
         .fallback(|| async { error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")

@@ -23,6 +23,32 @@ impl Source for Layer {
     }
 }
 
+/// Every key of the key tree as a dotted path (`twitch.server`, `sealing.centiweights.bits`),
+/// sorted: the leaves of the serialised defaults, which is the tree the loader checks against.
+/// The docs check (tests/docs.rs) compares it with docs/configuration.md.
+pub fn key_paths() -> Result<Vec<String>, ConfigError> {
+    let defaults = Config::try_from(&Settings::default())?.collect()?;
+    let mut paths = Vec::new();
+    leaf_paths("", &defaults, &mut paths);
+    paths.sort_unstable();
+    Ok(paths)
+}
+
+/// Every leaf path of a key tree, dotted, appended to `out` (the example config's test uses it too).
+pub(super) fn leaf_paths(prefix: &str, table: &Map<String, Value>, out: &mut Vec<String>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match &value.kind {
+            ValueKind::Table(sub) => leaf_paths(&path, sub, out),
+            _ => out.push(path),
+        }
+    }
+}
+
 /// Walk the user's raw tree against the defaults' tree: unknown keys and wrongly typed values
 /// become problems, every other leaf goes into `accepted`.
 pub(super) fn check_table(

@@ -14,6 +14,7 @@ pub(crate) mod validate;
 #[cfg(test)]
 mod tests;
 
+pub use keytree::key_paths;
 pub use load::{load, load_from, SettingsError, DATABASE_URL, ENV_PREFIX, ENV_SEPARATOR};
 pub use model::{
     normalize_login, normalize_token, BackupSettings, CentiWeights, DaemonSettings, EpochSettings,

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use config::{Config, File, FileFormat, Map, Source, Value, ValueKind};
+use config::{File, FileFormat, Source};
 
 use super::*;
 
@@ -38,40 +38,18 @@ fn shipped(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// Every leaf path of a key tree, dotted.
-fn leaf_paths(prefix: &str, table: &Map<String, Value>, out: &mut Vec<String>) {
-    for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
-        match &value.kind {
-            ValueKind::Table(sub) => leaf_paths(&path, sub, out),
-            _ => out.push(path),
-        }
-    }
-}
-
 #[test]
 fn example_file_validates_and_holds_every_key_with_its_default() {
     let path = shipped("chatseal.example.toml");
     let loaded = load_from(Some(&path), &[]).unwrap_or_else(|e| panic!("{e}"));
 
-    let defaults = Config::try_from(&Settings::default()).expect("defaults serialise");
-    let mut default_keys = Vec::new();
-    leaf_paths(
-        "",
-        &defaults.collect().expect("defaults tree"),
-        &mut default_keys,
-    );
+    let default_keys = key_paths().expect("defaults serialise");
     let example = File::from(path.as_path())
         .format(FileFormat::Toml)
         .collect()
         .expect("example parses");
     let mut example_keys = Vec::new();
-    leaf_paths("", &example, &mut example_keys);
-    default_keys.sort();
+    super::keytree::leaf_paths("", &example, &mut example_keys);
     example_keys.sort();
     assert_eq!(
         example_keys, default_keys,
