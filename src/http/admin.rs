@@ -87,7 +87,12 @@ fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json",
         )),
-        Err(e) => Err(ApiError::bad_request(format!("request body: {}", e.body_text()))),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than http.max_body_bytes; send a smaller body",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!("request body: {}", crate::quote::clip_message(&e.body_text(), 200)))),
     }
 }
 
