@@ -184,8 +184,12 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
             e.participants,
             e.root.as_deref().unwrap_or("none")
         );
-        if let Err(err) = st.store.audit(now_s, "seal", &format!("{} #{}", e.epoch, e.channel), &detail).await {
-            tracing::warn!(error = %err, epoch = e.epoch, channel = %e.channel, "manual seal done but not audited");
+        // Bounded like the store routes: a hung store must not hold the answer of a done seal.
+        let audited = tokio::time::timeout(st.limits.store_timeout, st.store.audit(now_s, "seal", &format!("{} #{}", e.epoch, e.channel), &detail)).await;
+        match audited {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, epoch = e.epoch, channel = %e.channel, "manual seal done but not audited"),
+            Err(_) => tracing::warn!(epoch = e.epoch, channel = %e.channel, "manual seal done but not audited: the store did not answer within http.store_timeout"),
         }
         views.push(SealedView { epoch: e.into(), already_sealed });
     }

@@ -37,7 +37,7 @@ async fn a_role_or_database_postgresql_refuses_exits_78_with_a_hint() {
     assert_ne!(no_role, url, "the test URL names the root role: {url}");
     let no_db = chatseal_schema::testing::with_database(&url, "chatseal_no_such_database");
     for (what, bad) in [("missing role", no_role), ("missing database", no_db)] {
-        for cmd in [&["run"][..], &["seal", "--epoch", "0"]] {
+        for cmd in [&["run"][..], &["seal", "--epoch", "0"], &["doctor"]] {
             let out = chatseal(cmd, &[("CHATSEAL__STORE__URL", &bad), ("CHATSEAL__HTTP__LISTEN", "127.0.0.1:0"), ("CHATSEAL__TWITCH__SERVER", "127.0.0.1")]);
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(78), "{what}, chatseal {cmd:?}: {stderr}");
