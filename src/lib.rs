@@ -11,6 +11,7 @@ pub mod http;
 pub mod legacy;
 pub mod proofs;
 pub mod proofs_cache;
+pub mod quote;
 pub mod replay;
 pub mod settings;
 pub mod telemetry;
@@ -23,7 +24,14 @@ use cli::{Cli, Command};
 
 /// Parses the command line, runs the command, exits with its code.
 pub fn main_entry() {
-    let cli = Cli::parse();
+    // Usage errors exit 64 (EX_USAGE), never clap's 2; --help and --version print and exit 0.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            std::process::exit(if e.use_stderr() { exit::USAGE } else { exit::OK });
+        }
+    };
     match cli.command {
         Command::Demo { .. } => commands::demo::init_logging(cli.log_format),
         _ => telemetry::init_logging(cli.log_format),

@@ -34,6 +34,20 @@ pub enum StoreError {
     #[error("store {url} is not durable: {detail}")]
     Durability { url: String, detail: String },
 
+    #[error("store {url} refused chatseal while {what}: {detail}; this is configuration, not an outage: check the user, password and database name in store.url (env DATABASE_URL), or create the role and database (createuser, createdb), then start again")]
+    Refused {
+        url: String,
+        what: String,
+        detail: String,
+    },
+
+    #[error("store {url}: disk full while {what}: {detail}; free space on the volume holding the store (events stay in memory up to store.max_pending_events and the write is retried)")]
+    DiskFull {
+        url: String,
+        what: String,
+        detail: String,
+    },
+
     #[error("store {url}: query failed while {what}: {detail}")]
     Query {
         url: String,
@@ -65,7 +79,13 @@ impl StoreError {
     /// True for errors that go away by themselves (connection refused or closed, pool timed
     /// out, SQLite busy or out of disk): the caller keeps its data and retries.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, StoreError::Unavailable { .. })
+        matches!(self, StoreError::Unavailable { .. } | StoreError::DiskFull { .. })
+    }
+
+    /// True when the store refused the configured login (wrong password, no such role or
+    /// database): an operator must fix the configuration; retrying cannot help.
+    pub fn is_config(&self) -> bool {
+        matches!(self, StoreError::Refused { .. })
     }
 
     /// True when the store's content is damaged and must not be written to.
@@ -78,8 +98,23 @@ impl StoreError {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ErrClass {
     Unavailable,
+    /// Out of disk space: retried like `Unavailable`, but said as it is.
+    DiskFull,
+    /// The server refused the login or the database named: configuration.
+    Refused,
     Corrupt,
     Other,
+}
+
+/// ENOSPC on Linux and the BSDs.
+const ENOSPC: i32 = 28;
+
+fn io_class(e: &std::io::Error) -> ErrClass {
+    if e.raw_os_error() == Some(ENOSPC) || e.kind() == std::io::ErrorKind::StorageFull {
+        ErrClass::DiskFull
+    } else {
+        ErrClass::Unavailable
+    }
 }
 
 /// Classifies a sea-orm error; `sqlite` selects how database error codes are read
@@ -97,8 +132,8 @@ pub(crate) fn classify(err: &DbErr, sqlite: bool) -> ErrClass {
 
 fn classify_sqlx(err: &sqlx::Error, sqlite: bool) -> ErrClass {
     match err {
-        sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_)
+        sqlx::Error::Io(e) => io_class(e),
+        sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed
@@ -122,7 +157,8 @@ fn sqlite_code_class(code: &str) -> ErrClass {
     const CANTOPEN: i64 = 14;
     const NOTADB: i64 = 26;
     match code.parse::<i64>().map(|c| c & 0xff) {
-        Ok(BUSY | LOCKED | IOERR | FULL | CANTOPEN) => ErrClass::Unavailable,
+        Ok(FULL) => ErrClass::DiskFull,
+        Ok(BUSY | LOCKED | IOERR | CANTOPEN) => ErrClass::Unavailable,
         Ok(CORRUPT | NOTADB) => ErrClass::Corrupt,
         _ => ErrClass::Other,
     }
@@ -134,6 +170,10 @@ fn sqlstate_class(code: &str) -> ErrClass {
         // connection exceptions; admin/crash shutdown, cannot connect now; too many connections
         c if c.starts_with("08") => ErrClass::Unavailable,
         "57P01" | "57P02" | "57P03" | "53300" => ErrClass::Unavailable,
+        // disk_full
+        "53100" => ErrClass::DiskFull,
+        // invalid_password, invalid_authorization_specification (no such role), no such database
+        "28P01" | "28000" | "3D000" => ErrClass::Refused,
         "XX001" | "XX002" => ErrClass::Corrupt,
         _ => ErrClass::Other,
     }
@@ -154,6 +194,8 @@ impl ErrCtx {
         let (url, what) = (self.url.clone(), what.to_owned());
         match classify(&err, self.sqlite) {
             ErrClass::Unavailable => StoreError::Unavailable { url, what, detail },
+            ErrClass::DiskFull => StoreError::DiskFull { url, what, detail },
+            ErrClass::Refused => StoreError::Refused { url, what, detail },
             ErrClass::Corrupt => StoreError::Corrupt { url, what, detail },
             ErrClass::Other => StoreError::Query { url, what, detail },
         }
@@ -213,6 +255,29 @@ mod tests {
         assert_eq!(sqlite_code_class("11"), ErrClass::Corrupt);
         assert_eq!(sqlite_code_class("26"), ErrClass::Corrupt);
         assert_eq!(sqlite_code_class("1555"), ErrClass::Other); // constraint primary key
+    }
+
+    #[test]
+    fn disk_full_is_said_as_it_is_and_retried() {
+        assert_eq!(sqlite_code_class("13"), ErrClass::DiskFull);
+        assert_eq!(sqlstate_class("53100"), ErrClass::DiskFull);
+        let enospc = std::io::Error::from_raw_os_error(ENOSPC);
+        assert_eq!(classify(&sqlx_err(sqlx::Error::Io(enospc)), true), ErrClass::DiskFull);
+        let ctx = ErrCtx { url: "sqlite://data/x.db".into(), scrubber: Scrubber::for_url("sqlite://data/x.db"), sqlite: true };
+        let e = ctx.db("flushing", sqlx_err(sqlx::Error::Io(std::io::Error::from_raw_os_error(ENOSPC))));
+        let msg = e.to_string();
+        assert!(msg.contains("disk full") && msg.contains("free space"), "{msg}");
+        assert!(e.is_unavailable() && !e.is_config(), "kept in memory and retried: {msg}");
+    }
+
+    #[test]
+    fn a_refused_login_or_database_is_configuration() {
+        for code in ["28P01", "28000", "3D000"] {
+            assert_eq!(sqlstate_class(code), ErrClass::Refused, "{code}");
+        }
+        let e = StoreError::Refused { url: "postgres://u:***@h/db".into(), what: "connecting".into(), detail: "role \"u\" does not exist".into() };
+        assert!(e.is_config() && !e.is_unavailable());
+        assert!(e.to_string().contains("check the user, password and database name in store.url"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `chatseal check-config [--config FILE]`: load and validate the settings; print the effective
 //! configuration with secrets redacted and exit 0, or print "invalid configuration:" with EVERY
-//! problem on stderr and exit 78.
+//! problem on stderr and exit 78. Risky but valid settings (`Settings::warnings`) are printed on
+//! stderr as `warning: ...` lines; they do not change the exit code.
 
 use std::path::Path;
 
@@ -24,7 +25,7 @@ pub fn outcome(loaded: Result<Settings, SettingsError>) -> Outcome {
         Ok(settings) => Outcome {
             code: exit::OK,
             stdout: settings.redacted_toml(),
-            stderr: String::new(),
+            stderr: settings.warnings().iter().map(|w| format!("warning: {w}\n")).collect(),
         },
         Err(e) => Outcome {
             code: exit::CONFIG,

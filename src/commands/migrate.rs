@@ -41,6 +41,8 @@ fn bar(len: Option<u64>) -> ProgressBar {
 fn store_code(e: &StoreError) -> i32 {
     if e.is_unavailable() {
         exit::UNAVAILABLE
+    } else if e.is_config() {
+        exit::CONFIG
     } else {
         exit::INTERNAL
     }

@@ -19,7 +19,8 @@ pub const MAX_REASON_CHARS: usize = 500;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OptOutError {
-    #[error("{0:?} is not a Twitch login (1 to 64 letters, digits or underscores, optionally after '@')")]
+    #[error("{0} is not a Twitch login (1 to 64 letters, digits or underscores, optionally after '@')")]
+    /// The login as given, quoted and cut short (`crate::quote::clipped`).
     BadLogin(String),
     #[error("the reason is {0} characters long; at most {MAX_REASON_CHARS} are kept")]
     ReasonTooLong(usize),
@@ -43,7 +44,7 @@ pub fn normalize_login(raw: &str) -> Result<String, OptOutError> {
     let t = raw.trim();
     let l = t.strip_prefix('@').unwrap_or(t).to_ascii_lowercase();
     if l.is_empty() || l.len() > 64 || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(OptOutError::BadLogin(raw.to_string()));
+        return Err(OptOutError::BadLogin(crate::quote::clipped(raw)));
     }
     Ok(l)
 }

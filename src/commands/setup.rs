@@ -18,12 +18,12 @@ pub fn load_settings(config: Option<&Path>) -> Result<Settings, i32> {
     })
 }
 
-/// The exit code of a store error: unreachable (including a missing file) 69, an invalid URL
-/// 78 (it comes from the configuration), anything else 70.
+/// The exit code of a store error: unreachable (including a missing file or a full disk) 69, an
+/// invalid URL or a login the server refuses 78 (it comes from the configuration), else 70.
 pub fn store_exit_code(e: &StoreError) -> i32 {
     match e {
-        StoreError::Unavailable { .. } | StoreError::Io { .. } => exit::UNAVAILABLE,
-        StoreError::InvalidUrl { .. } => exit::CONFIG,
+        StoreError::Unavailable { .. } | StoreError::DiskFull { .. } | StoreError::Io { .. } => exit::UNAVAILABLE,
+        StoreError::InvalidUrl { .. } | StoreError::Refused { .. } => exit::CONFIG,
         _ => exit::INTERNAL,
     }
 }

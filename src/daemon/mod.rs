@@ -52,6 +52,7 @@ impl DaemonError {
     pub fn exit_code(&self) -> i32 {
         match self {
             DaemonError::Store(e) if e.is_unavailable() => exit::UNAVAILABLE,
+            DaemonError::Store(e) if e.is_config() => exit::CONFIG,
             DaemonError::Tls(_) => exit::CONFIG,
             DaemonError::Ownership(e) if e.is_owned() => exit::OWNED,
             DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Store(e)) if e.is_unavailable() => exit::UNAVAILABLE,
@@ -74,6 +75,19 @@ impl Default for RunOptions {
 
 /// Runs the daemon until `shutdown` resolves, then stops gracefully within the configured deadline.
 pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()> + Send, opts: RunOptions) -> Result<(), DaemonError> {
+    // The first lines: where it listens, which store, which channels, how long an epoch is.
+    let http_addr = listener.local_addr().map_or_else(|_| settings.http.listen.to_string(), |a| a.to_string());
+    tracing::info!(
+        http = %http_addr,
+        store = %crate::settings::redact_url(&settings.store.url),
+        channels = %settings.twitch.channels.join(","),
+        epoch_length = %humantime::format_duration(settings.epoch.length),
+        "chatseal starting: HTTP on http://{http_addr}, {} channel(s)",
+        settings.twitch.channels.len()
+    );
+    for w in settings.warnings() {
+        tracing::warn!("{w}");
+    }
     let prom = crate::telemetry::prometheus();
     // One owner per store: a second daemon is refused (75) before it opens anything.
     let _store_lock = ownership::lock_file(&settings)?;

@@ -87,7 +87,12 @@ fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
             "unsupported_media_type",
             "send the body as JSON with Content-Type: application/json",
         )),
-        Err(e) => Err(ApiError::bad_request(format!("request body: {}", e.body_text()))),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is larger than http.max_body_bytes; send a smaller body",
+        )),
+        Err(e) => Err(ApiError::bad_request(format!("request body: {}", crate::quote::clip_message(&e.body_text(), 200)))),
     }
 }
 
@@ -179,8 +184,12 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
             e.participants,
             e.root.as_deref().unwrap_or("none")
         );
-        if let Err(err) = st.store.audit(now_s, "seal", &format!("{} #{}", e.epoch, e.channel), &detail).await {
-            tracing::warn!(error = %err, epoch = e.epoch, channel = %e.channel, "manual seal done but not audited");
+        // Bounded like the store routes: a hung store must not hold the answer of a done seal.
+        let audited = tokio::time::timeout(st.limits.store_timeout, st.store.audit(now_s, "seal", &format!("{} #{}", e.epoch, e.channel), &detail)).await;
+        match audited {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::warn!(error = %err, epoch = e.epoch, channel = %e.channel, "manual seal done but not audited"),
+            Err(_) => tracing::warn!(epoch = e.epoch, channel = %e.channel, "manual seal done but not audited: the store did not answer within http.store_timeout"),
         }
         views.push(SealedView { epoch: e.into(), already_sealed });
     }

@@ -1,18 +1,20 @@
 //! The sealed-epoch API: one epoch, a list, and the participation and claim proofs.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
 use super::error::ApiError;
+use super::extract::{ApiPath as Path, ApiQuery as Query};
+use crate::quote::clipped;
 use super::AppState;
 use crate::proofs::{self, ClaimView, EpochView, ProofView};
 
 pub(super) fn channel_of(raw: &str) -> Result<String, ApiError> {
     let c = raw.trim_start_matches('#').to_ascii_lowercase();
     if c.is_empty() || c.len() > 25 || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(ApiError::bad_request(format!("{raw:?} is not a Twitch channel login")));
+        return Err(ApiError::bad_request(format!("{} is not a Twitch channel login", clipped(raw))));
     }
     Ok(c)
 }
@@ -20,7 +22,7 @@ pub(super) fn channel_of(raw: &str) -> Result<String, ApiError> {
 pub(super) fn login_of(raw: &str) -> Result<String, ApiError> {
     let l = raw.to_ascii_lowercase();
     if l.is_empty() || l.len() > 64 || !l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(ApiError::bad_request(format!("{raw:?} is not a Twitch login")));
+        return Err(ApiError::bad_request(format!("{} is not a Twitch login", clipped(raw))));
     }
     Ok(l)
 }

@@ -1,16 +1,21 @@
-//! The HTTP server (axum): /metrics, /healthz, /readyz and the JSON API on one listener.
+//! The HTTP server (axum on a hyper-util accept loop): /metrics, /healthz, /readyz and the JSON
+//! API on one listener, within the `[http]` limits (`limits.rs`, `serve.rs`).
 
 pub mod admin;
 pub mod epochs;
 pub mod error;
+pub mod extract;
 pub mod health;
+pub mod idle;
+pub mod limits;
+pub mod serve;
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -47,6 +52,8 @@ pub struct AppState {
     pub trees: Arc<TreeCache>,
     /// Last backup, backup failures and the start-up recovery (`/v1/status`).
     pub backups: BackupBoard,
+    /// `[http]` limits: bodies, store routes, connections.
+    pub limits: limits::Limits,
 }
 
 impl AppState {
@@ -74,6 +81,7 @@ impl AppState {
             clock,
             trees: Arc::new(TreeCache::default()),
             backups: BackupBoard::default(),
+            limits: limits::Limits::from_settings(&settings.http),
         }
     }
 }
@@ -124,17 +132,33 @@ routes! {
     post "/v1/admin/backup" => admin::backup;
 }
 
+/// The routes that read or write the store: each answers 503 `store_timeout` past
+/// `http.store_timeout` (`limits::bound_store`). The manual seal and backup have their own bounds.
+pub const STORE_ROUTES: &[&str] = &[
+    "/v1/status",
+    "/v1/epochs",
+    "/v1/epochs/{epoch}/{channel}",
+    "/v1/epochs/{epoch}/{channel}/proof/{login}",
+    "/v1/epochs/{epoch}/{channel}/claim/{login}",
+    "/v1/admin/opt-out",
+];
+
 pub fn router(state: AppState) -> Router {
+    let l = state.limits;
     add_routes(Router::new())
         .fallback(|| async { error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
         })
+        .layer(middleware::from_fn_with_state(l, limits::bound_store))
+        .layer(DefaultBodyLimit::max(l.max_body_bytes))
+        .layer(middleware::from_fn_with_state(l, limits::bound_body))
         .layer(middleware::from_fn(track))
         .with_state(state)
 }
 
-/// Serves until `shutdown` resolves.
+/// Serves until `shutdown` resolves, within the `[http]` limits (see `serve.rs`).
 pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let limits = state.limits;
+    serve::serve_limited(listener, router(state), limits, shutdown).await
 }

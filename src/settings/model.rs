@@ -328,6 +328,33 @@ pub struct HttpSettings {
     pub listen: SocketAddr,
     /// Bearer token for the POST endpoints, secret; empty disables them. Default `""`.
     pub admin_token: Secret,
+    /// Longest wait for a request's complete headers, counted from when the server waits for
+    /// one (a new connection, or the end of the previous answer on a kept-alive one); the
+    /// connection is closed past it, duration (>= 100ms). Default `"10s"`.
+    #[serde(with = "humantime_serde")]
+    pub header_timeout: Duration,
+    /// Longest time to receive a request's body once its headers are in; past it the answer is
+    /// 408 `body_timeout` and the connection is closed, duration (>= 100ms). Default `"10s"`.
+    #[serde(with = "humantime_serde")]
+    pub body_timeout: Duration,
+    /// A connection on which no byte arrives for this long while no request is being answered
+    /// (kept alive between requests, or silent since it opened) is closed, duration (>= 100ms,
+    /// at most `header_timeout`, which bounds that wait too). Default `"5s"`.
+    #[serde(with = "humantime_serde")]
+    pub idle_timeout: Duration,
+    /// Most HTTP connections open at once, connections (1..=65536); further clients wait in the
+    /// listen queue. Lowered at start to a quarter of the process's open-file limit
+    /// (RLIMIT_NOFILE) so HTTP clients can never take the descriptors the store and the IRC
+    /// connections need. Default `256`.
+    pub max_connections: u32,
+    /// Largest request body, bytes (1 KiB..=64 MiB); a larger one is answered 413
+    /// `payload_too_large`. Default `1048576` (1 MiB).
+    pub max_body_bytes: usize,
+    /// Longest time a route that reads or writes the store may take before it answers 503
+    /// `store_timeout` (the store hangs or is overloaded), duration (>= 100ms). The manual seal
+    /// and backup have their own, longer bounds. Default `"5s"`.
+    #[serde(with = "humantime_serde")]
+    pub store_timeout: Duration,
 }
 
 impl Default for HttpSettings {
@@ -335,6 +362,12 @@ impl Default for HttpSettings {
         Self {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9187)),
             admin_token: Secret::default(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(5),
+            max_connections: 256,
+            max_body_bytes: 1024 * 1024,
+            store_timeout: Duration::from_secs(5),
         }
     }
 }

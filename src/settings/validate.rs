@@ -72,8 +72,48 @@ impl Settings {
         validate_rest(self, &mut p);
         let postgres = self.store.url.starts_with("postgres://") || self.store.url.starts_with("postgresql://");
         p.0.extend(self.cluster.problems(postgres));
+        validate_http(self, &mut p);
         p.0
     }
+
+    /// What is allowed but risky, for a WARN at start and on check-config's stderr: today an
+    /// admin token shorter than [`MIN_EXPOSED_TOKEN_CHARS`] on a non-loopback `http.listen`.
+    pub fn warnings(&self) -> Vec<String> {
+        let h = &self.http;
+        let token = h.admin_token.expose().chars().count();
+        let mut w = Vec::new();
+        if !h.listen.ip().is_loopback() && token > 0 && token < MIN_EXPOSED_TOKEN_CHARS {
+            w.push(format!(
+                "http.listen = \"{}\" is reachable from other hosts and http.admin_token is only {token} characters: \
+                 use a random token of at least {MIN_EXPOSED_TOKEN_CHARS} characters (e.g. `openssl rand -hex 32`), \
+                 or listen on 127.0.0.1 behind a proxy",
+                h.listen
+            ));
+        }
+        w
+    }
+}
+
+/// Shortest admin token not warned about when the API listens beyond loopback, characters.
+pub const MIN_EXPOSED_TOKEN_CHARS: usize = 32;
+
+fn validate_http(s: &Settings, p: &mut Problems) {
+    let h = &s.http;
+    let floor = Duration::from_millis(100);
+    p.at_least("http.header_timeout", h.header_timeout, floor);
+    p.at_least("http.body_timeout", h.body_timeout, floor);
+    p.at_least("http.idle_timeout", h.idle_timeout, floor);
+    p.at_least("http.store_timeout", h.store_timeout, floor);
+    p.check(h.idle_timeout <= h.header_timeout, || {
+        format!(
+            "http.idle_timeout = {} is longer than http.header_timeout = {}: the wait for the next \
+             request is already cut at header_timeout; make idle_timeout at most that",
+            show(h.idle_timeout),
+            show(h.header_timeout)
+        )
+    });
+    p.in_range("http.max_connections", h.max_connections, 1, 65_536);
+    p.in_range("http.max_body_bytes", h.max_body_bytes, 1024, 64 * MIB);
 }
 
 fn validate_twitch(s: &Settings, p: &mut Problems) {
@@ -92,8 +132,9 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
         let login = normalize_login(raw);
         if !is_valid_login(&login) {
             p.0.push(format!(
-                "twitch.channels: {raw:?} is not a Twitch login: after trimming, dropping a \
-                 leading '#' and lowercasing, a channel is 1 to 25 of a-z, 0-9 and _"
+                "twitch.channels: {} is not a Twitch login: after trimming, dropping a \
+                 leading '#' and lowercasing, a channel is 1 to 25 of a-z, 0-9 and _",
+                crate::quote::clipped(raw)
             ));
         } else if !seen.insert(login.clone()) {
             p.0.push(format!(
@@ -104,7 +145,7 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
     let login = normalize_login(&t.login);
     let has_token = !normalize_token(t.token.expose()).is_empty();
     p.check(login.is_empty() || is_valid_login(&login), || {
-        format!("twitch.login = {:?}: must be a Twitch login (1 to 25 of a-z, 0-9 and _) or empty for anonymous", t.login)
+        format!("twitch.login = {}: must be a Twitch login (1 to 25 of a-z, 0-9 and _) or empty for anonymous", crate::quote::clipped(&t.login))
     });
     p.check(!has_token || !login.is_empty(), || {
         "twitch.token is set but twitch.login is empty: set twitch.login to the account the \
@@ -379,6 +420,37 @@ mod tests {
         one_problem_naming("daemon.restart_window", |s| {
             s.daemon.restart_window = Duration::ZERO
         });
+        let header = problems_of(|s| {
+            s.http.header_timeout = Duration::from_millis(99);
+            s.http.idle_timeout = Duration::from_millis(99);
+        });
+        assert!(header.iter().any(|p| p.starts_with("http.header_timeout = \"99ms\"")), "{header:#?}");
+        one_problem_naming("http.body_timeout", |s| s.http.body_timeout = Duration::ZERO);
+        one_problem_naming("http.idle_timeout", |s| s.http.idle_timeout = Duration::ZERO);
+        one_problem_naming("http.idle_timeout", |s| s.http.idle_timeout = Duration::from_secs(11));
+        one_problem_naming("http.store_timeout", |s| s.http.store_timeout = Duration::ZERO);
+        one_problem_naming("http.max_connections", |s| s.http.max_connections = 0);
+        one_problem_naming("http.max_body_bytes", |s| s.http.max_body_bytes = 1023);
+        one_problem_naming("http.max_body_bytes", |s| s.http.max_body_bytes = 64 * MIB + 1);
+    }
+
+    #[test]
+    fn short_admin_token_beyond_loopback_is_a_warning_not_a_problem() {
+        let exposed = |token: &str, listen: &str| {
+            let mut s = Settings::default();
+            s.http.listen = listen.parse().expect("addr");
+            s.http.admin_token = Secret::new(token);
+            assert_eq!(s.validate(), Vec::<String>::new());
+            s.warnings()
+        };
+        let w = exposed("short-token-1", "0.0.0.0:9187");
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].contains("http.admin_token") && w[0].contains("13 characters") && w[0].contains("0.0.0.0:9187"), "{}", w[0]);
+        assert!(!w[0].contains("short-token-1"), "the token itself is never printed: {}", w[0]);
+        assert_eq!(exposed("short-token-1", "127.0.0.1:9187"), Vec::<String>::new());
+        assert_eq!(exposed("short-token-1", "[::1]:9187"), Vec::<String>::new());
+        assert_eq!(exposed(&"x".repeat(32), "10.0.0.5:9187"), Vec::<String>::new());
+        assert_eq!(exposed("", "0.0.0.0:9187"), Vec::<String>::new(), "an empty token disables the admin API");
     }
 
     #[test]

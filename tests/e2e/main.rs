@@ -24,3 +24,7 @@ mod sealing;
 mod supervision;
 mod skeleton;
 mod tls;
+mod errors;
+mod http_limits;
+mod startup_lines;
+mod store_timeout;

@@ -31,6 +31,8 @@ pub fn describe_all() {
         names::LATE_LINES_TOTAL,
         names::JOINS_TOTAL,
         names::SEAL_FAILURES_TOTAL,
+        names::HTTP_ACCEPT_ERRORS_TOTAL,
+        names::HTTP_STORE_TIMEOUTS_TOTAL,
     ] {
         metrics::counter!(name).increment(0);
     }

@@ -69,6 +69,9 @@ defs! {
     // http
     HTTP_REQUESTS_TOTAL = "chatseal_http_requests_total", Counter, "HTTP requests, by route and status.";
     HTTP_SECONDS = "chatseal_http_request_duration_seconds", Histogram, "HTTP request duration, by route.";
+    HTTP_CONNECTIONS = "chatseal_http_connections", Gauge, "HTTP connections open right now (at most the effective http.max_connections).";
+    HTTP_ACCEPT_ERRORS_TOTAL = "chatseal_http_accept_errors_total", Counter, "HTTP accepts that failed (e.g. out of file descriptors); accepting pauses with a backoff instead of spinning.";
+    HTTP_STORE_TIMEOUTS_TOTAL = "chatseal_http_store_timeouts_total", Counter, "HTTP requests answered 503 store_timeout because the store did not answer within http.store_timeout.";
     // configuration the alerts and dashboards need
     EPOCH_LENGTH_SECONDS = "chatseal_epoch_length_seconds", Gauge, "Configured epoch length (epoch.length), seconds.";
     // cluster (cluster.md); single daemons report themselves as a one-member cluster

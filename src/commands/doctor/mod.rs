@@ -37,7 +37,7 @@ pub async fn main(config: Option<&Path>, epochs: u32, json: bool) -> i32 {
     let clock = Clock { now_ms, len, grace_ms, closed: last_closed_epoch(now_ms, len, grace_ms) };
     let mut r = Report { store: redact_url(&s.store.url), backend: None, now: now_ms / 1000, epoch_length: len, checks: Vec::new(), unreachable: false };
     match Store::open_read_only(&s.store.url, CONNECT_TIMEOUT).await {
-        Err(e @ StoreError::InvalidUrl { .. }) => {
+        Err(e @ (StoreError::InvalidUrl { .. } | StoreError::Refused { .. })) => {
             eprintln!("store.url: {e}");
             return exit::CONFIG;
         }
