@@ -1,15 +1,21 @@
 //! Cluster mode (cluster.md) on top of the store lease: every third of `cluster.lease_ttl` the
 //! member claims or renews the sealer and backup roles (a free role, or one whose holder's
 //! lease ran out, is taken and its fencing number grows) and publishes what it holds to the
-//! sealer and the backup actor through watch channels. A graceful stop gives the roles up at
-//! once, so the next holder need not wait for the lease.
+//! sealer and the backup actor through watch channels; it runs a round of the channel-slot
+//! plan and publishes the channels it must read (`reading`, which the channel supervisor
+//! follows), and reports the channels it now reads so hand-overs to it complete. A graceful
+//! stop gives the roles up at once, so the next holder need not wait for the lease.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chatseal_actors::sealer::SealerCluster;
 use chatseal_schema::ownership::lease::Lease;
 use chatseal_schema::ownership::roles::{Fence, BACKUP, SEALER};
+use chatseal_actors::channel::status::{ChannelBoard, ChannelState};
+use chatseal_actors::telemetry::names as m;
+use chatseal_schema::ownership::slots_plan::reading;
 use chatseal_schema::Store;
 use tokio::sync::watch;
 
@@ -19,6 +25,8 @@ use crate::settings::Settings;
 pub struct Roles {
     pub sealer: watch::Receiver<Option<Fence>>,
     pub backup: watch::Receiver<Option<Fence>>,
+    /// The channels this member must read: slots it holds or is taking over.
+    pub reading: watch::Receiver<BTreeSet<String>>,
     task: tokio::task::JoinHandle<()>,
     store: Store,
 }
@@ -50,15 +58,33 @@ impl Roles {
     }
 }
 
-/// Starts claiming the roles for the member holding `lease`.
-pub fn start(store: &Store, lease: Arc<Lease>) -> Roles {
-    let (sealer_tx, sealer) = watch::channel(None);
-    let (backup_tx, backup) = watch::channel(None);
-    let task = tokio::spawn(claim_loop(store.clone(), lease, sealer_tx, backup_tx));
-    Roles { sealer, backup, task, store: store.clone() }
+/// What the slot rounds need besides the store and the lease.
+pub struct SlotInputs {
+    /// The cluster's channel set.
+    pub channels: watch::Receiver<BTreeSet<String>>,
+    pub replicas: u32,
+    /// Channel states of this member (which channels are joined).
+    pub board: ChannelBoard,
 }
 
-async fn claim_loop(store: Store, lease: Arc<Lease>, sealer: watch::Sender<Option<Fence>>, backup: watch::Sender<Option<Fence>>) {
+/// Starts claiming the roles and planning the slots for the member holding `lease`.
+pub fn start(store: &Store, lease: Arc<Lease>, inputs: SlotInputs) -> Roles {
+    let (sealer_tx, sealer) = watch::channel(None);
+    let (backup_tx, backup) = watch::channel(None);
+    let (reading_tx, reading) = watch::channel(BTreeSet::new());
+    metrics::gauge!(m::CLUSTER_REPLICAS).set(inputs.replicas as f64);
+    let task = tokio::spawn(claim_loop(store.clone(), lease, sealer_tx, backup_tx, reading_tx, inputs));
+    Roles { sealer, backup, reading, task, store: store.clone() }
+}
+
+async fn claim_loop(
+    store: Store,
+    lease: Arc<Lease>,
+    sealer: watch::Sender<Option<Fence>>,
+    backup: watch::Sender<Option<Fence>>,
+    reading_tx: watch::Sender<BTreeSet<String>>,
+    inputs: SlotInputs,
+) {
     let mut tick = tokio::time::interval(lease.interval());
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let (instance, token) = (lease.me().instance.clone(), lease.token());
@@ -70,13 +96,16 @@ async fn claim_loop(store: Store, lease: Arc<Lease>, sealer: watch::Sender<Optio
                     let changed = *tx.borrow() != held;
                     if changed {
                         match &held {
-                            Some(f) => tracing::info!(role, fence = f.number, "this member holds the role"),
+                            Some(f) => {
+                                tracing::info!(role, fence = f.number, "this member holds the role");
+                                metrics::gauge!(m::CLUSTER_ROLE_FENCE, "role" => role).set(f.number as f64);
+                                if f.number > 1 {
+                                    metrics::counter!(m::CLUSTER_TAKEOVERS_TOTAL, "kind" => "role").increment(1);
+                                }
+                            }
                             None => tracing::info!(role, "another member holds the role"),
                         }
-                        metrics::gauge!(chatseal_actors::telemetry::names::CLUSTER_ROLE_HELD, "role" => role).set(if held.is_some() { 1.0 } else { 0.0 });
-                        if let Some(f) = &held {
-                            metrics::gauge!(chatseal_actors::telemetry::names::CLUSTER_ROLE_FENCE, "role" => role).set(f.number as f64);
-                        }
+                        metrics::gauge!(m::CLUSTER_ROLE_HELD, "role" => role).set(if held.is_some() { 1.0 } else { 0.0 });
                         let _ = tx.send(held);
                     }
                 }
@@ -85,5 +114,45 @@ async fn claim_loop(store: Store, lease: Arc<Lease>, sealer: watch::Sender<Optio
                 Err(e) => tracing::warn!(role, error = %e, "claiming a cluster role failed; retrying"),
             }
         }
+        slot_round(&store, &instance, &inputs, &reading_tx).await;
+    }
+}
+
+/// One slot round: report what this member now reads (completing hand-overs to it), plan,
+/// publish the channels to read, and the metrics.
+async fn slot_round(store: &Store, me: &str, inputs: &SlotInputs, reading_tx: &watch::Sender<BTreeSet<String>>) {
+    let joined: BTreeSet<String> = inputs.board.snapshot().into_iter().filter(|c| c.state == ChannelState::Joined).map(|c| c.channel).collect();
+    if let Err(e) = store.mark_slots_ready(me, &joined).await {
+        tracing::warn!(error = %e, "reporting joined channels failed; retrying");
+    }
+    let channels = inputs.channels.borrow().clone();
+    let round = match store.plan_slots(&channels, inputs.replicas).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "planning the channel slots failed; keeping the channels read now");
+            return;
+        }
+    };
+    let plain: Vec<_> = round.slots.iter().map(|r| r.slot.clone()).collect();
+    let mine = reading(&plain, me);
+    for (channel, slot, to) in &round.notes.taken_over {
+        if to == me {
+            tracing::info!(channel = %channel, slot, "took over a channel slot of a member whose lease ran out");
+            metrics::counter!(m::CLUSTER_TAKEOVERS_TOTAL, "kind" => "slot").increment(1);
+        }
+    }
+    metrics::gauge!(m::CLUSTER_MEMBERS).set(round.live_members.len() as f64);
+    metrics::gauge!(m::CLUSTER_SLOTS_HELD).set(plain.iter().filter(|s| s.holder.as_deref() == Some(me)).count() as f64);
+    let unowned: Vec<i64> = round.slots.iter().filter_map(|r| r.unowned_since_ms).collect();
+    metrics::gauge!(m::CLUSTER_UNOWNED_SLOTS).set(unowned.len() as f64);
+    let oldest = unowned.iter().min().map_or(0.0, |since| (round.now_ms - since).max(0) as f64 / 1000.0);
+    metrics::gauge!(m::CLUSTER_UNOWNED_SECONDS).set(oldest);
+    for c in &channels {
+        let readers = plain.iter().filter(|s| &s.channel == c && s.holder.is_some()).count();
+        metrics::gauge!(m::CLUSTER_CHANNEL_READERS, "channel" => c.clone()).set(readers as f64);
+    }
+    if *reading_tx.borrow() != mine {
+        tracing::info!(channels = ?mine, "channels this member reads changed");
+        let _ = reading_tx.send(mine);
     }
 }

@@ -115,7 +115,10 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     // Cluster mode: the sealer and backup roles, fenced (cluster.md).
     let roles = match (&membership, settings.cluster.enabled) {
         (Some(m), true) => {
-            let roles = cluster::start(&store, m.lease.clone());
+            // The cluster's channel set: the configured channels until the store holds the set.
+            let (_set_tx, set_rx) = tokio::sync::watch::channel(settings.twitch.channels.iter().cloned().collect());
+            let inputs = cluster::SlotInputs { channels: set_rx, replicas: settings.cluster.replicas, board: wired.board.clone() };
+            let roles = cluster::start(&store, m.lease.clone(), inputs);
             wired.args.sealer.cluster = Some(roles.sealer_args(&m.lease, &settings));
             wired.args.backup.role = Some(roles.backup.clone());
             Some(roles)

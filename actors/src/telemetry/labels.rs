@@ -94,6 +94,19 @@ pub fn register_static() {
     for o in RECOVERY_OUTCOMES {
         metrics::counter!(m::RECOVERIES_TOTAL, "outcome" => o).increment(0);
     }
+    for kind in ["slot", "role"] {
+        metrics::counter!(m::CLUSTER_TAKEOVERS_TOTAL, "kind" => kind).increment(0);
+    }
+    for role in chatseal_schema::ownership::roles::ROLES {
+        metrics::gauge!(m::CLUSTER_ROLE_HELD, "role" => role).set(0.0);
+        metrics::gauge!(m::CLUSTER_ROLE_FENCE, "role" => role).set(0.0);
+    }
+    for g in [m::CLUSTER_SLOTS_HELD, m::CLUSTER_UNOWNED_SLOTS, m::CLUSTER_UNOWNED_SECONDS] {
+        metrics::gauge!(g).set(0.0);
+    }
+    // A single daemon is a one-member cluster that reads every channel itself.
+    metrics::gauge!(m::CLUSTER_MEMBERS).set(1.0);
+    metrics::gauge!(m::CLUSTER_REPLICAS).set(1.0);
     metrics::counter!(m::BACKUP_FAILURES_TOTAL).increment(0);
     metrics::gauge!(m::BACKUP_LAST_SUCCESS).set(0.0);
     metrics::gauge!(m::BACKUP_SIZE_BYTES).set(0.0);
@@ -110,7 +123,9 @@ pub fn register_channel(channel: &str, last_coverage: Option<f64>) {
     let c = channel.to_string();
     metrics::gauge!(m::CHANNEL_STATE, "channel" => c.clone()).set(ChannelState::Disconnected.gauge());
     metrics::gauge!(m::LAST_LINE_SECONDS, "channel" => c.clone()).set(0.0);
-    metrics::gauge!(m::COVERAGE_RATIO, "channel" => c).set(last_coverage.unwrap_or(f64::NAN));
+    metrics::gauge!(m::COVERAGE_RATIO, "channel" => c.clone()).set(last_coverage.unwrap_or(f64::NAN));
+    // Outside a cluster the daemon is the channel's one reader; a cluster member overwrites it.
+    metrics::gauge!(m::CLUSTER_CHANNEL_READERS, "channel" => c).set(1.0);
 }
 
 #[cfg(test)]

@@ -75,6 +75,7 @@ defs! {
     // configuration the alerts and dashboards need
     EPOCH_LENGTH_SECONDS = "chatseal_epoch_length_seconds", Gauge, "Configured epoch length (epoch.length), seconds.";
     // cluster (cluster.md); single daemons report themselves as a one-member cluster
+    CLUSTER_REPLICAS = "chatseal_cluster_replicas", Gauge, "Configured cluster.replicas: how many members should read each channel (1 outside a cluster).";
     CLUSTER_MEMBERS = "chatseal_cluster_members", Gauge, "Live members of the cluster (lease running, database clock), as this member last read them.";
     CLUSTER_SLOTS_HELD = "chatseal_cluster_slots_held", Gauge, "Channel slots this member holds (channels it reads).";
     CLUSTER_UNOWNED_SLOTS = "chatseal_cluster_unowned_slots", Gauge, "Channel slots of the cluster's channel set held by no live member.";

@@ -11,6 +11,7 @@ pub mod admit;
 pub mod lease;
 pub mod lockfile;
 pub mod roles;
+pub mod slots;
 pub mod slots_plan;
 
 use serde::{Deserialize, Serialize};
