@@ -28,3 +28,4 @@ mod errors;
 mod http_limits;
 mod startup_lines;
 mod store_timeout;
+mod wire_values;
