@@ -38,6 +38,8 @@ pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
         excluded: excluded_users(&s),
         opted_out,
         chunk_events: CHUNK_EVENTS,
+        now_ms: chatseal_actors::clock::source::system().now_ms(),
+        max_skew_ms: i64::try_from(s.epoch.max_skew.as_millis()).unwrap_or(i64::MAX),
     };
     println!("replay {} -> {}", from.display(), store.redacted_url());
     let code = match replay_file(&store, from, &cfg).await {

@@ -20,6 +20,10 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
         eprintln!("--epoch {epoch} is not the start of an epoch of {len} s (try {})", epoch - epoch.rem_euclid(len));
         return exit::USAGE;
     }
+    if chatseal_actors::clock::epoch::checked_closes_at_ms(epoch, len, 0).is_none() {
+        eprintln!("--epoch {epoch}: its end does not fit in a Unix time in ms (overflow); give the start of a real epoch, Unix seconds");
+        return exit::USAGE;
+    }
     let store = match open_store(&s).await {
         Ok(st) => st,
         Err(code) => return code,

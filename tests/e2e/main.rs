@@ -29,3 +29,4 @@ mod http_limits;
 mod startup_lines;
 mod store_timeout;
 mod wire_values;
+mod ingest_rules;
