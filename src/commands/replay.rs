@@ -25,6 +25,13 @@ pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
         Ok(st) => st,
         Err(code) => return code,
     };
+    if let Err(e) = crate::epoch_length::check(&store, secs(s.epoch.length), true).await {
+        eprintln!("{e}");
+        return match &e {
+            crate::epoch_length::EpochLengthError::Store(se) => super::setup::store_exit_code(se),
+            _ => exit::CONFIG,
+        };
+    }
     let opted_out = match store.opted_out_logins().await {
         Ok(v) => v.into_iter().collect(),
         Err(e) => {

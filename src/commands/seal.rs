@@ -28,6 +28,13 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
         Ok(st) => st,
         Err(code) => return code,
     };
+    if let Err(e) = crate::epoch_length::check(&store, len, false).await {
+        eprintln!("{e}");
+        return match &e {
+            crate::epoch_length::EpochLengthError::Store(se) => super::setup::store_exit_code(se),
+            _ => exit::CONFIG,
+        };
+    }
     let channels = match &channel {
         Some(c) => vec![c.trim_start_matches('#').to_ascii_lowercase()],
         None => match channels_of_epoch(&store, epoch, len).await {

@@ -30,3 +30,7 @@ mod startup_lines;
 mod store_timeout;
 mod wire_values;
 mod ingest_rules;
+mod backup_manifest;
+#[cfg(feature = "failpoints")]
+mod shutdown_count;
+mod epoch_length;
