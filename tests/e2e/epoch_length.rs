@@ -73,7 +73,12 @@ async fn scenario(url: String, backups: &Path) {
 
     let (code, out) = exits(with_length(subcommand(&fake, &url, &["doctor", "--json"]), "1h", backups));
     let json_start = out.find('{').unwrap_or_else(|| panic!("doctor printed no JSON: {out}"));
-    let report: Value = serde_json::from_str(&out[json_start..]).unwrap_or_else(|e| panic!("{e}: {out}"));
+    // stdout (the report) comes first, the log lines on stderr after it.
+    let report: Value = serde_json::Deserializer::from_str(&out[json_start..])
+        .into_iter::<Value>()
+        .next()
+        .and_then(Result::ok)
+        .unwrap_or_else(|| panic!("doctor printed no JSON report: {out}"));
     assert_eq!(code, 1, "{report}");
     let check = |name: &str| report["checks"].as_array().and_then(|c| c.iter().find(|c| c["name"] == name)).cloned().unwrap_or(Value::Null);
     assert_eq!(check("epoch.length")["status"], "fail", "{report}");
