@@ -114,16 +114,30 @@ async fn a_changed_epoch_length_is_refused_postgres() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_store_from_before_the_record_with_epochs_of_another_length_is_refused() {
+async fn a_store_from_before_the_record_with_epochs_of_another_length_is_refused_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let url = sqlite_url(dir.path());
+    before_the_record(sqlite_url(dir.path()), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_from_before_the_record_with_epochs_of_another_length_is_refused_postgres() {
+    let Some((url, _db)) = chatseal_schema::testing::fresh_pg_url().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    before_the_record(url, dir.path()).await;
+}
+
+async fn before_the_record(url: String, dir: &Path) {
     let fake = fake_twitch().await;
     let store = Store::open(&url).await.expect("open store");
     write_chatters(&store, EPOCH_10S, "alpha", 2).await;
     store.close().await.unwrap();
-    let (code, text) = exits(with_length(daemon_command(&fake, &url), "1h", &dir.path().join("backups")));
+    let (code, text) = exits(with_length(daemon_command(&fake, &url), "1h", &dir.join("backups")));
     assert_eq!(code, 78, "{text}");
     assert!(text.contains(&format!("holds epoch {EPOCH_10S}")), "{text}");
     assert_eq!(fake.total_connections(), 0);
+    // Nothing was recorded by the refused start: the store still has no recorded length.
+    let store = Store::open(&url).await.expect("open store");
+    assert_eq!(store.recorded_epoch_length().await.expect("read meta"), None);
+    store.close().await.unwrap();
     fake.shutdown().await;
 }
