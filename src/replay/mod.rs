@@ -67,7 +67,7 @@ pub struct ReplaySummary {
     pub duplicates: u64,
     /// Events of sealed epochs (nothing written).
     pub late: u64,
-    /// Dropped on purpose, by reason (excluded, opted_out, anonymous_gift).
+    /// Dropped on purpose, by reason (excluded, opted_out, anonymous_gift, shared_chat_copy).
     pub discarded: BTreeMap<&'static str, u64>,
     /// Unusable lines, by reason.
     pub rejected: BTreeMap<&'static str, u64>,
