@@ -16,8 +16,9 @@ pub(super) fn wire_problems(s: &Settings) -> Vec<String> {
     let mut plain = |key: String, value: &str| {
         if let Some(what) = forbidden_byte(value) {
             problems.push(format!(
-                "{key} = {value:?} holds {what}: CR, LF and NUL would end an IRC line early and \
-                 inject a command; remove it"
+                "{key} = {} holds {what}: CR, LF and NUL would end an IRC line early and \
+                 inject a command; remove it",
+                crate::quote::clipped(value)
             ));
         }
     };
