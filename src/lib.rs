@@ -6,6 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod daemon;
+pub mod epoch_length;
 pub mod exit;
 pub mod http;
 pub mod legacy;

@@ -25,6 +25,13 @@ pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
         Ok(st) => st,
         Err(code) => return code,
     };
+    if let Err(e) = crate::epoch_length::check(&store, secs(s.epoch.length), true).await {
+        eprintln!("{e}");
+        return match &e {
+            crate::epoch_length::EpochLengthError::Store(se) => super::setup::store_exit_code(se),
+            _ => exit::CONFIG,
+        };
+    }
     let opted_out = match store.opted_out_logins().await {
         Ok(v) => v.into_iter().collect(),
         Err(e) => {
@@ -38,6 +45,8 @@ pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
         excluded: excluded_users(&s),
         opted_out,
         chunk_events: CHUNK_EVENTS,
+        now_ms: chatseal_actors::clock::source::system().now_ms(),
+        max_skew_ms: i64::try_from(s.epoch.max_skew.as_millis()).unwrap_or(i64::MAX),
     };
     println!("replay {} -> {}", from.display(), store.redacted_url());
     let code = match replay_file(&store, from, &cfg).await {

@@ -20,10 +20,21 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
         eprintln!("--epoch {epoch} is not the start of an epoch of {len} s (try {})", epoch - epoch.rem_euclid(len));
         return exit::USAGE;
     }
+    if chatseal_actors::clock::epoch::checked_closes_at_ms(epoch, len, 0).is_none() {
+        eprintln!("--epoch {epoch}: its end does not fit in a Unix time in ms (overflow); give the start of a real epoch, Unix seconds");
+        return exit::USAGE;
+    }
     let store = match open_store(&s).await {
         Ok(st) => st,
         Err(code) => return code,
     };
+    if let Err(e) = crate::epoch_length::check(&store, len, false).await {
+        eprintln!("{e}");
+        return match &e {
+            crate::epoch_length::EpochLengthError::Store(se) => super::setup::store_exit_code(se),
+            _ => exit::CONFIG,
+        };
+    }
     let channels = match &channel {
         Some(c) => vec![c.trim_start_matches('#').to_ascii_lowercase()],
         None => match channels_of_epoch(&store, epoch, len).await {

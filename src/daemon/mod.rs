@@ -34,14 +34,16 @@ pub enum DaemonError {
     Escalated(String),
     #[error("could not start the actor tree: {0}")]
     Start(String),
-    #[error("graceful shutdown did not finish within {0:?}; the last flush interval may be lost")]
-    ShutdownTimeout(Duration),
+    #[error("graceful shutdown did not finish within {deadline:?}: {not_durable} events received were not made durable (the store did not commit them) and are lost; check the store (doctor), and lengthen daemon.shutdown_timeout if it is only slow")]
+    ShutdownTimeout { deadline: Duration, not_durable: usize },
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
     #[error("sealed epochs no longer match their digests (the store's rows were changed behind its back): {0}; the daemon does not write to this store: move its files aside and restore the latest verified backup")]
     SealsDamaged(String),
     #[error("{damage}; backup.on_corruption = \"restore\" could not restore it: {why}")]
     NotRecovered { damage: String, why: String },
+    #[error("{0}")]
+    EpochLength(#[from] crate::epoch_length::EpochLengthError),
     #[error("twitch.tls_ca_file / TLS setup: {0}")]
     Tls(#[from] chatseal_actors::channel::TlsSetupError),
     #[error("{0}")]
@@ -56,6 +58,9 @@ impl DaemonError {
             DaemonError::Tls(_) => exit::CONFIG,
             DaemonError::Ownership(e) if e.is_owned() => exit::OWNED,
             DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Store(e)) if e.is_unavailable() => exit::UNAVAILABLE,
+            DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(e)) if e.is_unavailable() => exit::UNAVAILABLE,
+            DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(_)) => exit::INTERNAL,
+            DaemonError::EpochLength(_) => exit::CONFIG,
             _ => exit::INTERNAL,
         }
     }
@@ -102,6 +107,8 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
             (store, Some(record))
         }
     };
+    // One epoch length per store: refused (exit 78) when the configuration changed it.
+    crate::epoch_length::check(&store, wiring::secs(settings.epoch.length), true).await?;
     for w in store.durability_warnings() {
         tracing::warn!("{w}");
     }
@@ -201,7 +208,8 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
                 None => Ok(()),
             }
         }
-        Err(_) => Err(DaemonError::ShutdownTimeout(deadline)),
+        // Nothing moves any more: what the aggregator holds and its mailbox are what is lost.
+        Err(_) => Err(DaemonError::ShutdownTimeout { deadline, not_durable: routes.gate().not_durable() }),
     }
 }
 

@@ -15,6 +15,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use chatseal_actors::backup::BackupMsg;
+use chatseal_actors::clock::epoch::checked_closes_at_ms;
 use chatseal_actors::sealer::{SealOutcome, SealerMsg};
 use ractor::rpc::CallResult;
 use serde::{Deserialize, Serialize};
@@ -149,8 +150,10 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
         let start = epoch - epoch.rem_euclid(len);
         return Err(ApiError::bad_request(format!("epoch {epoch} is not the start of an epoch of {len} s (try {start})")).into());
     }
+    let Some(closes_ms) = checked_closes_at_ms(epoch, len, st.grace_ms) else {
+        return Err(ApiError::bad_request(format!("epoch {epoch}: its end does not fit in a Unix time in ms (overflow); give the start of a real epoch, Unix seconds")).into());
+    };
     let channel = b.channel.as_deref().map(channel_of).transpose()?;
-    let closes_ms = (epoch + len) * 1000 + st.grace_ms;
     if st.clock.now_ms() < closes_ms {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -5,13 +5,17 @@
 //! server's time by the time of the replay, and the epoch is that of the line, however old.
 //! A participant line with no time at all cannot be placed in an epoch: it is rejected.
 
-use chatseal_actors::channel::parse::{parse_line, Line, ParseCtx};
+use chatseal_actors::channel::parse::{parse_line, Line, ParseCtx, SANE_TS_MS};
 use chatseal_actors::event::Event;
 
 /// Why a replayed line was rejected before or beside the parser's own reasons.
 pub const NO_TIMESTAMP: &str = "no_timestamp";
 /// A `[...]` prefix that is not a time.
 pub const BAD_TIME_PREFIX: &str = "bad_time_prefix";
+/// A participant line timed outside the sane window (negative, before Twitch existed, past
+/// 2100: the parser's `bad_timestamp`) or later than the replay's own clock plus
+/// `epoch.max_skew` (a log cannot hold lines from the future).
+pub const BAD_TIMESTAMP: &str = "bad_timestamp";
 /// Longer than `twitch.max_line_bytes`, as on a live connection.
 pub const OVERLONG: &str = "overlong";
 
@@ -76,9 +80,12 @@ fn trim(line: &[u8]) -> &[u8] {
     l
 }
 
-/// What `line` is, parsed like a live line with the line's own time as receive time. `ctx`
-/// gives everything but `recv_ms` and `max_skew_ms`, which are replaced.
+/// What `line` is, parsed like a live line with the line's own time as receive time. In `ctx`,
+/// `recv_ms` is the replay's wall-clock time and `max_skew_ms` the skew bound: a participant
+/// line timed later than their sum is from the future and rejected (`bad_timestamp`), as is one
+/// whose time (tag or prefix) is outside the parser's sane window.
 pub fn replay_line(line: &[u8], max_line_bytes: usize, ctx: &ParseCtx) -> Replayed {
+    let latest_ms = ctx.recv_ms.saturating_add(ctx.max_skew_ms.max(0));
     let line = trim(line);
     if line.is_empty() {
         return Replayed::Blank;
@@ -96,6 +103,9 @@ pub fn replay_line(line: &[u8], max_line_bytes: usize, ctx: &ParseCtx) -> Replay
     let ctx = ParseCtx { recv_ms: own_ms.unwrap_or(0), max_skew_ms: i64::MAX, ..*ctx };
     match parse_line(irc, &ctx) {
         Line::Participant { .. } if own_ms.is_none() => Replayed::Rejected(NO_TIMESTAMP),
+        Line::Participant { .. } if own_ms.is_some_and(|ms| !SANE_TS_MS.contains(&ms) || ms > latest_ms) => {
+            Replayed::Rejected(BAD_TIMESTAMP)
+        }
         Line::Participant { event, .. } => Replayed::Event { event, from_prefix: tmi.is_none() },
         Line::Discarded(r) => Replayed::Discarded(r.as_str()),
         Line::Rejected(r) => Replayed::Rejected(r.as_str()),
@@ -108,10 +118,12 @@ mod tests {
     use super::*;
     use std::collections::HashSet;
 
+    const NOW_MS: i64 = 1_717_200_000_000;
     const LINE: &str = "@display-name=Ann;id=m-1;tmi-sent-ts=1717000000123;user-id=42 :ann!ann@ann.tmi.twitch.tv PRIVMSG #chan :hi";
 
     fn ctx<'a>(excluded: &'a HashSet<String>) -> ParseCtx<'a> {
-        ParseCtx { recv_ms: 0, epoch_len: 3600, max_skew_ms: 300_000, excluded, opted_out: excluded, own_nick: "" }
+        // The replay runs at NOW (2024-06-01T00:00:00Z): later lines are from the future.
+        ParseCtx { recv_ms: NOW_MS, epoch_len: 3600, max_skew_ms: 300_000, excluded, opted_out: excluded, own_nick: "" }
     }
 
     #[test]
@@ -163,5 +175,22 @@ mod tests {
         assert_eq!(replay_line(b"@tmi-sent-ts=1 :a!a@a PRIVMSG nochan :x", 8704, &c), Replayed::Rejected("missing_channel"));
         let bot = "@tmi-sent-ts=1717000000000 :nightbot!n@n PRIVMSG #chan :!cmd";
         assert_eq!(replay_line(bot.as_bytes(), 8704, &c), Replayed::Discarded("excluded"));
+    }
+
+    #[test]
+    fn insane_and_future_times_are_rejected_never_placed_in_an_epoch() {
+        let none = HashSet::new();
+        let c = ctx(&none);
+        let at = |ms: i64| format!("@id=t-{ms};tmi-sent-ts={ms} :ann!ann@ann.tmi.twitch.tv PRIVMSG #chan :hi");
+        // Negative (epoch -10 of 1969 in the issue), 0, before Twitch, past 2100, and later than
+        // the replay's clock plus the skew bound.
+        for ms in [-5, 0, 1_000_000_000_000, 99_999_999_999_999, NOW_MS + 300_001] {
+            assert_eq!(replay_line(at(ms).as_bytes(), 8704, &c), Replayed::Rejected(BAD_TIMESTAMP), "{ms}");
+        }
+        // Up to the skew bound ahead of the clock is still accepted.
+        assert!(matches!(replay_line(at(NOW_MS + 300_000).as_bytes(), 8704, &c), Replayed::Event { .. }));
+        // A logger's prefix from before Twitch is no better than a tag.
+        let old = "[2001-01-01 00:00:00] :bob!bob@bob.tmi.twitch.tv PRIVMSG #chan :yo";
+        assert_eq!(replay_line(old.as_bytes(), 8704, &c), Replayed::Rejected(BAD_TIMESTAMP));
     }
 }

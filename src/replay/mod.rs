@@ -45,6 +45,10 @@ pub struct ReplayConfig {
     pub opted_out: HashSet<String>,
     /// Events per write transaction (at least 1).
     pub chunk_events: usize,
+    /// The replay's wall-clock time, Unix ms, and `epoch.max_skew` in ms: a line timed later
+    /// than their sum is from the future and rejected (`bad_timestamp`).
+    pub now_ms: i64,
+    pub max_skew_ms: i64,
 }
 
 /// What a replay did.
@@ -63,7 +67,7 @@ pub struct ReplaySummary {
     pub duplicates: u64,
     /// Events of sealed epochs (nothing written).
     pub late: u64,
-    /// Dropped on purpose, by reason (excluded, opted_out, anonymous_gift).
+    /// Dropped on purpose, by reason (excluded, opted_out, anonymous_gift, shared_chat_copy).
     pub discarded: BTreeMap<&'static str, u64>,
     /// Unusable lines, by reason.
     pub rejected: BTreeMap<&'static str, u64>,
@@ -117,9 +121,11 @@ pub async fn replay_lines<R: AsyncBufRead + Unpin>(
     cfg: &ReplayConfig,
 ) -> Result<ReplaySummary, ReplayError> {
     let ctx = ParseCtx {
-        recv_ms: 0, // replaced per line by the line's own time
+        // The replay's clock and skew bound (the future limit); replay_line parses each line
+        // with the line's own time as receive time.
+        recv_ms: cfg.now_ms,
         epoch_len: cfg.epoch_len.max(1),
-        max_skew_ms: i64::MAX, // replaced per line by replay_line anyway
+        max_skew_ms: cfg.max_skew_ms,
         excluded: &cfg.excluded,
         opted_out: &cfg.opted_out,
         own_nick: "",

@@ -112,6 +112,7 @@ pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Settin
         .and_then(Config::try_deserialize::<Settings>);
     match merged {
         Ok(mut settings) => {
+            problems.extend(super::wire_values::wire_problems(&settings));
             settings.normalize();
             problems.extend(settings.validate());
             if problems.is_empty() {

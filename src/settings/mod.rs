@@ -10,6 +10,7 @@ mod load;
 mod model;
 mod redact;
 pub(crate) mod validate;
+mod wire_values;
 
 #[cfg(test)]
 mod tests;

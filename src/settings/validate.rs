@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use chatseal_actors::channel::tls::read_ca_file;
+use chatseal_actors::channel::wire::forbidden_byte;
 
 use super::model::{normalize_login, normalize_token, Settings};
 use super::redact::redact_url;
@@ -130,7 +131,9 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
     let mut seen = HashSet::new();
     for raw in &t.channels {
         let login = normalize_login(raw);
-        if !is_valid_login(&login) {
+        if forbidden_byte(raw).is_some() {
+            // Reported by the wire-value check, which runs on the raw values.
+        } else if !is_valid_login(&login) {
             p.0.push(format!(
                 "twitch.channels: {} is not a Twitch login: after trimming, dropping a \
                  leading '#' and lowercasing, a channel is 1 to 25 of a-z, 0-9 and _",
@@ -144,7 +147,7 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
     }
     let login = normalize_login(&t.login);
     let has_token = !normalize_token(t.token.expose()).is_empty();
-    p.check(login.is_empty() || is_valid_login(&login), || {
+    p.check(login.is_empty() || is_valid_login(&login) || forbidden_byte(&t.login).is_some(), || {
         format!("twitch.login = {}: must be a Twitch login (1 to 25 of a-z, 0-9 and _) or empty for anonymous", crate::quote::clipped(&t.login))
     });
     p.check(!has_token || !login.is_empty(), || {

@@ -28,3 +28,9 @@ mod errors;
 mod http_limits;
 mod startup_lines;
 mod store_timeout;
+mod wire_values;
+mod ingest_rules;
+mod backup_manifest;
+#[cfg(feature = "failpoints")]
+mod shutdown_count;
+mod epoch_length;

@@ -75,6 +75,8 @@ pub struct AggregatorState {
     /// Closed spans not yet written.
     closed_cov: Vec<CoverageSpan>,
     in_flight: usize,
+    /// Events in the flush in flight (0 for a coverage-only flush, where `in_flight` is 1).
+    in_flight_events: usize,
     /// Events accepted so far (sequence) and the sequence known durable.
     received: u64,
     durable: u64,
@@ -108,6 +110,7 @@ impl Actor for AggregatorActor {
             open_cov: HashSet::new(),
             closed_cov: Vec::new(),
             in_flight: 0,
+            in_flight_events: 0,
             received: 0,
             durable: 0,
             waiters: Vec::new(),
@@ -203,7 +206,9 @@ impl AggregatorState {
     }
 
     fn gauge(&self) {
-        let held = self.pending.len() + self.in_flight;
+        // Exact: what this aggregator holds and the store has not committed yet (the daemon
+        // reports it at a shutdown that timed out, see `IngestGate::not_durable`).
+        let held = self.pending.len() + self.in_flight_events;
         self.args.gate.set_held(held);
         metrics::gauge!(m::EVENTS_PENDING).set(held as f64);
     }
@@ -223,6 +228,7 @@ impl AggregatorState {
         }
         let batch = Batch { events: take_batch(&mut self.pending, self.args.max_flush_events), coverage };
         self.in_flight = batch.events.len().max(1);
+        self.in_flight_events = batch.events.len();
         // Sequences are contiguous: what stays pending is the newest `pending.len()`.
         let upto = self.received - self.pending.len() as u64;
         let store = self.args.store.clone();
@@ -239,6 +245,7 @@ impl AggregatorState {
 
     fn finish_flush(&mut self, result: Result<FlushReport, String>, batch: Batch, upto: u64, started: Instant) {
         self.in_flight = 0;
+        self.in_flight_events = 0;
         match result {
             Ok(r) => {
                 self.flushes += 1;

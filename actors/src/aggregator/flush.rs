@@ -33,6 +33,14 @@ pub struct FlushReport {
 /// Writes `batch` in one transaction. On error nothing was committed and the caller keeps the
 /// batch to retry it.
 pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, StoreError> {
+    // Test builds only: `flush.hang_on=return(LOGIN)` makes the flush of a batch holding an
+    // event of LOGIN hang forever, as a store that stopped answering does.
+    #[cfg(feature = "failpoints")]
+    if let Some(login) = fail::eval("flush.hang_on", |arg| arg.unwrap_or_default()) {
+        if batch.events.iter().any(|e| e.login == login) {
+            std::future::pending::<()>().await;
+        }
+    }
     let mut report = FlushReport::default();
     let tx = store.begin_flush().await?;
 

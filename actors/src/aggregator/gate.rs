@@ -81,6 +81,13 @@ impl IngestGate {
         self.0.queued.load(Ordering::Relaxed)
     }
 
+    /// Events received and not made durable: what the aggregator holds (pending plus the
+    /// flush in flight, exact) and what is cast to it and not yet taken. Read at a shutdown
+    /// that timed out, when nothing moves any more, it is the number of events lost.
+    pub fn not_durable(&self) -> usize {
+        self.0.held.load(Ordering::Relaxed).saturating_add(self.queued())
+    }
+
     /// Events refused by the gate so far.
     pub fn dropped(&self) -> u64 {
         self.0.dropped.load(Ordering::Relaxed)
@@ -117,5 +124,18 @@ mod tests {
         assert_eq!(g.queued(), 0);
         g.sent(3);
         assert!(!g.admit());
+    }
+
+    #[test]
+    fn not_durable_is_held_plus_queued() {
+        let g = IngestGate::new(100);
+        assert_eq!(g.not_durable(), 0);
+        g.set_held(7);
+        g.sent(5);
+        g.taken(2);
+        assert_eq!(g.not_durable(), 10);
+        g.set_held(0);
+        g.taken(3);
+        assert_eq!(g.not_durable(), 0);
     }
 }

@@ -15,7 +15,7 @@ use super::catalog::read_manifest;
 use super::error::BackupError;
 use super::folder_hash::{folder_root, names_in};
 use super::fsio::{blocking, sha256_file};
-use super::manifest::{Manifest, Method, PG_DUMP_FILE, SQLITE_FILE};
+use super::manifest::{Manifest, Method, DATA_DIR, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, PG_DUMP_FILE, SQLITE_FILE};
 use super::pg::{find_on_path, missing_in_archive};
 use super::sqlite::inspect;
 
@@ -23,8 +23,28 @@ use super::sqlite::inspect;
 /// naming the first check that failed.
 pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
     let m = read_manifest(folder)?;
-    let damaged = |detail: String| BackupError::Damaged { id: m.id.clone(), detail };
+    // The folder's own name, never the manifest's word, names the backup in errors: the
+    // manifest's id is what is being checked.
+    let folder_name = folder.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+    if m.id != folder_name {
+        return Err(BackupError::Damaged {
+            id: folder_name.clone(),
+            detail: format!(
+                "the manifest's id {:?} is not its folder's name {folder_name:?}: a manifest belongs to the folder named by its id (a copied or forged manifest, or a path in the id, is refused); restore from the folder the backup was written to",
+                m.id
+            ),
+        });
+    }
+    let damaged = |detail: String| BackupError::Damaged { id: folder_name.clone(), detail };
     if let Some(p) = m.problems().into_iter().next() {
+        return Err(damaged(p));
+    }
+    if let Some(p) = blocking({
+        let (m, folder) = (m.clone(), folder.to_path_buf());
+        move || Ok(layout_problem(&m, &folder))
+    })
+    .await?
+    {
         return Err(damaged(p));
     }
     let data = m.data_dir(folder);
@@ -98,4 +118,25 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
         }
     }
     Ok(m)
+}
+
+/// Format 1 has no folder root, so its rules must not become a way around format 2's: a
+/// manifest that says format 1 in a folder with any mark of format 2 (a `data/` folder, a
+/// `merkle_hash`) is a rewritten format-2 manifest and refused; and a true format-1 folder must
+/// hold exactly its manifest and the files it lists (what the folder root ensures in format 2).
+fn layout_problem(m: &Manifest, folder: &Path) -> Option<String> {
+    if m.format != MANIFEST_FORMAT_V1 {
+        return None;
+    }
+    if m.merkle_hash.is_some() || folder.join(DATA_DIR).exists() {
+        return Some(format!(
+            "the manifest says format {MANIFEST_FORMAT_V1}, but the backup has the format {MANIFEST_FORMAT} layout (a {DATA_DIR}/ folder or a merkle_hash): a format {MANIFEST_FORMAT} manifest rewritten to format {MANIFEST_FORMAT_V1} would skip the data folder's root check, so it is refused"
+        ));
+    }
+    let names = match names_in(folder) {
+        Ok(n) => n,
+        Err(e) => return Some(e.to_string()),
+    };
+    let extra: Vec<&String> = names.iter().filter(|n| n.as_str() != MANIFEST_FILE && m.file(n).is_none()).collect();
+    (!extra.is_empty()).then(|| format!("the format {MANIFEST_FORMAT_V1} backup folder holds files the manifest does not list: {extra:?}"))
 }

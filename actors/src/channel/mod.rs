@@ -9,6 +9,7 @@ pub mod parse;
 pub mod session;
 pub mod status;
 pub mod tls;
+pub mod wire;
 
 pub use actor::{ChannelActor, ChannelArgs, ChannelMsg};
 pub use limiter::JoinLimiter;

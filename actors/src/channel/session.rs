@@ -19,6 +19,7 @@ use super::forward::Forwarder;
 use super::framing::LineDecoder;
 use super::limiter::JoinLimiter;
 use super::parse::{parse_frame, Line, ParseCtx};
+use super::wire::irc_line;
 use crate::clock::SharedClock;
 use crate::event::Ingest;
 use crate::routes::Routes;
@@ -126,9 +127,15 @@ async fn session_body(
     };
     let mut hello = String::from("CAP REQ :twitch.tv/tags twitch.tv/commands\r\n");
     if let Some((_, token)) = &cfg.credentials {
-        hello.push_str(&format!("PASS oauth:{token}\r\n"));
+        match irc_line("PASS", &[&format!("oauth:{token}")]) {
+            Ok(l) => hello.push_str(&l),
+            Err(e) => return EndReason::Io(e.to_string()),
+        }
     }
-    hello.push_str(&format!("NICK {nick}\r\n"));
+    match irc_line("NICK", &[&nick]) {
+        Ok(l) => hello.push_str(&l),
+        Err(e) => return EndReason::Io(e.to_string()),
+    }
     if let Err(e) = wr.write_all(hello.as_bytes()).await {
         return EndReason::Io(e.to_string());
     }
@@ -137,7 +144,11 @@ async fn session_body(
         _ = stop.cancelled() => return EndReason::Stopped,
     };
     metrics::histogram!(m::JOIN_WAIT_SECONDS, "kind" => "join").record(waited.as_secs_f64());
-    if let Err(e) = wr.write_all(format!("JOIN #{}\r\n", cfg.channel).as_bytes()).await {
+    let join = match irc_line("JOIN", &[&format!("#{}", cfg.channel)]) {
+        Ok(l) => l,
+        Err(e) => return EndReason::Io(e.to_string()),
+    };
+    if let Err(e) = wr.write_all(join.as_bytes()).await {
         return EndReason::Io(e.to_string());
     }
     metrics::counter!(m::JOINS_TOTAL).increment(1);
@@ -185,7 +196,11 @@ async fn session_body(
                     Line::Discarded(r) => metrics::counter!(m::EVENTS_DISCARDED_TOTAL, "reason" => r.as_str()).increment(1),
                     Line::Rejected(r) => metrics::counter!(m::LINES_REJECTED_TOTAL, "reason" => r.as_str()).increment(1),
                     Line::Ping(payload) => {
-                        if let Err(e) = wr.write_all(format!("PONG :{payload}\r\n").as_bytes()).await {
+                        let pong = match irc_line("PONG", &[&format!(":{payload}")]) {
+                            Ok(l) => l,
+                            Err(e) => break EndReason::Io(e.to_string()),
+                        };
+                        if let Err(e) = wr.write_all(pong.as_bytes()).await {
                             break EndReason::Io(e.to_string());
                         }
                     }

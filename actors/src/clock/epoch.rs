@@ -8,9 +8,16 @@ pub fn epoch_of(ts: i64, len: i64) -> i64 {
     ts.div_euclid(len) * len
 }
 
-/// Unix ms at which `epoch` may be sealed: its end plus the grace period.
+/// Unix ms at which `epoch` may be sealed: its end plus the grace period (saturating; see
+/// [`checked_closes_at_ms`] to refuse an epoch whose end does not fit).
 pub fn closes_at_ms(epoch: i64, len: i64, grace_ms: i64) -> i64 {
-    (epoch + len).saturating_mul(1000).saturating_add(grace_ms)
+    epoch.saturating_add(len).saturating_mul(1000).saturating_add(grace_ms)
+}
+
+/// [`closes_at_ms`], or None when the epoch's end (in ms, plus grace) does not fit in an i64:
+/// such an epoch can never close and is refused wherever one is asked for (a manual seal).
+pub fn checked_closes_at_ms(epoch: i64, len: i64, grace_ms: i64) -> Option<i64> {
+    epoch.checked_add(len)?.checked_mul(1000)?.checked_add(grace_ms)
 }
 
 /// The newest epoch that is closed (end + grace passed) at `now_ms`, if any.
@@ -39,5 +46,15 @@ mod tests {
         let at = closes_at_ms(e, 3600, 120_000);
         assert_eq!(last_closed_epoch(at, 3600, 120_000), e);
         assert_eq!(last_closed_epoch(at - 1, 3600, 120_000), e - 3600);
+        assert_eq!(checked_closes_at_ms(e, 3600, 120_000), Some(at));
+    }
+
+    #[test]
+    fn an_epoch_whose_end_does_not_fit_is_none_never_wrapped() {
+        let huge = 9_223_372_036_854_775_800;
+        assert_eq!(checked_closes_at_ms(huge, 3600, 0), None);
+        assert_eq!(checked_closes_at_ms(i64::MAX / 1000, 3600, 0), None);
+        assert_eq!(checked_closes_at_ms(i64::MIN, 3600, 0), None);
+        assert_eq!(closes_at_ms(huge, 3600, 0), i64::MAX, "saturates instead of wrapping to the past");
     }
 }

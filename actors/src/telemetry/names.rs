@@ -34,7 +34,7 @@ defs! {
     CHANNELS_JOINED = "chatseal_channels_joined", Gauge, "Channels whose join is confirmed right now.";
     LINES_TOTAL = "chatseal_irc_lines_total", Counter, "IRC lines received, by command kind.";
     LINES_REJECTED_TOTAL = "chatseal_irc_lines_rejected_total", Counter, "IRC lines rejected as malformed or unknown, by reason.";
-    EVENTS_DISCARDED_TOTAL = "chatseal_events_discarded_total", Counter, "Participant lines dropped at ingest (excluded bot, opted-out user, anonymous gift), by reason.";
+    EVENTS_DISCARDED_TOTAL = "chatseal_events_discarded_total", Counter, "Participant lines dropped at ingest (excluded bot, opted-out user, anonymous gift, Shared Chat copy), by reason.";
     TS_FALLBACK_TOTAL = "chatseal_timestamp_fallback_total", Counter, "Lines whose tmi-sent-ts was missing or too skewed, so the receive time was used, by reason.";
     RECONNECTS_TOTAL = "chatseal_irc_reconnects_total", Counter, "Reconnects to Twitch chat, by reason.";
     JOINS_TOTAL = "chatseal_irc_joins_total", Counter, "JOIN commands sent.";

@@ -28,3 +28,45 @@ impl Store {
         Ok(())
     }
 }
+
+/// The meta key holding the length, in seconds, of the epochs this store's lines are recorded
+/// and sealed in. Written once, by the first daemon (or replay) on the store; never changed.
+pub const EPOCH_LENGTH_KEY: &str = "epoch_length_s";
+
+impl Store {
+    /// The recorded epoch length in seconds, if any (a store older than the record has none);
+    /// an error when the value is not a positive integer.
+    pub async fn recorded_epoch_length(&self) -> Result<Option<i64>, StoreError> {
+        match self.get_meta(EPOCH_LENGTH_KEY).await? {
+            None => Ok(None),
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(len) if len > 0 => Ok(Some(len)),
+                _ => Err(StoreError::Invalid {
+                    what: "meta epoch_length_s",
+                    detail: format!("{v:?} is not a positive number of seconds; set it to the epoch length the store was recorded with"),
+                }),
+            },
+        }
+    }
+
+    /// Records `len` (seconds) as the store's epoch length.
+    pub async fn record_epoch_length(&self, len: i64) -> Result<(), StoreError> {
+        self.set_meta(EPOCH_LENGTH_KEY, &len.to_string()).await
+    }
+
+    /// An epoch (of participation or of a seal) that is not a multiple of `len` seconds, if
+    /// any: for a store without a recorded length, the sign that it was recorded with another.
+    /// Scans both tables; called once per store, before the length is recorded.
+    pub async fn epoch_not_aligned_to(&self, len: i64) -> Result<Option<i64>, StoreError> {
+        let sql = "SELECT epoch FROM participation WHERE epoch % $1 <> 0 \
+                   UNION ALL SELECT epoch FROM sealed_epochs WHERE epoch % $1 <> 0 LIMIT 1";
+        let rows = self
+            .reader
+            .query_all_raw(stmt(self.reader.get_database_backend(), sql, vec![len.into()]))
+            .await
+            .map_err(self.ctx.at("looking for epochs of another length"))?;
+        rows.first()
+            .map(|r| r.try_get_by_index::<i64>(0).map_err(self.ctx.at("looking for epochs of another length")))
+            .transpose()
+    }
+}

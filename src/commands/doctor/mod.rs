@@ -52,6 +52,9 @@ pub async fn main(config: Option<&Path>, epochs: u32, json: bool) -> i32 {
             });
             let file = sqlite_path(&s.store.url);
             r.checks.extend(probe::store_checks(&store, file.as_deref()).await);
+            let (length_check, store_len) = probe::epoch_length_check(&store, len).await;
+            r.checks.push(length_check);
+            let clock = Clock { len: store_len, closed: last_closed_epoch(now_ms, store_len, grace_ms), ..clock };
             r.checks.extend(probe::sealing_checks(&store, clock, epochs, &s.twitch.channels).await);
             let _ = store.close().await;
         }

@@ -171,3 +171,41 @@ pub async fn backup_check(dir: &Path, now_s: i64, interval_s: i64, backend: Opti
         Err(e) => Check::fail("backups", format!("cannot list {shown}: {e}"), "check backup.dir and that the chatseal user may read it", json!({ "dir": shown, "error": e.to_string() })),
     }
 }
+
+/// epoch.length: the configured length against the one recorded in the store (or, for a store
+/// from before the record, against its epochs). Returns the check and the length to judge the
+/// store's sealing by: the recorded one, so that a changed configuration never makes doctor
+/// call past epochs sealed when they are not.
+pub async fn epoch_length_check(store: &Store, configured: i64) -> (Check, i64) {
+    use crate::epoch_length::{judge as rule, Verdict};
+    let stored = match store.recorded_epoch_length().await {
+        Ok(s) => s,
+        Err(e) => return (errored("epoch.length", "reading the recorded epoch length", &e), configured),
+    };
+    let value = json!({ "configured": configured, "recorded": stored });
+    match rule(stored, configured) {
+        Verdict::Same => (Check::ok("epoch.length", format!("{configured} s, as recorded in the store"), value), configured),
+        Verdict::Changed { stored } => (
+            Check::fail(
+                "epoch.length",
+                format!("epoch.length is {configured} s but the store's epochs are {stored} s long; the daemon refuses to start (exit 78); sealing below is judged with {stored} s"),
+                format!("set epoch.length back to {stored} s, or point store.url at a new store for the new length (docs/input-rules.md)"),
+                value,
+            ),
+            stored,
+        ),
+        Verdict::Unrecorded => match store.epoch_not_aligned_to(configured).await {
+            Ok(None) => (Check::ok("epoch.length", format!("{configured} s; not recorded yet (the daemon records it at its next start)"), value), configured),
+            Ok(Some(epoch)) => (
+                Check::fail(
+                    "epoch.length",
+                    format!("epoch.length is {configured} s but the store holds epoch {epoch}, not a multiple of it: it was recorded with another length"),
+                    "set epoch.length to the length the store was recorded with (docs/input-rules.md)",
+                    json!({ "configured": configured, "recorded": null, "unaligned_epoch": epoch }),
+                ),
+                configured,
+            ),
+            Err(e) => (errored("epoch.length", "looking for epochs of another length", &e), configured),
+        },
+    }
+}

@@ -22,7 +22,7 @@ use irc::proto::Message;
 use super::framing::Frame;
 use crate::event::Event;
 
-pub use participant::ANONYMOUS_GIFTER;
+pub use participant::{ANONYMOUS_GIFTER, SANE_TS_MS};
 pub use reasons::{DiscardReason, RejectReason, TsFallback};
 
 /// What the parser needs to know besides the line.

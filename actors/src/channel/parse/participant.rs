@@ -29,11 +29,13 @@ pub(super) struct Tags {
     pub bits: Option<String>,
     pub tmi_sent_ts: Option<String>,
     pub room_id: Option<String>,
+    /// Shared Chat: the room where the line was sent (twitch.md, "Shared Chat").
+    pub source_room_id: Option<String>,
 }
 
 impl Tags {
     /// The keys read here; `slim` drops every other tag before irc-proto parses the line.
-    pub(super) const KEYS: [&'static str; 8] = [
+    pub(super) const KEYS: [&'static str; 9] = [
         "id",
         "user-id",
         "display-name",
@@ -42,6 +44,7 @@ impl Tags {
         "bits",
         "tmi-sent-ts",
         "room-id",
+        "source-room-id",
     ];
 
     pub(super) fn take(tags: Option<Vec<Tag>>) -> Tags {
@@ -56,6 +59,7 @@ impl Tags {
                 "bits" => &mut out.bits,
                 "tmi-sent-ts" => &mut out.tmi_sent_ts,
                 "room-id" => &mut out.room_id,
+                "source-room-id" => &mut out.source_room_id,
                 _ => continue,
             };
             *slot = value.filter(|v| !v.is_empty());
@@ -99,17 +103,30 @@ pub(super) fn prefix_nick(prefix: Option<Prefix>) -> Option<String> {
     }
 }
 
+/// The window of plausible `tmi-sent-ts` values, Unix ms: from 2011-06-06T00:00:00Z (Twitch
+/// launched that day; no Twitch line is older) up to, not including, 2100-01-01T00:00:00Z. A value
+/// outside it is not skew but a forged or corrupt line, and is rejected as `bad_timestamp`.
+pub const SANE_TS_MS: std::ops::Range<i64> = 1_307_318_400_000..4_102_444_800_000;
+
 /// Unix seconds of the line: `tmi-sent-ts` when present, an integer and within the skew bound
-/// of the receive time; otherwise the receive time, with the reason.
-pub(super) fn timestamp(tag: Option<&str>, ctx: &ParseCtx) -> (i64, Option<TsFallback>) {
+/// of the receive time; otherwise the receive time, with the reason. An integer outside
+/// [`SANE_TS_MS`] rejects the line.
+pub(super) fn timestamp(tag: Option<&str>, ctx: &ParseCtx) -> Result<(i64, Option<TsFallback>), RejectReason> {
     let local = ctx.recv_ms.div_euclid(1000);
-    match tag.map(str::parse::<i64>) {
+    Ok(match tag.map(str::parse::<i64>) {
+        Some(Ok(ms)) if !SANE_TS_MS.contains(&ms) => return Err(RejectReason::BadTimestamp),
         Some(Ok(ms)) if ms.abs_diff(ctx.recv_ms) <= ctx.max_skew_ms.unsigned_abs() => {
             (ms.div_euclid(1000), None)
         }
         Some(Ok(_)) => (local, Some(TsFallback::Skewed)),
         Some(Err(_)) | None => (local, Some(TsFallback::Missing)),
-    }
+    })
+}
+
+/// A Shared Chat copy shown in this room: `source-room-id` present and not this line's
+/// `room-id` (a missing `room-id` is not the source room either).
+pub(super) fn is_shared_chat_copy(tags: &Tags) -> bool {
+    tags.source_room_id.as_ref().is_some_and(|src| tags.room_id.as_ref() != Some(src))
 }
 
 /// Applies exclusion and opt-out to a checked login, then builds the event.
@@ -120,13 +137,21 @@ pub(super) fn admit(
     counts: Counts,
     ctx: &ParseCtx,
 ) -> Line {
+    // First: a copy counts nobody here, and it must never reach the dedup of message ids (a
+    // copy may carry the original's `id`), so it is dropped before anything else looks at it.
+    if is_shared_chat_copy(&tags) {
+        return Line::Discarded(DiscardReason::SharedChatCopy);
+    }
     if login == ANONYMOUS_GIFTER || ctx.excluded.contains(&login) {
         return Line::Discarded(DiscardReason::Excluded);
     }
     if ctx.opted_out.contains(&login) {
         return Line::Discarded(DiscardReason::OptedOut);
     }
-    let (ts, ts_fallback) = timestamp(tags.tmi_sent_ts.as_deref(), ctx);
+    let (ts, ts_fallback) = match timestamp(tags.tmi_sent_ts.as_deref(), ctx) {
+        Ok(t) => t,
+        Err(r) => return Line::Rejected(r),
+    };
     // A non-positive epoch length is a configuration error caught at start-up; clamp it here
     // so that parsing can never panic on a division by zero.
     let epoch = epoch_of(ts, ctx.epoch_len.max(1));

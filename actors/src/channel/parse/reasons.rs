@@ -10,6 +10,9 @@ pub enum DiscardReason {
     OptedOut,
     /// An anonymous gift (`anonsubgift`, `anonsubmysterygift`, or from `ananonymousgifter`).
     AnonymousGift,
+    /// A Shared Chat copy: `source-room-id` differs from `room-id`, so the user took part in
+    /// another room (where the original line counts); the copy counts nobody here.
+    SharedChatCopy,
 }
 
 impl DiscardReason {
@@ -19,6 +22,7 @@ impl DiscardReason {
             DiscardReason::Excluded => "excluded",
             DiscardReason::OptedOut => "opted_out",
             DiscardReason::AnonymousGift => "anonymous_gift",
+            DiscardReason::SharedChatCopy => "shared_chat_copy",
         }
     }
 }
@@ -47,6 +51,10 @@ pub enum RejectReason {
     InvalidChannel,
     /// A tag value that cannot be right (a `bits` value that is not a non-negative integer).
     BadTag,
+    /// A `tmi-sent-ts` outside the sane window (see `participant::SANE_TS_MS`): negative,
+    /// before Twitch existed, or past 2100. Such a line is forged or corrupt; it is never
+    /// placed in an epoch (not even by the receive-time fallback, which is for skew).
+    BadTimestamp,
 }
 
 impl RejectReason {
@@ -62,11 +70,12 @@ impl RejectReason {
             RejectReason::MissingChannel => "missing_channel",
             RejectReason::InvalidChannel => "invalid_channel",
             RejectReason::BadTag => "bad_tag",
+            RejectReason::BadTimestamp => "bad_timestamp",
         }
     }
 
     /// Every reason, for pre-registering metric label values.
-    pub const ALL: [RejectReason; 9] = [
+    pub const ALL: [RejectReason; 10] = [
         RejectReason::InvalidUtf8,
         RejectReason::Overlong,
         RejectReason::Malformed,
@@ -76,15 +85,17 @@ impl RejectReason {
         RejectReason::MissingChannel,
         RejectReason::InvalidChannel,
         RejectReason::BadTag,
+        RejectReason::BadTimestamp,
     ];
 }
 
 impl DiscardReason {
     /// Every reason, for pre-registering metric label values.
-    pub const ALL: [DiscardReason; 3] = [
+    pub const ALL: [DiscardReason; 4] = [
         DiscardReason::Excluded,
         DiscardReason::OptedOut,
         DiscardReason::AnonymousGift,
+        DiscardReason::SharedChatCopy,
     ];
 }
 

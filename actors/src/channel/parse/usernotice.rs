@@ -1,7 +1,7 @@
 //! USERNOTICE: the `msg-id` kind decides the signal, the `login` tag names the participant
 //! (for gifts the gifter, for raids the raiding broadcaster). Anonymous gifts count for nobody.
 
-use super::participant::{admit, channel_name, login_name, Tags, ANONYMOUS_GIFTER};
+use super::participant::{admit, channel_name, is_shared_chat_copy, login_name, Tags, ANONYMOUS_GIFTER};
 use super::{DiscardReason, Line, ParseCtx, RejectReason};
 use crate::event::Counts;
 
@@ -61,6 +61,9 @@ pub(super) fn usernotice(args: &[String], tags: Tags, ctx: &ParseCtx) -> Line {
         Some(Err(r)) => return Line::Rejected(r),
         None => return Line::Rejected(RejectReason::MissingChannel),
     };
+    if is_shared_chat_copy(&tags) {
+        return Line::Discarded(DiscardReason::SharedChatCopy);
+    }
     let kind = Kind::of(tags.msg_id.as_deref());
     if kind == Kind::AnonGift {
         return Line::Discarded(DiscardReason::AnonymousGift);

@@ -67,15 +67,23 @@ fn timestamp_fallbacks() {
     for skewed in [
         f.recv_ms - MAX_SKEW_MS - 1,
         f.recv_ms + MAX_SKEW_MS + 1,
-        0,
-        i64::MAX,
-        i64::MIN,
+        SANE_TS_MS.start,
+        SANE_TS_MS.end - 1,
     ] {
         let (e, fb) = at(&skewed.to_string());
         assert_eq!(
             (e.ts, e.epoch, fb),
             (1_717_002_000, 1_717_002_000, Some(TsFallback::Skewed)),
             "{skewed}"
+        );
+    }
+    // Outside the sane window (negative, before Twitch existed, past 2100): not skew but a
+    // forged or corrupt line, rejected, never placed in an epoch (1969's epoch -10 included).
+    for insane in [-5, 0, SANE_TS_MS.start - 1, SANE_TS_MS.end, 99_999_999_999_999, i64::MAX, i64::MIN] {
+        assert_eq!(
+            f.parse(&privmsg(&format!("tmi-sent-ts={insane}"), "viewer")),
+            Line::Rejected(RejectReason::BadTimestamp),
+            "{insane}"
         );
     }
     for missing in ["", "abc", "1.7e12", "99999999999999999999"] {

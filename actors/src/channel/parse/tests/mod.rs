@@ -5,6 +5,7 @@ mod control;
 mod fields;
 mod properties;
 mod rejects;
+mod shared_chat;
 mod table;
 
 use std::collections::HashSet;
