@@ -141,6 +141,15 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
 
     let mut state = AppState::new(store.clone(), wired.board.clone(), routes.clone(), sup.clone(), prom.clone(), &settings, wired.opted_out.clone(), opts.clock.clone());
     state.backups = wired.backups.clone();
+    let me = ownership::me(&settings);
+    state.cluster = crate::http::cluster::ClusterView {
+        enabled: settings.cluster.enabled,
+        instance: me.instance,
+        replicas: settings.cluster.replicas,
+        lease_ttl_ms: settings.cluster.lease_ttl.as_millis() as i64,
+        http: me.http,
+        host: me.host,
+    };
     let (http_stop_tx, http_stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http_task = tokio::spawn(http::serve(listener, state, async move {
         let _ = http_stop_rx.await;

@@ -2,6 +2,7 @@
 //! API on one listener, within the `[http]` limits (`limits.rs`, `serve.rs`).
 
 pub mod admin;
+pub mod cluster;
 pub mod epochs;
 pub mod error;
 pub mod extract;
@@ -54,6 +55,8 @@ pub struct AppState {
     pub backups: BackupBoard,
     /// `[http]` limits: bodies, store routes, connections.
     pub limits: limits::Limits,
+    /// This daemon's cluster settings (`/v1/cluster`).
+    pub cluster: cluster::ClusterView,
 }
 
 impl AppState {
@@ -82,6 +85,7 @@ impl AppState {
             trees: Arc::new(TreeCache::default()),
             backups: BackupBoard::default(),
             limits: limits::Limits::from_settings(&settings.http),
+            cluster: cluster::ClusterView::default(),
         }
     }
 }
@@ -127,6 +131,7 @@ routes! {
     get "/v1/epochs/{epoch}/{channel}" => epochs::one;
     get "/v1/epochs/{epoch}/{channel}/proof/{login}" => epochs::proof;
     get "/v1/epochs/{epoch}/{channel}/claim/{login}" => epochs::claim;
+    get "/v1/cluster" => cluster::cluster;
     post "/v1/admin/opt-out" => admin::opt_out;
     post "/v1/admin/seal" => admin::seal;
     post "/v1/admin/backup" => admin::backup;
@@ -141,6 +146,7 @@ pub const STORE_ROUTES: &[&str] = &[
     "/v1/epochs/{epoch}/{channel}/proof/{login}",
     "/v1/epochs/{epoch}/{channel}/claim/{login}",
     "/v1/admin/opt-out",
+    "/v1/cluster",
 ];
 
 pub fn router(state: AppState) -> Router {

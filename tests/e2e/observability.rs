@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-const DASHBOARDS: [(&str, &str); 3] = [("overview.json", "chatseal-overview"), ("sealing.json", "chatseal-sealing"), ("storage.json", "chatseal-storage")];
+const DASHBOARDS: [(&str, &str); 4] = [("overview.json", "chatseal-overview"), ("sealing.json", "chatseal-sealing"), ("storage.json", "chatseal-storage"), ("cluster.json", "chatseal-cluster")];
 const ALERTS: &str = "deploy/prometheus/alerts.yml";
 
 fn repo(path: &str) -> PathBuf {
