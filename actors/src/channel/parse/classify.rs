@@ -27,7 +27,7 @@ pub(super) fn classify(message: Message, ctx: &ParseCtx) -> Line {
         command,
     } = message;
     match command {
-        Command::PRIVMSG(target, _text) => privmsg(prefix, &target, Tags::take(tags), ctx),
+        Command::PRIVMSG(target, text) => privmsg(prefix, &target, &text, Tags::take(tags), ctx),
         Command::Raw(name, args) => raw(&name, &args, Tags::take(tags), ctx),
         Command::PING(payload, _) => Line::Ping(payload),
         Command::PONG(..) => Line::Pong,

@@ -9,7 +9,7 @@
 //! `usernotice`).
 
 mod classify;
-mod participant;
+pub(crate) mod participant;
 mod reasons;
 mod slim;
 mod syntax;

@@ -129,12 +129,26 @@ pub(super) fn is_shared_chat_copy(tags: &Tags) -> bool {
     tags.source_room_id.as_ref().is_some_and(|src| tags.room_id.as_ref() != Some(src))
 }
 
+/// The dedup key of a participant line without an `id` tag (cluster.md, "Exactly once"):
+/// `k:` and the first 16 bytes of keccak256(channel, login, tmi-sent-ts and text, each ended by
+/// a NUL), in hex. Lines without `tmi-sent-ts` get none: their time is each reader's own.
+pub fn content_key(channel: &str, login: &str, tmi_sent_ts: &str, text: &str) -> String {
+    use sha3::{Digest, Keccak256};
+    let mut h = Keccak256::new();
+    for part in [channel, login, tmi_sent_ts, text] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    format!("k:{}", hex::encode(&h.finalize()[..16]))
+}
+
 /// Applies exclusion and opt-out to a checked login, then builds the event.
 pub(super) fn admit(
     login: String,
     channel: String,
     tags: Tags,
     counts: Counts,
+    text: &str,
     ctx: &ParseCtx,
 ) -> Line {
     // First: a copy counts nobody here, and it must never reach the dedup of message ids (a
@@ -155,8 +169,11 @@ pub(super) fn admit(
     // A non-positive epoch length is a configuration error caught at start-up; clamp it here
     // so that parsing can never panic on a division by zero.
     let epoch = epoch_of(ts, ctx.epoch_len.max(1));
+    // A line without an `id` tag still has one dedup key, derived from its content, so the
+    // members of a cluster that read the same bytes (or a replay) count it once.
+    let id = tags.id.or_else(|| tags.tmi_sent_ts.as_deref().map(|ts| content_key(&channel, &login, ts, text)));
     let event = Event {
-        id: tags.id,
+        id,
         channel: Arc::from(channel),
         login,
         user_id: tags.user_id,
@@ -171,7 +188,7 @@ pub(super) fn admit(
 /// PRIVMSG: the sender from the prefix nick; `message` 1, plus `bits` from the tag. A `bits`
 /// value that is not a non-negative integer rejects the line as `BadTag`: Twitch only sends
 /// digits there, so such a line is corrupt or forged and none of its tags can be trusted.
-pub(super) fn privmsg(prefix: Option<Prefix>, target: &str, tags: Tags, ctx: &ParseCtx) -> Line {
+pub(super) fn privmsg(prefix: Option<Prefix>, target: &str, text: &str, tags: Tags, ctx: &ParseCtx) -> Line {
     let channel = match channel_name(target) {
         Ok(c) => c,
         Err(r) => return Line::Rejected(r),
@@ -191,5 +208,5 @@ pub(super) fn privmsg(prefix: Option<Prefix>, target: &str, tags: Tags, ctx: &Pa
         bits,
         ..Counts::default()
     };
-    admit(login, channel, tags, counts, ctx)
+    admit(login, channel, tags, counts, text, ctx)
 }

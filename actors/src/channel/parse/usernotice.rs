@@ -77,5 +77,6 @@ pub(super) fn usernotice(args: &[String], tags: Tags, ctx: &ParseCtx) -> Line {
         // Twitch's placeholder only ever appears on gifts; whatever the kind, nobody took part.
         return Line::Discarded(DiscardReason::AnonymousGift);
     }
-    admit(login, channel, tags, kind.counts(), ctx)
+    let text = args.get(1).map(String::as_str).unwrap_or("");
+    admit(login, channel, tags, kind.counts(), text, ctx)
 }

@@ -143,3 +143,16 @@ fn reason_labels_are_distinct_snake_case() {
     sorted.dedup();
     assert_eq!(sorted.len(), labels.len());
 }
+
+/// cluster.md, "Exactly once": a participant line without an `id` tag gets a key from its
+/// content, the same for every reader of the same bytes, different for another line.
+#[test]
+fn a_line_without_an_id_gets_a_content_key() {
+    use crate::channel::parse::participant::content_key;
+    let k = content_key("alpha", "bob", "1717000000123", "hello");
+    assert!(k.starts_with("k:") && k.len() == 34, "{k}");
+    assert_eq!(k, content_key("alpha", "bob", "1717000000123", "hello"));
+    assert_ne!(k, content_key("alpha", "bob", "1717000000124", "hello"));
+    assert_ne!(k, content_key("alpha", "bo", "b1717000000123", "hello"), "fields are delimited");
+    assert_ne!(k, content_key("alpha", "bob", "1717000000123", "hello!"));
+}
