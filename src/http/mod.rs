@@ -135,6 +135,7 @@ routes! {
     post "/v1/admin/opt-out" => admin::opt_out;
     post "/v1/admin/seal" => admin::seal;
     post "/v1/admin/backup" => admin::backup;
+    post "/v1/admin/channels" => admin::channels;
 }
 
 /// The routes that read or write the store: each answers 503 `store_timeout` past
