@@ -61,7 +61,11 @@ pub fn spawn_status(status: Arc<Notify>, board: ChannelBoard, routes: Routes) ->
             status.notified().await;
             let channels = board.snapshot();
             let joined = channels.iter().filter(|c| c.state == ChannelState::Joined).count();
-            let not_joined: Vec<String> = channels.iter().filter(|c| c.state != ChannelState::Joined).map(|c| format!("#{} {:?}", c.channel, c.state).to_lowercase()).collect();
+            let not_joined: Vec<String> = channels
+                .iter()
+                .filter(|c| c.state != ChannelState::Joined)
+                .map(|c| format!("#{} {}", c.channel, serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()))
+                .collect();
             let agg = match routes.aggregator() {
                 Some(a) => match a.call(AggregatorMsg::Status, Some(std::time::Duration::from_secs(2))).await {
                     Ok(ractor::rpc::CallResult::Success(s)) => Some(s),

@@ -63,7 +63,7 @@ fn with_password(url: &str) -> (String, String) {
 
 fn assert_migrated(what: &str, (code, out, err): &(i32, String, String), secret: &str) {
     assert_eq!(*code, 0, "{what}: stdout:\n{out}\nstderr:\n{err}");
-    assert!(out.contains("equal: row counts of 10 tables"), "{what}: {out}");
+    assert!(out.contains("equal: row counts of 11 tables"), "{what}: {out}");
     if !secret.is_empty() {
         assert!(!out.contains(secret) && !err.contains(secret), "{what} printed the password:\n{out}\n{err}");
     }
