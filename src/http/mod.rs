@@ -148,6 +148,7 @@ pub const STORE_ROUTES: &[&str] = &[
     "/v1/epochs/{epoch}/{channel}/claim/{login}",
     "/v1/admin/opt-out",
     "/v1/cluster",
+    "/v1/admin/channels",
 ];
 
 pub fn router(state: AppState) -> Router {
