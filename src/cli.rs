@@ -130,6 +130,12 @@ pub enum Command {
         #[arg(long, allow_hyphen_values = true)]
         proof: String,
     },
+    /// The store's channel set (every daemon on the store reads it): list, add or remove
+    /// channels. Changes are audited and reach running daemons within about a second.
+    Channels {
+        #[command(subcommand)]
+        action: ChannelsAction,
+    },
 }
 
 /// `chatseal backup ...`
@@ -144,5 +150,22 @@ pub enum BackupAction {
     Verify {
         /// Backup id or folder; all backups when absent.
         id: Option<String>,
+    },
+}
+
+/// `chatseal channels ...`
+#[derive(Debug, Subcommand)]
+pub enum ChannelsAction {
+    /// The channels of the set: name, when and by whom (config, cli, admin) each was added.
+    List,
+    /// Add channels (logins; '#' and case are normalised).
+    Add {
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Remove channels: running daemons part them, after making what they read durable.
+    Remove {
+        #[arg(required = true, value_name = "NAME")]
+        names: Vec<String>,
     },
 }

@@ -64,6 +64,7 @@ pub fn main_entry() {
                     Command::Backup { action } => commands::backup::main(config, action).await,
                     Command::Doctor { epochs, json } => commands::doctor::main(config, *epochs, *json).await,
                     Command::Restore { from, to, force } => commands::restore::main(config, from, to.as_deref(), *force).await,
+                    Command::Channels { action } => commands::channels::main(config, action).await,
                     Command::Verify { .. } | Command::CheckConfig => unreachable!("handled without a runtime"),
                 }
             })

@@ -4,6 +4,8 @@
 //! The power-loss tests (`powercut`) are SQLite only: they need a VFS.
 //! Run: `cargo test -p chatseal-schema`.
 
+#[path = "store/channels.rs"]
+mod channels;
 #[path = "store/common.rs"]
 mod common;
 #[path = "store/flush.rs"]

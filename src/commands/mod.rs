@@ -2,6 +2,7 @@
 //! (see [`crate::exit`]).
 
 pub mod backup;
+pub mod channels;
 pub mod check_config;
 pub mod demo;
 pub mod doctor;

@@ -1,25 +1,29 @@
-//! `chatseal run`: the daemon, stopped by SIGTERM/SIGINT; a second signal exits at once.
+//! `chatseal run`: the daemon, stopped by SIGTERM/SIGINT (or SIGQUIT); a second signal exits at
+//! once. SIGHUP, SIGUSR1 and SIGUSR2 never stop it (`daemon::signals`).
 
 use std::path::Path;
 
 use tokio::net::TcpListener;
 
+use crate::daemon::channel_set::Reload;
+use crate::daemon::signals::{self, Signals};
 use crate::daemon::{run, RunOptions};
 use crate::exit;
 use crate::settings;
 
-/// Resolves on the first SIGTERM or SIGINT; a second one exits the process immediately.
-pub async fn shutdown_signal() {
-    wait_signal().await;
+/// Resolves on the first SIGTERM, SIGINT or SIGQUIT (`quit`, see `daemon::signals`); a second
+/// one exits the process immediately.
+pub async fn shutdown_signal(quit: std::sync::Arc<tokio::sync::Notify>) {
+    wait_signal(&quit).await;
     tracing::info!("signal received: stopping gracefully (a second signal exits at once)");
-    tokio::spawn(async {
-        wait_signal().await;
+    tokio::spawn(async move {
+        wait_signal(&quit).await;
         eprintln!("second signal: exiting now");
         std::process::exit(130);
     });
 }
 
-async fn wait_signal() {
+async fn wait_signal(quit: &tokio::sync::Notify) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
@@ -28,10 +32,14 @@ async fn wait_signal() {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = tokio::signal::ctrl_c() => {}
+                    _ = quit.notified() => {}
                 }
             }
             Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = quit.notified() => {}
+                }
             }
         }
     }
@@ -42,6 +50,8 @@ async fn wait_signal() {
 }
 
 pub async fn main(config: Option<&Path>) -> i32 {
+    // First: from here on no signal ends the process with its default action.
+    let Signals { reload, status, quit } = signals::install();
     let s = match settings::load(config) {
         Ok(s) => s,
         Err(e) => {
@@ -56,7 +66,8 @@ pub async fn main(config: Option<&Path>) -> i32 {
             return exit::UNAVAILABLE;
         }
     };
-    match run(s, listener, shutdown_signal(), RunOptions::default()).await {
+    let opts = RunOptions { reload: Reload { signal: reload, config: config.map(Path::to_path_buf) }, status, ..RunOptions::default() };
+    match run(s, listener, shutdown_signal(quit), opts).await {
         Ok(()) => exit::OK,
         Err(e) => {
             tracing::error!("{e}");

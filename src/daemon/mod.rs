@@ -3,8 +3,10 @@
 //! mini-redis, `run` takes its listener and its shutdown future as arguments, so `main` and the
 //! tests run the very same path.
 
+pub mod channel_set;
 pub mod process_stats;
 pub mod recovery;
+pub mod signals;
 pub mod systemd;
 pub mod cluster;
 pub mod ownership;
@@ -70,11 +72,15 @@ impl DaemonError {
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub clock: SharedClock,
+    /// SIGHUP's notification and the configuration file it reads again.
+    pub reload: channel_set::Reload,
+    /// SIGUSR1's notification: log a status line.
+    pub status: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { clock: chatseal_actors::clock::source::system() }
+        Self { clock: chatseal_actors::clock::source::system(), reload: Default::default(), status: Default::default() }
     }
 }
 
@@ -115,10 +121,13 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     let membership = ownership::join(&settings, &store).await?;
     let lost_rx = membership.as_ref().map(|m| m.lost.clone());
     tracing::info!(store = %store.redacted_url(), channels = settings.twitch.channels.len(), "store open");
+    // The channel actors follow the store's channel set (config applied at start, SIGHUP).
+    let (desired, follow_task) = channel_set::follow(store.clone(), &settings, opts.clock.clone(), opts.reload.clone()).await?;
+    let _follow = AbortOnDrop(follow_task);
     upkeep::seed_gauges(&settings, &store).await?;
     let opted_out = store.opted_out_logins().await?;
     let routes = Routes::unique();
-    let mut wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out)?;
+    let mut wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out, desired)?;
     // Cluster mode: the sealer and backup roles, fenced (cluster.md).
     let roles = match (&membership, settings.cluster.enabled) {
         (Some(m), true) => {
@@ -155,6 +164,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
         let _ = http_stop_rx.await;
     }));
     let _upkeep = AbortOnDrop(upkeep::spawn(prom, wired.board.clone()));
+    let _status = AbortOnDrop(signals::spawn_status(opts.status.clone(), wired.board.clone(), routes.clone()));
     systemd::ready();
     let watchdog = systemd::spawn_watchdog(sup.clone(), routes.clone());
     tracing::info!("chatseal running");

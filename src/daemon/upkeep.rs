@@ -26,7 +26,7 @@ pub async fn seed_gauges(settings: &Settings, store: &Store) -> Result<(), Store
     // 0 = nothing sealed yet (the Prometheus convention for "never" on a timestamp).
     let last = store.last_sealed_epoch().await?.unwrap_or(0);
     metrics::gauge!(m::LAST_SEALED_EPOCH).set(last as f64);
-    for channel in &settings.twitch.channels {
+    for channel in &store.channel_set().await? {
         let newest = store.sealed_epochs(Some(channel), 1).await?;
         labels::register_channel(channel, newest.first().map(|e| e.coverage));
     }

@@ -1,7 +1,7 @@
 //! From settings to the actor tree's arguments: the one place where configuration keys meet
 //! the actors, so the actors never read settings themselves.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -12,7 +12,7 @@ use chatseal_actors::channel::{ChannelArgs, ChannelBoard, JoinLimiter, SessionCf
 use chatseal_actors::clock::{ClockArgs, SharedClock};
 use chatseal_actors::sealer::merkle::CentiWeights;
 use chatseal_actors::sealer::{SealConfig, SealerArgs};
-use chatseal_actors::supervisor::{RestartPolicy, SupervisorArgs};
+use chatseal_actors::supervisor::{ChannelRestartPolicy, ChannelSupervisorArgs, RestartPolicy, SupervisorArgs};
 use chatseal_actors::Routes;
 use chatseal_schema::Store;
 use tokio::sync::watch;
@@ -75,10 +75,20 @@ pub struct Wired {
     pub fatal: watch::Receiver<Option<String>>,
     /// Last backup, failures and the start-up recovery, for /v1/status.
     pub backups: BackupBoard,
+    /// The channels that have an actor (a removed one leaves once its hand-over is done).
+    pub held: watch::Receiver<BTreeSet<String>>,
 }
 
-/// Fails only when the TLS client configuration cannot be built (see [`tls_client`]).
-pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opted_out_logins: Vec<String>) -> Result<Wired, TlsSetupError> {
+/// Fails only when the TLS client configuration cannot be built (see [`tls_client`]). The
+/// channel actors follow `desired` (see `channel_set`).
+pub fn wire(
+    s: &Settings,
+    store: Store,
+    clock: SharedClock,
+    routes: Routes,
+    opted_out_logins: Vec<String>,
+    desired: watch::Receiver<BTreeSet<String>>,
+) -> Result<Wired, TlsSetupError> {
     let tls = tls_client(s)?;
     let epoch_len = secs(s.epoch.length);
     let grace_ms = millis(s.epoch.grace);
@@ -92,39 +102,48 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
     } else {
         Some((s.twitch.login.clone(), s.twitch.token.expose().trim_start_matches("oauth:").to_string()))
     };
-    let channels = s
-        .twitch
-        .channels
-        .iter()
-        .map(|c| {
-            board.update(c, |_| {});
-            ChannelArgs {
-                session: Arc::new(SessionCfg {
-                    channel: Arc::from(c.as_str()),
-                    server: s.twitch.server.clone(),
-                    port: s.twitch.port,
-                    tls: tls.clone(),
-                    credentials: credentials.clone(),
-                    connect_timeout: s.twitch.connect_timeout,
-                    ping_interval: s.twitch.ping_interval,
-                    pong_timeout: s.twitch.pong_timeout,
-                    max_line_bytes: s.twitch.max_line_bytes,
-                    epoch_len,
-                    max_skew_ms: millis(s.epoch.max_skew),
-                    excluded: excluded.clone(),
-                    opted_out: opted_out.clone(),
-                    clock: clock.clone(),
-                    routes: routes.clone(),
-                    join_limiter: join_limiter.clone(),
-                    login_limiter: login_limiter.clone(),
-                }),
-                board: board.clone(),
-                reconnect_min: s.twitch.reconnect_min,
-                reconnect_max: s.twitch.reconnect_max,
-                overlap: s.twitch.reconnect_overlap,
-            }
-        })
-        .collect();
+    // The template of every channel actor; the channel supervisor sets the name per channel.
+    let template = ChannelArgs {
+        session: Arc::new(SessionCfg {
+            channel: Arc::from(""),
+            server: s.twitch.server.clone(),
+            port: s.twitch.port,
+            tls,
+            credentials,
+            connect_timeout: s.twitch.connect_timeout,
+            ping_interval: s.twitch.ping_interval,
+            pong_timeout: s.twitch.pong_timeout,
+            max_line_bytes: s.twitch.max_line_bytes,
+            epoch_len,
+            max_skew_ms: millis(s.epoch.max_skew),
+            excluded,
+            opted_out: opted_out.clone(),
+            clock: clock.clone(),
+            routes: routes.clone(),
+            join_limiter,
+            login_limiter,
+        }),
+        board: board.clone(),
+        reconnect_min: s.twitch.reconnect_min,
+        reconnect_max: s.twitch.reconnect_max,
+        overlap: s.twitch.reconnect_overlap,
+    };
+    let (held_tx, held_rx) = watch::channel(BTreeSet::new());
+    let channels = ChannelSupervisorArgs {
+        routes: routes.clone(),
+        template,
+        desired,
+        held: held_tx,
+        policy: ChannelRestartPolicy {
+            restart: RestartPolicy {
+                limit: s.daemon.channel_restart_limit,
+                window: s.daemon.channel_restart_window,
+                min_backoff: Duration::from_millis(200),
+                max_backoff: Duration::from_secs(10),
+            },
+            penalty: s.daemon.channel_restart_penalty,
+        },
+    };
     let backups = BackupBoard::default();
     let backup = BackupArgs {
         store: store.clone(),
@@ -172,5 +191,5 @@ pub fn wire(s: &Settings, store: Store, clock: SharedClock, routes: Routes, opte
         },
         fatal: fatal_tx,
     };
-    Ok(Wired { args, board, opted_out, fatal: fatal_rx, backups })
+    Ok(Wired { args, board, opted_out, fatal: fatal_rx, backups, held: held_rx })
 }

@@ -3,7 +3,8 @@
 //! ingest from now on; `POST /v1/admin/seal` asks the running sealer to seal a closed epoch now
 //! (idempotent: an already sealed channel-epoch comes back unchanged, flagged);
 //! `POST /v1/admin/backup` asks the backup actor for a backup now and answers its manifest
-//! (a backup already running finishes first; the one answered starts after the request). An empty
+//! (a backup already running finishes first; the one answered starts after the request);
+//! `POST /v1/admin/channels` adds and removes channels of the store's set (audited). An empty
 //! `admin_token` disables them (403 `admin_disabled`); a missing or wrong token is 401
 //! `unauthorized`. Bodies are JSON; every rejection has the API's `{"error","message"}` shape.
 
@@ -214,4 +215,35 @@ pub async fn backup(State(st): State<AppState>, headers: HeaderMap) -> Result<Js
         Ok(CallResult::Timeout) => Err(unavailable("backup_busy", format!("no backup finished within {BACKUP_TIMEOUT:?}; it may still complete (GET /v1/status shows last_backup)"))),
         Ok(CallResult::SenderError) | Err(_) => Err(unavailable("backup_unavailable", "the backup actor stopped before answering; try again shortly".into())),
     }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelsBody {
+    #[serde(default)]
+    add: Vec<String>,
+    #[serde(default)]
+    remove: Vec<String>,
+}
+
+/// `POST /v1/admin/channels {"add": [..], "remove": [..]}` → `{added, removed, unchanged,
+/// version, channels}`: changes the store's channel set (audited `by=admin`); the running
+/// daemon joins and parts within its poll interval. Names are checked like `twitch.channels`;
+/// one bad name refuses the whole request (400, every problem listed).
+pub async fn channels(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<ChannelsBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Refused> {
+    use crate::commands::channels::{apply, checked_change};
+    use chatseal_schema::queries::channels::ChangedBy;
+    authorize(&st, &headers)?;
+    let b = body(parsed)?;
+    let (add, remove) = checked_change(&b.add, &b.remove).map_err(|problems| ApiError::bad_request(problems.join("; ")))?;
+    let change = apply(&st.store, &add, &remove, ChangedBy::Admin).await.map_err(ApiError::store)?;
+    tracing::info!(added = ?change.added, removed = ?change.removed, version = change.version, "channel set changed (admin API)");
+    let set = st.store.channel_set().await.map_err(ApiError::store)?;
+    Ok(Json(serde_json::json!({
+        "added": change.added,
+        "removed": change.removed,
+        "unchanged": change.unchanged,
+        "version": change.version,
+        "channels": set,
+    })))
 }

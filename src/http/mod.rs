@@ -135,6 +135,7 @@ routes! {
     post "/v1/admin/opt-out" => admin::opt_out;
     post "/v1/admin/seal" => admin::seal;
     post "/v1/admin/backup" => admin::backup;
+    post "/v1/admin/channels" => admin::channels;
 }
 
 /// The routes that read or write the store: each answers 503 `store_timeout` past
@@ -147,6 +148,7 @@ pub const STORE_ROUTES: &[&str] = &[
     "/v1/epochs/{epoch}/{channel}/claim/{login}",
     "/v1/admin/opt-out",
     "/v1/cluster",
+    "/v1/admin/channels",
 ];
 
 pub fn router(state: AppState) -> Router {

@@ -22,4 +22,4 @@ pub use model::{
     HttpSettings, OnCorruption, SealingSettings, Settings, StoreSettings, TwitchSettings,
 };
 pub use redact::{redact_url, Secret, REDACTED};
-pub use validate::is_valid_login;
+pub use validate::{channel_login, is_valid_login};

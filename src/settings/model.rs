@@ -54,7 +54,9 @@ pub struct TwitchSettings {
     /// Prefer env `CHATSEAL__TWITCH__TOKEN`. Default `""` (anonymous).
     pub token: Secret,
     /// Channel logins to watch (a leading `#` and upper case are accepted and normalised).
-    /// Env: comma-separated. Default `["lacy", "jasontheween"]`.
+    /// They seed the store's channel set at the first start; afterwards, at start and on
+    /// SIGHUP, what changed in this list since it was applied last is applied to the set
+    /// (docs/channels.md). Env: comma-separated. Default `["lacy", "jasontheween"]`.
     pub channels: Vec<String>,
     /// JOINs allowed per `join_window` (Twitch limit: 20). Default `18`.
     pub joins_per_window: u32,
@@ -386,6 +388,16 @@ pub struct DaemonSettings {
     /// Window over which restarts are counted, duration (>= 1s). Default `"60s"`.
     #[serde(with = "humantime_serde")]
     pub restart_window: Duration,
+    /// Restarts of ONE channel actor tolerated within `channel_restart_window` (each channel
+    /// has its own count, apart from the pipeline's `restart_limit`), count (>= 1). Default `5`.
+    pub channel_restart_limit: u32,
+    /// Window over which a channel actor's restarts are counted, duration (>= 1s). Default `"60s"`.
+    #[serde(with = "humantime_serde")]
+    pub channel_restart_window: Duration,
+    /// Wait before the next start of a channel actor past its restart limit (the process goes
+    /// on; the channel is retried after this), duration (>= 1s). Default `"5m"`.
+    #[serde(with = "humantime_serde")]
+    pub channel_restart_penalty: Duration,
 }
 
 impl Default for DaemonSettings {
@@ -394,6 +406,9 @@ impl Default for DaemonSettings {
             shutdown_timeout: Duration::from_secs(20),
             restart_limit: 5,
             restart_window: Duration::from_secs(60),
+            channel_restart_limit: 5,
+            channel_restart_window: Duration::from_secs(60),
+            channel_restart_penalty: Duration::from_secs(300),
         }
     }
 }

@@ -31,6 +31,24 @@ pub(crate) fn shorten(v: &str) -> String {
     }
 }
 
+/// A channel name given at run time (CLI, admin API) as a channel login: CR, LF and NUL are
+/// refused before anything else (they would reach the IRC wire), then the name is normalised
+/// (trimmed, no leading '#', lower case) and must pass the login rule of `twitch.channels`.
+pub fn channel_login(raw: &str) -> Result<String, String> {
+    let shown = shorten(raw);
+    if raw.contains(['\r', '\n', '\0']) {
+        return Err(format!("channel {shown:?} holds a CR, LF or NUL character: a channel is 1 to 25 of a-z, 0-9 and _"));
+    }
+    let login = normalize_login(raw);
+    if is_valid_login(&login) {
+        Ok(login)
+    } else {
+        Err(format!(
+            "channel {shown:?} is not a Twitch login: after trimming, dropping a leading '#' and lowercasing, a channel is 1 to 25 of a-z, 0-9 and _"
+        ))
+    }
+}
+
 fn show(d: Duration) -> String {
     format!("\"{}\"", humantime::format_duration(d))
 }
@@ -305,6 +323,11 @@ fn validate_rest(s: &Settings, p: &mut Problems) {
         d.restart_window,
         Duration::from_secs(1),
     );
+    p.check(d.channel_restart_limit >= 1, || {
+        "daemon.channel_restart_limit = 0: must be at least 1".to_owned()
+    });
+    p.at_least("daemon.channel_restart_window", d.channel_restart_window, Duration::from_secs(1));
+    p.at_least("daemon.channel_restart_penalty", d.channel_restart_penalty, Duration::from_secs(1));
 }
 
 /// True for an existing file with an execute bit.

@@ -178,3 +178,46 @@ async fn a_second_signal_exits_at_once() {
     .await;
     assert_eq!(status.code(), Some(130), "the second signal exits at once with 130, not after the drain");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_channel_that_keeps_failing_neither_ends_the_process_nor_restarts_the_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_twitch().await;
+    let port = free_port();
+    // #beta's actor fails at every start. The pipeline's budget (3 in 60 s) is smaller than
+    // the restarts #beta goes through; #beta's own budget (2 in 60 s) is spent, then it waits
+    // its penalty (2 s) between starts.
+    let extra = [
+        ("CHATSEAL__TWITCH__CHANNELS", "alpha,beta"),
+        ("CHATSEAL__DAEMON__RESTART_LIMIT", "3"),
+        ("CHATSEAL__DAEMON__RESTART_WINDOW", "60s"),
+        ("CHATSEAL__DAEMON__CHANNEL_RESTART_LIMIT", "2"),
+        ("CHATSEAL__DAEMON__CHANNEL_RESTART_WINDOW", "60s"),
+        ("CHATSEAL__DAEMON__CHANNEL_RESTART_PENALTY", "2s"),
+    ];
+    let mut child = spawn(&fake, &sqlite_url(dir.path()), port, "channel.pre_start=return(beta)", &extra);
+    let base = format!("http://127.0.0.1:{port}");
+    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "#alpha joined");
+    wait_for("#beta restarted past its budget and the pipeline's", Duration::from_secs(40), || async { (restarts(&base, "channel").await? >= 5.0).then_some(()) }).await;
+    assert!(child.try_wait().expect("try_wait").is_none(), "the process goes on");
+    for kind in ["clock", "aggregator", "sealer", "backup", "channels"] {
+        assert_eq!(restarts(&base, kind).await, Some(0.0), "{kind} is not restarted for a failing channel");
+    }
+    let (code, status) = get_json(&format!("{base}/v1/status")).await;
+    assert_eq!(code, 200);
+    let beta = status["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "beta").cloned().unwrap_or_default();
+    assert!(beta["last_error"].as_str().unwrap_or("").contains("keeps failing"), "{status}");
+    // #alpha still records and seals.
+    let epoch = (now_ms() / 1000).div_euclid(2) * 2 + 2;
+    let who = Chatter::new("steady", "31", "Steady");
+    fake.send_raw("alpha", &privmsg("alpha", &who, "steady-line", epoch * 1000 + 10, "hi", None));
+    let body = wait_for("#alpha sealed", Duration::from_secs(30), || async {
+        let (code, body) = get_json(&format!("{base}/v1/epochs/{epoch}/alpha")).await;
+        (code == 200).then_some(body)
+    })
+    .await;
+    assert_eq!(body["participants"].as_u64(), Some(1), "{body}");
+    assert!(child.try_wait().expect("try_wait").is_none(), "the process goes on");
+    let _ = child.kill();
+    let _ = child.wait();
+}

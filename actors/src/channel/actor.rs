@@ -1,10 +1,10 @@
-//! The channel actor: owns the sessions of one channel. It starts a session, and when one ends
-//! it reconnects after a jittered exponential backoff (a refused join waits the maximum, never
-//! hammering). On the server's RECONNECT it makes before it breaks: a new session joins first,
-//! both read for `overlap`, then the old one is stopped; the aggregator drops the duplicates by
-//! message id. Sessions are tied to the actor by drop guards, so a crashed actor leaves no
-//! orphan connection behind.
+//! The channel actor: a thin shell around the pure connection machine (`connection`). It feeds
+//! the machine the sessions' reports and timers, and carries out its effects: open a session
+//! (a task reading the socket), close one, schedule a reconnect or the end of a RECONNECT
+//! overlap, and show the channel's state on the board and in metrics. Sessions are tied to the
+//! actor by drop guards, so a crashed actor leaves no orphan connection behind.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,10 +12,13 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
-use super::backoff::Backoff;
+use super::connection::{Connection, ConnectionCfg, Effect, Ending, Input};
 use super::session::{run_session, EndReason, SessionCfg, SessionEvent};
 use super::status::{ChannelBoard, ChannelState};
 use crate::telemetry::names as m;
+
+/// A session that stayed joined this long resets the reconnect backoff.
+const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone)]
 pub struct ChannelArgs {
@@ -25,6 +28,15 @@ pub struct ChannelArgs {
     pub reconnect_max: Duration,
     /// How long the old and new sessions both read after a RECONNECT.
     pub overlap: Duration,
+}
+
+impl ChannelArgs {
+    /// The same arguments for channel `name` (the channel supervisor's template use).
+    pub fn for_channel(&self, name: &str) -> ChannelArgs {
+        let mut session = (*self.session).clone();
+        session.channel = Arc::from(name);
+        ChannelArgs { session: Arc::new(session), ..self.clone() }
+    }
 }
 
 pub enum ChannelMsg {
@@ -37,21 +49,29 @@ pub enum ChannelMsg {
 }
 
 struct Running {
-    gen: u64,
-    guard: DropGuard,
+    _guard: DropGuard,
     handle: JoinHandle<()>,
 }
 
 pub struct ChannelActorState {
     args: ChannelArgs,
-    next_gen: u64,
-    current: Option<Running>,
-    previous: Option<Running>,
-    backoff: Backoff,
-    stopping: bool,
+    conn: Connection,
+    sessions: BTreeMap<u64, Running>,
 }
 
 pub struct ChannelActor;
+
+/// Test builds: the failpoint `channel.pre_start` fails the start of every channel actor, or,
+/// configured as `return(NAME)`, only that channel's.
+fn failpoint_pre_start(_channel: &str) -> Result<(), ActorProcessingErr> {
+    #[cfg(feature = "failpoints")]
+    if let Some(only) = fail::eval("channel.pre_start", |arg| arg) {
+        if only.as_deref().is_none_or(|c| c == _channel) {
+            return Err(format!("failpoint channel.pre_start ({_channel})").into());
+        }
+    }
+    Ok(())
+}
 
 impl Actor for ChannelActor {
     type Msg = ChannelMsg;
@@ -59,97 +79,61 @@ impl Actor for ChannelActor {
     type Arguments = ChannelArgs;
 
     async fn pre_start(&self, myself: ActorRef<ChannelMsg>, args: ChannelArgs) -> Result<ChannelActorState, ActorProcessingErr> {
-        fail::fail_point!("channel.pre_start", |_| Err("failpoint channel.pre_start".into()));
+        failpoint_pre_start(&args.session.channel)?;
         myself.cast(ChannelMsg::Connect)?;
-        let backoff = Backoff::new(args.reconnect_min, args.reconnect_max);
-        Ok(ChannelActorState { args, next_gen: 1, current: None, previous: None, backoff, stopping: false })
+        let conn = Connection::new(ConnectionCfg {
+            reconnect_min: args.reconnect_min,
+            reconnect_max: args.reconnect_max,
+            overlap: args.overlap,
+            healthy_after: HEALTHY_AFTER,
+        });
+        Ok(ChannelActorState { args, conn, sessions: BTreeMap::new() })
     }
 
     async fn handle(&self, myself: ActorRef<ChannelMsg>, msg: ChannelMsg, st: &mut ChannelActorState) -> Result<(), ActorProcessingErr> {
-        let channel = st.args.session.channel.clone();
+        let unit = rand::random::<f64>();
         match msg {
             ChannelMsg::Connect => {
-                if st.current.is_none() && !st.stopping {
-                    st.current = Some(st.start(&myself));
-                    st.set_state(ChannelState::Connecting);
-                }
+                let effects = st.conn.on(Input::Connect, unit);
+                st.apply(&myself, effects, None);
             }
             ChannelMsg::Session(SessionEvent::Joined { gen, at_ms, room_id }) => {
-                if st.current.as_ref().is_some_and(|r| r.gen == gen) {
-                    tracing::info!(channel = %channel, room_id = ?room_id, "joined");
-                    st.args.board.update(&channel, |s| {
-                        s.state = ChannelState::Joined;
-                        s.joined_since_ms = Some(at_ms);
-                        if room_id.is_some() {
-                            s.room_id.clone_from(&room_id);
-                        }
-                        s.last_error = None;
-                    });
-                    metrics::gauge!(m::CHANNEL_STATE, "channel" => channel.to_string()).set(ChannelState::Joined.gauge());
-                    if let Some(old) = &st.previous {
-                        myself.send_after(st.args.overlap, { let g = old.gen; move || ChannelMsg::DropOld(g) });
-                    }
-                } else if st.current.as_ref().is_none_or(|r| r.gen != gen) && st.previous.as_ref().is_none_or(|r| r.gen != gen) {
-                    tracing::debug!(channel = %channel, gen, "join of a stale session ignored");
+                let effects = st.conn.on(Input::Joined { gen }, unit);
+                if effects.is_empty() {
+                    tracing::debug!(channel = %st.args.session.channel, gen, "join of a stale session ignored");
                 }
+                st.apply(&myself, effects, Some(&Context::Joined { at_ms, room_id }));
             }
             ChannelMsg::Session(SessionEvent::ServerReconnect { gen }) => {
-                if st.current.as_ref().is_some_and(|r| r.gen == gen) && st.previous.is_none() && !st.stopping {
-                    tracing::info!(channel = %channel, "server asked to reconnect: opening the new connection before closing the old");
-                    metrics::counter!(m::RECONNECTS_TOTAL, "reason" => "server_reconnect").increment(1);
-                    st.args.board.update(&channel, |s| s.reconnects += 1);
-                    st.previous = st.current.take();
-                    st.current = Some(st.start(&myself));
-                }
+                let effects = st.conn.on(Input::ServerReconnect { gen }, unit);
+                st.apply(&myself, effects, None);
             }
             ChannelMsg::DropOld(gen) => {
-                if st.previous.as_ref().is_some_and(|r| r.gen == gen) {
-                    // Dropping the guard cancels the session; it reports Ended by itself.
-                    st.previous.take();
-                }
+                let effects = st.conn.on(Input::DropOld { gen }, unit);
+                st.apply(&myself, effects, None);
             }
             ChannelMsg::Session(SessionEvent::Ended { gen, reason, was_joined_for }) => {
-                if st.previous.as_ref().is_some_and(|r| r.gen == gen) {
-                    st.previous = None;
-                } else if st.current.as_ref().is_some_and(|r| r.gen == gen) {
-                    st.current = None;
-                    if st.stopping {
-                        return Ok(());
-                    }
-                    if was_joined_for.is_some_and(|d| d > Duration::from_secs(60)) {
-                        st.backoff.reset();
-                    }
-                    let (delay, state) = match &reason {
-                        EndReason::Refused(_) => (st.args.reconnect_max, ChannelState::Refused),
-                        _ => (st.backoff.next(), ChannelState::BackingOff),
-                    };
-                    match &reason {
-                        EndReason::Refused(id) => tracing::warn!(channel = %channel, msg_id = %id, retry_in = ?delay, "join refused by the server"),
-                        other => tracing::warn!(channel = %channel, reason = ?other, retry_in = ?delay, "chat connection ended; reconnecting"),
-                    }
-                    metrics::counter!(m::RECONNECTS_TOTAL, "reason" => reason.label()).increment(1);
-                    st.args.board.update(&channel, |s| {
-                        s.state = state;
-                        s.joined_since_ms = None;
-                        s.reconnects += 1;
-                        s.last_error = Some(format!("{reason:?}"));
-                    });
-                    metrics::gauge!(m::CHANNEL_STATE, "channel" => channel.to_string()).set(state.gauge());
-                    myself.send_after(delay, || ChannelMsg::Connect);
-                }
+                st.sessions.remove(&gen);
+                let ending = if matches!(reason, EndReason::Refused(_)) { Ending::Refused } else { Ending::Lost };
+                let effects = st.conn.on(Input::Ended { gen, ending, joined_for: was_joined_for }, unit);
+                st.apply(&myself, effects, Some(&Context::Ended(reason)));
             }
             ChannelMsg::Shutdown(reply) => {
-                st.stopping = true;
+                let effects = st.conn.on(Input::Shutdown, unit);
+                // Closing drops the guards; wait for each session to report its coverage end.
                 let mut handles = Vec::new();
-                for r in [st.current.take(), st.previous.take()].into_iter().flatten() {
-                    let Running { guard, handle, .. } = r;
-                    drop(guard);
-                    handles.push(handle);
+                for e in &effects {
+                    if let Effect::Close { gen } = e {
+                        if let Some(Running { _guard, handle }) = st.sessions.remove(gen) {
+                            drop(_guard);
+                            handles.push(handle);
+                        }
+                    }
                 }
                 for h in handles {
                     let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
                 }
-                st.set_state(ChannelState::Disconnected);
+                st.apply(&myself, effects, None);
                 let _ = reply.send(());
             }
         }
@@ -157,16 +141,87 @@ impl Actor for ChannelActor {
     }
 }
 
+/// What came with the input, for the board and the log.
+enum Context {
+    Joined { at_ms: i64, room_id: Option<String> },
+    Ended(EndReason),
+}
+
 impl ChannelActorState {
-    fn start(&mut self, myself: &ActorRef<ChannelMsg>) -> Running {
-        let gen = self.next_gen;
-        self.next_gen += 1;
+    fn apply(&mut self, myself: &ActorRef<ChannelMsg>, effects: Vec<Effect>, ctx: Option<&Context>) {
+        let channel = self.args.session.channel.clone();
+        for effect in effects {
+            match effect {
+                Effect::Open { gen } => {
+                    let running = self.spawn_session(myself, gen);
+                    self.sessions.insert(gen, running);
+                    if self.conn.previous().is_none() {
+                        self.set_state(ChannelState::Connecting);
+                    }
+                }
+                Effect::Close { gen } => {
+                    // Dropping the guard cancels the session; it reports Ended by itself.
+                    self.sessions.remove(&gen);
+                }
+                Effect::ShowJoined { .. } => {
+                    let (at_ms, room_id) = match ctx {
+                        Some(Context::Joined { at_ms, room_id }) => (Some(*at_ms), room_id.clone()),
+                        _ => (None, None),
+                    };
+                    tracing::info!(channel = %channel, room_id = ?room_id, "joined");
+                    self.args.board.update(&channel, |s| {
+                        s.state = ChannelState::Joined;
+                        s.joined_since_ms = at_ms;
+                        if room_id.is_some() {
+                            s.room_id.clone_from(&room_id);
+                        }
+                        s.last_error = None;
+                    });
+                    metrics::gauge!(m::CHANNEL_STATE, "channel" => channel.to_string()).set(ChannelState::Joined.gauge());
+                }
+                Effect::DropOldAfter { gen, after } => {
+                    myself.send_after(after, move || ChannelMsg::DropOld(gen));
+                }
+                Effect::Reconnecting => {
+                    tracing::info!(channel = %channel, "server asked to reconnect: opening the new connection before closing the old");
+                    metrics::counter!(m::RECONNECTS_TOTAL, "reason" => "server_reconnect").increment(1);
+                    self.args.board.update(&channel, |s| s.reconnects += 1);
+                }
+                Effect::RetryAfter { after, ending } => {
+                    let reason = match ctx {
+                        Some(Context::Ended(r)) => r.clone(),
+                        _ => EndReason::Closed,
+                    };
+                    let state = match ending {
+                        Ending::Refused => ChannelState::Refused,
+                        Ending::Lost => ChannelState::BackingOff,
+                    };
+                    match &reason {
+                        EndReason::Refused(id) => tracing::warn!(channel = %channel, msg_id = %id, retry_in = ?after, "join refused by the server"),
+                        other => tracing::warn!(channel = %channel, reason = ?other, retry_in = ?after, "chat connection ended; reconnecting"),
+                    }
+                    metrics::counter!(m::RECONNECTS_TOTAL, "reason" => reason.label()).increment(1);
+                    self.args.board.update(&channel, |s| {
+                        s.state = state;
+                        s.joined_since_ms = None;
+                        s.reconnects += 1;
+                        s.last_error = Some(format!("{reason:?}"));
+                    });
+                    metrics::gauge!(m::CHANNEL_STATE, "channel" => channel.to_string()).set(state.gauge());
+                    myself.send_after(after, || ChannelMsg::Connect);
+                }
+                Effect::Stopped => self.set_state(ChannelState::Disconnected),
+            }
+        }
+    }
+
+    fn spawn_session(&self, myself: &ActorRef<ChannelMsg>, gen: u64) -> Running {
         let token = CancellationToken::new();
         let me = myself.clone();
         let handle = tokio::spawn(run_session(self.args.session.clone(), gen, token.clone(), move |ev| {
             let _ = me.cast(ChannelMsg::Session(ev));
         }));
-        Running { gen, guard: token.drop_guard(), handle }
+        Running { _guard: token.drop_guard(), handle }
     }
 
     fn set_state(&self, state: ChannelState) {

@@ -2,6 +2,7 @@
 pub mod actor;
 pub mod backoff;
 pub mod conn;
+pub mod connection;
 pub mod forward;
 pub mod framing;
 pub mod limiter;

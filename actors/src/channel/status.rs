@@ -70,6 +70,12 @@ impl ChannelBoard {
         f(entry);
     }
 
+    /// Drops the channel's entry (a channel this process no longer reads).
+    pub fn remove(&self, channel: &str) {
+        let mut map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(channel);
+    }
+
     pub fn snapshot(&self) -> Vec<ChannelStatus> {
         let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         map.values().cloned().collect()

@@ -1,9 +1,10 @@
-//! The supervisor: starts the pipeline (clock, aggregator, sealer, backup) and one actor per channel,
-//! linked to itself; restarts a child that ended, according to its restart type (see `plan`),
-//! with the policy's backoff (a child that fails in pre_start is retried the same way). The
-//! pipeline restarts rest_for_one in dependency order; channels one_for_one. Past the intensity
-//! limit it escalates by reporting a fatal error and stopping, so the process exits non-zero
-//! instead of spinning. Children register under names (`Routes`), so messages reach a restarted
+//! The supervisor: starts the pipeline (clock, aggregator, sealer, backup) and the channel
+//! supervisor (which owns the channel actors, with its own budget: see `channels`), linked to
+//! itself; restarts a child that ended, according to its restart type (see `plan`), with the
+//! policy's backoff (a child that fails in pre_start is retried the same way). The pipeline
+//! restarts rest_for_one in dependency order; the channel supervisor one_for_one. Past the
+//! intensity limit it escalates by reporting a fatal error and stopping, so the process exits
+//! non-zero instead of spinning. Children register under names (`Routes`), so messages reach a restarted
 //! child, never a stale reference. `Shutdown` runs the graceful order: stop reading chat, drain
 //! the aggregator, let a seal in flight finish.
 
@@ -14,10 +15,10 @@ use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPo
 use tokio::sync::watch;
 
 use super::plan::{rest_for_one, Exit, RestartType};
+use super::channels::{ChannelSupMsg, ChannelSupervisor, ChannelSupervisorArgs};
 use super::policy::{Decision, RestartPolicy, RestartTracker};
 use crate::aggregator::{AggregatorActor, AggregatorArgs, AggregatorMsg};
 use crate::backup::{BackupActor, BackupArgs};
-use crate::channel::{ChannelActor, ChannelArgs, ChannelMsg};
 use crate::clock::{ClockActor, ClockArgs};
 use crate::routes::Routes;
 use crate::sealer::{SealerActor, SealerArgs, SealerMsg};
@@ -31,7 +32,8 @@ pub struct SupervisorArgs {
     pub aggregator: AggregatorArgs,
     pub sealer: SealerArgs,
     pub backup: BackupArgs,
-    pub channels: Vec<ChannelArgs>,
+    /// The channel supervisor's arguments (the desired channel set and the channel template).
+    pub channels: ChannelSupervisorArgs,
     pub policy: RestartPolicy,
     /// Set to the reason when the supervisor gives up.
     pub fatal: watch::Sender<Option<String>>,
@@ -44,7 +46,8 @@ pub enum Child {
     Aggregator,
     Sealer,
     Backup,
-    Channel(usize),
+    /// The channel supervisor.
+    Channels,
 }
 
 impl Child {
@@ -54,17 +57,13 @@ impl Child {
             Child::Aggregator => "aggregator",
             Child::Sealer => "sealer",
             Child::Backup => "backup",
-            Child::Channel(_) => "channel",
+            Child::Channels => "channels",
         }
     }
 
-    /// Pipeline children are always restarted; a channel actor that stopped by itself without
-    /// an error (told to leave) stays stopped.
+    /// Every child is always restarted.
     pub fn restart_type(&self) -> RestartType {
-        match self {
-            Child::Channel(_) => RestartType::Transient,
-            _ => RestartType::Permanent,
-        }
+        RestartType::Permanent
     }
 
     /// Position in the pipeline's dependency order, for pipeline children.
@@ -103,7 +102,7 @@ impl Actor for Supervisor {
     async fn pre_start(&self, myself: ActorRef<SupervisorMsg>, args: SupervisorArgs) -> Result<SupervisorState, ActorProcessingErr> {
         let mut st = SupervisorState { tracker: RestartTracker::new(args.policy.clone()), args, running: HashMap::new(), shutting_down: false };
         let mut order = PIPELINE.to_vec();
-        order.extend((0..st.args.channels.len()).map(Child::Channel));
+        order.push(Child::Channels);
         // A child that cannot start now is retried by the policy, like a crash.
         st.start(&myself, order, false).await;
         Ok(st)
@@ -168,11 +167,9 @@ impl SupervisorState {
             Child::Backup => Actor::spawn_linked(Some(routes.name("backup")), BackupActor, self.args.backup.clone(), sup)
                 .await
                 .map(|(r, _)| r.get_cell()),
-            Child::Channel(i) => {
-                let args = self.args.channels[*i].clone();
-                let name = routes.name(&format!("channel.{}", args.session.channel));
-                Actor::spawn_linked(Some(name), ChannelActor, args, sup).await.map(|(r, _)| r.get_cell())
-            }
+            Child::Channels => Actor::spawn_linked(Some(routes.name("channels")), ChannelSupervisor, self.args.channels.clone(), sup)
+                .await
+                .map(|(r, _)| r.get_cell()),
         }
         .map_err(|e| format!("{} did not start: {e}", child.kind()))?;
         if child == Child::Aggregator {
@@ -289,10 +286,11 @@ impl SupervisorState {
     async fn graceful(&mut self) -> Vec<String> {
         let mut problems = Vec::new();
         let t = Some(Duration::from_secs(10));
-        for cell in self.find(|c| matches!(c, Child::Channel(_))) {
-            let r: ActorRef<ChannelMsg> = cell.into();
-            if r.call(ChannelMsg::Shutdown, t).await.is_err() {
-                problems.push("a channel actor did not confirm its stop".into());
+        for cell in self.find(|c| matches!(c, Child::Channels)) {
+            let r: ActorRef<ChannelSupMsg> = cell.into();
+            match r.call(ChannelSupMsg::Shutdown, t).await {
+                Ok(ractor::rpc::CallResult::Success(p)) => problems.extend(p),
+                _ => problems.push("the channel supervisor did not confirm that chat reading stopped".into()),
             }
         }
         // Drain until everything received is durable (retrying while the store recovers).

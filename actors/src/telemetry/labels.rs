@@ -53,9 +53,11 @@ pub fn reconnect_reasons() -> Vec<&'static str> {
     v
 }
 
-/// `actor` of `chatseal_actor_restarts_total`: every child kind of the supervisor.
-pub fn actor_kinds() -> [&'static str; 5] {
-    [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup, Child::Channel(0)].map(|c| c.kind())
+/// `actor` of `chatseal_actor_restarts_total`: every child kind of the supervisor, and
+/// `channel` for the channel actors the channel supervisor restarts.
+pub fn actor_kinds() -> [&'static str; 6] {
+    let [a, b, c, d, e] = [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup, Child::Channels].map(|c| c.kind());
+    [a, b, c, d, e, "channel"]
 }
 
 /// `outcome` of `chatseal_recoveries_total` (see `backup::RecoveryRecord::outcome`).
@@ -196,9 +198,9 @@ mod tests {
             }
         }
         assert_eq!(reasons.len(), 7);
-        for c in [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup, Child::Channel(3)] {
+        for c in [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup, Child::Channels] {
             match &c {
-                Child::Clock | Child::Aggregator | Child::Sealer | Child::Backup | Child::Channel(_) => {
+                Child::Clock | Child::Aggregator | Child::Sealer | Child::Backup | Child::Channels => {
                     assert!(actor_kinds().contains(&c.kind()));
                 }
             }

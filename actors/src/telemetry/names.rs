@@ -30,7 +30,7 @@ macro_rules! defs {
 defs! {
     BUILD_INFO = "chatseal_build_info", Gauge, "Always 1; labels carry the version.";
     // channels / ingest
-    CHANNEL_STATE = "chatseal_channel_state", Gauge, "Channel connection state per channel: 0 disconnected, 1 connecting, 2 joined, 3 backing off, 4 refused.";
+    CHANNEL_STATE = "chatseal_channel_state", Gauge, "Channel connection state per channel: 0 disconnected, 1 connecting, 2 joined, 3 backing off, 4 refused, -1 no longer read by this process (removed from the channel set).";
     CHANNELS_JOINED = "chatseal_channels_joined", Gauge, "Channels whose join is confirmed right now.";
     LINES_TOTAL = "chatseal_irc_lines_total", Counter, "IRC lines received, by command kind.";
     LINES_REJECTED_TOTAL = "chatseal_irc_lines_rejected_total", Counter, "IRC lines rejected as malformed or unknown, by reason.";

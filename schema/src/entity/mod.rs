@@ -6,6 +6,7 @@
 //! covered by digests, and tables can be copied (migrate, restore) in any order.
 
 pub mod audit_log;
+pub mod channels;
 pub mod coverage;
 pub mod meta;
 pub mod opt_outs;
@@ -17,7 +18,7 @@ pub mod signals;
 pub mod users;
 
 /// Every table, in the order a copy between stores can use.
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 11] = [
     "meta",
     "users",
     "participation",
@@ -28,4 +29,5 @@ pub const TABLES: [&str; 10] = [
     "sealed_participants",
     "opt_outs",
     "audit_log",
+    "channels",
 ];

@@ -199,6 +199,7 @@ mod tests {
             "{lite}"
         );
         assert!(lite.contains(r#"PRIMARY KEY ("epoch", "channel", "idx")"#));
-        assert_eq!(tables().len(), crate::entity::TABLES.len());
+        // Every table of the entities but those later migrations add (`channels`).
+        assert_eq!(tables().len(), crate::entity::TABLES.len() - 1);
     }
 }

@@ -14,6 +14,7 @@ const PG_MIGRATION_LOCK: i64 = 0x6368_6174_7365_616c; // "chatseal"
 mod m20260501_000001_initial;
 mod m20260601_000002_claim_cut;
 mod m20261206_000003_members_and_roles;
+mod m20261206_000005_channels;
 mod m20261206_000008_cluster_slots;
 
 /// All migrations, oldest first.
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260501_000001_initial::Migration),
             Box::new(m20260601_000002_claim_cut::Migration),
             Box::new(m20261206_000003_members_and_roles::Migration),
+            Box::new(m20261206_000005_channels::Migration),
             Box::new(m20261206_000008_cluster_slots::Migration),
         ]
     }

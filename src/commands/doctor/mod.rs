@@ -55,7 +55,12 @@ pub async fn main(config: Option<&Path>, epochs: u32, json: bool) -> i32 {
             let (length_check, store_len) = probe::epoch_length_check(&store, len).await;
             r.checks.push(length_check);
             let clock = Clock { len: store_len, closed: last_closed_epoch(now_ms, store_len, grace_ms), ..clock };
-            r.checks.extend(probe::sealing_checks(&store, clock, epochs, &s.twitch.channels).await);
+            // The channels daemons read: the store's set (the config's list before a first start).
+            let channels = match store.channel_set().await {
+                Ok(set) if !set.is_empty() => set,
+                _ => s.twitch.channels.clone(),
+            };
+            r.checks.extend(probe::sealing_checks(&store, clock, epochs, &channels).await);
             let _ = store.close().await;
         }
     }
