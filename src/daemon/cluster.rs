@@ -68,10 +68,10 @@ pub struct SlotInputs {
 }
 
 /// Starts claiming the roles and planning the slots for the member holding `lease`.
-pub fn start(store: &Store, lease: Arc<Lease>, inputs: SlotInputs) -> Roles {
+pub fn start(store: &Store, lease: Arc<Lease>, inputs: SlotInputs, reading_tx: watch::Sender<BTreeSet<String>>) -> Roles {
     let (sealer_tx, sealer) = watch::channel(None);
     let (backup_tx, backup) = watch::channel(None);
-    let (reading_tx, reading) = watch::channel(BTreeSet::new());
+    let reading = reading_tx.subscribe();
     metrics::gauge!(m::CLUSTER_REPLICAS).set(inputs.replicas as f64);
     let task = tokio::spawn(claim_loop(store.clone(), lease, sealer_tx, backup_tx, reading_tx, inputs));
     Roles { sealer, backup, reading, task, store: store.clone() }

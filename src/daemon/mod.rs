@@ -127,14 +127,18 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     upkeep::seed_gauges(&settings, &store).await?;
     let opted_out = store.opted_out_logins().await?;
     let routes = Routes::unique();
-    let mut wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out, desired)?;
-    // Cluster mode: the sealer and backup roles, fenced (cluster.md).
-    let roles = match (&membership, settings.cluster.enabled) {
+    // In a cluster the channel actors follow the slots this member holds (cluster.md); the
+    // store's channel set is then the cluster's set, from which the slots are planned.
+    let clustered = settings.cluster.enabled && membership.is_some();
+    let (reading_tx, reading_rx) = tokio::sync::watch::channel(std::collections::BTreeSet::new());
+    let cluster_set = desired.clone();
+    let channel_feed = if clustered { reading_rx } else { desired };
+    let mut wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out, channel_feed)?;
+    // Cluster mode: the sealer and backup roles, fenced, and the channel slots.
+    let roles = match (&membership, clustered) {
         (Some(m), true) => {
-            // The cluster's channel set: the configured channels until the store holds the set.
-            let (_set_tx, set_rx) = tokio::sync::watch::channel(settings.twitch.channels.iter().cloned().collect());
-            let inputs = cluster::SlotInputs { channels: set_rx, replicas: settings.cluster.replicas, board: wired.board.clone() };
-            let roles = cluster::start(&store, m.lease.clone(), inputs);
+            let inputs = cluster::SlotInputs { channels: cluster_set, replicas: settings.cluster.replicas, board: wired.board.clone() };
+            let roles = cluster::start(&store, m.lease.clone(), inputs, reading_tx);
             wired.args.sealer.cluster = Some(roles.sealer_args(&m.lease, &settings));
             wired.args.backup.role = Some(roles.backup.clone());
             Some(roles)
