@@ -103,6 +103,8 @@ async fn build(path: &Path, total: i64) {
         }
     }
     let loaded = started.elapsed();
+    store.checkpoint().await.expect("checkpoint");
+    let size_without_index = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let index_started = Instant::now();
     exec(&store, &format!("CREATE INDEX {USER_EPOCHS_INDEX} ON sealed_participants (user_hash, epoch, channel)")).await;
     let index = index_started.elapsed();
@@ -110,7 +112,7 @@ async fn build(path: &Path, total: i64) {
     let rows = store.seal_count().await.expect("count");
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let done = format!(
-        "{{\"participants\": {}, \"seals\": {rows}, \"load_seconds\": {:.1}, \"index_seconds\": {:.1}, \"size_bytes\": {size}}}",
+        "{{\"participants\": {}, \"seals\": {rows}, \"load_seconds\": {:.1}, \"index_seconds\": {:.1}, \"size_bytes\": {size}, \"size_without_index_bytes\": {size_without_index}}}",
         per_seal * EPOCHS * CHANNELS,
         loaded.as_secs_f64(),
         index.as_secs_f64()
