@@ -25,6 +25,9 @@ pub struct UserSealedRow {
     pub amount: String,
 }
 
+/// Keys per read in [`Store::seals_of`].
+pub const SEAL_KEYS_PER_READ: usize = 100;
+
 const PAGE_SQL: &str = "SELECT epoch, channel, idx, amount FROM sealed_participants \
      WHERE user_hash = $1 AND epoch < $2 ORDER BY epoch DESC, channel DESC LIMIT $3";
 const PAGE_CHANNEL_SQL: &str = "SELECT epoch, channel, idx, amount FROM sealed_participants \
@@ -102,25 +105,27 @@ impl Store {
     }
 
     /// The seals of the given (epoch, channel)s, in no particular order; keys without a seal
-    /// are absent. Callers pass one page's keys (a few hundred at most).
+    /// are absent. Callers pass one page's keys; they are read [`SEAL_KEYS_PER_READ`] at a time
+    /// (SQLite refuses an expression deeper than 1,000 terms).
     pub async fn seals_of(&self, keys: &[(i64, String)]) -> Result<Vec<SealedEpoch>, StoreError> {
-        if keys.is_empty() {
-            return Ok(Vec::new());
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(SEAL_KEYS_PER_READ) {
+            let mut any = Condition::any();
+            for (epoch, channel) in chunk {
+                any = any.add(
+                    Condition::all()
+                        .add(sealed_epochs::Column::Epoch.eq(*epoch))
+                        .add(sealed_epochs::Column::Channel.eq(channel.as_str())),
+                );
+            }
+            let rows = sealed_epochs::Entity::find()
+                .filter(any)
+                .all(&self.reader)
+                .await
+                .map_err(self.ctx.at("reading the seals of a page of hours"))?;
+            out.extend(rows.into_iter().map(SealedEpoch::from));
         }
-        let mut any = Condition::any();
-        for (epoch, channel) in keys {
-            any = any.add(
-                Condition::all()
-                    .add(sealed_epochs::Column::Epoch.eq(*epoch))
-                    .add(sealed_epochs::Column::Channel.eq(channel.as_str())),
-            );
-        }
-        let rows = sealed_epochs::Entity::find()
-            .filter(any)
-            .all(&self.reader)
-            .await
-            .map_err(self.ctx.at("reading the seals of a page of hours"))?;
-        Ok(rows.into_iter().map(Into::into).collect())
+        Ok(out)
     }
 
     /// Whether `user_hash` has a users row (was ever seen in any channel).
