@@ -18,6 +18,7 @@ pub mod settings;
 pub mod telemetry;
 pub mod timefmt;
 pub mod twitchsim;
+pub mod viewer;
 
 use clap::Parser;
 

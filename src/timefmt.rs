@@ -1,7 +1,8 @@
 //! Calendar times written as text, to Unix time: `YYYY-MM-DD HH:MM:SS` (or with `T`), optional
 //! fraction of a second, optional zone `Z`, `UTC`, `+HH`, `+HH:MM` or `+HHMM` (also `-`). A time
 //! without zone is UTC. Used for the timestamps chat loggers put in front of each line (replay)
-//! and for the old system's timestamps (legacy import). Pure; no panics on any input.
+//! and for the old system's timestamps (legacy import); and back, Unix time to UTC text for the
+//! viewer's page (`iso_utc`, `utc_span`). Pure; no panics on any input.
 
 /// Days from 1970-01-01 to the proleptic Gregorian date (H. Hinnant's `days_from_civil`).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -117,5 +118,61 @@ mod tests {
         ] {
             assert_eq!(parse_utc_ms(bad), None, "{bad:?}");
         }
+    }
+}
+
+/// Proleptic Gregorian (year, month, day) of a day count from 1970-01-01 (H. Hinnant's
+/// `civil_from_days`, the inverse of `days_from_civil`).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+/// Unix seconds as `YYYY-MM-DDTHH:MM:SSZ` (UTC), as HTML's `<time datetime>` takes it.
+pub fn iso_utc(secs: i64) -> String {
+    let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
+    let s = secs.rem_euclid(86_400);
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// An hour-like span `[start, start + len)` for people: `2026-12-06 15:00–16:00 UTC` (the end's
+/// date is shown when it differs, seconds only when they are not zero).
+pub fn utc_span(start: i64, len: i64) -> String {
+    let end = start.saturating_add(len.max(0));
+    let iso = |t: i64| iso_utc(t);
+    let clock = |t: &str| if t.ends_with(":00Z") { t[11..16].to_string() } else { t[11..19].to_string() };
+    let (a, b) = (iso(start), iso(end));
+    let tail = if a[..10] == b[..10] { clock(&b) } else { format!("{} {}", &b[..10], clock(&b)) };
+    format!("{} {}–{} UTC", &a[..10], clock(&a), tail)
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::*;
+
+    #[test]
+    fn unix_seconds_to_text_and_back() {
+        assert_eq!(iso_utc(0), "1970-01-01T00:00:00Z");
+        assert_eq!(iso_utc(1_716_984_000), "2024-05-29T12:00:00Z");
+        assert_eq!(iso_utc(1_709_164_800 + 86_399), "2024-02-29T23:59:59Z");
+        assert_eq!(iso_utc(-1), "1969-12-31T23:59:59Z");
+        for t in [0i64, 951_782_400, 1_709_164_800, 1_761_753_600, 4_102_444_800, 4_102_444_799] {
+            let text = iso_utc(t);
+            assert_eq!(parse_utc_ms(&text), Some(t * 1000), "{text}");
+        }
+    }
+
+    #[test]
+    fn spans() {
+        assert_eq!(utc_span(1_761_753_600, 3600), "2025-10-29 16:00–17:00 UTC");
+        assert_eq!(utc_span(1_761_753_600 + 7 * 3600, 3600), "2025-10-29 23:00–2025-10-30 00:00 UTC");
+        assert_eq!(utc_span(1_761_753_600, 2), "2025-10-29 16:00–16:00:02 UTC");
     }
 }

@@ -28,3 +28,5 @@ mod read;
 mod seal;
 #[path = "store/fence.rs"]
 mod fence;
+#[path = "store/user_epochs.rs"]
+mod user_epochs;

@@ -10,6 +10,7 @@ pub mod health;
 pub mod idle;
 pub mod limits;
 pub mod serve;
+pub mod viewer;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -57,6 +58,10 @@ pub struct AppState {
     pub limits: limits::Limits,
     /// This daemon's cluster settings (`/v1/cluster`).
     pub cluster: cluster::ClusterView,
+    /// `sealing.decimals`: the viewer's page writes amounts as whole tokens.
+    pub decimals: u32,
+    /// The channels' latest seals for the viewer's page (read at most once per 5 s).
+    pub latest: Arc<crate::viewer::latest::LatestSeals>,
 }
 
 impl AppState {
@@ -86,6 +91,8 @@ impl AppState {
             backups: BackupBoard::default(),
             limits: limits::Limits::from_settings(&settings.http),
             cluster: cluster::ClusterView::default(),
+            decimals: settings.sealing.decimals,
+            latest: Arc::default(),
         }
     }
 }
@@ -136,6 +143,9 @@ routes! {
     post "/v1/admin/seal" => admin::seal;
     post "/v1/admin/backup" => admin::backup;
     post "/v1/admin/channels" => admin::channels;
+    get "/v1/users/{login}/epochs" => viewer::user_epochs;
+    get "/" => viewer::index;
+    get "/claims" => viewer::claims;
 }
 
 /// The routes that read or write the store: each answers 503 `store_timeout` past
@@ -149,6 +159,9 @@ pub const STORE_ROUTES: &[&str] = &[
     "/v1/admin/opt-out",
     "/v1/cluster",
     "/v1/admin/channels",
+    "/v1/users/{login}/epochs",
+    "/",
+    "/claims",
 ];
 
 pub fn router(state: AppState) -> Router {

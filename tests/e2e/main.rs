@@ -36,3 +36,5 @@ mod backup_manifest;
 #[cfg(feature = "failpoints")]
 mod shutdown_count;
 mod epoch_length;
+mod user_epochs;
+mod viewer_page;

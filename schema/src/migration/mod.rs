@@ -16,6 +16,7 @@ mod m20260601_000002_claim_cut;
 mod m20261206_000003_members_and_roles;
 mod m20261206_000005_channels;
 mod m20261206_000008_cluster_slots;
+pub mod m20261206_000007_user_epochs_index;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -29,15 +30,19 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000003_members_and_roles::Migration),
             Box::new(m20261206_000005_channels::Migration),
             Box::new(m20261206_000008_cluster_slots::Migration),
+            Box::new(m20261206_000007_user_epochs_index::Migration),
         ]
     }
 }
 
-/// The name of the newest migration this build knows (what a current store reports).
+/// The name of the newest migration this build knows (what a current store reports as
+/// `MAX(version)`): the greatest name, not the last of the list, since branches append their
+/// migrations in the order they land, not in the order of their numbers.
 pub fn latest_migration() -> String {
     Migrator::migrations()
-        .last()
+        .iter()
         .map(|m| m.name().to_owned())
+        .max()
         .unwrap_or_default()
 }
 

@@ -12,6 +12,7 @@ pub mod meta;
 pub mod optout;
 pub mod read;
 pub mod seal;
+pub mod user_epochs;
 pub mod verify;
 pub mod window;
 
