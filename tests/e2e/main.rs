@@ -6,6 +6,7 @@ mod backup;
 mod backup_layout;
 mod backup_pg;
 mod channel;
+mod cluster;
 mod corruption;
 #[cfg(feature = "failpoints")]
 mod crashpoints;
