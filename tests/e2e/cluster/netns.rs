@@ -68,38 +68,53 @@ pub struct Netns {
 }
 
 impl Netns {
-    /// Creates `cs` + `n` (3 digits) with 10.250.`n`.1 (host) / .2 (inside). Panics with what
-    /// failed and what to do (root, iproute2) when it cannot; cleans up what it made first.
+    /// Creates the first free `cs` + N (3 digits) for N from `n` (up to `n` + 19), with
+    /// 10.250.N.1 (host) / .2 (inside); a number another live test process uses is skipped, never
+    /// taken over. Panics with what failed and what to do (root, iproute2) when it cannot, after
+    /// deleting what it made.
     pub fn create(n: u8) -> Netns {
-        assert!(n > 0, "netns numbers start at 1");
+        assert!(n > 0 && n < 236, "netns numbers are 1..=235");
         sweep_stale();
-        let name = format!("cs{n:03}");
-        // A leftover of ours under the same number (a crashed run of this test) goes first.
-        if ours().contains(&name) {
-            let _ = ip(&["link", "del", &format!("{name}h")]);
-            let _ = ip(&["netns", "del", &name]);
+        for n in n..n + 20 {
+            let name = format!("cs{n:03}");
+            if ours().contains(&name) {
+                continue;
+            }
+            // The marker first, so that no sweep (of another test) takes it for a stale one.
+            std::fs::write(marker(&name), std::process::id().to_string()).expect("write netns marker");
+            // `ip netns add` fails when another process took the name meanwhile: try the next.
+            if ip(&["netns", "add", &name]).is_err() {
+                continue;
+            }
+            let ns = Netns { host_if: format!("{name}h"), inner_if: format!("{name}i"), name, n };
+            ns.wire();
+            return ns;
         }
-        let ns = Netns { host_if: format!("{name}h"), inner_if: format!("{name}i"), name, n };
-        std::fs::write(marker(&ns.name), std::process::id().to_string()).expect("write netns marker");
-        let (host, inner) = (ns.host_ip().to_string(), ns.inner_ip().to_string());
+        panic!("no free test network namespace cs{n:03}..cs{:03}: `ip netns list` shows {:?}; delete stale ones with `ip netns del NAME`", n + 19, ours());
+    }
+
+    /// The veth pair and addresses of a namespace just added.
+    fn wire(&self) {
+        let (host, inner) = (self.host_ip().to_string(), self.inner_ip().to_string());
         let steps: Vec<Vec<String>> = vec![
-            vec!["netns".into(), "add".into(), ns.name.clone()],
-            vec!["link".into(), "add".into(), ns.host_if.clone(), "type".into(), "veth".into(), "peer".into(), "name".into(), ns.inner_if.clone()],
-            vec!["link".into(), "set".into(), ns.inner_if.clone(), "netns".into(), ns.name.clone()],
-            vec!["addr".into(), "add".into(), format!("{host}/24"), "dev".into(), ns.host_if.clone()],
-            vec!["link".into(), "set".into(), ns.host_if.clone(), "up".into()],
-            ns.inside(&["ip", "addr", "add", &format!("{inner}/24"), "dev", &ns.inner_if]),
-            ns.inside(&["ip", "link", "set", &ns.inner_if, "up"]),
-            ns.inside(&["ip", "link", "set", "lo", "up"]),
+            vec!["link".into(), "add".into(), self.host_if.clone(), "type".into(), "veth".into(), "peer".into(), "name".into(), self.inner_if.clone()],
+            vec!["link".into(), "set".into(), self.inner_if.clone(), "netns".into(), self.name.clone()],
+            vec!["addr".into(), "add".into(), format!("{host}/24"), "dev".into(), self.host_if.clone()],
+            vec!["link".into(), "set".into(), self.host_if.clone(), "up".into()],
+            self.inside(&["ip", "addr", "add", &format!("{inner}/24"), "dev", &self.inner_if]),
+            self.inside(&["ip", "link", "set", &self.inner_if, "up"]),
+            self.inside(&["ip", "link", "set", "lo", "up"]),
         ];
         for step in steps {
             let args: Vec<&str> = step.iter().map(String::as_str).collect();
             if let Err(e) = ip(&args) {
-                drop(ns);
-                panic!("creating the test's network namespace: {e}; the partition tests need root and iproute2 (apt-get install -y iproute2)");
+                // The caller's guard does not exist yet: clean up here, then fail.
+                let _ = ip(&["netns", "del", &self.name]);
+                let _ = ip(&["link", "del", &self.host_if]);
+                let _ = std::fs::remove_file(marker(&self.name));
+                panic!("creating the test's network namespace {}: {e}; the partition tests need root and iproute2 (apt-get install -y iproute2)", self.name);
             }
         }
-        ns
     }
 
     /// `["netns", "exec", name, args...]` as arguments of `ip`.

@@ -67,32 +67,38 @@ async fn harness_kills_restarts_and_its_ledger_checks_a_single_daemon() {
 
 #[test]
 fn netns_guard_deletes_the_namespace_even_on_panic() {
+    let name = std::sync::Mutex::new(String::new());
     let outcome = std::panic::catch_unwind(|| {
         let ns = Netns::create(201);
+        *name.lock().unwrap() = ns.name.clone();
         assert!(ours().contains(&ns.name), "{} exists while the guard lives", ns.name);
         panic!("a failing test body");
     });
     assert!(outcome.is_err(), "the body panicked");
-    assert!(!ours().contains(&"cs201".to_owned()), "cs201 deleted by the guard: {:?}", ours());
-    let link = std::process::Command::new("ip").args(["link", "show", "cs201h"]).output().expect("ip link show");
-    assert!(!link.status.success(), "the host-side veth cs201h is gone");
+    let name = name.into_inner().unwrap();
+    assert!(name.starts_with("cs2"), "a namespace was made: {name:?}");
+    assert!(!ours().contains(&name), "{name} deleted by the guard: {:?}", ours());
+    let link = std::process::Command::new("ip").args(["link", "show", &format!("{name}h")]).output().expect("ip link show");
+    assert!(!link.status.success(), "the host-side veth {name}h is gone");
 
     // A leftover from a crashed run (no live creator) is swept by the next create.
-    let made = std::process::Command::new("ip").args(["netns", "add", "cs203"]).status().expect("ip netns add");
+    let made = std::process::Command::new("ip").args(["netns", "add", "cs255"]).status().expect("ip netns add");
     assert!(made.success());
-    let ns = Netns::create(204);
-    assert!(!ours().contains(&"cs203".to_owned()), "a stale cs* namespace is swept: {:?}", ours());
+    let ns = Netns::create(231);
+    assert!(!ours().contains(&"cs255".to_owned()), "a stale cs* namespace is swept: {:?}", ours());
+    let made = ns.name.clone();
     drop(ns);
-    assert!(!ours().contains(&"cs204".to_owned()));
+    assert!(!ours().contains(&made));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_daemon_in_a_namespace_reaches_the_store_and_chat_through_forwarders_until_cut() {
     let mut c = Cluster::new().await;
-    let island = Island::new(202, &c.url, c.fake.addr()).await;
+    let island = Island::new(211, &c.url, c.fake.addr()).await;
     let chans = channels("csn", 1);
     let place = island.place(&c.url);
-    assert!(place.store_url.contains("10.250.202.1:"), "the member's store URL goes through the forwarder: {}", place.store_url);
+    let host = format!("{}:", island.ns.host_ip());
+    assert!(place.store_url.contains(&host), "the member's store URL goes through the forwarder: {}", place.store_url);
     let i = c.add_with_env("inside", place, plain_env(&chans));
     c.member(i).start();
     c.members[i].wait_healthy(Duration::from_secs(60)).await;

@@ -45,14 +45,25 @@ async fn replicas_one_reads_each_channel_once_and_retakes_a_dead_members_channel
 
     let victim: BTreeSet<String> = v.members.iter().find(|m| m.instance == "a").map(|m| m.slots.iter().cloned().collect()).unwrap_or_default();
     assert!(!victim.is_empty(), "a holds slots: {v:#?}");
+    // The connections that read a's channels before the kill: a's channels count as read again
+    // only once a connection NOT among these has joined them.
+    let old: BTreeSet<u64> = c.fake.sessions().iter().filter(|s| s.channels.iter().any(|ch| victim.contains(ch))).map(|s| s.id).collect();
     c.member(0).kill9();
     let killed = Instant::now();
     ledger.set_phase(1);
     // Pacing: a's channels at 20 JOINs per 1 s window, plus 1 s for polling and connecting.
     let pacing = Duration::from_secs((victim.len() as u64).div_ceil(20)) + Duration::from_secs(1);
     let bound = 2 * LEASE_TTL + pacing;
-    c.wait_joined_by(&chans, 1, bound + Duration::from_secs(10)).await;
+    let retaken = c
+        .fake
+        .wait_for(bound + Duration::from_secs(10), |f| {
+            let sessions = f.sessions();
+            victim.iter().all(|ch| f.joined_connections(ch) == 1 && sessions.iter().any(|s| !old.contains(&s.id) && s.channels.contains(ch)))
+        })
+        .await;
     let took = killed.elapsed();
+    assert!(retaken, "a's channels {victim:?} not joined again by another member within {:?}; logs in {}", bound + Duration::from_secs(10), c.log_dir().display());
+    c.wait_joined_by(&chans, 1, Duration::from_secs(5)).await;
     assert!(took <= bound, "a's {} channels read again after {took:?}; the bound is 2 x lease_ttl + pacing = {bound:?}", victim.len());
     let v = c.wait_view("2 members, each channel read by exactly one", Duration::from_secs(10), once(2)).await;
     assert!(v.unowned().is_empty(), "no slot left unowned: {:?}", v.unowned());
