@@ -7,6 +7,7 @@ mod backup_layout;
 mod backup_pg;
 mod channel;
 mod channel_set;
+mod cluster;
 mod cluster_smoke;
 mod corruption;
 #[cfg(feature = "failpoints")]

@@ -9,3 +9,5 @@ pub use gate::IngestGate;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod flush_race_tests;
