@@ -1,7 +1,7 @@
 //! Channel slots (cluster.md, "Channel slots"): every channel of the cluster's set has
 //! `replicas` slots, each held by one live member; no member holds two slots of one channel;
 //! members' counts differ by at most one when the numbers allow it; and nothing flaps: a
-//! member that joins takes slots over one hand-over at a time, make before break (the new
+//! member that joins takes slots over make before break (the new
 //! holder is named `next`, joins, says it is ready, and only then becomes the holder, so a
 //! channel never has fewer readers than before). A pure function of the rows, the channel set
 //! and the live members, run by whichever member ticks, under a lock on the table: any member
@@ -107,22 +107,23 @@ pub fn plan(current: &[Slot], channels: &BTreeSet<String>, replicas: u32, live: 
             slots[i].holder = Some(m.clone());
         }
     }
-    // Balance, one hand-over at a time: while the most loaded member has two more than the
-    // least loaded, one of its slots (whose channel the other does not read) gets that member
-    // as `next`. Only when no hand-over is pending, so the cluster moves gradually.
-    let pending = slots.iter().any(|s| s.next.is_some());
-    if !pending && live.len() > 1 {
-        let by_load: Vec<(usize, String)> = live.iter().map(|m| (load(&slots, m), m.clone())).collect();
-        let most = by_load.iter().max_by_key(|(l, m)| (*l, std::cmp::Reverse(m.clone()))).cloned();
-        let least = by_load.iter().min_by_key(|(l, m)| (*l, m.clone())).cloned();
-        if let (Some((max_l, max_m)), Some((min_l, min_m))) = (most, least) {
-          if max_l > min_l + 1 {
-            let candidate = (0..slots.len()).find(|&i| slots[i].holder.as_deref() == Some(max_m.as_str()) && !reads(&slots, &slots[i].channel, &min_m));
-            if let Some(i) = candidate {
-                slots[i].next = Some(min_m);
-                slots[i].next_ready = false;
+    // Balance, make before break: while the most loaded member has two more than the least
+    // loaded, one of its slots (whose channel the other does not read, and not already being
+    // handed over) gets that member as `next`. The old holder keeps reading until the new one
+    // is ready, so moves can run side by side without a channel ever losing a reader.
+    if live.len() > 1 {
+        for _ in 0..slots.len() {
+            let by_load: Vec<(usize, String)> = live.iter().map(|m| (load(&slots, m), m.clone())).collect();
+            let most = by_load.iter().max_by_key(|(l, m)| (*l, std::cmp::Reverse(m.clone()))).cloned();
+            let least = by_load.iter().min_by_key(|(l, m)| (*l, m.clone())).cloned();
+            let (Some((max_l, max_m)), Some((min_l, min_m))) = (most, least) else { break };
+            if max_l <= min_l + 1 {
+                break;
             }
-          }
+            let candidate = (0..slots.len()).find(|&i| slots[i].holder.as_deref() == Some(max_m.as_str()) && slots[i].next.is_none() && !reads(&slots, &slots[i].channel, &min_m));
+            let Some(i) = candidate else { break };
+            slots[i].next = Some(min_m);
+            slots[i].next_ready = false;
         }
     }
     (slots, notes)
@@ -211,11 +212,10 @@ mod tests {
         let slots = settle(Vec::new(), &ch, 1, &set(&["a", "b"]));
         let live = set(&["a", "b", "c"]);
         let (next, _) = plan(&slots, &ch, 1, &live);
-        // One hand-over at a time, the old holder still holding until c is ready.
+        // Hand-overs to c, the old holders still holding until c is ready.
         let pending: Vec<&Slot> = next.iter().filter(|s| s.next.is_some()).collect();
-        assert_eq!(pending.len(), 1);
-        assert_eq!(pending[0].next.as_deref(), Some("c"));
-        assert!(pending[0].holder.is_some());
+        assert_eq!(pending.len(), 3, "c takes its share: 10 channels over 3 members");
+        assert!(pending.iter().all(|s| s.next.as_deref() == Some("c") && s.holder.is_some()));
         // Not ready yet: nothing moves on.
         assert_eq!(plan(&next, &ch, 1, &live).0, next);
         let settled = settle(next, &ch, 1, &live);
