@@ -87,10 +87,34 @@ impl Store {
         })
     }
 
-    /// Rows per table of [`TABLES`], by table name.
+    /// Whether the store has the table `name`.
+    async fn has_table(&self, name: &str) -> Result<bool, StoreError> {
+        let backend = self.reader.get_database_backend();
+        let sql = match backend {
+            sea_orm::DbBackend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+            _ => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema() AND table_name = $1",
+        };
+        let what = format!("looking for the table {name}");
+        let row = self
+            .reader
+            .query_one_raw(Statement::from_sql_and_values(backend, sql, [name.into()]))
+            .await
+            .map_err(self.ctx.at(&what))?;
+        let n: i64 = match row {
+            Some(r) => r.try_get_by_index(0).map_err(self.ctx.at(&what))?,
+            None => 0,
+        };
+        Ok(n > 0)
+    }
+
+    /// Rows per table of [`TABLES`], by table name. A table that a later migration added and
+    /// this store (an older backup) does not have is left out, not counted as 0.
     pub async fn row_counts(&self) -> Result<BTreeMap<String, i64>, StoreError> {
         let mut out = BTreeMap::new();
         for table in TABLES {
+            if !self.has_table(table).await? {
+                continue;
+            }
             let sql = format!("SELECT COUNT(*) FROM {table}");
             let what = format!("counting the rows of {table}");
             let row = self

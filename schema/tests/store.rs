@@ -26,3 +26,5 @@ mod read;
 mod seal;
 #[path = "store/fence.rs"]
 mod fence;
+#[path = "store/publish.rs"]
+mod publish;

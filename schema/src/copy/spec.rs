@@ -117,6 +117,7 @@ pub fn table_spec(name: &str) -> Result<TableSpec, StoreError> {
         "sealed_participants" => spec_of::<sealed_participants::Entity>(),
         "opt_outs" => spec_of::<opt_outs::Entity>(),
         "audit_log" => spec_of::<audit_log::Entity>(),
+        "publications" => spec_of::<publications::Entity>(),
         other => Err(StoreError::Invalid {
             what: "table name",
             detail: format!("{other:?} is not one of {:?}", entity::TABLES),

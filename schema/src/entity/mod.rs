@@ -10,6 +10,7 @@ pub mod coverage;
 pub mod meta;
 pub mod opt_outs;
 pub mod participation;
+pub mod publications;
 pub mod sealed_epochs;
 pub mod sealed_participants;
 pub mod seen_ids;
@@ -17,7 +18,7 @@ pub mod signals;
 pub mod users;
 
 /// Every table, in the order a copy between stores can use.
-pub const TABLES: [&str; 10] = [
+pub const TABLES: [&str; 11] = [
     "meta",
     "users",
     "participation",
@@ -28,4 +29,5 @@ pub const TABLES: [&str; 10] = [
     "sealed_participants",
     "opt_outs",
     "audit_log",
+    "publications",
 ];

@@ -199,6 +199,7 @@ mod tests {
             "{lite}"
         );
         assert!(lite.contains(r#"PRIMARY KEY ("epoch", "channel", "idx")"#));
-        assert_eq!(tables().len(), crate::entity::TABLES.len());
+        // Later migrations add tables of their own (publications); this one creates the first ten.
+        assert_eq!(tables().len(), 10);
     }
 }

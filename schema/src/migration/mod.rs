@@ -15,6 +15,7 @@ mod m20260501_000001_initial;
 mod m20260601_000002_claim_cut;
 mod m20261206_000003_members_and_roles;
 mod m20261206_000008_cluster_slots;
+mod m20261206_000006_publications;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20260601_000002_claim_cut::Migration),
             Box::new(m20261206_000003_members_and_roles::Migration),
             Box::new(m20261206_000008_cluster_slots::Migration),
+            Box::new(m20261206_000006_publications::Migration),
         ]
     }
 }
