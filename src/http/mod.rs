@@ -4,11 +4,13 @@
 pub mod admin;
 pub mod epochs;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod health;
 pub mod idle;
 pub mod limits;
 pub mod serve;
+pub mod publish;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -23,6 +25,7 @@ use axum::Router;
 use chatseal_actors::backup::BackupBoard;
 use chatseal_actors::channel::ChannelBoard;
 use chatseal_actors::clock::SharedClock;
+use chatseal_actors::sealer::limits::ProgramLimits;
 use chatseal_actors::supervisor::SupervisorMsg;
 use chatseal_actors::telemetry::names as m;
 use chatseal_actors::Routes;
@@ -54,6 +57,8 @@ pub struct AppState {
     pub backups: BackupBoard,
     /// `[http]` limits: bodies, store routes, connections.
     pub limits: limits::Limits,
+    /// The target program's limits (`sealing.max_claim_leaves`, `sealing.max_proof_len`).
+    pub program_limits: ProgramLimits,
 }
 
 impl AppState {
@@ -82,6 +87,7 @@ impl AppState {
             trees: Arc::new(TreeCache::default()),
             backups: BackupBoard::default(),
             limits: limits::Limits::from_settings(&settings.http),
+            program_limits: crate::daemon::wiring::program_limits(settings),
         }
     }
 }
@@ -130,6 +136,8 @@ routes! {
     post "/v1/admin/opt-out" => admin::opt_out;
     post "/v1/admin/seal" => admin::seal;
     post "/v1/admin/backup" => admin::backup;
+    get "/v1/epochs/{epoch}/{channel}/export" => export::bundle;
+    post "/v1/admin/published" => publish::published;
 }
 
 /// The routes that read or write the store: each answers 503 `store_timeout` past
