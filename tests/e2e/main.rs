@@ -34,3 +34,4 @@ mod backup_manifest;
 #[cfg(feature = "failpoints")]
 mod shutdown_count;
 mod epoch_length;
+mod export;
