@@ -136,6 +136,40 @@ pub enum Command {
         #[command(subcommand)]
         action: ChannelsAction,
     },
+    /// The publish bundle of a sealed channel-epoch (every proof of both trees, counts, total,
+    /// dataset hash), streamed to --out or stdout; or, with --unpublished, the sealed
+    /// channel-epochs still waiting for a publication record, oldest first, one JSON per line.
+    /// Exit 0, 1 not sealed (or empty, or imported from the old system), 64 usage.
+    Export {
+        /// Epoch start, Unix seconds.
+        #[arg(long, conflicts_with = "unpublished")]
+        epoch: Option<i64>,
+        /// Channel login.
+        #[arg(long, conflicts_with = "unpublished")]
+        channel: Option<String>,
+        /// Write the bundle here (through FILE.tmp, renamed when complete) instead of stdout.
+        #[arg(long, conflicts_with = "unpublished")]
+        out: Option<PathBuf>,
+        /// List what still waits for `POST /v1/admin/published` instead.
+        #[arg(long)]
+        unpublished: bool,
+        /// With --unpublished: list at most this many, the oldest.
+        #[arg(long, default_value_t = 1000)]
+        limit: u64,
+    },
+    /// Check a publish bundle offline: rebuild both trees from its entries, fold every proof,
+    /// recompute counts, total, dataset hash and channel key, check the program's limits.
+    /// Exit 0 valid, 1 invalid (naming the first bad entry), 64 malformed.
+    VerifyExport {
+        /// The bundle (JSON) written by `chatseal export` or GET /v1/epochs/{epoch}/{channel}/export.
+        file: PathBuf,
+        /// Most claims the target program accepts in one claim tree (e.g. 1024).
+        #[arg(long)]
+        max_claims: Option<u64>,
+        /// Longest proof the target program accepts, nodes (e.g. 20).
+        #[arg(long)]
+        max_proof_len: Option<u64>,
+    },
 }
 
 /// `chatseal backup ...`

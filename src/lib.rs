@@ -8,6 +8,7 @@ pub mod commands;
 pub mod daemon;
 pub mod epoch_length;
 pub mod exit;
+pub mod export;
 pub mod http;
 pub mod legacy;
 pub mod proofs;
@@ -44,6 +45,7 @@ pub fn main_entry() {
     let code = match &cli.command {
         Command::Verify { root, leaf, proof } => commands::verify::run(root, leaf, proof),
         Command::CheckConfig => commands::check_config::run(cli.config.as_deref()),
+        Command::VerifyExport { file, max_claims, max_proof_len } => commands::verify_export::run(file, *max_claims, *max_proof_len),
         cmd => {
             let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
@@ -66,7 +68,11 @@ pub fn main_entry() {
                     Command::Doctor { epochs, json } => commands::doctor::main(config, *epochs, *json).await,
                     Command::Restore { from, to, force } => commands::restore::main(config, from, to.as_deref(), *force).await,
                     Command::Channels { action } => commands::channels::main(config, action).await,
-                    Command::Verify { .. } | Command::CheckConfig => unreachable!("handled without a runtime"),
+                    Command::Export { epoch, channel, out, unpublished, limit } => {
+                        let args = commands::export::ExportArgs { epoch: *epoch, channel: channel.clone(), out: out.clone(), unpublished: *unpublished, limit: *limit };
+                        commands::export::main(config, &args).await
+                    }
+                    Command::Verify { .. } | Command::CheckConfig | Command::VerifyExport { .. } => unreachable!("handled without a runtime"),
                 }
             })
         }

@@ -8,6 +8,8 @@
 use std::sync::Arc;
 
 use chatseal_actors::sealer::merkle::{claim_id, parse_hash, to_hex, to_hex0x, user_hash, Hash32, MerkleTree};
+use chatseal_actors::sealer::limits::{limit_warnings, ProgramLimits};
+use chatseal_schema::queries::publish::Publication;
 use chatseal_schema::{SealedEpoch, Store, StoreError};
 use serde::Serialize;
 
@@ -63,11 +65,23 @@ pub struct EpochView {
     pub coverage: f64,
     /// Participants the claim cap left out of the claim tree (the last ones by index); 0 = none.
     pub claim_cut: i64,
+    /// When the root's publication on chain was recorded (POST /v1/admin/published), Unix
+    /// seconds; null while unpublished.
+    pub published_at: Option<i64>,
+    /// The transaction id of that publication; null while unpublished.
+    pub tx: Option<String>,
+    /// What this seal breaks or costs against the target program's limits (claim cap, proof
+    /// length); empty when nothing.
+    pub warnings: Vec<String>,
 }
 
-impl From<SealedEpoch> for EpochView {
-    fn from(e: SealedEpoch) -> Self {
+impl EpochView {
+    /// The view of `e` with its publication record and its warnings under `limits`.
+    pub fn of(e: SealedEpoch, publication: Option<&Publication>, limits: &ProgramLimits) -> Self {
         Self {
+            warnings: limit_warnings(e.participants, e.claim_cut, limits),
+            published_at: publication.map(|p| p.published_at),
+            tx: publication.map(|p| p.tx.clone()),
             epoch: e.epoch,
             channel: e.channel,
             root: e.root.map(|r| format!("0x{r}")),
@@ -77,6 +91,13 @@ impl From<SealedEpoch> for EpochView {
             coverage: e.coverage,
             claim_cut: e.claim_cut,
         }
+    }
+}
+
+impl From<SealedEpoch> for EpochView {
+    /// Without a publication record or configured limits (the claim cut is still told).
+    fn from(e: SealedEpoch) -> Self {
+        EpochView::of(e, None, &ProgramLimits::default())
     }
 }
 

@@ -30,3 +30,5 @@ mod seal;
 mod fence;
 #[path = "store/user_epochs.rs"]
 mod user_epochs;
+#[path = "store/publish.rs"]
+mod publish;

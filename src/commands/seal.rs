@@ -6,7 +6,9 @@ use std::path::Path;
 
 use chatseal_actors::sealer::run::{channels_of_epoch, seal_channel_epoch, SealOutcome};
 
-use crate::daemon::wiring::{seal_config, secs};
+use chatseal_actors::sealer::limits::limit_warnings;
+
+use crate::daemon::wiring::{program_limits, seal_config, secs};
 use crate::exit;
 use super::setup::{load_settings, open_store};
 
@@ -53,7 +55,12 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
     let mut code = exit::OK;
     for c in channels {
         match seal_channel_epoch(&store, &cfg, epoch, len, &c, now).await {
-            Ok(SealOutcome::Sealed(e)) => println!("sealed    epoch {epoch} #{c}: participants {} root {}", e.participants, e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into())),
+            Ok(SealOutcome::Sealed(e)) => {
+                for w in limit_warnings(e.participants, e.claim_cut, &program_limits(&s)) {
+                    eprintln!("warning: epoch {epoch} #{c}: {w}");
+                }
+                println!("sealed    epoch {epoch} #{c}: participants {} root {}", e.participants, e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into()))
+            }
             Ok(SealOutcome::AlreadySealed(e)) => println!("unchanged epoch {epoch} #{c}: already sealed at {} with root {}", e.sealed_at, e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into())),
             Err(e) => {
                 eprintln!("epoch {epoch} #{c}: {e}");

@@ -10,6 +10,7 @@ use chatseal_actors::backup::{BackupArgs, BackupBoard};
 use chatseal_actors::channel::tls::{client_config, read_ca_file};
 use chatseal_actors::channel::{ChannelArgs, ChannelBoard, JoinLimiter, SessionCfg, TlsClientConfig, TlsSetupError};
 use chatseal_actors::clock::{ClockArgs, SharedClock};
+use chatseal_actors::sealer::limits::ProgramLimits;
 use chatseal_actors::sealer::merkle::CentiWeights;
 use chatseal_actors::sealer::{SealConfig, SealerArgs};
 use chatseal_actors::supervisor::{ChannelRestartPolicy, ChannelSupervisorArgs, RestartPolicy, SupervisorArgs};
@@ -42,6 +43,15 @@ pub fn seal_config(s: &Settings) -> SealConfig {
             n => Some(u32::try_from(n).unwrap_or(u32::MAX)),
         },
         exclude_broadcaster: s.sealing.exclude_broadcaster,
+    }
+}
+
+/// The target program's limits of the settings (0 = none), for the sealing warnings, the
+/// epoch object and the publish bundle.
+pub fn program_limits(s: &Settings) -> ProgramLimits {
+    ProgramLimits {
+        max_claim_leaves: Some(s.sealing.max_claim_leaves).filter(|n| *n > 0),
+        max_proof_len: Some(s.sealing.max_proof_len).filter(|n| *n > 0),
     }
 }
 
@@ -180,6 +190,7 @@ pub fn wire(
             flush_timeout: Duration::from_secs(30),
             // Set by the daemon once it has joined a cluster (daemon/cluster.rs).
             cluster: None,
+            limits: program_limits(s),
         },
         backup,
         channels,

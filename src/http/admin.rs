@@ -54,7 +54,7 @@ impl IntoResponse for Refused {
 }
 
 /// Checks the bearer token.
-fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
+pub(super) fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
     if st.admin_token.is_empty() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -81,7 +81,7 @@ fn authorize(st: &AppState, headers: &HeaderMap) -> Result<(), Refused> {
 }
 
 /// The parsed JSON body, or a JSON error (axum's own rejections are plain text).
-fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+pub(super) fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
     match parsed {
         Ok(Json(v)) => Ok(v),
         Err(JsonRejection::MissingJsonContentType(_)) => Err(ApiError::new(
@@ -138,7 +138,7 @@ pub struct SealedView {
     pub already_sealed: bool,
 }
 
-fn unavailable(code: &'static str, message: String) -> Refused {
+pub(super) fn unavailable(code: &'static str, message: String) -> Refused {
     ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message).into()
 }
 
@@ -195,7 +195,7 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
             Ok(Err(err)) => tracing::warn!(error = %err, epoch = e.epoch, channel = %e.channel, "manual seal done but not audited"),
             Err(_) => tracing::warn!(epoch = e.epoch, channel = %e.channel, "manual seal done but not audited: the store did not answer within http.store_timeout"),
         }
-        views.push(SealedView { epoch: e.into(), already_sealed });
+        views.push(SealedView { epoch: EpochView::of(e, None, &st.program_limits), already_sealed });
     }
     Ok(Json(serde_json::json!({ "epoch": epoch, "channel": channel, "outcomes": views })))
 }

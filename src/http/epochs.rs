@@ -30,7 +30,10 @@ pub(super) fn login_of(raw: &str) -> Result<String, ApiError> {
 pub async fn one(State(st): State<AppState>, Path((epoch, channel)): Path<(i64, String)>) -> Result<Json<EpochView>, ApiError> {
     let channel = channel_of(&channel)?;
     match st.store.sealed_epoch(epoch, &channel).await.map_err(ApiError::store)? {
-        Some(e) => Ok(Json(e.into())),
+        Some(e) => {
+            let published = st.store.publication(epoch, &channel).await.map_err(ApiError::store)?;
+            Ok(Json(EpochView::of(e, published.as_ref(), &st.program_limits)))
+        }
         None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_sealed", format!("epoch {epoch} of #{channel} is not sealed yet"))),
     }
 }
@@ -48,7 +51,15 @@ pub async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> Res
         return Err(ApiError::bad_request(format!("limit {limit} is outside 1..=1000")));
     }
     let rows = st.store.sealed_epochs(channel.as_deref(), limit).await.map_err(ApiError::store)?;
-    let epochs: Vec<EpochView> = rows.into_iter().map(Into::into).collect();
+    let (from, to) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| (lo.min(e.epoch), hi.max(e.epoch)));
+    let published = if rows.is_empty() { Vec::new() } else { st.store.publications_between(from, to, channel.as_deref()).await.map_err(ApiError::store)? };
+    let epochs: Vec<EpochView> = rows
+        .into_iter()
+        .map(|e| {
+            let p = published.iter().find(|p| p.epoch == e.epoch && p.channel == e.channel);
+            EpochView::of(e, p, &st.program_limits)
+        })
+        .collect();
     Ok(Json(serde_json::json!({ "epochs": epochs })))
 }
 

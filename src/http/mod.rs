@@ -5,12 +5,14 @@ pub mod admin;
 pub mod cluster;
 pub mod epochs;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod health;
 pub mod idle;
 pub mod limits;
 pub mod serve;
 pub mod viewer;
+pub mod publish;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -25,6 +27,7 @@ use axum::Router;
 use chatseal_actors::backup::BackupBoard;
 use chatseal_actors::channel::ChannelBoard;
 use chatseal_actors::clock::SharedClock;
+use chatseal_actors::sealer::limits::ProgramLimits;
 use chatseal_actors::supervisor::SupervisorMsg;
 use chatseal_actors::telemetry::names as m;
 use chatseal_actors::Routes;
@@ -62,6 +65,8 @@ pub struct AppState {
     pub decimals: u32,
     /// The channels' latest seals for the viewer's page (read at most once per 5 s).
     pub latest: Arc<crate::viewer::latest::LatestSeals>,
+    /// The target program's limits (`sealing.max_claim_leaves`, `sealing.max_proof_len`).
+    pub program_limits: ProgramLimits,
 }
 
 impl AppState {
@@ -93,6 +98,7 @@ impl AppState {
             cluster: cluster::ClusterView::default(),
             decimals: settings.sealing.decimals,
             latest: Arc::default(),
+            program_limits: crate::daemon::wiring::program_limits(settings),
         }
     }
 }
@@ -146,6 +152,8 @@ routes! {
     get "/v1/users/{login}/epochs" => viewer::user_epochs;
     get "/" => viewer::index;
     get "/claims" => viewer::claims;
+    get "/v1/epochs/{epoch}/{channel}/export" => export::bundle;
+    post "/v1/admin/published" => publish::published;
 }
 
 /// The routes that read or write the store: each answers 503 `store_timeout` past

@@ -198,6 +198,10 @@ pub struct SealingSettings {
     pub exclude_broadcaster: bool,
     /// Largest number of leaves in one claim tree, leaves; `0` = no cap. Default `0`.
     pub max_claim_leaves: u64,
+    /// Longest proof the target program accepts, nodes (tree height); `0` = no limit. A seal
+    /// whose participation or claim tree needs longer proofs is still sealed, with a warning at
+    /// sealing, in the epoch object and in its publish bundle. Default `0`.
+    pub max_proof_len: u64,
     /// `[sealing.centiweights]`: weight coefficients in hundredths of a weight.
     pub centiweights: CentiWeights,
 }
@@ -220,6 +224,7 @@ impl Default for SealingSettings {
             decimals: 9,
             exclude_broadcaster: false,
             max_claim_leaves: 0,
+            max_proof_len: 0,
             centiweights: CentiWeights::default(),
         }
     }

@@ -4,6 +4,9 @@
 // and its root must equal the root the daemon sealed. Proofs are NOT compared: merkletreejs
 // leaves the self-sibling out at an odd end, ours keep it (the on-chain fold needs it).
 //
+// The publish bundles in FIXTURE_DIR/bundles are checked the same way: both roots rebuilt from
+// their entries, every leaf re-derived from login, amount and id, every proof folded.
+//
 // Usage: node crosscheck.mjs FIXTURE_DIR
 // Fixture: {"name": "...", "leaves": ["0x<64 hex>", ...], "root": "0x<64 hex>"}.
 // Prints one line per check and a closing line "N passed, M failed"; exits 1 on any failure
@@ -71,6 +74,52 @@ function checkFixture(path) {
   return got === fx.root ? null : `root mismatch over ${fx.leaves.length} leaves: sealed ${fx.root}, merkletreejs ${got}`;
 }
 
+const hex = (b) => '0x' + b.toString('hex');
+const bytes = (h) => Buffer.from(h.slice(2), 'hex');
+
+/** Checks one publish bundle (merkle.md, "Publish bundle") without chatseal's code: both roots
+ * rebuilt by merkletreejs from the entries, every named entry's user hash, leaf and claim leaf
+ * re-derived from its login, amount and id, every proof folded, the dataset hash, channel key
+ * and total recomputed. Returns an error message, or null when it passes. */
+function checkBundle(path) {
+  let b;
+  try {
+    b = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    return `cannot read or parse: ${e.message}`;
+  }
+  if (b.format !== 'chatseal-bundle-1' || !Array.isArray(b.entries) || b.entries.length === 0) return 'not a chatseal-bundle-1 with entries';
+  const leaves = b.entries.map((e) => bytes(e.leaf));
+  const claimEntries = b.entries.filter((e) => e.claim_leaf !== null);
+  const claimLeaves = claimEntries.map((e) => bytes(e.claim_leaf));
+  if (rootOf(leaves) !== b.root) return `root: merkletreejs ${rootOf(leaves)}, bundle ${b.root}`;
+  if (rootOf(claimLeaves) !== b.claim_root) return `claim_root: merkletreejs ${rootOf(claimLeaves)}, bundle ${b.claim_root}`;
+  if (hex(keccak256(Buffer.from(`twitch:${b.channel}`, 'utf8'))) !== b.channel_key) return 'channel_key';
+  if (hex(keccak256(Buffer.concat(claimLeaves))) !== b.dataset_hash) return 'dataset_hash';
+  if (b.participants !== b.entries.length || b.claim_count !== claimEntries.length) return 'counts';
+  let total = 0n;
+  for (const [i, e] of b.entries.entries()) {
+    if (e.index !== i) return `entry ${i}: index ${e.index}`;
+    if (hex(fold(leaves[i], e.proof.map(bytes))) !== b.root) return `entry ${i}: proof does not fold to the root`;
+    if (e.claim_leaf !== null && hex(fold(bytes(e.claim_leaf), e.claim_proof.map(bytes))) !== b.claim_root) return `entry ${i}: claim proof does not fold`;
+    if (e.login === undefined) continue;
+    if (hex(keccak256(Buffer.from(e.login.toLowerCase(), 'utf8'))) !== e.user_hash) return `entry ${i}: user_hash`;
+    const epoch = Buffer.alloc(8);
+    epoch.writeBigUInt64LE(BigInt(b.epoch));
+    if (hex(keccak256(Buffer.concat([bytes(e.user_hash), Buffer.from(b.channel, 'utf8'), epoch]))) !== e.leaf) return `entry ${i}: leaf`;
+    if (e.id !== `twitch:${b.channel}:${e.login.toLowerCase()}`) return `entry ${i}: id`;
+    if (e.claim_leaf === null) continue;
+    const head = Buffer.alloc(12);
+    head.writeUInt32LE(i, 0);
+    head.writeBigUInt64LE(BigInt(e.amount), 4);
+    if (hex(keccak256(Buffer.concat([head, Buffer.from(e.id, 'utf8')]))) !== e.claim_leaf) return `entry ${i}: claim_leaf`;
+    total += BigInt(e.amount);
+  }
+  const hidden = b.entries.some((e) => e.login === undefined && e.claim_leaf !== null);
+  if (!hidden && total.toString() !== b.total_amount) return `total_amount ${b.total_amount}, entries sum to ${total}`;
+  return null;
+}
+
 function main() {
   const dir = process.argv[2];
   if (!dir) {
@@ -111,6 +160,16 @@ function main() {
   if (files.length === 0) {
     report(`fixtures in ${dir}`, 'none found: run the e2e test `crosscheck` with CHATSEAL_CROSSCHECK_DIR set to it first');
   }
+
+  // Publish bundles (bundles/*.bundle.json), written by the same e2e test from the export route.
+  let bundles = [];
+  try {
+    bundles = readdirSync(join(dir, 'bundles')).filter((f) => f.endsWith('.bundle.json')).sort();
+  } catch (e) {
+    report(`bundles in ${join(dir, 'bundles')}`, `cannot list the directory: ${e.message}`);
+  }
+  for (const f of bundles) report(`bundle ${f.replace(/\.bundle\.json$/, '')}`, checkBundle(join(dir, 'bundles', f)));
+  if (files.length > 0 && bundles.length === 0) report('bundles', 'none found beside the fixtures');
 
   console.log(`${passed} passed, ${failed} failed`);
   process.exit(failed === 0 ? 0 : 1);

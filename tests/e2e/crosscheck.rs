@@ -7,6 +7,10 @@
 //! for the participation and the claim tree alike. `.ci/run` feeds them to
 //! `tests/crosscheck/crosscheck.mjs` (merkletreejs + keccak256), which compares the roots.
 //!
+//! The publish bundle of every one of those trees (`GET .../export`) is verified too, and
+//! written to `bundles/<channel>-n<N>.bundle.json` of the same directory: crosscheck.mjs
+//! rebuilds both roots of each from its entries with merkletreejs and re-derives every leaf.
+//!
 //! Fixtures go to the directory named by env `CHATSEAL_CROSSCHECK_DIR` when it is set, else to a
 //! temporary directory that is removed at the end.
 
@@ -17,6 +21,8 @@ use chatseal::twitchsim::lines::{privmsg, Chatter};
 use chatseal_actors::sealer::merkle::{
     claim_id, claim_leaf, parse_hash, participation_leaf, user_hash, verify, Hash32, MerkleTree,
 };
+use chatseal_actors::sealer::bundle::verify_bundle;
+use chatseal_actors::sealer::limits::ProgramLimits;
 use chatseal_schema::Store;
 
 use crate::harness::*;
@@ -176,6 +182,27 @@ async fn crosscheck_fixtures_from_sealed_trees() {
         })
         .await;
         assert_eq!(body["participants"].as_i64(), Some(*n as i64), "#{channel}: {body}");
+    }
+    // The publish bundle of every tree, as the route streams it: checked here by the verifier
+    // (and the large one by the real `chatseal verify-export`), and left for crosscheck.mjs.
+    let bundles = dir.join("bundles");
+    std::fs::create_dir_all(&bundles).unwrap_or_else(|e| panic!("create {}: {e}", bundles.display()));
+    for (channel, _, n) in &plan {
+        let url = format!("{}/v1/epochs/{epoch}/{channel}/export", daemon.base);
+        let resp = reqwest::get(&url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        assert_eq!(resp.status().as_u16(), 200, "{url}");
+        let body = resp.bytes().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let v = verify_bundle(&body[..], &ProgramLimits::default()).unwrap_or_else(|e| panic!("#{channel}: the bundle does not verify: {e}"));
+        assert_eq!((v.participants, v.claim_count), (*n, *n), "#{channel}");
+        let path = bundles.join(format!("{channel}-n{n}.bundle.json"));
+        std::fs::write(&path, &body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        if *n == BIG {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_chatseal"))
+                .args(["verify-export", path.to_str().expect("utf-8 path"), "--max-proof-len", "13"])
+                .output()
+                .expect("run chatseal verify-export");
+            assert!(out.status.success(), "verify-export of #{channel}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        }
     }
     daemon.stop().await.expect("graceful stop");
     fake.shutdown().await;

@@ -39,3 +39,4 @@ mod shutdown_count;
 mod epoch_length;
 mod user_epochs;
 mod viewer_page;
+mod export;

@@ -11,6 +11,7 @@ use chatseal_schema::Store;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::build::SealConfig;
+use super::limits::{limit_warnings, ProgramLimits};
 use super::run::{channels_of_epoch, seal_channel_epoch_fenced, SealError, SealOutcome};
 use crate::aggregator::AggregatorMsg;
 use crate::clock::epoch::last_closed_epoch;
@@ -33,6 +34,8 @@ pub struct SealerArgs {
     pub flush_timeout: Duration,
     /// Cluster mode: this member's identity and the sealer role's fence while it holds it.
     pub cluster: Option<SealerCluster>,
+    /// The target program's limits: a seal beyond them is logged as a warning.
+    pub limits: ProgramLimits,
 }
 
 /// What the sealer of a cluster member needs (cluster.md, "Roles" and "Sealing waits for
@@ -221,6 +224,9 @@ impl SealerState {
             .await?;
             if let SealOutcome::Sealed(s) = &outcome {
                 tracing::info!(epoch, channel = %channel, participants = s.participants, root = ?s.root, coverage = s.coverage, "sealed");
+                for warning in limit_warnings(s.participants, s.claim_cut, &self.args.limits) {
+                    tracing::warn!(epoch, channel = %channel, participants = s.participants, %warning, "sealed beyond the target program's limits: fix before publishing");
+                }
                 metrics::gauge!(m::LAST_SEALED_EPOCH).set(epoch as f64);
             }
             out.push(outcome);

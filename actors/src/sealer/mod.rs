@@ -2,7 +2,9 @@
 //! store, and the actor that seals every closed epoch.
 pub mod actor;
 pub mod build;
+pub mod bundle;
 pub mod coverage;
+pub mod limits;
 pub mod merkle;
 pub mod run;
 

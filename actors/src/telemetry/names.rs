@@ -89,6 +89,9 @@ defs! {
     PROCESS_CPU_SECONDS_TOTAL = "chatseal_process_cpu_seconds_total", Counter, "User plus system CPU time of the process, seconds (read from /proc at each scrape, to 10 ms).";
     PROCESS_OPEN_FDS = "chatseal_process_open_fds", Gauge, "File descriptors the process has open.";
     PROCESS_START_TIME = "chatseal_process_start_time_seconds", Gauge, "Start time of the process, Unix seconds.";
+    // publishing (refreshed every 10 s and on each publication record)
+    UNPUBLISHED_SEALS = "chatseal_unpublished_seals", Gauge, "Sealed, non-empty channel-epochs without a publication record (POST /v1/admin/published).";
+    UNPUBLISHED_OLDEST_SECONDS = "chatseal_unpublished_oldest_seconds", Gauge, "Age of the oldest sealed, non-empty channel-epoch without a publication record, seconds since it was sealed (0 when none).";
 }
 
 /// Histogram buckets, in the metric's base unit, chosen from what was measured (issue 21):

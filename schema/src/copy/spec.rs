@@ -118,6 +118,7 @@ pub fn table_spec(name: &str) -> Result<TableSpec, StoreError> {
         "opt_outs" => spec_of::<opt_outs::Entity>(),
         "audit_log" => spec_of::<audit_log::Entity>(),
         "channels" => spec_of::<channels::Entity>(),
+        "publications" => spec_of::<publications::Entity>(),
         other => Err(StoreError::Invalid {
             what: "table name",
             detail: format!("{other:?} is not one of {:?}", entity::TABLES),

@@ -11,6 +11,7 @@ pub mod coverage;
 pub mod meta;
 pub mod opt_outs;
 pub mod participation;
+pub mod publications;
 pub mod sealed_epochs;
 pub mod sealed_participants;
 pub mod seen_ids;
@@ -18,7 +19,7 @@ pub mod signals;
 pub mod users;
 
 /// Every table, in the order a copy between stores can use.
-pub const TABLES: [&str; 11] = [
+pub const TABLES: [&str; 12] = [
     "meta",
     "users",
     "participation",
@@ -30,4 +31,5 @@ pub const TABLES: [&str; 11] = [
     "opt_outs",
     "audit_log",
     "channels",
+    "publications",
 ];

@@ -15,8 +15,9 @@ mod m20260501_000001_initial;
 mod m20260601_000002_claim_cut;
 mod m20261206_000003_members_and_roles;
 mod m20261206_000005_channels;
-mod m20261206_000008_cluster_slots;
+mod m20261206_000006_publications;
 pub mod m20261206_000007_user_epochs_index;
+mod m20261206_000008_cluster_slots;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -29,8 +30,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20260601_000002_claim_cut::Migration),
             Box::new(m20261206_000003_members_and_roles::Migration),
             Box::new(m20261206_000005_channels::Migration),
-            Box::new(m20261206_000008_cluster_slots::Migration),
+            Box::new(m20261206_000006_publications::Migration),
             Box::new(m20261206_000007_user_epochs_index::Migration),
+            Box::new(m20261206_000008_cluster_slots::Migration),
         ]
     }
 }

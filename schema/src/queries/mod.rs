@@ -10,6 +10,7 @@ pub mod flush;
 pub(crate) mod merge;
 pub mod meta;
 pub mod optout;
+pub mod publish;
 pub mod read;
 pub mod seal;
 pub mod user_epochs;
