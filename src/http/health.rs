@@ -78,8 +78,10 @@ pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
             v
         })
         .collect();
+    let cluster = cluster_status(&st).await;
     Json(serde_json::json!({
         "channels": channels,
+        "cluster": cluster,
         "current_epoch": current,
         "epoch_length_seconds": st.epoch_len,
         "last_sealed_epoch": last_sealed,
@@ -96,6 +98,34 @@ pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
         "last_backup_failure": backups.last_failure,
         "last_recovery": backups.last_recovery,
     }))
+}
+
+/// This daemon's place in its cluster: `enabled`, `instance`, `replicas`; in a cluster also the
+/// live `members`, the channels this member holds slots of (`slots`), the roles it holds with
+/// their fencing numbers and the `unowned_slots` count (GET /v1/cluster has the whole picture).
+async fn cluster_status(st: &AppState) -> serde_json::Value {
+    let c = &st.cluster;
+    let mut v = serde_json::json!({"enabled": c.enabled, "instance": c.instance, "replicas": if c.enabled { c.replicas } else { 1 }});
+    if !c.enabled {
+        return v;
+    }
+    let members = st.store.members().await.map(|m| m.iter().filter(|m| m.alive()).count()).ok();
+    let roles: Vec<serde_json::Value> = st
+        .store
+        .role_holders()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|r| r.holder.as_deref() == Some(c.instance.as_str()))
+        .map(|r| serde_json::json!({"role": r.role, "fence": r.fence}))
+        .collect();
+    let slots = st.store.slot_rows().await.unwrap_or_default();
+    let mine: Vec<&str> = slots.iter().filter(|r| r.slot.holder.as_deref() == Some(c.instance.as_str())).map(|r| r.slot.channel.as_str()).collect();
+    v["members"] = serde_json::json!(members);
+    v["slots"] = serde_json::json!(mine);
+    v["roles"] = serde_json::json!(roles);
+    v["unowned_slots"] = serde_json::json!(slots.iter().filter(|r| r.slot.holder.is_none()).count());
+    v
 }
 
 /// GET /metrics: Prometheus text exposition.

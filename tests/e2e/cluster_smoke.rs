@@ -83,6 +83,12 @@ async fn two_members_split_the_channels_and_one_takes_over_after_a_kill() {
     })
     .await;
     eprintln!("takeover after kill -9: {:?} (lease_ttl 3 s): {after}", killed.elapsed());
+    // /v1/status says the same of the survivor.
+    let status: Value = reqwest::get(format!("http://127.0.0.1:{alive_port}/v1/status")).await.expect("status").json().await.expect("json");
+    assert_eq!(status["cluster"]["enabled"], true, "{status}");
+    assert_eq!(status["cluster"]["slots"].as_array().map(|s| s.len()), Some(6), "{status}");
+    assert_eq!(status["cluster"]["members"], 1, "{status}");
+    assert!(status["cluster"]["roles"].as_array().is_some_and(|r| r.iter().any(|r| r["role"] == "sealer" && r["fence"].as_i64() > Some(fence))), "{status}");
     for c in [&mut a, &mut b] {
         let _ = c.kill();
         let _ = c.wait();
