@@ -170,7 +170,7 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     }));
     let _upkeep = AbortOnDrop(upkeep::spawn(prom, wired.board.clone()));
     let _status = AbortOnDrop(signals::spawn_status(opts.status.clone(), wired.board.clone(), routes.clone()));
-    let _backlog = AbortOnDrop(publish_backlog::spawn(store.clone(), opts.clock.clone()));
+    let _backlog = AbortOnDrop(publish_backlog::start(store.clone(), opts.clock.clone(), settings.http.store_timeout).await);
     systemd::ready();
     let watchdog = systemd::spawn_watchdog(sup.clone(), routes.clone());
     tracing::info!("chatseal running");

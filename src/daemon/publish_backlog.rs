@@ -29,11 +29,17 @@ pub async fn refresh(store: &Store, clock: &SharedClock) -> Result<Backlog, Stor
     Ok(backlog)
 }
 
-/// Refreshes now and then every [`BACKLOG_INTERVAL`] until the task is aborted; a failed read
-/// is logged and keeps the last values.
-pub fn spawn(store: Store, clock: SharedClock) -> JoinHandle<()> {
+/// Refreshes once before returning (bounded by `first_read`, so the gauges are in the very
+/// first /metrics render after READY=1), then every [`BACKLOG_INTERVAL`] until the task is
+/// aborted; a failed read is logged and keeps the last values (absent until one succeeds).
+pub async fn start(store: Store, clock: SharedClock, first_read: Duration) -> JoinHandle<()> {
+    match tokio::time::timeout(first_read, refresh(&store, &clock)).await {
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "cannot read the unpublished backlog at start; retried every 10 s"),
+        Err(_) => tracing::warn!("the unpublished backlog read at start timed out; retried every 10 s"),
+    }
     tokio::spawn(async move {
-        let mut every = tokio::time::interval(BACKLOG_INTERVAL);
+        let mut every = tokio::time::interval_at(tokio::time::Instant::now() + BACKLOG_INTERVAL, BACKLOG_INTERVAL);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             every.tick().await;
