@@ -17,13 +17,13 @@
 #[allow(dead_code)]
 #[path = "support/big_store.rs"]
 mod big_store;
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/pipeline_load.rs"]
 mod pipeline_load;
 #[allow(dead_code)]
 #[path = "support/pipeline_sample.rs"]
 mod pipeline_sample;
-#[path = "support/child.rs"]
-mod child;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -32,8 +32,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
-use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
 use child::{free_port, terminate};
+use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
 use pipeline_sample::*;
 
 const TOKEN: &str = "bench-admin-token-not-a-secret";
@@ -54,7 +54,14 @@ fn daemon_env(cmd: &mut Command, store_url: &str, backups: &Path) {
         .env("CHATSEAL__BACKUP__DIR", backups);
 }
 
-fn spawn_daemon(fake: &FakeTwitch, store_url: &str, backups: &Path, channels: &[String], port: u16, log: &Path) -> Child {
+fn spawn_daemon(
+    fake: &FakeTwitch,
+    store_url: &str,
+    backups: &Path,
+    channels: &[String],
+    port: u16,
+    log: &Path,
+) -> Child {
     let log_file = std::fs::File::create(log).unwrap_or_else(|e| panic!("log file {}: {e}", log.display()));
     let log_err = log_file.try_clone().unwrap_or_else(|e| panic!("log file {}: {e}", log.display()));
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_chatseal"));
@@ -130,11 +137,18 @@ async fn bench() {
     let before_s: u64 = env_or("CHATSEAL_BENCH_BEFORE", 30);
     let after_s: u64 = env_or("CHATSEAL_BENCH_AFTER", 30);
     let built = big_store::ensure().await;
-    let dir = tempfile::tempdir_in(built.path.parent().unwrap_or(Path::new("."))).unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let dir =
+        tempfile::tempdir_in(built.path.parent().unwrap_or(Path::new("."))).unwrap_or_else(|e| panic!("temp dir: {e}"));
     let db = dir.path().join("chatseal.db");
     let t = Instant::now();
-    std::fs::copy(&built.path, &db).unwrap_or_else(|e| panic!("copy {} to {}: {e}", built.path.display(), db.display()));
-    println!("backup: copied the big store ({:.0} MiB, {} seals) in {:.1} s", big_store::file_bytes(&db) as f64 / 1048576.0, built.seals, t.elapsed().as_secs_f64());
+    std::fs::copy(&built.path, &db)
+        .unwrap_or_else(|e| panic!("copy {} to {}: {e}", built.path.display(), db.display()));
+    println!(
+        "backup: copied the big store ({:.0} MiB, {} seals) in {:.1} s",
+        big_store::file_bytes(&db) as f64 / 1048576.0,
+        built.seals,
+        t.elapsed().as_secs_f64()
+    );
     let store_url = format!("sqlite://{}", db.display());
     let backups = dir.path().join("backups");
     let log = dir.path().join("chatseal.log");
@@ -145,9 +159,16 @@ async fn bench() {
     let mut child = spawn_daemon(&fake, &store_url, &backups, &channels, port, &log);
     let pid = child.id();
     if !fake.wait_for(Duration::from_secs(120), |t| t.joined_channels().len() >= CHANNELS).await {
-        panic!("the daemon joined {} of {CHANNELS} channels within 120 s; log: {}", fake.joined_channels().len(), log.display());
+        panic!(
+            "the daemon joined {} of {CHANNELS} channels within 120 s; log: {}",
+            fake.joined_channels().len(),
+            log.display()
+        );
     }
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_else(|e| panic!("http client: {e}"));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_else(|e| panic!("http client: {e}"));
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
     let ctl = Arc::new(Control::default());
     let ticks = clock_ticks_per_second();
@@ -169,13 +190,22 @@ async fn bench() {
     let mut feeders = Vec::new();
     for (c, ch) in channels.iter().enumerate() {
         let templates = channel_templates(ch, c, CHANNELS, USERS);
-        feeders.push(tokio::spawn(feeder(fake.clone(), ch.clone(), c, run, templates, rate / CHANNELS as f64, ctl.clone())));
+        feeders.push(tokio::spawn(feeder(
+            fake.clone(),
+            ch.clone(),
+            c,
+            run,
+            templates,
+            rate / CHANNELS as f64,
+            ctl.clone(),
+        )));
     }
 
     print_header();
     let mut rows: Vec<(Phase, Row)> = Vec::new();
     let mut history: std::collections::VecDeque<Sample> = std::collections::VecDeque::from([prev.clone()]);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut backup: Option<tokio::task::JoinHandle<(Result<(u16, String), String>, Duration)>> = None;
     let mut result: Option<(Result<(u16, String), String>, Duration)> = None;
@@ -206,7 +236,8 @@ async fn bench() {
             let url = format!("http://127.0.0.1:{port}/v1/admin/backup");
             backup = Some(tokio::spawn(async move {
                 let t = Instant::now();
-                let c = reqwest::Client::builder().timeout(Duration::from_secs(1800)).build().map_err(|e| e.to_string());
+                let c =
+                    reqwest::Client::builder().timeout(Duration::from_secs(1800)).build().map_err(|e| e.to_string());
                 let r = match c {
                     Ok(c) => match c.post(&url).bearer_auth(TOKEN).send().await {
                         Ok(resp) => {
@@ -290,7 +321,11 @@ async fn bench() {
                 o.status.code(),
                 t.elapsed().as_secs_f64(),
                 String::from_utf8_lossy(&o.stdout).trim(),
-                String::from_utf8_lossy(&o.stderr).lines().filter(|l| !l.contains(" INFO ")).collect::<Vec<_>>().join(" | ")
+                String::from_utf8_lossy(&o.stderr)
+                    .lines()
+                    .filter(|l| !l.contains(" INFO "))
+                    .collect::<Vec<_>>()
+                    .join(" | ")
             ),
             Err(e) => println!("`chatseal backup verify {id}` could not run: {e}"),
         }

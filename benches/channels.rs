@@ -10,11 +10,11 @@
 //! run, then the time until one line sent to every channel is durable. No timed assertions.
 //! `cargo bench --bench channels`
 
+#[path = "support/child.rs"]
+mod child;
 #[allow(dead_code)]
 #[path = "support/pipeline_sample.rs"]
 mod pipeline_sample;
-#[path = "support/child.rs"]
-mod child;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -91,15 +91,21 @@ async fn run(n: usize) -> Run {
     // server that straddles two bursts of grants can then hold more than N. The slack is how much
     // shorter than the window a window must be before no window holds more than N: the
     // spread of that delay, as the server measured it.
-    let slack = (0..=WINDOW.as_millis() as u64).map(Duration::from_millis).find(|s| most_within(&log, WINDOW - *s) <= JOINS_PER_WINDOW);
+    let slack = (0..=WINDOW.as_millis() as u64)
+        .map(Duration::from_millis)
+        .find(|s| most_within(&log, WINDOW - *s) <= JOINS_PER_WINDOW);
     let rss_mib = settled_rss_mib(child.id()).await;
 
     let sent = Instant::now();
-    let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let ts =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     for (i, c) in names.iter().enumerate() {
         fake.send_raw(c, &privmsg(c, &Chatter::new("viewer", "42", "viewer"), &format!("bench-{i}"), ts, "hi", None));
     }
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_else(|e| panic!("http client: {e}"));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_else(|e| panic!("http client: {e}"));
     let mut durable_after = None;
     while sent.elapsed() < Duration::from_secs(120) {
         if let Ok(resp) = client.get(format!("http://127.0.0.1:{port}/metrics")).send().await {
@@ -118,8 +124,13 @@ async fn run(n: usize) -> Run {
 }
 
 fn main() {
-    let n: usize = std::env::var("CHATSEAL_BENCH_CHANNELS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1000).max(2);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap_or_else(|e| panic!("runtime: {e}"));
+    let n: usize =
+        std::env::var("CHATSEAL_BENCH_CHANNELS").ok().and_then(|v| v.trim().parse().ok()).unwrap_or(1000).max(2);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
     println!("load average before the run: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
     let one = rt.block_on(run(1));
     let many = rt.block_on(run(n));

@@ -27,7 +27,11 @@ const EPOCH: i64 = 1_761_753_600;
 const CHANNEL: &str = "benchchannel";
 
 fn export(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap_or_else(|e| panic!("tokio runtime: {e}"));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let url = format!("sqlite://{}", dir.path().join("export-bench.db").display());
     let store = rt.block_on(Store::open(&url)).unwrap_or_else(|e| panic!("open {url}: {e}"));
@@ -47,7 +51,10 @@ fn export(c: &mut Criterion) {
         let t = Instant::now();
         let bundle = rt.block_on(load_bundle(&store, EPOCH, CHANNEL, &limits)).unwrap_or_else(|e| panic!("load: {e}"));
         let loaded = t.elapsed();
-        let mut w = BufWriter::with_capacity(1 << 16, std::fs::File::create(&out).unwrap_or_else(|e| panic!("create {}: {e}", out.display())));
+        let mut w = BufWriter::with_capacity(
+            1 << 16,
+            std::fs::File::create(&out).unwrap_or_else(|e| panic!("create {}: {e}", out.display())),
+        );
         bundle.write_all(&mut w).and_then(|()| w.flush()).unwrap_or_else(|e| panic!("write: {e}"));
         (loaded, t.elapsed())
     };
@@ -55,7 +62,8 @@ fn export(c: &mut Criterion) {
     let size = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
     let t = Instant::now();
     let file = std::fs::File::open(&out).unwrap_or_else(|e| panic!("open {}: {e}", out.display()));
-    let v = verify_bundle(file, &ProgramLimits::default()).unwrap_or_else(|e| panic!("the bundle does not verify: {e}"));
+    let v =
+        verify_bundle(file, &ProgramLimits::default()).unwrap_or_else(|e| panic!("the bundle does not verify: {e}"));
     eprintln!(
         "bundle of {} participants: {:.1} MB; read + trees {:.3} s, written by {:.3} s; verify-export {:.3} s",
         v.participants,

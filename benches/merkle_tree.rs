@@ -11,9 +11,7 @@ const EPOCH: u64 = 1_761_753_600;
 
 /// Realistic participation leaves for `n` distinct users of one channel-epoch.
 fn leaves(n: usize) -> Vec<Hash32> {
-    (0..n)
-        .map(|i| participation_leaf(&user_hash(&format!("viewer{i}")), "benchchannel", EPOCH))
-        .collect()
+    (0..n).map(|i| participation_leaf(&user_hash(&format!("viewer{i}")), "benchchannel", EPOCH)).collect()
 }
 
 fn build_million(c: &mut Criterion) {
@@ -21,11 +19,7 @@ fn build_million(c: &mut Criterion) {
     let mut group = c.benchmark_group("merkle_build");
     group.sample_size(10);
     group.bench_function("build_1m_leaves", |b| {
-        b.iter_batched(
-            || input.clone(),
-            |leaves| black_box(MerkleTree::build(leaves)),
-            BatchSize::LargeInput,
-        )
+        b.iter_batched(|| input.clone(), |leaves| black_box(MerkleTree::build(leaves)), BatchSize::LargeInput)
     });
     group.finish();
 }

@@ -57,14 +57,9 @@ fn parse(c: &mut Criterion) {
         own_nick: "justinfan12345",
     };
     // The mix must really be participants, or the benchmark measures the wrong path.
-    let participants = lines
-        .iter()
-        .filter(|l| matches!(parse_line(l.as_bytes(), &ctx), Line::Participant { .. }))
-        .count();
-    assert!(
-        participants >= LINES * 9 / 10,
-        "only {participants} participants"
-    );
+    let participants =
+        lines.iter().filter(|l| matches!(parse_line(l.as_bytes(), &ctx), Line::Participant { .. })).count();
+    assert!(participants >= LINES * 9 / 10, "only {participants} participants");
 
     let mut group = c.benchmark_group("parse_line");
     group.throughput(Throughput::Elements(LINES as u64));

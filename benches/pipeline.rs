@@ -16,12 +16,12 @@
 //! `CHATSEAL_BENCH_PG_URL` (unset: SQLite). No timed assertions: numbers are printed.
 //! `cargo bench --bench pipeline`
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/pipeline_load.rs"]
 mod pipeline_load;
 #[path = "support/pipeline_sample.rs"]
 mod pipeline_sample;
-#[path = "support/child.rs"]
-mod child;
 
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::Ordering;
@@ -29,8 +29,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
-use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
 use child::{free_port, terminate};
+use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
 use pipeline_sample::*;
 
 /// Samples (seconds) over which the durable rate of the lag is measured.
@@ -61,7 +61,13 @@ fn params() -> Params {
     }
 }
 
-fn spawn_daemon(fake: &FakeTwitch, store_url: &str, channels: &[String], http_port: u16, log: &std::path::Path) -> Child {
+fn spawn_daemon(
+    fake: &FakeTwitch,
+    store_url: &str,
+    channels: &[String],
+    http_port: u16,
+    log: &std::path::Path,
+) -> Child {
     let log_file = std::fs::File::create(log).unwrap_or_else(|e| panic!("log file {}: {e}", log.display()));
     let log_err = log_file.try_clone().unwrap_or_else(|e| panic!("log file {}: {e}", log.display()));
     Command::new(env!("CARGO_BIN_EXE_chatseal"))
@@ -133,9 +139,16 @@ async fn bench(p: Params) {
     let all = channels.len();
     if !fake.wait_for(Duration::from_secs(120), |t| t.joined_channels().len() >= all).await {
         exited(&mut child, &log);
-        panic!("the daemon joined {} of {all} channels within 120 s; log: {}", fake.joined_channels().len(), log.display());
+        panic!(
+            "the daemon joined {} of {all} channels within 120 s; log: {}",
+            fake.joined_channels().len(),
+            log.display()
+        );
     }
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap_or_else(|e| panic!("http client: {e}"));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap_or_else(|e| panic!("http client: {e}"));
     let metrics_url = format!("http://127.0.0.1:{port}/metrics");
     let ctl = Arc::new(Control::default());
     let ticks = clock_ticks_per_second();
@@ -148,7 +161,10 @@ async fn bench(p: Params) {
     };
     ctl.allowed.store(prev.accepted as u64 + (HEADROOM * p.rate) as u64, Ordering::Relaxed);
 
-    println!("pipeline: {backend}, {} channels, {} distinct users, target {:.0} lines/s for {} s, flush_interval 250ms", p.channels, p.users, p.rate, p.seconds);
+    println!(
+        "pipeline: {backend}, {} channels, {} distinct users, target {:.0} lines/s for {} s, flush_interval 250ms",
+        p.channels, p.users, p.rate, p.seconds
+    );
     println!("load average at start: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
     let run: u32 = rand::random();
     let started = Instant::now();
@@ -163,7 +179,8 @@ async fn bench(p: Params) {
     let first = prev.clone();
     let mut rows: Vec<Row> = Vec::new();
     let mut history: std::collections::VecDeque<Sample> = std::collections::VecDeque::from([prev.clone()]);
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
+    let mut tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while started.elapsed() < Duration::from_secs(p.seconds) {
         tick.tick().await;
@@ -214,7 +231,11 @@ async fn bench(p: Params) {
     println!("  pending (gauge)   {:>10.0}", med(|r| r.pending));
     println!("  behind            {:>10.0}", med(|r| r.behind));
     println!("  lag (s)           {:>10.2}", med(|r| r.lag));
-    println!("  daemon CPU %      {:>10.0}   load generator CPU % {:.0}", med(|r| r.daemon_cpu), med(|r| r.loadgen_cpu));
+    println!(
+        "  daemon CPU %      {:>10.0}   load generator CPU % {:.0}",
+        med(|r| r.daemon_cpu),
+        med(|r| r.loadgen_cpu)
+    );
     println!(
         "whole run ({secs:.1} s): sent {} ({:.0}/s), accepted {:.0} ({:.0}/s), durable {:.0} ({:.0}/s), dropped {:.0}, duplicate {:.0}, undelivered {}",
         at_end.sent - first.sent,
@@ -227,8 +248,16 @@ async fn bench(p: Params) {
         drained.duplicate - first.duplicate,
         ctl.undelivered.load(Ordering::Relaxed)
     );
-    println!("RSS: peak {peak_rss:.1} MiB, at the end of the load {:.1} MiB, after draining {:.1} MiB", final_rss as f64 / 1048576.0, drained.rss as f64 / 1048576.0);
-    println!("drained in {drain_s:.1} s (pending {:.0}, durable total {:.0})", drained.pending, drained.durable - first.durable);
+    println!(
+        "RSS: peak {peak_rss:.1} MiB, at the end of the load {:.1} MiB, after draining {:.1} MiB",
+        final_rss as f64 / 1048576.0,
+        drained.rss as f64 / 1048576.0
+    );
+    println!(
+        "drained in {drain_s:.1} s (pending {:.0}, durable total {:.0})",
+        drained.pending,
+        drained.durable - first.durable
+    );
     if rows.len() >= 120 {
         // The first minutes are warm-up (page cache, allocator arenas, hash tables growing to
         // their working size), so the rule looks at the second half only: the least-squares
@@ -250,7 +279,8 @@ async fn bench(p: Params) {
         let first_min = median(half.iter().take(60).map(|r| r.rss_mib).collect());
         let last_min = median(half.iter().rev().take(60).map(|r| r.rss_mib).collect());
         println!("soak RSS (for reference): second half's first-minute median {first_min:.1} MiB, last-minute median {last_min:.1} MiB ({:+.1}%)", (last_min - first_min) / first_min * 100.0);
-        let per_minute: Vec<String> = rows.chunks(60).map(|m| format!("{:.0}", median(m.iter().map(|r| r.rss_mib).collect()))).collect();
+        let per_minute: Vec<String> =
+            rows.chunks(60).map(|m| format!("{:.0}", median(m.iter().map(|r| r.rss_mib).collect()))).collect();
         println!("soak RSS median per minute (MiB): {}", per_minute.join(", "));
     }
     println!("load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());

@@ -75,19 +75,31 @@ async fn bench() {
     {
         let store = Store::open(&url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
         let started = Instant::now();
-        epoch_fixture::fill_epoch(&store, epoch, LEN, CHANNEL, PARTICIPANTS).await.unwrap_or_else(|e| panic!("fill: {e}"));
+        epoch_fixture::fill_epoch(&store, epoch, LEN, CHANNEL, PARTICIPANTS)
+            .await
+            .unwrap_or_else(|e| panic!("fill: {e}"));
         match seal_channel_epoch(&store, &seal_config(&settings), epoch, LEN, CHANNEL, now_s).await {
             Ok(SealOutcome::Sealed(s)) if s.participants == PARTICIPANTS as i64 => {}
             other => panic!("expected a new seal of {PARTICIPANTS} participants, got {other:?}"),
         }
-        eprintln!("prepared and sealed epoch {epoch} of #{CHANNEL} ({PARTICIPANTS} participants) in {:.1} s", started.elapsed().as_secs_f64());
+        eprintln!(
+            "prepared and sealed epoch {epoch} of #{CHANNEL} ({PARTICIPANTS} participants) in {:.1} s",
+            started.elapsed().as_secs_f64()
+        );
         store.close().await.unwrap_or_else(|e| panic!("closing the prepared store: {e}"));
     }
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap_or_else(|e| panic!("bind: {e}"));
     let base = format!("http://{}", listener.local_addr().unwrap_or_else(|e| panic!("local addr: {e}")));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let daemon = tokio::spawn(run(settings, listener, async move { let _ = stop_rx.await; }, RunOptions::default()));
+    let daemon = tokio::spawn(run(
+        settings,
+        listener,
+        async move {
+            let _ = stop_rx.await;
+        },
+        RunOptions::default(),
+    ));
     if !fake.wait_joined(CHANNEL, Duration::from_secs(30)).await {
         panic!("the daemon did not join #{CHANNEL} within 30 s");
     }

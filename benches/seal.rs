@@ -32,7 +32,8 @@ async fn breakdown(store: &Store, cfg: &chatseal_actors::sealer::SealConfig, epo
     let rows = store.participants_for_seal(epoch, CHANNEL).await.unwrap_or_else(|e| panic!("read: {e}"));
     let read = t.elapsed();
     let t = Instant::now();
-    let seal = build_seal(epoch, CHANNEL, rows, cfg, &HashSet::new(), 1.0, epoch + LEN + 120).unwrap_or_else(|e| panic!("build: {e}"));
+    let seal = build_seal(epoch, CHANNEL, rows, cfg, &HashSet::new(), 1.0, epoch + LEN + 120)
+        .unwrap_or_else(|e| panic!("build: {e}"));
     let build = t.elapsed();
     let t = Instant::now();
     store.write_seal(&seal).await.unwrap_or_else(|e| panic!("write: {e}"));
@@ -63,7 +64,9 @@ fn seal(c: &mut Criterion) {
         if !benching {
             return;
         }
-        epoch_fixture::fill_epoch(&store, next_epoch, LEN, CHANNEL, PARTICIPANTS).await.unwrap_or_else(|e| panic!("filling: {e}"));
+        epoch_fixture::fill_epoch(&store, next_epoch, LEN, CHANNEL, PARTICIPANTS)
+            .await
+            .unwrap_or_else(|e| panic!("filling: {e}"));
         breakdown(&store, &cfg, next_epoch).await;
     });
     next_epoch += LEN;

@@ -163,7 +163,10 @@ async fn start_once(fake: &FakeTwitch, db: &Path, dir: &Path, run: usize, cold: 
         .stderr(Stdio::from(log_err))
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", env!("CARGO_BIN_EXE_chatseal")));
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(2)).build().unwrap_or_else(|e| panic!("http client: {e}"));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap_or_else(|e| panic!("http client: {e}"));
     let url = format!("http://127.0.0.1:{port}/readyz");
     let readyz_s = loop {
         if let Ok(Some(status)) = child.try_wait() {
@@ -259,7 +262,12 @@ async fn phases_in_process(db: &Path, cold: bool) -> (f64, f64, f64) {
     let t = Instant::now();
     let bad = store.verify_digests().await.unwrap_or_else(|e| panic!("verify_digests: {e}"));
     let digests = t.elapsed().as_secs_f64();
-    assert!(bad.is_empty(), "{} seals of the bench store do not match their digests, e.g. {:?}", bad.len(), bad.first());
+    assert!(
+        bad.is_empty(),
+        "{} seals of the bench store do not match their digests, e.g. {:?}",
+        bad.len(),
+        bad.first()
+    );
     let _ = store.close().await;
     (open, qc, digests)
 }
@@ -310,7 +318,13 @@ async fn bench() {
     for i in 0..2 * runs.min(3) {
         let cold = i % 2 == 0;
         let p = phases_in_process(&db, cold).await;
-        println!("  {} open {:.2} s, quick_check {:.2} s, digests {:.2} s", if cold { "cold" } else { "warm" }, p.0, p.1, p.2);
+        println!(
+            "  {} open {:.2} s, quick_check {:.2} s, digests {:.2} s",
+            if cold { "cold" } else { "warm" },
+            p.0,
+            p.1,
+            p.2
+        );
         by_kind[if cold { 0 } else { 1 }].1.push(p);
     }
     for (cold, v) in &by_kind {

@@ -67,12 +67,18 @@ fn bytes_per_key(n: usize) -> f64 {
 
 fn main() {
     // `cargo test --benches` runs bench binaries with no --bench flag: keep that quick.
-    let sizes: &[usize] = if std::env::args().any(|a| a == "--bench") { &[10_000, 100_000, 1_000_000] } else { &[1_000] };
+    let sizes: &[usize] =
+        if std::env::args().any(|a| a == "--bench") { &[10_000, 100_000, 1_000_000] } else { &[1_000] };
     println!("tally heap per distinct (epoch, channel, user) key, 8 channels; median of 5 runs");
     for &n in sizes {
         let mut runs: Vec<f64> = (0..5).map(|_| bytes_per_key(n)).collect();
         runs.sort_by(|a, b| a.total_cmp(b));
         let median = runs[2];
-        println!("keys {n:>9}: {median:.1} bytes/key (runs {:.1}..{:.1}); bar <= 200: {}", runs[0], runs[4], if median <= 200.0 { "met" } else { "NOT met" });
+        println!(
+            "keys {n:>9}: {median:.1} bytes/key (runs {:.1}..{:.1}); bar <= 200: {}",
+            runs[0],
+            runs[4],
+            if median <= 200.0 { "met" } else { "NOT met" }
+        );
     }
 }

@@ -40,7 +40,11 @@ fn quantile(v: &[f64], q: f64) -> f64 {
 
 fn participants() -> i64 {
     match std::env::var("CHATSEAL_BENCH_PARTICIPANTS") {
-        Ok(v) => v.trim().replace('_', "").parse().unwrap_or_else(|_| panic!("CHATSEAL_BENCH_PARTICIPANTS={v:?} is not a number")),
+        Ok(v) => v
+            .trim()
+            .replace('_', "")
+            .parse()
+            .unwrap_or_else(|_| panic!("CHATSEAL_BENCH_PARTICIPANTS={v:?} is not a number")),
         Err(_) => 10_000_000,
     }
 }
@@ -155,13 +159,17 @@ fn main() {
             Err(_) => build(&path, total).await,
         }
         let opts = OpenOptions { quick_check: false, ..OpenOptions::default() };
-        let store = Store::open_with(&format!("sqlite://{}", path.display()), &opts).await.expect("open the bench store");
+        let store =
+            Store::open_with(&format!("sqlite://{}", path.display()), &opts).await.expect("open the bench store");
         let hours = user_hours(&store, LOGIN, None, None, 1000).await.expect("first page");
         assert_eq!(hours.items.len(), 1000, "the user has hours");
         let mut rng = rand::rngs::StdRng::seed_from_u64(20);
         time_pages(&store, "first page", |_| (None, None)).await;
         time_pages(&store, "random page", |_| (None, Some(FIRST + rng.random_range(1..=EPOCHS) * HOUR))).await;
         let mut rng = rand::rngs::StdRng::seed_from_u64(21);
-        time_pages(&store, "random page of one channel", |n| (Some(format!("chan{}", n as i64 % CHANNELS)), Some(FIRST + rng.random_range(1..=EPOCHS) * HOUR))).await;
+        time_pages(&store, "random page of one channel", |n| {
+            (Some(format!("chan{}", n as i64 % CHANNELS)), Some(FIRST + rng.random_range(1..=EPOCHS) * HOUR))
+        })
+        .await;
     });
 }

@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use crate::telemetry::LogFormat;
 
 #[derive(Debug, Parser)]
-#[command(name = "chatseal", version, about = "Records Twitch chat participation per hour and seals it into keccak-256 merkle roots")]
+#[command(
+    name = "chatseal",
+    version,
+    about = "Records Twitch chat participation per hour and seals it into keccak-256 merkle roots"
+)]
 pub struct Cli {
     /// Configuration file (TOML). Defaults < file < env CHATSEAL__SECTION__KEY.
     #[arg(long, global = true, env = "CHATSEAL_CONFIG")]

@@ -33,7 +33,12 @@ impl ExportError {
 }
 
 /// Reads the seal of (epoch, channel) and prepares its bundle. `channel` is a lowercase login.
-pub async fn load_bundle(store: &Store, epoch: i64, channel: &str, limits: &ProgramLimits) -> Result<Bundle, ExportError> {
+pub async fn load_bundle(
+    store: &Store,
+    epoch: i64,
+    channel: &str,
+    limits: &ProgramLimits,
+) -> Result<Bundle, ExportError> {
     let seal = store
         .sealed_epoch(epoch, channel)
         .await?

@@ -45,7 +45,9 @@ pub fn main_entry() {
     let code = match &cli.command {
         Command::Verify { root, leaf, proof } => commands::verify::run(root, leaf, proof),
         Command::CheckConfig => commands::check_config::run(cli.config.as_deref()),
-        Command::VerifyExport { file, max_claims, max_proof_len } => commands::verify_export::run(file, *max_claims, *max_proof_len),
+        Command::VerifyExport { file, max_claims, max_proof_len } => {
+            commands::verify_export::run(file, *max_claims, *max_proof_len)
+        }
         cmd => {
             let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(rt) => rt,
@@ -59,20 +61,34 @@ pub fn main_entry() {
                 match cmd {
                     Command::Run => commands::run::main(config).await,
                     Command::Seal { epoch, channel } => commands::seal::main(config, *epoch, channel.clone()).await,
-                    Command::Proof { epoch, channel, user, claim } => commands::proof::main(config, *epoch, channel, user, *claim).await,
+                    Command::Proof { epoch, channel, user, claim } => {
+                        commands::proof::main(config, *epoch, channel, user, *claim).await
+                    }
                     Command::OptOut { user, reason } => commands::opt_out::main(config, user, reason.as_deref()).await,
                     Command::Demo { duration } => commands::demo::main(config, *duration).await,
-                    Command::Migrate { from, to, legacy, chunk_rows } => commands::migrate::main(from, to, *legacy, *chunk_rows).await,
+                    Command::Migrate { from, to, legacy, chunk_rows } => {
+                        commands::migrate::main(from, to, *legacy, *chunk_rows).await
+                    }
                     Command::Replay { from } => commands::replay::main(config, from).await,
                     Command::Backup { action } => commands::backup::main(config, action).await,
                     Command::Doctor { epochs, json } => commands::doctor::main(config, *epochs, *json).await,
-                    Command::Restore { from, to, force } => commands::restore::main(config, from, to.as_deref(), *force).await,
+                    Command::Restore { from, to, force } => {
+                        commands::restore::main(config, from, to.as_deref(), *force).await
+                    }
                     Command::Channels { action } => commands::channels::main(config, action).await,
                     Command::Export { epoch, channel, out, unpublished, limit } => {
-                        let args = commands::export::ExportArgs { epoch: *epoch, channel: channel.clone(), out: out.clone(), unpublished: *unpublished, limit: *limit };
+                        let args = commands::export::ExportArgs {
+                            epoch: *epoch,
+                            channel: channel.clone(),
+                            out: out.clone(),
+                            unpublished: *unpublished,
+                            limit: *limit,
+                        };
                         commands::export::main(config, &args).await
                     }
-                    Command::Verify { .. } | Command::CheckConfig | Command::VerifyExport { .. } => unreachable!("handled without a runtime"),
+                    Command::Verify { .. } | Command::CheckConfig | Command::VerifyExport { .. } => {
+                        unreachable!("handled without a runtime")
+                    }
                 }
             })
         }

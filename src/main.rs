@@ -1,1 +1,3 @@
-fn main() { chatseal::main_entry() }
+fn main() {
+    chatseal::main_entry()
+}

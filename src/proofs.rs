@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use chatseal_actors::sealer::merkle::{claim_id, parse_hash, to_hex, to_hex0x, user_hash, Hash32, MerkleTree};
 use chatseal_actors::sealer::limits::{limit_warnings, ProgramLimits};
+use chatseal_actors::sealer::merkle::{claim_id, parse_hash, to_hex, to_hex0x, user_hash, Hash32, MerkleTree};
 use chatseal_schema::queries::publish::Publication;
 use chatseal_schema::{SealedEpoch, Store, StoreError};
 use serde::Serialize;
@@ -139,7 +139,10 @@ struct Request {
 async fn admit(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<Request, ProofError> {
     let channel = channel.trim_start_matches('#').to_ascii_lowercase();
     let login = login.to_ascii_lowercase();
-    let sealed = store.sealed_epoch(epoch, &channel).await?.ok_or_else(|| ProofError::NotSealed { epoch, channel: channel.clone() })?;
+    let sealed = store
+        .sealed_epoch(epoch, &channel)
+        .await?
+        .ok_or_else(|| ProofError::NotSealed { epoch, channel: channel.clone() })?;
     let uh = user_hash(&login);
     if store.is_opted_out(&to_hex(&uh)).await? {
         return Err(ProofError::OptedOut { login });
@@ -158,13 +161,19 @@ fn damaged(sealed: &SealedEpoch, detail: impl Into<String>) -> ProofError {
 async fn build_tree(store: &Store, sealed: &SealedEpoch, kind: TreeKind) -> Result<CachedTree, ProofError> {
     let rows = store.sealed_participants(sealed.epoch, &sealed.channel).await?;
     if rows.len() as i64 != sealed.participants {
-        return Err(damaged(sealed, format!("{} sealed rows for a seal of {} participants", rows.len(), sealed.participants)));
+        return Err(damaged(
+            sealed,
+            format!("{} sealed rows for a seal of {} participants", rows.len(), sealed.participants),
+        ));
     }
     let (held, expected_root) = match kind {
         TreeKind::Participation => (rows.len(), sealed.root.as_deref()),
         TreeKind::Claim => {
             if sealed.claim_cut < 0 || sealed.claim_cut >= sealed.participants.max(1) {
-                return Err(damaged(sealed, format!("claim cut {} of {} participants", sealed.claim_cut, sealed.participants)));
+                return Err(damaged(
+                    sealed,
+                    format!("claim cut {} of {} participants", sealed.claim_cut, sealed.participants),
+                ));
             }
             ((sealed.participants - sealed.claim_cut) as usize, sealed.claim_root.as_deref())
         }
@@ -181,33 +190,52 @@ async fn build_tree(store: &Store, sealed: &SealedEpoch, kind: TreeKind) -> Resu
     }
     let tree = MerkleTree::build(leaves).ok_or_else(|| damaged(sealed, "no leaves"))?;
     if Some(to_hex(&tree.root()).as_str()) != expected_root {
-        let which = if kind == TreeKind::Claim { "claim leaves do not fold to the sealed claim root" } else { "leaves do not fold to the sealed root" };
+        let which = if kind == TreeKind::Claim {
+            "claim leaves do not fold to the sealed claim root"
+        } else {
+            "leaves do not fold to the sealed root"
+        };
         return Err(damaged(sealed, format!("stored {which}")));
     }
     CachedTree::new(tree, users).ok_or_else(|| damaged(sealed, "a user appears twice among the sealed rows"))
 }
 
-async fn tree_of(store: &Store, cache: &TreeCache, sealed: &SealedEpoch, kind: TreeKind) -> Result<Arc<CachedTree>, ProofError> {
+async fn tree_of(
+    store: &Store,
+    cache: &TreeCache,
+    sealed: &SealedEpoch,
+    kind: TreeKind,
+) -> Result<Arc<CachedTree>, ProofError> {
     let key = TreeKey { epoch: sealed.epoch, channel: sealed.channel.clone(), kind };
     let (tree, _hit) = cache.get_or_build(&key, || build_tree(store, sealed, kind)).await?;
     Ok(tree)
 }
 
 fn proof_hex(tree: &MerkleTree, idx: usize, sealed: &SealedEpoch) -> Result<Vec<String>, ProofError> {
-    tree.proof(idx).map(|p| p.iter().map(to_hex0x).collect()).ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))
+    tree.proof(idx)
+        .map(|p| p.iter().map(to_hex0x).collect())
+        .ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))
 }
 
 /// The participation proof of `login` in a sealed (epoch, channel), with trees from `cache`.
-pub async fn participation_proof_cached(store: &Store, cache: &TreeCache, epoch: i64, channel: &str, login: &str) -> Result<ProofView, ProofError> {
+pub async fn participation_proof_cached(
+    store: &Store,
+    cache: &TreeCache,
+    epoch: i64,
+    channel: &str,
+    login: &str,
+) -> Result<ProofView, ProofError> {
     let req = admit(store, epoch, channel, login).await?;
     let sealed = &req.sealed;
     if sealed.format_version == 0 {
         return Err(ProofError::LegacySeal { epoch, channel: sealed.channel.clone() });
     }
     let entry = tree_of(store, cache, sealed, TreeKind::Participation).await?;
-    let idx = entry
-        .index_of(&req.user_hash)
-        .ok_or_else(|| ProofError::NotParticipant { epoch, channel: sealed.channel.clone(), login: req.login.clone() })?;
+    let idx = entry.index_of(&req.user_hash).ok_or_else(|| ProofError::NotParticipant {
+        epoch,
+        channel: sealed.channel.clone(),
+        login: req.login.clone(),
+    })?;
     let leaf = entry.tree().leaf(idx).ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))?;
     Ok(ProofView {
         epoch,
@@ -223,7 +251,13 @@ pub async fn participation_proof_cached(store: &Store, cache: &TreeCache, epoch:
 
 /// The claim proof of `login` in a sealed (epoch, channel), with trees from `cache`. A
 /// participant the claim cap left out gets [`ProofError::NotInClaimTree`].
-pub async fn claim_proof_cached(store: &Store, cache: &TreeCache, epoch: i64, channel: &str, login: &str) -> Result<ClaimView, ProofError> {
+pub async fn claim_proof_cached(
+    store: &Store,
+    cache: &TreeCache,
+    epoch: i64,
+    channel: &str,
+    login: &str,
+) -> Result<ClaimView, ProofError> {
     let req = admit(store, epoch, channel, login).await?;
     let sealed = &req.sealed;
     let ch = sealed.channel.clone();
@@ -246,7 +280,9 @@ pub async fn claim_proof_cached(store: &Store, cache: &TreeCache, epoch: i64, ch
             })
         }
         (None, None) => return Err(ProofError::NotParticipant { epoch, channel: ch, login: req.login }),
-        (Some(_), None) | (None, Some(_)) => return Err(damaged(sealed, format!("the claim tree and the sealed row of {} disagree", req.login))),
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(damaged(sealed, format!("the claim tree and the sealed row of {} disagree", req.login)))
+        }
     };
     let leaf = entry.tree().leaf(idx).ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))?;
     if row.idx != idx as i64 || row.claim_leaf != to_hex(&leaf) {
@@ -268,7 +304,12 @@ pub async fn claim_proof_cached(store: &Store, cache: &TreeCache, epoch: i64, ch
 
 /// The participation proof of `login` in a sealed (epoch, channel), building the tree once
 /// (no cache: for one-off callers such as `chatseal proof`).
-pub async fn participation_proof(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<ProofView, ProofError> {
+pub async fn participation_proof(
+    store: &Store,
+    epoch: i64,
+    channel: &str,
+    login: &str,
+) -> Result<ProofView, ProofError> {
     participation_proof_cached(store, &TreeCache::new(0), epoch, channel, login).await
 }
 

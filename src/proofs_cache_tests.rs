@@ -109,7 +109,8 @@ async fn a_failed_build_is_not_cached() {
     let k = key(1, TreeKind::Claim);
     let err = cache.get_or_build(&k, || async { Err::<CachedTree, _>("store down") }).await;
     assert_eq!(err.err(), Some("store down"));
-    let (tree, hit) = cache.get_or_build(&k, || async { Ok::<_, &str>(Arc::try_unwrap(entry(3)).unwrap()) }).await.unwrap();
+    let (tree, hit) =
+        cache.get_or_build(&k, || async { Ok::<_, &str>(Arc::try_unwrap(entry(3)).unwrap()) }).await.unwrap();
     assert_eq!((tree.leaves(), hit), (3, false));
     let (_, hit) = cache.get_or_build(&k, || async { Err::<CachedTree, _>("not called") }).await.unwrap();
     assert!(hit);

@@ -64,7 +64,10 @@ async fn proofs_fold_and_a_capped_claim_tree_says_so() {
             let e = claim.unwrap_err();
             assert!(matches!(e, ProofError::NotInClaimTree { cap: 3, cut: 2, .. }), "{e}");
             assert_eq!(e.code(), "not_in_claim_tree");
-            assert!(e.to_string().contains("first 3 participants") && e.to_string().contains("max_claim_leaves"), "{e}");
+            assert!(
+                e.to_string().contains("first 3 participants") && e.to_string().contains("max_claim_leaves"),
+                "{e}"
+            );
         }
     }
     let e = claim_proof_cached(&store, &cache, EPOCH, "chan", "stranger").await.unwrap_err();
@@ -93,7 +96,10 @@ async fn an_opted_out_user_is_refused_after_the_seal() {
     }
     // The sealed root is never rewritten.
     let p = participation_proof_cached(&store, &cache, EPOCH, "chan", "user1").await.unwrap();
-    assert_eq!(Some(p.root.trim_start_matches("0x")), store.sealed_epoch(EPOCH, "chan").await.unwrap().unwrap().root.as_deref());
+    assert_eq!(
+        Some(p.root.trim_start_matches("0x")),
+        store.sealed_epoch(EPOCH, "chan").await.unwrap().unwrap().root.as_deref()
+    );
 }
 
 #[tokio::test]
@@ -120,7 +126,10 @@ async fn a_warm_proof_reads_no_full_set_of_rows_and_a_cold_one_checks_them() {
     // Warm, the claim route still reads the user's own row: a changed amount-bearing leaf is caught.
     store
         .db()
-        .execute_unprepared(&format!("UPDATE sealed_participants SET claim_leaf = '{}' WHERE epoch = {EPOCH} AND idx = 1", "ab".repeat(32)))
+        .execute_unprepared(&format!(
+            "UPDATE sealed_participants SET claim_leaf = '{}' WHERE epoch = {EPOCH} AND idx = 1",
+            "ab".repeat(32)
+        ))
         .await
         .unwrap();
     let e = claim_proof_cached(&store, &cache, EPOCH, "chan", "user1").await.unwrap_err();

@@ -44,10 +44,8 @@ struct Code {
 const CONFIG_PAGE: &str = "docs/configuration.md";
 const METRICS_PAGE: &str = "docs/metrics.md";
 const ROUTES_PAGE: &str = "docs/http-api.md";
-const FILE_EXTENSIONS: &[&str] = &[
-    "rs", "md", "toml", "json", "jsonl", "yml", "yaml", "db", "pgdump", "log", "mjs", "service",
-    "txt", "sh", "lock",
-];
+const FILE_EXTENSIONS: &[&str] =
+    &["rs", "md", "toml", "json", "jsonl", "yml", "yaml", "db", "pgdump", "log", "mjs", "service", "txt", "sh", "lock"];
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -69,21 +67,13 @@ fn docs_name_what_the_code_has_and_the_reverse() {
         docs.push(read_doc(&root, &format!("docs/{name}")));
     }
     let code = Code {
-        keys: chatseal::settings::key_paths()
-            .unwrap_or_else(|e| panic!("the settings defaults do not serialise: {e}")),
-        metrics: METRICS
-            .iter()
-            .map(|d| (d.name.to_owned(), d.kind))
-            .collect(),
+        keys: chatseal::settings::key_paths().unwrap_or_else(|e| panic!("the settings defaults do not serialise: {e}")),
+        metrics: METRICS.iter().map(|d| (d.name.to_owned(), d.kind)).collect(),
         routes: ROUTES.to_vec(),
         failpoints: failpoints(&root),
         files: repo_files(&root),
     };
-    assert!(
-        code.keys.len() > 10,
-        "the key tree looks empty: {:?}",
-        code.keys
-    );
+    assert!(code.keys.len() > 10, "the key tree looks empty: {:?}", code.keys);
     let problems = check(&docs, &code);
     assert!(
         problems.is_empty(),
@@ -95,12 +85,8 @@ fn docs_name_what_the_code_has_and_the_reverse() {
 
 fn read_doc(root: &Path, rel: &str) -> Doc {
     let path = root.join(rel);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    Doc {
-        path: rel.to_owned(),
-        text,
-    }
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    Doc { path: rel.to_owned(), text }
 }
 
 /// Every failpoint name in the source (`fail_point!("backup.rename"`): dotted like a config key,
@@ -168,11 +154,7 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 /// Every disagreement between the docs and the code, one line each.
 fn check(docs: &[Doc], code: &Code) -> Vec<String> {
     let mut problems = Vec::new();
-    let sections: BTreeSet<&str> = code
-        .keys
-        .iter()
-        .filter_map(|k| k.split('.').next())
-        .collect();
+    let sections: BTreeSet<&str> = code.keys.iter().filter_map(|k| k.split('.').next()).collect();
     let mut pages: HashMap<&str, &Doc> = HashMap::new();
     for doc in docs {
         pages.insert(doc.path.as_str(), doc);
@@ -206,10 +188,7 @@ fn map(docs: &[Doc], problems: &mut Vec<String>) {
         .collect();
     for doc in docs.iter().filter(|d| d.path.starts_with("docs/")) {
         if !linked.contains(&doc.path) {
-            problems.push(format!(
-                "{} is not linked from README.md: add it to the map of docs/",
-                doc.path
-            ));
+            problems.push(format!("{} is not linked from README.md: add it to the map of docs/", doc.path));
         }
     }
 }
@@ -266,10 +245,7 @@ fn metric_base<'c>(word: &str, code: &'c Code) -> Option<&'c str> {
     }
     ["_bucket", "_sum", "_count"].iter().find_map(|suffix| {
         let base = word.strip_suffix(suffix)?;
-        code.metrics
-            .iter()
-            .find(|(n, k)| n == base && *k == Kind::Histogram)
-            .map(|(n, _)| n.as_str())
+        code.metrics.iter().find(|(n, k)| n == base && *k == Kind::Histogram).map(|(n, _)| n.as_str())
     })
 }
 
@@ -305,16 +281,14 @@ fn dotted_words(span: &str) -> Vec<String> {
         let c = bytes[i];
         if c.is_ascii_alphanumeric() || c == b'_' {
             let start = i;
-            while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
-            {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.') {
                 i += 1;
             }
             let word = span[start..i].trim_end_matches('.');
             let before = start.checked_sub(1).map(|b| bytes[b]);
             let after = bytes.get(i).copied();
-            let glued = matches!(before, Some(b'/' | b'-' | b':' | b'@' | b'.'))
-                || matches!(after, Some(b'/' | b'@' | b':'));
+            let glued =
+                matches!(before, Some(b'/' | b'-' | b':' | b'@' | b'.')) || matches!(after, Some(b'/' | b'@' | b':'));
             if word.contains('.') && !glued {
                 out.push(word.to_owned());
             }
@@ -326,11 +300,7 @@ fn dotted_words(span: &str) -> Vec<String> {
 }
 
 fn forward_keys(doc: &Doc, code: &Code, sections: &BTreeSet<&str>, problems: &mut Vec<String>) {
-    let known = |name: &str| {
-        code.keys
-            .iter()
-            .any(|k| k == name || k.starts_with(&format!("{name}.")))
-    };
+    let known = |name: &str| code.keys.iter().any(|k| k == name || k.starts_with(&format!("{name}.")));
     for (line, span) in code_spans(&doc.text) {
         for word in dotted_words(&span) {
             let first = word.split('.').next().unwrap_or_default();
@@ -384,10 +354,7 @@ fn route_words(span: &str) -> Vec<(Option<String>, String)> {
             method = None;
             continue;
         };
-        let one_segment = !rest.is_empty()
-            && rest
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-');
+        let one_segment = !rest.is_empty() && rest.chars().all(|c| c.is_ascii_lowercase() || c == '_' || c == '-');
         if rest == "v1" || rest.starts_with("v1/") || one_segment {
             out.push((method.take(), path.to_owned()));
         } else {
@@ -402,17 +369,16 @@ fn path_matches(doc_path: &str, route: &str) -> bool {
     let a: Vec<&str> = doc_path.trim_end_matches('/').split('/').collect();
     let b: Vec<&str> = route.split('/').collect();
     a.len() == b.len()
-        && a.iter()
-            .zip(&b)
-            .all(|(x, y)| x == y || (y.starts_with('{') && y.ends_with('}') && !x.is_empty()))
+        && a.iter().zip(&b).all(|(x, y)| x == y || (y.starts_with('{') && y.ends_with('}') && !x.is_empty()))
 }
 
 fn forward_routes(doc: &Doc, code: &Code, problems: &mut Vec<String>) {
     for (line, span) in code_spans(&doc.text) {
         for (method, path) in route_words(&span) {
-            let served = code.routes.iter().any(|r| {
-                path_matches(&path, r.path) && method.as_deref().is_none_or(|m| m == r.method)
-            });
+            let served = code
+                .routes
+                .iter()
+                .any(|r| path_matches(&path, r.path) && method.as_deref().is_none_or(|m| m == r.method));
             if !served {
                 let shown = match &method {
                     Some(m) => format!("{m} {path}"),
@@ -432,17 +398,12 @@ fn reverse(pages: &HashMap<&str, &Doc>, code: &Code, problems: &mut Vec<String>)
     let page = |name: &str, problems: &mut Vec<String>| match pages.get(name) {
         Some(doc) => Some(*doc),
         None => {
-            problems.push(format!(
-                "{name} does not exist: it must list what the code has"
-            ));
+            problems.push(format!("{name} does not exist: it must list what the code has"));
             None
         }
     };
     if let Some(doc) = page(CONFIG_PAGE, problems) {
-        let named: BTreeSet<String> = code_spans(&doc.text)
-            .iter()
-            .flat_map(|(_, s)| dotted_words(s))
-            .collect();
+        let named: BTreeSet<String> = code_spans(&doc.text).iter().flat_map(|(_, s)| dotted_words(s)).collect();
         for key in &code.keys {
             if !named.contains(key) {
                 problems.push(format!(
@@ -453,9 +414,7 @@ fn reverse(pages: &HashMap<&str, &Doc>, code: &Code, problems: &mut Vec<String>)
         }
     }
     if let Some(doc) = page(METRICS_PAGE, problems) {
-        let named: BTreeSet<&str> = lines(&doc.text)
-            .flat_map(|(_, l)| words(l).into_iter().map(|(_, w)| w))
-            .collect();
+        let named: BTreeSet<&str> = lines(&doc.text).flat_map(|(_, l)| words(l).into_iter().map(|(_, w)| w)).collect();
         for (name, _) in &code.metrics {
             if !named.contains(name.as_str()) {
                 problems.push(format!(
@@ -498,13 +457,8 @@ fn link_targets(text: &str) -> Vec<(usize, String)> {
             continue;
         }
         // Drop inline code so `[a](b)` inside backticks is not a link.
-        let prose: String = l
-            .split('`')
-            .enumerate()
-            .filter(|(i, _)| i % 2 == 0)
-            .map(|(_, s)| s)
-            .collect::<Vec<_>>()
-            .join(" ");
+        let prose: String =
+            l.split('`').enumerate().filter(|(i, _)| i % 2 == 0).map(|(_, s)| s).collect::<Vec<_>>().join(" ");
         for piece in prose.split("](").skip(1) {
             if let Some(end) = piece.find(')') {
                 let target = piece[..end].split_whitespace().next().unwrap_or_default();
@@ -524,21 +478,14 @@ fn link_targets(text: &str) -> Vec<(usize, String)> {
 fn links(doc: &Doc, docs: &[Doc], code: &Code, problems: &mut Vec<String>) {
     let base = Path::new(&doc.path).parent().unwrap_or(Path::new(""));
     for (line, target) in link_targets(&doc.text) {
-        if target.starts_with("http://")
-            || target.starts_with("https://")
-            || target.starts_with("mailto:")
-        {
+        if target.starts_with("http://") || target.starts_with("https://") || target.starts_with("mailto:") {
             continue;
         }
         let (file, anchor) = match target.split_once('#') {
             Some((f, a)) => (f, Some(a)),
             None => (target.as_str(), None),
         };
-        let resolved = if file.is_empty() {
-            Some(doc.path.clone())
-        } else {
-            normalise(&base.join(file))
-        };
+        let resolved = if file.is_empty() { Some(doc.path.clone()) } else { normalise(&base.join(file)) };
         let Some(resolved) = resolved else {
             problems.push(format!(
                 "{}:{line}: the link `{target}` leads outside the repository: link a page of \
@@ -548,10 +495,7 @@ fn links(doc: &Doc, docs: &[Doc], code: &Code, problems: &mut Vec<String>) {
             continue;
         };
         if !code.files.contains(&resolved) {
-            problems.push(format!(
-                "{}:{line}: the link `{target}` is dead: {resolved} does not exist",
-                doc.path
-            ));
+            problems.push(format!("{}:{line}: the link `{target}` is dead: {resolved} does not exist", doc.path));
             continue;
         }
         if let Some(anchor) = anchor.filter(|a| !a.is_empty()) {
@@ -606,11 +550,7 @@ fn heading_slugs(text: &str) -> BTreeSet<String> {
             .map(|c| if c == ' ' { '-' } else { c })
             .collect();
         let n = seen.entry(slug.clone()).or_insert(0);
-        let unique = if *n == 0 {
-            slug.clone()
-        } else {
-            format!("{slug}-{n}")
-        };
+        let unique = if *n == 0 { slug.clone() } else { format!("{slug}-{n}") };
         *n += 1;
         out.insert(unique);
     }
@@ -621,44 +561,25 @@ fn heading_slugs(text: &str) -> BTreeSet<String> {
 
 fn toy_code() -> Code {
     Code {
-        keys: vec![
-            "store.url".into(),
-            "store.flush_interval".into(),
-            "sealing.centiweights.bits".into(),
-        ],
+        keys: vec!["store.url".into(), "store.flush_interval".into(), "sealing.centiweights.bits".into()],
         metrics: vec![
             ("chatseal_events_durable_total".into(), Kind::Counter),
             ("chatseal_flush_duration_seconds".into(), Kind::Histogram),
         ],
         routes: vec![
-            Route {
-                method: "GET",
-                path: "/metrics",
-            },
-            Route {
-                method: "GET",
-                path: "/v1/epochs/{epoch}/{channel}",
-            },
+            Route { method: "GET", path: "/metrics" },
+            Route { method: "GET", path: "/v1/epochs/{epoch}/{channel}" },
         ],
         failpoints: ["store.crash".to_owned()].into(),
-        files: [
-            "README.md",
-            "docs",
-            "docs/configuration.md",
-            "docs/metrics.md",
-            "docs/http-api.md",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect(),
+        files: ["README.md", "docs", "docs/configuration.md", "docs/metrics.md", "docs/http-api.md"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
     }
 }
 
 fn toy_docs(extra: &str) -> Vec<Doc> {
-    let page = |path: &str, text: &str| Doc {
-        path: path.into(),
-        text: text.into(),
-    };
+    let page = |path: &str, text: &str| Doc { path: path.into(), text: text.into() };
     vec![
         page(
             "README.md",
@@ -667,19 +588,13 @@ fn toy_docs(extra: &str) -> Vec<Doc> {
                  [m](docs/metrics.md) [h](docs/http-api.md)\n"
             ),
         ),
-        page(
-            "docs/configuration.md",
-            "## Keys\n\n`store.url`, `store.flush_interval`, `sealing.centiweights.bits`\n",
-        ),
+        page("docs/configuration.md", "## Keys\n\n`store.url`, `store.flush_interval`, `sealing.centiweights.bits`\n"),
         page(
             "docs/metrics.md",
             "chatseal_events_durable_total and `chatseal_flush_duration_seconds_bucket`\n\
              chatseal_flush_duration_seconds\n",
         ),
-        page(
-            "docs/http-api.md",
-            "`GET /metrics`, `GET /v1/epochs/{epoch}/{channel}`\n",
-        ),
+        page("docs/http-api.md", "`GET /metrics`, `GET /v1/epochs/{epoch}/{channel}`\n"),
     ]
 }
 
@@ -711,10 +626,7 @@ fn the_check_names_each_unknown_name_and_dead_link() {
         "README.md:7: the link `../shared/x.md` leads outside the repository",
     ];
     for e in expect {
-        assert!(
-            problems.iter().any(|p| p.starts_with(e)),
-            "missing {e:?} in {problems:#?}"
-        );
+        assert!(problems.iter().any(|p| p.starts_with(e)), "missing {e:?} in {problems:#?}");
     }
     assert_eq!(problems.len(), expect.len(), "{problems:#?}");
 }
@@ -724,17 +636,13 @@ fn the_check_names_what_the_pages_leave_out() {
     let mut code = toy_code();
     code.keys.push("store.max_pending_events".into());
     code.metrics.push(("chatseal_store_up".into(), Kind::Gauge));
-    code.routes.push(Route {
-        method: "POST",
-        path: "/v1/admin/seal",
-    });
+    code.routes.push(Route { method: "POST", path: "/v1/admin/seal" });
     let mut docs = toy_docs("");
     docs.retain(|d| d.path != "docs/metrics.md");
     docs.retain(|d| d.path != "docs/http-api.md");
     docs.push(Doc {
         path: "docs/http-api.md".into(),
-        text: "`GET /metrics`, `GET /v1/epochs/{epoch}/{channel}`, `POST /v1/admin/sealed`\n"
-            .into(),
+        text: "`GET /metrics`, `GET /v1/epochs/{epoch}/{channel}`, `POST /v1/admin/sealed`\n".into(),
     });
     let problems = check(&docs, &code);
     let expect = [
@@ -743,41 +651,29 @@ fn the_check_names_what_the_pages_leave_out() {
         "route `POST /v1/admin/seal` (ROUTES in src/http/mod.rs) is not named in docs/http-api.md",
     ];
     for e in expect {
-        assert!(
-            problems.iter().any(|p| p.starts_with(e)),
-            "missing {e:?} in {problems:#?}"
-        );
+        assert!(problems.iter().any(|p| p.starts_with(e)), "missing {e:?} in {problems:#?}");
     }
     let mut docs = toy_docs("");
     docs.retain(|d| d.path != "docs/configuration.md");
     docs.push(Doc {
         path: "docs/configuration.md".into(),
-        text:
-            "## Keys\n\n`store.url`, `sealing.centiweights.bits`, and store.flush_interval outside \
+        text: "## Keys\n\n`store.url`, `sealing.centiweights.bits`, and store.flush_interval outside \
                backticks\n"
-                .into(),
+            .into(),
     });
     let problems = check(&docs, &toy_code());
     assert_eq!(
         problems,
-        [
-            "config key `store.flush_interval` (src/settings/model.rs) is not named in \
-          docs/configuration.md: add it with its unit and default"
-        ],
+        ["config key `store.flush_interval` (src/settings/model.rs) is not named in \
+          docs/configuration.md: add it with its unit and default"],
     );
 }
 
 #[test]
 fn the_check_names_a_page_the_readme_map_leaves_out() {
     let mut docs = toy_docs("");
-    docs.push(Doc {
-        path: "docs/limits.md".into(),
-        text: "# Limits\n".into(),
-    });
+    docs.push(Doc { path: "docs/limits.md".into(), text: "# Limits\n".into() });
     let mut code = toy_code();
     code.files.insert("docs/limits.md".into());
-    assert_eq!(
-        check(&docs, &code),
-        ["docs/limits.md is not linked from README.md: add it to the map of docs/"]
-    );
+    assert_eq!(check(&docs, &code), ["docs/limits.md is not linked from README.md: add it to the map of docs/"]);
 }

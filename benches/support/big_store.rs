@@ -163,8 +163,14 @@ pub async fn ensure() -> BuiltStore {
     let done = done_path(&db);
     if let Ok(text) = std::fs::read_to_string(&done) {
         if db.exists() {
-            let built: BuiltStore = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}; delete it to rebuild", done.display()));
-            println!("store: reusing {} ({:.0} MiB, built {})", db.display(), file_bytes(&db) as f64 / 1048576.0, built.built_at);
+            let built: BuiltStore =
+                serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}; delete it to rebuild", done.display()));
+            println!(
+                "store: reusing {} ({:.0} MiB, built {})",
+                db.display(),
+                file_bytes(&db) as f64 / 1048576.0,
+                built.built_at
+            );
             return built;
         }
     }
@@ -194,7 +200,14 @@ async fn build(db: &Path, target: u64) -> BuiltStore {
     while n < SEEN_IDS {
         let ids: Vec<SeenId> = (n..(n + IDS_PER_TX).min(SEEN_IDS))
             .map(|i| SeenId {
-                id: format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", i.wrapping_mul(2_654_435_761) as u32, i % 65_536, i % 4096, (i / 7) % 4096, i),
+                id: format!(
+                    "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                    i.wrapping_mul(2_654_435_761) as u32,
+                    i % 65_536,
+                    i % 4096,
+                    (i / 7) % 4096,
+                    i
+                ),
                 epoch: UNSEALED_EPOCH,
                 channel: channel(i % CHANNELS),
             })
@@ -205,10 +218,14 @@ async fn build(db: &Path, target: u64) -> BuiltStore {
         tx.commit().await.unwrap_or_else(|e| panic!("commit seen ids: {e}"));
         n += ids.len();
     }
-    println!("store: unsealed hour written ({unsealed_participants} participants, {SEEN_IDS} message ids), {:.0} MiB", file_bytes(db) as f64 / 1048576.0);
+    println!(
+        "store: unsealed hour written ({unsealed_participants} participants, {SEEN_IDS} message ids), {:.0} MiB",
+        file_bytes(db) as f64 / 1048576.0
+    );
 
     // Sealed hours, newest first, until the target size.
-    let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now_s =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let newest = now_s.div_euclid(len) * len - len;
     let (mut hours, mut seals, mut sealed_participants) = (0usize, 0usize, 0u64);
     while file_bytes(db) < target {
@@ -231,7 +248,10 @@ async fn build(db: &Path, target: u64) -> BuiltStore {
             file_bytes(db) as f64 / 1048576.0
         );
     }
-    store.set_meta(SEALER_CURSOR_KEY, &(newest + len).to_string()).await.unwrap_or_else(|e| panic!("sealer cursor: {e}"));
+    store
+        .set_meta(SEALER_CURSOR_KEY, &(newest + len).to_string())
+        .await
+        .unwrap_or_else(|e| panic!("sealer cursor: {e}"));
     store.checkpoint().await.unwrap_or_else(|e| panic!("checkpoint: {e}"));
     store.close().await.unwrap_or_else(|e| panic!("close: {e}"));
     let built = BuiltStore {
@@ -246,7 +266,8 @@ async fn build(db: &Path, target: u64) -> BuiltStore {
         built_at: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
     };
     let done = done_path(db);
-    std::fs::write(&done, serde_json::to_string_pretty(&built).unwrap_or_default()).unwrap_or_else(|e| panic!("write {}: {e}", done.display()));
+    std::fs::write(&done, serde_json::to_string_pretty(&built).unwrap_or_default())
+        .unwrap_or_else(|e| panic!("write {}: {e}", done.display()));
     println!("store: built in {:.0} s: {built:?}", built.build_seconds);
     built
 }

@@ -53,7 +53,8 @@ pub async fn fill_epoch(store: &Store, epoch: i64, len: i64, channel: &str, n: u
         let tx = store.begin_flush().await?;
         tx.upsert_participation(&rows).await?;
         if start == 0 {
-            let span = CoverageSpan { channel: channel.to_string(), started_ms: epoch * 1000, until_ms: (epoch + len) * 1000 };
+            let span =
+                CoverageSpan { channel: channel.to_string(), started_ms: epoch * 1000, until_ms: (epoch + len) * 1000 };
             tx.upsert_coverage(&[span]).await?;
         }
         tx.commit().await?;

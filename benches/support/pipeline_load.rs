@@ -101,14 +101,26 @@ fn now_ms() -> i64 {
 /// A step that visits every index of `0..len` once per `len` steps (coprime with `len`).
 fn coprime_step(len: usize) -> usize {
     fn gcd(a: usize, b: usize) -> usize {
-        if b == 0 { a } else { gcd(b, a % b) }
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
     }
     (7..).find(|s| gcd(*s, len.max(1)) == 1).unwrap_or(1)
 }
 
 /// Feeds `channel` at `rate` lines/s from `templates` until `ctl.stop`; ids are
 /// `{run}-{c}-4000-8000-{n}` in hex, unique per run, channel and line.
-pub async fn feeder(fake: FakeTwitch, channel: String, c: usize, run: u32, templates: Vec<Template>, rate: f64, ctl: Arc<Control>) {
+pub async fn feeder(
+    fake: FakeTwitch,
+    channel: String,
+    c: usize,
+    run: u32,
+    templates: Vec<Template>,
+    rate: f64,
+    ctl: Arc<Control>,
+) {
     let started = Instant::now();
     let mut sent: u64 = 0;
     let mut user = 0usize;

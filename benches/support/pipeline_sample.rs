@@ -102,7 +102,13 @@ pub fn row(start: Instant, window: &Sample, a: &Sample, b: &Sample, ticks_per_s:
         durable: (b.durable - a.durable) / dt,
         pending: b.pending,
         behind,
-        lag: if window_rate > 0.0 { behind / window_rate } else if behind > 0.0 { f64::INFINITY } else { 0.0 },
+        lag: if window_rate > 0.0 {
+            behind / window_rate
+        } else if behind > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        },
         rss_mib: b.rss as f64 / (1024.0 * 1024.0),
         daemon_cpu: (b.daemon_ticks.saturating_sub(a.daemon_ticks)) as f64 / ticks_per_s / dt * 100.0,
         loadgen_cpu: (b.loadgen_ticks.saturating_sub(a.loadgen_ticks)) as f64 / ticks_per_s / dt * 100.0,

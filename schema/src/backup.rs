@@ -62,16 +62,13 @@ impl Store {
         let url = format!("sqlite://{}", utf8(path)?);
         let ctx = ErrCtx { url: url.clone(), scrubber: Scrubber::for_url(&url), sqlite: true };
         if !path.is_file() {
-            return Err(StoreError::Io {
-                url,
-                path: path.display().to_string(),
-                detail: "no such file".into(),
-            });
+            return Err(StoreError::Io { url, path: path.display().to_string(), detail: "no such file".into() });
         }
         let mut o = ConnectOptions::new(url.clone());
-        o.max_connections(1).min_connections(1).sqlx_logging(false).map_sqlx_sqlite_opts(|s| {
-            s.read_only(true).immutable(true).create_if_missing(false)
-        });
+        o.max_connections(1)
+            .min_connections(1)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|s| s.read_only(true).immutable(true).create_if_missing(false));
         let db = Database::connect(o).await.map_err(ctx.at("opening a copy read-only"))?;
         let problems = crate::maintenance::sqlite_quick_check(&db, &ctx).await?;
         if !problems.is_empty() {

@@ -53,20 +53,14 @@ pub fn sqlite_pragma_problems(p: &SqlitePragmas, in_memory: bool) -> Vec<String>
         problems.push(format!("foreign_keys is {}, not 1", p.foreign_keys));
     }
     if p.busy_timeout_ms <= 0 {
-        problems.push(
-            "busy_timeout is 0: a second process would fail at once instead of waiting".into(),
-        );
+        problems.push("busy_timeout is 0: a second process would fail at once instead of waiting".into());
     }
     problems
 }
 
 /// Warnings for PostgreSQL settings (values as `SHOW` prints them) that let a crash or power
 /// loss lose commits the server acknowledged.
-pub fn pg_durability_warnings(
-    fsync: &str,
-    synchronous_commit: &str,
-    full_page_writes: &str,
-) -> Vec<String> {
+pub fn pg_durability_warnings(fsync: &str, synchronous_commit: &str, full_page_writes: &str) -> Vec<String> {
     let mut w = Vec::new();
     if !fsync.eq_ignore_ascii_case("on") {
         w.push(format!(
@@ -101,7 +95,9 @@ pub fn journal_mode_of_header(header: &[u8]) -> Result<&'static str, String> {
     match (header[18], header[19]) {
         (2, 2) => Ok("wal"),
         (1, 1) => Ok("rollback"),
-        (w, r) => Err(format!("header file-format bytes are write {w} / read {r}, neither 1/1 (rollback) nor 2/2 (wal)")),
+        (w, r) => {
+            Err(format!("header file-format bytes are write {w} / read {r}, neither 1/1 (rollback) nor 2/2 (wal)"))
+        }
     }
 }
 
@@ -124,24 +120,11 @@ mod tests {
 
     #[test]
     fn pragmas() {
-        let good = SqlitePragmas {
-            journal_mode: "wal".into(),
-            synchronous: 2,
-            foreign_keys: 1,
-            busy_timeout_ms: 5000,
-        };
+        let good = SqlitePragmas { journal_mode: "wal".into(), synchronous: 2, foreign_keys: 1, busy_timeout_ms: 5000 };
         assert!(sqlite_pragma_problems(&good, false).is_empty());
-        let bad = SqlitePragmas {
-            journal_mode: "delete".into(),
-            synchronous: 1,
-            foreign_keys: 0,
-            busy_timeout_ms: 0,
-        };
+        let bad = SqlitePragmas { journal_mode: "delete".into(), synchronous: 1, foreign_keys: 0, busy_timeout_ms: 0 };
         assert_eq!(sqlite_pragma_problems(&bad, false).len(), 4);
-        let mem = SqlitePragmas {
-            journal_mode: "memory".into(),
-            ..good
-        };
+        let mem = SqlitePragmas { journal_mode: "memory".into(), ..good };
         assert!(sqlite_pragma_problems(&mem, true).is_empty());
     }
 

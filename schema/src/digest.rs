@@ -107,14 +107,7 @@ pub fn seal_digest_of<'a>(
 ) -> String {
     let cut = u64::try_from(claim_cut).unwrap_or(0);
     let mut h = Keccak256::new();
-    put_str(
-        &mut h,
-        if cut > 0 {
-            DIGEST_DOMAIN_CUT
-        } else {
-            DIGEST_DOMAIN
-        },
-    );
+    put_str(&mut h, if cut > 0 { DIGEST_DOMAIN_CUT } else { DIGEST_DOMAIN });
     h.update(epoch.to_be_bytes());
     put_str(&mut h, channel);
     put_opt(&mut h, root);
@@ -174,10 +167,7 @@ mod tests {
         assert_ne!(base, seal_digest(1, "d", Some(&root), Some(&root), &ps));
         assert_ne!(base, seal_digest(1, "c", None, Some(&root), &ps));
         assert_ne!(base, seal_digest(1, "c", Some(&root), None, &ps));
-        assert_ne!(
-            base,
-            seal_digest(1, "c", Some(&root), Some(&root), &ps[..1])
-        );
+        assert_ne!(base, seal_digest(1, "c", Some(&root), Some(&root), &ps[..1]));
         let edits: [fn(&mut SealedParticipant); 6] = [
             |p| p.idx += 1,
             |p| p.user_hash.replace_range(0..1, "f"),
@@ -189,10 +179,7 @@ mod tests {
         for edit in edits {
             let mut changed = ps.clone();
             edit(&mut changed[1]);
-            assert_ne!(
-                base,
-                seal_digest(1, "c", Some(&root), Some(&root), &changed)
-            );
+            assert_ne!(base, seal_digest(1, "c", Some(&root), Some(&root), &changed));
         }
     }
 
@@ -201,16 +188,10 @@ mod tests {
         let ps = vec![p(0, "alice"), p(1, "bob"), p(2, "carol")];
         let root = "ab".repeat(32);
         let v1 = seal_digest(1, "c", Some(&root), Some(&root), &ps);
-        assert_eq!(
-            seal_digest_with_cut(1, "c", Some(&root), Some(&root), 0, &ps),
-            v1
-        );
+        assert_eq!(seal_digest_with_cut(1, "c", Some(&root), Some(&root), 0, &ps), v1);
         let cut1 = seal_digest_with_cut(1, "c", Some(&root), Some(&root), 1, &ps);
         assert_ne!(cut1, v1);
-        assert_ne!(
-            cut1,
-            seal_digest_with_cut(1, "c", Some(&root), Some(&root), 2, &ps)
-        );
+        assert_ne!(cut1, seal_digest_with_cut(1, "c", Some(&root), Some(&root), 2, &ps));
         // Built by hand from the documented v2 encoding (no participants, to keep it short).
         let mut input = Vec::new();
         input.extend((DIGEST_DOMAIN_CUT.len() as u32).to_be_bytes());
@@ -232,13 +213,7 @@ mod tests {
         let mut b = p(0, "a");
         b.amount = "1".into();
         b.login = "a".into();
-        assert_ne!(
-            seal_digest(1, "cb", None, None, &[]),
-            seal_digest(1, "c", Some("b"), None, &[])
-        );
-        assert_ne!(
-            seal_digest(1, "c", None, None, &[a]),
-            seal_digest(1, "c", None, None, &[b])
-        );
+        assert_ne!(seal_digest(1, "cb", None, None, &[]), seal_digest(1, "c", Some("b"), None, &[]));
+        assert_ne!(seal_digest(1, "c", None, None, &[a]), seal_digest(1, "c", None, None, &[b]));
     }
 }

@@ -9,24 +9,14 @@ use sea_orm::{DbErr, RuntimeErr};
 /// Errors of the store. Every variant names the store by its redacted URL where one applies.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error(
-        "store URL {url:?} is invalid: {reason}; use sqlite://PATH or postgres://USER@HOST/DB"
-    )]
+    #[error("store URL {url:?} is invalid: {reason}; use sqlite://PATH or postgres://USER@HOST/DB")]
     InvalidUrl { url: String, reason: String },
 
     #[error("store {url} is unavailable while {what}: {detail}; check that the database is running and reachable (the daemon retries)")]
-    Unavailable {
-        url: String,
-        what: String,
-        detail: String,
-    },
+    Unavailable { url: String, what: String, detail: String },
 
     #[error("store {url} is corrupt ({what}): {detail}; do not write to it: move its files aside and restore the latest verified backup (`chatseal restore`)")]
-    Corrupt {
-        url: String,
-        what: String,
-        detail: String,
-    },
+    Corrupt { url: String, what: String, detail: String },
 
     #[error("SQLite {found} is too old: chatseal needs {need} or newer; build with the bundled SQLite (the default), not a system library")]
     TooOld { found: String, need: String },
@@ -35,35 +25,19 @@ pub enum StoreError {
     Durability { url: String, detail: String },
 
     #[error("store {url} refused chatseal while {what}: {detail}; this is configuration, not an outage: check the user, password and database name in store.url (env DATABASE_URL), or create the role and database (createuser, createdb), then start again")]
-    Refused {
-        url: String,
-        what: String,
-        detail: String,
-    },
+    Refused { url: String, what: String, detail: String },
 
     #[error("store {url}: disk full while {what}: {detail}; free space on the volume holding the store (events stay in memory up to store.max_pending_events and the write is retried)")]
-    DiskFull {
-        url: String,
-        what: String,
-        detail: String,
-    },
+    DiskFull { url: String, what: String, detail: String },
 
     #[error("store {url}: query failed while {what}: {detail}")]
-    Query {
-        url: String,
-        what: String,
-        detail: String,
-    },
+    Query { url: String, what: String, detail: String },
 
     #[error("store {url}: migrating the schema failed: {detail}; if another chatseal version wrote this store, run the version that matches it or restore a backup")]
     Migration { url: String, detail: String },
 
     #[error("store {url}: cannot prepare {path}: {detail}; check that the directory can be created and is writable by the chatseal user")]
-    Io {
-        url: String,
-        path: String,
-        detail: String,
-    },
+    Io { url: String, path: String, detail: String },
 
     #[error("invalid {what}: {detail}")]
     Invalid { what: &'static str, detail: String },
@@ -228,23 +202,11 @@ mod tests {
 
     #[test]
     fn pool_and_io_errors_are_unavailable() {
-        assert_eq!(
-            classify(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), false),
-            ErrClass::Unavailable
-        );
-        assert_eq!(
-            classify(&sqlx_err(sqlx::Error::PoolClosed), true),
-            ErrClass::Unavailable
-        );
+        assert_eq!(classify(&DbErr::ConnectionAcquire(ConnAcquireErr::Timeout), false), ErrClass::Unavailable);
+        assert_eq!(classify(&sqlx_err(sqlx::Error::PoolClosed), true), ErrClass::Unavailable);
         let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert_eq!(
-            classify(&sqlx_err(sqlx::Error::Io(refused)), false),
-            ErrClass::Unavailable
-        );
-        assert_eq!(
-            classify(&sqlx_err(sqlx::Error::RowNotFound), false),
-            ErrClass::Other
-        );
+        assert_eq!(classify(&sqlx_err(sqlx::Error::Io(refused)), false), ErrClass::Unavailable);
+        assert_eq!(classify(&sqlx_err(sqlx::Error::RowNotFound), false), ErrClass::Other);
         assert_eq!(classify(&DbErr::Custom("x".into()), false), ErrClass::Other);
     }
 
@@ -263,7 +225,11 @@ mod tests {
         assert_eq!(sqlstate_class("53100"), ErrClass::DiskFull);
         let enospc = std::io::Error::from_raw_os_error(ENOSPC);
         assert_eq!(classify(&sqlx_err(sqlx::Error::Io(enospc)), true), ErrClass::DiskFull);
-        let ctx = ErrCtx { url: "sqlite://data/x.db".into(), scrubber: Scrubber::for_url("sqlite://data/x.db"), sqlite: true };
+        let ctx = ErrCtx {
+            url: "sqlite://data/x.db".into(),
+            scrubber: Scrubber::for_url("sqlite://data/x.db"),
+            sqlite: true,
+        };
         let e = ctx.db("flushing", sqlx_err(sqlx::Error::Io(std::io::Error::from_raw_os_error(ENOSPC))));
         let msg = e.to_string();
         assert!(msg.contains("disk full") && msg.contains("free space"), "{msg}");
@@ -275,7 +241,11 @@ mod tests {
         for code in ["28P01", "28000", "3D000"] {
             assert_eq!(sqlstate_class(code), ErrClass::Refused, "{code}");
         }
-        let e = StoreError::Refused { url: "postgres://u:***@h/db".into(), what: "connecting".into(), detail: "role \"u\" does not exist".into() };
+        let e = StoreError::Refused {
+            url: "postgres://u:***@h/db".into(),
+            what: "connecting".into(),
+            detail: "role \"u\" does not exist".into(),
+        };
         assert!(e.is_config() && !e.is_unavailable());
         assert!(e.to_string().contains("check the user, password and database name in store.url"), "{e}");
     }
@@ -295,12 +265,8 @@ mod tests {
             scrubber: Scrubber::for_url("postgres://u:hunter2@h/db"),
             sqlite: false,
         };
-        let e = ctx.db(
-            "connecting",
-            DbErr::Conn(RuntimeErr::Internal(
-                "connection to postgres://u:hunter2@h/db lost".into(),
-            )),
-        );
+        let e = ctx
+            .db("connecting", DbErr::Conn(RuntimeErr::Internal("connection to postgres://u:hunter2@h/db lost".into())));
         let msg = e.to_string();
         assert!(!msg.contains("hunter2"), "{msg}");
         assert!(e.is_unavailable());

@@ -8,8 +8,7 @@
 //! judged by the same rules (`checks`).
 
 use crate::checks::{
-    journal_mode_of_header, pg_durability_warnings, sqlite_pragma_problems, sqlite_version_ok,
-    SqlitePragmas,
+    journal_mode_of_header, pg_durability_warnings, sqlite_pragma_problems, sqlite_version_ok, SqlitePragmas,
 };
 use crate::error::{ErrCtx, StoreError};
 use crate::open::{Backend, Store, SQLITE_BUSY_TIMEOUT};
@@ -94,9 +93,9 @@ impl EngineFacts {
                     _ => "unknown",
                 }
             ),
-            EngineFacts::Postgres { fsync, synchronous_commit, full_page_writes, .. } => format!(
-                "fsync {fsync}, synchronous_commit {synchronous_commit}, full_page_writes {full_page_writes}"
-            ),
+            EngineFacts::Postgres { fsync, synchronous_commit, full_page_writes, .. } => {
+                format!("fsync {fsync}, synchronous_commit {synchronous_commit}, full_page_writes {full_page_writes}")
+            }
         }
     }
 }
@@ -120,7 +119,9 @@ impl Store {
             let Some(path) = crate::backup::sqlite_path(url) else {
                 return Err(StoreError::InvalidUrl {
                     url: redacted,
-                    reason: "an in-memory store lives only inside the process that opened it; there is nothing to inspect".into(),
+                    reason:
+                        "an in-memory store lives only inside the process that opened it; there is nothing to inspect"
+                            .into(),
                 });
             };
             if !path.is_file() {
@@ -132,18 +133,16 @@ impl Store {
             }
             let immutable = !side_file(&path, "-wal").exists();
             let mut o = ConnectOptions::new(url.to_owned());
-            o.max_connections(1)
-                .min_connections(0)
-                .acquire_timeout(timeout)
-                .sqlx_logging(false)
-                .map_sqlx_sqlite_opts(move |s| {
+            o.max_connections(1).min_connections(0).acquire_timeout(timeout).sqlx_logging(false).map_sqlx_sqlite_opts(
+                move |s| {
                     s.read_only(true)
                         .create_if_missing(false)
                         .immutable(immutable)
                         .synchronous(SqliteSynchronous::Full)
                         .busy_timeout(SQLITE_BUSY_TIMEOUT)
                         .foreign_keys(true)
-                });
+                },
+            );
             Database::connect(o).await.map_err(ctx.at("opening read-only"))?
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             ctx.sqlite = false;

@@ -35,10 +35,10 @@ pub use digest::{seal_digest, seal_digest_of, seal_digest_with_cut, LeafFields};
 pub use error::StoreError;
 pub use open::{Backend, OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
 pub use pg_snapshot::PgSnapshot;
-pub use salvage::SalvageReport;
 pub use queries::flush::FlushTx;
 pub use redact::redact_url;
 pub use rows::{
-    is_hash_hex, CoverageSpan, NewSeal, ParticipantRow, ParticipationDelta, SealWrite, SealedEpoch,
-    SealedParticipant, SeenId, SIGNAL_KINDS,
+    is_hash_hex, CoverageSpan, NewSeal, ParticipantRow, ParticipationDelta, SealWrite, SealedEpoch, SealedParticipant,
+    SeenId, SIGNAL_KINDS,
 };
+pub use salvage::SalvageReport;

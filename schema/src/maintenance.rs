@@ -5,16 +5,10 @@ use crate::open::{Backend, Store};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 
 /// Rows of `PRAGMA quick_check` other than the single "ok": the problems SQLite found.
-pub(crate) async fn sqlite_quick_check(
-    db: &DatabaseConnection,
-    ctx: &ErrCtx,
-) -> Result<Vec<String>, StoreError> {
+pub(crate) async fn sqlite_quick_check(db: &DatabaseConnection, ctx: &ErrCtx) -> Result<Vec<String>, StoreError> {
     let what = "running PRAGMA quick_check";
     let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "PRAGMA quick_check",
-        ))
+        .query_all_raw(Statement::from_string(db.get_database_backend(), "PRAGMA quick_check"))
         .await
         .map_err(ctx.at(what))?;
     let mut problems = Vec::new();
@@ -31,10 +25,7 @@ impl Store {
     /// Checks that the store answers (one round trip per pool).
     pub async fn ping(&self) -> Result<(), StoreError> {
         self.writer.ping().await.map_err(self.ctx.at("pinging"))?;
-        self.reader
-            .ping()
-            .await
-            .map_err(self.ctx.at("pinging the readers"))
+        self.reader.ping().await.map_err(self.ctx.at("pinging the readers"))
     }
 
     /// SQLite: the problems `PRAGMA quick_check` reports (empty: the file is sound).
@@ -79,14 +70,8 @@ impl Store {
     /// Closes every connection (readers first, then the writer; closing a pool twice, where
     /// reader and writer are one pool, is harmless).
     pub async fn close(self) -> Result<(), StoreError> {
-        self.reader
-            .close_by_ref()
-            .await
-            .map_err(self.ctx.at("closing the readers"))?;
-        self.writer
-            .close_by_ref()
-            .await
-            .map_err(self.ctx.at("closing"))?;
+        self.reader.close_by_ref().await.map_err(self.ctx.at("closing the readers"))?;
+        self.writer.close_by_ref().await.map_err(self.ctx.at("closing"))?;
         tracing::info!(store = %self.ctx.url, "store closed");
         Ok(())
     }

@@ -12,14 +12,11 @@
 //! pool serves both.
 
 use crate::checks::{
-    pg_durability_warnings, sqlite_pragma_problems, sqlite_version_ok, SqlitePragmas,
-    MIN_SQLITE_VERSION,
+    pg_durability_warnings, sqlite_pragma_problems, sqlite_version_ok, SqlitePragmas, MIN_SQLITE_VERSION,
 };
 use crate::error::{ErrCtx, StoreError};
 use crate::redact::{redact_url, Scrubber};
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement, TransactionOptions,
-};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement, TransactionOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -87,25 +84,16 @@ pub struct Store {
 
 /// The kind of URL, decided before connecting.
 enum Target {
-    Sqlite {
-        opts: Box<SqliteConnectOptions>,
-        in_memory: bool,
-    },
+    Sqlite { opts: Box<SqliteConnectOptions>, in_memory: bool },
     Postgres,
 }
 
 fn parse_target(url: &str, ctx: &ErrCtx) -> Result<Target, StoreError> {
-    let invalid = |reason: String| StoreError::InvalidUrl {
-        url: ctx.url.clone(),
-        reason: ctx.scrubber.scrub(&reason),
-    };
+    let invalid = |reason: String| StoreError::InvalidUrl { url: ctx.url.clone(), reason: ctx.scrubber.scrub(&reason) };
     if url.starts_with("sqlite:") {
         let opts = SqliteConnectOptions::from_str(url).map_err(|e| invalid(e.to_string()))?;
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        Ok(Target::Sqlite {
-            opts: Box::new(opts),
-            in_memory,
-        })
+        Ok(Target::Sqlite { opts: Box::new(opts), in_memory })
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Target::Postgres)
     } else {
@@ -125,11 +113,7 @@ impl Store {
     /// there is no need to call [`Store::quick_check`] again at start-up.
     pub async fn open_with(url: &str, o: &OpenOptions) -> Result<Store, StoreError> {
         let redacted = redact_url(url);
-        let mut ctx = ErrCtx {
-            url: redacted.clone(),
-            scrubber: Scrubber::for_url(url),
-            sqlite: true,
-        };
+        let mut ctx = ErrCtx { url: redacted.clone(), scrubber: Scrubber::for_url(url), sqlite: true };
         let (writer, reader, backend, warnings) = match parse_target(url, &ctx)? {
             Target::Sqlite { opts, in_memory } => {
                 let (w, r) = open_sqlite(url, &opts, in_memory, o, &ctx).await?;
@@ -146,13 +130,7 @@ impl Store {
         }
         crate::migration::run_pending(&writer, backend, &ctx).await?;
         tracing::info!(store = %redacted, backend = ?backend, "store open");
-        Ok(Store {
-            writer,
-            reader,
-            backend,
-            ctx: Arc::new(ctx),
-            warnings: warnings.into(),
-        })
+        Ok(Store { writer, reader, backend, ctx: Arc::new(ctx), warnings: warnings.into() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -192,11 +170,7 @@ async fn open_sqlite(
     ctx: &ErrCtx,
 ) -> Result<(DatabaseConnection, DatabaseConnection), StoreError> {
     if !in_memory {
-        if let Some(dir) = parsed
-            .get_filename()
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+        if let Some(dir) = parsed.get_filename().parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| StoreError::Io {
                 url: ctx.url.clone(),
                 path: dir.display().to_string(),
@@ -242,11 +216,7 @@ async fn open_sqlite(
     Ok((writer, reader))
 }
 
-async fn scalar<T: sea_orm::TryGetable>(
-    db: &DatabaseConnection,
-    sql: &str,
-    ctx: &ErrCtx,
-) -> Result<T, StoreError> {
+async fn scalar<T: sea_orm::TryGetable>(db: &DatabaseConnection, sql: &str, ctx: &ErrCtx) -> Result<T, StoreError> {
     let what = format!("reading `{sql}`");
     let row = db
         .query_one_raw(Statement::from_string(db.get_database_backend(), sql))
@@ -265,10 +235,7 @@ async fn check_sqlite(
 ) -> Result<(), StoreError> {
     let version: String = scalar(db, "SELECT sqlite_version()", ctx).await?;
     if let Err(need) = sqlite_version_ok(&version) {
-        return Err(StoreError::TooOld {
-            found: version,
-            need,
-        });
+        return Err(StoreError::TooOld { found: version, need });
     }
     let pragmas = SqlitePragmas {
         journal_mode: scalar(db, "PRAGMA journal_mode", ctx).await?,
@@ -278,10 +245,7 @@ async fn check_sqlite(
     };
     let problems = sqlite_pragma_problems(&pragmas, in_memory);
     if !problems.is_empty() {
-        return Err(StoreError::Durability {
-            url: ctx.url.clone(),
-            detail: problems.join("; "),
-        });
+        return Err(StoreError::Durability { url: ctx.url.clone(), detail: problems.join("; ") });
     }
     if o.quick_check {
         let problems = crate::maintenance::sqlite_quick_check(db, ctx).await?;
@@ -310,10 +274,7 @@ async fn open_postgres(
     let fpw: String = scalar(&db, "SHOW full_page_writes", ctx).await?;
     let warnings = pg_durability_warnings(&fsync, &sync_commit, &fpw);
     if o.require_durable && !warnings.is_empty() {
-        return Err(StoreError::Durability {
-            url: ctx.url.clone(),
-            detail: warnings.join("; "),
-        });
+        return Err(StoreError::Durability { url: ctx.url.clone(), detail: warnings.join("; ") });
     }
     Ok((db, warnings))
 }
@@ -321,8 +282,7 @@ async fn open_postgres(
 /// Options for a write transaction: IMMEDIATE on SQLite (take the write lock up front).
 pub(crate) fn write_txn_options(backend: Backend) -> TransactionOptions {
     TransactionOptions {
-        sqlite_transaction_mode: (backend == Backend::Sqlite)
-            .then_some(sea_orm::SqliteTransactionMode::Immediate),
+        sqlite_transaction_mode: (backend == Backend::Sqlite).then_some(sea_orm::SqliteTransactionMode::Immediate),
         ..Default::default()
     }
 }

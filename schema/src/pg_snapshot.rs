@@ -8,8 +8,7 @@ use crate::entity::TABLES;
 use crate::error::{ErrCtx, StoreError};
 use crate::open::{Backend, Store};
 use sea_orm::{
-    AccessMode, ConnectionTrait, DatabaseTransaction, IsolationLevel, Statement, TransactionOptions,
-    TransactionTrait,
+    AccessMode, ConnectionTrait, DatabaseTransaction, IsolationLevel, Statement, TransactionOptions, TransactionTrait,
 };
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -93,7 +92,10 @@ impl PgSnapshot {
         let what = "reading the schema version";
         let row = self
             .txn
-            .query_one_raw(Statement::from_string(self.txn.get_database_backend(), "SELECT MAX(version) FROM seaql_migrations"))
+            .query_one_raw(Statement::from_string(
+                self.txn.get_database_backend(),
+                "SELECT MAX(version) FROM seaql_migrations",
+            ))
             .await
             .map_err(self.ctx.at(what))?;
         match row {

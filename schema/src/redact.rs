@@ -125,9 +125,7 @@ impl std::fmt::Debug for Scrubber {
 impl Scrubber {
     /// A scrubber for the secrets of `url`.
     pub fn for_url(url: &str) -> Scrubber {
-        Scrubber {
-            secrets: secrets_of(url),
-        }
+        Scrubber { secrets: secrets_of(url) }
     }
 
     /// `text` with every known secret replaced by `***`.
@@ -164,30 +162,20 @@ mod tests {
 
     #[test]
     fn leaves_urls_without_secrets_alone() {
-        for u in [
-            "sqlite://data/chatseal.db",
-            "sqlite::memory:",
-            "postgres://root@127.0.0.1/test",
-        ] {
+        for u in ["sqlite://data/chatseal.db", "sqlite::memory:", "postgres://root@127.0.0.1/test"] {
             assert_eq!(redact_url(u), u);
         }
     }
 
     #[test]
     fn password_containing_at_sign_is_masked_entirely() {
-        assert_eq!(
-            redact_url("postgres://u:p@ss@h/db"),
-            "postgres://u:***@h/db"
-        );
+        assert_eq!(redact_url("postgres://u:p@ss@h/db"), "postgres://u:***@h/db");
     }
 
     #[test]
     fn scrubber_removes_raw_and_decoded_password() {
         let s = Scrubber::for_url("postgres://u:p%40ss@h/db");
-        assert_eq!(
-            s.scrub("bad url postgres://u:p%40ss@h/db"),
-            "bad url postgres://u:***@h/db"
-        );
+        assert_eq!(s.scrub("bad url postgres://u:p%40ss@h/db"), "bad url postgres://u:***@h/db");
         assert_eq!(s.scrub("auth failed for p@ss"), "auth failed for ***");
         assert!(!format!("{s:?}").contains("ss"));
     }

@@ -122,9 +122,7 @@ impl SealWrite {
 
 /// True for 64 lowercase hex characters (the stored form of every hash).
 pub fn is_hash_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 fn invalid(what: &'static str, detail: String) -> StoreError {
@@ -135,10 +133,7 @@ pub(crate) fn check_hash(what: &'static str, s: &str) -> Result<(), StoreError> 
     if is_hash_hex(s) {
         Ok(())
     } else {
-        Err(invalid(
-            what,
-            format!("{s:?} is not 64 lowercase hex characters (no 0x)"),
-        ))
+        Err(invalid(what, format!("{s:?} is not 64 lowercase hex characters (no 0x)")))
     }
 }
 
@@ -146,10 +141,7 @@ pub(crate) fn check_kind(kind: &str) -> Result<(), StoreError> {
     if SIGNAL_KINDS.contains(&kind) {
         Ok(())
     } else {
-        Err(invalid(
-            "signal kind",
-            format!("{kind:?} is not one of {SIGNAL_KINDS:?}"),
-        ))
+        Err(invalid("signal kind", format!("{kind:?} is not one of {SIGNAL_KINDS:?}")))
     }
 }
 
@@ -183,38 +175,21 @@ pub(crate) fn check_seal(seal: &NewSeal) -> Result<(), StoreError> {
         check_hash("seal claim_root", r)?;
     }
     if !(0.0..=1.0).contains(&seal.coverage) {
-        return Err(invalid(
-            "seal coverage",
-            format!("{} is outside 0..=1", seal.coverage),
-        ));
+        return Err(invalid("seal coverage", format!("{} is outside 0..=1", seal.coverage)));
     }
     let mut seen = std::collections::HashSet::with_capacity(seal.participants.len());
     for (i, p) in seal.participants.iter().enumerate() {
         if p.idx != i as i64 {
-            return Err(invalid(
-                "seal participant index",
-                format!("position {i} holds idx {}", p.idx),
-            ));
+            return Err(invalid("seal participant index", format!("position {i} holds idx {}", p.idx)));
         }
         check_hash("participant user_hash", &p.user_hash)?;
         check_hash("participant leaf", &p.leaf)?;
         check_hash("participant claim_leaf", &p.claim_leaf)?;
-        if p.amount.is_empty()
-            || p.amount
-                .parse::<u64>()
-                .map(|a| a.to_string() != p.amount)
-                .unwrap_or(true)
-        {
-            return Err(invalid(
-                "participant amount",
-                format!("{:?} is not a canonical u64 decimal", p.amount),
-            ));
+        if p.amount.is_empty() || p.amount.parse::<u64>().map(|a| a.to_string() != p.amount).unwrap_or(true) {
+            return Err(invalid("participant amount", format!("{:?} is not a canonical u64 decimal", p.amount)));
         }
         if !seen.insert(p.user_hash.as_str()) {
-            return Err(invalid(
-                "seal",
-                format!("user {} appears twice", p.user_hash),
-            ));
+            return Err(invalid("seal", format!("user {} appears twice", p.user_hash)));
         }
     }
     Ok(())

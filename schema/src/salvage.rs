@@ -41,19 +41,38 @@ struct Spec {
 const SPECS: [Spec; 6] = [
     Spec {
         table: "users",
-        cols: &[("user_hash", Col::Text), ("login", Col::Text), ("user_id", Col::OptText), ("display_name", Col::OptText), ("first_seen", Col::Int), ("last_seen", Col::Int)],
+        cols: &[
+            ("user_hash", Col::Text),
+            ("login", Col::Text),
+            ("user_id", Col::OptText),
+            ("display_name", Col::OptText),
+            ("first_seen", Col::Int),
+            ("last_seen", Col::Int),
+        ],
         epoch_keyed: false,
         tail: UPSERT_USERS,
     },
     Spec {
         table: "participation",
-        cols: &[("epoch", Col::Int), ("channel", Col::Text), ("user_hash", Col::Text), ("first_seen", Col::Int), ("last_seen", Col::Int)],
+        cols: &[
+            ("epoch", Col::Int),
+            ("channel", Col::Text),
+            ("user_hash", Col::Text),
+            ("first_seen", Col::Int),
+            ("last_seen", Col::Int),
+        ],
         epoch_keyed: true,
         tail: UPSERT_PARTICIPATION,
     },
     Spec {
         table: "signals",
-        cols: &[("epoch", Col::Int), ("channel", Col::Text), ("user_hash", Col::Text), ("kind", Col::Text), ("value", Col::Int)],
+        cols: &[
+            ("epoch", Col::Int),
+            ("channel", Col::Text),
+            ("user_hash", Col::Text),
+            ("kind", Col::Text),
+            ("value", Col::Int),
+        ],
         epoch_keyed: true,
         tail: MAX_SIGNALS,
     },
@@ -119,7 +138,10 @@ impl Store {
         let url = format!("sqlite://{}", damaged.display());
         let ctx = ErrCtx { url: url.clone(), scrubber: Scrubber::for_url(&url), sqlite: true };
         let mut o = ConnectOptions::new(url);
-        o.max_connections(1).min_connections(0).sqlx_logging(false).map_sqlx_sqlite_opts(|s| s.read_only(true).create_if_missing(false));
+        o.max_connections(1)
+            .min_connections(0)
+            .sqlx_logging(false)
+            .map_sqlx_sqlite_opts(|s| s.read_only(true).create_if_missing(false));
         let src = match Database::connect(o).await {
             Ok(db) => db,
             Err(e) => {
@@ -150,18 +172,31 @@ impl Store {
         let what = "listing sealed epochs for a salvage";
         let rows = self
             .reader
-            .query_all_raw(stmt(self.reader.get_database_backend(), "SELECT epoch, channel FROM sealed_epochs WHERE epoch >= $1", vec![from_epoch.into()]))
+            .query_all_raw(stmt(
+                self.reader.get_database_backend(),
+                "SELECT epoch, channel FROM sealed_epochs WHERE epoch >= $1",
+                vec![from_epoch.into()],
+            ))
             .await
             .map_err(self.ctx.at(what))?;
         let mut sealed = HashSet::with_capacity(rows.len());
         for r in rows {
-            sealed.insert((r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?, r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?));
+            sealed.insert((
+                r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
+                r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?,
+            ));
         }
         Ok(Filter { from_epoch, sealed })
     }
 
     /// Copies one table; the inner `Err` names what of it could not be read at all.
-    async fn salvage_table(&self, src: &DatabaseConnection, spec: &Spec, filter: &Filter, report: &mut SalvageReport) -> Result<Result<(), String>, StoreError> {
+    async fn salvage_table(
+        &self,
+        src: &DatabaseConnection,
+        spec: &Spec,
+        filter: &Filter,
+        report: &mut SalvageReport,
+    ) -> Result<Result<(), String>, StoreError> {
         let backend = src.get_database_backend();
         let bounds = src
             .query_one_raw(stmt(backend, format!("SELECT MIN(rowid), MAX(rowid) FROM {}", spec.table), vec![]))
@@ -176,13 +211,21 @@ impl Store {
             Err(e) => return Ok(Err(format!("table {}: {e}", spec.table))),
         };
         let names: Vec<&str> = spec.cols.iter().map(|(n, _)| *n).collect();
-        let sql = format!("SELECT rowid, {} FROM {} WHERE rowid >= $1 AND rowid <= $2 ORDER BY rowid LIMIT {BATCH}", names.join(", "), spec.table);
+        let sql = format!(
+            "SELECT rowid, {} FROM {} WHERE rowid >= $1 AND rowid <= $2 ORDER BY rowid LIMIT {BATCH}",
+            names.join(", "),
+            spec.table
+        );
         let mut at = lo;
         while at <= hi {
             let rows = match src.query_all_raw(stmt(backend, sql.clone(), vec![at.into(), hi.into()])).await {
                 Ok(rows) => rows,
                 Err(e) => {
-                    report.unreadable.push(format!("table {} rowids {at}..{}: {e}", spec.table, at.saturating_add(BATCH - 1)));
+                    report.unreadable.push(format!(
+                        "table {} rowids {at}..{}: {e}",
+                        spec.table,
+                        at.saturating_add(BATCH - 1)
+                    ));
                     at = at.saturating_add(BATCH);
                     continue;
                 }
@@ -197,7 +240,8 @@ impl Store {
             };
             let mut keep: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
             for r in &rows {
-                let decoded: Result<Vec<Value>, _> = spec.cols.iter().enumerate().map(|(i, (_, c))| value_of(r, i + 1, *c)).collect();
+                let decoded: Result<Vec<Value>, _> =
+                    spec.cols.iter().enumerate().map(|(i, (_, c))| value_of(r, i + 1, *c)).collect();
                 match decoded {
                     Ok(v) => {
                         if spec.epoch_keyed {
@@ -227,7 +271,13 @@ impl Store {
         let backend = self.writer.get_database_backend();
         let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(self.ctx.at(&what))?;
         for chunk in rows.chunks(rows_per_chunk(names.len())) {
-            let sql = format!("INSERT INTO {} ({}) VALUES {}{}", spec.table, names.join(", "), values_list(backend, chunk.len(), names.len()), spec.tail);
+            let sql = format!(
+                "INSERT INTO {} ({}) VALUES {}{}",
+                spec.table,
+                names.join(", "),
+                values_list(backend, chunk.len(), names.len()),
+                spec.tail
+            );
             let values = chunk.iter().flatten().cloned().collect();
             txn.execute_raw(stmt(backend, sql, values)).await.map_err(self.ctx.at(&what))?;
         }
@@ -258,7 +308,9 @@ mod tests {
         let tx = store.begin_flush().await.unwrap();
         tx.insert_seen_ids(&[SeenId { id: id.into(), epoch: 3600, channel: "alpha".into() }]).await.unwrap();
         tx.upsert_participation(deltas).await.unwrap();
-        tx.upsert_coverage(&[CoverageSpan { channel: "alpha".into(), started_ms: 3_600_000, until_ms: 3_601_000 }]).await.unwrap();
+        tx.upsert_coverage(&[CoverageSpan { channel: "alpha".into(), started_ms: 3_600_000, until_ms: 3_601_000 }])
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
     }
 
@@ -289,7 +341,8 @@ mod tests {
         got.sort();
         assert_eq!(got, [("a".to_string(), 5), ("b".to_string(), 1)], "merged once, never added twice");
         let tx = restored.begin_flush().await.unwrap();
-        let fresh = tx.insert_seen_ids(&[SeenId { id: "y".into(), epoch: 3600, channel: "alpha".into() }]).await.unwrap();
+        let fresh =
+            tx.insert_seen_ids(&[SeenId { id: "y".into(), epoch: 3600, channel: "alpha".into() }]).await.unwrap();
         assert!(fresh.is_empty(), "the later state's message ids are known: no line counts twice");
         tx.rollback().await.unwrap();
     }

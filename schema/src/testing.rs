@@ -30,17 +30,13 @@ pub fn with_database(url: &str, db: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
     let rest = &url[start..];
     let path_at = rest.find(['/', '?']).unwrap_or(rest.len());
-    let query = rest[path_at..]
-        .find('?')
-        .map_or("", |q| &rest[path_at + q..]);
+    let query = rest[path_at..].find('?').map_or("", |q| &rest[path_at + q..]);
     format!("{}{}/{db}{query}", &url[..start], &rest[..path_at])
 }
 
 fn unique_name() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
+    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.subsec_nanos() as u64 ^ d.as_secs());
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     format!("chatseal_t_{:x}_{:x}_{n}", std::process::id(), nanos)
 }
@@ -65,12 +61,9 @@ impl PgTestDb {
 }
 
 async fn admin_exec(admin_url: &str, sql: String) -> Result<(), String> {
-    let mut conn = PgConnection::connect(admin_url).await.map_err(|e| {
-        format!(
-            "cannot connect to PostgreSQL at {}: {e}",
-            redact_url(admin_url)
-        )
-    })?;
+    let mut conn = PgConnection::connect(admin_url)
+        .await
+        .map_err(|e| format!("cannot connect to PostgreSQL at {}: {e}", redact_url(admin_url)))?;
     conn.execute(sqlx::AssertSqlSafe(sql.clone()))
         .await
         .map_err(|e| format!("`{sql}` failed on {}: {e}", redact_url(admin_url)))?;
@@ -79,16 +72,10 @@ async fn admin_exec(admin_url: &str, sql: String) -> Result<(), String> {
 
 impl Drop for PgTestDb {
     fn drop(&mut self) {
-        let (admin, sql) = (
-            self.admin_url.clone(),
-            format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name),
-        );
+        let (admin, sql) = (self.admin_url.clone(), format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name));
         // Drop runs inside the test's runtime, which cannot be blocked on: use a thread with its own.
         let joined = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|e| e.to_string())?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
             rt.block_on(admin_exec(&admin, sql))
         })
         .join();
@@ -115,14 +102,7 @@ pub async fn try_fresh_pg_url() -> Result<Option<(String, PgTestDb)>, String> {
         )
     })?;
     let url = with_database(&admin_url, &name);
-    Ok(Some((
-        url.clone(),
-        PgTestDb {
-            admin_url,
-            name,
-            url,
-        },
-    )))
+    Ok(Some((url.clone(), PgTestDb { admin_url, name, url })))
 }
 
 /// A fresh PostgreSQL database (URL and the guard that drops it), or None when skipped.
@@ -172,14 +152,8 @@ mod tests {
 
     #[test]
     fn replaces_the_database() {
-        assert_eq!(
-            with_database("postgres://root@127.0.0.1:5432/test", "x"),
-            "postgres://root@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            with_database("postgres://u:p@h/test?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
+        assert_eq!(with_database("postgres://root@127.0.0.1:5432/test", "x"), "postgres://root@127.0.0.1:5432/x");
+        assert_eq!(with_database("postgres://u:p@h/test?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
         assert_eq!(with_database("postgres://h", "x"), "postgres://h/x");
         assert_eq!(with_database("postgres://h?a=b", "x"), "postgres://h/x?a=b");
     }

@@ -8,6 +8,8 @@
 mod channels;
 #[path = "store/common.rs"]
 mod common;
+#[path = "store/fence.rs"]
+mod fence;
 #[path = "store/flush.rs"]
 mod flush;
 #[path = "store/open.rs"]
@@ -22,13 +24,11 @@ mod powercut_file;
 mod powercut_overlay;
 #[path = "store/powercut_vfs.rs"]
 mod powercut_vfs;
+#[path = "store/publish.rs"]
+mod publish;
 #[path = "store/read.rs"]
 mod read;
 #[path = "store/seal.rs"]
 mod seal;
-#[path = "store/fence.rs"]
-mod fence;
 #[path = "store/user_epochs.rs"]
 mod user_epochs;
-#[path = "store/publish.rs"]
-mod publish;

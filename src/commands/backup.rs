@@ -10,10 +10,10 @@ use chatseal_actors::backup::fsio::blocking;
 use chatseal_actors::backup::{prune, take_backup, verify as verify_backup};
 use chatseal_schema::OpenOptions;
 
+use super::setup::{load_settings, open_store_with};
 use crate::cli::BackupAction;
 use crate::exit;
 use crate::settings::Settings;
-use super::setup::{load_settings, open_store_with};
 
 /// Exit code of `verify` when a backup is bad or missing.
 pub const BAD: i32 = 1;
@@ -56,7 +56,12 @@ async fn now(s: &Settings) -> i32 {
             );
             match prune(&s.backup.dir, s.backup.retention(), at.div_euclid(1000)).await {
                 Ok(gone) if !gone.is_empty() => {
-                    println!("retention (keep {}, keep_daily {}): deleted {}", s.backup.keep, s.backup.keep_daily, gone.join(", "))
+                    println!(
+                        "retention (keep {}, keep_daily {}): deleted {}",
+                        s.backup.keep,
+                        s.backup.keep_daily,
+                        gone.join(", ")
+                    )
                 }
                 Ok(_) => {}
                 Err(e) => eprintln!("warning: retention failed: {e}"),
@@ -119,9 +124,16 @@ async fn verify(s: &Settings, id: Option<&str>) -> i32 {
     }
     let mut code = exit::OK;
     for folder in folders {
-        let name = folder.file_name().map_or_else(|| folder.display().to_string(), |n| n.to_string_lossy().into_owned());
+        let name =
+            folder.file_name().map_or_else(|| folder.display().to_string(), |n| n.to_string_lossy().into_owned());
         match verify_backup(&folder).await {
-            Ok(m) => println!("ok   {name}: {} files, {}, {} sealed epochs, sha256 and {} checked", m.files.len(), human_bytes(m.size_bytes), m.sealed_epochs, m.checks.join(", ")),
+            Ok(m) => println!(
+                "ok   {name}: {} files, {}, {} sealed epochs, sha256 and {} checked",
+                m.files.len(),
+                human_bytes(m.size_bytes),
+                m.sealed_epochs,
+                m.checks.join(", ")
+            ),
             Err(e) => {
                 println!("BAD  {name}: {e}");
                 code = BAD;
@@ -160,7 +172,10 @@ pub fn human_age(secs: i64) -> String {
 
 /// The `backup list` table, newest first.
 pub fn table(backups: &[Listed], now_s: i64) -> String {
-    let mut out = format!("{:<20} {:>8} {:>10} {:>7} {:>12} {:<12} {}\n", "ID", "AGE", "SIZE", "SEALED", "NEWEST", "METHOD", "VERIFIED");
+    let mut out = format!(
+        "{:<20} {:>8} {:>10} {:>7} {:>12} {:<12} {}\n",
+        "ID", "AGE", "SIZE", "SEALED", "NEWEST", "METHOD", "VERIFIED"
+    );
     for b in backups {
         let line = match (&b.manifest, &b.problem) {
             (Some(m), _) => format!(
@@ -173,8 +188,24 @@ pub fn table(backups: &[Listed], now_s: i64) -> String {
                 m.method.as_str(),
                 m.checks.join(", ")
             ),
-            (None, Some(p)) => format!("{:<20} {:>8} {:>10} {:>7} {:>12} {:<12} NO: {p}", b.id, human_age(now_s - b.modified_at), "-", "-", "-", "-"),
-            (None, None) => format!("{:<20} {:>8} {:>10} {:>7} {:>12} {:<12} no: incomplete (no manifest)", b.id, human_age(now_s - b.modified_at), "-", "-", "-", "-"),
+            (None, Some(p)) => format!(
+                "{:<20} {:>8} {:>10} {:>7} {:>12} {:<12} NO: {p}",
+                b.id,
+                human_age(now_s - b.modified_at),
+                "-",
+                "-",
+                "-",
+                "-"
+            ),
+            (None, None) => format!(
+                "{:<20} {:>8} {:>10} {:>7} {:>12} {:<12} no: incomplete (no manifest)",
+                b.id,
+                human_age(now_s - b.modified_at),
+                "-",
+                "-",
+                "-",
+                "-"
+            ),
         };
         out.push_str(&line);
         out.push('\n');
@@ -199,7 +230,13 @@ mod tests {
 
     #[test]
     fn table_marks_incomplete_backups() {
-        let b = Listed { id: "20240512T140502Z".into(), folder: "x".into(), manifest: None, problem: None, modified_at: 100 };
+        let b = Listed {
+            id: "20240512T140502Z".into(),
+            folder: "x".into(),
+            manifest: None,
+            problem: None,
+            modified_at: 100,
+        };
         let t = table(&[b], 160);
         assert!(t.lines().next().is_some_and(|h| h.starts_with("ID")), "{t}");
         assert!(t.contains("20240512T140502Z") && t.contains("1m") && t.contains("incomplete"), "{t}");

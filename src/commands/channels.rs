@@ -46,7 +46,12 @@ pub fn checked_change(add: &[String], remove: &[String]) -> Result<(Vec<String>,
 }
 
 /// Applies a checked change to the store's set, audited as made `by`.
-pub async fn apply(store: &Store, add: &[String], remove: &[String], by: ChangedBy) -> Result<ChannelChange, StoreError> {
+pub async fn apply(
+    store: &Store,
+    add: &[String],
+    remove: &[String],
+    by: ChangedBy,
+) -> Result<ChannelChange, StoreError> {
     let at = std::time::SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     store.change_channels(add, remove, by, at).await
 }
@@ -129,7 +134,10 @@ mod tests {
 
     #[test]
     fn names_are_normalised_and_repeats_dropped() {
-        assert_eq!(checked_change(&v(&["#Lacy", " lacy ", "x_1"]), &v(&["Beta"])), Ok((v(&["lacy", "x_1"]), v(&["beta"]))));
+        assert_eq!(
+            checked_change(&v(&["#Lacy", " lacy ", "x_1"]), &v(&["Beta"])),
+            Ok((v(&["lacy", "x_1"]), v(&["beta"])))
+        );
     }
 
     #[test]

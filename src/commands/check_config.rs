@@ -27,11 +27,7 @@ pub fn outcome(loaded: Result<Settings, SettingsError>) -> Outcome {
             stdout: settings.redacted_toml(),
             stderr: settings.warnings().iter().map(|w| format!("warning: {w}\n")).collect(),
         },
-        Err(e) => Outcome {
-            code: exit::CONFIG,
-            stdout: String::new(),
-            stderr: format!("{e}\n"),
-        },
+        Err(e) => Outcome { code: exit::CONFIG, stdout: String::new(), stderr: format!("{e}\n") },
     }
 }
 
@@ -49,17 +45,10 @@ mod tests {
 
     #[test]
     fn valid_config_prints_redacted_toml_and_exits_0() {
-        let env = [(
-            "CHATSEAL__HTTP__ADMIN_TOKEN".to_owned(),
-            "admin-sekrit-456".to_owned(),
-        )];
+        let env = [("CHATSEAL__HTTP__ADMIN_TOKEN".to_owned(), "admin-sekrit-456".to_owned())];
         let out = outcome(settings::load_from(None, &env));
         assert_eq!(out.code, exit::OK);
-        assert!(
-            out.stdout.contains("[twitch]") && out.stdout.contains("<redacted>"),
-            "{}",
-            out.stdout
-        );
+        assert!(out.stdout.contains("[twitch]") && out.stdout.contains("<redacted>"), "{}", out.stdout);
         assert!(!out.stdout.contains("admin-sekrit-456"));
         assert!(out.stderr.is_empty());
     }
@@ -73,15 +62,7 @@ mod tests {
         let out = outcome(settings::load_from(None, &env));
         assert_eq!(out.code, exit::CONFIG);
         assert!(out.stdout.is_empty());
-        assert!(
-            out.stderr.starts_with("invalid configuration:\n"),
-            "{}",
-            out.stderr
-        );
-        assert!(
-            out.stderr.contains("twitch.port") && out.stderr.contains("backup.keep"),
-            "{}",
-            out.stderr
-        );
+        assert!(out.stderr.starts_with("invalid configuration:\n"), "{}", out.stderr);
+        assert!(out.stderr.contains("twitch.port") && out.stderr.contains("backup.keep"), "{}", out.stderr);
     }
 }

@@ -24,14 +24,14 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::{self, DaemonError, RunOptions};
+use crate::exit;
 use crate::settings::{self, Settings, SettingsError};
 use crate::telemetry::LogFormat;
 use crate::twitchsim::traffic::{Traffic, TrafficConfig};
 use crate::twitchsim::{FakeTwitch, FakeTwitchConfig};
-use crate::exit;
+use display::Display;
 use drive::DriveStats;
 use plan::{Source, BUILT_IN, DEMO_CONFIG};
-use display::Display;
 use watch::{Api, ApiError};
 
 /// Where the demo serves /metrics and the API, unless the port is taken.
@@ -50,7 +50,9 @@ pub(super) const POLL: Duration = Duration::from_millis(500);
 pub enum DemoError {
     #[error("--for must be longer than zero, e.g. --for 60s")]
     ZeroDuration,
-    #[error("cannot prepare the demo's directory {path}: {source}; check that the temporary directory (TMPDIR) is writable")]
+    #[error(
+        "cannot prepare the demo's directory {path}: {source}; check that the temporary directory (TMPDIR) is writable"
+    )]
     WorkDir { path: PathBuf, source: std::io::Error },
     #[error("{0}")]
     Settings(#[from] SettingsError),
@@ -185,7 +187,14 @@ async fn demo(config: Option<&Path>, run_for: Duration) -> Result<(), DemoError>
     header(&s, &source, fake.addr(), http, run_for);
 
     let (tx, rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(daemon::run(s.clone(), listener, async move { let _ = rx.await; }, RunOptions::default()));
+    let task = tokio::spawn(daemon::run(
+        s.clone(),
+        listener,
+        async move {
+            let _ = rx.await;
+        },
+        RunOptions::default(),
+    ));
     let mut running = Running { stop: Some(tx), task, ended: None };
     let shown = show(&fake, &s, run_for, &mut running).await;
     let stopped = running.stop().await;
@@ -208,7 +217,12 @@ fn header(s: &Settings, source: &Source, twitch: SocketAddr, http: SocketAddr, r
     let d = humantime::format_duration;
     println!("chatseal demo: the daemon against a simulated Twitch chat on {twitch} (no network needed)");
     println!("  channels  {}", channels.join(", "));
-    println!("  settings  {} (epochs of {}, sealed {} after they end)", source.describe(), d(s.epoch.length), d(s.epoch.grace));
+    println!(
+        "  settings  {} (epochs of {}, sealed {} after they end)",
+        source.describe(),
+        d(s.epoch.length),
+        d(s.epoch.grace)
+    );
     println!("  store     {} (fresh, removed at exit)", s.store.url);
     println!("  metrics   http://{http}/metrics   API http://{http}/v1/epochs");
     println!("  running   for {}; Ctrl-C stops early", d(run_for));
@@ -242,7 +256,8 @@ async fn show(fake: &FakeTwitch, s: &Settings, run_for: Duration, running: &mut 
     cfg.reconnect_at = Some((run_for.as_millis() * 2 / 5 / TICK.as_millis()) as u64);
     let stats = Arc::new(DriveStats::default());
     let stop = CancellationToken::new();
-    let driver = tokio::spawn(drive::drive(fake.clone(), Traffic::new(cfg), TICK, epoch_len, stats.clone(), stop.clone()));
+    let driver =
+        tokio::spawn(drive::drive(fake.clone(), Traffic::new(cfg), TICK, epoch_len, stats.clone(), stop.clone()));
 
     let mut display = Display::new(run_for, epoch_len);
     let watched = tokio::select! {

@@ -49,7 +49,9 @@ pub async fn main(config: Option<&Path>, a: &ExportArgs) -> i32 {
                     eprintln!("{e}");
                     return match e {
                         ExportError::NotSealed { .. } => 1,
-                        ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. }) => exit::INTERNAL,
+                        ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. }) => {
+                            exit::INTERNAL
+                        }
                         ExportError::Bundle(_) => 1,
                         ExportError::Store(e) => super::setup::store_exit_code(&e),
                     };
@@ -59,7 +61,10 @@ pub async fn main(config: Option<&Path>, a: &ExportArgs) -> i32 {
                 Some(path) => write_file(path, |w| bundle.write_all(w)),
                 None => {
                     let mut w = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-                    bundle.write_all(&mut w).and_then(|()| w.flush()).map_err(|e| format!("writing the bundle to stdout: {e}"))
+                    bundle
+                        .write_all(&mut w)
+                        .and_then(|()| w.flush())
+                        .map_err(|e| format!("writing the bundle to stdout: {e}"))
                 }
             };
             if let Err(e) = written {
@@ -81,11 +86,16 @@ pub async fn main(config: Option<&Path>, a: &ExportArgs) -> i32 {
 }
 
 /// Writes `path` through `path.tmp`, synced and renamed into place: a reader never sees half a bundle.
-fn write_file(path: &Path, body: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>) -> Result<(), String> {
+fn write_file(
+    path: &Path,
+    body: impl FnOnce(&mut BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> Result<(), String> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = PathBuf::from(tmp);
-    let fail = |what: &str, e: std::io::Error| format!("{what} {}: {e}; check the directory exists and is writable", tmp.display());
+    let fail = |what: &str, e: std::io::Error| {
+        format!("{what} {}: {e}; check the directory exists and is writable", tmp.display())
+    };
     let file = std::fs::File::create(&tmp).map_err(|e| fail("creating", e))?;
     let mut w = BufWriter::with_capacity(1 << 16, file);
     body(&mut w).and_then(|()| w.flush()).map_err(|e| fail("writing", e))?;
@@ -102,7 +112,8 @@ async fn unpublished(store: &chatseal_schema::Store, limit: u64) -> i32 {
             return super::setup::store_exit_code(&e);
         }
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let mut out = std::io::stdout().lock();
     for e in &rows {
         let line = serde_json::json!({
@@ -122,7 +133,11 @@ async fn unpublished(store: &chatseal_schema::Store, limit: u64) -> i32 {
     eprintln!(
         "{} sealed channel-epochs wait for a publication record{}",
         backlog.count,
-        if (rows.len() as i64) < backlog.count { format!(" (the oldest {} listed; --limit N for more)", rows.len()) } else { String::new() }
+        if (rows.len() as i64) < backlog.count {
+            format!(" (the oldest {} listed; --limit N for more)", rows.len())
+        } else {
+            String::new()
+        }
     );
     exit::OK
 }

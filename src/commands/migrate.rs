@@ -25,7 +25,8 @@ fn bar(len: Option<u64>) -> ProgressBar {
     match len {
         Some(n) => {
             let pb = ProgressBar::new(n);
-            if let Ok(style) = ProgressStyle::with_template("{msg:20} [{bar:40}] {human_pos}/{human_len} rows ({eta})") {
+            if let Ok(style) = ProgressStyle::with_template("{msg:20} [{bar:40}] {human_pos}/{human_len} rows ({eta})")
+            {
                 pb.set_style(style.progress_chars("=> "));
             }
             pb

@@ -88,7 +88,8 @@ pub async fn main(config: Option<&Path>, user: &str, reason: Option<&str>) -> i3
         Ok(st) => st,
         Err(code) => return code,
     };
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let code = match record(&store, user, reason.unwrap_or(""), now).await {
         Ok(r) => {
             print!("{}", report(&r));

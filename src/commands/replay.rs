@@ -6,11 +6,10 @@
 
 use std::path::Path;
 
-
+use super::setup::{load_settings, open_store};
 use crate::daemon::wiring::{excluded_users, secs};
 use crate::exit;
 use crate::replay::{replay_file, ReplayConfig, ReplayError, CHUNK_EVENTS};
-use super::setup::{load_settings, open_store};
 
 pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
     let s = match load_settings(config) {

@@ -18,8 +18,8 @@ use chatseal_actors::backup::restore::{place_sqlite, rename_store_aside, store_f
 use chatseal_actors::backup::{verify, Manifest};
 use chatseal_schema::{redact_url, sqlite_path, Store};
 
-use crate::exit;
 use super::setup::load_settings;
+use crate::exit;
 
 /// Exit code when the restore is refused (bad backup, existing store); a store a live daemon owns exits 75.
 pub const REFUSED: i32 = 1;
@@ -47,7 +47,14 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
             return REFUSED;
         }
     };
-    println!("backup {} verified: {} files, {} sealed epochs, taken at {} from {}", manifest.id, manifest.files.len(), manifest.sealed_epochs, manifest.created_at, manifest.source);
+    println!(
+        "backup {} verified: {} files, {} sealed epochs, taken at {} from {}",
+        manifest.id,
+        manifest.files.len(),
+        manifest.sealed_epochs,
+        manifest.created_at,
+        manifest.source
+    );
     let target = to.unwrap_or(&s.store.url).to_owned();
     // A live daemon owning the target is refused (75), whatever http.listen says; on SQLite
     // the lock is held until the restore is checked, so no daemon starts on a half-placed file.
@@ -56,11 +63,16 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
         Err(code) => return code,
     };
     let placed = match (manifest.method, sqlite_path(&target)) {
-        (Method::VacuumInto, Some(db)) => restore_sqlite(&manifest.data_file(&folder, SQLITE_FILE), &db, force, &manifest).await,
+        (Method::VacuumInto, Some(db)) => {
+            restore_sqlite(&manifest.data_file(&folder, SQLITE_FILE), &db, force, &manifest).await
+        }
         (Method::PgDump, None) if target.starts_with("postgres") => {
             let (url, file) = (target.clone(), manifest.data_file(&folder, PG_DUMP_FILE));
             blocking(move || restore_dump(&url, &file)).await.map_err(|e| {
-                eprintln!("refusing to restore into {}: {e}; restore into an empty database (CREATE DATABASE ...)", redact_url(&target));
+                eprintln!(
+                    "refusing to restore into {}: {e}; restore into an empty database (CREATE DATABASE ...)",
+                    redact_url(&target)
+                );
                 REFUSED
             })
         }
@@ -165,7 +177,9 @@ async fn check_restored(url: &str, m: &Manifest) -> i32 {
         }
     }
     match store.row_counts().await {
-        Ok(c) if c == m.row_counts => println!("row counts match the manifest: {} tables, {} sealed epochs", c.len(), m.sealed_epochs),
+        Ok(c) if c == m.row_counts => {
+            println!("row counts match the manifest: {} tables, {} sealed epochs", c.len(), m.sealed_epochs)
+        }
         Ok(c) => {
             eprintln!("row counts {c:?} differ from the manifest's {:?}", m.row_counts);
             code = exit::INTERNAL;

@@ -54,7 +54,12 @@ async fn load_into(store: &Store, data: &Path) -> Result<u64, String> {
             let new = store.insert_tables(&[(spec, &chunk)]).await.map_err(|e| e.to_string())?;
             let inserted = new.first().map_or(0, |s| s.len());
             if inserted != chunk.len() {
-                return Err(format!("{}: {} of {} rows up to line {at} repeat a key already loaded", path.display(), chunk.len() - inserted, chunk.len()));
+                return Err(format!(
+                    "{}: {} of {} rows up to line {at} repeat a key already loaded",
+                    path.display(),
+                    chunk.len() - inserted,
+                    chunk.len()
+                ));
             }
             total += inserted as u64;
         }

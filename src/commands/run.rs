@@ -66,7 +66,11 @@ pub async fn main(config: Option<&Path>) -> i32 {
             return exit::UNAVAILABLE;
         }
     };
-    let opts = RunOptions { reload: Reload { signal: reload, config: config.map(Path::to_path_buf) }, status, ..RunOptions::default() };
+    let opts = RunOptions {
+        reload: Reload { signal: reload, config: config.map(Path::to_path_buf) },
+        status,
+        ..RunOptions::default()
+    };
     match run(s, listener, shutdown_signal(quit), opts).await {
         Ok(()) => exit::OK,
         Err(e) => {

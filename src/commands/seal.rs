@@ -8,9 +8,9 @@ use chatseal_actors::sealer::run::{channels_of_epoch, seal_channel_epoch, SealOu
 
 use chatseal_actors::sealer::limits::limit_warnings;
 
+use super::setup::{load_settings, open_store};
 use crate::daemon::wiring::{program_limits, seal_config, secs};
 use crate::exit;
-use super::setup::{load_settings, open_store};
 
 pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) -> i32 {
     let s = match load_settings(config) {
@@ -51,7 +51,8 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
         println!("epoch {epoch}: nothing recorded, nothing to seal");
     }
     let cfg = seal_config(&s);
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let mut code = exit::OK;
     for c in channels {
         match seal_channel_epoch(&store, &cfg, epoch, len, &c, now).await {
@@ -59,9 +60,17 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
                 for w in limit_warnings(e.participants, e.claim_cut, &program_limits(&s)) {
                     eprintln!("warning: epoch {epoch} #{c}: {w}");
                 }
-                println!("sealed    epoch {epoch} #{c}: participants {} root {}", e.participants, e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into()))
+                println!(
+                    "sealed    epoch {epoch} #{c}: participants {} root {}",
+                    e.participants,
+                    e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into())
+                )
             }
-            Ok(SealOutcome::AlreadySealed(e)) => println!("unchanged epoch {epoch} #{c}: already sealed at {} with root {}", e.sealed_at, e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into())),
+            Ok(SealOutcome::AlreadySealed(e)) => println!(
+                "unchanged epoch {epoch} #{c}: already sealed at {} with root {}",
+                e.sealed_at,
+                e.root.map(|r| format!("0x{r}")).unwrap_or_else(|| "none (empty)".into())
+            ),
             Err(e) => {
                 eprintln!("epoch {epoch} #{c}: {e}");
                 code = exit::INTERNAL;

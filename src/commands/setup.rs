@@ -49,11 +49,15 @@ mod tests {
     #[test]
     fn store_errors_map_to_exit_codes() {
         let url = "sqlite://x".to_string();
-        let unavailable = StoreError::Unavailable { url: url.clone(), what: "connecting".into(), detail: "refused".into() };
+        let unavailable =
+            StoreError::Unavailable { url: url.clone(), what: "connecting".into(), detail: "refused".into() };
         assert_eq!(store_exit_code(&unavailable), exit::UNAVAILABLE);
         let missing = StoreError::Io { url: url.clone(), path: "x".into(), detail: "no such file".into() };
         assert_eq!(store_exit_code(&missing), exit::UNAVAILABLE);
-        assert_eq!(store_exit_code(&StoreError::InvalidUrl { url: url.clone(), reason: "scheme".into() }), exit::CONFIG);
+        assert_eq!(
+            store_exit_code(&StoreError::InvalidUrl { url: url.clone(), reason: "scheme".into() }),
+            exit::CONFIG
+        );
         let corrupt = StoreError::Corrupt { url, what: "quick_check".into(), detail: "bad page".into() };
         assert_eq!(store_exit_code(&corrupt), exit::INTERNAL);
     }

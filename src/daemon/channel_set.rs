@@ -32,7 +32,12 @@ pub struct Reload {
 }
 
 /// Applies the configuration's list to the store's set and logs what changed.
-pub async fn apply_config(store: &Store, channels: &[String], clock: &SharedClock, why: &str) -> Result<(), StoreError> {
+pub async fn apply_config(
+    store: &Store,
+    channels: &[String],
+    clock: &SharedClock,
+    why: &str,
+) -> Result<(), StoreError> {
     let current: BTreeSet<String> = channels.iter().cloned().collect();
     let change = store.apply_config_channels(&current, clock.now_ms().div_euclid(1000)).await?;
     if change.added.is_empty() && change.removed.is_empty() {
@@ -45,7 +50,12 @@ pub async fn apply_config(store: &Store, channels: &[String], clock: &SharedCloc
 
 /// Applies the configuration at start, reads the set, and follows it until the returned task
 /// is aborted. The receiver holds the set from the start on.
-pub async fn follow(store: Store, settings: &Settings, clock: SharedClock, reload: Reload) -> Result<(watch::Receiver<BTreeSet<String>>, JoinHandle<()>), StoreError> {
+pub async fn follow(
+    store: Store,
+    settings: &Settings,
+    clock: SharedClock,
+    reload: Reload,
+) -> Result<(watch::Receiver<BTreeSet<String>>, JoinHandle<()>), StoreError> {
     apply_config(&store, &settings.twitch.channels, &clock, "start").await?;
     let mut seen = store.channel_set_version().await?;
     let set: BTreeSet<String> = store.channel_set().await?.into_iter().collect();
@@ -92,7 +102,10 @@ pub async fn follow(store: Store, settings: &Settings, clock: SharedClock, reloa
 }
 
 async fn on_sighup(store: &Store, reload: &Reload, clock: &SharedClock) {
-    let file = reload.config.as_ref().map_or("(no --config file: defaults and environment)".to_string(), |p| p.display().to_string());
+    let file = reload
+        .config
+        .as_ref()
+        .map_or("(no --config file: defaults and environment)".to_string(), |p| p.display().to_string());
     tracing::info!(config = %file, "SIGHUP: reading twitch.channels again");
     match settings::load(reload.config.as_deref()) {
         Ok(s) => {
@@ -100,6 +113,8 @@ async fn on_sighup(store: &Store, reload: &Reload, clock: &SharedClock) {
                 tracing::error!(error = %e, "SIGHUP: applying twitch.channels failed; the channel set is unchanged (send SIGHUP again once the store answers)");
             }
         }
-        Err(e) => tracing::error!(config = %file, "SIGHUP: the configuration does not load, so it is ignored and the daemon goes on unchanged: {e}"),
+        Err(e) => {
+            tracing::error!(config = %file, "SIGHUP: the configuration does not load, so it is ignored and the daemon goes on unchanged: {e}")
+        }
     }
 }

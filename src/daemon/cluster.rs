@@ -10,11 +10,11 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chatseal_actors::channel::status::{ChannelBoard, ChannelState};
 use chatseal_actors::sealer::SealerCluster;
+use chatseal_actors::telemetry::names as m;
 use chatseal_schema::ownership::lease::Lease;
 use chatseal_schema::ownership::roles::{Fence, BACKUP, SEALER};
-use chatseal_actors::channel::status::{ChannelBoard, ChannelState};
-use chatseal_actors::telemetry::names as m;
 use chatseal_schema::ownership::slots_plan::reading;
 use chatseal_schema::Store;
 use tokio::sync::watch;
@@ -68,7 +68,12 @@ pub struct SlotInputs {
 }
 
 /// Starts claiming the roles and planning the slots for the member holding `lease`.
-pub fn start(store: &Store, lease: Arc<Lease>, inputs: SlotInputs, reading_tx: watch::Sender<BTreeSet<String>>) -> Roles {
+pub fn start(
+    store: &Store,
+    lease: Arc<Lease>,
+    inputs: SlotInputs,
+    reading_tx: watch::Sender<BTreeSet<String>>,
+) -> Roles {
     let (sealer_tx, sealer) = watch::channel(None);
     let (backup_tx, backup) = watch::channel(None);
     let reading = reading_tx.subscribe();
@@ -105,7 +110,11 @@ async fn claim_loop(
                             }
                             None => tracing::info!(role, "another member holds the role"),
                         }
-                        metrics::gauge!(m::CLUSTER_ROLE_HELD, "role" => role).set(if held.is_some() { 1.0 } else { 0.0 });
+                        metrics::gauge!(m::CLUSTER_ROLE_HELD, "role" => role).set(if held.is_some() {
+                            1.0
+                        } else {
+                            0.0
+                        });
                         let _ = tx.send(held);
                     }
                 }
@@ -121,7 +130,8 @@ async fn claim_loop(
 /// One slot round: report what this member now reads (completing hand-overs to it), plan,
 /// publish the channels to read, and the metrics.
 async fn slot_round(store: &Store, me: &str, inputs: &SlotInputs, reading_tx: &watch::Sender<BTreeSet<String>>) {
-    let joined: BTreeSet<String> = inputs.board.snapshot().into_iter().filter(|c| c.state == ChannelState::Joined).map(|c| c.channel).collect();
+    let joined: BTreeSet<String> =
+        inputs.board.snapshot().into_iter().filter(|c| c.state == ChannelState::Joined).map(|c| c.channel).collect();
     if let Err(e) = store.mark_slots_ready(me, &joined).await {
         tracing::warn!(error = %e, "reporting joined channels failed; retrying");
     }

@@ -4,14 +4,14 @@
 //! tests run the very same path.
 
 pub mod channel_set;
+pub mod cluster;
+pub mod ownership;
 pub mod process_stats;
+pub mod publish_backlog;
 pub mod recovery;
 pub mod signals;
 pub mod systemd;
-pub mod cluster;
-pub mod ownership;
 pub mod upkeep;
-pub mod publish_backlog;
 pub mod wiring;
 
 use std::future::Future;
@@ -60,8 +60,12 @@ impl DaemonError {
             DaemonError::Store(e) if e.is_config() => exit::CONFIG,
             DaemonError::Tls(_) => exit::CONFIG,
             DaemonError::Ownership(e) if e.is_owned() => exit::OWNED,
-            DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Store(e)) if e.is_unavailable() => exit::UNAVAILABLE,
-            DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(e)) if e.is_unavailable() => exit::UNAVAILABLE,
+            DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Store(e)) if e.is_unavailable() => {
+                exit::UNAVAILABLE
+            }
+            DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(e)) if e.is_unavailable() => {
+                exit::UNAVAILABLE
+            }
             DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(_)) => exit::INTERNAL,
             DaemonError::EpochLength(_) => exit::CONFIG,
             _ => exit::INTERNAL,
@@ -86,7 +90,12 @@ impl Default for RunOptions {
 }
 
 /// Runs the daemon until `shutdown` resolves, then stops gracefully within the configured deadline.
-pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Future<Output = ()> + Send, opts: RunOptions) -> Result<(), DaemonError> {
+pub async fn run(
+    settings: Settings,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send,
+    opts: RunOptions,
+) -> Result<(), DaemonError> {
     // The first lines: where it listens, which store, which channels, how long an epoch is.
     let http_addr = listener.local_addr().map_or_else(|_| settings.http.listen.to_string(), |a| a.to_string());
     tracing::info!(
@@ -123,7 +132,8 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     let lost_rx = membership.as_ref().map(|m| m.lost.clone());
     tracing::info!(store = %store.redacted_url(), channels = settings.twitch.channels.len(), "store open");
     // The channel actors follow the store's channel set (config applied at start, SIGHUP).
-    let (desired, follow_task) = channel_set::follow(store.clone(), &settings, opts.clock.clone(), opts.reload.clone()).await?;
+    let (desired, follow_task) =
+        channel_set::follow(store.clone(), &settings, opts.clock.clone(), opts.reload.clone()).await?;
     let _follow = AbortOnDrop(follow_task);
     upkeep::seed_gauges(&settings, &store).await?;
     let opted_out = store.opted_out_logins().await?;
@@ -134,11 +144,16 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     let (reading_tx, reading_rx) = tokio::sync::watch::channel(std::collections::BTreeSet::new());
     let cluster_set = desired.clone();
     let channel_feed = if clustered { reading_rx } else { desired };
-    let mut wired = wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out, channel_feed)?;
+    let mut wired =
+        wiring::wire(&settings, store.clone(), opts.clock.clone(), routes.clone(), opted_out, channel_feed)?;
     // Cluster mode: the sealer and backup roles, fenced, and the channel slots.
     let roles = match (&membership, clustered) {
         (Some(m), true) => {
-            let inputs = cluster::SlotInputs { channels: cluster_set, replicas: settings.cluster.replicas, board: wired.board.clone() };
+            let inputs = cluster::SlotInputs {
+                channels: cluster_set,
+                replicas: settings.cluster.replicas,
+                board: wired.board.clone(),
+            };
             let roles = cluster::start(&store, m.lease.clone(), inputs, reading_tx);
             wired.args.sealer.cluster = Some(roles.sealer_args(&m.lease, &settings));
             wired.args.backup.role = Some(roles.backup.clone());
@@ -153,7 +168,16 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
         .await
         .map_err(|e| DaemonError::Start(e.to_string()))?;
 
-    let mut state = AppState::new(store.clone(), wired.board.clone(), routes.clone(), sup.clone(), prom.clone(), &settings, wired.opted_out.clone(), opts.clock.clone());
+    let mut state = AppState::new(
+        store.clone(),
+        wired.board.clone(),
+        routes.clone(),
+        sup.clone(),
+        prom.clone(),
+        &settings,
+        wired.opted_out.clone(),
+        opts.clock.clone(),
+    );
     state.backups = wired.backups.clone();
     let me = ownership::me(&settings);
     state.cluster = crate::http::cluster::ClusterView {
@@ -170,7 +194,8 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
     }));
     let _upkeep = AbortOnDrop(upkeep::spawn(prom, wired.board.clone()));
     let _status = AbortOnDrop(signals::spawn_status(opts.status.clone(), wired.board.clone(), routes.clone()));
-    let _backlog = AbortOnDrop(publish_backlog::start(store.clone(), opts.clock.clone(), settings.http.store_timeout).await);
+    let _backlog =
+        AbortOnDrop(publish_backlog::start(store.clone(), opts.clock.clone(), settings.http.store_timeout).await);
     systemd::ready();
     let watchdog = systemd::spawn_watchdog(sup.clone(), routes.clone());
     tracing::info!("chatseal running");
@@ -229,7 +254,10 @@ pub async fn run(settings: Settings, listener: TcpListener, shutdown: impl Futur
             }
             tracing::info!("stopped");
             match lost_reason {
-                Some(detail) => Err(DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Lost { store: store.redacted_url().to_owned(), detail })),
+                Some(detail) => Err(DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Lost {
+                    store: store.redacted_url().to_owned(),
+                    detail,
+                })),
                 None => Ok(()),
             }
         }

@@ -17,7 +17,11 @@ use crate::settings::Settings;
 
 /// Who this daemon is, as other daemons and commands are told.
 pub fn me(settings: &Settings) -> OwnerInfo {
-    OwnerInfo::this_process(&settings.cluster.instance, &format!("http://{}", settings.http.listen), settings.cluster.enabled)
+    OwnerInfo::this_process(
+        &settings.cluster.instance,
+        &format!("http://{}", settings.http.listen),
+        settings.cluster.enabled,
+    )
 }
 
 /// SQLite: takes the store's lock file (None for in-memory and PostgreSQL stores).
@@ -80,7 +84,9 @@ async fn heartbeat(lease: Arc<Lease>, lost: watch::Sender<Option<String>>) {
                 let _ = lost.send(Some(detail));
                 return;
             }
-            Err(e) => tracing::warn!(error = %e, "renewing the store lease failed; retrying (the lease runs out after cluster.lease_ttl)"),
+            Err(e) => {
+                tracing::warn!(error = %e, "renewing the store lease failed; retrying (the lease runs out after cluster.lease_ttl)")
+            }
         }
     }
 }

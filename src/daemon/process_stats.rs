@@ -121,7 +121,10 @@ mod tests {
     fn cpu_is_exposed_as_a_float_counter() {
         let s = combine(StatTicks { utime: 250, stime: 76, starttime: 0 }, 0, 0, 0);
         let text = cpu_exposition("x_cpu_seconds_total", "CPU.", s.cpu_seconds);
-        assert_eq!(text, "# HELP x_cpu_seconds_total CPU.\n# TYPE x_cpu_seconds_total counter\nx_cpu_seconds_total 3.26\n\n");
+        assert_eq!(
+            text,
+            "# HELP x_cpu_seconds_total CPU.\n# TYPE x_cpu_seconds_total counter\nx_cpu_seconds_total 3.26\n\n"
+        );
         assert!(cpu_exposition("x", "h", 0.0).contains("\nx 0\n"));
     }
 
@@ -130,7 +133,8 @@ mod tests {
     fn this_process_can_be_sampled() {
         let s = sample().expect("/proc/self is readable on Linux");
         assert!(s.resident_bytes > 0 && s.open_fds >= 3);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0);
         assert!(s.start_time_seconds <= now + 1.0 && s.start_time_seconds > now - 86_400.0 * 365.0, "{s:?}");
     }
 }

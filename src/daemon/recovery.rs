@@ -117,7 +117,12 @@ fn refused(settings: &Settings, damage: &Damage, outcome: &'static str, why: &st
 /// the quarantine folder and dates the record.
 pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<(Store, RecoveryRecord), DaemonError> {
     if settings.backup.on_corruption == OnCorruption::Refuse {
-        refused(settings, &damage, "refused", "backup.on_corruption = \"refuse\": not starting; the files are untouched");
+        refused(
+            settings,
+            &damage,
+            "refused",
+            "backup.on_corruption = \"refuse\": not starting; the files are untouched",
+        );
         return Err(damage.into_refusal());
     }
     let fail = |why: String| {
@@ -125,15 +130,34 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
         DaemonError::NotRecovered { damage: damage.describe(), why }
     };
     let Some(db) = sqlite_path(&settings.store.url) else {
-        return Err(fail("the store is not a SQLite file; restore a PostgreSQL store by hand (`chatseal restore`, pg_restore)".into()));
+        return Err(fail(
+            "the store is not a SQLite file; restore a PostgreSQL store by hand (`chatseal restore`, pg_restore)"
+                .into(),
+        ));
     };
     let dir = &settings.backup.dir;
     let (folder, manifest) = match newest_verified(dir).await {
         Ok(found) => found,
-        Err(reasons) if reasons.is_empty() => return Err(fail(format!("there is no verified backup in {} (backup.dir); nothing was moved", dir.display()))),
-        Err(reasons) => return Err(fail(format!("there is no verified backup in {}: {}; nothing was moved", dir.display(), reasons.join("; ")))),
+        Err(reasons) if reasons.is_empty() => {
+            return Err(fail(format!(
+                "there is no verified backup in {} (backup.dir); nothing was moved",
+                dir.display()
+            )))
+        }
+        Err(reasons) => {
+            return Err(fail(format!(
+                "there is no verified backup in {}: {}; nothing was moved",
+                dir.display(),
+                reasons.join("; ")
+            )))
+        }
     };
-    let quarantine = db.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")).join("quarantine").join(backup_id(at_ms, 0));
+    let quarantine = db
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+        .join("quarantine")
+        .join(backup_id(at_ms, 0));
     let placed = {
         let (from, db, q) = (manifest.data_file(&folder, SQLITE_FILE), db.clone(), quarantine.clone());
         blocking(move || {
@@ -144,11 +168,22 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
         .await
     };
     if let Err(e) = placed {
-        return Err(fail(format!("putting backup {} in place failed: {e}; check {} and {}", manifest.id, db.display(), quarantine.display())));
+        return Err(fail(format!(
+            "putting backup {} in place failed: {e}; check {} and {}",
+            manifest.id,
+            db.display(),
+            quarantine.display()
+        )));
     }
     let store = match open_checked(&settings.store.url).await {
         Ok(Ok(s)) => s,
-        Ok(Err(d)) => return Err(fail(format!("the restored backup {} does not check out either: {}", manifest.id, d.describe()))),
+        Ok(Err(d)) => {
+            return Err(fail(format!(
+                "the restored backup {} does not check out either: {}",
+                manifest.id,
+                d.describe()
+            )))
+        }
         Err(e) => return Err(fail(format!("opening the restored backup {}: {e}", manifest.id))),
     };
     let salvage = salvage(&store, &db, &quarantine).await;
@@ -161,7 +196,11 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
         salvage: salvage.clone(),
     };
     let merged: u64 = salvage.as_ref().map_or(0, |s| s.merged.values().sum());
-    let detail = format!("damage: {}; damaged files moved to {}; rows merged back from them: {merged}", record.damage, quarantine.display());
+    let detail = format!(
+        "damage: {}; damaged files moved to {}; rows merged back from them: {merged}",
+        record.damage,
+        quarantine.display()
+    );
     if let Err(e) = store.audit(record.at, "restore", &manifest.id, &detail).await {
         tracing::warn!(error = %e, "the recovery is done but could not be written to the audit log");
     }
@@ -193,7 +232,8 @@ async fn salvage(store: &Store, db: &Path, quarantine: &Path) -> Option<chatseal
             copy_synced(&main, &scratch.join(&name)).map_err(BackupError::io("copying", &main))?;
             let wal = with_suffix(&main, "-wal");
             if wal.exists() {
-                copy_synced(&wal, &with_suffix(&scratch.join(&name), "-wal")).map_err(BackupError::io("copying", &wal))?;
+                copy_synced(&wal, &with_suffix(&scratch.join(&name), "-wal"))
+                    .map_err(BackupError::io("copying", &wal))?;
             }
             Ok(())
         })

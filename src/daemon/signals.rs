@@ -44,7 +44,9 @@ pub fn install() -> Signals {
                     }
                 });
             }
-            Err(e) => tracing::warn!(signal = name, error = %e, "cannot install the handler of this signal; it keeps its default action"),
+            Err(e) => {
+                tracing::warn!(signal = name, error = %e, "cannot install the handler of this signal; it keeps its default action")
+            }
         };
         forward(SignalKind::hangup(), "SIGHUP", Some(s.reload.clone()));
         forward(SignalKind::user_defined1(), "SIGUSR1", Some(s.status.clone()));
@@ -64,7 +66,16 @@ pub fn spawn_status(status: Arc<Notify>, board: ChannelBoard, routes: Routes) ->
             let not_joined: Vec<String> = channels
                 .iter()
                 .filter(|c| c.state != ChannelState::Joined)
-                .map(|c| format!("#{} {}", c.channel, serde_json::to_value(c.state).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()))
+                .map(|c| {
+                    format!(
+                        "#{} {}",
+                        c.channel,
+                        serde_json::to_value(c.state)
+                            .ok()
+                            .and_then(|v| v.as_str().map(str::to_owned))
+                            .unwrap_or_default()
+                    )
+                })
                 .collect();
             let agg = match routes.aggregator() {
                 Some(a) => match a.call(AggregatorMsg::Status, Some(std::time::Duration::from_secs(2))).await {

@@ -53,7 +53,9 @@ pub fn tick(prom: &PrometheusHandle, board: &ChannelBoard) -> bool {
 /// until the returned task is aborted.
 pub fn spawn(prom: PrometheusHandle, board: ChannelBoard) -> JoinHandle<()> {
     if !tick(&prom, &board) && cfg!(target_os = "linux") {
-        tracing::warn!("cannot read /proc/self, /proc/stat or /proc/self/fd: the chatseal_process_* metrics are left out");
+        tracing::warn!(
+            "cannot read /proc/self, /proc/stat or /proc/self/fd: the chatseal_process_* metrics are left out"
+        );
     }
     tokio::spawn(async move {
         let mut every = tokio::time::interval(UPKEEP_INTERVAL);

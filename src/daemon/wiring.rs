@@ -33,7 +33,14 @@ pub fn millis(d: Duration) -> i64 {
 pub fn seal_config(s: &Settings) -> SealConfig {
     let w = &s.sealing.centiweights;
     SealConfig {
-        weights: CentiWeights { presence: w.presence, sub: w.sub, resub: w.resub, gift: w.gift, bits: w.bits, raid: w.raid },
+        weights: CentiWeights {
+            presence: w.presence,
+            sub: w.sub,
+            resub: w.resub,
+            gift: w.gift,
+            bits: w.bits,
+            raid: w.raid,
+        },
         reward_per_weight: s.sealing.reward_per_weight,
         decimals: s.sealing.decimals,
         excluded: excluded_users(s),
@@ -66,11 +73,8 @@ pub fn tls_client(s: &Settings) -> Result<Option<TlsClientConfig>, TlsSetupError
     if !s.twitch.tls {
         return Ok(None);
     }
-    let extra = if s.twitch.tls_ca_file.as_os_str().is_empty() {
-        Vec::new()
-    } else {
-        read_ca_file(&s.twitch.tls_ca_file)?
-    };
+    let extra =
+        if s.twitch.tls_ca_file.as_os_str().is_empty() { Vec::new() } else { read_ca_file(&s.twitch.tls_ca_file)? };
     if !extra.is_empty() {
         tracing::info!(file = %s.twitch.tls_ca_file.display(), certificates = extra.len(), "trusting extra CA certificates for the chat connection");
     }

@@ -94,7 +94,9 @@ pub(super) fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, ApiEr
             "payload_too_large",
             "the request body is larger than http.max_body_bytes; send a smaller body",
         )),
-        Err(e) => Err(ApiError::bad_request(format!("request body: {}", crate::quote::clip_message(&e.body_text(), 200)))),
+        Err(e) => {
+            Err(ApiError::bad_request(format!("request body: {}", crate::quote::clip_message(&e.body_text(), 200))))
+        }
     }
 }
 
@@ -107,7 +109,11 @@ pub struct OptOutBody {
 }
 
 /// `POST /v1/admin/opt-out {"login", "reason"?}` → `{login, user_hash, opted_out: true, new}`.
-pub async fn opt_out(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<OptOutBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Refused> {
+pub async fn opt_out(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    parsed: Result<Json<OptOutBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, Refused> {
     authorize(&st, &headers)?;
     let b = body(parsed)?;
     let at = st.clock.now_ms().div_euclid(1000);
@@ -143,13 +149,20 @@ pub(super) fn unavailable(code: &'static str, message: String) -> Refused {
 }
 
 /// `POST /v1/admin/seal {"epoch", "channel"?}` → `{epoch, outcomes: [{...epoch view, already_sealed}]}`.
-pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<SealBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Refused> {
+pub async fn seal(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    parsed: Result<Json<SealBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, Refused> {
     authorize(&st, &headers)?;
     let b = body(parsed)?;
     let (epoch, len) = (b.epoch, st.epoch_len);
     if epoch.rem_euclid(len) != 0 {
         let start = epoch - epoch.rem_euclid(len);
-        return Err(ApiError::bad_request(format!("epoch {epoch} is not the start of an epoch of {len} s (try {start})")).into());
+        return Err(ApiError::bad_request(format!(
+            "epoch {epoch} is not the start of an epoch of {len} s (try {start})"
+        ))
+        .into());
     }
     let Some(closes_ms) = checked_closes_at_ms(epoch, len, st.grace_ms) else {
         return Err(ApiError::bad_request(format!("epoch {epoch}: its end does not fit in a Unix time in ms (overflow); give the start of a real epoch, Unix seconds")).into());
@@ -159,14 +172,21 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             "epoch_open",
-            format!("epoch {epoch} takes lines until {} (its end plus epoch.grace); sealing it earlier would lose them", closes_ms.div_euclid(1000)),
+            format!(
+                "epoch {epoch} takes lines until {} (its end plus epoch.grace); sealing it earlier would lose them",
+                closes_ms.div_euclid(1000)
+            ),
         )
         .into());
     }
     let Some(sealer) = st.routes.sealer() else {
-        return Err(unavailable("sealer_unavailable", "the sealer is not running (restarting?); try again shortly".into()));
+        return Err(unavailable(
+            "sealer_unavailable",
+            "the sealer is not running (restarting?); try again shortly".into(),
+        ));
     };
-    let asked = sealer.call(|reply| SealerMsg::SealNow { epoch, channel: channel.clone(), reply }, Some(SEAL_TIMEOUT)).await;
+    let asked =
+        sealer.call(|reply| SealerMsg::SealNow { epoch, channel: channel.clone(), reply }, Some(SEAL_TIMEOUT)).await;
     let outcomes = match asked {
         Ok(CallResult::Success(Ok(outcomes))) => outcomes,
         Ok(CallResult::Success(Err(e))) => return Err(unavailable("seal_failed", format!("sealing epoch {epoch} failed: {e}; it is retried by the sealer"))),
@@ -189,11 +209,19 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
             e.root.as_deref().unwrap_or("none")
         );
         // Bounded like the store routes: a hung store must not hold the answer of a done seal.
-        let audited = tokio::time::timeout(st.limits.store_timeout, st.store.audit(now_s, "seal", &format!("{} #{}", e.epoch, e.channel), &detail)).await;
+        let audited = tokio::time::timeout(
+            st.limits.store_timeout,
+            st.store.audit(now_s, "seal", &format!("{} #{}", e.epoch, e.channel), &detail),
+        )
+        .await;
         match audited {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, epoch = e.epoch, channel = %e.channel, "manual seal done but not audited"),
-            Err(_) => tracing::warn!(epoch = e.epoch, channel = %e.channel, "manual seal done but not audited: the store did not answer within http.store_timeout"),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, epoch = e.epoch, channel = %e.channel, "manual seal done but not audited")
+            }
+            Err(_) => {
+                tracing::warn!(epoch = e.epoch, channel = %e.channel, "manual seal done but not audited: the store did not answer within http.store_timeout")
+            }
         }
         views.push(SealedView { epoch: EpochView::of(e, None, &st.program_limits), already_sealed });
     }
@@ -204,7 +232,10 @@ pub async fn seal(State(st): State<AppState>, headers: HeaderMap, parsed: Result
 pub async fn backup(State(st): State<AppState>, headers: HeaderMap) -> Result<Json<serde_json::Value>, Refused> {
     authorize(&st, &headers)?;
     let Some(actor) = st.routes.backup() else {
-        return Err(unavailable("backup_unavailable", "the backup actor is not running (restarting?); try again shortly".into()));
+        return Err(unavailable(
+            "backup_unavailable",
+            "the backup actor is not running (restarting?); try again shortly".into(),
+        ));
     };
     match actor.call(BackupMsg::Now, Some(BACKUP_TIMEOUT)).await {
         Ok(CallResult::Success(Ok(manifest))) => {
@@ -230,12 +261,17 @@ pub struct ChannelsBody {
 /// version, channels}`: changes the store's channel set (audited `by=admin`); the running
 /// daemon joins and parts within its poll interval. Names are checked like `twitch.channels`;
 /// one bad name refuses the whole request (400, every problem listed).
-pub async fn channels(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<ChannelsBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Refused> {
+pub async fn channels(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    parsed: Result<Json<ChannelsBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, Refused> {
     use crate::commands::channels::{apply, checked_change};
     use chatseal_schema::queries::channels::ChangedBy;
     authorize(&st, &headers)?;
     let b = body(parsed)?;
-    let (add, remove) = checked_change(&b.add, &b.remove).map_err(|problems| ApiError::bad_request(problems.join("; ")))?;
+    let (add, remove) =
+        checked_change(&b.add, &b.remove).map_err(|problems| ApiError::bad_request(problems.join("; ")))?;
     let change = apply(&st.store, &add, &remove, ChangedBy::Admin).await.map_err(ApiError::store)?;
     tracing::info!(added = ?change.added, removed = ?change.removed, version = change.version, "channel set changed (admin API)");
     let set = st.store.channel_set().await.map_err(ApiError::store)?;

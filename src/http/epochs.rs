@@ -7,9 +7,9 @@ use serde::Deserialize;
 
 use super::error::ApiError;
 use super::extract::{ApiPath as Path, ApiQuery as Query};
-use crate::quote::clipped;
 use super::AppState;
 use crate::proofs::{self, ClaimView, EpochView, ProofView};
+use crate::quote::clipped;
 
 pub(super) fn channel_of(raw: &str) -> Result<String, ApiError> {
     let c = raw.trim_start_matches('#').to_ascii_lowercase();
@@ -27,14 +27,21 @@ pub(super) fn login_of(raw: &str) -> Result<String, ApiError> {
     Ok(l)
 }
 
-pub async fn one(State(st): State<AppState>, Path((epoch, channel)): Path<(i64, String)>) -> Result<Json<EpochView>, ApiError> {
+pub async fn one(
+    State(st): State<AppState>,
+    Path((epoch, channel)): Path<(i64, String)>,
+) -> Result<Json<EpochView>, ApiError> {
     let channel = channel_of(&channel)?;
     match st.store.sealed_epoch(epoch, &channel).await.map_err(ApiError::store)? {
         Some(e) => {
             let published = st.store.publication(epoch, &channel).await.map_err(ApiError::store)?;
             Ok(Json(EpochView::of(e, published.as_ref(), &st.program_limits)))
         }
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_sealed", format!("epoch {epoch} of #{channel} is not sealed yet"))),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_sealed",
+            format!("epoch {epoch} of #{channel} is not sealed yet"),
+        )),
     }
 }
 
@@ -52,7 +59,11 @@ pub async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> Res
     }
     let rows = st.store.sealed_epochs(channel.as_deref(), limit).await.map_err(ApiError::store)?;
     let (from, to) = rows.iter().fold((i64::MAX, i64::MIN), |(lo, hi), e| (lo.min(e.epoch), hi.max(e.epoch)));
-    let published = if rows.is_empty() { Vec::new() } else { st.store.publications_between(from, to, channel.as_deref()).await.map_err(ApiError::store)? };
+    let published = if rows.is_empty() {
+        Vec::new()
+    } else {
+        st.store.publications_between(from, to, channel.as_deref()).await.map_err(ApiError::store)?
+    };
     let epochs: Vec<EpochView> = rows
         .into_iter()
         .map(|e| {
@@ -63,12 +74,18 @@ pub async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> Res
     Ok(Json(serde_json::json!({ "epochs": epochs })))
 }
 
-pub async fn proof(State(st): State<AppState>, Path((epoch, channel, login)): Path<(i64, String, String)>) -> Result<Json<ProofView>, ApiError> {
+pub async fn proof(
+    State(st): State<AppState>,
+    Path((epoch, channel, login)): Path<(i64, String, String)>,
+) -> Result<Json<ProofView>, ApiError> {
     let (channel, login) = (channel_of(&channel)?, login_of(&login)?);
     Ok(Json(proofs::participation_proof_cached(&st.store, &st.trees, epoch, &channel, &login).await?))
 }
 
-pub async fn claim(State(st): State<AppState>, Path((epoch, channel, login)): Path<(i64, String, String)>) -> Result<Json<ClaimView>, ApiError> {
+pub async fn claim(
+    State(st): State<AppState>,
+    Path((epoch, channel, login)): Path<(i64, String, String)>,
+) -> Result<Json<ClaimView>, ApiError> {
     let (channel, login) = (channel_of(&channel)?, login_of(&login)?);
     Ok(Json(proofs::claim_proof_cached(&st.store, &st.trees, epoch, &channel, &login).await?))
 }

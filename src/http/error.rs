@@ -34,7 +34,9 @@ impl IntoResponse for ApiError {
 impl From<ProofError> for ApiError {
     fn from(e: ProofError) -> Self {
         let status = match &e {
-            ProofError::NotSealed { .. } | ProofError::NotParticipant { .. } | ProofError::NotInClaimTree { .. } => StatusCode::NOT_FOUND,
+            ProofError::NotSealed { .. } | ProofError::NotParticipant { .. } | ProofError::NotInClaimTree { .. } => {
+                StatusCode::NOT_FOUND
+            }
             ProofError::NoClaimTree { .. } => StatusCode::NOT_FOUND,
             ProofError::LegacySeal { .. } => StatusCode::CONFLICT,
             ProofError::OptedOut { .. } => StatusCode::FORBIDDEN,

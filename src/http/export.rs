@@ -24,9 +24,12 @@ const IN_FLIGHT: usize = 4;
 impl From<ExportError> for ApiError {
     fn from(e: ExportError) -> Self {
         let status = match &e {
-            ExportError::NotSealed { .. } | ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Empty { .. }) => StatusCode::NOT_FOUND,
+            ExportError::NotSealed { .. }
+            | ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Empty { .. }) => StatusCode::NOT_FOUND,
             ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Legacy { .. }) => StatusCode::CONFLICT,
-            ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. }) => StatusCode::INTERNAL_SERVER_ERROR,
+            ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. }) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
             ExportError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError::new(status, e.code(), e.to_string())
@@ -63,7 +66,10 @@ impl Write for ChunkSender {
     }
 }
 
-pub async fn bundle(State(st): State<AppState>, Path((epoch, channel)): Path<(i64, String)>) -> Result<Response, ApiError> {
+pub async fn bundle(
+    State(st): State<AppState>,
+    Path((epoch, channel)): Path<(i64, String)>,
+) -> Result<Response, ApiError> {
     let channel = channel_of(&channel)?;
     let bundle = load_bundle(&st.store, epoch, &channel, &st.program_limits).await?;
     let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(IN_FLIGHT);
@@ -78,5 +84,9 @@ pub async fn bundle(State(st): State<AppState>, Path((epoch, channel)): Path<(i6
     });
     let body = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) });
     let file = format!("attachment; filename=\"chatseal-bundle-{epoch}-{channel}.json\"");
-    Ok(([(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, file)], Body::from_stream(body)).into_response())
+    Ok((
+        [(header::CONTENT_TYPE, "application/json".to_string()), (header::CONTENT_DISPOSITION, file)],
+        Body::from_stream(body),
+    )
+        .into_response())
 }

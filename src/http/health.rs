@@ -33,7 +33,10 @@ pub async fn healthz(State(st): State<AppState>) -> impl IntoResponse {
     if tree && agg {
         (StatusCode::OK, Json(serde_json::json!({"status": "ok"})))
     } else {
-        (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({"status": "unhealthy", "supervisor": tree, "aggregator": agg})))
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({"status": "unhealthy", "supervisor": tree, "aggregator": agg})),
+        )
     }
 }
 
@@ -72,7 +75,8 @@ pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
         .snapshot()
         .into_iter()
         .map(|c| {
-            let mine: Vec<(i64, i64)> = spans.iter().filter(|s| s.channel == c.channel).map(|s| (s.started_ms, s.until_ms)).collect();
+            let mine: Vec<(i64, i64)> =
+                spans.iter().filter(|s| s.channel == c.channel).map(|s| (s.started_ms, s.until_ms)).collect();
             let mut v = serde_json::to_value(&c).unwrap_or_default();
             v["coverage_current_epoch"] = serde_json::json!(covered_fraction(&mine, from_ms, now_ms.max(from_ms + 1)));
             v
@@ -120,7 +124,11 @@ async fn cluster_status(st: &AppState) -> serde_json::Value {
         .map(|r| serde_json::json!({"role": r.role, "fence": r.fence}))
         .collect();
     let slots = st.store.slot_rows().await.unwrap_or_default();
-    let mine: Vec<&str> = slots.iter().filter(|r| r.slot.holder.as_deref() == Some(c.instance.as_str())).map(|r| r.slot.channel.as_str()).collect();
+    let mine: Vec<&str> = slots
+        .iter()
+        .filter(|r| r.slot.holder.as_deref() == Some(c.instance.as_str()))
+        .map(|r| r.slot.channel.as_str())
+        .collect();
     v["members"] = serde_json::json!(members);
     v["slots"] = serde_json::json!(mine);
     v["roles"] = serde_json::json!(roles);

@@ -98,7 +98,10 @@ impl<T: AsyncRead + Unpin> AsyncRead for IdleIo<T> {
                     this.deadline.as_mut().reset(after_answer);
                     continue;
                 }
-                return Poll::Ready(Err(io::Error::new(io::ErrorKind::TimedOut, "HTTP connection idle past http.idle_timeout")));
+                return Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "HTTP connection idle past http.idle_timeout",
+                )));
             },
         }
     }
@@ -114,7 +117,11 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-    fn poll_write_vectored(mut self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[io::IoSlice<'_>]) -> Poll<io::Result<usize>> {
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
         Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
     }
     fn is_write_vectored(&self) -> bool {

@@ -10,9 +10,9 @@ pub mod extract;
 pub mod health;
 pub mod idle;
 pub mod limits;
+pub mod publish;
 pub mod serve;
 pub mod viewer;
-pub mod publish;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -105,10 +105,12 @@ impl AppState {
 
 /// Counts requests by matched route (never the raw path: no logins as labels) and status.
 async fn track(req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let route =
+        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let started = Instant::now();
     let resp = next.run(req).await;
-    metrics::counter!(m::HTTP_REQUESTS_TOTAL, "route" => route.clone(), "status" => resp.status().as_u16().to_string()).increment(1);
+    metrics::counter!(m::HTTP_REQUESTS_TOTAL, "route" => route.clone(), "status" => resp.status().as_u16().to_string())
+        .increment(1);
     metrics::histogram!(m::HTTP_SECONDS, "route" => route).record(started.elapsed().as_secs_f64());
     resp
 }
@@ -177,7 +179,11 @@ pub fn router(state: AppState) -> Router {
     add_routes(Router::new())
         .fallback(|| async { error::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
-            error::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+            error::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
         })
         .layer(middleware::from_fn_with_state(l, limits::bound_store))
         .layer(DefaultBodyLimit::max(l.max_body_bytes))
@@ -187,7 +193,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Serves until `shutdown` resolves, within the `[http]` limits (see `serve.rs`).
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let limits = state.limits;
     serve::serve_limited(listener, router(state), limits, shutdown).await
 }

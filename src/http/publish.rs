@@ -46,7 +46,11 @@ fn view(p: &Publication, new: bool) -> serde_json::Value {
     serde_json::json!({ "epoch": p.epoch, "channel": p.channel, "root": format!("0x{}", p.root), "tx": p.tx, "published_at": p.published_at, "new": new })
 }
 
-pub async fn published(State(st): State<AppState>, headers: HeaderMap, parsed: Result<Json<PublishedBody>, JsonRejection>) -> Result<Json<serde_json::Value>, Refused> {
+pub async fn published(
+    State(st): State<AppState>,
+    headers: HeaderMap,
+    parsed: Result<Json<PublishedBody>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, Refused> {
     authorize(&st, &headers)?;
     let b = body(parsed)?;
     let channel = channel_of(&b.channel)?;
@@ -55,10 +59,20 @@ pub async fn published(State(st): State<AppState>, headers: HeaderMap, parsed: R
     let (epoch, root) = (b.epoch, to_hex(&root));
     let now_s = st.clock.now_ms().div_euclid(1000);
     let Some(seal) = st.store.sealed_epoch(epoch, &channel).await.map_err(ApiError::store)? else {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "not_sealed", format!("epoch {epoch} of #{channel} is not sealed: there is no root to have published")).into());
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_sealed",
+            format!("epoch {epoch} of #{channel} is not sealed: there is no root to have published"),
+        )
+        .into());
     };
     let Some(sealed_root) = seal.root else {
-        return Err(ApiError::new(StatusCode::CONFLICT, "empty_seal", format!("epoch {epoch} of #{channel} was sealed with no participants: it has no root to publish")).into());
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "empty_seal",
+            format!("epoch {epoch} of #{channel} was sealed with no participants: it has no root to publish"),
+        )
+        .into());
     };
     if sealed_root != root {
         let detail = format!("root={root} tx={} refused: the sealed root is {sealed_root}", b.tx);
@@ -86,7 +100,10 @@ pub async fn published(State(st): State<AppState>, headers: HeaderMap, parsed: R
         PublishWrite::Conflict(p) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "already_published",
-            format!("epoch {epoch} #{channel} was recorded as published in tx {} at {}; a record is written once", p.tx, p.published_at),
+            format!(
+                "epoch {epoch} #{channel} was recorded as published in tx {} at {}; a record is written once",
+                p.tx, p.published_at
+            ),
         )
         .into()),
     }
@@ -98,7 +115,8 @@ mod tests {
 
     #[test]
     fn transaction_ids() {
-        assert!(check_tx("5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW").is_ok());
+        assert!(check_tx("5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW")
+            .is_ok());
         assert!(check_tx("0xabc:1").is_ok());
         for bad in ["", "a b", "tx\r\nX", &"a".repeat(129), "ü"] {
             assert!(check_tx(bad).is_err(), "{bad:?}");

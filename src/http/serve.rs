@@ -47,7 +47,10 @@ pub fn nofile_soft_limit() -> Option<u64> {
 
 /// Errors that concern one client only (it left before we accepted): accept again at once.
 fn is_client_gone(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset)
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionRefused | io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+    )
 }
 
 /// The pause after a failed accept, given the one before it in the same streak.
@@ -57,7 +60,12 @@ pub fn next_pause(previous: Option<Duration>) -> Duration {
 
 /// Serves `app` on `listener` within `limits` until `shutdown` resolves, then lets the open
 /// connections finish their request (idle ones close at once).
-pub async fn serve_limited(listener: TcpListener, app: Router, limits: Limits, shutdown: impl Future<Output = ()> + Send + 'static) -> io::Result<()> {
+pub async fn serve_limited(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
     let cap = connection_cap(limits.max_connections, nofile_soft_limit());
     if cap < limits.max_connections {
         tracing::warn!(

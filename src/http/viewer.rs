@@ -36,7 +36,11 @@ pub struct UserEpochsQuery {
 }
 
 /// `GET /v1/users/{login}/epochs?channel=C&before=E&limit=N`.
-pub async fn user_epochs(State(st): State<AppState>, Path(login): Path<String>, Query(q): Query<UserEpochsQuery>) -> Result<Json<UserEpochsView>, ApiError> {
+pub async fn user_epochs(
+    State(st): State<AppState>,
+    Path(login): Path<String>,
+    Query(q): Query<UserEpochsQuery>,
+) -> Result<Json<UserEpochsView>, ApiError> {
     let login = login_of(&login)?;
     let channel = q.channel.as_deref().map(channel_of).transpose()?;
     let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
@@ -99,7 +103,12 @@ pub async fn claims(State(st): State<AppState>, Query(q): Query<PageQuery>) -> R
     Ok(html_response(body))
 }
 
-async fn hours_answer(st: &AppState, login: String, channel: Option<&str>, before: Option<i64>) -> Result<Answer, ApiError> {
+async fn hours_answer(
+    st: &AppState,
+    login: String,
+    channel: Option<&str>,
+    before: Option<i64>,
+) -> Result<Answer, ApiError> {
     let view = match hours::user_hours(&st.store, &login, channel, before, DEFAULT_LIMIT).await {
         Ok(v) => v,
         Err(HoursError::OptedOut { login }) => return Ok(Answer::OptedOut { login }),
@@ -109,7 +118,11 @@ async fn hours_answer(st: &AppState, login: String, channel: Option<&str>, befor
         return Ok(Answer::Hours(view));
     }
     let uh = view.user_hash.trim_start_matches("0x");
-    Ok(if st.store.user_known(uh).await.map_err(ApiError::store)? { Answer::NoHours { login: view.login } } else { Answer::Unknown { login: view.login } })
+    Ok(if st.store.user_known(uh).await.map_err(ApiError::store)? {
+        Answer::NoHours { login: view.login }
+    } else {
+        Answer::Unknown { login: view.login }
+    })
 }
 
 fn html_response(body: String) -> Response {

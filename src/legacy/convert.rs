@@ -17,11 +17,7 @@ const MS_THRESHOLD: i64 = 100_000_000_000;
 /// in any case; None when it is not a 32-byte hash.
 pub fn normalize_hash(raw: &str) -> Option<String> {
     let t = raw.trim();
-    let t = t
-        .strip_prefix("0x")
-        .or_else(|| t.strip_prefix("0X"))
-        .or_else(|| t.strip_prefix("\\x"))
-        .unwrap_or(t);
+    let t = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")).or_else(|| t.strip_prefix("\\x")).unwrap_or(t);
     (t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit())).then(|| t.to_ascii_lowercase())
 }
 
@@ -131,7 +127,13 @@ pub fn fold_signals(
     }
     let rows = sums
         .into_iter()
-        .map(|((user_hash, kind), value)| signals::Model { epoch, channel: channel.to_owned(), user_hash, kind: kind.to_owned(), value })
+        .map(|((user_hash, kind), value)| signals::Model {
+            epoch,
+            channel: channel.to_owned(),
+            user_hash,
+            kind: kind.to_owned(),
+            value,
+        })
         .collect();
     (rows, latest)
 }
@@ -168,7 +170,12 @@ pub fn fold_participation(
 }
 
 /// A users row of a user_mapping row (or of a sealed participant's username).
-pub fn user_row(user_hash: Option<&str>, username: Option<&str>, first_seen: Option<&str>, notes: &mut Notes) -> Option<users::Model> {
+pub fn user_row(
+    user_hash: Option<&str>,
+    username: Option<&str>,
+    first_seen: Option<&str>,
+    notes: &mut Notes,
+) -> Option<users::Model> {
     let Some(uh) = user_hash.and_then(normalize_hash) else {
         notes.invalid_hashes += 1;
         return None;
@@ -209,7 +216,17 @@ mod tests {
 
     #[test]
     fn signal_types_map_and_unknown_ones_are_counted() {
-        for (old, new) in [("message", "message"), ("CHAT", "message"), ("bits", "bits"), ("cheer", "bits"), ("sub", "sub"), ("resub", "resub"), ("gift", "gift"), ("subgift", "gift"), ("raid", "raid")] {
+        for (old, new) in [
+            ("message", "message"),
+            ("CHAT", "message"),
+            ("bits", "bits"),
+            ("cheer", "bits"),
+            ("sub", "sub"),
+            ("resub", "resub"),
+            ("gift", "gift"),
+            ("subgift", "gift"),
+            ("raid", "raid"),
+        ] {
             assert_eq!(signal_kind(old), Some(new), "{old}");
         }
         assert_eq!(signal_kind("follow"), None);
@@ -230,7 +247,8 @@ mod tests {
         assert_eq!(notes.unknown_kinds.get("follow"), Some(&1));
         assert_eq!((notes.invalid_hashes, notes.bad_values), (1, 1));
 
-        let parts = fold_participation(7, "c", &[(Some(H), Some("200")), (Some(&h2), Some("150"))], &latest, &mut notes);
+        let parts =
+            fold_participation(7, "c", &[(Some(H), Some("200")), (Some(&h2), Some("150"))], &latest, &mut notes);
         assert_eq!(parts.len(), 1);
         assert_eq!((parts[0].first_seen, parts[0].last_seen), (150, 250));
     }
@@ -239,7 +257,10 @@ mod tests {
     fn users() {
         let mut notes = Notes::default();
         let u = user_row(Some(H), Some("DizzyBreezyy"), Some("5"), &mut notes).unwrap();
-        assert_eq!((u.login.as_str(), u.display_name.as_deref(), u.first_seen), ("dizzybreezyy", Some("DizzyBreezyy"), 5));
+        assert_eq!(
+            (u.login.as_str(), u.display_name.as_deref(), u.first_seen),
+            ("dizzybreezyy", Some("DizzyBreezyy"), 5)
+        );
         assert!(user_row(Some(H), Some("  "), None, &mut notes).is_none());
         assert_eq!(notes.users_without_name, 1);
     }

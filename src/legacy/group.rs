@@ -7,7 +7,9 @@ use std::collections::HashSet;
 
 use chatseal_schema::copy::ImportBatch;
 
-use super::convert::{fold_participation, fold_signals, normalize_channel, normalize_hash, parse_int, user_row, Notes, SignalIn};
+use super::convert::{
+    fold_participation, fold_signals, normalize_channel, normalize_hash, parse_int, user_row, Notes, SignalIn,
+};
 use super::read::GroupRow;
 use super::reseal::{reseal, MemberIn, Resealed};
 
@@ -47,7 +49,13 @@ impl SealLog {
 }
 
 /// Converts the rows of one old (epoch, channel) (see the module doc).
-pub fn convert_group(epoch_raw: Option<&str>, channel_raw: Option<&str>, rows: &[GroupRow], notes: &mut Notes, log: &mut SealLog) -> ImportBatch {
+pub fn convert_group(
+    epoch_raw: Option<&str>,
+    channel_raw: Option<&str>,
+    rows: &[GroupRow],
+    notes: &mut Notes,
+    log: &mut SealLog,
+) -> ImportBatch {
     let mut batch = ImportBatch::default();
     let (Some(epoch), Some(channel)) = (epoch_raw.and_then(parse_int), channel_raw.and_then(normalize_channel)) else {
         notes.skipped_groups.push(format!("epoch {epoch_raw:?} channel {channel_raw:?}: {} rows", rows.len()));
@@ -55,7 +63,12 @@ pub fn convert_group(epoch_raw: Option<&str>, channel_raw: Option<&str>, rows: &
     };
     let by = |tag: &'static str| rows.iter().filter(move |r| r.tag == tag);
     let signals: Vec<SignalIn> = by("s")
-        .map(|r| SignalIn { user_hash: r.a.as_deref(), kind: r.b.as_deref(), value: r.c.as_deref(), timestamp: r.d.as_deref() })
+        .map(|r| SignalIn {
+            user_hash: r.a.as_deref(),
+            kind: r.b.as_deref(),
+            value: r.c.as_deref(),
+            timestamp: r.d.as_deref(),
+        })
         .collect();
     let (sigs, latest) = fold_signals(epoch, &channel, &signals, notes);
     let parts: Vec<(Option<&str>, Option<&str>)> = by("p").map(|r| (r.a.as_deref(), r.b.as_deref())).collect();
@@ -64,8 +77,16 @@ pub fn convert_group(epoch_raw: Option<&str>, channel_raw: Option<&str>, rows: &
 
     let seals: Vec<&GroupRow> = by("e").collect();
     let Some(seal_row) = seals.first() else { return batch };
-    let members: Vec<MemberIn> = by("m").map(|r| MemberIn { idx: r.a.as_deref(), user_hash: r.b.as_deref(), username: r.c.as_deref() }).collect();
-    let mut record = SealRecord { epoch, channel: channel.clone(), root: None, participants: members.len(), outcome: SealOutcome::Reproduced };
+    let members: Vec<MemberIn> = by("m")
+        .map(|r| MemberIn { idx: r.a.as_deref(), user_hash: r.b.as_deref(), username: r.c.as_deref() })
+        .collect();
+    let mut record = SealRecord {
+        epoch,
+        channel: channel.clone(),
+        root: None,
+        participants: members.len(),
+        outcome: SealOutcome::Reproduced,
+    };
     if seals.len() > 1 || !log.keys.insert((epoch, channel.clone())) {
         record.outcome = SealOutcome::Skipped("the old database holds more than one seal of this epoch and channel (channel names differing only in case or '#'?)".into());
         log.records.push(record);
@@ -103,13 +124,24 @@ mod tests {
     use chatseal_actors::sealer::merkle::{participation_leaf, to_hex, user_hash, MerkleTree};
 
     fn row(tag: &str, a: &str, b: &str, c: Option<&str>, d: Option<&str>) -> GroupRow {
-        GroupRow { epoch: Some("3600".into()), channel: Some("#Chan".into()), tag: tag.into(), a: Some(a.into()), b: Some(b.into()), c: c.map(Into::into), d: d.map(Into::into) }
+        GroupRow {
+            epoch: Some("3600".into()),
+            channel: Some("#Chan".into()),
+            tag: tag.into(),
+            a: Some(a.into()),
+            b: Some(b.into()),
+            c: c.map(Into::into),
+            d: d.map(Into::into),
+        }
     }
 
     #[test]
     fn a_group_with_its_seal() {
         let (ha, hb) = (to_hex(&user_hash("alice")), to_hex(&user_hash("bob")));
-        let leaves = vec![participation_leaf(&user_hash("alice"), "chan", 3600), participation_leaf(&user_hash("bob"), "chan", 3600)];
+        let leaves = vec![
+            participation_leaf(&user_hash("alice"), "chan", 3600),
+            participation_leaf(&user_hash("bob"), "chan", 3600),
+        ];
         let root = to_hex(&MerkleTree::build(leaves).unwrap().root());
         let rows = vec![
             row("p", &ha, "3601", None, None),

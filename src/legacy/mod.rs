@@ -69,7 +69,9 @@ pub struct LegacyReport {
 impl LegacyReport {
     /// True when every old seal is in the target with its root (reproducible or not).
     pub fn ok(&self) -> bool {
-        self.verify_failures.is_empty() && self.bad_digests.is_empty() && self.seals.count(|o| matches!(o, SealOutcome::Skipped(_))) == 0
+        self.verify_failures.is_empty()
+            && self.bad_digests.is_empty()
+            && self.seals.count(|o| matches!(o, SealOutcome::Skipped(_))) == 0
     }
 
     /// The report printed by the command.
@@ -99,7 +101,9 @@ impl LegacyReport {
                     r.channel,
                     r.root.as_deref().unwrap_or("none")
                 )),
-                SealOutcome::Skipped(why) => out.push_str(&format!("  epoch {} #{}: NOT imported: {why}\n", r.epoch, r.channel)),
+                SealOutcome::Skipped(why) => {
+                    out.push_str(&format!("  epoch {} #{}: NOT imported: {why}\n", r.epoch, r.channel))
+                }
             }
         }
         let n = &self.notes;
@@ -111,7 +115,10 @@ impl LegacyReport {
             (n.invalid_hashes, "rows skipped: user hash not a 32-byte hash"),
             (n.bad_values, "rows skipped: number or time unreadable"),
             (n.users_without_name, "user_mapping rows skipped: no username"),
-            (self.participation_without_login, "participation rows whose user has no login (their epochs cannot be sealed until a users row exists)"),
+            (
+                self.participation_without_login,
+                "participation rows whose user has no login (their epochs cannot be sealed until a users row exists)",
+            ),
         ] {
             if count > 0 {
                 out.push_str(&format!("  {what}: {count}\n"));
@@ -206,11 +213,17 @@ async fn verify(target: &Store, rep: &mut LegacyReport) -> Result<(), StoreError
     let spec = table_spec("sealed_epochs")?;
     let (root_at, n_at) = match (spec.position("root"), spec.position("participants")) {
         (Some(r), Some(n)) => (r, n),
-        _ => return Err(StoreError::Invalid { what: "sealed_epochs spec", detail: "no root or participants column".into() }),
+        _ => {
+            return Err(StoreError::Invalid {
+                what: "sealed_epochs spec",
+                detail: "no root or participants column".into(),
+            })
+        }
     };
     let kept: Vec<_> = rep.seals.records.iter().filter(|r| !matches!(r.outcome, SealOutcome::Skipped(_))).collect();
     for chunk in kept.chunks(2_000) {
-        let keys: Vec<Vec<Value>> = chunk.iter().map(|r| vec![Value::from(r.epoch), Value::from(r.channel.clone())]).collect();
+        let keys: Vec<Vec<Value>> =
+            chunk.iter().map(|r| vec![Value::from(r.epoch), Value::from(r.channel.clone())]).collect();
         let found = target.rows_by_keys(&spec, &keys).await?;
         for (r, k) in chunk.iter().zip(&keys) {
             let want = (Value::String(r.root.clone()), Value::BigInt(Some(r.participants as i64)));

@@ -18,10 +18,12 @@ use chatseal_schema::redact::Scrubber;
 use super::LegacyError;
 
 /// The old tables, as the import expects them.
-pub const TABLES: [&str; 5] = ["channel_participation", "user_signals", "sealed_epochs", "sealed_participants", "user_mapping"];
+pub const TABLES: [&str; 5] =
+    ["channel_participation", "user_signals", "sealed_epochs", "sealed_participants", "user_mapping"];
 
 /// user_mapping: user_hash, username, first_seen.
-pub const USERS_SQL: &str = r#"SELECT CAST("user_hash" AS TEXT), CAST("username" AS TEXT), CAST("first_seen" AS TEXT) FROM "user_mapping""#;
+pub const USERS_SQL: &str =
+    r#"SELECT CAST("user_hash" AS TEXT), CAST("username" AS TEXT), CAST("first_seen" AS TEXT) FROM "user_mapping""#;
 
 /// Every per-epoch row, tagged by its table, sorted by (epoch, channel). Columns: epoch,
 /// channel, tag, then a, b, c, d as [`GroupRow`] reads them.
@@ -51,7 +53,15 @@ impl GroupRow {
         r.resize(7, None);
         let mut it = r.into_iter();
         let mut next = || it.next().flatten();
-        GroupRow { epoch: next(), channel: next(), tag: next().unwrap_or_default(), a: next(), b: next(), c: next(), d: next() }
+        GroupRow {
+            epoch: next(),
+            channel: next(),
+            tag: next().unwrap_or_default(),
+            a: next(),
+            b: next(),
+            c: next(),
+            d: next(),
+        }
     }
 }
 
@@ -81,7 +91,8 @@ impl LegacyDb {
     pub async fn open(url: &str) -> Result<LegacyDb, LegacyError> {
         let redacted = chatseal_schema::redact_url(url);
         let scrubber = Scrubber::for_url(url);
-        let unavailable = |e: sqlx::Error| LegacyError::Unavailable { url: redacted.clone(), detail: scrubber.scrub(&e.to_string()) };
+        let unavailable =
+            |e: sqlx::Error| LegacyError::Unavailable { url: redacted.clone(), detail: scrubber.scrub(&e.to_string()) };
         let pool = if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| LegacyError::Usage(format!("--from {redacted}: {}", scrubber.scrub(&e.to_string()))))?
@@ -104,17 +115,26 @@ impl LegacyDb {
                 Pool::Sqlite(p) => sqlx::query(sql()).fetch_one(p).await.map(|_| ()),
                 Pool::Postgres(p) => sqlx::query(sql()).fetch_one(p).await.map(|_| ()),
             };
-            res.map_err(|e| LegacyError::NotLegacy { url: self.url.clone(), table: t, detail: self.scrubber.scrub(&e.to_string()) })?;
+            res.map_err(|e| LegacyError::NotLegacy {
+                url: self.url.clone(),
+                table: t,
+                detail: self.scrubber.scrub(&e.to_string()),
+            })?;
         }
         Ok(())
     }
 
     /// The rows of `sql` (every column TEXT), `n` columns each, streamed.
     pub fn rows(&self, sql: &'static str, n: usize) -> BoxStream<'_, Result<TextRow, LegacyError>> {
-        let err = |e: sqlx::Error| LegacyError::Read { url: self.url.clone(), detail: self.scrubber.scrub(&e.to_string()) };
+        let err =
+            |e: sqlx::Error| LegacyError::Read { url: self.url.clone(), detail: self.scrubber.scrub(&e.to_string()) };
         match &self.pool {
-            Pool::Sqlite(p) => sqlx::query(sql).fetch(p).map(move |r| r.and_then(|r| text_row(&r, n)).map_err(err)).boxed(),
-            Pool::Postgres(p) => sqlx::query(sql).fetch(p).map(move |r| r.and_then(|r| text_row(&r, n)).map_err(err)).boxed(),
+            Pool::Sqlite(p) => {
+                sqlx::query(sql).fetch(p).map(move |r| r.and_then(|r| text_row(&r, n)).map_err(err)).boxed()
+            }
+            Pool::Postgres(p) => {
+                sqlx::query(sql).fetch(p).map(move |r| r.and_then(|r| text_row(&r, n)).map_err(err)).boxed()
+            }
         }
     }
 

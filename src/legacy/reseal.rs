@@ -38,7 +38,13 @@ fn fold(leaves: &[[u8; 32]]) -> Option<String> {
 }
 
 /// Converts one old seal of (epoch, channel). `root` and `sealed_at` are the old row's values.
-pub fn reseal(epoch: i64, channel: &str, root: Option<&str>, sealed_at: Option<&str>, members: &[MemberIn]) -> Resealed {
+pub fn reseal(
+    epoch: i64,
+    channel: &str,
+    root: Option<&str>,
+    sealed_at: Option<&str>,
+    members: &[MemberIn],
+) -> Resealed {
     let root = match root.map(str::trim).filter(|r| !r.is_empty()) {
         None => None,
         Some(r) => match normalize_hash(r) {
@@ -102,7 +108,13 @@ mod tests {
     use chatseal_actors::sealer::merkle::user_hash;
 
     fn members(logins: &[&str]) -> Vec<(String, String, String)> {
-        logins.iter().enumerate().map(|(i, l)| ((i + 1).to_string(), format!("0x{}", to_hex(&user_hash(l)).to_uppercase()), l.to_uppercase())).collect()
+        logins
+            .iter()
+            .enumerate()
+            .map(|(i, l)| {
+                ((i + 1).to_string(), format!("0x{}", to_hex(&user_hash(l)).to_uppercase()), l.to_uppercase())
+            })
+            .collect()
     }
 
     fn refs(m: &[(String, String, String)]) -> Vec<MemberIn<'_>> {
@@ -112,7 +124,8 @@ mod tests {
     #[test]
     fn a_reproducible_root_is_current_format() {
         let m = members(&["alice", "bob", "carol"]);
-        let leaves: Vec<[u8; 32]> = ["alice", "bob", "carol"].iter().map(|l| participation_leaf(&user_hash(l), "chan", 3600)).collect();
+        let leaves: Vec<[u8; 32]> =
+            ["alice", "bob", "carol"].iter().map(|l| participation_leaf(&user_hash(l), "chan", 3600)).collect();
         let root = format!("0x{}", fold(&leaves).unwrap().to_uppercase());
         match reseal(3600, "chan", Some(&root), Some("3700"), &refs(&m)) {
             Resealed::Kept { seal, reproducible } => {

@@ -119,7 +119,8 @@ mod tests {
     use std::collections::HashSet;
 
     const NOW_MS: i64 = 1_717_200_000_000;
-    const LINE: &str = "@display-name=Ann;id=m-1;tmi-sent-ts=1717000000123;user-id=42 :ann!ann@ann.tmi.twitch.tv PRIVMSG #chan :hi";
+    const LINE: &str =
+        "@display-name=Ann;id=m-1;tmi-sent-ts=1717000000123;user-id=42 :ann!ann@ann.tmi.twitch.tv PRIVMSG #chan :hi";
 
     fn ctx<'a>(excluded: &'a HashSet<String>) -> ParseCtx<'a> {
         // The replay runs at NOW (2024-06-01T00:00:00Z): later lines are from the future.
@@ -129,7 +130,10 @@ mod tests {
     #[test]
     fn prefix_and_tag() {
         assert_eq!(split_time_prefix(b"@a=1 :x PING"), Some((None, &b"@a=1 :x PING"[..])));
-        assert_eq!(split_time_prefix(b"[2024-05-29 12:00:00] PING :x"), Some((Some(1_716_984_000_000), &b"PING :x"[..])));
+        assert_eq!(
+            split_time_prefix(b"[2024-05-29 12:00:00] PING :x"),
+            Some((Some(1_716_984_000_000), &b"PING :x"[..]))
+        );
         assert_eq!(split_time_prefix(b"[yesterday] PING"), None);
         assert_eq!(split_time_prefix(b"[2024-05-29 12:00:00 PING"), None);
         assert_eq!(tmi_sent_ts(LINE.as_bytes()), Some(1_717_000_000_123));
@@ -149,7 +153,9 @@ mod tests {
         }
         // The tag wins over the prefix.
         let prefixed = format!("[2020-01-01 00:00:00] {LINE}");
-        assert!(matches!(replay_line(prefixed.as_bytes(), 8704, &ctx(&none)), Replayed::Event { event, from_prefix: false } if event.ts == 1_717_000_000));
+        assert!(
+            matches!(replay_line(prefixed.as_bytes(), 8704, &ctx(&none)), Replayed::Event { event, from_prefix: false } if event.ts == 1_717_000_000)
+        );
     }
 
     #[test]
@@ -172,7 +178,10 @@ mod tests {
         assert_eq!(replay_line(b"PING :tmi.twitch.tv", 8704, &c), Replayed::Other("ping"));
         assert_eq!(replay_line(b"[nope] PING :x", 8704, &c), Replayed::Rejected(BAD_TIME_PREFIX));
         assert_eq!(replay_line(LINE.as_bytes(), 20, &c), Replayed::Rejected(OVERLONG));
-        assert_eq!(replay_line(b"@tmi-sent-ts=1 :a!a@a PRIVMSG nochan :x", 8704, &c), Replayed::Rejected("missing_channel"));
+        assert_eq!(
+            replay_line(b"@tmi-sent-ts=1 :a!a@a PRIVMSG nochan :x", 8704, &c),
+            Replayed::Rejected("missing_channel")
+        );
         let bot = "@tmi-sent-ts=1717000000000 :nightbot!n@n PRIVMSG #chan :!cmd";
         assert_eq!(replay_line(bot.as_bytes(), 8704, &c), Replayed::Discarded("excluded"));
     }

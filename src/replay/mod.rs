@@ -87,7 +87,11 @@ impl ReplaySummary {
         let by = |m: &BTreeMap<&'static str, u64>| {
             let total: u64 = m.values().sum();
             let parts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
-            if parts.is_empty() { total.to_string() } else { format!("{total} ({})", parts.join(", ")) }
+            if parts.is_empty() {
+                total.to_string()
+            } else {
+                format!("{total} ({})", parts.join(", "))
+            }
         };
         format!(
             "lines read:          {}\n\

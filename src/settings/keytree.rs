@@ -37,11 +37,7 @@ pub fn key_paths() -> Result<Vec<String>, ConfigError> {
 /// Every leaf path of a key tree, dotted, appended to `out` (the example config's test uses it too).
 pub(super) fn leaf_paths(prefix: &str, table: &Map<String, Value>, out: &mut Vec<String>) {
     for (key, value) in table {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         match &value.kind {
             ValueKind::Table(sub) => leaf_paths(&path, sub, out),
             _ => out.push(path),
@@ -62,31 +58,17 @@ pub(super) fn check_table(
     let mut entries: Vec<(&String, &Value)> = user.iter().collect();
     entries.sort_by(|a, b| a.0.cmp(b.0));
     for (key, value) in entries {
-        let path = if prefix.is_empty() {
-            key.clone()
-        } else {
-            format!("{prefix}.{key}")
-        };
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
         match (defaults.get(key), &value.kind) {
             (None, _) => problems.push(format!(
                 "unknown key {path} (from {}): {}",
                 origin_of(value),
                 known_keys(prefix, defaults)
             )),
-            (
-                Some(Value {
-                    kind: ValueKind::Table(sub),
-                    ..
-                }),
-                ValueKind::Table(user_sub),
-            ) => check_table(&path, user_sub, sub, default_cfg, accepted, problems),
-            (
-                Some(Value {
-                    kind: ValueKind::Table(sub),
-                    ..
-                }),
-                _,
-            ) => problems.push(format!(
+            (Some(Value { kind: ValueKind::Table(sub), .. }), ValueKind::Table(user_sub)) => {
+                check_table(&path, user_sub, sub, default_cfg, accepted, problems)
+            }
+            (Some(Value { kind: ValueKind::Table(sub), .. }), _) => problems.push(format!(
                 "{path} = {} (from {}): expected a table with the keys {}",
                 show_value(&path, value),
                 origin_of(value),
@@ -106,20 +88,14 @@ pub(super) fn check_table(
 fn check_leaf(path: &str, value: &Value, default_cfg: &Config) -> Result<(), ConfigError> {
     let mut one = Layer::default();
     one.0.insert(path.to_owned(), value.clone());
-    let config = Config::builder()
-        .add_source(default_cfg.clone())
-        .add_source(one)
-        .build()?;
+    let config = Config::builder().add_source(default_cfg.clone()).add_source(one).build()?;
     config.try_deserialize::<Settings>().map(drop)
 }
 
 fn type_problem(path: &str, value: &Value, default: &Value, error: &ConfigError) -> String {
     let allowed = allowed(path, default);
     if is_secret(path) {
-        return format!(
-            "{path} (from {}) has the wrong type: expected {allowed}",
-            origin_of(value)
-        );
+        return format!("{path} (from {}) has the wrong type: expected {allowed}", origin_of(value));
     }
     format!(
         "{path} = {} (from {}) is not valid ({}): expected {allowed}",
@@ -133,11 +109,7 @@ fn type_problem(path: &str, value: &Value, default: &Value, error: &ConfigError)
 fn describe(error: &ConfigError) -> String {
     match error {
         ConfigError::At { error, .. } => describe(error),
-        ConfigError::Type {
-            unexpected,
-            expected,
-            ..
-        } => format!("found {unexpected}, expected {expected}"),
+        ConfigError::Type { unexpected, expected, .. } => format!("found {unexpected}, expected {expected}"),
         other => other.to_string(),
     }
 }
@@ -157,13 +129,9 @@ fn allowed(path: &str, default: &Value) -> &'static str {
         }
         (_, ValueKind::String(_)) => "a string",
         (_, ValueKind::Boolean(_)) => "true or false",
-        (_, ValueKind::I64(_) | ValueKind::U64(_) | ValueKind::I128(_) | ValueKind::U128(_)) => {
-            "a whole number"
-        }
+        (_, ValueKind::I64(_) | ValueKind::U64(_) | ValueKind::I128(_) | ValueKind::U128(_)) => "a whole number",
         (_, ValueKind::Float(_)) => "a number",
-        (_, ValueKind::Array(_)) => {
-            "a list of strings, e.g. [\"a\", \"b\"] (comma-separated in the environment)"
-        }
+        (_, ValueKind::Array(_)) => "a list of strings, e.g. [\"a\", \"b\"] (comma-separated in the environment)",
         (_, ValueKind::Table(_) | ValueKind::Nil) => "a value like the default's",
     }
 }
@@ -196,9 +164,7 @@ fn origin_of(value: &Value) -> String {
         ValueKind::Table(t) => {
             let mut entries: Vec<(&String, &Value)> = t.iter().collect();
             entries.sort_by(|a, b| a.0.cmp(b.0));
-            entries
-                .first()
-                .map_or_else(|| "the configuration".to_owned(), |(_, v)| origin_of(v))
+            entries.first().map_or_else(|| "the configuration".to_owned(), |(_, v)| origin_of(v))
         }
         _ => "the configuration".to_owned(),
     }

@@ -36,10 +36,7 @@ impl SettingsError {
 }
 
 fn bullets(problems: &[String]) -> String {
-    let lines: Vec<String> = problems
-        .iter()
-        .map(|p| format!("  - {}", p.trim_end().replace('\n', "\n    ")))
-        .collect();
+    let lines: Vec<String> = problems.iter().map(|p| format!("  - {}", p.trim_end().replace('\n', "\n    "))).collect();
     lines.join("\n")
 }
 
@@ -57,9 +54,8 @@ pub fn load(path: Option<&Path>) -> Result<Settings, SettingsError> {
         }
         match value.into_string() {
             Ok(value) => env.push((name, value)),
-            Err(_) => problems.push(format!(
-                "environment variable {name} is not valid UTF-8: set it to a UTF-8 value or unset it"
-            )),
+            Err(_) => problems
+                .push(format!("environment variable {name} is not valid UTF-8: set it to a UTF-8 value or unset it")),
         }
     }
     match load_from(path, &env) {
@@ -76,9 +72,7 @@ pub fn load(path: Option<&Path>) -> Result<Settings, SettingsError> {
 /// process, so that tests never touch the process environment.
 pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Settings, SettingsError> {
     let internal = |e: ConfigError| {
-        SettingsError::Invalid(vec![format!(
-            "internal error: the built-in defaults are unusable: {e}"
-        )])
+        SettingsError::Invalid(vec![format!("internal error: the built-in defaults are unusable: {e}")])
     };
     let defaults = Config::try_from(&Settings::default()).map_err(internal)?;
     let default_tree = defaults.collect().map_err(internal)?;
@@ -91,20 +85,11 @@ pub fn load_from(path: Option<&Path>, env: &[(String, String)]) -> Result<Settin
             Err(problem) => problems.push(problem),
         }
     }
-    let user = user
-        .add_source(env_layer(env, &default_tree, &mut problems))
-        .add_source(database_url_layer(env));
+    let user = user.add_source(env_layer(env, &default_tree, &mut problems)).add_source(database_url_layer(env));
     let user_tree = user.build().and_then(|c| c.collect()).map_err(internal)?;
 
     let mut accepted = Layer::default();
-    check_table(
-        "",
-        &user_tree,
-        &default_tree,
-        &defaults,
-        &mut accepted,
-        &mut problems,
-    );
+    check_table("", &user_tree, &default_tree, &defaults, &mut accepted, &mut problems);
     let merged = Config::builder()
         .add_source(defaults)
         .add_source(accepted)
@@ -139,9 +124,7 @@ fn read_file(path: &Path) -> Result<Layer, String> {
         }
         Err(e) => return Err(format!("configuration file {shown} cannot be read: {e}")),
         Ok(meta) if !meta.is_file() => {
-            return Err(format!(
-                "configuration file {shown} is not a regular file: point --config at a TOML file"
-            ))
+            return Err(format!("configuration file {shown} is not a regular file: point --config at a TOML file"))
         }
         Ok(_) => {}
     }
@@ -155,24 +138,16 @@ fn read_file(path: &Path) -> Result<Layer, String> {
 /// `CHATSEAL__TWITCH__TOKEN` -> `TWITCH__TOKEN`; the prefix is matched without regard to case.
 fn strip_env_prefix(name: &str) -> Option<&str> {
     let head = name.get(..ENV_PREFIX.len())?;
-    head.eq_ignore_ascii_case(ENV_PREFIX)
-        .then(|| &name[ENV_PREFIX.len()..])
+    head.eq_ignore_ascii_case(ENV_PREFIX).then(|| &name[ENV_PREFIX.len()..])
 }
 
-fn env_layer(
-    env: &[(String, String)],
-    defaults: &Map<String, Value>,
-    problems: &mut Vec<String>,
-) -> Layer {
+fn env_layer(env: &[(String, String)], defaults: &Map<String, Value>, problems: &mut Vec<String>) -> Layer {
     let mut layer = Layer::default();
     for (name, value) in env {
         let Some(rest) = strip_env_prefix(name) else {
             continue;
         };
-        let segments: Vec<String> = rest
-            .split(ENV_SEPARATOR)
-            .map(str::to_ascii_lowercase)
-            .collect();
+        let segments: Vec<String> = rest.split(ENV_SEPARATOR).map(str::to_ascii_lowercase).collect();
         if segments.iter().any(String::is_empty) {
             problems.push(format!(
                 "environment variable {name} does not name a key: expected \
@@ -187,25 +162,16 @@ fn env_layer(
         } else {
             ValueKind::String(value.clone())
         };
-        layer
-            .0
-            .insert(segments.join("."), Value::new(Some(&origin), kind));
+        layer.0.insert(segments.join("."), Value::new(Some(&origin), kind));
     }
     layer
 }
 
 fn database_url_layer(env: &[(String, String)]) -> Layer {
     let mut layer = Layer::default();
-    if let Some((name, url)) = env
-        .iter()
-        .rev()
-        .find(|(n, v)| n == DATABASE_URL && !v.is_empty())
-    {
+    if let Some((name, url)) = env.iter().rev().find(|(n, v)| n == DATABASE_URL && !v.is_empty()) {
         let origin = format!("environment variable {name}");
-        layer.0.insert(
-            "store.url".to_owned(),
-            Value::new(Some(&origin), url.as_str()),
-        );
+        layer.0.insert("store.url".to_owned(), Value::new(Some(&origin), url.as_str()));
     }
     layer
 }

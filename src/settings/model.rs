@@ -128,11 +128,7 @@ pub struct EpochSettings {
 
 impl Default for EpochSettings {
     fn default() -> Self {
-        Self {
-            length: Duration::from_secs(3600),
-            grace: Duration::from_secs(120),
-            max_skew: Duration::from_secs(300),
-        }
+        Self { length: Duration::from_secs(3600), grace: Duration::from_secs(120), max_skew: Duration::from_secs(300) }
     }
 }
 
@@ -208,16 +204,8 @@ pub struct SealingSettings {
 
 impl Default for SealingSettings {
     fn default() -> Self {
-        let bots = [
-            "nightbot",
-            "streamelements",
-            "streamlabs",
-            "moobot",
-            "fossabot",
-            "wizebot",
-            "soundalerts",
-            "sery_bot",
-        ];
+        let bots =
+            ["nightbot", "streamelements", "streamlabs", "moobot", "fossabot", "wizebot", "soundalerts", "sery_bot"];
         Self {
             exclude_users: bots.iter().map(|b| (*b).to_owned()).collect(),
             reward_per_weight: 80,
@@ -250,14 +238,7 @@ pub struct CentiWeights {
 
 impl Default for CentiWeights {
     fn default() -> Self {
-        Self {
-            presence: 100,
-            sub: 1000,
-            resub: 1000,
-            gift: 500,
-            bits: 1,
-            raid: 10,
-        }
+        Self { presence: 100, sub: 1000, resub: 1000, gift: 500, bits: 1, raid: 10 }
     }
 }
 
@@ -421,11 +402,7 @@ impl Default for DaemonSettings {
 /// A channel or user login as Twitch spells it: trimmed, without a leading `#`, lower case.
 pub fn normalize_login(raw: &str) -> String {
     let trimmed = raw.trim();
-    trimmed
-        .strip_prefix('#')
-        .unwrap_or(trimmed)
-        .trim()
-        .to_lowercase()
+    trimmed.strip_prefix('#').unwrap_or(trimmed).trim().to_lowercase()
 }
 
 /// An OAuth token without surrounding blanks and without its optional `oauth:` prefix.
@@ -448,12 +425,7 @@ impl Settings {
         t.token = Secret::new(normalize_token(t.token.expose()));
         t.channels = t.channels.iter().map(|c| normalize_login(c)).collect();
         let s = &mut self.sealing;
-        s.exclude_users = s
-            .exclude_users
-            .iter()
-            .map(|u| normalize_login(u))
-            .filter(|u| !u.is_empty())
-            .collect();
+        s.exclude_users = s.exclude_users.iter().map(|u| normalize_login(u)).filter(|u| !u.is_empty()).collect();
         self.store.url = self.store.url.trim().to_owned();
         self.http.admin_token = Secret::new(self.http.admin_token.expose().trim());
     }

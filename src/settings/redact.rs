@@ -92,28 +92,14 @@ mod tests {
 
     #[test]
     fn url_passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://user:secret@host/db"), "postgres://user:<redacted>@host/db");
         assert_eq!(
-            redact_url("postgres://user:secret@host/db"),
-            "postgres://user:<redacted>@host/db"
-        );
-        assert_eq!(
-            redact_url(
-                "postgresql://u:p%40ss@db.example:5432/x?sslmode=require&password=hunter2#f"
-            ),
+            redact_url("postgresql://u:p%40ss@db.example:5432/x?sslmode=require&password=hunter2#f"),
             "postgresql://u:<redacted>@db.example:5432/x?sslmode=require&password=<redacted>#f"
         );
-        assert_eq!(
-            redact_url("postgres://user@host/db"),
-            "postgres://user@host/db"
-        );
-        assert_eq!(
-            redact_url("sqlite://data/chatseal.db"),
-            "sqlite://data/chatseal.db"
-        );
-        assert_eq!(
-            redact_url("postgres://:pw@host"),
-            "postgres://:<redacted>@host"
-        );
+        assert_eq!(redact_url("postgres://user@host/db"), "postgres://user@host/db");
+        assert_eq!(redact_url("sqlite://data/chatseal.db"), "sqlite://data/chatseal.db");
+        assert_eq!(redact_url("postgres://:pw@host"), "postgres://:<redacted>@host");
     }
 
     #[test]
@@ -150,12 +136,7 @@ mod tests {
         }
         assert!(text.contains("token = \"<redacted>\""), "{text}");
         assert!(text.contains("admin_token = \"<redacted>\""), "{text}");
-        assert!(
-            text.contains("postgres://chatseal:<redacted>@db/chatseal"),
-            "{text}"
-        );
-        assert!(Settings::default()
-            .redacted_toml()
-            .contains("admin_token = \"\""));
+        assert!(text.contains("postgres://chatseal:<redacted>@db/chatseal"), "{text}");
+        assert!(Settings::default().redacted_toml().contains("admin_token = \"\""));
     }
 }

@@ -17,10 +17,7 @@ const TWITCH_SERVER: &str = "irc.chat.twitch.tv";
 
 /// `^[a-z0-9_]{1,25}$`: a Twitch login after normalisation.
 pub fn is_valid_login(login: &str) -> bool {
-    (1..=25).contains(&login.len())
-        && login
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    (1..=25).contains(&login.len()) && login.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// A user value as quoted in a message: at most 64 characters, the rest elided.
@@ -37,7 +34,9 @@ pub(crate) fn shorten(v: &str) -> String {
 pub fn channel_login(raw: &str) -> Result<String, String> {
     let shown = shorten(raw);
     if raw.contains(['\r', '\n', '\0']) {
-        return Err(format!("channel {shown:?} holds a CR, LF or NUL character: a channel is 1 to 25 of a-z, 0-9 and _"));
+        return Err(format!(
+            "channel {shown:?} holds a CR, LF or NUL character: a channel is 1 to 25 of a-z, 0-9 and _"
+        ));
     }
     let login = normalize_login(raw);
     if is_valid_login(&login) {
@@ -64,21 +63,15 @@ impl Problems {
     }
 
     fn at_least(&mut self, key: &str, value: Duration, min: Duration) {
-        self.check(value >= min, || {
-            format!("{key} = {}: must be at least {}", show(value), show(min))
-        });
+        self.check(value >= min, || format!("{key} = {}: must be at least {}", show(value), show(min)));
     }
 
     fn positive(&mut self, key: &str, value: Duration) {
-        self.check(!value.is_zero(), || {
-            format!("{key} = \"0s\": must be longer than zero, e.g. \"10s\"")
-        });
+        self.check(!value.is_zero(), || format!("{key} = \"0s\": must be longer than zero, e.g. \"10s\""));
     }
 
     fn in_range<T: PartialOrd + std::fmt::Display>(&mut self, key: &str, v: T, lo: T, hi: T) {
-        self.check(v >= lo && v <= hi, || {
-            format!("{key} = {v}: must be between {lo} and {hi}")
-        });
+        self.check(v >= lo && v <= hi, || format!("{key} = {v}: must be between {lo} and {hi}"));
     }
 }
 
@@ -140,9 +133,7 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
     p.check(!t.server.trim().is_empty(), || {
         "twitch.server is empty: set the IRC host, e.g. \"irc.chat.twitch.tv\"".to_owned()
     });
-    p.check(t.port != 0, || {
-        "twitch.port = 0: must be between 1 and 65535".to_owned()
-    });
+    p.check(t.port != 0, || "twitch.port = 0: must be between 1 and 65535".to_owned());
     p.check(!t.channels.is_empty(), || {
         "twitch.channels is empty: list at least one channel login, e.g. [\"lacy\"]".to_owned()
     });
@@ -158,15 +149,16 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
                 crate::quote::clipped(raw)
             ));
         } else if !seen.insert(login.clone()) {
-            p.0.push(format!(
-                "twitch.channels: {login:?} is listed more than once: list it once"
-            ));
+            p.0.push(format!("twitch.channels: {login:?} is listed more than once: list it once"));
         }
     }
     let login = normalize_login(&t.login);
     let has_token = !normalize_token(t.token.expose()).is_empty();
     p.check(login.is_empty() || is_valid_login(&login) || forbidden_byte(&t.login).is_some(), || {
-        format!("twitch.login = {}: must be a Twitch login (1 to 25 of a-z, 0-9 and _) or empty for anonymous", crate::quote::clipped(&t.login))
+        format!(
+            "twitch.login = {}: must be a Twitch login (1 to 25 of a-z, 0-9 and _) or empty for anonymous",
+            crate::quote::clipped(&t.login)
+        )
     });
     p.check(!has_token || !login.is_empty(), || {
         "twitch.token is set but twitch.login is empty: set twitch.login to the account the \
@@ -209,35 +201,22 @@ fn validate_twitch(s: &Settings, p: &mut Problems) {
     if !t.tls_ca_file.as_os_str().is_empty() {
         // Parsed in full here, so that check-config reports a bad file before the daemon runs.
         if let Err(e) = read_ca_file(&t.tls_ca_file) {
-            p.0.push(format!(
-                "twitch.tls_ca_file: {e}; or set it to \"\" to trust only the built-in roots"
-            ));
+            p.0.push(format!("twitch.tls_ca_file: {e}; or set it to \"\" to trust only the built-in roots"));
         }
     }
 }
 
 fn validate_rest(s: &Settings, p: &mut Problems) {
     let e = &s.epoch;
-    p.check(
-        e.length >= Duration::from_secs(1) && e.length.subsec_nanos() == 0,
-        || {
-            format!(
-                "epoch.length = {}: must be a whole number of seconds, at least \"1s\"",
-                show(e.length)
-            )
-        },
-    );
+    p.check(e.length >= Duration::from_secs(1) && e.length.subsec_nanos() == 0, || {
+        format!("epoch.length = {}: must be a whole number of seconds, at least \"1s\"", show(e.length))
+    });
     p.at_least("epoch.max_skew", e.max_skew, Duration::from_secs(1));
 
     let url = s.store.url.trim();
-    let scheme_ok = ["sqlite://", "postgres://", "postgresql://"]
-        .iter()
-        .any(|scheme| {
-            url.len() > scheme.len()
-                && url
-                    .get(..scheme.len())
-                    .is_some_and(|head| head.eq_ignore_ascii_case(scheme))
-        });
+    let scheme_ok = ["sqlite://", "postgres://", "postgresql://"].iter().any(|scheme| {
+        url.len() > scheme.len() && url.get(..scheme.len()).is_some_and(|head| head.eq_ignore_ascii_case(scheme))
+    });
     p.check(scheme_ok, || {
         format!(
             "store.url = {:?}: must be sqlite://PATH or postgres://USER@HOST/DB (postgresql:// too)",
@@ -245,41 +224,21 @@ fn validate_rest(s: &Settings, p: &mut Problems) {
         )
     });
     let fi = s.store.flush_interval;
-    p.check(
-        fi >= Duration::from_millis(10) && fi <= Duration::from_secs(60),
-        || {
-            format!(
-                "store.flush_interval = {}: must be between \"10ms\" and \"60s\"",
-                show(fi)
-            )
-        },
-    );
+    p.check(fi >= Duration::from_millis(10) && fi <= Duration::from_secs(60), || {
+        format!("store.flush_interval = {}: must be between \"10ms\" and \"60s\"", show(fi))
+    });
     p.check(s.store.max_pending_events >= 1000, || {
-        format!(
-            "store.max_pending_events = {}: must be at least 1000",
-            s.store.max_pending_events
-        )
+        format!("store.max_pending_events = {}: must be at least 1000", s.store.max_pending_events)
     });
     p.check(s.store.max_flush_events >= 100, || {
-        format!(
-            "store.max_flush_events = {}: must be at least 100",
-            s.store.max_flush_events
-        )
+        format!("store.max_flush_events = {}: must be at least 100", s.store.max_flush_events)
     });
 
     let sealing = &s.sealing;
-    p.check(sealing.decimals <= 18, || {
-        format!(
-            "sealing.decimals = {}: must be between 0 and 18",
-            sealing.decimals
-        )
-    });
-    p.check(sealing.reward_per_weight >= 1, || {
-        "sealing.reward_per_weight = 0: must be at least 1".to_owned()
-    });
+    p.check(sealing.decimals <= 18, || format!("sealing.decimals = {}: must be between 0 and 18", sealing.decimals));
+    p.check(sealing.reward_per_weight >= 1, || "sealing.reward_per_weight = 0: must be at least 1".to_owned());
     if sealing.decimals <= 18 && sealing.reward_per_weight >= 1 {
-        let amount =
-            1_000_000u128 * u128::from(sealing.reward_per_weight) * 10u128.pow(sealing.decimals);
+        let amount = 1_000_000u128 * u128::from(sealing.reward_per_weight) * 10u128.pow(sealing.decimals);
         p.check(amount <= u128::from(u64::MAX), || {
             format!(
                 "sealing.reward_per_weight = {} with sealing.decimals = {}: a weight of 1000000 \
@@ -292,12 +251,8 @@ fn validate_rest(s: &Settings, p: &mut Problems) {
     }
 
     let b = &s.backup;
-    p.check(!b.dir.as_os_str().is_empty(), || {
-        "backup.dir is empty: set a directory, e.g. \"data/backups\"".to_owned()
-    });
-    p.check(b.keep >= 1, || {
-        "backup.keep = 0: must be at least 1".to_owned()
-    });
+    p.check(!b.dir.as_os_str().is_empty(), || "backup.dir is empty: set a directory, e.g. \"data/backups\"".to_owned());
+    p.check(b.keep >= 1, || "backup.keep = 0: must be at least 1".to_owned());
     p.at_least("backup.interval", b.interval, Duration::from_secs(60));
     if !matches!(b.pg_dump.as_str(), "auto" | "off") {
         let path = std::path::Path::new(&b.pg_dump);
@@ -305,27 +260,18 @@ fn validate_rest(s: &Settings, p: &mut Problems) {
             format!("backup.pg_dump = {:?}: must be \"auto\", \"off\" or an absolute path to pg_dump", b.pg_dump)
         });
         p.check(!path.is_absolute() || is_executable(path), || {
-            format!("backup.pg_dump = {:?}: no executable file there; install the PostgreSQL client or use \"auto\"", b.pg_dump)
+            format!(
+                "backup.pg_dump = {:?}: no executable file there; install the PostgreSQL client or use \"auto\"",
+                b.pg_dump
+            )
         });
     }
 
     let d = &s.daemon;
-    p.at_least(
-        "daemon.shutdown_timeout",
-        d.shutdown_timeout,
-        Duration::from_secs(1),
-    );
-    p.check(d.restart_limit >= 1, || {
-        "daemon.restart_limit = 0: must be at least 1".to_owned()
-    });
-    p.at_least(
-        "daemon.restart_window",
-        d.restart_window,
-        Duration::from_secs(1),
-    );
-    p.check(d.channel_restart_limit >= 1, || {
-        "daemon.channel_restart_limit = 0: must be at least 1".to_owned()
-    });
+    p.at_least("daemon.shutdown_timeout", d.shutdown_timeout, Duration::from_secs(1));
+    p.check(d.restart_limit >= 1, || "daemon.restart_limit = 0: must be at least 1".to_owned());
+    p.at_least("daemon.restart_window", d.restart_window, Duration::from_secs(1));
+    p.check(d.channel_restart_limit >= 1, || "daemon.channel_restart_limit = 0: must be at least 1".to_owned());
     p.at_least("daemon.channel_restart_window", d.channel_restart_window, Duration::from_secs(1));
     p.at_least("daemon.channel_restart_penalty", d.channel_restart_penalty, Duration::from_secs(1));
 }
@@ -350,11 +296,7 @@ mod tests {
     fn one_problem_naming(key: &str, change: impl FnOnce(&mut Settings)) {
         let problems = problems_of(change);
         assert_eq!(problems.len(), 1, "{problems:#?}");
-        assert!(
-            problems[0].contains(key),
-            "{key} not named in {:?}",
-            problems[0]
-        );
+        assert!(problems[0].contains(key), "{key} not named in {:?}", problems[0]);
     }
 
     #[test]
@@ -367,20 +309,12 @@ mod tests {
         one_problem_naming("twitch.server", |s| s.twitch.server = " ".into());
         one_problem_naming("twitch.port", |s| s.twitch.port = 0);
         one_problem_naming("twitch.channels", |s| s.twitch.channels.clear());
-        one_problem_naming("twitch.channels", |s| {
-            s.twitch.channels.push("bad-name".into())
-        });
-        one_problem_naming("twitch.channels", |s| {
-            s.twitch.channels.push("a".repeat(26))
-        });
+        one_problem_naming("twitch.channels", |s| s.twitch.channels.push("bad-name".into()));
+        one_problem_naming("twitch.channels", |s| s.twitch.channels.push("a".repeat(26)));
         one_problem_naming("more than once", |s| s.twitch.channels.push("#LACY".into()));
         one_problem_naming("twitch.login", |s| s.twitch.login = "mybot".into());
-        one_problem_naming("twitch.login is empty", |s| {
-            s.twitch.token = Secret::new("x")
-        });
-        one_problem_naming("twitch.joins_per_window", |s| {
-            s.twitch.joins_per_window = 21
-        });
+        one_problem_naming("twitch.login is empty", |s| s.twitch.token = Secret::new("x"));
+        one_problem_naming("twitch.joins_per_window", |s| s.twitch.joins_per_window = 21);
         one_problem_naming("twitch.joins_per_window", |s| s.twitch.joins_per_window = 0);
         one_problem_naming("twitch.join_window", |s| {
             s.twitch.server = "127.0.0.1".into();
@@ -390,62 +324,32 @@ mod tests {
             s.twitch.joins_per_window = 20;
             s.twitch.join_window = Duration::from_millis(9_999)
         });
-        one_problem_naming("twitch.connect_timeout", |s| {
-            s.twitch.connect_timeout = Duration::ZERO
-        });
-        one_problem_naming("twitch.ping_interval", |s| {
-            s.twitch.ping_interval = Duration::ZERO
-        });
-        one_problem_naming("twitch.pong_timeout", |s| {
-            s.twitch.pong_timeout = Duration::ZERO
-        });
-        one_problem_naming("twitch.reconnect_max", |s| {
-            s.twitch.reconnect_min = Duration::from_secs(121)
-        });
+        one_problem_naming("twitch.connect_timeout", |s| s.twitch.connect_timeout = Duration::ZERO);
+        one_problem_naming("twitch.ping_interval", |s| s.twitch.ping_interval = Duration::ZERO);
+        one_problem_naming("twitch.pong_timeout", |s| s.twitch.pong_timeout = Duration::ZERO);
+        one_problem_naming("twitch.reconnect_max", |s| s.twitch.reconnect_min = Duration::from_secs(121));
         one_problem_naming("twitch.max_line_bytes", |s| s.twitch.max_line_bytes = 511);
-        one_problem_naming("twitch.tls_ca_file", |s| {
-            s.twitch.tls_ca_file = "/nonexistent/chatseal-ca.pem".into()
-        });
-        one_problem_naming("twitch.max_line_bytes", |s| {
-            s.twitch.max_line_bytes = MIB + 1
-        });
-        one_problem_naming("epoch.length", |s| {
-            s.epoch.length = Duration::from_millis(1500)
-        });
+        one_problem_naming("twitch.tls_ca_file", |s| s.twitch.tls_ca_file = "/nonexistent/chatseal-ca.pem".into());
+        one_problem_naming("twitch.max_line_bytes", |s| s.twitch.max_line_bytes = MIB + 1);
+        one_problem_naming("epoch.length", |s| s.epoch.length = Duration::from_millis(1500));
         one_problem_naming("epoch.length", |s| s.epoch.length = Duration::ZERO);
-        one_problem_naming("epoch.max_skew", |s| {
-            s.epoch.max_skew = Duration::from_millis(500)
-        });
+        one_problem_naming("epoch.max_skew", |s| s.epoch.max_skew = Duration::from_millis(500));
         one_problem_naming("store.url", |s| s.store.url = "mysql://x/y".into());
-        one_problem_naming("store.flush_interval", |s| {
-            s.store.flush_interval = Duration::from_millis(9)
-        });
-        one_problem_naming("store.flush_interval", |s| {
-            s.store.flush_interval = Duration::from_secs(61)
-        });
-        one_problem_naming("store.max_pending_events", |s| {
-            s.store.max_pending_events = 999
-        });
+        one_problem_naming("store.flush_interval", |s| s.store.flush_interval = Duration::from_millis(9));
+        one_problem_naming("store.flush_interval", |s| s.store.flush_interval = Duration::from_secs(61));
+        one_problem_naming("store.max_pending_events", |s| s.store.max_pending_events = 999);
         one_problem_naming("store.max_flush_events", |s| s.store.max_flush_events = 99);
         one_problem_naming("sealing.decimals", |s| s.sealing.decimals = 19);
-        one_problem_naming("sealing.reward_per_weight", |s| {
-            s.sealing.reward_per_weight = 0
-        });
+        one_problem_naming("sealing.reward_per_weight", |s| s.sealing.reward_per_weight = 0);
         one_problem_naming("u64", |s| s.sealing.decimals = 18);
         one_problem_naming("backup.keep", |s| s.backup.keep = 0);
-        one_problem_naming("backup.interval", |s| {
-            s.backup.interval = Duration::from_secs(59)
-        });
+        one_problem_naming("backup.interval", |s| s.backup.interval = Duration::from_secs(59));
         one_problem_naming("backup.dir", |s| s.backup.dir = "".into());
         one_problem_naming("backup.pg_dump", |s| s.backup.pg_dump = "pg_dump".into());
         one_problem_naming("backup.pg_dump", |s| s.backup.pg_dump = "/surely/not/here/pg_dump".into());
         one_problem_naming("daemon.restart_limit", |s| s.daemon.restart_limit = 0);
-        one_problem_naming("daemon.shutdown_timeout", |s| {
-            s.daemon.shutdown_timeout = Duration::ZERO
-        });
-        one_problem_naming("daemon.restart_window", |s| {
-            s.daemon.restart_window = Duration::ZERO
-        });
+        one_problem_naming("daemon.shutdown_timeout", |s| s.daemon.shutdown_timeout = Duration::ZERO);
+        one_problem_naming("daemon.restart_window", |s| s.daemon.restart_window = Duration::ZERO);
         let header = problems_of(|s| {
             s.http.header_timeout = Duration::from_millis(99);
             s.http.idle_timeout = Duration::from_millis(99);
@@ -471,7 +375,11 @@ mod tests {
         };
         let w = exposed("short-token-1", "0.0.0.0:9187");
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].contains("http.admin_token") && w[0].contains("13 characters") && w[0].contains("0.0.0.0:9187"), "{}", w[0]);
+        assert!(
+            w[0].contains("http.admin_token") && w[0].contains("13 characters") && w[0].contains("0.0.0.0:9187"),
+            "{}",
+            w[0]
+        );
         assert!(!w[0].contains("short-token-1"), "the token itself is never printed: {}", w[0]);
         assert_eq!(exposed("short-token-1", "127.0.0.1:9187"), Vec::<String>::new());
         assert_eq!(exposed("short-token-1", "[::1]:9187"), Vec::<String>::new());
@@ -484,16 +392,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let no_cert = dir.path().join("no-cert.pem");
         std::fs::write(&no_cert, "no certificate here\n").expect("write");
-        one_problem_naming("no PEM certificate", |s| {
-            s.twitch.tls_ca_file = no_cert.clone()
-        });
+        one_problem_naming("no PEM certificate", |s| s.twitch.tls_ca_file = no_cert.clone());
         let good = dir.path().join("ca.pem");
         let ca = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
         std::fs::write(&good, ca.cert.pem()).expect("write");
-        assert_eq!(
-            problems_of(|s| s.twitch.tls_ca_file = good.clone()),
-            Vec::<String>::new()
-        );
+        assert_eq!(problems_of(|s| s.twitch.tls_ca_file = good.clone()), Vec::<String>::new());
     }
 
     #[test]
@@ -523,10 +426,7 @@ mod tests {
         });
         assert_eq!(problems.len(), 2, "{problems:#?}");
         for p in &problems {
-            assert!(
-                !p.contains("sekrit-token-123") && !p.contains("pg-sekrit-789"),
-                "{p}"
-            );
+            assert!(!p.contains("sekrit-token-123") && !p.contains("pg-sekrit-789"), "{p}");
         }
     }
 }

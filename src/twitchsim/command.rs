@@ -126,12 +126,7 @@ fn split_params(s: &str) -> Vec<&str> {
 }
 
 fn targets(list: Option<String>) -> Vec<String> {
-    list.unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .map(str::to_owned)
-        .collect()
+    list.unwrap_or_default().split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_owned).collect()
 }
 
 #[cfg(test)]
@@ -146,34 +141,19 @@ mod tests {
         );
         assert_eq!(parse("CAP LS 302"), ClientCommand::CapLs);
         assert_eq!(parse("CAP END"), ClientCommand::CapOther);
-        assert_eq!(
-            parse("PASS oauth:abc"),
-            ClientCommand::Pass(Secret("oauth:abc".into()))
-        );
-        assert_eq!(
-            parse("nick justinfan12345"),
-            ClientCommand::Nick("justinfan12345".into())
-        );
+        assert_eq!(parse("PASS oauth:abc"), ClientCommand::Pass(Secret("oauth:abc".into())));
+        assert_eq!(parse("nick justinfan12345"), ClientCommand::Nick("justinfan12345".into()));
         assert_eq!(parse("USER a 8 * :a"), ClientCommand::User);
-        assert_eq!(
-            parse("JOIN #a,#b,,#c"),
-            ClientCommand::Join(vec!["#a".into(), "#b".into(), "#c".into()])
-        );
+        assert_eq!(parse("JOIN #a,#b,,#c"), ClientCommand::Join(vec!["#a".into(), "#b".into(), "#c".into()]));
         assert_eq!(parse("PART #a"), ClientCommand::Part(vec!["#a".into()]));
     }
 
     #[test]
     fn parses_pings_pongs_tags_and_prefixes() {
-        assert_eq!(
-            parse("PING :tmi.twitch.tv"),
-            ClientCommand::Ping(Some("tmi.twitch.tv".into()))
-        );
+        assert_eq!(parse("PING :tmi.twitch.tv"), ClientCommand::Ping(Some("tmi.twitch.tv".into())));
         assert_eq!(parse("PING x"), ClientCommand::Ping(Some("x".into())));
         assert_eq!(parse("PING"), ClientCommand::Ping(None));
-        assert_eq!(
-            parse("@a=b :me!me@me PONG tmi.twitch.tv :token 1"),
-            ClientCommand::Pong(Some("token 1".into()))
-        );
+        assert_eq!(parse("@a=b :me!me@me PONG tmi.twitch.tv :token 1"), ClientCommand::Pong(Some("token 1".into())));
         assert_eq!(parse("PRIVMSG #a :hi"), ClientCommand::Privmsg);
         assert_eq!(parse("QUIT :bye"), ClientCommand::Quit);
     }

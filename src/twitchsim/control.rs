@@ -55,9 +55,7 @@ struct Life {
 
 impl std::fmt::Debug for FakeTwitch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeTwitch")
-            .field("addr", &self.addr)
-            .finish_non_exhaustive()
+        f.debug_struct("FakeTwitch").field("addr", &self.addr).finish_non_exhaustive()
     }
 }
 
@@ -72,22 +70,12 @@ impl FakeTwitch {
         let listener = TcpListener::bind(cfg.addr).await?;
         let addr = listener.local_addr()?;
         let refuse = cfg.refuse_channels.iter().map(|c| channel_key(c)).collect();
-        let shared = Arc::new(Shared::new(
-            refuse,
-            cfg.server_ping_interval,
-            cfg.answer_pings,
-        ));
+        let shared = Arc::new(Shared::new(refuse, cfg.server_ping_interval, cfg.answer_pings));
         let accept = tokio::spawn(server::accept_loop(Arc::clone(&shared), listener, acceptor));
         debug!(%addr, "twitchsim: fake Twitch server listening");
-        let life = Life {
-            _stop_on_drop: shared.stop.clone().drop_guard(),
-            accept: tokio::sync::Mutex::new(Some(accept)),
-        };
-        Ok(FakeTwitch {
-            shared,
-            addr,
-            life: Arc::new(life),
-        })
+        let life =
+            Life { _stop_on_drop: shared.stop.clone().drop_guard(), accept: tokio::sync::Mutex::new(Some(accept)) };
+        Ok(FakeTwitch { shared, addr, life: Arc::new(life) })
     }
 
     /// The address clients connect to.
@@ -99,11 +87,7 @@ impl FakeTwitch {
     pub async fn wait_joined(&self, channel: &str, timeout: Duration) -> bool {
         let key = channel_key(channel);
         wait_on(&self.shared.joined, timeout, || {
-            self.shared
-                .lock()
-                .conns
-                .values()
-                .any(|c| c.live() && c.channels.contains(&key))
+            self.shared.lock().conns.values().any(|c| c.live() && c.channels.contains(&key))
         })
         .await
     }
@@ -111,12 +95,7 @@ impl FakeTwitch {
     /// Channels some live connection has joined, sorted, without `#`.
     pub fn joined_channels(&self) -> Vec<String> {
         let reg = self.shared.lock();
-        let all: BTreeSet<&String> = reg
-            .conns
-            .values()
-            .filter(|c| c.live())
-            .flat_map(|c| c.channels.iter())
-            .collect();
+        let all: BTreeSet<&String> = reg.conns.values().filter(|c| c.live()).flat_map(|c| c.channels.iter()).collect();
         all.into_iter().cloned().collect()
     }
 
@@ -134,12 +113,7 @@ impl FakeTwitch {
 
     /// Live connections.
     pub fn connections(&self) -> usize {
-        self.shared
-            .lock()
-            .conns
-            .values()
-            .filter(|c| c.live())
-            .count()
+        self.shared.lock().conns.values().filter(|c| c.live()).count()
     }
 
     /// Connections accepted since start.
@@ -161,12 +135,8 @@ impl FakeTwitch {
     /// What each live connection has told the server, by connection id.
     pub fn sessions(&self) -> Vec<SessionInfo> {
         let reg = self.shared.lock();
-        let mut out: Vec<SessionInfo> = reg
-            .conns
-            .iter()
-            .filter(|(_, c)| c.live())
-            .map(|(id, c)| session_info(*id, c))
-            .collect();
+        let mut out: Vec<SessionInfo> =
+            reg.conns.iter().filter(|(_, c)| c.live()).map(|(id, c)| session_info(*id, c)).collect();
         out.sort_by_key(|s| s.id);
         out
     }
@@ -184,8 +154,7 @@ impl FakeTwitch {
     /// `channel`; returns how many got them.
     pub fn send_raw_bytes(&self, channel: &str, bytes: &[u8]) -> usize {
         let key = channel_key(channel);
-        self.shared
-            .deliver(Bytes::copy_from_slice(bytes), |c| c.channels.contains(&key))
+        self.shared.deliver(Bytes::copy_from_slice(bytes), |c| c.channels.contains(&key))
     }
 
     /// Like [`FakeTwitch::send_raw_bytes`], but waits while a joined client's outbox is full
@@ -254,20 +223,13 @@ impl FakeTwitch {
                 .conns
                 .values()
                 .filter(|c| c.live())
-                .all(|c| {
-                    c.counters.written.load(Ordering::SeqCst)
-                        >= c.counters.queued.load(Ordering::SeqCst)
-                })
+                .all(|c| c.counters.written.load(Ordering::SeqCst) >= c.counters.queued.load(Ordering::SeqCst))
         })
         .await
     }
 
     /// Polls `cond` every few milliseconds until it holds (true) or `timeout` passes (false).
-    pub async fn wait_for(
-        &self,
-        timeout: Duration,
-        mut cond: impl FnMut(&FakeTwitch) -> bool,
-    ) -> bool {
+    pub async fn wait_for(&self, timeout: Duration, mut cond: impl FnMut(&FakeTwitch) -> bool) -> bool {
         let deadline = tokio::time::Instant::now() + timeout;
         loop {
             if cond(self) {

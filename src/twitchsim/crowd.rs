@@ -11,15 +11,13 @@ use rand::Rng;
 use super::lines::Chatter;
 
 const ADJECTIVES: &[&str] = &[
-    "sleepy", "cozy", "salty", "tiny", "lucky", "grumpy", "swift", "quiet", "spicy", "fuzzy",
-    "brave", "lazy", "shiny", "wild", "chill", "sneaky", "mighty", "happy", "frosty", "rusty",
-    "golden", "cosmic", "pixel", "turbo",
+    "sleepy", "cozy", "salty", "tiny", "lucky", "grumpy", "swift", "quiet", "spicy", "fuzzy", "brave", "lazy", "shiny",
+    "wild", "chill", "sneaky", "mighty", "happy", "frosty", "rusty", "golden", "cosmic", "pixel", "turbo",
 ];
 
 const NOUNS: &[&str] = &[
-    "otter", "panda", "gamer", "wizard", "noodle", "falcon", "potato", "ninja", "badger",
-    "pickle", "comet", "raccoon", "goblin", "walrus", "taco", "dragon", "penguin", "muffin",
-    "viking", "koala", "pirate", "robot", "llama", "moose",
+    "otter", "panda", "gamer", "wizard", "noodle", "falcon", "potato", "ninja", "badger", "pickle", "comet", "raccoon",
+    "goblin", "walrus", "taco", "dragon", "penguin", "muffin", "viking", "koala", "pirate", "robot", "llama", "moose",
 ];
 
 /// Display names in other scripts: Twitch lets a display name differ from the login in script.
@@ -27,18 +25,50 @@ const OTHER_SCRIPT: &[&str] = &["ねこすき", "고양이", "Ёжик", "小熊
 
 /// What chatters say: greetings, reactions, emotes, questions, commands.
 const PHRASES: &[&str] = &[
-    "hello chat", "hi everyone", "KEKW", "LUL", "PogChamp", "Kappa", "W", "L", "gg",
-    "that was insane", "no way", "LETS GOOO", "monkaS", "what did I just watch",
-    "first time here, love the stream", "!uptime", "!socials", "clip it", "OMEGALUL",
-    "5Head play", "Sadge", "catJAM catJAM", "how long have you been live?", "good morning from Berlin",
-    "lurking while I work", "HypeUnicorn", "chat is this real", "+1", "F", "BibleThump",
-    "what game is next?", "that aim though", "brb", "o7",
+    "hello chat",
+    "hi everyone",
+    "KEKW",
+    "LUL",
+    "PogChamp",
+    "Kappa",
+    "W",
+    "L",
+    "gg",
+    "that was insane",
+    "no way",
+    "LETS GOOO",
+    "monkaS",
+    "what did I just watch",
+    "first time here, love the stream",
+    "!uptime",
+    "!socials",
+    "clip it",
+    "OMEGALUL",
+    "5Head play",
+    "Sadge",
+    "catJAM catJAM",
+    "how long have you been live?",
+    "good morning from Berlin",
+    "lurking while I work",
+    "HypeUnicorn",
+    "chat is this real",
+    "+1",
+    "F",
+    "BibleThump",
+    "what game is next?",
+    "that aim though",
+    "brb",
+    "o7",
 ];
 
 /// Resub messages and gift thank-yous.
 const SUB_MESSAGES: &[&str] = &[
-    "still here", "love the streams", "another month lets go", "best community on twitch",
-    "hi from the lurk squad", "",
+    "still here",
+    "love the streams",
+    "another month lets go",
+    "best community on twitch",
+    "hi from the lurk squad",
+    "",
 ];
 
 /// What a bot says every now and then.

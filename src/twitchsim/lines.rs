@@ -19,11 +19,7 @@ pub struct Chatter {
 impl Chatter {
     /// A chatter from its three names.
     pub fn new(login: &str, user_id: &str, display_name: &str) -> Chatter {
-        Chatter {
-            login: login.to_owned(),
-            user_id: user_id.to_owned(),
-            display_name: display_name.to_owned(),
-        }
+        Chatter { login: login.to_owned(), user_id: user_id.to_owned(), display_name: display_name.to_owned() }
     }
 }
 
@@ -66,14 +62,7 @@ pub fn escape_tag_value(value: &str) -> String {
 /// A PRIVMSG from `who` in `channel`, with the tags Twitch sends (`id`, `tmi-sent-ts`,
 /// `user-id`, `display-name`, `room-id`, and `bits` when given). Line breaks and NULs in
 /// `text` are replaced by spaces so the result stays one line.
-pub fn privmsg(
-    channel: &str,
-    who: &Chatter,
-    id: &str,
-    tmi_sent_ts_ms: i64,
-    text: &str,
-    bits: Option<u64>,
-) -> String {
+pub fn privmsg(channel: &str, who: &Chatter, id: &str, tmi_sent_ts_ms: i64, text: &str, bits: Option<u64>) -> String {
     let mut tags = Tags::default();
     tags.set("badge-info", "");
     tags.set("badges", "");
@@ -150,11 +139,7 @@ pub fn usernotice_with_message(
     for (key, value) in extra_params {
         tags.set(key, value);
     }
-    let head = format!(
-        "@{} :{SERVER_NAME} USERNOTICE #{}",
-        tags.render(),
-        word(&channel_key(channel))
-    );
+    let head = format!("@{} :{SERVER_NAME} USERNOTICE #{}", tags.render(), word(&channel_key(channel)));
     if message.is_empty() {
         head
     } else {
@@ -168,11 +153,7 @@ pub fn clearchat(channel: &str, target: &str, ts: i64) -> String {
     let mut tags = Tags::default();
     tags.set("room-id", &room_id(channel).to_string());
     tags.set("tmi-sent-ts", &ts.to_string());
-    let head = format!(
-        "@{} :{SERVER_NAME} CLEARCHAT #{}",
-        tags.render(),
-        word(&channel_key(channel))
-    );
+    let head = format!("@{} :{SERVER_NAME} CLEARCHAT #{}", tags.render(), word(&channel_key(channel)));
     let target = word(target);
     if target.is_empty() {
         head
@@ -197,17 +178,9 @@ pub fn reconnect() -> String {
 
 /// The `system-msg` Twitch writes for a USERNOTICE kind (empty for kinds without one).
 fn system_msg(msg_id: &str, who: &Chatter, extra: &[(&str, &str)]) -> String {
-    let name = if who.display_name.is_empty() {
-        &who.login
-    } else {
-        &who.display_name
-    };
+    let name = if who.display_name.is_empty() { &who.login } else { &who.display_name };
     let param = |key: &str, default: &'static str| -> String {
-        extra
-            .iter()
-            .find(|(k, _)| *k == key)
-            .map_or(default, |(_, v)| *v)
-            .to_owned()
+        extra.iter().find(|(k, _)| *k == key).map_or(default, |(_, v)| *v).to_owned()
     };
     match msg_id {
         "sub" => format!("{name} subscribed at Tier 1."),
@@ -215,22 +188,17 @@ fn system_msg(msg_id: &str, who: &Chatter, extra: &[(&str, &str)]) -> String {
             "{name} subscribed at Tier 1. They've subscribed for {} months!",
             param("msg-param-cumulative-months", "2")
         ),
-        "subgift" => format!(
-            "{name} gifted a Tier 1 sub to {}!",
-            param("msg-param-recipient-display-name", "a viewer")
-        ),
-        "submysterygift" => format!(
-            "{name} is gifting {} Tier 1 Subs to the community!",
-            param("msg-param-mass-gift-count", "1")
-        ),
+        "subgift" => {
+            format!("{name} gifted a Tier 1 sub to {}!", param("msg-param-recipient-display-name", "a viewer"))
+        }
+        "submysterygift" => {
+            format!("{name} is gifting {} Tier 1 Subs to the community!", param("msg-param-mass-gift-count", "1"))
+        }
         "anonsubgift" => format!(
             "An anonymous user gifted a Tier 1 sub to {}!",
             param("msg-param-recipient-display-name", "a viewer")
         ),
-        "raid" => format!(
-            "{} raiders from {name} have joined!",
-            param("msg-param-viewerCount", "1")
-        ),
+        "raid" => format!("{} raiders from {name} have joined!", param("msg-param-viewerCount", "1")),
         _ => String::new(),
     }
 }
@@ -241,10 +209,8 @@ struct Tags(Vec<(String, String)>);
 
 impl Tags {
     fn set(&mut self, key: &str, value: &str) {
-        let key: String = key
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.' | '_' | '+'))
-            .collect();
+        let key: String =
+            key.chars().filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '/' | '.' | '_' | '+')).collect();
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some(slot) => slot.1 = value.to_owned(),
             None => self.0.push((key, value.to_owned())),
@@ -253,33 +219,19 @@ impl Tags {
 
     fn render(&mut self) -> String {
         self.0.sort_by(|a, b| a.0.cmp(&b.0));
-        let parts: Vec<String> = self
-            .0
-            .iter()
-            .map(|(k, v)| format!("{k}={}", escape_tag_value(v)))
-            .collect();
+        let parts: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}={}", escape_tag_value(v))).collect();
         parts.join(";")
     }
 }
 
 /// A middle parameter or prefix part: no spaces, line breaks or NULs.
 fn word(s: &str) -> String {
-    s.chars()
-        .filter(|c| !c.is_whitespace() && *c != '\0')
-        .collect()
+    s.chars().filter(|c| !c.is_whitespace() && *c != '\0').collect()
 }
 
 /// A trailing parameter: line breaks and NULs become spaces.
 fn trailing(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if matches!(c, '\r' | '\n' | '\0') {
-                ' '
-            } else {
-                c
-            }
-        })
-        .collect()
+    s.chars().map(|c| if matches!(c, '\r' | '\n' | '\0') { ' ' } else { c }).collect()
 }
 
 #[cfg(test)]

@@ -6,10 +6,7 @@ use irc::proto::{Command, Message};
 use std::str::FromStr;
 
 fn parse(line: &str) -> Message {
-    assert!(
-        !line.contains('\r') && !line.contains('\n'),
-        "one line: {line:?}"
-    );
+    assert!(!line.contains('\r') && !line.contains('\n'), "one line: {line:?}");
     match Message::from_str(line) {
         Ok(m) => m,
         Err(e) => panic!("irc failed to parse {line:?}: {e}"),
@@ -17,11 +14,7 @@ fn parse(line: &str) -> Message {
 }
 
 fn tag(msg: &Message, key: &str) -> Option<String> {
-    msg.tags
-        .as_ref()?
-        .iter()
-        .find(|t| t.0 == key)
-        .map(|t| t.1.clone().unwrap_or_default())
+    msg.tags.as_ref()?.iter().find(|t| t.0 == key).map(|t| t.1.clone().unwrap_or_default())
 }
 
 const HOSTILE: &str = "a b;c\\d\re\nf\\s=;;";
@@ -35,14 +28,7 @@ fn escape_covers_every_ircv3_escape() {
 #[test]
 fn privmsg_round_trips_through_irc() {
     let who = Chatter::new("viewer_one", "987654321", HOSTILE);
-    let line = privmsg(
-        "#Example",
-        &who,
-        "3f6c2a9e-8b1d",
-        1_717_000_000_123,
-        "hello :) Kappa",
-        None,
-    );
+    let line = privmsg("#Example", &who, "3f6c2a9e-8b1d", 1_717_000_000_123, "hello :) Kappa", None);
     let msg = parse(&line);
     assert_eq!(tag(&msg, "display-name").as_deref(), Some(HOSTILE));
     assert_eq!(tag(&msg, "id").as_deref(), Some("3f6c2a9e-8b1d"));
@@ -63,14 +49,7 @@ fn privmsg_round_trips_through_irc() {
 #[test]
 fn privmsg_carries_bits_and_flattens_line_breaks() {
     let who = Chatter::new("cheerer", "1", "Cheerer");
-    let line = privmsg(
-        "c",
-        &who,
-        "x",
-        5,
-        "Cheer100\r\nPRIVMSG #c :injected",
-        Some(100),
-    );
+    let line = privmsg("c", &who, "x", 5, "Cheer100\r\nPRIVMSG #c :injected", Some(100));
     let msg = parse(&line);
     assert_eq!(tag(&msg, "bits").as_deref(), Some("100"));
     match msg.command {
@@ -94,15 +73,9 @@ fn usernotice_round_trips_with_params_and_overrides() {
     assert_eq!(tag(&msg, "user-id").as_deref(), Some("192837465"));
     assert_eq!(tag(&msg, "id").as_deref(), Some("id-1"));
     assert_eq!(tag(&msg, "tmi-sent-ts").as_deref(), Some("1717000012345"));
-    assert_eq!(
-        tag(&msg, "msg-param-sub-plan-name").as_deref(),
-        Some(HOSTILE)
-    );
+    assert_eq!(tag(&msg, "msg-param-sub-plan-name").as_deref(), Some(HOSTILE));
     assert_eq!(tag(&msg, "msg-param-months").as_deref(), Some("7"));
-    assert_eq!(
-        tag(&msg, "system-msg").as_deref(),
-        Some("Gifter gifted a Tier 1 sub to Some One!")
-    );
+    assert_eq!(tag(&msg, "system-msg").as_deref(), Some("Gifter gifted a Tier 1 sub to Some One!"));
     match &msg.command {
         Command::Raw(cmd, args) => {
             assert_eq!(cmd, "USERNOTICE");
@@ -111,18 +84,8 @@ fn usernotice_round_trips_with_params_and_overrides() {
         other => panic!("expected USERNOTICE, got {other:?}"),
     }
 
-    let replaced = usernotice(
-        "chan",
-        &who,
-        "id-2",
-        1,
-        "raid",
-        &[("system-msg", "custom; text")],
-    );
-    assert_eq!(
-        tag(&parse(&replaced), "system-msg").as_deref(),
-        Some("custom; text")
-    );
+    let replaced = usernotice("chan", &who, "id-2", 1, "raid", &[("system-msg", "custom; text")]);
+    assert_eq!(tag(&parse(&replaced), "system-msg").as_deref(), Some("custom; text"));
 }
 
 #[test]
@@ -165,12 +128,8 @@ fn clearchat_roomstate_and_reconnect_parse() {
 #[test]
 fn room_ids_are_stable_per_channel_and_differ_between_channels() {
     assert_eq!(room_id("#Lacy"), room_id("lacy"));
-    let ids: std::collections::HashSet<u64> = ["lacy", "jasontheween", "a", "b", "example"]
-        .iter()
-        .map(|c| room_id(c))
-        .collect();
+    let ids: std::collections::HashSet<u64> =
+        ["lacy", "jasontheween", "a", "b", "example"].iter().map(|c| room_id(c)).collect();
     assert_eq!(ids.len(), 5);
-    assert!(ids
-        .iter()
-        .all(|id| (100_000_000..1_000_000_000).contains(id)));
+    assert!(ids.iter().all(|id| (100_000_000..1_000_000_000).contains(id)));
 }

@@ -23,9 +23,7 @@ mod tests;
 
 pub use command::Secret;
 pub use control::{FakeTwitch, SessionInfo};
-pub use lines::{
-    clearchat, privmsg, reconnect, room_id, roomstate, usernotice, usernotice_with_message, Chatter,
-};
+pub use lines::{clearchat, privmsg, reconnect, room_id, roomstate, usernotice, usernotice_with_message, Chatter};
 pub use session::MAX_LINE_BYTES;
 pub use tls::{FakeTls, FakeTlsError};
 

@@ -69,11 +69,7 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(
-        refuse: HashSet<String>,
-        ping_interval: Option<Duration>,
-        answer_pings: bool,
-    ) -> Shared {
+    pub(crate) fn new(refuse: HashSet<String>, ping_interval: Option<Duration>, answer_pings: bool) -> Shared {
         Shared {
             refuse,
             ping_interval,
@@ -92,9 +88,7 @@ impl Shared {
     /// The registry; a poisoned lock (a panic elsewhere while holding it) is still usable,
     /// since every update leaves it consistent.
     pub(crate) fn lock(&self) -> MutexGuard<'_, Registry> {
-        self.state
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     pub(crate) fn is_silent(&self) -> bool {

@@ -6,11 +6,7 @@
 use super::lines::{roomstate, SERVER_NAME};
 
 /// Capabilities Twitch knows; a CAP REQ naming anything else is refused whole (NAK).
-pub(crate) const KNOWN_CAPS: [&str; 3] = [
-    "twitch.tv/tags",
-    "twitch.tv/commands",
-    "twitch.tv/membership",
-];
+pub(crate) const KNOWN_CAPS: [&str; 3] = ["twitch.tv/tags", "twitch.tv/commands", "twitch.tv/membership"];
 
 /// Removes control characters (CR, LF, NUL, ...) from a value echoed back to the client.
 pub(crate) fn clean(s: &str) -> String {
@@ -62,9 +58,7 @@ pub(crate) fn join_accepted(nick: &str, channel: &str) -> Vec<String> {
 
 /// The NOTICE for a JOIN of a suspended channel (no echo follows).
 pub(crate) fn join_suspended(channel: &str) -> String {
-    format!(
-        "@msg-id=msg_channel_suspended :{SERVER_NAME} NOTICE #{channel} :This channel has been suspended."
-    )
+    format!("@msg-id=msg_channel_suspended :{SERVER_NAME} NOTICE #{channel} :This channel has been suspended.")
 }
 
 /// Echo of a PART.
@@ -85,14 +79,8 @@ pub(crate) fn ping() -> String {
 
 /// 421 for a command the server does not know.
 pub(crate) fn unknown_command(nick: Option<&str>, command: &str) -> String {
-    let command: String = clean(command)
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    format!(
-        ":{SERVER_NAME} 421 {} {command} :Unknown command",
-        nick.unwrap_or("*")
-    )
+    let command: String = clean(command).chars().filter(|c| !c.is_whitespace()).collect();
+    format!(":{SERVER_NAME} 421 {} {command} :Unknown command", nick.unwrap_or("*"))
 }
 
 /// 451 for a JOIN/PART before NICK.
@@ -110,18 +98,13 @@ mod tests {
             cap_answer("twitch.tv/tags twitch.tv/commands"),
             ":tmi.twitch.tv CAP * ACK :twitch.tv/tags twitch.tv/commands"
         );
-        assert_eq!(
-            cap_answer("twitch.tv/tags sasl"),
-            ":tmi.twitch.tv CAP * NAK :twitch.tv/tags sasl"
-        );
+        assert_eq!(cap_answer("twitch.tv/tags sasl"), ":tmi.twitch.tv CAP * NAK :twitch.tv/tags sasl");
     }
 
     #[test]
     fn welcome_has_twitchs_numerics_in_order() {
-        let codes: Vec<String> = welcome("justinfan1")
-            .iter()
-            .map(|l| l.split(' ').nth(1).unwrap_or_default().to_owned())
-            .collect();
+        let codes: Vec<String> =
+            welcome("justinfan1").iter().map(|l| l.split(' ').nth(1).unwrap_or_default().to_owned()).collect();
         assert_eq!(codes, ["001", "002", "003", "004", "375", "372", "376"]);
         assert_eq!(welcome("me")[0], ":tmi.twitch.tv 001 me :Welcome, GLHF!");
     }
@@ -133,25 +116,13 @@ mod tests {
         assert!(lines[1].contains(" 353 me = #chan :me"));
         assert!(lines[2].contains(" 366 me #chan :End of /NAMES list"));
         assert!(lines[4].ends_with("ROOMSTATE #chan"));
-        assert!(lines[4].contains(&format!(
-            "room-id={};",
-            super::super::lines::room_id("chan")
-        )));
+        assert!(lines[4].contains(&format!("room-id={};", super::super::lines::room_id("chan"))));
     }
 
     #[test]
     fn echoed_values_cannot_break_the_line() {
-        assert_eq!(
-            pong(Some("x\r\nQUIT")),
-            ":tmi.twitch.tv PONG tmi.twitch.tv :xQUIT"
-        );
-        assert_eq!(
-            pong(None),
-            ":tmi.twitch.tv PONG tmi.twitch.tv :tmi.twitch.tv"
-        );
-        assert_eq!(
-            unknown_command(None, "F O\rO"),
-            ":tmi.twitch.tv 421 * FOO :Unknown command"
-        );
+        assert_eq!(pong(Some("x\r\nQUIT")), ":tmi.twitch.tv PONG tmi.twitch.tv :xQUIT");
+        assert_eq!(pong(None), ":tmi.twitch.tv PONG tmi.twitch.tv :tmi.twitch.tv");
+        assert_eq!(unknown_command(None, "F O\rO"), ":tmi.twitch.tv 421 * FOO :Unknown command");
     }
 }

@@ -50,13 +50,7 @@ where
             pongs: 0,
         },
     );
-    let write_task = tokio::spawn(write_loop(
-        Arc::clone(&shared),
-        writer,
-        rx,
-        cancel.clone(),
-        counters,
-    ));
+    let write_task = tokio::spawn(write_loop(Arc::clone(&shared), writer, rx, cancel.clone(), counters));
     read_loop(&shared, reader, id, &cancel).await;
     cancel.cancel();
     shared.lock().conns.remove(&id);
@@ -124,19 +118,11 @@ fn coalesce(first: Bytes, rx: &mut mpsc::Receiver<Bytes>) -> (Bytes, u64) {
 }
 
 /// Reads lines and answers them until EOF, error, QUIT or cancellation.
-async fn read_loop<R: AsyncRead + Unpin>(
-    shared: &Shared,
-    mut reader: R,
-    id: u64,
-    cancel: &CancellationToken,
-) {
-    let mut codec =
-        AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), MAX_LINE_BYTES);
+async fn read_loop<R: AsyncRead + Unpin>(shared: &Shared, mut reader: R, id: u64, cancel: &CancellationToken) {
+    let mut codec = AnyDelimiterCodec::new_with_max_length(b"\n".to_vec(), Vec::new(), MAX_LINE_BYTES);
     let mut buf = BytesMut::with_capacity(4096);
-    let mut pinger = shared
-        .ping_interval
-        .filter(|d| !d.is_zero())
-        .map(|d| interval_at(tokio::time::Instant::now() + d, d));
+    let mut pinger =
+        shared.ping_interval.filter(|d| !d.is_zero()).map(|d| interval_at(tokio::time::Instant::now() + d, d));
     loop {
         loop {
             match codec.decode(&mut buf) {
@@ -147,11 +133,7 @@ async fn read_loop<R: AsyncRead + Unpin>(
                 }
                 Ok(None) => break,
                 Err(AnyDelimiterCodecError::MaxChunkLengthExceeded) => {
-                    debug!(
-                        connection = id,
-                        max = MAX_LINE_BYTES,
-                        "twitchsim: client line too long; skipped"
-                    );
+                    debug!(connection = id, max = MAX_LINE_BYTES, "twitchsim: client line too long; skipped");
                 }
                 Err(AnyDelimiterCodecError::Io(e)) => {
                     debug!(connection = id, error = %e, "twitchsim: line decoding failed");
@@ -191,9 +173,7 @@ fn handle_line(shared: &Shared, id: u64, line: &str) -> bool {
     debug!(connection = id, ?command, "twitchsim: client command");
     match command {
         ClientCommand::CapReq(caps) => {
-            shared.with_conn(id, |c| {
-                c.caps.extend(caps.split_whitespace().map(str::to_owned))
-            });
+            shared.with_conn(id, |c| c.caps.extend(caps.split_whitespace().map(str::to_owned)));
             shared.reply(id, &[replies::cap_answer(&caps)]);
         }
         ClientCommand::CapLs => {
@@ -221,10 +201,7 @@ fn handle_line(shared: &Shared, id: u64, line: &str) -> bool {
             shared.with_conn(id, |c| c.pongs += 1);
         }
         ClientCommand::Quit => return false,
-        ClientCommand::User
-        | ClientCommand::CapOther
-        | ClientCommand::Privmsg
-        | ClientCommand::Empty => {}
+        ClientCommand::User | ClientCommand::CapOther | ClientCommand::Privmsg | ClientCommand::Empty => {}
         ClientCommand::Unknown(word) => {
             let nick = shared.with_conn(id, |c| c.nick.clone()).flatten();
             shared.reply(id, &[replies::unknown_command(nick.as_deref(), &word)]);
@@ -236,9 +213,8 @@ fn handle_line(shared: &Shared, id: u64, line: &str) -> bool {
 /// The channel key of a JOIN/PART target, or None when it is not a `#channel`.
 fn target_key(target: &str) -> Option<String> {
     let key = channel_key(&replies::clean(target));
-    let valid = target.starts_with('#')
-        && !key.is_empty()
-        && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    let valid =
+        target.starts_with('#') && !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     valid.then_some(key)
 }
 
@@ -277,9 +253,7 @@ fn part(shared: &Shared, id: u64, targets: &[String]) {
         return;
     };
     for channel in targets.iter().filter_map(|t| target_key(t)) {
-        let was_joined = shared
-            .with_conn(id, |c| c.channels.remove(&channel))
-            .unwrap_or(false);
+        let was_joined = shared.with_conn(id, |c| c.channels.remove(&channel)).unwrap_or(false);
         if was_joined {
             shared.reply(id, &[replies::part(&nick, &channel)]);
         }

@@ -27,9 +27,7 @@ pub struct FakeTls {
 
 impl std::fmt::Debug for FakeTls {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FakeTls")
-            .field("certificates", &self.cert_chain_der.len())
-            .finish_non_exhaustive()
+        f.debug_struct("FakeTls").field("certificates", &self.cert_chain_der.len()).finish_non_exhaustive()
     }
 }
 
@@ -50,13 +48,8 @@ impl FakeTls {
         if self.cert_chain_der.is_empty() {
             return Err(FakeTlsError::NoCertificate);
         }
-        let chain = self
-            .cert_chain_der
-            .iter()
-            .map(|der| CertificateDer::from(der.clone()))
-            .collect();
-        let key = PrivateKeyDer::try_from(self.key_der.clone())
-            .map_err(|e| FakeTlsError::Key(e.to_string()))?;
+        let chain = self.cert_chain_der.iter().map(|der| CertificateDer::from(der.clone())).collect();
+        let key = PrivateKeyDer::try_from(self.key_der.clone()).map_err(|e| FakeTlsError::Key(e.to_string()))?;
         let config = ServerConfig::builder_with_provider(Arc::new(ring::default_provider()))
             .with_safe_default_protocol_versions()
             .map_err(|e| FakeTlsError::Config(e.to_string()))?
@@ -68,10 +61,7 @@ impl FakeTls {
 }
 
 /// The handshake on one accepted stream, under [`HANDSHAKE_TIMEOUT`].
-pub(crate) async fn handshake(
-    acceptor: &TlsAcceptor,
-    stream: TcpStream,
-) -> std::io::Result<TlsStream<TcpStream>> {
+pub(crate) async fn handshake(acceptor: &TlsAcceptor, stream: TcpStream) -> std::io::Result<TlsStream<TcpStream>> {
     match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
         Ok(r) => r,
         Err(_) => Err(std::io::Error::new(
@@ -96,10 +86,7 @@ mod tests {
     #[test]
     fn a_self_signed_certificate_serves() {
         let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
-        let tls = FakeTls {
-            cert_chain_der: vec![ck.cert.der().to_vec()],
-            key_der: ck.key_pair.serialize_der(),
-        };
+        let tls = FakeTls { cert_chain_der: vec![ck.cert.der().to_vec()], key_der: ck.key_pair.serialize_der() };
         assert!(tls.acceptor().is_ok());
         assert!(!format!("{tls:?}").contains(&format!("{:?}", tls.key_der)), "Debug hides the key");
     }

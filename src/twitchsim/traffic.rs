@@ -45,16 +45,32 @@ pub enum Kind {
 impl Kind {
     /// Every kind, in declaration order.
     pub const ALL: [Kind; 11] = [
-        Kind::Message, Kind::Bits, Kind::Sub, Kind::Resub, Kind::SubGift, Kind::SubMysteryGift,
-        Kind::AnonGift, Kind::Raid, Kind::Bot, Kind::ClearChat, Kind::Reconnect,
+        Kind::Message,
+        Kind::Bits,
+        Kind::Sub,
+        Kind::Resub,
+        Kind::SubGift,
+        Kind::SubMysteryGift,
+        Kind::AnonGift,
+        Kind::Raid,
+        Kind::Bot,
+        Kind::ClearChat,
+        Kind::Reconnect,
     ];
 }
 
 /// The kinds that come by turns, one every [`TrafficConfig::special_every`] beats, on every
 /// channel; the other beats are chat messages.
 const SPECIALS: [Kind; 9] = [
-    Kind::Bits, Kind::Sub, Kind::Resub, Kind::SubGift, Kind::SubMysteryGift, Kind::AnonGift,
-    Kind::Raid, Kind::Bot, Kind::ClearChat,
+    Kind::Bits,
+    Kind::Sub,
+    Kind::Resub,
+    Kind::SubGift,
+    Kind::SubMysteryGift,
+    Kind::AnonGift,
+    Kind::Raid,
+    Kind::Bot,
+    Kind::ClearChat,
 ];
 
 /// Where a line goes.
@@ -149,7 +165,12 @@ impl Traffic {
         self.beat += 1;
         let mut out = Vec::new();
         if self.cfg.reconnect_at == Some(beat) {
-            out.push(TrafficLine { target: Target::Everyone, line: lines::reconnect(), kind: Kind::Reconnect, participant: None });
+            out.push(TrafficLine {
+                target: Target::Everyone,
+                line: lines::reconnect(),
+                kind: Kind::Reconnect,
+                participant: None,
+            });
         }
         if self.crowds.is_empty() {
             return out;

@@ -91,7 +91,13 @@ fn order(rows: &mut [UserSealedRow]) {
 }
 
 /// The sealed hours of `login` (lowercase, validated), of one channel or all, before `before`.
-pub async fn user_hours(store: &Store, login: &str, channel: Option<&str>, before: Option<i64>, limit: u64) -> Result<UserEpochsView, HoursError> {
+pub async fn user_hours(
+    store: &Store,
+    login: &str,
+    channel: Option<&str>,
+    before: Option<i64>,
+    limit: u64,
+) -> Result<UserEpochsView, HoursError> {
     let login = login.to_ascii_lowercase();
     let uh = to_hex(&user_hash(&login));
     if store.is_opted_out(&uh).await? {
@@ -110,13 +116,24 @@ pub async fn user_hours(store: &Store, login: &str, channel: Option<&str>, befor
     order(&mut rows);
     let mut keys: Vec<(i64, String)> = rows.iter().map(|r| (r.epoch, r.channel.clone())).collect();
     keys.dedup();
-    let seals: HashMap<(i64, String), SealedEpoch> = store.seals_of(&keys).await?.into_iter().map(|s| ((s.epoch, s.channel.clone()), s)).collect();
+    let seals: HashMap<(i64, String), SealedEpoch> =
+        store.seals_of(&keys).await?.into_iter().map(|s| ((s.epoch, s.channel.clone()), s)).collect();
     let published = published_of(store, &keys).await?;
     let mut items = Vec::with_capacity(rows.len());
     for row in rows {
         let key = (row.epoch, row.channel.clone());
-        let seal = seals.get(&key).ok_or_else(|| HoursError::Damaged { login: login.clone(), epoch: row.epoch, channel: row.channel.clone() })?;
-        items.push(HourItem { amount: claimable(&row, seal), published: published.contains(&key), epoch: row.epoch, channel: row.channel, index: row.idx });
+        let seal = seals.get(&key).ok_or_else(|| HoursError::Damaged {
+            login: login.clone(),
+            epoch: row.epoch,
+            channel: row.channel.clone(),
+        })?;
+        items.push(HourItem {
+            amount: claimable(&row, seal),
+            published: published.contains(&key),
+            epoch: row.epoch,
+            channel: row.channel,
+            index: row.idx,
+        });
     }
     let next_before = if more { items.iter().map(|i| i.epoch).min() } else { None };
     Ok(UserEpochsView { login, user_hash: format!("0x{uh}"), items, next_before })
@@ -140,7 +157,10 @@ mod tests {
     #[test]
     fn a_page_ends_at_an_epoch_boundary() {
         // Fewer rows than the limit, and exactly the limit: the last page.
-        assert_eq!(cut_page(vec![row(30, "a"), row(20, "a")], 3), Cut::Page { rows: vec![row(30, "a"), row(20, "a")], more: false });
+        assert_eq!(
+            cut_page(vec![row(30, "a"), row(20, "a")], 3),
+            Cut::Page { rows: vec![row(30, "a"), row(20, "a")], more: false }
+        );
         let three = vec![row(30, "a"), row(20, "a"), row(10, "a")];
         assert_eq!(cut_page(three.clone(), 3), Cut::Page { rows: three.clone(), more: false });
         // One more than the limit in a new epoch: the page is full, more follow.

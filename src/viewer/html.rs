@@ -64,7 +64,10 @@ mod tests {
 
     #[test]
     fn query_strings_are_encoded() {
-        assert_eq!(query("/claims", &[("login", "bob"), ("channel", ""), ("before", "3600")]), "/claims?login=bob&before=3600");
+        assert_eq!(
+            query("/claims", &[("login", "bob"), ("channel", ""), ("before", "3600")]),
+            "/claims?login=bob&before=3600"
+        );
         assert_eq!(query("/claims", &[("login", "a&b=c <d>")]), "/claims?login=a%26b%3Dc+%3Cd%3E");
         assert_eq!(query("/", &[]), "/");
     }

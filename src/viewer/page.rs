@@ -23,12 +23,21 @@ pub enum Answer {
     /// No login asked (the form alone).
     Nothing,
     /// A parameter that cannot be a login or channel: `what` names it, `raw` is what was sent.
-    Invalid { what: &'static str, raw: String },
-    OptedOut { login: String },
+    Invalid {
+        what: &'static str,
+        raw: String,
+    },
+    OptedOut {
+        login: String,
+    },
     /// Never seen in any channel this store recorded.
-    Unknown { login: String },
+    Unknown {
+        login: String,
+    },
     /// Seen, but in no sealed hour (yet).
-    NoHours { login: String },
+    NoHours {
+        login: String,
+    },
     /// A page of sealed hours (may be empty past the last page).
     Hours(UserEpochsView),
 }
@@ -112,7 +121,9 @@ pub fn render(d: &PageData<'_>) -> String {
     let mut out = String::with_capacity(16 * 1024);
     let title = match &d.answer {
         Answer::Hours(v) => format!("Sealed hours of {} · chatseal", v.login),
-        Answer::OptedOut { login } | Answer::Unknown { login } | Answer::NoHours { login } => format!("{login} · chatseal"),
+        Answer::OptedOut { login } | Answer::Unknown { login } | Answer::NoHours { login } => {
+            format!("{login} · chatseal")
+        }
         Answer::Nothing | Answer::Invalid { .. } => "Which sealed hours am I in? · chatseal".to_string(),
     };
     let _ = write!(
@@ -154,7 +165,9 @@ fn form(out: &mut String, d: &PageData<'_>) {
 
 fn answer(out: &mut String, d: &PageData<'_>) {
     match &d.answer {
-        Answer::Nothing => out.push_str("<p class=\"mute\">Type a Twitch login (any case) to see its sealed hours.</p>\n"),
+        Answer::Nothing => {
+            out.push_str("<p class=\"mute\">Type a Twitch login (any case) to see its sealed hours.</p>\n")
+        }
         Answer::Invalid { what, raw } => {
             let _ = writeln!(
                 out,
@@ -207,7 +220,9 @@ fn hours(out: &mut String, d: &PageData<'_>, v: &UserEpochsView) {
     for item in &v.items {
         let ch = &item.channel;
         let amount = match item.amount.as_deref().and_then(|a| whole_tokens(a, d.decimals).map(|t| (a, t))) {
-            Some((base, tokens)) => format!("<span class=\"amt\" title=\"{} base units\">{} tokens</span>", Esc(base), Esc(&tokens)),
+            Some((base, tokens)) => {
+                format!("<span class=\"amt\" title=\"{} base units\">{} tokens</span>", Esc(base), Esc(&tokens))
+            }
             None => "<span class=\"amt\">not claimable (claim cap)</span>".to_string(),
         };
         let proof = format!("/v1/epochs/{}/{}/proof/{}", item.epoch, ch, v.login);

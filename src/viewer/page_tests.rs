@@ -26,7 +26,10 @@ fn typed_and_invalid_input_is_escaped_everywhere() {
     assert!(!html.contains("<script>alert"), "{html}");
     assert!(!html.contains("alert(\"x\")"), "{html}");
     assert!(html.contains("value=\"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;\""), "{html}");
-    assert!(html.contains("“&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;” is not a valid Twitch login"), "{html}");
+    assert!(
+        html.contains("“&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;&amp;&#39;” is not a valid Twitch login"),
+        "{html}"
+    );
     // The document's only script is the page's own.
     assert_eq!(html.matches("<script>").count(), 1);
 }
@@ -38,7 +41,10 @@ fn hours_link_to_their_proof_and_claim() {
     assert!(html.contains("href=\"/v1/epochs/7200/lacy/proof/alice\""), "{html}");
     assert!(html.contains("href=\"/v1/epochs/7200/lacy/claim/alice\""), "{html}");
     assert!(html.contains("80.000000000 tokens"), "{html}");
-    assert!(html.contains("<time datetime=\"1970-01-01T02:00:00Z\" data-len=\"3600\">1970-01-01 02:00–03:00 UTC</time>"), "{html}");
+    assert!(
+        html.contains("<time datetime=\"1970-01-01T02:00:00Z\" data-len=\"3600\">1970-01-01 02:00–03:00 UTC</time>"),
+        "{html}"
+    );
     // Past the claim cap: the proof, no claim link, and why.
     assert!(html.contains("href=\"/v1/epochs/3600/big/proof/alice\""), "{html}");
     assert!(!html.contains("/v1/epochs/3600/big/claim/alice"), "{html}");

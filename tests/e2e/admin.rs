@@ -49,7 +49,14 @@ fn next_epoch() -> i64 {
 fn chat(fake: &FakeTwitch, channel: &str, epoch: i64, logins: &[&str], tag: &str) {
     for (i, login) in logins.iter().enumerate() {
         let who = Chatter::new(login, &format!("{}", 5000 + i), login);
-        let line = privmsg(channel, &who, &format!("{tag}-{channel}-{epoch}-{login}"), epoch * 1000 + 10 * i as i64, "hi", None);
+        let line = privmsg(
+            channel,
+            &who,
+            &format!("{tag}-{channel}-{epoch}-{login}"),
+            epoch * 1000 + 10 * i as i64,
+            "hi",
+            None,
+        );
         assert_eq!(fake.send_raw(channel, &line), 1, "one connection to #{channel} gets the line");
     }
 }
@@ -80,10 +87,18 @@ fn folds(root: &Value, leaf: &Value, proof: &Value) -> bool {
 async fn tokens_bodies_and_methods() {
     let dir = tempfile::tempdir().unwrap();
     let fake = fake_twitch().await;
-    let daemon = Daemon::start(settings(&fake, &sqlite_url(dir.path()), &["authc"], &[("CHATSEAL__HTTP__ADMIN_TOKEN", TOKEN)])).await;
+    let daemon =
+        Daemon::start(settings(&fake, &sqlite_url(dir.path()), &["authc"], &[("CHATSEAL__HTTP__ADMIN_TOKEN", TOKEN)]))
+            .await;
     let url = format!("{}/v1/admin/opt-out", daemon.base);
     let body = r#"{"login": "someone"}"#;
-    for auth in [None, Some("Bearer wrong-token"), Some(&*format!("Basic {TOKEN}")), Some("Bearer"), Some(&*format!("Bearer {TOKEN}x"))] {
+    for auth in [
+        None,
+        Some("Bearer wrong-token"),
+        Some(&*format!("Basic {TOKEN}")),
+        Some("Bearer"),
+        Some(&*format!("Bearer {TOKEN}x")),
+    ] {
         let (status, err) = post(&url, auth, body, "application/json").await;
         assert_eq!((status, err["error"].as_str()), (401, Some("unauthorized")), "{auth:?}: {err}");
         assert!(err["message"].as_str().is_some_and(|m| m.contains("Bearer")), "{err}");
@@ -102,24 +117,32 @@ async fn tokens_bodies_and_methods() {
         assert!(err["message"].as_str().is_some_and(|m| !m.is_empty()), "{err}");
     }
     let seal = format!("{}/v1/admin/seal", daemon.base);
-    let (status, err) = post(&seal, Some(&bearer), &json!({"epoch": next_epoch() + 1}).to_string(), "application/json").await;
+    let (status, err) =
+        post(&seal, Some(&bearer), &json!({"epoch": next_epoch() + 1}).to_string(), "application/json").await;
     assert_eq!((status, err["error"].as_str()), (400, Some("bad_request")), "{err}");
     assert!(err["message"].as_str().is_some_and(|m| m.contains("not the start of an epoch")), "{err}");
-    let (status, err) = post(&seal, Some(&bearer), &json!({"epoch": next_epoch()}).to_string(), "application/json").await;
+    let (status, err) =
+        post(&seal, Some(&bearer), &json!({"epoch": next_epoch()}).to_string(), "application/json").await;
     assert_eq!((status, err["error"].as_str()), (409, Some("epoch_open")), "{err}");
-    let (status, err) = post(&seal, Some(&bearer), &json!({"epoch": 0, "channel": "no such!"}).to_string(), "application/json").await;
+    let (status, err) =
+        post(&seal, Some(&bearer), &json!({"epoch": 0, "channel": "no such!"}).to_string(), "application/json").await;
     assert_eq!((status, err["error"].as_str()), (400, Some("bad_request")), "{err}");
     let (status, err) = post(&seal, None, &json!({"epoch": 0}).to_string(), "application/json").await;
     assert_eq!((status, err["error"].as_str()), (401, Some("unauthorized")), "{err}");
     // Wrong method and unknown admin routes answer in JSON too.
     let (status, err) = get_json(&seal).await;
     assert_eq!((status, err["error"].as_str()), (405, Some("method_not_allowed")), "{err}");
-    let (status, err) = post(&format!("{}/v1/admin/nothing-here", daemon.base), Some(&bearer), "{}", "application/json").await;
+    let (status, err) =
+        post(&format!("{}/v1/admin/nothing-here", daemon.base), Some(&bearer), "{}", "application/json").await;
     assert_eq!((status, err["error"].as_str()), (404, Some("not_found")), "{err}");
     // The backup route takes a backup and answers its manifest.
-    let (status, manifest) = post(&format!("{}/v1/admin/backup", daemon.base), Some(&bearer), "", "application/json").await;
+    let (status, manifest) =
+        post(&format!("{}/v1/admin/backup", daemon.base), Some(&bearer), "", "application/json").await;
     assert_eq!(status, 200, "{manifest}");
-    assert!(manifest["id"].as_str().is_some_and(|id| !id.is_empty()) && manifest["method"] == "vacuum_into", "{manifest}");
+    assert!(
+        manifest["id"].as_str().is_some_and(|id| !id.is_empty()) && manifest["method"] == "vacuum_into",
+        "{manifest}"
+    );
     let (status, err) = post(&format!("{}/v1/admin/backup", daemon.base), None, "", "application/json").await;
     assert_eq!((status, err["error"].as_str()), (401, Some("unauthorized")), "{err}");
     daemon.stop().await.expect("graceful stop");
@@ -130,7 +153,8 @@ async fn tokens_bodies_and_methods() {
     for auth in [None, Some(bearer.as_str()), Some("Bearer ")] {
         let (status, err) = post(&format!("{}/v1/admin/opt-out", daemon.base), auth, body, "application/json").await;
         assert_eq!((status, err["error"].as_str()), (403, Some("admin_disabled")), "{auth:?}: {err}");
-        let (status, err) = post(&format!("{}/v1/admin/seal", daemon.base), auth, r#"{"epoch": 0}"#, "application/json").await;
+        let (status, err) =
+            post(&format!("{}/v1/admin/seal", daemon.base), auth, r#"{"epoch": 0}"#, "application/json").await;
         assert_eq!((status, err["error"].as_str()), (403, Some("admin_disabled")), "{err}");
     }
     daemon.stop().await.expect("graceful stop");
@@ -155,7 +179,10 @@ async fn opt_out_scenario(store_url: String) {
     // Opt bob out over HTTP: new the first time, not new the second.
     let (status, r) = admin(&base, "/v1/admin/opt-out", json!({"login": "BOB", "reason": "asked in chat"})).await;
     assert_eq!(status, 200, "{r}");
-    assert_eq!(r, json!({"login": "bob", "user_hash": format!("0x{}", to_hex(&user_hash("bob"))), "opted_out": true, "new": true}));
+    assert_eq!(
+        r,
+        json!({"login": "bob", "user_hash": format!("0x{}", to_hex(&user_hash("bob"))), "opted_out": true, "new": true})
+    );
     let (status, r) = admin(&base, "/v1/admin/opt-out", json!({"login": "bob"})).await;
     assert_eq!((status, &r["new"]), (200, &json!(false)), "{r}");
 
@@ -215,7 +242,8 @@ async fn a_manual_seal_seals_once_then_reports_it_sealed() {
     let dir = tempfile::tempdir().unwrap();
     let fake = fake_twitch().await;
     let ch = "manualc";
-    let daemon = Daemon::start(settings(&fake, &sqlite_url(dir.path()), &[ch], &[("CHATSEAL__HTTP__ADMIN_TOKEN", TOKEN)])).await;
+    let daemon =
+        Daemon::start(settings(&fake, &sqlite_url(dir.path()), &[ch], &[("CHATSEAL__HTTP__ADMIN_TOKEN", TOKEN)])).await;
     assert!(fake.wait_joined(ch, Duration::from_secs(20)).await);
     let e = next_epoch();
     chat(&fake, ch, e, &["dora", "egon"], "m");
@@ -293,7 +321,11 @@ fn chatseal_cli(store_url: &str, args: &[&str]) -> (i32, String, String) {
         .env_remove("DATABASE_URL")
         .output()
         .expect("run chatseal");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

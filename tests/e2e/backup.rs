@@ -23,7 +23,11 @@ const LEN: i64 = 2;
 const TOKEN: &str = "backup-tok-93ad";
 
 fn short(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
-    let mut v = vec![("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s"), ("CHATSEAL__HTTP__ADMIN_TOKEN", TOKEN)];
+    let mut v = vec![
+        ("CHATSEAL__EPOCH__LENGTH", "2s"),
+        ("CHATSEAL__EPOCH__GRACE", "1s"),
+        ("CHATSEAL__HTTP__ADMIN_TOKEN", TOKEN),
+    ];
     v.extend_from_slice(extra);
     v
 }
@@ -46,7 +50,11 @@ pub fn cli_env(args: &[&str], store_url: &str, backup_dir: &Path, extra: &[(&str
         .env("CHATSEAL__HTTP__LISTEN", "127.0.0.1:1")
         .output()
         .expect("run chatseal");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 fn send(fake: &FakeTwitch, login: &str, id: &str, ts_ms: i64) {
@@ -66,7 +74,12 @@ async fn wait_sealed(base: &str, epoch: i64) -> Value {
 }
 
 async fn post_backup(base: &str) -> (u16, Value) {
-    let resp = reqwest::Client::new().post(format!("{base}/v1/admin/backup")).header("authorization", format!("Bearer {TOKEN}")).send().await.expect("POST backup");
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v1/admin/backup"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .expect("POST backup");
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap_or(Value::Null))
 }
@@ -123,10 +136,18 @@ async fn backup_under_write_load_restores_to_its_manifest() {
     let source = Store::open(&url).await.unwrap();
     let seals = restored.sealed_epochs(None, 100_000).await.unwrap();
     assert_eq!(seals.len() as i64, manifest["sealed_epochs"].as_i64().unwrap());
-    assert!((source.sealed_epochs(None, 100_000).await.unwrap().len()) > seals.len(), "the source sealed more after the backup");
+    assert!(
+        (source.sealed_epochs(None, 100_000).await.unwrap().len()) > seals.len(),
+        "the source sealed more after the backup"
+    );
     for s in &seals {
         let there = source.sealed_epoch(s.epoch, &s.channel).await.unwrap().expect("the source has the seal");
-        assert_eq!((&there.root, &there.claim_root, &there.digest, there.participants), (&s.root, &s.claim_root, &s.digest, s.participants), "epoch {}", s.epoch);
+        assert_eq!(
+            (&there.root, &there.claim_root, &there.digest, there.participants),
+            (&s.root, &s.claim_root, &s.digest, s.participants),
+            "epoch {}",
+            s.epoch
+        );
     }
     assert_eq!(restored.last_sealed_epoch().await.unwrap(), Some(newest_in_backup));
     let audit = restored.audit_log(1).await.unwrap();
@@ -171,7 +192,11 @@ async fn cli_lists_verifies_and_refuses_damaged_backups_and_live_stores() {
     assert_eq!(std::fs::read(dir.path().join("chatseal.db")).unwrap(), live_before, "refused means untouched");
     let (code, out, err) = cli(&["restore", "--from", &id, "--force"], &url, &backups);
     assert_eq!(code, 0, "{out}{err}");
-    let aside: Vec<_> = std::fs::read_dir(dir.path()).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("chatseal.db.replaced-")).collect();
+    let aside: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("chatseal.db.replaced-"))
+        .collect();
     assert_eq!(aside.len(), 1, "the replaced store is moved aside: {out}");
     assert_eq!(std::fs::read(aside[0].path()).unwrap(), live_before, "moved aside byte for byte");
     check_store(&url, "alpha").await;
@@ -232,7 +257,9 @@ async fn damaged_store_is_refused_or_quarantined_restored_and_topped_up() {
     let damaged = flip_sealed_row(&url, &db, e0).await;
 
     // on_corruption = "refuse": not started, nothing touched.
-    let d = Daemon::start(settings_for(&fake, &url, &["alpha"], &short(&[("CHATSEAL__BACKUP__ON_CORRUPTION", "refuse")]))).await;
+    let d =
+        Daemon::start(settings_for(&fake, &url, &["alpha"], &short(&[("CHATSEAL__BACKUP__ON_CORRUPTION", "refuse")])))
+            .await;
     let err = d.stop().await.expect_err("refused").to_string();
     assert!(err.contains("digest"), "{err}");
     assert_eq!(std::fs::read(&db).unwrap(), damaged);
@@ -246,18 +273,29 @@ async fn damaged_store_is_refused_or_quarantined_restored_and_topped_up() {
     })
     .await;
     let rec = &status["last_recovery"];
-    assert_eq!((rec["outcome"].as_str(), rec["backup_id"].as_str()), (Some("restored"), Some(backup_id.as_str())), "{status}");
+    assert_eq!(
+        (rec["outcome"].as_str(), rec["backup_id"].as_str()),
+        (Some("restored"), Some(backup_id.as_str())),
+        "{status}"
+    );
     assert!(rec["damage"].as_str().unwrap_or("").contains("digest"), "{rec}");
     assert!(rec["salvage"]["merged"]["participation"].as_i64().unwrap_or(0) >= 6, "{rec}");
     // The sealer seals e1 again from the merged participation: the same root as before.
     let again = wait_sealed(&d.base, e1).await;
-    assert_eq!((&again["root"], &again["claim_root"], &again["participants"]), (&sealed_e1["root"], &sealed_e1["claim_root"], &sealed_e1["participants"]));
+    assert_eq!(
+        (&again["root"], &again["claim_root"], &again["participants"]),
+        (&sealed_e1["root"], &sealed_e1["claim_root"], &sealed_e1["participants"])
+    );
     d.stop().await.expect("graceful stop");
     let quarantined = Path::new(rec["quarantine"].as_str().unwrap()).join("chatseal.db");
     assert_eq!(std::fs::read(&quarantined).unwrap(), damaged, "the damaged file is kept byte for byte");
     let store = check_store(&url, "alpha").await;
     let open_counts = message_counts(&url, open, "alpha").await;
-    assert_eq!(open_counts.keys().cloned().collect::<Vec<_>>(), ["q0", "q1", "q2"], "lines after the backup are merged back");
+    assert_eq!(
+        open_counts.keys().cloned().collect::<Vec<_>>(),
+        ["q0", "q1", "q2"],
+        "lines after the backup are merged back"
+    );
     assert!(open_counts.values().all(|n| *n == 1), "{open_counts:?}");
     assert_eq!(store.audit_log(5).await.unwrap().iter().filter(|a| a.action == "restore").count(), 1);
 }
@@ -273,7 +311,8 @@ async fn crashpoints_abort_at_backup_rename_leaves_no_backup() {
     let backups = dir.path().join("backups");
     let fake = fake_twitch().await;
     sealed_store(&fake, &url, 3).await;
-    let (code, out, err) = cli_env(&["backup", "now"], &url, &backups, &[("FAILPOINTS", "backup.rename=return(abort)")]);
+    let (code, out, err) =
+        cli_env(&["backup", "now"], &url, &backups, &[("FAILPOINTS", "backup.rename=return(abort)")]);
     assert_ne!(code, 0, "the process aborted at the failpoint: {out}{err}");
     assert!(err.contains("failpoint backup.rename"), "{err}");
     let (code, out, _) = cli(&["backup", "list"], &url, &backups);

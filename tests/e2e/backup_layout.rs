@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use chatseal_actors::backup::manifest::{Manifest, DATA_DIR, FOLDER_HASH_ALGORITHM, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, SQLITE_FILE};
+use chatseal_actors::backup::manifest::{
+    Manifest, DATA_DIR, FOLDER_HASH_ALGORITHM, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, SQLITE_FILE,
+};
 use chatseal_actors::backup::{take_backup, verify, BackupError, PgDump};
 use chatseal_schema::Store;
 
@@ -53,8 +55,12 @@ async fn the_data_folder_root_catches_changed_and_added_files() {
     let folder = backups.join(&m.id);
     assert_eq!(m.format, MANIFEST_FORMAT);
     let h = m.merkle_hash.clone().expect("a format 2 manifest has the folder root");
-    assert_eq!((h.algorithm.as_str(), h.hash_names, h.folder.as_str(), h.root.len()), (FOLDER_HASH_ALGORITHM, true, DATA_DIR, 64));
-    let mut top: Vec<String> = std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert_eq!(
+        (h.algorithm.as_str(), h.hash_names, h.folder.as_str(), h.root.len()),
+        (FOLDER_HASH_ALGORITHM, true, DATA_DIR, 64)
+    );
+    let mut top: Vec<String> =
+        std::fs::read_dir(&folder).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     top.sort();
     assert_eq!(top, [DATA_DIR, MANIFEST_FILE]);
     assert!(folder.join(DATA_DIR).join(SQLITE_FILE).is_file());

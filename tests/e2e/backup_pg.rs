@@ -15,7 +15,10 @@ use crate::harness::now_ms;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_backup_through_pg_dump_restores_into_an_empty_database() {
     let Some((url, _db)) = chatseal_schema::testing::fresh_pg_url().await else { return };
-    assert!(pg::find_on_path("pg_dump").is_some(), "this test needs pg_dump on PATH (apt-get install postgresql-client)");
+    assert!(
+        pg::find_on_path("pg_dump").is_some(),
+        "this test needs pg_dump on PATH (apt-get install postgresql-client)"
+    );
     let store = Store::open(&url).await.unwrap();
     let e = seed_one_sealed_epoch(&store, 5).await;
 

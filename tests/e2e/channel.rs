@@ -25,7 +25,13 @@ async fn reconnect_overlap_counts_each_line_once() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
     let fake = fake_twitch().await;
-    let d = Daemon::start(settings_for(&fake, &url, &["alpha"], &[LONG_EPOCH[0], ("CHATSEAL__TWITCH__RECONNECT_OVERLAP", "1s")])).await;
+    let d = Daemon::start(settings_for(
+        &fake,
+        &url,
+        &["alpha"],
+        &[LONG_EPOCH[0], ("CHATSEAL__TWITCH__RECONNECT_OVERLAP", "1s")],
+    ))
+    .await;
     assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
     let epoch = epoch_now();
     for n in 0..5 {
@@ -33,7 +39,10 @@ async fn reconnect_overlap_counts_each_line_once() {
     }
     fake.broadcast_raw(&reconnect());
     // make before break: a second connection joins while the first still reads
-    assert!(fake.wait_for(Duration::from_secs(20), |t| t.joined_connections("alpha") >= 2).await, "second connection joined");
+    assert!(
+        fake.wait_for(Duration::from_secs(20), |t| t.joined_connections("alpha") >= 2).await,
+        "second connection joined"
+    );
     let mut delivered = 0;
     for n in 0..10 {
         delivered += fake.send_raw("alpha", &line("alpha", "overlap", n));
@@ -47,7 +56,10 @@ async fn reconnect_overlap_counts_each_line_once() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     d.stop().await.expect("graceful stop");
     let counts = message_counts(&url, epoch, "alpha").await;
-    assert_eq!(counts, BTreeMap::from([("after".to_string(), 3), ("before".to_string(), 5), ("overlap".to_string(), 10)]));
+    assert_eq!(
+        counts,
+        BTreeMap::from([("after".to_string(), 3), ("before".to_string(), 5), ("overlap".to_string(), 10)])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,7 +73,11 @@ async fn abrupt_close_reconnects_and_rejoins() {
     fake.send_raw("alpha", &line("alpha", "one", 0));
     tokio::time::sleep(Duration::from_millis(200)).await;
     fake.drop_all();
-    assert!(fake.wait_for(Duration::from_secs(20), |t| t.total_connections() >= 2 && t.joined_connections("alpha") == 1).await, "rejoined");
+    assert!(
+        fake.wait_for(Duration::from_secs(20), |t| t.total_connections() >= 2 && t.joined_connections("alpha") == 1)
+            .await,
+        "rejoined"
+    );
     fake.send_raw("alpha", &line("alpha", "two", 0));
     tokio::time::sleep(Duration::from_millis(300)).await;
     let (_, status) = get_json(&format!("{}/v1/status", d.base)).await;
@@ -78,21 +94,28 @@ async fn abrupt_close_reconnects_and_rejoins() {
 async fn stalled_server_is_detected_as_dead_link() {
     let dir = tempfile::tempdir().unwrap();
     let fake = fake_twitch().await;
-    let extra = [LONG_EPOCH[0], ("CHATSEAL__TWITCH__PING_INTERVAL", "300ms"), ("CHATSEAL__TWITCH__PONG_TIMEOUT", "500ms")];
+    let extra =
+        [LONG_EPOCH[0], ("CHATSEAL__TWITCH__PING_INTERVAL", "300ms"), ("CHATSEAL__TWITCH__PONG_TIMEOUT", "500ms")];
     let d = Daemon::start(settings_for(&fake, &sqlite_url(dir.path()), &["alpha"], &extra)).await;
     assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
     // PINGs answered: the link stays
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(fake.total_connections(), 1, "a healthy link is kept");
     fake.set_silent(true);
-    assert!(fake.wait_for(Duration::from_secs(20), |t| t.total_connections() >= 2).await, "dead link detected and reconnected");
+    assert!(
+        fake.wait_for(Duration::from_secs(20), |t| t.total_connections() >= 2).await,
+        "dead link detected and reconnected"
+    );
     d.stop().await.expect("graceful stop");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_join_is_backed_off_not_hammered() {
     let dir = tempfile::tempdir().unwrap();
-    let fake = FakeTwitch::start(FakeTwitchConfig { refuse_channels: ["gone".to_string()].into(), ..Default::default() }).await.unwrap();
+    let fake =
+        FakeTwitch::start(FakeTwitchConfig { refuse_channels: ["gone".to_string()].into(), ..Default::default() })
+            .await
+            .unwrap();
     let extra = [LONG_EPOCH[0], ("CHATSEAL__TWITCH__RECONNECT_MAX", "2s")];
     let d = Daemon::start(settings_for(&fake, &sqlite_url(dir.path()), &["alpha", "gone"], &extra)).await;
     assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
@@ -170,7 +193,12 @@ async fn hostile_lines_next_to_good_ones() {
     // Series exist from the start at 0; this test sent 4 of each (the recorder is per process,
     // and no other test sends hostile lines).
     let value = |series: &str| -> f64 {
-        metrics.lines().find(|l| l.starts_with(series)).and_then(|l| l.rsplit(' ').next()).and_then(|v| v.parse().ok()).unwrap_or(0.0)
+        metrics
+            .lines()
+            .find(|l| l.starts_with(series))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
     };
     assert!(value("chatseal_irc_lines_rejected_total{reason=\"overlong\"}") >= 4.0, "overlong counted");
     assert!(value("chatseal_irc_lines_rejected_total{reason=\"invalid_utf8\"}") >= 4.0, "invalid utf8 counted");
@@ -184,13 +212,18 @@ async fn hostile_lines_next_to_good_ones() {
 async fn login_sends_pass_before_nick_and_anonymous_uses_justinfan() {
     let dir = tempfile::tempdir().unwrap();
     let fake = fake_twitch().await;
-    let extra = [LONG_EPOCH[0], ("CHATSEAL__TWITCH__LOGIN", "MyBot"), ("CHATSEAL__TWITCH__TOKEN", "oauth:sekrit-token-123")];
+    let extra =
+        [LONG_EPOCH[0], ("CHATSEAL__TWITCH__LOGIN", "MyBot"), ("CHATSEAL__TWITCH__TOKEN", "oauth:sekrit-token-123")];
     let d = Daemon::start(settings_for(&fake, &sqlite_url(dir.path()), &["alpha"], &extra)).await;
     assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
     let s = fake.sessions().into_iter().find(|s| s.channels.iter().any(|c| c == "alpha")).expect("a joined session");
     assert_eq!(s.nick.as_deref(), Some("mybot"));
     assert_eq!(s.pass.as_ref().map(|p| p.expose().to_string()).as_deref(), Some("oauth:sekrit-token-123"));
-    assert!(s.caps.iter().any(|c| c == "twitch.tv/tags") && s.caps.iter().any(|c| c == "twitch.tv/commands"), "{:?}", s.caps);
+    assert!(
+        s.caps.iter().any(|c| c == "twitch.tv/tags") && s.caps.iter().any(|c| c == "twitch.tv/commands"),
+        "{:?}",
+        s.caps
+    );
     let (_, status) = get_json(&format!("{}/v1/status", d.base)).await;
     assert!(!status.to_string().contains("sekrit"), "no secret in status");
     let metrics = reqwest::get(format!("{}/metrics", d.base)).await.unwrap().text().await.unwrap();
@@ -214,9 +247,13 @@ async fn a_thousand_channels_in_one_process() {
     let fake = fake_twitch().await;
     let names: Vec<String> = (0..1000).map(|i| format!("c{i:04}")).collect();
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
-    let extra = [LONG_EPOCH[0], ("CHATSEAL__TWITCH__JOINS_PER_WINDOW", "20"), ("CHATSEAL__TWITCH__JOIN_WINDOW", "50ms")];
+    let extra =
+        [LONG_EPOCH[0], ("CHATSEAL__TWITCH__JOINS_PER_WINDOW", "20"), ("CHATSEAL__TWITCH__JOIN_WINDOW", "50ms")];
     let d = Daemon::start(settings_for(&fake, &url, &refs, &extra)).await;
-    assert!(fake.wait_for(Duration::from_secs(180), |t| t.joined_channels().len() == 1000).await, "all 1000 channels joined");
+    assert!(
+        fake.wait_for(Duration::from_secs(180), |t| t.joined_channels().len() == 1000).await,
+        "all 1000 channels joined"
+    );
     let log: Vec<Instant> = fake.join_log().iter().map(|(t, _, _)| *t).collect();
     assert_eq!(log.len(), 1000, "one JOIN per channel");
     // Pacing at this speed is measured loosely: loopback delivery under a loaded 2-core machine

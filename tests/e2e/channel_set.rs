@@ -18,7 +18,12 @@ use crate::harness::*;
 const TOKEN: &str = "channels-admin-tok";
 
 fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().map(|s| s.success()).unwrap_or(false);
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     assert!(ok, "kill -{sig} {}", child.id());
 }
 
@@ -47,14 +52,21 @@ async fn wait_log(log: &Path, needle: &str) {
 
 /// Waits until no live connection of the fake server has joined `channel`.
 async fn wait_parted(fake: &FakeTwitch, channel: &str, timeout: Duration) {
-    wait_for(&format!("#{channel} parted"), timeout, || async { (fake.joined_connections(channel) == 0).then_some(()) }).await;
+    wait_for(&format!("#{channel} parted"), timeout, || async {
+        (fake.joined_connections(channel) == 0).then_some(())
+    })
+    .await;
 }
 
 /// Sends one line per login on `channel`, all stamped `ts_ms` (one epoch), ids unique by `tag`.
 fn chat(fake: &FakeTwitch, channel: &str, ts_ms: i64, logins: &[String], tag: &str) {
     for (i, login) in logins.iter().enumerate() {
         let who = Chatter::new(login, &format!("{}", 7000 + i), login);
-        assert_eq!(fake.send_raw(channel, &privmsg(channel, &who, &format!("{tag}-{channel}-{login}"), ts_ms, "hi", None)), 1, "#{channel} is joined by one connection");
+        assert_eq!(
+            fake.send_raw(channel, &privmsg(channel, &who, &format!("{tag}-{channel}-{login}"), ts_ms, "hi", None)),
+            1,
+            "#{channel} is joined by one connection"
+        );
     }
 }
 
@@ -72,7 +84,11 @@ fn cli(args: &[&str], url: &str) -> (i32, String, String) {
         .env("CHATSEAL__TWITCH__CHANNELS", "alpha")
         .output()
         .expect("run chatseal");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,7 +178,11 @@ async fn sighup_after_a_config_edit_joins_the_new_channel_and_parts_the_removed_
     signal(&child, "HUP");
     wait_log(&log, "the configuration does not load").await;
     still_running(&mut child, "after SIGHUP with a broken config");
-    assert_eq!((fake.joined_connections("alpha"), fake.joined_connections("gamma")), (1, 1), "a broken config changes no channel");
+    assert_eq!(
+        (fake.joined_connections("alpha"), fake.joined_connections("gamma")),
+        (1, 1),
+        "a broken config changes no channel"
+    );
 
     signal(&child, "TERM");
     let status = wait_exit(&mut child, Duration::from_secs(30)).await;
@@ -175,14 +195,21 @@ async fn sighup_after_a_config_edit_joins_the_new_channel_and_parts_the_removed_
     assert_eq!(message_counts(&url, epoch, "gamma").await.len(), 4);
     let store = chatseal_schema::Store::open(&url).await.unwrap();
     assert_eq!(store.channel_set().await.unwrap(), ["alpha", "gamma"]);
-    let audit: Vec<(String, String, String)> = store.audit_log(10).await.unwrap().into_iter().map(|r| (r.action, r.subject, r.detail)).collect();
+    let audit: Vec<(String, String, String)> =
+        store.audit_log(10).await.unwrap().into_iter().map(|r| (r.action, r.subject, r.detail)).collect();
     assert!(audit.contains(&("channel_add".into(), "#gamma".into(), "by=config".into())), "{audit:?}");
     assert!(audit.contains(&("channel_remove".into(), "#beta".into(), "by=config".into())), "{audit:?}");
     // #beta's coverage span was closed by the hand-over, before the part was seen, while
     // #alpha's went on until the stop.
     let spans = store.coverage_spans(Some("beta"), epoch * 1000, now_ms() + 3_600_000).await.unwrap();
     assert!(!spans.is_empty() && spans.iter().all(|s| s.until_ms <= parted_at), "{spans:?} after {parted_at}");
-    let alpha_end = store.coverage_spans(Some("alpha"), epoch * 1000, now_ms() + 3_600_000).await.unwrap().iter().map(|s| s.until_ms).max();
+    let alpha_end = store
+        .coverage_spans(Some("alpha"), epoch * 1000, now_ms() + 3_600_000)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.until_ms)
+        .max();
     let beta_end = spans.iter().map(|s| s.until_ms).max();
     assert!(alpha_end > beta_end, "#alpha ({alpha_end:?}) was covered after #beta's end ({beta_end:?})");
 }
@@ -205,7 +232,8 @@ async fn cli_changes_reach_a_running_daemon(url: &str) {
     // Poll interval (1 s) plus the join pacing of two channels (harness: 1 s window).
     assert!(added.elapsed() < Duration::from_secs(6), "joined within {:?}", added.elapsed());
     let (_, status) = get_json(&format!("{}/v1/status", daemon.base)).await;
-    let names: Vec<&str> = status["channels"].as_array().unwrap().iter().filter_map(|c| c["channel"].as_str()).collect();
+    let names: Vec<&str> =
+        status["channels"].as_array().unwrap().iter().filter_map(|c| c["channel"].as_str()).collect();
     assert_eq!(names, ["alpha", "beta", "gamma"], "/v1/status follows the set");
 
     let (code, out, err) = cli(&["channels", "remove", "alpha"], url);
@@ -217,7 +245,8 @@ async fn cli_changes_reach_a_running_daemon(url: &str) {
     })
     .await;
     let (_, status) = get_json(&format!("{}/v1/status", daemon.base)).await;
-    let names: Vec<&str> = status["channels"].as_array().unwrap().iter().filter_map(|c| c["channel"].as_str()).collect();
+    let names: Vec<&str> =
+        status["channels"].as_array().unwrap().iter().filter_map(|c| c["channel"].as_str()).collect();
     assert_eq!(names, ["beta", "gamma"], "a removed channel leaves /v1/status");
 
     let (code, out, _) = cli(&["channels", "list"], url);
@@ -231,8 +260,14 @@ async fn cli_changes_reach_a_running_daemon(url: &str) {
     let epoch = (ts / 1000).div_euclid(3600) * 3600;
     assert_eq!(message_counts(url, epoch, "alpha").await.len(), 3, "what #alpha read before its removal is durable");
     let store = chatseal_schema::Store::open(url).await.unwrap();
-    let audit: Vec<(String, String, String)> = store.audit_log(10).await.unwrap().into_iter().map(|r| (r.action, r.subject, r.detail)).collect();
-    for want in [("channel_add", "#beta", "by=cli"), ("channel_add", "#gamma", "by=cli"), ("channel_remove", "#alpha", "by=cli"), ("channel_add", "#alpha", "by=config")] {
+    let audit: Vec<(String, String, String)> =
+        store.audit_log(10).await.unwrap().into_iter().map(|r| (r.action, r.subject, r.detail)).collect();
+    for want in [
+        ("channel_add", "#beta", "by=cli"),
+        ("channel_add", "#gamma", "by=cli"),
+        ("channel_remove", "#alpha", "by=cli"),
+        ("channel_add", "#alpha", "by=config"),
+    ] {
         assert!(audit.contains(&(want.0.into(), want.1.into(), want.2.into())), "{want:?} in {audit:?}");
     }
 }
@@ -286,7 +321,8 @@ async fn the_admin_route_changes_the_set_with_the_token_only() {
     assert_eq!(body["channels"], json!(["beta"]));
     assert!(fake.wait_joined("beta", Duration::from_secs(10)).await, "#beta joined");
     wait_parted(&fake, "alpha", Duration::from_secs(10)).await;
-    let audit: Vec<(String, String, String)> = store.audit_log(10).await.unwrap().into_iter().map(|r| (r.action, r.subject, r.detail)).collect();
+    let audit: Vec<(String, String, String)> =
+        store.audit_log(10).await.unwrap().into_iter().map(|r| (r.action, r.subject, r.detail)).collect();
     assert!(audit.contains(&("channel_add".into(), "#beta".into(), "by=admin".into())), "{audit:?}");
     assert!(audit.contains(&("channel_remove".into(), "#alpha".into(), "by=admin".into())), "{audit:?}");
     daemon.stop().await.expect("clean stop");

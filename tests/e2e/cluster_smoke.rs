@@ -38,7 +38,13 @@ async fn cluster(port: u16) -> Option<Value> {
 
 /// Slots held per live member, from /v1/cluster.
 fn slots_of(v: &Value) -> Vec<(String, usize)> {
-    v["members"].as_array().into_iter().flatten().filter(|m| m["alive"] == true).map(|m| (m["instance"].as_str().unwrap_or("").to_owned(), m["slots"].as_array().map_or(0, |s| s.len()))).collect()
+    v["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["alive"] == true)
+        .map(|m| (m["instance"].as_str().unwrap_or("").to_owned(), m["slots"].as_array().map_or(0, |s| s.len())))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -64,7 +70,11 @@ async fn two_members_split_the_channels_and_one_takes_over_after_a_kill() {
         (even && once).then_some(v)
     })
     .await;
-    let sealer = view["roles"].as_array().and_then(|r| r.iter().find(|r| r["role"] == "sealer")).cloned().expect("a sealer role");
+    let sealer = view["roles"]
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["role"] == "sealer"))
+        .cloned()
+        .expect("a sealer role");
     let (holder, fence) = (sealer["holder"].as_str().unwrap_or("").to_owned(), sealer["fence"].as_i64().unwrap_or(0));
     assert!(holder == "a" || holder == "b", "one member holds the sealer role: {view}");
 
@@ -73,22 +83,36 @@ async fn two_members_split_the_channels_and_one_takes_over_after_a_kill() {
     dead.kill().expect("kill -9");
     let _ = dead.wait();
     let killed = std::time::Instant::now();
-    let after = wait_for(&format!("the survivor to hold all six channels and the sealer role ({})", logs()), Duration::from_secs(60), || async {
-        let v = cluster(alive_port).await?;
-        let slots = slots_of(&v);
-        let all = slots.len() == 1 && slots[0].1 == 6;
-        let joined = CHANNELS.iter().all(|c| fake.joined_connections(c) == 1);
-        let role = v["roles"].as_array().and_then(|r| r.iter().find(|r| r["role"] == "sealer")).cloned()?;
-        (all && joined && role["holder"] != holder.as_str() && role["fence"].as_i64()? > fence).then_some(v)
-    })
+    let after = wait_for(
+        &format!("the survivor to hold all six channels and the sealer role ({})", logs()),
+        Duration::from_secs(60),
+        || async {
+            let v = cluster(alive_port).await?;
+            let slots = slots_of(&v);
+            let all = slots.len() == 1 && slots[0].1 == 6;
+            let joined = CHANNELS.iter().all(|c| fake.joined_connections(c) == 1);
+            let role = v["roles"].as_array().and_then(|r| r.iter().find(|r| r["role"] == "sealer")).cloned()?;
+            (all && joined && role["holder"] != holder.as_str() && role["fence"].as_i64()? > fence).then_some(v)
+        },
+    )
     .await;
     eprintln!("takeover after kill -9: {:?} (lease_ttl 3 s): {after}", killed.elapsed());
     // /v1/status says the same of the survivor.
-    let status: Value = reqwest::get(format!("http://127.0.0.1:{alive_port}/v1/status")).await.expect("status").json().await.expect("json");
+    let status: Value = reqwest::get(format!("http://127.0.0.1:{alive_port}/v1/status"))
+        .await
+        .expect("status")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(status["cluster"]["enabled"], true, "{status}");
     assert_eq!(status["cluster"]["slots"].as_array().map(|s| s.len()), Some(6), "{status}");
     assert_eq!(status["cluster"]["members"], 1, "{status}");
-    assert!(status["cluster"]["roles"].as_array().is_some_and(|r| r.iter().any(|r| r["role"] == "sealer" && r["fence"].as_i64() > Some(fence))), "{status}");
+    assert!(
+        status["cluster"]["roles"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["role"] == "sealer" && r["fence"].as_i64() > Some(fence))),
+        "{status}"
+    );
     for c in [&mut a, &mut b] {
         let _ = c.kill();
         let _ = c.wait();

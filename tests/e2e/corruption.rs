@@ -21,12 +21,21 @@ const LEN: i64 = 2;
 async fn sealed_store(dir: &std::path::Path, n: usize) -> (String, i64) {
     let url = sqlite_url(dir);
     let fake = fake_twitch().await;
-    let d = Daemon::start(settings_for(&fake, &url, &["alpha"], &[("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s")])).await;
+    let d = Daemon::start(settings_for(
+        &fake,
+        &url,
+        &["alpha"],
+        &[("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s")],
+    ))
+    .await;
     assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
     let e = (now_ms() / 1000).div_euclid(LEN) * LEN + LEN;
     for u in 0..n {
         let login = format!("p{u}");
-        fake.send_raw("alpha", &privmsg("alpha", &Chatter::new(&login, "1", &login), &format!("c-{u}"), e * 1000 + u as i64, "hi", None));
+        fake.send_raw(
+            "alpha",
+            &privmsg("alpha", &Chatter::new(&login, "1", &login), &format!("c-{u}"), e * 1000 + u as i64, "hi", None),
+        );
     }
     wait_for("sealed", Duration::from_secs(30), || async {
         let (code, _) = get_json(&format!("{}/v1/epochs/{e}/alpha", d.base)).await;
@@ -51,7 +60,8 @@ async fn refuses_to_start(url: &str) -> String {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("no verified backup"), "{err}");
-    let dir = chatseal_schema::sqlite_path(url).and_then(|p| p.parent().map(|d| d.to_path_buf())).expect("a SQLite store");
+    let dir =
+        chatseal_schema::sqlite_path(url).and_then(|p| p.parent().map(|d| d.to_path_buf())).expect("a SQLite store");
     assert!(!dir.join("quarantine").exists(), "nothing is moved without a backup to restore");
     err
 }
@@ -87,7 +97,11 @@ async fn flipped_byte_in_an_index_page_is_caught() {
         let rows = store.sealed_participants(e, "alpha").await.unwrap();
         let db = store.db();
         let q = |sql: &str| Statement::from_string(db.get_database_backend(), sql.to_string());
-        let root = db.query_one_raw(q("SELECT rootpage FROM sqlite_master WHERE name = 'uq_sealed_participants_user'")).await.unwrap().expect("the index exists");
+        let root = db
+            .query_one_raw(q("SELECT rootpage FROM sqlite_master WHERE name = 'uq_sealed_participants_user'"))
+            .await
+            .unwrap()
+            .expect("the index exists");
         let size = db.query_one_raw(q("PRAGMA page_size")).await.unwrap().expect("page size");
         let (root, size): (i64, i64) = (root.try_get_by_index(0).unwrap(), size.try_get_by_index(0).unwrap());
         store.checkpoint().await.unwrap();
@@ -97,7 +111,11 @@ async fn flipped_byte_in_an_index_page_is_caught() {
     let mut bytes = std::fs::read(&path).unwrap();
     // A small index fits its root page, a leaf: flip one hex digit of a key in that page only.
     let start = (page - 1) * page_size;
-    let at = bytes[start..start + page_size].windows(64).position(|w| w == hash.as_bytes()).expect("the key is in the index's page") + start;
+    let at = bytes[start..start + page_size]
+        .windows(64)
+        .position(|w| w == hash.as_bytes())
+        .expect("the key is in the index's page")
+        + start;
     bytes[at + 20] = if bytes[at + 20] == b'0' { b'1' } else { b'0' };
     std::fs::write(&path, &bytes).unwrap();
     let err = refuses_to_start(&url).await;
@@ -134,7 +152,10 @@ async fn wal_truncated_at_random_offsets_opens_to_a_consistent_prefix() {
         let login = format!("w{n}");
         let ts = now_ms();
         epochs.insert((ts / 1000).div_euclid(3600) * 3600);
-        fake.send_raw("alpha", &privmsg("alpha", &Chatter::new(&login, "1", &login), &format!("wal-{n}"), ts, "hi", None));
+        fake.send_raw(
+            "alpha",
+            &privmsg("alpha", &Chatter::new(&login, "1", &login), &format!("wal-{n}"), ts, "hi", None),
+        );
         sent.insert(login, 1);
         if n % 40 == 0 {
             tokio::time::sleep(Duration::from_millis(60)).await;

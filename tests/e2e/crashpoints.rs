@@ -27,7 +27,14 @@ fn spawn(fake: &FakeTwitch, url: &str, failpoints: &str) -> std::process::Child 
 fn send_epoch(fake: &FakeTwitch, e: i64, tag: &str, users: usize, sent: &mut BTreeMap<String, i64>) {
     for u in 0..users {
         let login = format!("{tag}{u}");
-        let line = privmsg("alpha", &Chatter::new(&login, "3", &login), &format!("{tag}-{e}-{u}"), e * 1000 + 50 * u as i64, "hi", None);
+        let line = privmsg(
+            "alpha",
+            &Chatter::new(&login, "3", &login),
+            &format!("{tag}-{e}-{u}"),
+            e * 1000 + 50 * u as i64,
+            "hi",
+            None,
+        );
         if fake.send_raw("alpha", &line) > 0 {
             *sent.entry(login).or_default() += 1;
         }
@@ -59,7 +66,11 @@ async fn crash_at(failpoints: &str) {
     // Start again without failpoints: it recovers, records and seals.
     let before = fake.total_connections();
     let mut child = spawn(&fake, &url, "");
-    assert!(fake.wait_for(Duration::from_secs(30), |t| t.total_connections() > before && t.joined_connections("alpha") == 1).await);
+    assert!(
+        fake.wait_for(Duration::from_secs(30), |t| t.total_connections() > before
+            && t.joined_connections("alpha") == 1)
+            .await
+    );
     // An epoch none of the lines before the crash went to.
     let after = ((now_ms() / 1000).div_euclid(LEN) * LEN + LEN).max(epochs.iter().max().copied().unwrap_or(0) + LEN);
     send_epoch(&fake, after, "b", 5, &mut sent);

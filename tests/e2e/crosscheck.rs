@@ -18,11 +18,11 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
+use chatseal_actors::sealer::bundle::verify_bundle;
+use chatseal_actors::sealer::limits::ProgramLimits;
 use chatseal_actors::sealer::merkle::{
     claim_id, claim_leaf, parse_hash, participation_leaf, user_hash, verify, Hash32, MerkleTree,
 };
-use chatseal_actors::sealer::bundle::verify_bundle;
-use chatseal_actors::sealer::limits::ProgramLimits;
 use chatseal_schema::Store;
 
 use crate::harness::*;
@@ -108,7 +108,8 @@ fn write_fixture(dir: &Path, name: &str, epoch: i64, leaves: &[String], root: &s
 
 /// Reads the seal of (`epoch`, `channel`) from the store, checks it, writes its two fixtures.
 async fn check_and_write(store: &Store, dir: &Path, epoch: i64, channel: &str, expected: usize) {
-    let seal = store.sealed_epoch(epoch, channel).await.expect("read seal").unwrap_or_else(|| panic!("#{channel} sealed"));
+    let seal =
+        store.sealed_epoch(epoch, channel).await.expect("read seal").unwrap_or_else(|| panic!("#{channel} sealed"));
     let rows = store.sealed_participants(epoch, channel).await.expect("read sealed participants");
     assert_eq!(rows.len(), expected, "#{channel}: every chatter sealed");
     assert_eq!(seal.participants, expected as i64, "#{channel}: participant count of the seal");
@@ -125,7 +126,12 @@ async fn check_and_write(store: &Store, dir: &Path, epoch: i64, channel: &str, e
         assert_eq!(leaf, participation_leaf(&uh, channel, epoch as u64), "#{channel}: leaf of {}", r.login);
         let amount: u64 = r.amount.parse().unwrap_or_else(|e| panic!("#{channel}: amount {:?}: {e}", r.amount));
         let cl = parse(&r.claim_leaf, "claim_leaf");
-        assert_eq!(cl, claim_leaf(i as u32, amount, &claim_id(channel, &r.login)), "#{channel}: claim leaf of {}", r.login);
+        assert_eq!(
+            cl,
+            claim_leaf(i as u32, amount, &claim_id(channel, &r.login)),
+            "#{channel}: claim leaf of {}",
+            r.login
+        );
         leaves.push(leaf);
         claim_leaves.push(cl);
     }
@@ -145,7 +151,8 @@ async fn crosscheck_fixtures_from_sealed_trees() {
     let store_url = sqlite_url(db.path());
     let fake = fake_twitch().await;
 
-    let mut plan: Vec<(String, String, usize)> = (1..=SHAPES).map(|k| (shape_channel(k), format!("{k:02}"), k)).collect();
+    let mut plan: Vec<(String, String, usize)> =
+        (1..=SHAPES).map(|k| (shape_channel(k), format!("{k:02}"), k)).collect();
     plan.push((BIG_CHANNEL.to_owned(), "big".to_owned(), BIG));
     let channels: Vec<&str> = plan.iter().map(|(c, _, _)| c.as_str()).collect();
     let s = settings_for(
@@ -192,7 +199,8 @@ async fn crosscheck_fixtures_from_sealed_trees() {
         let resp = reqwest::get(&url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
         assert_eq!(resp.status().as_u16(), 200, "{url}");
         let body = resp.bytes().await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
-        let v = verify_bundle(&body[..], &ProgramLimits::default()).unwrap_or_else(|e| panic!("#{channel}: the bundle does not verify: {e}"));
+        let v = verify_bundle(&body[..], &ProgramLimits::default())
+            .unwrap_or_else(|e| panic!("#{channel}: the bundle does not verify: {e}"));
         assert_eq!((v.participants, v.claim_count), (*n, *n), "#{channel}");
         let path = bundles.join(format!("{channel}-n{n}.bundle.json"));
         std::fs::write(&path, &body).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
@@ -201,7 +209,12 @@ async fn crosscheck_fixtures_from_sealed_trees() {
                 .args(["verify-export", path.to_str().expect("utf-8 path"), "--max-proof-len", "13"])
                 .output()
                 .expect("run chatseal verify-export");
-            assert!(out.status.success(), "verify-export of #{channel}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "verify-export of #{channel}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
     daemon.stop().await.expect("graceful stop");

@@ -34,13 +34,18 @@ fn chatseal(args: &[&str], store_url: &str, backup_dir: &Path, extra: &[(&str, &
         .envs(extra.iter().copied())
         .output()
         .expect("run chatseal");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// `chatseal doctor --json`: (exit code, the report, the text report of a second run).
 fn doctor(store_url: &str, backup_dir: &Path) -> (i32, Value, String) {
     let (code, out, err) = chatseal(&["doctor", "--json"], store_url, backup_dir, &[]);
-    let report: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {out}{err}"));
+    let report: Value =
+        serde_json::from_str(&out).unwrap_or_else(|e| panic!("doctor --json printed no JSON ({e}): {out}{err}"));
     assert_eq!(report["exit"], code, "{report}");
     let (text_code, text, _) = chatseal(&["doctor"], store_url, backup_dir, &[]);
     assert_eq!(text_code, code, "text and JSON runs agree: {text}");
@@ -49,7 +54,10 @@ fn doctor(store_url: &str, backup_dir: &Path) -> (i32, Value, String) {
 
 /// The check named `name` of a JSON report.
 fn check<'a>(report: &'a Value, name: &str) -> &'a Value {
-    report["checks"].as_array().and_then(|cs| cs.iter().find(|c| c["name"] == name)).unwrap_or_else(|| panic!("no check {name}: {report}"))
+    report["checks"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .unwrap_or_else(|| panic!("no check {name}: {report}"))
 }
 
 fn status<'a>(report: &'a Value, name: &str) -> &'a str {
@@ -68,7 +76,13 @@ async fn chat(store: &Store, epoch: i64) {
 /// #alpha joined during `[from_s, until_s)`.
 async fn joined(store: &Store, from_s: i64, until_s: i64) {
     let tx = store.begin_flush().await.unwrap();
-    tx.upsert_coverage(&[CoverageSpan { channel: "alpha".into(), started_ms: from_s * 1000, until_ms: until_s * 1000 }]).await.unwrap();
+    tx.upsert_coverage(&[CoverageSpan {
+        channel: "alpha".into(),
+        started_ms: from_s * 1000,
+        until_ms: until_s * 1000,
+    }])
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
 }
 
@@ -133,7 +147,10 @@ async fn healthy_store_with_a_fresh_backup_exits_0_and_is_left_as_it_was() {
     let (code, report, text) = doctor(&url, &backups);
     assert_eq!(code, 1, "{text}");
     assert_eq!(status(&report, "backups"), "fail", "{text}");
-    assert!(text.contains(&format!("newest backup {id}")) && text.contains("does not verify") && text.contains("bytes"), "{text}");
+    assert!(
+        text.contains(&format!("newest backup {id}")) && text.contains("does not verify") && text.contains("bytes"),
+        "{text}"
+    );
     assert!(text.contains(&format!("chatseal backup verify {id}")), "{text}");
 }
 
@@ -161,8 +178,15 @@ async fn unsealed_past_epoch_coverage_gaps_and_no_backup_are_reported() {
     let (code, report, text) = doctor(&url, &backups);
     assert_eq!(code, 1, "{text}");
     assert_eq!(status(&report, "sealing.backlog"), "fail", "{text}");
-    assert_eq!(check(&report, "sealing.backlog")["value"]["unsealed"], serde_json::json!([{"epoch": e3, "channel": "alpha"}]), "{report}");
-    assert!(text.contains(&format!("epoch {e3} #alpha")) && text.contains(&format!("chatseal seal --epoch {e3}")), "{text}");
+    assert_eq!(
+        check(&report, "sealing.backlog")["value"]["unsealed"],
+        serde_json::json!([{"epoch": e3, "channel": "alpha"}]),
+        "{report}"
+    );
+    assert!(
+        text.contains(&format!("epoch {e3} #alpha")) && text.contains(&format!("chatseal seal --epoch {e3}")),
+        "{text}"
+    );
     assert_eq!(status(&report, "sealing.cursor"), "warn", "{text}");
 
     assert_eq!(status(&report, "coverage"), "warn", "{text}");
@@ -171,11 +195,20 @@ async fn unsealed_past_epoch_coverage_gaps_and_no_backup_are_reported() {
     assert_eq!((half["coverage"].as_f64(), half["sealed"].as_bool()), (Some(0.5), Some(true)), "{half}");
     let absent = gaps.iter().find(|g| g["epoch"] == e4).unwrap_or_else(|| panic!("e4 is a gap: {gaps:?}"));
     assert_eq!((absent["coverage"].as_f64(), absent["sealed"].as_bool()), (Some(0.0), Some(false)), "{absent}");
-    assert!(gaps.iter().all(|g| g["epoch"] != e0 && g["epoch"] != e2 && g["epoch"] != e3), "fully covered epochs and the backlog are no gaps: {gaps:?}");
-    assert!(text.contains(&format!("epoch {e1} #alpha 0.50")) && text.contains(&format!("epoch {e4} #alpha no seal")), "{text}");
+    assert!(
+        gaps.iter().all(|g| g["epoch"] != e0 && g["epoch"] != e2 && g["epoch"] != e3),
+        "fully covered epochs and the backlog are no gaps: {gaps:?}"
+    );
+    assert!(
+        text.contains(&format!("epoch {e1} #alpha 0.50")) && text.contains(&format!("epoch {e4} #alpha no seal")),
+        "{text}"
+    );
 
     assert_eq!(status(&report, "backups"), "fail", "{text}");
-    assert!(text.contains(&format!("no backup in {}", backups.display())) && text.contains("chatseal backup now"), "{text}");
+    assert!(
+        text.contains(&format!("no backup in {}", backups.display())) && text.contains("chatseal backup now"),
+        "{text}"
+    );
     for name in ["store.open", "store.quick_check", "store.digests", "store.durability"] {
         assert_eq!(status(&report, name), "ok", "{name}: {text}");
     }
@@ -212,7 +245,11 @@ async fn flipped_byte_in_a_sealed_row_fails_naming_the_epoch_and_changes_nothing
     let (code, report, text) = doctor(&url, &backups);
     assert_eq!(code, 1, "{text}");
     assert_eq!(status(&report, "store.digests"), "fail", "{text}");
-    assert_eq!(check(&report, "store.digests")["value"]["bad"], serde_json::json!([{"epoch": damaged, "channel": "alpha"}]), "{report}");
+    assert_eq!(
+        check(&report, "store.digests")["value"]["bad"],
+        serde_json::json!([{"epoch": damaged, "channel": "alpha"}]),
+        "{report}"
+    );
     assert!(text.contains(&format!("1 of 5 seals do not match their digest: epoch {damaged} #alpha")), "{text}");
     assert!(text.contains("chatseal restore"), "{text}");
     assert_eq!(std::fs::read(&path).unwrap(), bytes, "the damaged file is byte-identical");
@@ -245,7 +282,11 @@ async fn postgres_store_is_checked_read_only() {
     let meta = store.get_meta("sealer.next_epoch").await.unwrap();
     let (code, report, text) = doctor(&url, backups.path());
     assert_eq!(code, 1, "{text}");
-    assert_eq!(check(&report, "sealing.backlog")["value"]["unsealed"], serde_json::json!([{"epoch": old, "channel": "alpha"}]), "{report}");
+    assert_eq!(
+        check(&report, "sealing.backlog")["value"]["unsealed"],
+        serde_json::json!([{"epoch": old, "channel": "alpha"}]),
+        "{report}"
+    );
     assert_eq!(store.row_counts().await.unwrap(), counts, "doctor wrote nothing");
     assert_eq!(store.get_meta("sealer.next_epoch").await.unwrap(), meta);
 }
@@ -261,7 +302,8 @@ async fn unreachable_stores_exit_69_and_bad_config_78() {
     assert!(out.contains("FAIL backups"), "the other checks are still made: {out}");
     assert!(!dir.path().join("chatseal.db").exists(), "doctor does not create a store");
 
-    let (code, out, err) = chatseal(&["doctor", "--json"], "postgres://root@127.0.0.1:1/chatseal_doctor_nowhere", &backups, &[]);
+    let (code, out, err) =
+        chatseal(&["doctor", "--json"], "postgres://root@127.0.0.1:1/chatseal_doctor_nowhere", &backups, &[]);
     assert_eq!(code, 69, "{out}{err}");
     let report: Value = serde_json::from_str(&out).unwrap();
     assert_eq!((report["unreachable"].as_bool(), report["exit"].as_i64()), (Some(true), Some(69)), "{report}");
@@ -272,8 +314,8 @@ async fn unreachable_stores_exit_69_and_bad_config_78() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn beside_a_running_daemon_it_reads_through_the_wal() {
-    use chatseal::twitchsim::lines::{privmsg, Chatter};
     use crate::harness::{fake_twitch, get_json, settings_for, wait_for, Daemon};
+    use chatseal::twitchsim::lines::{privmsg, Chatter};
     let dir = tempfile::tempdir().unwrap();
     let (url, backups) = (sqlite_url(dir.path()), dir.path().join("backups"));
     let fake = fake_twitch().await;
@@ -283,7 +325,10 @@ async fn beside_a_running_daemon_it_reads_through_the_wal() {
     let e = (now_ms() / 1000).div_euclid(2) * 2 + 2;
     for u in 0..4 {
         let login = format!("p{u}");
-        fake.send_raw("alpha", &privmsg("alpha", &Chatter::new(&login, "1", &login), &format!("d-{u}"), e * 1000 + u, "hi", None));
+        fake.send_raw(
+            "alpha",
+            &privmsg("alpha", &Chatter::new(&login, "1", &login), &format!("d-{u}"), e * 1000 + u, "hi", None),
+        );
     }
     wait_for("the epoch sealed", std::time::Duration::from_secs(30), || async {
         let (code, _) = get_json(&format!("{}/v1/epochs/{e}/alpha", d.base)).await;
@@ -296,7 +341,10 @@ async fn beside_a_running_daemon_it_reads_through_the_wal() {
     for name in ["store.open", "store.quick_check", "store.digests", "store.durability"] {
         assert_eq!(status(&report, name), "ok", "{name}: {report}");
     }
-    assert!(check(&report, "store.digests")["value"]["seals"].as_i64() >= Some(1), "the seal in the WAL is seen: {report}");
+    assert!(
+        check(&report, "store.digests")["value"]["seals"].as_i64() >= Some(1),
+        "the seal in the WAL is seen: {report}"
+    );
     assert_ne!(status(&report, "sealing.backlog"), "fail", "a running daemon keeps up: {report}");
     d.stop().await.expect("graceful stop");
 }

@@ -45,7 +45,8 @@ async fn assert_user_mapping_complete(url: &str) {
     let store = Store::open(url).await.expect("open store");
     let db = store.db();
     let sql = "SELECT COUNT(*) AS n FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash WHERE u.user_hash IS NULL OR u.login = ''";
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("query").expect("a row");
+    let row =
+        db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.expect("query").expect("a row");
     let missing: i64 = row.try_get("", "n").expect("count");
     assert_eq!(missing, 0, "participants without a user mapping");
 }
@@ -106,7 +107,10 @@ async fn restart_and_replay_change_nothing_postgres() {
 
 /// The real binary with its config in the environment.
 fn spawn_binary(fake: &FakeTwitch, url: &str, http_port: u16) -> Child {
-    daemon_command(fake, url).env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{http_port}")).spawn().expect("spawn chatseal")
+    daemon_command(fake, url)
+        .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
+        .spawn()
+        .expect("spawn chatseal")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,7 +132,10 @@ async fn kill_9_loses_nothing_flushed_and_the_epoch_continues() {
 
     let port = free_port();
     let mut child = spawn_binary(&fake, &url, port);
-    assert!(fake.wait_for(Duration::from_secs(30), |t| t.total_connections() >= 2 && t.joined_connections("alpha") == 1).await);
+    assert!(
+        fake.wait_for(Duration::from_secs(30), |t| t.total_connections() >= 2 && t.joined_connections("alpha") == 1)
+            .await
+    );
     // the epoch continues: 50 new lines, and 20 old ones again (they count once)
     for n in 80..150 {
         fake.send_raw("alpha", &nth_line("alpha", n));
@@ -228,5 +235,9 @@ async fn postgres_stopped_and_started_under_load() {
     let messages: i64 = after.values().filter(|r| !r.login.starts_with("marker")).map(|r| r.message).sum();
     let total_subs: i64 = after.values().map(|r| r.sub).sum();
     assert_eq!(dropped, 0, "no drops below the in-memory cap");
-    assert_eq!((messages, total_subs), (sent as i64 - subs, subs), "every line before, during and after the outage is durable once");
+    assert_eq!(
+        (messages, total_subs),
+        (sent as i64 - subs, subs),
+        "every line before, during and after the outage is durable once"
+    );
 }

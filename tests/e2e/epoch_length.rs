@@ -39,7 +39,10 @@ fn exits(mut cmd: Command) -> (i32, String) {
         std::thread::sleep(Duration::from_millis(20));
     }
     let out = child.wait_with_output().expect("collect output");
-    (out.status.code().unwrap_or(-1), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+    (
+        out.status.code().unwrap_or(-1),
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
+    )
 }
 
 /// `daemon_command` turned into `chatseal <args>` (same environment).
@@ -80,7 +83,9 @@ async fn scenario(url: String, backups: &Path) {
         .and_then(Result::ok)
         .unwrap_or_else(|| panic!("doctor printed no JSON report: {out}"));
     assert_eq!(code, 1, "{report}");
-    let check = |name: &str| report["checks"].as_array().and_then(|c| c.iter().find(|c| c["name"] == name)).cloned().unwrap_or(Value::Null);
+    let check = |name: &str| {
+        report["checks"].as_array().and_then(|c| c.iter().find(|c| c["name"] == name)).cloned().unwrap_or(Value::Null)
+    };
     assert_eq!(check("epoch.length")["status"], "fail", "{report}");
     assert_eq!(check("epoch.length")["value"]["recorded"], 10, "{report}");
     let backlog = check("sealing.backlog");
@@ -88,7 +93,11 @@ async fn scenario(url: String, backups: &Path) {
     assert!(backlog.to_string().contains(&EPOCH_10S.to_string()), "{backlog}");
 
     // With the recorded length the daemon starts, joins, and stops cleanly.
-    let mut child = with_length(daemon_command(&fake, &url), "10s", backups).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    let mut child = with_length(daemon_command(&fake, &url), "10s", backups)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "the daemon with the recorded length joins");
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
     let status = wait_for("the daemon to stop", Duration::from_secs(30), || {

@@ -18,7 +18,14 @@ fn chatseal(args: &[&str], env: &[(&str, &str)]) -> Output {
 
 #[test]
 fn usage_errors_exit_64_and_help_and_version_exit_0() {
-    for args in [&["--bogus"][..], &["run", "--nope"], &[], &["seal", "--epoch", "soon"], &["no-such-command"], &["verify", "--root", "00"]] {
+    for args in [
+        &["--bogus"][..],
+        &["run", "--nope"],
+        &[],
+        &["seal", "--epoch", "soon"],
+        &["no-such-command"],
+        &["verify", "--root", "00"],
+    ] {
         let out = chatseal(args, &[]);
         assert_eq!(out.status.code(), Some(64), "chatseal {args:?}: {}", String::from_utf8_lossy(&out.stderr));
         assert!(!out.stderr.is_empty(), "chatseal {args:?} said nothing");
@@ -38,7 +45,14 @@ async fn a_role_or_database_postgresql_refuses_exits_78_with_a_hint() {
     let no_db = chatseal_schema::testing::with_database(&url, "chatseal_no_such_database");
     for (what, bad) in [("missing role", no_role), ("missing database", no_db)] {
         for cmd in [&["run"][..], &["seal", "--epoch", "0"], &["doctor"]] {
-            let out = chatseal(cmd, &[("CHATSEAL__STORE__URL", &bad), ("CHATSEAL__HTTP__LISTEN", "127.0.0.1:0"), ("CHATSEAL__TWITCH__SERVER", "127.0.0.1")]);
+            let out = chatseal(
+                cmd,
+                &[
+                    ("CHATSEAL__STORE__URL", &bad),
+                    ("CHATSEAL__HTTP__LISTEN", "127.0.0.1:0"),
+                    ("CHATSEAL__TWITCH__SERVER", "127.0.0.1"),
+                ],
+            );
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert_eq!(out.status.code(), Some(78), "{what}, chatseal {cmd:?}: {stderr}");
             assert!(stderr.contains("check the user, password and database name in store.url"), "{what}: {stderr}");
@@ -52,7 +66,13 @@ async fn bad_paths_and_queries_answer_the_json_error_and_long_values_are_cut() {
     let dir = tempfile::tempdir().unwrap();
     let fake = fake_twitch().await;
     let token = "e2e-admin-token-0123456789abcdef";
-    let d = Daemon::start(settings_for(&fake, &sqlite_url(dir.path()), &["alpha"], &[("CHATSEAL__HTTP__ADMIN_TOKEN", token)])).await;
+    let d = Daemon::start(settings_for(
+        &fake,
+        &sqlite_url(dir.path()),
+        &["alpha"],
+        &[("CHATSEAL__HTTP__ADMIN_TOKEN", token)],
+    ))
+    .await;
     let long = "a".repeat(10 * 1024);
     for path in [
         "/v1/epochs/notanumber/alpha".to_string(),

@@ -48,7 +48,10 @@ fn verify_export(file: &Path, extra: &[&str]) -> (i32, String) {
 }
 
 async fn post(base: &str, path: &str, auth: bool, body: Value) -> (u16, Value) {
-    let mut req = reqwest::Client::new().post(format!("{base}{path}")).header("content-type", "application/json").body(body.to_string());
+    let mut req = reqwest::Client::new()
+        .post(format!("{base}{path}"))
+        .header("content-type", "application/json")
+        .body(body.to_string());
     if auth {
         req = req.header("authorization", format!("Bearer {TOKEN}"));
     }
@@ -66,14 +69,16 @@ async fn get_text(url: &str) -> (u16, String) {
 /// The value of an unlabelled gauge in a /metrics render.
 async fn gauge(base: &str, name: &str) -> Option<f64> {
     let (_, body) = get_text(&format!("{base}/metrics")).await;
-    body.lines().find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
+    body.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|rest| rest.strip_prefix(' ')).and_then(|v| v.trim().parse().ok()))
 }
 
 fn chat(fake: &FakeTwitch, channel: &str, epoch: i64, logins: &[&str]) {
     for (i, login) in logins.iter().enumerate() {
         let who = Chatter::new(login, &format!("{}", 9100 + i), login);
         let bits = (i % 2 == 1).then_some(100);
-        let line = privmsg(channel, &who, &format!("ex-{channel}-{epoch}-{login}"), epoch * 1000 + 10 * i as i64, "hi", bits);
+        let line =
+            privmsg(channel, &who, &format!("ex-{channel}-{epoch}-{login}"), epoch * 1000 + 10 * i as i64, "hi", bits);
         assert_eq!(fake.send_raw(channel, &line), 1, "one connection to #{channel} gets the line");
     }
 }
@@ -108,7 +113,11 @@ async fn scenario(store_url: String) {
     .await;
     let other_sealed_at = wait_for("the second channel's seal", Duration::from_secs(60), || async {
         let (status, body) = get_json(&format!("{base}/v1/epochs/{epoch}/{OTHER}")).await;
-        if status == 200 { body["sealed_at"].as_i64() } else { None }
+        if status == 200 {
+            body["sealed_at"].as_i64()
+        } else {
+            None
+        }
     })
     .await;
     // The epoch object: 6 participants, 2 cut by the cap of 4, proofs of 3 nodes over the limit of 2.
@@ -116,7 +125,10 @@ async fn scenario(store_url: String) {
     assert!(view["published_at"].is_null() && view["tx"].is_null(), "{view}");
     let warnings: Vec<&str> = view["warnings"].as_array().expect("warnings").iter().filter_map(Value::as_str).collect();
     assert!(warnings.iter().any(|w| w.starts_with("claim_cut:")), "{view}");
-    assert!(warnings.iter().any(|w| w.contains("participation proofs are 3 nodes") && w.contains("max_proof_len = 2")), "{view}");
+    assert!(
+        warnings.iter().any(|w| w.contains("participation proofs are 3 nodes") && w.contains("max_proof_len = 2")),
+        "{view}"
+    );
 
     // The user opts out after the seal: keeps the index, named nowhere in the bundle.
     let (status, r) = post(&base, "/v1/admin/opt-out", true, json!({"login": OPTED_OUT})).await;
@@ -129,7 +141,10 @@ async fn scenario(store_url: String) {
     let bundle: Value = serde_json::from_str(&body).expect("bundle is JSON");
     assert_eq!(bundle["root"], view["root"]);
     assert_eq!(bundle["claim_root"], view["claim_root"]);
-    assert_eq!((bundle["participants"].as_u64(), bundle["claim_count"].as_u64(), bundle["claim_cut"].as_u64()), (Some(6), Some(4), Some(2)));
+    assert_eq!(
+        (bundle["participants"].as_u64(), bundle["claim_count"].as_u64(), bundle["claim_cut"].as_u64()),
+        (Some(6), Some(4), Some(2))
+    );
     assert_eq!(bundle["warnings"], view["warnings"]);
     let entries = bundle["entries"].as_array().expect("entries");
     assert_eq!(entries.iter().filter(|e| e.get("login").is_none()).count(), 1, "one entry carries only hashes");
@@ -158,7 +173,10 @@ async fn scenario(store_url: String) {
     assert_eq!(verify_export(&cut, &[]).0, 64);
 
     // Not sealed, unknown channel: 404 not_sealed.
-    for url in [format!("{base}/v1/epochs/{}/{CH}/export", epoch + 1000 * LEN), format!("{base}/v1/epochs/{epoch}/nosuchchannel/export")] {
+    for url in [
+        format!("{base}/v1/epochs/{}/{CH}/export", epoch + 1000 * LEN),
+        format!("{base}/v1/epochs/{epoch}/nosuchchannel/export"),
+    ] {
         let (status, err) = get_json(&url).await;
         assert_eq!((status, err["error"].as_str()), (404, Some("not_sealed")), "{url}: {err}");
     }
@@ -177,7 +195,13 @@ async fn scenario(store_url: String) {
     let wrong = json!({"epoch": epoch, "channel": CH, "root": view["claim_root"], "tx": "5VERv8NMvzbJMEkV8xnrLkEaW"});
     let (status, err) = post(&base, "/v1/admin/published", true, wrong).await;
     assert_eq!((status, err["error"].as_str()), (409, Some("root_mismatch")), "{err}");
-    let (status, err) = post(&base, "/v1/admin/published", true, json!({"epoch": epoch + 1000 * LEN, "channel": CH, "root": root, "tx": "t"})).await;
+    let (status, err) = post(
+        &base,
+        "/v1/admin/published",
+        true,
+        json!({"epoch": epoch + 1000 * LEN, "channel": CH, "root": root, "tx": "t"}),
+    )
+    .await;
     assert_eq!((status, err["error"].as_str()), (404, Some("not_sealed")), "{err}");
     let (_, still) = get_json(&format!("{base}/v1/epochs/{epoch}/{CH}")).await;
     assert!(still["published_at"].is_null(), "a refused record changes nothing: {still}");
@@ -185,13 +209,21 @@ async fn scenario(store_url: String) {
     assert_eq!((status, &ok["new"]), (200, &json!(true)), "{ok}");
     let (status, again) = post(&base, "/v1/admin/published", true, record).await;
     assert_eq!((status, &again["new"]), (200, &json!(false)), "{again}");
-    let (status, err) = post(&base, "/v1/admin/published", true, json!({"epoch": epoch, "channel": CH, "root": root, "tx": "another"})).await;
+    let (status, err) =
+        post(&base, "/v1/admin/published", true, json!({"epoch": epoch, "channel": CH, "root": root, "tx": "another"}))
+            .await;
     assert_eq!((status, err["error"].as_str()), (409, Some("already_published")), "{err}");
     let (_, shown) = get_json(&format!("{base}/v1/epochs/{epoch}/{CH}")).await;
     assert_eq!(shown["tx"], "5VERv8NMvzbJMEkV8xnrLkEaW", "{shown}");
     assert!(shown["published_at"].as_i64().is_some_and(|t| t >= epoch), "{shown}");
     let (_, list) = get_json(&format!("{base}/v1/epochs?channel={CH}&limit=50")).await;
-    let listed = list["epochs"].as_array().expect("epochs").iter().find(|e| e["epoch"] == json!(epoch)).cloned().unwrap_or_default();
+    let listed = list["epochs"]
+        .as_array()
+        .expect("epochs")
+        .iter()
+        .find(|e| e["epoch"] == json!(epoch))
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(listed["tx"], shown["tx"], "{list}");
     daemon.stop().await.expect("graceful stop");
 
@@ -223,12 +255,19 @@ async fn scenario(store_url: String) {
     assert_eq!(waiting.0, 1.0, "#{OTHER} waits, #{CH} is recorded: {shown:?}");
     // The age is now minus #pubbeta's sealed_at as of the last refresh (every 10 s).
     let since_sealed = (now_ms() / 1000 - other_sealed_at) as f64;
-    assert!(waiting.1 <= since_sealed && waiting.1 >= since_sealed - 11.0, "age {} of the oldest unpublished seal, sealed {since_sealed} s ago ({shown:?})", waiting.1);
+    assert!(
+        waiting.1 <= since_sealed && waiting.1 >= since_sealed - 11.0,
+        "age {} of the oldest unpublished seal, sealed {since_sealed} s ago ({shown:?})",
+        waiting.1
+    );
     fake.shutdown().await;
 
     // The CLI against the stopped daemon's store: the same bytes as over HTTP.
     let out_file = dir.path().join("cli.json");
-    let out = chatseal(&["export", "--epoch", &epoch.to_string(), "--channel", CH, "--out", out_file.to_str().unwrap()], &store_url);
+    let out = chatseal(
+        &["export", "--epoch", &epoch.to_string(), "--channel", CH, "--out", out_file.to_str().unwrap()],
+        &store_url,
+    );
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("warning: claim_cut:"), "{}", text(&out.stderr));
     assert_eq!(std::fs::read_to_string(&out_file).unwrap(), body, "chatseal export writes what the route serves");
@@ -239,7 +278,8 @@ async fn scenario(store_url: String) {
     assert_eq!(out.status.code(), Some(64), "--epoch without --channel: {}", text(&out.stderr));
     let out = chatseal(&["export", "--unpublished"], &store_url);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let lines: Vec<Value> = text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON per line")).collect();
+    let lines: Vec<Value> =
+        text(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON per line")).collect();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!((lines[0]["epoch"].as_i64(), lines[0]["channel"].as_str()), (Some(epoch), Some(OTHER)));
     let store = chatseal_schema::Store::open(&store_url).await.expect("open store");

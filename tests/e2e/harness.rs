@@ -51,7 +51,14 @@ impl Daemon {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(run(settings, listener, async move { let _ = rx.await; }, RunOptions::default()));
+        let task = tokio::spawn(run(
+            settings,
+            listener,
+            async move {
+                let _ = rx.await;
+            },
+            RunOptions::default(),
+        ));
         Daemon { base, stop: Some(tx), task }
     }
 
@@ -103,7 +110,9 @@ where
 pub fn backup_dir_for(store_url: &str) -> std::path::PathBuf {
     match chatseal_schema::sqlite_path(store_url) {
         Some(db) => db.parent().unwrap_or(Path::new(".")).join("backups"),
-        None => std::env::temp_dir().join(format!("chatseal-e2e-backups-{}", store_url.rsplit('/').next().unwrap_or("pg"))),
+        None => {
+            std::env::temp_dir().join(format!("chatseal-e2e-backups-{}", store_url.rsplit('/').next().unwrap_or("pg")))
+        }
     }
 }
 

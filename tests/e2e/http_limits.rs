@@ -111,7 +111,10 @@ async fn slow_silent_and_half_sent_requests_are_cut_off() {
         }
     }
     let cut_after = cut_after.expect("a request trickled for 20 s was never cut off");
-    assert!(cut_after >= Duration::from_millis(900) && cut_after < Duration::from_secs(4), "cut after {cut_after:?}, header_timeout is 1s");
+    assert!(
+        cut_after >= Duration::from_millis(900) && cut_after < Duration::from_secs(4),
+        "cut after {cut_after:?}, header_timeout is 1s"
+    );
 
     // A connection that sends nothing, and one that sent half its headers and went quiet.
     let mut silent = TcpStream::connect(&addr).await.unwrap();
@@ -194,14 +197,17 @@ async fn idle_http_clients_cannot_starve_health_or_irc_of_descriptors() {
     let before = fake.total_connections();
     fake.drop_all();
     assert!(
-        fake.wait_for(Duration::from_secs(20), |t| t.total_connections() > before && t.joined_connections("alpha") == 1).await,
+        fake.wait_for(Duration::from_secs(20), |t| t.total_connections() > before
+            && t.joined_connections("alpha") == 1)
+            .await,
         "#alpha did not reconnect while 150 HTTP clients held on"
     );
     // /healthz answers on a new connection within a bounded time (the idle clients are cut
     // at the header timeout and the queue drains).
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
     let started = Instant::now();
-    let resp = client.get(format!("http://{addr}/healthz")).send().await.expect("/healthz answered with 150 idle clients");
+    let resp =
+        client.get(format!("http://{addr}/healthz")).send().await.expect("/healthz answered with 150 idle clients");
     assert_eq!(resp.status().as_u16(), 200);
     assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
     // Every idle client was cut off, none left holding a descriptor.

@@ -54,7 +54,8 @@ async fn a_shared_chat_copy_read_first_counts_nobody_and_the_original_counts() {
     // marked seen) before the original is sent.
     assert_eq!(fake.send_raw("other", &shared_line("other", id, ts)), 1);
     wait_for("the copy handled", Duration::from_secs(30), || async {
-        let discarded = metric(&daemon.base, "chatseal_events_discarded_total{reason=\"shared_chat_copy\"}").await.unwrap_or(0.0);
+        let discarded =
+            metric(&daemon.base, "chatseal_events_discarded_total{reason=\"shared_chat_copy\"}").await.unwrap_or(0.0);
         let durable = metric(&daemon.base, "chatseal_events_durable_total").await.unwrap_or(0.0);
         (discarded + durable >= 1.0).then_some(())
     })

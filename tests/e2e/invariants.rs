@@ -17,7 +17,8 @@ pub async fn check_store(url: &str, channel: &str) -> Store {
         assert_eq!(rows.len() as i64, e.participants, "a partial seal is visible for {}", e.epoch);
         let idx: Vec<i64> = rows.iter().map(|r| r.idx).collect();
         assert_eq!(idx, (0..rows.len() as i64).collect::<Vec<_>>(), "leaf indexes of {}", e.epoch);
-        let root = MerkleTree::build(rows.iter().map(|r| parse_hash(&r.leaf).expect("leaf hex")).collect()).map(|t| to_hex(&t.root()));
+        let root = MerkleTree::build(rows.iter().map(|r| parse_hash(&r.leaf).expect("leaf hex")).collect())
+            .map(|t| to_hex(&t.root()));
         assert_eq!(root, e.root, "stored leaves fold to the sealed root of {}", e.epoch);
     }
     store
@@ -25,7 +26,12 @@ pub async fn check_store(url: &str, channel: &str) -> Store {
 
 /// Per login, how many lines were delivered to the daemon; checks nothing is invented or
 /// counted twice in `epochs`, and returns the counted messages per login.
-pub async fn check_counts(store: &Store, channel: &str, epochs: &BTreeSet<i64>, sent: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
+pub async fn check_counts(
+    store: &Store,
+    channel: &str,
+    epochs: &BTreeSet<i64>,
+    sent: &BTreeMap<String, i64>,
+) -> BTreeMap<String, i64> {
     let mut counted: BTreeMap<String, i64> = BTreeMap::new();
     for e in epochs {
         for r in store.participants_for_seal(*e, channel).await.expect("participants") {

@@ -37,7 +37,8 @@ impl Rng {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "timing-sensitive: run alone by .ci/run after the suite"]
 async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
-    let seed: u64 = std::env::var("CHATSEAL_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| now_ms() as u64 | 1);
+    let seed: u64 =
+        std::env::var("CHATSEAL_KILL_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| now_ms() as u64 | 1);
     let iterations: u64 = std::env::var("CHATSEAL_KILL_ITERATIONS").ok().and_then(|s| s.parse().ok()).unwrap_or(24);
     eprintln!("kill -9 loop: seed {seed} (CHATSEAL_KILL_SEED={seed} replays it), {iterations} iterations");
     let mut rng = Rng(seed);
@@ -52,9 +53,14 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
         let before = fake.total_connections();
         let port = free_port();
         let metrics_url = format!("http://127.0.0.1:{port}/metrics");
-        let mut child = daemon_command(&fake, &url).env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}")).spawn().expect("spawn chatseal");
+        let mut child = daemon_command(&fake, &url)
+            .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+            .spawn()
+            .expect("spawn chatseal");
         assert!(
-            fake.wait_for(Duration::from_secs(30), |t| t.total_connections() > before && t.joined_connections("alpha") == 1).await,
+            fake.wait_for(Duration::from_secs(30), |t| t.total_connections() > before
+                && t.joined_connections("alpha") == 1)
+                .await,
             "iteration {it}: joined"
         );
         let run_for = Duration::from_millis(rng.range(50, 1500));
@@ -69,7 +75,14 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
                 let login = format!("k{it}x{n}");
                 let ts = now_ms();
                 epochs.insert(ts.div_euclid(1000).div_euclid(3600) * 3600);
-                let line = privmsg("alpha", &Chatter::new(&login, "9", &login), &format!("kill-{seed}-{it}-{n}"), ts, "hi", None);
+                let line = privmsg(
+                    "alpha",
+                    &Chatter::new(&login, "9", &login),
+                    &format!("kill-{seed}-{it}-{n}"),
+                    ts,
+                    "hi",
+                    None,
+                );
                 if fake.send_raw("alpha", &line) > 0 {
                     lines.push(login.clone());
                     *sent.entry(login).or_default() += 1;
@@ -104,13 +117,18 @@ async fn kill_9_loop_loses_nothing_outside_the_flush_window() {
         counted.len(),
         lost.len()
     );
-    assert!(lost.is_empty(), "seed {seed}: lines delivered well before a kill were lost: {:?}", &lost[..lost.len().min(10)]);
+    assert!(
+        lost.is_empty(),
+        "seed {seed}: lines delivered well before a kill were lost: {:?}",
+        &lost[..lost.len().min(10)]
+    );
     assert!(counted.values().all(|n| *n == 1), "every line counted once");
 }
 
 /// How many participant lines the daemon has received, from its own /metrics.
 async fn participant_lines(url: &str) -> Option<usize> {
     let text = reqwest::get(url).await.ok()?.text().await.ok()?;
-    let line = text.lines().find(|l| l.starts_with("chatseal_irc_lines_total{") && l.contains("kind=\"participant\""))?;
+    let line =
+        text.lines().find(|l| l.starts_with("chatseal_irc_lines_total{") && l.contains("kind=\"participant\""))?;
     line.rsplit(' ').next()?.parse::<f64>().ok().map(|v| v as usize)
 }

@@ -20,12 +20,22 @@ pub(crate) fn chatseal(args: &[&str], env: &[(&str, &str)]) -> (i32, String, Str
         cmd.env(k, v);
     }
     let out = cmd.output().expect("run chatseal");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// The number after `label` on its line of `text` (`label:   12 ...` or `label 12`).
 pub(crate) fn number_after(text: &str, label: &str) -> u64 {
-    let line = text.lines().find(|l| l.trim_start().starts_with(label)).unwrap_or_else(|| panic!("no line {label:?} in:\n{text}"));
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(label))
+        .unwrap_or_else(|| panic!("no line {label:?} in:\n{text}"));
     let rest = &line.trim_start()[label.len()..];
-    rest.split(|c: char| !c.is_ascii_digit()).find(|w| !w.is_empty()).and_then(|w| w.parse().ok()).unwrap_or_else(|| panic!("no number after {label:?} in {line:?}"))
+    rest.split(|c: char| !c.is_ascii_digit())
+        .find(|w| !w.is_empty())
+        .and_then(|w| w.parse().ok())
+        .unwrap_or_else(|| panic!("no number after {label:?} in {line:?}"))
 }

@@ -17,7 +17,12 @@ use serde_json::Value;
 
 use crate::harness::*;
 
-const DASHBOARDS: [(&str, &str); 4] = [("overview.json", "chatseal-overview"), ("sealing.json", "chatseal-sealing"), ("storage.json", "chatseal-storage"), ("cluster.json", "chatseal-cluster")];
+const DASHBOARDS: [(&str, &str); 4] = [
+    ("overview.json", "chatseal-overview"),
+    ("sealing.json", "chatseal-sealing"),
+    ("storage.json", "chatseal-storage"),
+    ("cluster.json", "chatseal-cluster"),
+];
 const ALERTS: &str = "deploy/prometheus/alerts.yml";
 
 fn repo(path: &str) -> PathBuf {
@@ -29,7 +34,8 @@ fn read(path: &str) -> String {
 }
 
 fn dashboard(file: &str) -> Value {
-    serde_json::from_str(&read(&format!("grafana/dashboards/{file}"))).unwrap_or_else(|e| panic!("{file} is not JSON: {e}"))
+    serde_json::from_str(&read(&format!("grafana/dashboards/{file}")))
+        .unwrap_or_else(|e| panic!("{file} is not JSON: {e}"))
 }
 
 /// Every string under a key named `key`, anywhere in `v`.
@@ -242,18 +248,35 @@ fn dashboards_are_sound() {
                 assert_eq!(t["datasource"]["uid"], "${datasource}", "{file}: a target of {title:?}");
                 let expr = t["expr"].as_str().unwrap_or_else(|| panic!("{file}: a target of {title:?} has no expr"));
                 let (all, of_rate) = ranges(expr);
-                assert!(all.iter().all(|r| *r == "$__rate_interval" || *r == "$__range"), "{file}: {title:?}: range {all:?} in {expr}");
-                assert!(of_rate.iter().all(|r| *r == "$__rate_interval"), "{file}: {title:?}: rate() without $__rate_interval: {expr}");
+                assert!(
+                    all.iter().all(|r| *r == "$__rate_interval" || *r == "$__range"),
+                    "{file}: {title:?}: range {all:?} in {expr}"
+                );
+                assert!(
+                    of_rate.iter().all(|r| *r == "$__rate_interval"),
+                    "{file}: {title:?}: rate() without $__rate_interval: {expr}"
+                );
                 // A count is over the dashboard's range, evaluated once: increase() over
                 // $__rate_interval drawn one step apart counts each event in several bars.
                 let of_increase = ranges_after(expr, "increase(");
-                assert!(of_increase.iter().all(|r| *r == "$__range"), "{file}: {title:?}: increase() over {of_increase:?}, not $__range: {expr}");
+                assert!(
+                    of_increase.iter().all(|r| *r == "$__range"),
+                    "{file}: {title:?}: increase() over {of_increase:?}, not $__range: {expr}"
+                );
                 if all.contains(&"$__range") {
-                    assert_eq!(t["instant"], true, "{file}: {title:?}: a count over $__range is an instant query: {expr}");
+                    assert_eq!(
+                        t["instant"], true,
+                        "{file}: {title:?}: a count over $__range is an instant query: {expr}"
+                    );
                 }
             }
             let g = &p["gridPos"];
-            let b = (g["x"].as_i64().unwrap_or(-1), g["y"].as_i64().unwrap_or(-1), g["w"].as_i64().unwrap_or(0), g["h"].as_i64().unwrap_or(0));
+            let b = (
+                g["x"].as_i64().unwrap_or(-1),
+                g["y"].as_i64().unwrap_or(-1),
+                g["w"].as_i64().unwrap_or(0),
+                g["h"].as_i64().unwrap_or(0),
+            );
             assert!(b.0 >= 0 && b.1 >= 0 && b.2 > 0 && b.3 > 0 && b.0 + b.2 <= 24, "{file}: {title:?} gridPos {g}");
             for o in &boxes {
                 let apart = b.0 + b.2 <= o.0 || o.0 + o.2 <= b.0 || b.1 + b.3 <= o.1 || o.1 + o.3 <= b.1;
@@ -274,7 +297,10 @@ fn query_parsing_finds_names_and_ranges() {
     assert_eq!(metric_names("x_chatseal_no + chatseal_yes_bucket{le=\"1\"}"), ["chatseal_yes_bucket"]);
     let (all, of_rate) = ranges("increase(chatseal_x[$__range]) + rate(chatseal_y[5m])");
     assert_eq!((all, of_rate), (vec!["$__range", "5m"], vec!["5m"]));
-    assert_eq!(ranges_after("increase(chatseal_x[$__rate_interval]) + rate(chatseal_y[5m])", "increase("), ["$__rate_interval"]);
+    assert_eq!(
+        ranges_after("increase(chatseal_x[$__rate_interval]) + rate(chatseal_y[5m])", "increase("),
+        ["$__rate_interval"]
+    );
 }
 
 /// The real binary with its config in the environment, systemd's variables set.
@@ -299,7 +325,11 @@ impl Drop for KillOnDrop {
 }
 
 /// The next notification line (`READY=1`, ...) within `timeout`, None when none came.
-async fn next_notification(sock: &tokio::net::UnixDatagram, pending: &mut Vec<String>, timeout: Duration) -> Option<String> {
+async fn next_notification(
+    sock: &tokio::net::UnixDatagram,
+    pending: &mut Vec<String>,
+    timeout: Duration,
+) -> Option<String> {
     let deadline = Instant::now() + timeout;
     while pending.is_empty() {
         let mut buf = [0u8; 4096];
@@ -317,7 +347,8 @@ async fn systemd_hears_ready_watchdog_and_stopping() {
     let socket_path = dir.path().join("notify.sock");
     let sock = tokio::net::UnixDatagram::bind(&socket_path).expect("bind the notify socket");
     let fake = fake_twitch().await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port");
     let mut child = KillOnDrop(spawn_binary(&fake, &sqlite_url(dir.path()), port, &socket_path));
     let mut pending = Vec::new();
 
@@ -325,7 +356,12 @@ async fn systemd_hears_ready_watchdog_and_stopping() {
     assert_eq!(first.as_deref(), Some("READY=1"), "READY=1 comes first, once the daemon serves");
     // READY means serving: /metrics answers at once, and a fresh process already has every
     // series of the catalogue and every one the dashboards and alerts query.
-    let render = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await.expect("GET /metrics after READY=1").text().await.unwrap();
+    let render = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("GET /metrics after READY=1")
+        .text()
+        .await
+        .unwrap();
     assert_render_complete(&render, "fresh binary right after READY=1");
 
     let watchdog = next_notification(&sock, &mut pending, Duration::from_secs(10)).await;
@@ -346,6 +382,10 @@ async fn systemd_hears_ready_watchdog_and_stopping() {
     assert!(stopping, "STOPPING=1 after SIGTERM");
     let exit = child.0.wait().expect("wait");
     assert_eq!(exit.code(), Some(0), "SIGTERM exits 0");
-    assert_eq!(next_notification(&sock, &mut pending, Duration::from_millis(200)).await, None, "nothing after STOPPING=1");
+    assert_eq!(
+        next_notification(&sock, &mut pending, Duration::from_millis(200)).await,
+        None,
+        "nothing after STOPPING=1"
+    );
     fake.shutdown().await;
 }

@@ -26,7 +26,10 @@ async fn healthy(port: u16) -> bool {
 }
 
 async fn wait_healthy(port: u16, within: Duration) {
-    wait_for(&format!("the daemon on port {port} to answer /healthz"), within, || async move { healthy(port).await.then_some(()) }).await;
+    wait_for(&format!("the daemon on port {port} to answer /healthz"), within, || async move {
+        healthy(port).await.then_some(())
+    })
+    .await;
 }
 
 /// Waits (bounded) for `child` to exit; its code and stderr.
@@ -66,7 +69,11 @@ async fn a_second_daemon_is_refused_and_a_killed_one_restarts_at_once() {
         let second = spawn(&fake, &url, p2, "60s");
         let (code, err) = wait_exit(second, Duration::from_secs(40));
         assert_eq!(code, 75, "{backend:?}: a second daemon exits 75; stderr: {err}");
-        assert!(err.contains(&format!("pid {}", first.id())), "{backend:?}: the refusal names the owner's pid {}: {err}", first.id());
+        assert!(
+            err.contains(&format!("pid {}", first.id())),
+            "{backend:?}: the refusal names the owner's pid {}: {err}",
+            first.id()
+        );
         assert!(err.contains(&format!("127.0.0.1:{p1}")), "{backend:?}: the refusal names the owner's address: {err}");
         assert!(healthy(p1).await, "{backend:?}: the owner keeps running");
 
@@ -77,7 +84,10 @@ async fn a_second_daemon_is_refused_and_a_killed_one_restarts_at_once() {
         let started = Instant::now();
         let again = spawn(&fake, &url, p1, "60s");
         wait_healthy(p1, Duration::from_secs(30)).await;
-        assert!(started.elapsed() < Duration::from_secs(30), "{backend:?}: restart admitted without waiting for the lease");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "{backend:?}: restart admitted without waiting for the lease"
+        );
         assert_eq!(terminate(again), 0, "{backend:?}: SIGTERM exits 0");
 
         // A graceful stop leaves at once: the next daemon of another name starts immediately.
@@ -120,7 +130,11 @@ async fn restore_and_migrate_refuse_a_store_a_live_daemon_owns() {
 
         if backend == Backend::Sqlite {
             let db = chatseal_schema::sqlite_path(&url).expect("sqlite path");
-            let aside = std::fs::read_dir(db.parent().expect("dir")).expect("list").flatten().filter(|e| e.file_name().to_string_lossy().contains("replaced-")).count();
+            let aside = std::fs::read_dir(db.parent().expect("dir"))
+                .expect("list")
+                .flatten()
+                .filter(|e| e.file_name().to_string_lossy().contains("replaced-"))
+                .count();
             assert_eq!(aside, 0, "nothing was moved aside under the live daemon");
         }
         assert!(healthy(port).await, "{backend:?}: the daemon keeps running");

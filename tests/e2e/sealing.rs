@@ -52,7 +52,10 @@ async fn catch_up_after_a_restart_that_skipped_three_epochs() {
 
     // Down while all three close.
     let closed_at = (epochs[2] + LEN) * 1000 + 1000;
-    wait_for("three epochs closed while down", Duration::from_secs(30), || async { (now_ms() > closed_at + 200).then_some(()) }).await;
+    wait_for("three epochs closed while down", Duration::from_secs(30), || async {
+        (now_ms() > closed_at + 200).then_some(())
+    })
+    .await;
 
     let fake2 = fake_twitch().await;
     let d2 = Daemon::start(settings_for(&fake2, &url, &["alpha"], &extra)).await;
@@ -89,7 +92,11 @@ async fn catch_up_after_a_restart_that_skipped_three_epochs() {
         .output()
         .expect("run chatseal seal");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("already sealed"), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("already sealed"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let after = store.sealed_epoch(first, "alpha").await.unwrap().unwrap();
     assert_eq!(format!("{before:?}"), format!("{after:?}"));
 }

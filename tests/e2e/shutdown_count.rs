@@ -38,7 +38,16 @@ async fn sigterm_with_a_hung_store_reports_the_exact_number_of_events_lost() {
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "joined");
 
     let start_ms = now_ms();
-    let line = |login: &str, i: i64| privmsg("alpha", &Chatter::new(login, &format!("{}", 7000 + i), login), &format!("m-{login}"), now_ms(), "hi", None);
+    let line = |login: &str, i: i64| {
+        privmsg(
+            "alpha",
+            &Chatter::new(login, &format!("{}", 7000 + i), login),
+            &format!("m-{login}"),
+            now_ms(),
+            "hi",
+            None,
+        )
+    };
     // Five events made durable while the store answers.
     for i in 0..5 {
         assert_eq!(fake.send_raw("alpha", &line(&format!("early{i}"), i)), 1);

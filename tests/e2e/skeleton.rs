@@ -25,7 +25,12 @@ pub(crate) fn expected_root(epoch: i64, channel: &str, users: &BTreeMap<String, 
 async fn scenario(store_url: String) {
     let fake = fake_twitch().await;
     let channels = ["alpha", "beta"];
-    let s = settings_for(&fake, &store_url, &channels, &[("CHATSEAL__EPOCH__LENGTH", "3s"), ("CHATSEAL__EPOCH__GRACE", "1s")]);
+    let s = settings_for(
+        &fake,
+        &store_url,
+        &channels,
+        &[("CHATSEAL__EPOCH__LENGTH", "3s"), ("CHATSEAL__EPOCH__GRACE", "1s")],
+    );
     let daemon = Daemon::start(s).await;
     for c in channels {
         assert!(fake.wait_joined(c, Duration::from_secs(20)).await, "daemon joined #{c}");
@@ -48,10 +53,21 @@ async fn scenario(store_url: String) {
                     let line = if k == 1 && u % 5 == 0 {
                         usernotice(channel, &who, &format!("id-{n}"), ts_ms, "sub", &[])
                     } else {
-                        privmsg(channel, &who, &format!("id-{n}"), ts_ms, "hello", if u % 4 == 0 { Some(100) } else { None })
+                        privmsg(
+                            channel,
+                            &who,
+                            &format!("id-{n}"),
+                            ts_ms,
+                            "hello",
+                            if u % 4 == 0 { Some(100) } else { None },
+                        )
                     };
                     assert_eq!(fake.send_raw(channel, &line), 1);
-                    let first = expected.entry((epoch, channel.to_string())).or_default().entry(login.clone()).or_insert(ts_ms / 1000);
+                    let first = expected
+                        .entry((epoch, channel.to_string()))
+                        .or_default()
+                        .entry(login.clone())
+                        .or_insert(ts_ms / 1000);
                     *first = (*first).min(ts_ms / 1000);
                     if u == 3 && k == 0 {
                         // the same id again (a replay): counts once
@@ -74,17 +90,23 @@ async fn scenario(store_url: String) {
         })
         .await;
         assert_eq!(body["participants"].as_i64(), Some(users.len() as i64), "{body}");
-        assert_eq!(body["root"].as_str(), Some(expected_root(*epoch, channel, users).as_str()), "root of {epoch} #{channel}");
+        assert_eq!(
+            body["root"].as_str(),
+            Some(expected_root(*epoch, channel, users).as_str()),
+            "root of {epoch} #{channel}"
+        );
         assert!(body["coverage"].as_f64().is_some_and(|c| c > 0.0 && c <= 1.0), "{body}");
 
         // every participant's proof folds to the root; the bot has none
         let root = parse_hash(body["root"].as_str().unwrap()).unwrap();
         for login in users.keys() {
-            let (status, p) = get_json(&format!("{}/v1/epochs/{epoch}/{channel}/proof/{}", daemon.base, login.to_uppercase())).await;
+            let (status, p) =
+                get_json(&format!("{}/v1/epochs/{epoch}/{channel}/proof/{}", daemon.base, login.to_uppercase())).await;
             assert_eq!(status, 200, "{p}");
             let leaf = parse_hash(p["leaf"].as_str().unwrap()).unwrap();
             assert_eq!(leaf, participation_leaf(&user_hash(login), channel, *epoch as u64));
-            let proof: Vec<[u8; 32]> = p["proof"].as_array().unwrap().iter().map(|h| parse_hash(h.as_str().unwrap()).unwrap()).collect();
+            let proof: Vec<[u8; 32]> =
+                p["proof"].as_array().unwrap().iter().map(|h| parse_hash(h.as_str().unwrap()).unwrap()).collect();
             assert!(verify(&root, &leaf, &proof), "proof of {login} folds to the root");
             let mut tampered = proof.clone();
             if let Some(first) = tampered.first_mut() {

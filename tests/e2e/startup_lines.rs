@@ -29,7 +29,8 @@ fn first_lines(mut cmd: Command, port: u16) -> (Running, Vec<serde_json::Value>)
     let mut lines = Vec::new();
     while lines.len() < 100 {
         let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) else { break };
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON log line ({e}): {line}"));
         let running_now = v["fields"]["message"].as_str() == Some("chatseal running");
         lines.push(v);
         if running_now {
@@ -72,7 +73,8 @@ async fn the_first_line_names_address_store_channels_and_epoch_length() {
         assert!(!l.to_string().contains(SHORT_TOKEN), "the admin token leaked: {l}");
     }
     let warned = lines.iter().take(3).any(|l| {
-        l["level"] == "WARN" && l["fields"]["message"].as_str().is_some_and(|m| m.contains("http.admin_token") && m.contains("0.0.0.0"))
+        l["level"] == "WARN"
+            && l["fields"]["message"].as_str().is_some_and(|m| m.contains("http.admin_token") && m.contains("0.0.0.0"))
     });
     assert!(warned, "no warning about the short admin token among the first lines: {lines:#?}");
 }
@@ -92,7 +94,10 @@ fn check_config_warns_about_a_short_admin_token_beyond_loopback() {
     let out = run("0.0.0.0:9187");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "a warning is not a problem: {stderr}");
-    assert!(stderr.starts_with("warning: http.listen = \"0.0.0.0:9187\"") && stderr.contains("http.admin_token"), "{stderr}");
+    assert!(
+        stderr.starts_with("warning: http.listen = \"0.0.0.0:9187\"") && stderr.contains("http.admin_token"),
+        "{stderr}"
+    );
     assert!(!stderr.contains(SHORT_TOKEN) && !String::from_utf8_lossy(&out.stdout).contains(SHORT_TOKEN));
     let out = run("127.0.0.1:9187");
     assert_eq!(out.status.code(), Some(0));

@@ -11,13 +11,18 @@ use sqlx::Connection;
 use crate::harness::{fake_twitch, sqlite_url};
 use crate::http_limits::start;
 
-const ENV: &[(&str, &str)] = &[("CHATSEAL__HTTP__STORE_TIMEOUT", "1s"), ("CHATSEAL__HTTP__ADMIN_TOKEN", "e2e-admin-token-0123456789abcdef")];
+const ENV: &[(&str, &str)] =
+    &[("CHATSEAL__HTTP__STORE_TIMEOUT", "1s"), ("CHATSEAL__HTTP__ADMIN_TOKEN", "e2e-admin-token-0123456789abcdef")];
 
 /// Sends `req` and checks it answers 503 `store_timeout` (JSON) well before a hung store would
 /// let it (the client gives up after 10 s).
 async fn answers_store_timeout(what: &str, req: reqwest::RequestBuilder) {
     let started = Instant::now();
-    let resp = req.timeout(Duration::from_secs(10)).send().await.unwrap_or_else(|e| panic!("{what}: no answer while the store hangs: {e}"));
+    let resp = req
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{what}: no answer while the store hangs: {e}"));
     let took = started.elapsed();
     let status = resp.status().as_u16();
     let body: serde_json::Value = resp.json().await.unwrap_or_else(|e| panic!("{what}: not JSON: {e}"));
@@ -35,11 +40,18 @@ async fn store_routes_answer_503_while_postgresql_hangs() {
     assert_eq!(code, 200, "answers while the store is fine");
 
     let mut locker = sqlx::PgConnection::connect(&url).await.expect("connect to lock");
-    let tables: Vec<String> = sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()").fetch_all(&mut locker).await.unwrap();
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = current_schema()")
+            .fetch_all(&mut locker)
+            .await
+            .unwrap();
     assert!(tables.len() > 3, "{tables:?}");
     let list = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
     sqlx::query("BEGIN").execute(&mut locker).await.unwrap();
-    sqlx::query(sqlx::AssertSqlSafe(format!("LOCK TABLE {list} IN ACCESS EXCLUSIVE MODE"))).execute(&mut locker).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("LOCK TABLE {list} IN ACCESS EXCLUSIVE MODE")))
+        .execute(&mut locker)
+        .await
+        .unwrap();
 
     let c = reqwest::Client::new();
     answers_store_timeout("GET /v1/status", c.get(format!("{base}/v1/status"))).await;
@@ -86,6 +98,12 @@ async fn a_write_route_answers_503_while_sqlite_is_locked() {
     assert_eq!(code, 200, "{body}");
 
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
-    let resp = c.post(format!("{base}/v1/admin/opt-out")).bearer_auth(ENV[1].1).json(&serde_json::json!({"login": "bob"})).send().await.unwrap();
+    let resp = c
+        .post(format!("{base}/v1/admin/opt-out"))
+        .bearer_auth(ENV[1].1)
+        .json(&serde_json::json!({"login": "bob"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200, "the write works once the lock is gone");
 }

@@ -16,7 +16,14 @@ fn spawn(fake: &FakeTwitch, url: &str, port: u16, failpoints: &str, extra: &[(&s
 }
 
 /// As `spawn`, with the daemon's log (stderr) written to `log` when given.
-fn spawn_logged(fake: &FakeTwitch, url: &str, port: u16, failpoints: &str, extra: &[(&str, &str)], log: Option<&std::path::Path>) -> Child {
+fn spawn_logged(
+    fake: &FakeTwitch,
+    url: &str,
+    port: u16,
+    failpoints: &str,
+    extra: &[(&str, &str)],
+    log: Option<&std::path::Path>,
+) -> Child {
     let mut cmd = daemon_command(fake, url);
     cmd.env("FAILPOINTS", failpoints)
         .env("CHATSEAL__EPOCH__LENGTH", "2s")
@@ -94,7 +101,12 @@ fn restarted_in_order(log: &std::path::Path) -> Vec<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     text.lines()
         .filter(|l| l.contains("actor restarted"))
-        .filter_map(|l| ["clock", "aggregator", "sealer", "backup", "channel"].iter().find(|k| l.contains(&format!("actor=\"{k}\"")) || l.contains(&format!("actor={k}"))).map(|k| k.to_string()))
+        .filter_map(|l| {
+            ["clock", "aggregator", "sealer", "backup", "channel"]
+                .iter()
+                .find(|k| l.contains(&format!("actor=\"{k}\"")) || l.contains(&format!("actor={k}")))
+                .map(|k| k.to_string())
+        })
         .collect()
 }
 
@@ -106,14 +118,18 @@ async fn a_pipeline_failure_restarts_its_dependants_in_order_and_loses_nothing()
     let port = free_port();
     // The clock fails once, after about 3 s of ticks (250 ms each): everything after it in the
     // pipeline (aggregator, sealer, backup) is stopped, drained, and started again in order.
-    let mut child = spawn_logged(&fake, &sqlite_url(dir.path()), port, "clock.tick=12*off->1*return->off", &[], Some(&log));
+    let mut child =
+        spawn_logged(&fake, &sqlite_url(dir.path()), port, "clock.tick=12*off->1*return->off", &[], Some(&log));
     let base = format!("http://127.0.0.1:{port}");
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "joined");
     let epoch = (now_ms() / 1000).div_euclid(2) * 2 + 4;
     let before = Chatter::new("before", "11", "Before");
     fake.send_raw("alpha", &privmsg("alpha", &before, "before-restart", epoch * 1000 + 10, "hi", None));
     for kind in ["clock", "aggregator", "sealer", "backup"] {
-        wait_for(&format!("{kind} restarted"), Duration::from_secs(30), || async { (restarts(&base, kind).await? >= 1.0).then_some(()) }).await;
+        wait_for(&format!("{kind} restarted"), Duration::from_secs(30), || async {
+            (restarts(&base, kind).await? >= 1.0).then_some(())
+        })
+        .await;
     }
     assert_eq!(restarts(&base, "channel").await, Some(0.0), "channels are not dependants of the clock");
     assert_eq!(restarted_in_order(&log), ["clock", "aggregator", "sealer", "backup"], "restarted in dependency order");
@@ -124,7 +140,11 @@ async fn a_pipeline_failure_restarts_its_dependants_in_order_and_loses_nothing()
         (code == 200).then_some(body)
     })
     .await;
-    assert_eq!(body["participants"].as_u64(), Some(2), "the lines on both sides of the restart count once each: {body}");
+    assert_eq!(
+        body["participants"].as_u64(),
+        Some(2),
+        "the lines on both sides of the restart count once each: {body}"
+    );
     let _ = child.kill();
     let _ = child.wait();
 }
@@ -137,7 +157,10 @@ async fn a_channel_failure_restarts_only_that_channel() {
     let mut child = spawn(&fake, &sqlite_url(dir.path()), port, "channel.pre_start=1*return", &[]);
     let base = format!("http://127.0.0.1:{port}");
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "the channel actor restarted and joined");
-    wait_for("channel restarted", Duration::from_secs(30), || async { (restarts(&base, "channel").await? >= 1.0).then_some(()) }).await;
+    wait_for("channel restarted", Duration::from_secs(30), || async {
+        (restarts(&base, "channel").await? >= 1.0).then_some(())
+    })
+    .await;
     for kind in ["clock", "aggregator", "sealer", "backup"] {
         assert_eq!(restarts(&base, kind).await, Some(0.0), "{kind} is not restarted for a channel (one_for_one)");
     }
@@ -146,7 +169,12 @@ async fn a_channel_failure_restarts_only_that_channel() {
 }
 
 fn signal(child: &Child, sig: &str) {
-    let ok = Command::new("kill").arg(format!("-{sig}")).arg(child.id().to_string()).status().map(|s| s.success()).unwrap_or(false);
+    let ok = Command::new("kill")
+        .arg(format!("-{sig}"))
+        .arg(child.id().to_string())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
     assert!(ok, "kill -{sig} {}", child.id());
 }
 
@@ -157,7 +185,13 @@ async fn a_second_signal_exits_at_once() {
     let port = free_port();
     // Every flush commit stalls 20 s, so the graceful drain after the first SIGTERM would take
     // at least that long; the second signal must end the process now, with 130.
-    let mut child = spawn(&fake, &sqlite_url(dir.path()), port, "flush.before_commit=sleep(20000)", &[("CHATSEAL__DAEMON__SHUTDOWN_TIMEOUT", "60s")]);
+    let mut child = spawn(
+        &fake,
+        &sqlite_url(dir.path()),
+        port,
+        "flush.before_commit=sleep(20000)",
+        &[("CHATSEAL__DAEMON__SHUTDOWN_TIMEOUT", "60s")],
+    );
     let base = format!("http://127.0.0.1:{port}");
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "joined");
     let who = Chatter::new("pending", "21", "Pending");
@@ -169,7 +203,10 @@ async fn a_second_signal_exits_at_once() {
     .await;
     signal(&child, "TERM");
     tokio::time::sleep(Duration::from_millis(500)).await;
-    assert!(child.try_wait().expect("try_wait").is_none(), "the first signal starts a graceful stop, which waits on the stalled flush");
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "the first signal starts a graceful stop, which waits on the stalled flush"
+    );
     signal(&child, "TERM");
     let status = wait_for("the exit after the second signal", Duration::from_secs(15), || {
         let r = child.try_wait().expect("try_wait");
@@ -198,14 +235,18 @@ async fn a_channel_that_keeps_failing_neither_ends_the_process_nor_restarts_the_
     let mut child = spawn(&fake, &sqlite_url(dir.path()), port, "channel.pre_start=return(beta)", &extra);
     let base = format!("http://127.0.0.1:{port}");
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "#alpha joined");
-    wait_for("#beta restarted past its budget and the pipeline's", Duration::from_secs(40), || async { (restarts(&base, "channel").await? >= 5.0).then_some(()) }).await;
+    wait_for("#beta restarted past its budget and the pipeline's", Duration::from_secs(40), || async {
+        (restarts(&base, "channel").await? >= 5.0).then_some(())
+    })
+    .await;
     assert!(child.try_wait().expect("try_wait").is_none(), "the process goes on");
     for kind in ["clock", "aggregator", "sealer", "backup", "channels"] {
         assert_eq!(restarts(&base, kind).await, Some(0.0), "{kind} is not restarted for a failing channel");
     }
     let (code, status) = get_json(&format!("{base}/v1/status")).await;
     assert_eq!(code, 200);
-    let beta = status["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "beta").cloned().unwrap_or_default();
+    let beta =
+        status["channels"].as_array().unwrap().iter().find(|c| c["channel"] == "beta").cloned().unwrap_or_default();
     assert!(beta["last_error"].as_str().unwrap_or("").contains("keeps failing"), "{status}");
     // #alpha still records and seals.
     let epoch = (now_ms() / 1000).div_euclid(2) * 2 + 2;

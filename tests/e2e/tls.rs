@@ -22,7 +22,8 @@ async fn tls_fake(dir: &Path) -> (FakeTwitch, PathBuf) {
     let pem = dir.join("fake-twitch-ca.pem");
     std::fs::write(&pem, ck.cert.pem()).expect("write the CA file");
     let tls = FakeTls { cert_chain_der: vec![ck.cert.der().to_vec()], key_der: ck.key_pair.serialize_der() };
-    let fake = FakeTwitch::start(FakeTwitchConfig { tls: Some(tls), ..Default::default() }).await.expect("fake twitch starts");
+    let fake =
+        FakeTwitch::start(FakeTwitchConfig { tls: Some(tls), ..Default::default() }).await.expect("fake twitch starts");
     (fake, pem)
 }
 

@@ -48,7 +48,10 @@ fn row(login: &str, first_seen: i64) -> ParticipantRow {
 /// out afterwards) in every other hour.
 fn crowd(e: i64, c: usize) -> Vec<ParticipantRow> {
     let t = FIRST + e * HOUR;
-    let mut rows: Vec<ParticipantRow> = (0..USERS).filter(|u| (u * 7 + e * 3 + c as i64 * 11) % 5 != 0).map(|u| row(&format!("viewer{u}"), t + 10 + u)).collect();
+    let mut rows: Vec<ParticipantRow> = (0..USERS)
+        .filter(|u| (u * 7 + e * 3 + c as i64 * 11) % 5 != 0)
+        .map(|u| row(&format!("viewer{u}"), t + 10 + u))
+        .collect();
     rows.push(row("dizzy", t + 1));
     rows.push(row("latecomer", t + 3000));
     if e % 2 == 0 {
@@ -89,7 +92,12 @@ fn items(body: &Value) -> Hours {
         .iter()
         .map(|i| {
             assert_eq!(i["published"], false, "{i}");
-            (i["epoch"].as_i64().unwrap(), i["channel"].as_str().unwrap().to_string(), i["index"].as_i64().unwrap(), i["amount"].as_str().map(String::from))
+            (
+                i["epoch"].as_i64().unwrap(),
+                i["channel"].as_str().unwrap().to_string(),
+                i["index"].as_i64().unwrap(),
+                i["amount"].as_str().map(String::from),
+            )
         })
         .collect()
 }
@@ -142,13 +150,20 @@ async fn scenario(url: String) {
         drop(store);
         let daemon = Daemon::start(settings).await;
         let base = daemon.base.clone();
-        wait_for("HTTP up", Duration::from_secs(30), || async { (get_json(&format!("{base}/healthz")).await.0 == 200).then_some(()) }).await;
+        wait_for("HTTP up", Duration::from_secs(30), || async {
+            (get_json(&format!("{base}/healthz")).await.0 == 200).then_some(())
+        })
+        .await;
 
         // Every hour of dizzy (3 per epoch), through pages cut at every kind of boundary.
         let dizzy = &want["dizzy"];
         assert_eq!(dizzy.len(), (EPOCHS * 3) as usize);
         for limit in [1usize, 2, 3, 4, 5, 7, 50, 107, 108, 109, 1000] {
-            assert_eq!(&walk(&base, "dizzy", &format!("limit={limit}"), limit).await, dizzy, "dizzy by pages of {limit}");
+            assert_eq!(
+                &walk(&base, "dizzy", &format!("limit={limit}"), limit).await,
+                dizzy,
+                "dizzy by pages of {limit}"
+            );
         }
         // The default page: 50 hours at most, whole epochs (48 = 16 epochs of 3).
         let (status, body) = get_json(&format!("{base}/v1/users/dizzy/epochs")).await;
@@ -188,7 +203,10 @@ async fn scenario(url: String) {
         let paid = got.iter().find(|h| h.1 == "ch_a").unwrap();
         let (status, claim) = get_json(&format!("{base}/v1/epochs/{}/ch_a/claim/latecomer", paid.0)).await;
         assert_eq!(status, 200, "{claim}");
-        assert_eq!((claim["amount"].as_str().map(String::from), claim["index"].as_i64()), (paid.3.clone(), Some(paid.2)));
+        assert_eq!(
+            (claim["amount"].as_str().map(String::from), claim["index"].as_i64()),
+            (paid.3.clone(), Some(paid.2))
+        );
 
         // Opted out: refused, whatever they took part in.
         assert!(want["shy"].len() >= 3);
@@ -201,7 +219,13 @@ async fn scenario(url: String) {
         assert_eq!(status, 200, "{ghost}");
         assert_eq!((ghost["items"].as_array().map(Vec::len), ghost["next_before"].is_null()), (Some(0), true));
         // Bad parameters: the JSON error body.
-        for bad in ["a-b/epochs", "dizzy/epochs?limit=0", "dizzy/epochs?limit=1001", "dizzy/epochs?channel=no%20such", &format!("{}/epochs", "x".repeat(65))] {
+        for bad in [
+            "a-b/epochs",
+            "dizzy/epochs?limit=0",
+            "dizzy/epochs?limit=1001",
+            "dizzy/epochs?channel=no%20such",
+            &format!("{}/epochs", "x".repeat(65)),
+        ] {
             let (status, err) = get_json(&format!("{base}/v1/users/{bad}")).await;
             assert_eq!((status, err["error"].as_str()), (400, Some("bad_request")), "{bad}: {err}");
         }

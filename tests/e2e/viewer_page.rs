@@ -57,7 +57,15 @@ async fn chromium(bin: &Path, profile: &Path, args: &[String], url: &str) -> Str
         let out_path = profile.with_extension("out");
         let out = std::fs::File::create(&out_path).expect("browser output file");
         let mut child = Command::new(&bin)
-            .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"])
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ])
             .arg(format!("--user-data-dir={}", profile.display()))
             .args(&args)
             .arg(&url)
@@ -110,14 +118,25 @@ fn check_valid(what: &str, src: &str) -> Html {
     assert_eq!(attrs(&doc, "html", "lang"), vec!["en".to_string()], "{what}");
     assert!(texts(&doc, "head > title").first().is_some_and(|t| !t.trim().is_empty()), "{what}: title");
     assert_eq!(attrs(&doc, "head > meta[charset]", "charset"), vec!["utf-8".to_string()], "{what}");
-    assert!(attrs(&doc, "head > meta[name=viewport]", "content").first().is_some_and(|c| c.contains("width=device-width")), "{what}: viewport");
+    assert!(
+        attrs(&doc, "head > meta[name=viewport]", "content").first().is_some_and(|c| c.contains("width=device-width")),
+        "{what}: viewport"
+    );
     let ids = attrs(&doc, "[id]", "id");
     let unique: HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "{what}: duplicate ids {ids:?}");
     for target in attrs(&doc, "label[for]", "for") {
-        assert!(doc.select(&sel(&format!("#{target}"))).any(|e| ["input", "select", "textarea"].contains(&e.value().name())), "{what}: label for {target}");
+        assert!(
+            doc.select(&sel(&format!("#{target}")))
+                .any(|e| ["input", "select", "textarea"].contains(&e.value().name())),
+            "{what}: label for {target}"
+        );
     }
-    assert_eq!(doc.select(&sel("[src], link, iframe, object, embed, img")).count(), 0, "{what}: nothing is loaded from anywhere");
+    assert_eq!(
+        doc.select(&sel("[src], link, iframe, object, embed, img")).count(),
+        0,
+        "{what}: nothing is loaded from anywhere"
+    );
     for href in attrs(&doc, "a[href]", "href").into_iter().chain(attrs(&doc, "form", "action")) {
         assert!(href.starts_with('/') && !href.starts_with("//"), "{what}: link {href} leaves the daemon");
     }
@@ -138,14 +157,24 @@ async fn page(url: &str) -> String {
 fn chat(fake: &FakeTwitch, channel: &str, epoch: i64, logins: &[&str]) {
     for (i, login) in logins.iter().enumerate() {
         let who = Chatter::new(login, &format!("{}", 7000 + i), login);
-        let line = privmsg(channel, &who, &format!("v-{channel}-{epoch}-{login}"), epoch * 1000 + 10 * i as i64, "hello", None);
+        let line = privmsg(
+            channel,
+            &who,
+            &format!("v-{channel}-{epoch}-{login}"),
+            epoch * 1000 + 10 * i as i64,
+            "hello",
+            None,
+        );
         assert_eq!(fake.send_raw(channel, &line), 1, "one connection to #{channel} gets the line");
     }
 }
 
 async fn wait_sealed(base: &str, epoch: i64, channel: &str) {
     let url = format!("{base}/v1/epochs/{epoch}/{channel}");
-    wait_for(&format!("seal of {epoch} #{channel}"), Duration::from_secs(60), || async { (get_json(&url).await.0 == 200).then_some(()) }).await;
+    wait_for(&format!("seal of {epoch} #{channel}"), Duration::from_secs(60), || async {
+        (get_json(&url).await.0 == 200).then_some(())
+    })
+    .await;
 }
 
 /// `HH:MM` of Unix seconds `t` in the test's time zone.
@@ -165,7 +194,8 @@ async fn the_page_in_a_headless_browser() {
     };
     let dir = tempfile::tempdir().unwrap();
     let fake = fake_twitch().await;
-    let env = [("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s"), ("CHATSEAL__HTTP__ADMIN_TOKEN", TOKEN)];
+    let env =
+        [("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s"), ("CHATSEAL__HTTP__ADMIN_TOKEN", TOKEN)];
     let daemon = Daemon::start(settings_for(&fake, &sqlite_url(dir.path()), &["viewchan", "otherchan"], &env)).await;
     for ch in ["viewchan", "otherchan"] {
         assert!(fake.wait_joined(ch, Duration::from_secs(30)).await, "joined #{ch}");
@@ -187,7 +217,16 @@ async fn the_page_in_a_headless_browser() {
 
     // Every page as served: valid HTML.
     let nasty_q = url::form_urlencoded::Serializer::new(String::new()).append_pair("login", NASTY).finish();
-    for path in ["/", "/claims", "/claims?login=ALICE", &format!("/claims?{nasty_q}"), "/claims?login=carol", "/claims?login=nobody_here", "/claims?login=alice&channel=viewchan", "/claims?login=alice&before=abc"] {
+    for path in [
+        "/",
+        "/claims",
+        "/claims?login=ALICE",
+        &format!("/claims?{nasty_q}"),
+        "/claims?login=carol",
+        "/claims?login=nobody_here",
+        "/claims?login=alice&channel=viewchan",
+        "/claims?login=alice&before=abc",
+    ] {
         check_valid(path, &page(&format!("{base}{path}")).await);
     }
 
@@ -214,15 +253,26 @@ async fn the_page_in_a_headless_browser() {
     assert_eq!(attrs(&alice, "form input#login", "value"), vec!["ALICE".to_string()]);
     let local = texts(&alice, "ol.hours li .local");
     assert_eq!(local.len(), 2, "the inline script ran (allowed by the policy): {local:?}");
-    assert!(local.iter().all(|t| t.contains(&local_clock(epoch)) && t.ends_with("your time")), "local time in {TZ}: {local:?}");
+    assert!(
+        local.iter().all(|t| t.contains(&local_clock(epoch)) && t.ends_with("your time")),
+        "local time in {TZ}: {local:?}"
+    );
     let links = attrs(&alice, "ol.hours li .links a", "href");
     assert_eq!(links.len(), 4, "{links:?}");
     for href in &links {
         let (status, body) = get_json(&format!("{base}{href}")).await;
-        assert_eq!((status, body["login"].as_str(), body["epoch"].as_i64()), (200, Some("alice"), Some(epoch)), "{href}: {body}");
+        assert_eq!(
+            (status, body["login"].as_str(), body["epoch"].as_i64()),
+            (200, Some("alice"), Some(epoch)),
+            "{href}: {body}"
+        );
         assert!(body["proof"].is_array(), "{href}: {body}");
     }
-    assert!(texts(&alice, "ol.hours li .amt").iter().all(|t| t == "80.000000000 tokens"), "{:?}", texts(&alice, "ol.hours li .amt"));
+    assert!(
+        texts(&alice, "ol.hours li .amt").iter().all(|t| t == "80.000000000 tokens"),
+        "{:?}",
+        texts(&alice, "ol.hours li .amt")
+    );
 
     // HTML special characters: shown as text, never as markup.
     let nasty = dump(format!("{base}/claims?{nasty_q}")).await;
@@ -233,15 +283,29 @@ async fn the_page_in_a_headless_browser() {
 
     // Opted out and unknown logins: a clear answer.
     let carol = dump(format!("{base}/claims?login=Carol")).await;
-    assert!(texts(&carol, "#opted-out").first().is_some_and(|t| t.contains("carol opted out")), "{:?}", texts(&carol, "#answer"));
+    assert!(
+        texts(&carol, "#opted-out").first().is_some_and(|t| t.contains("carol opted out")),
+        "{:?}",
+        texts(&carol, "#answer")
+    );
     assert_eq!(carol.select(&sel("ol.hours li")).count(), 0);
     let ghost = dump(format!("{base}/claims?login=nobody_here")).await;
-    assert!(texts(&ghost, "#unknown").first().is_some_and(|t| t.contains("never seen nobody_here")), "{:?}", texts(&ghost, "#answer"));
+    assert!(
+        texts(&ghost, "#unknown").first().is_some_and(|t| t.contains("never seen nobody_here")),
+        "{:?}",
+        texts(&ghost, "#answer")
+    );
 
     // The phone-width screenshot.
     let shot = out.join("viewer-phone.png");
     let _ = std::fs::remove_file(&shot);
-    chromium(&bin, &profile, &[format!("--screenshot={}", shot.display()), "--window-size=390,844".into(), "--hide-scrollbars".into()], &format!("{base}/claims?login=alice")).await;
+    chromium(
+        &bin,
+        &profile,
+        &[format!("--screenshot={}", shot.display()), "--window-size=390,844".into(), "--hide-scrollbars".into()],
+        &format!("{base}/claims?login=alice"),
+    )
+    .await;
     let png = std::fs::read(&shot).unwrap_or_else(|e| panic!("screenshot {}: {e}", shot.display()));
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG");
     let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
@@ -251,7 +315,12 @@ async fn the_page_in_a_headless_browser() {
     // The page counts in the HTTP metrics like any route.
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
     for route in ["route=\"/claims\"", "route=\"/\""] {
-        assert!(metrics.lines().any(|l| l.starts_with("chatseal_http_requests_total") && l.contains(route) && l.contains("status=\"200\"")), "{route} in /metrics");
+        assert!(
+            metrics.lines().any(|l| l.starts_with("chatseal_http_requests_total")
+                && l.contains(route)
+                && l.contains("status=\"200\"")),
+            "{route} in /metrics"
+        );
     }
     daemon.stop().await.expect("graceful stop");
     fake.shutdown().await;

@@ -100,7 +100,11 @@ impl Actor for AggregatorActor {
     type State = AggregatorState;
     type Arguments = AggregatorArgs;
 
-    async fn pre_start(&self, myself: ActorRef<AggregatorMsg>, args: AggregatorArgs) -> Result<AggregatorState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<AggregatorMsg>,
+        args: AggregatorArgs,
+    ) -> Result<AggregatorState, ActorProcessingErr> {
         fail::fail_point!("aggregator.pre_start", |_| Err("failpoint aggregator.pre_start".into()));
         myself.send_interval(args.flush_interval, || AggregatorMsg::Tick);
         args.gate.start(args.max_pending);
@@ -126,7 +130,12 @@ impl Actor for AggregatorActor {
         })
     }
 
-    async fn handle(&self, myself: ActorRef<AggregatorMsg>, msg: AggregatorMsg, st: &mut AggregatorState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<AggregatorMsg>,
+        msg: AggregatorMsg,
+        st: &mut AggregatorState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             AggregatorMsg::Ingest(items) => st.ingest(items),
             AggregatorMsg::Tick => {
@@ -198,7 +207,11 @@ impl AggregatorState {
                 }
                 Ingest::Left { channel, since_ms, at_ms } => {
                     self.open_cov.remove(&(channel.clone(), since_ms));
-                    self.closed_cov.push(CoverageSpan { channel: channel.to_string(), started_ms: since_ms, until_ms: at_ms.max(since_ms) });
+                    self.closed_cov.push(CoverageSpan {
+                        channel: channel.to_string(),
+                        started_ms: since_ms,
+                        until_ms: at_ms.max(since_ms),
+                    });
                 }
             }
         }
@@ -222,7 +235,11 @@ impl AggregatorState {
         }
         let now = self.args.clock.now_ms();
         let mut coverage = std::mem::take(&mut self.closed_cov);
-        coverage.extend(self.open_cov.iter().map(|(c, s)| CoverageSpan { channel: c.to_string(), started_ms: *s, until_ms: now.max(*s) }));
+        coverage.extend(self.open_cov.iter().map(|(c, s)| CoverageSpan {
+            channel: c.to_string(),
+            started_ms: *s,
+            until_ms: now.max(*s),
+        }));
         if self.pending.is_empty() && coverage.is_empty() {
             return;
         }
@@ -265,7 +282,8 @@ impl AggregatorState {
                 self.last_flush_ms = Some(self.args.clock.now_ms());
                 self.durable = self.durable.max(upto);
                 let durable = self.durable;
-                let (ready, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.waiters).into_iter().partition(|(t, _)| *t <= durable);
+                let (ready, waiting): (Vec<_>, Vec<_>) =
+                    std::mem::take(&mut self.waiters).into_iter().partition(|(t, _)| *t <= durable);
                 self.waiters = waiting;
                 for (_, port) in ready {
                     let _ = port.send(Ok(()));
@@ -294,7 +312,9 @@ impl AggregatorState {
                 }
                 // Open spans are re-derived at the next flush; closed ones must be kept.
                 let open = &self.open_cov;
-                self.closed_cov.extend(coverage.into_iter().filter(|s| !open.contains(&(Arc::from(s.channel.as_str()), s.started_ms))));
+                self.closed_cov.extend(
+                    coverage.into_iter().filter(|s| !open.contains(&(Arc::from(s.channel.as_str()), s.started_ms))),
+                );
                 self.retry_at = Some(Instant::now() + self.backoff);
                 self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
                 for (_, port) in std::mem::take(&mut self.waiters) {

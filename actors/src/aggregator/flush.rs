@@ -44,13 +44,8 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
     let mut report = FlushReport::default();
     let tx = store.begin_flush().await?;
 
-    let mut keys: Vec<(i64, String)> = batch
-        .events
-        .iter()
-        .map(|e| (e.epoch, e.channel.to_string()))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
+    let mut keys: Vec<(i64, String)> =
+        batch.events.iter().map(|e| (e.epoch, e.channel.to_string())).collect::<HashSet<_>>().into_iter().collect();
     keys.sort();
     let sealed = if keys.is_empty() { HashSet::new() } else { tx.sealed_among(&keys).await? };
 

@@ -66,14 +66,22 @@ async fn two_members_flushing_the_same_ids_at_once_count_each_once() {
             // different orders (the store must not deadlock them into a loss).
             let batch_a = Batch { events: (0..40).map(|k| event(round, k)).collect(), coverage: Vec::new() };
             let batch_b = Batch { events: (10..IDS).rev().map(|k| event(round, k)).collect(), coverage: Vec::new() };
-            let (ra, rb) = tokio::join!(flush_retrying(&a, &batch_a, "A", round), flush_retrying(&b, &batch_b, "B", round));
+            let (ra, rb) =
+                tokio::join!(flush_retrying(&a, &batch_a, "A", round), flush_retrying(&b, &batch_b, "B", round));
             assert_eq!(ra.durable + ra.duplicates, 40, "{backend:?} round {round}: A accounts for every event: {ra:?}");
             assert_eq!(rb.durable + rb.duplicates, 40, "{backend:?} round {round}: B accounts for every event: {rb:?}");
-            assert_eq!(ra.durable + rb.durable, IDS, "{backend:?} round {round}: every id made durable by exactly one member: A {ra:?}, B {rb:?}");
+            assert_eq!(
+                ra.durable + rb.durable,
+                IDS,
+                "{backend:?} round {round}: every id made durable by exactly one member: A {ra:?}, B {rb:?}"
+            );
             durable += ra.durable + rb.durable;
             duplicates += ra.duplicates + rb.duplicates;
         }
-        let rows = a.participants_for_seal(EPOCH, "racechan").await.unwrap_or_else(|e| panic!("{backend:?}: read participants: {e}"));
+        let rows = a
+            .participants_for_seal(EPOCH, "racechan")
+            .await
+            .unwrap_or_else(|e| panic!("{backend:?}: read participants: {e}"));
         let have: BTreeMap<String, i64> = rows.into_iter().map(|r| (r.login, r.message)).collect();
         assert_eq!(have, want, "{backend:?}: message counts per login equal the distinct ids sent");
         assert_eq!(durable, ROUNDS * IDS, "{backend:?}: durable events");

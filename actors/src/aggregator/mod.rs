@@ -8,6 +8,6 @@ pub use actor::{AggregatorActor, AggregatorArgs, AggregatorMsg, AggregatorStatus
 pub use gate::IngestGate;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod flush_race_tests;
+#[cfg(test)]
+mod tests;

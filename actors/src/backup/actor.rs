@@ -44,7 +44,13 @@ pub struct BackupArgs {
 
 impl std::fmt::Debug for BackupArgs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BackupArgs").field("store", &self.store.redacted_url()).field("dir", &self.dir).field("interval", &self.interval).field("retention", &self.retention).field("pg_dump", &self.pg_dump).finish()
+        f.debug_struct("BackupArgs")
+            .field("store", &self.store.redacted_url())
+            .field("dir", &self.dir)
+            .field("interval", &self.interval)
+            .field("retention", &self.retention)
+            .field("pg_dump", &self.pg_dump)
+            .finish()
     }
 }
 
@@ -76,7 +82,11 @@ impl Actor for BackupActor {
     type State = BackupState;
     type Arguments = BackupArgs;
 
-    async fn pre_start(&self, myself: ActorRef<BackupMsg>, args: BackupArgs) -> Result<BackupState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<BackupMsg>,
+        args: BackupArgs,
+    ) -> Result<BackupState, ActorProcessingErr> {
         fail::fail_point!("backup.pre_start", |_| Err("failpoint backup.pre_start".into()));
         let dir = args.dir.clone();
         let newest = match blocking(move || list(&dir)).await {
@@ -102,7 +112,12 @@ impl Actor for BackupActor {
         Ok(BackupState { args, running: false, waiting: Vec::new(), queued: Vec::new(), next_due_ms })
     }
 
-    async fn handle(&self, myself: ActorRef<BackupMsg>, msg: BackupMsg, st: &mut BackupState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<BackupMsg>,
+        msg: BackupMsg,
+        st: &mut BackupState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             BackupMsg::Tick => {
                 let holds_role = st.args.role.as_ref().is_none_or(|r| r.borrow().is_some());
@@ -125,7 +140,12 @@ impl Actor for BackupActor {
                         let fence = st.args.role.as_ref().and_then(|r| r.borrow().clone());
                         if let Some(f) = fence {
                             let detail = format!("backup {} taken by {}", manifest.id, f.holder);
-                            if let Err(e) = st.args.store.audit_fenced(now.div_euclid(1000), "backup", &manifest.id, &detail, &f).await {
+                            if let Err(e) = st
+                                .args
+                                .store
+                                .audit_fenced(now.div_euclid(1000), "backup", &manifest.id, &detail, &f)
+                                .await
+                            {
                                 tracing::error!(error = %e, backup = %manifest.id, "the backup's record was refused: this member no longer holds the backup role");
                             }
                         }

@@ -24,8 +24,10 @@ pub struct Listed {
 /// Reads and parses `folder/manifest.json`.
 pub fn read_manifest(folder: &Path) -> Result<Manifest, BackupError> {
     let path = folder.join(MANIFEST_FILE);
-    let bytes = std::fs::read(&path).map_err(|e| BackupError::Manifest { path: path.clone(), detail: format!("cannot be read: {e}") })?;
-    serde_json::from_slice(&bytes).map_err(|e| BackupError::Manifest { path, detail: format!("is not a chatseal manifest: {e}") })
+    let bytes = std::fs::read(&path)
+        .map_err(|e| BackupError::Manifest { path: path.clone(), detail: format!("cannot be read: {e}") })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| BackupError::Manifest { path, detail: format!("is not a chatseal manifest: {e}") })
 }
 
 /// Every backup folder in `dir`, newest first (a missing `dir` has none).

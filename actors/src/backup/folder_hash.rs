@@ -17,13 +17,17 @@ use super::error::BackupError;
 /// The lowercase hex root of `dir` (names hashed, blake3).
 pub fn folder_root(dir: &Path) -> Result<String, BackupError> {
     let Some(s) = dir.to_str() else {
-        return Err(BackupError::Refused(format!("{} is not a UTF-8 path; the backup folder hash needs one", dir.display())));
+        return Err(BackupError::Refused(format!(
+            "{} is not a UTF-8 path; the backup folder hash needs one",
+            dir.display()
+        )));
     };
-    let tree = MerkleTree::builder(s)
-        .algorithm(Algorithm::Blake3)
-        .hash_names(true)
-        .build()
-        .map_err(|e| BackupError::Io { what: "hashing the folder", path: dir.to_path_buf(), source: std::io::Error::other(e.to_string()) })?;
+    let tree =
+        MerkleTree::builder(s).algorithm(Algorithm::Blake3).hash_names(true).build().map_err(|e| BackupError::Io {
+            what: "hashing the folder",
+            path: dir.to_path_buf(),
+            source: std::io::Error::other(e.to_string()),
+        })?;
     Ok(hex::encode(&tree.root.item.hash))
 }
 

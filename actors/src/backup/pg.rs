@@ -91,7 +91,8 @@ fn run_tool(tool: &'static str, bin: &Path, url: &str, args: &[String]) -> Resul
     if let Some(pw) = password {
         cmd.env("PGPASSWORD", pw);
     }
-    let out = cmd.output().map_err(|e| BackupError::Tool { tool, detail: format!("cannot run {}: {e}", bin.display()) })?;
+    let out =
+        cmd.output().map_err(|e| BackupError::Tool { tool, detail: format!("cannot run {}: {e}", bin.display()) })?;
     if !out.status.success() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         return Err(BackupError::Tool { tool, detail: format!("{} ({})", stderr.trim(), out.status) });
@@ -102,22 +103,28 @@ fn run_tool(tool: &'static str, bin: &Path, url: &str, args: &[String]) -> Resul
 /// The tables whose data `pg_restore --list` finds in the archive at `path` that should be
 /// there and are not (empty: the archive is readable and complete).
 pub fn missing_in_archive(pg_restore: &Path, path: &Path) -> Result<Vec<&'static str>, BackupError> {
-    let out = Command::new(pg_restore)
-        .arg("--list")
-        .arg(path)
-        .output()
-        .map_err(|e| BackupError::Tool { tool: "pg_restore", detail: format!("cannot run {}: {e}", pg_restore.display()) })?;
+    let out = Command::new(pg_restore).arg("--list").arg(path).output().map_err(|e| BackupError::Tool {
+        tool: "pg_restore",
+        detail: format!("cannot run {}: {e}", pg_restore.display()),
+    })?;
     if !out.status.success() {
-        return Err(BackupError::Tool { tool: "pg_restore", detail: String::from_utf8_lossy(&out.stderr).trim().to_owned() });
+        return Err(BackupError::Tool {
+            tool: "pg_restore",
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
     }
     let list = String::from_utf8_lossy(&out.stdout);
-    Ok(TABLES.into_iter().filter(|t| !list.lines().any(|l| l.contains("TABLE DATA") && l.split_whitespace().any(|w| w == *t))).collect())
+    Ok(TABLES
+        .into_iter()
+        .filter(|t| !list.lines().any(|l| l.contains("TABLE DATA") && l.split_whitespace().any(|w| w == *t)))
+        .collect())
 }
 
 /// Loads the archive at `path` into the (empty) database at `url` in one transaction;
 /// pg_restore fails, and nothing changes, when the database already holds chatseal's tables.
 pub fn restore_dump(url: &str, path: &Path) -> Result<(), BackupError> {
-    let bin = find_on_path("pg_restore").ok_or_else(|| BackupError::Refused("pg_restore is not on PATH: install the PostgreSQL client tools".into()))?;
+    let bin = find_on_path("pg_restore")
+        .ok_or_else(|| BackupError::Refused("pg_restore is not on PATH: install the PostgreSQL client tools".into()))?;
     let args = ["--no-owner", "--no-privileges", "--exit-on-error", "--single-transaction"].map(String::from);
     let mut all = args.to_vec();
     all.push(path.display().to_string());
@@ -128,7 +135,13 @@ async fn pg_dump(bin: PathBuf, url: String, snapshot: String, folder: PathBuf) -
     blocking(move || {
         let tmp = folder.join(format!("{PG_DUMP_FILE}{TMP_SUFFIX}"));
         let dest = folder.join(PG_DUMP_FILE);
-        let args = vec!["--format=custom".into(), "--no-owner".into(), "--no-privileges".into(), format!("--snapshot={snapshot}"), format!("--file={}", tmp.display())];
+        let args = vec![
+            "--format=custom".into(),
+            "--no-owner".into(),
+            "--no-privileges".into(),
+            format!("--snapshot={snapshot}"),
+            format!("--file={}", tmp.display()),
+        ];
         run_tool("pg_dump", &bin, &url, &args)?;
         sync_file(&tmp).map_err(BackupError::io("syncing", &tmp))?;
         fail::fail_point!("backup.rename", |arg| Err(crate::backup::error::fail_action("backup.rename", arg)));
@@ -146,7 +159,11 @@ async fn export_json_lines(snap: &PgSnapshot, folder: &Path) -> Result<Vec<Strin
         let tmp = folder.join(format!("{name}{TMP_SUFFIX}"));
         let file = std::fs::File::create(&tmp).map_err(BackupError::io("creating", &tmp))?;
         let mut w = BufWriter::new(file);
-        let io_err = |e: std::io::Error| StoreError::Io { url: String::new(), path: tmp.display().to_string(), detail: e.to_string() };
+        let io_err = |e: std::io::Error| StoreError::Io {
+            url: String::new(),
+            path: tmp.display().to_string(),
+            detail: e.to_string(),
+        };
         snap.export_json(table, |lines| {
             for l in lines {
                 w.write_all(l.as_bytes()).and_then(|_| w.write_all(b"\n")).map_err(io_err)?;
@@ -194,7 +211,10 @@ pub async fn snapshot(store: &Store, url: &str, folder: &Path, with: &PgDump) ->
             let path = folder.join(PG_DUMP_FILE);
             let missing = blocking(move || missing_in_archive(&pr, &path)).await?;
             if !missing.is_empty() {
-                return Err(BackupError::Tool { tool: "pg_dump", detail: format!("the archive holds no data for {}", missing.join(", ")) });
+                return Err(BackupError::Tool {
+                    tool: "pg_dump",
+                    detail: format!("the archive holds no data for {}", missing.join(", ")),
+                });
             }
             checks.push("pg_restore --list".into());
         }
@@ -214,7 +234,10 @@ mod tests {
 
     #[test]
     fn passwords_are_split_out() {
-        assert_eq!(split_password("postgres://u:p%40ss@h:5432/db?sslmode=disable"), ("postgres://u@h:5432/db?sslmode=disable".into(), Some("p@ss".into())));
+        assert_eq!(
+            split_password("postgres://u:p%40ss@h:5432/db?sslmode=disable"),
+            ("postgres://u@h:5432/db?sslmode=disable".into(), Some("p@ss".into()))
+        );
         assert_eq!(split_password("postgres://root@127.0.0.1/test"), ("postgres://root@127.0.0.1/test".into(), None));
         assert_eq!(split_password("postgres://h/db"), ("postgres://h/db".into(), None));
         assert_eq!(split_password("not a url"), ("not a url".into(), None));

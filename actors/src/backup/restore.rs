@@ -22,7 +22,10 @@ pub fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 
 /// The files of the store at `db` that exist: the database, then its side files.
 pub fn store_files(db: &Path) -> Vec<PathBuf> {
-    std::iter::once(db.to_path_buf()).chain(SIDE_FILES.iter().map(|s| with_suffix(db, s))).filter(|p| p.exists()).collect()
+    std::iter::once(db.to_path_buf())
+        .chain(SIDE_FILES.iter().map(|s| with_suffix(db, s)))
+        .filter(|p| p.exists())
+        .collect()
 }
 
 /// Moves every file of the store at `db` into `dir` (created), keeping their names; returns
@@ -67,7 +70,10 @@ pub fn stage_sqlite(from: &Path, db: &Path) -> Result<PathBuf, BackupError> {
 /// Renames a staged copy to `db`, where no store file may exist any more, and fsyncs the directory.
 pub fn commit_staged(tmp: &Path, db: &Path) -> Result<(), BackupError> {
     if let Some(f) = store_files(db).first() {
-        return Err(BackupError::Refused(format!("{} exists: move the store's files aside before restoring over it", f.display())));
+        return Err(BackupError::Refused(format!(
+            "{} exists: move the store's files aside before restoring over it",
+            f.display()
+        )));
     }
     std::fs::rename(tmp, db).map_err(BackupError::io("renaming the restored copy to", db))?;
     let dir = parent_of(db);
@@ -77,7 +83,10 @@ pub fn commit_staged(tmp: &Path, db: &Path) -> Result<(), BackupError> {
 /// Copies the SQLite file `from` to `db`, where no store file may exist any more.
 pub fn place_sqlite(from: &Path, db: &Path) -> Result<(), BackupError> {
     if let Some(f) = store_files(db).first() {
-        return Err(BackupError::Refused(format!("{} exists: move the store's files aside before restoring over it", f.display())));
+        return Err(BackupError::Refused(format!(
+            "{} exists: move the store's files aside before restoring over it",
+            f.display()
+        )));
     }
     let tmp = stage_sqlite(from, db)?;
     commit_staged(&tmp, db)

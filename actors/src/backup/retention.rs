@@ -94,7 +94,8 @@ mod tests {
     #[test]
     fn daily_backups_are_bounded_by_keep_daily() {
         // One backup a day for 30 days, keep 1 plus 3 days: only the 3 newest days stay.
-        let all: Vec<Complete> = (0..30).map(|d| Complete { id: format!("d{d:02}"), created_at: d * DAY + 5 }).collect();
+        let all: Vec<Complete> =
+            (0..30).map(|d| Complete { id: format!("d{d:02}"), created_at: d * DAY + 5 }).collect();
         let gone = to_delete(&all, r(1, 3));
         assert_eq!(gone.len(), 27);
         assert!(!gone.contains(&"d29".to_string()) && !gone.contains(&"d27".to_string()));

@@ -39,7 +39,9 @@ pub async fn inspect(path: &Path) -> Result<Inspected, BackupError> {
         let bad = copy.verify_digests().await?;
         if !bad.is_empty() {
             let list: Vec<String> = bad.iter().take(5).map(|(e, c)| format!("{e} #{c}")).collect();
-            return Err(BackupError::SealsDamaged { detail: format!("{} damaged, e.g. {}", bad.len(), list.join(", ")) });
+            return Err(BackupError::SealsDamaged {
+                detail: format!("{} damaged, e.g. {}", bad.len(), list.join(", ")),
+            });
         }
         Ok(Inspected {
             row_counts: copy.row_counts().await?,

@@ -41,7 +41,13 @@ fn new_folder(dir: &Path, now_ms: i64) -> Result<(String, PathBuf), BackupError>
 /// Takes a backup of `store` (reached at `url`, password included: pg_dump needs it) into
 /// `dir`, at `now_ms` (Unix ms); returns its manifest. The data goes to `<id>/data/`; its
 /// merkle root is computed once every file there is final, then the manifest is written.
-pub async fn take_backup(store: &Store, url: &str, dir: &Path, now_ms: i64, pg_dump: &PgDump) -> Result<Manifest, BackupError> {
+pub async fn take_backup(
+    store: &Store,
+    url: &str,
+    dir: &Path,
+    now_ms: i64,
+    pg_dump: &PgDump,
+) -> Result<Manifest, BackupError> {
     let started = Instant::now();
     let (id, folder) = {
         let dir = dir.to_path_buf();
@@ -95,7 +101,8 @@ pub async fn take_backup(store: &Store, url: &str, dir: &Path, now_ms: i64, pg_d
 }
 
 async fn write_manifest(folder: &Path, dir: &Path, m: &Manifest) -> Result<(), BackupError> {
-    let json = serde_json::to_vec_pretty(m).map_err(|e| BackupError::Manifest { path: folder.join(MANIFEST_FILE), detail: e.to_string() })?;
+    let json = serde_json::to_vec_pretty(m)
+        .map_err(|e| BackupError::Manifest { path: folder.join(MANIFEST_FILE), detail: e.to_string() })?;
     let (folder, dir) = (folder.to_path_buf(), dir.to_path_buf());
     blocking(move || {
         let path = folder.join(MANIFEST_FILE);
@@ -111,10 +118,16 @@ pub async fn prune(dir: &Path, retention: Retention, now_s: i64) -> Result<Vec<S
     let dir = dir.to_path_buf();
     blocking(move || {
         let listed = list(&dir)?;
-        let complete: Vec<Complete> = listed.iter().filter_map(|l| l.manifest.as_ref().map(|m| Complete { id: l.id.clone(), created_at: m.created_at })).collect();
+        let complete: Vec<Complete> = listed
+            .iter()
+            .filter_map(|l| l.manifest.as_ref().map(|m| Complete { id: l.id.clone(), created_at: m.created_at }))
+            .collect();
         // Unreadable manifests are left for an operator; only folders without one are incomplete.
-        let incomplete: Vec<Incomplete> =
-            listed.iter().filter(|l| l.manifest.is_none() && l.problem.is_none()).map(|l| Incomplete { id: l.id.clone(), modified_at: l.modified_at }).collect();
+        let incomplete: Vec<Incomplete> = listed
+            .iter()
+            .filter(|l| l.manifest.is_none() && l.problem.is_none())
+            .map(|l| Incomplete { id: l.id.clone(), modified_at: l.modified_at })
+            .collect();
         let mut gone = to_delete(&complete, retention);
         gone.extend(stale_incomplete(&incomplete, now_s));
         for id in &gone {

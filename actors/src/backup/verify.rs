@@ -15,7 +15,9 @@ use super::catalog::read_manifest;
 use super::error::BackupError;
 use super::folder_hash::{folder_root, names_in};
 use super::fsio::{blocking, sha256_file};
-use super::manifest::{Manifest, Method, DATA_DIR, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, PG_DUMP_FILE, SQLITE_FILE};
+use super::manifest::{
+    Manifest, Method, DATA_DIR, MANIFEST_FILE, MANIFEST_FORMAT, MANIFEST_FORMAT_V1, PG_DUMP_FILE, SQLITE_FILE,
+};
 use super::pg::{find_on_path, missing_in_archive};
 use super::sqlite::inspect;
 
@@ -54,7 +56,10 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
         match found {
             Ok((size, sha)) if size == f.size && sha == f.sha256 => {}
             Ok((size, sha)) => {
-                return Err(damaged(format!("{}: {size} bytes with sha256 {sha}, but the manifest says {} bytes with sha256 {}", f.name, f.size, f.sha256)))
+                return Err(damaged(format!(
+                    "{}: {size} bytes with sha256 {sha}, but the manifest says {} bytes with sha256 {}",
+                    f.name, f.size, f.sha256
+                )))
             }
             Err(e) => return Err(damaged(format!("{}: {e}", f.name))),
         }
@@ -71,7 +76,10 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
             } else {
                 format!(" ({} holds files the manifest does not list: {extra:?})", want.folder)
             };
-            return Err(damaged(format!("the merkle_hash root of {}/ is {found}, but the manifest says {}{detail}", want.folder, want.root)));
+            return Err(damaged(format!(
+                "the merkle_hash root of {}/ is {found}, but the manifest says {}{detail}",
+                want.folder, want.root
+            )));
         }
     }
     match m.method {
@@ -81,11 +89,16 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
             }
             let found = match inspect(&data.join(SQLITE_FILE)).await {
                 Ok(f) => f,
-                Err(e @ (BackupError::Store(_) | BackupError::SealsDamaged { .. })) => return Err(damaged(e.to_string())),
+                Err(e @ (BackupError::Store(_) | BackupError::SealsDamaged { .. })) => {
+                    return Err(damaged(e.to_string()))
+                }
                 Err(e) => return Err(e),
             };
             if found.row_counts != m.row_counts {
-                return Err(damaged(format!("row counts {:?} differ from the manifest's {:?}", found.row_counts, m.row_counts)));
+                return Err(damaged(format!(
+                    "row counts {:?} differ from the manifest's {:?}",
+                    found.row_counts, m.row_counts
+                )));
             }
         }
         Method::PgDump => {
@@ -96,7 +109,9 @@ pub async fn verify(folder: &Path) -> Result<Manifest, BackupError> {
                 let path = data.join(PG_DUMP_FILE);
                 match blocking(move || missing_in_archive(&pr, &path)).await {
                     Ok(missing) if missing.is_empty() => {}
-                    Ok(missing) => return Err(damaged(format!("the archive holds no data for {}", missing.join(", ")))),
+                    Ok(missing) => {
+                        return Err(damaged(format!("the archive holds no data for {}", missing.join(", "))))
+                    }
                     Err(e) => return Err(damaged(e.to_string())),
                 }
             }
@@ -145,5 +160,7 @@ fn layout_problem(m: &Manifest, folder: &Path) -> Option<String> {
         Err(e) => return Some(e.to_string()),
     };
     let extra: Vec<&String> = names.iter().filter(|n| n.as_str() != MANIFEST_FILE && m.file(n).is_none()).collect();
-    (!extra.is_empty()).then(|| format!("the format {MANIFEST_FORMAT_V1} backup folder holds files the manifest does not list: {extra:?}"))
+    (!extra.is_empty()).then(|| {
+        format!("the format {MANIFEST_FORMAT_V1} backup folder holds files the manifest does not list: {extra:?}")
+    })
 }

@@ -78,7 +78,11 @@ impl Actor for ChannelActor {
     type State = ChannelActorState;
     type Arguments = ChannelArgs;
 
-    async fn pre_start(&self, myself: ActorRef<ChannelMsg>, args: ChannelArgs) -> Result<ChannelActorState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ChannelMsg>,
+        args: ChannelArgs,
+    ) -> Result<ChannelActorState, ActorProcessingErr> {
         failpoint_pre_start(&args.session.channel)?;
         myself.cast(ChannelMsg::Connect)?;
         let conn = Connection::new(ConnectionCfg {
@@ -90,7 +94,12 @@ impl Actor for ChannelActor {
         Ok(ChannelActorState { args, conn, sessions: BTreeMap::new() })
     }
 
-    async fn handle(&self, myself: ActorRef<ChannelMsg>, msg: ChannelMsg, st: &mut ChannelActorState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<ChannelMsg>,
+        msg: ChannelMsg,
+        st: &mut ChannelActorState,
+    ) -> Result<(), ActorProcessingErr> {
         let unit = rand::random::<f64>();
         match msg {
             ChannelMsg::Connect => {
@@ -177,7 +186,8 @@ impl ChannelActorState {
                         }
                         s.last_error = None;
                     });
-                    metrics::gauge!(m::CHANNEL_STATE, "channel" => channel.to_string()).set(ChannelState::Joined.gauge());
+                    metrics::gauge!(m::CHANNEL_STATE, "channel" => channel.to_string())
+                        .set(ChannelState::Joined.gauge());
                 }
                 Effect::DropOldAfter { gen, after } => {
                     myself.send_after(after, move || ChannelMsg::DropOld(gen));
@@ -197,8 +207,12 @@ impl ChannelActorState {
                         Ending::Lost => ChannelState::BackingOff,
                     };
                     match &reason {
-                        EndReason::Refused(id) => tracing::warn!(channel = %channel, msg_id = %id, retry_in = ?after, "join refused by the server"),
-                        other => tracing::warn!(channel = %channel, reason = ?other, retry_in = ?after, "chat connection ended; reconnecting"),
+                        EndReason::Refused(id) => {
+                            tracing::warn!(channel = %channel, msg_id = %id, retry_in = ?after, "join refused by the server")
+                        }
+                        other => {
+                            tracing::warn!(channel = %channel, reason = ?other, retry_in = ?after, "chat connection ended; reconnecting")
+                        }
                     }
                     metrics::counter!(m::RECONNECTS_TOTAL, "reason" => reason.label()).increment(1);
                     self.args.board.update(&channel, |s| {

@@ -36,7 +36,12 @@ pub enum ConnectError {
 
 /// Connects to `server:port`, with TLS when `tls` is set (the server name is checked against
 /// its certificate).
-pub async fn connect(server: &str, port: u16, tls: Option<&TlsClientConfig>, timeout: Duration) -> Result<BoxStream, ConnectError> {
+pub async fn connect(
+    server: &str,
+    port: u16,
+    tls: Option<&TlsClientConfig>,
+    timeout: Duration,
+) -> Result<BoxStream, ConnectError> {
     let addr = format!("{server}:{port}");
     let fut = async {
         let tcp = TcpStream::connect(&addr).await.map_err(|source| ConnectError::Io { addr: addr.clone(), source })?;
@@ -44,7 +49,8 @@ pub async fn connect(server: &str, port: u16, tls: Option<&TlsClientConfig>, tim
         let Some(config) = tls else {
             return Ok(Box::pin(tcp) as BoxStream);
         };
-        let name = ServerName::try_from(server.to_string()).map_err(|_| ConnectError::ServerName(server.to_string()))?;
+        let name =
+            ServerName::try_from(server.to_string()).map_err(|_| ConnectError::ServerName(server.to_string()))?;
         let stream = tokio_rustls::TlsConnector::from(config.clone())
             .connect(name, tcp)
             .await
@@ -60,7 +66,9 @@ pub async fn connect(server: &str, port: u16, tls: Option<&TlsClientConfig>, tim
 /// A failed handshake; a rejected server certificate gets its own, actionable error.
 fn handshake_error(addr: &str, source: std::io::Error) -> ConnectError {
     match source.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
-        Some(rustls::Error::InvalidCertificate(e)) => ConnectError::Untrusted { addr: addr.to_string(), detail: e.to_string() },
+        Some(rustls::Error::InvalidCertificate(e)) => {
+            ConnectError::Untrusted { addr: addr.to_string(), detail: e.to_string() }
+        }
         _ => ConnectError::Handshake { addr: addr.to_string(), source },
     }
 }
@@ -72,11 +80,17 @@ mod tests {
 
     #[test]
     fn rejected_certificates_point_at_the_ca_setting() {
-        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer));
+        let io = std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+        );
         let e = handshake_error("localhost:6697", io);
         assert!(matches!(e, ConnectError::Untrusted { .. }), "{e:?}");
         let msg = e.to_string();
-        assert!(msg.contains("certificate") && msg.contains("twitch.tls_ca_file") && msg.contains("localhost:6697"), "{msg}");
+        assert!(
+            msg.contains("certificate") && msg.contains("twitch.tls_ca_file") && msg.contains("localhost:6697"),
+            "{msg}"
+        );
         let other = handshake_error("h:1", std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "eof"));
         assert!(matches!(other, ConnectError::Handshake { .. }), "{other:?}");
     }

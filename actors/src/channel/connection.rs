@@ -161,7 +161,11 @@ impl Connection {
             }
             Input::Shutdown => {
                 self.stopping = true;
-                let mut out: Vec<Effect> = [self.current.take(), self.previous.take()].into_iter().flatten().map(|gen| Effect::Close { gen }).collect();
+                let mut out: Vec<Effect> = [self.current.take(), self.previous.take()]
+                    .into_iter()
+                    .flatten()
+                    .map(|gen| Effect::Close { gen })
+                    .collect();
                 out.push(Effect::Stopped);
                 out
             }
@@ -199,15 +203,28 @@ mod tests {
     fn a_lost_session_backs_off_exponentially_and_a_healthy_one_resets() {
         let mut c = machine();
         c.on(Input::Connect, 1.0);
-        assert_eq!(c.on(ended(1, None), 1.0), vec![Effect::RetryAfter { after: Duration::from_secs(1), ending: Ending::Lost }]);
+        assert_eq!(
+            c.on(ended(1, None), 1.0),
+            vec![Effect::RetryAfter { after: Duration::from_secs(1), ending: Ending::Lost }]
+        );
         assert_eq!(c.current(), None);
         assert_eq!(c.on(Input::Connect, 1.0), vec![Effect::Open { gen: 2 }]);
-        assert_eq!(c.on(ended(2, Some(5)), 1.0), vec![Effect::RetryAfter { after: Duration::from_secs(2), ending: Ending::Lost }]);
+        assert_eq!(
+            c.on(ended(2, Some(5)), 1.0),
+            vec![Effect::RetryAfter { after: Duration::from_secs(2), ending: Ending::Lost }]
+        );
         c.on(Input::Connect, 1.0);
-        assert_eq!(c.on(ended(3, None), 0.0), vec![Effect::RetryAfter { after: Duration::from_secs(2), ending: Ending::Lost }], "jitter: half of 4 s at the low end");
+        assert_eq!(
+            c.on(ended(3, None), 0.0),
+            vec![Effect::RetryAfter { after: Duration::from_secs(2), ending: Ending::Lost }],
+            "jitter: half of 4 s at the low end"
+        );
         c.on(Input::Connect, 1.0);
         // Joined for more than `healthy_after`: the backoff starts over.
-        assert_eq!(c.on(ended(4, Some(61)), 1.0), vec![Effect::RetryAfter { after: Duration::from_secs(1), ending: Ending::Lost }]);
+        assert_eq!(
+            c.on(ended(4, Some(61)), 1.0),
+            vec![Effect::RetryAfter { after: Duration::from_secs(1), ending: Ending::Lost }]
+        );
     }
 
     #[test]
@@ -229,7 +246,10 @@ mod tests {
         assert_eq!(c.on(Input::ServerReconnect { gen: 2 }, 1.0), vec![]);
         assert_eq!(c.on(Input::ServerReconnect { gen: 1 }, 1.0), vec![]);
         // The new session joins: the old one is closed after the overlap, not before.
-        assert_eq!(c.on(Input::Joined { gen: 2 }, 1.0), vec![Effect::ShowJoined { gen: 2 }, Effect::DropOldAfter { gen: 1, after: Duration::from_secs(2) }]);
+        assert_eq!(
+            c.on(Input::Joined { gen: 2 }, 1.0),
+            vec![Effect::ShowJoined { gen: 2 }, Effect::DropOldAfter { gen: 1, after: Duration::from_secs(2) }]
+        );
         assert_eq!(c.on(Input::DropOld { gen: 1 }, 1.0), vec![Effect::Close { gen: 1 }]);
         assert_eq!(c.previous(), None);
         // The old session's own end report is not a loss of the channel.
@@ -245,7 +265,11 @@ mod tests {
         c.on(Input::Joined { gen: 1 }, 1.0);
         c.on(Input::ServerReconnect { gen: 1 }, 1.0);
         assert_eq!(c.on(ended(1, Some(3)), 1.0), vec![]);
-        assert_eq!(c.on(Input::Joined { gen: 2 }, 1.0), vec![Effect::ShowJoined { gen: 2 }], "no old session left to drop");
+        assert_eq!(
+            c.on(Input::Joined { gen: 2 }, 1.0),
+            vec![Effect::ShowJoined { gen: 2 }],
+            "no old session left to drop"
+        );
     }
 
     #[test]
@@ -266,7 +290,10 @@ mod tests {
         c.on(Input::Connect, 1.0);
         c.on(Input::Joined { gen: 1 }, 1.0);
         c.on(Input::ServerReconnect { gen: 1 }, 1.0);
-        assert_eq!(c.on(Input::Shutdown, 1.0), vec![Effect::Close { gen: 2 }, Effect::Close { gen: 1 }, Effect::Stopped]);
+        assert_eq!(
+            c.on(Input::Shutdown, 1.0),
+            vec![Effect::Close { gen: 2 }, Effect::Close { gen: 1 }, Effect::Stopped]
+        );
         assert!(c.stopping());
         assert_eq!(c.on(ended(2, Some(1)), 1.0), vec![], "no retry while stopping");
         assert_eq!(c.on(Input::Connect, 1.0), vec![]);

@@ -5,8 +5,8 @@
 //! mailbox plus what it holds reach `store.max_pending_events`, new events are dropped and
 //! counted here, so an overloaded store bounds memory instead of growing the mailbox.
 
-use crate::event::Ingest;
 use crate::aggregator::AggregatorMsg;
+use crate::event::Ingest;
 use crate::routes::Routes;
 use crate::telemetry::names as m;
 

@@ -38,11 +38,7 @@ pub struct LineDecoder {
 impl LineDecoder {
     /// A decoder for lines of at most `max_len` bytes (terminator included; at least 1).
     pub fn new(max_len: usize) -> Self {
-        LineDecoder {
-            max_len: max_len.max(1),
-            scanned: 0,
-            discarding: None,
-        }
+        LineDecoder { max_len: max_len.max(1), scanned: 0, discarding: None }
     }
 
     /// The configured bound.
@@ -72,9 +68,7 @@ impl Decoder for LineDecoder {
                         src.advance(pos + 1);
                         self.discarding = None;
                         self.scanned = 0;
-                        Some(Frame::Overlong {
-                            len: dropped.saturating_add(pos + 1),
-                        })
+                        Some(Frame::Overlong { len: dropped.saturating_add(pos + 1) })
                     }
                     None => {
                         self.discarding = Some(dropped.saturating_add(src.len()));
@@ -127,11 +121,7 @@ impl Decoder for LineDecoder {
         }
         // A trailing line without its terminator still counts.
         let line = strip_cr(src.split());
-        Ok(if line.is_empty() {
-            None
-        } else {
-            Some(Frame::Line(line))
-        })
+        Ok(if line.is_empty() { None } else { Some(Frame::Line(line)) })
     }
 }
 

@@ -20,11 +20,7 @@ fn run(max_len: usize, chunks: &[&[u8]]) -> Vec<Frame> {
         while let Some(f) = dec.decode(&mut buf).expect("decode never errs") {
             out.push(f);
         }
-        assert!(
-            buf.len() < max_len,
-            "buffered {} >= max_len {max_len}",
-            buf.len()
-        );
+        assert!(buf.len() < max_len, "buffered {} >= max_len {max_len}", buf.len());
     }
     while let Some(f) = dec.decode_eof(&mut buf).expect("decode_eof never errs") {
         out.push(f);
@@ -36,28 +32,13 @@ fn run(max_len: usize, chunks: &[&[u8]]) -> Vec<Frame> {
 #[test]
 fn crlf_and_bare_lf() {
     let out = run(64, &[b"PING :a\r\nPONG :b\nRECONNECT\r\n"]);
-    assert_eq!(
-        out,
-        vec![line("PING :a"), line("PONG :b"), line("RECONNECT")]
-    );
+    assert_eq!(out, vec![line("PING :a"), line("PONG :b"), line("RECONNECT")]);
 }
 
 #[test]
 fn lines_split_across_reads() {
-    let out = run(
-        64,
-        &[
-            b"PRIV",
-            b"MSG #c :hi\r",
-            b"\n:x JO",
-            b"IN #c\r\nPI",
-            b"NG\n",
-        ],
-    );
-    assert_eq!(
-        out,
-        vec![line("PRIVMSG #c :hi"), line(":x JOIN #c"), line("PING")]
-    );
+    let out = run(64, &[b"PRIV", b"MSG #c :hi\r", b"\n:x JO", b"IN #c\r\nPI", b"NG\n"]);
+    assert_eq!(out, vec![line("PRIVMSG #c :hi"), line(":x JOIN #c"), line("PING")]);
 }
 
 #[test]
@@ -77,14 +58,8 @@ fn empty_lines_are_skipped() {
 
 #[test]
 fn trailing_partial_line_at_eof() {
-    assert_eq!(
-        run(64, &[b"A\r\nPARTIAL"]),
-        vec![line("A"), line("PARTIAL")]
-    );
-    assert_eq!(
-        run(64, &[b"A\r\nPARTIAL\r"]),
-        vec![line("A"), line("PARTIAL")]
-    );
+    assert_eq!(run(64, &[b"A\r\nPARTIAL"]), vec![line("A"), line("PARTIAL")]);
+    assert_eq!(run(64, &[b"A\r\nPARTIAL\r"]), vec![line("A"), line("PARTIAL")]);
     assert_eq!(run(64, &[b"A\r\n\r"]), vec![line("A")]);
 }
 
@@ -92,10 +67,7 @@ fn trailing_partial_line_at_eof() {
 fn bound_is_inclusive_of_terminator() {
     // 6 bytes + "\r\n" = 8 = max_len: accepted. One more byte: overlong.
     assert_eq!(run(8, &[b"ABCDEF\r\n"]), vec![line("ABCDEF")]);
-    assert_eq!(
-        run(8, &[b"ABCDEFG\r\nOK\n"]),
-        vec![Frame::Overlong { len: 9 }, line("OK")]
-    );
+    assert_eq!(run(8, &[b"ABCDEFG\r\nOK\n"]), vec![Frame::Overlong { len: 9 }, line("OK")]);
 }
 
 #[test]
@@ -122,10 +94,7 @@ fn ten_kb_line_between_good_lines() {
 #[test]
 fn overlong_at_eof_is_reported_once() {
     let big = vec![b'y'; 100];
-    assert_eq!(
-        run(16, &[b"OK\n", &big]),
-        vec![line("OK"), Frame::Overlong { len: 100 }]
-    );
+    assert_eq!(run(16, &[b"OK\n", &big]), vec![line("OK"), Frame::Overlong { len: 100 }]);
 }
 
 #[tokio::test]
@@ -133,13 +102,8 @@ async fn framed_read_survives_bad_content() {
     let mut data = b"A\r\n\xff\xfe bad utf8\r\n".to_vec();
     data.extend_from_slice(&[b'z'; 50]);
     data.extend_from_slice(b"\nB\r\nTAIL");
-    let frames: Vec<_> = FramedRead::new(&data[..], LineDecoder::new(32))
-        .collect()
-        .await;
-    let frames: Vec<Frame> = frames
-        .into_iter()
-        .map(|r| r.expect("no decoder error"))
-        .collect();
+    let frames: Vec<_> = FramedRead::new(&data[..], LineDecoder::new(32)).collect().await;
+    let frames: Vec<Frame> = frames.into_iter().map(|r| r.expect("no decoder error")).collect();
     assert_eq!(
         frames,
         vec![
@@ -160,16 +124,8 @@ fn reference(max_len: usize, data: &[u8]) -> Vec<Frame> {
     let pieces: Vec<&[u8]> = data.split(|&b| b == b'\n').collect();
     let last = pieces.len() - 1;
     for (i, piece) in pieces.into_iter().enumerate() {
-        let len = if i == last {
-            piece.len()
-        } else {
-            piece.len() + 1
-        };
-        let overlong = if i == last {
-            len >= max_len
-        } else {
-            len > max_len
-        };
+        let len = if i == last { piece.len() } else { piece.len() + 1 };
+        let overlong = if i == last { len >= max_len } else { len > max_len };
         if overlong {
             out.push(Frame::Overlong { len });
             continue;

@@ -55,10 +55,20 @@ pub struct SessionCfg {
 /// What a session tells its channel actor.
 #[derive(Debug, Clone)]
 pub enum SessionEvent {
-    Joined { gen: u64, at_ms: i64, room_id: Option<String> },
+    Joined {
+        gen: u64,
+        at_ms: i64,
+        room_id: Option<String>,
+    },
     /// The server sent RECONNECT: open a new session before this one goes.
-    ServerReconnect { gen: u64 },
-    Ended { gen: u64, reason: EndReason, was_joined_for: Option<Duration> },
+    ServerReconnect {
+        gen: u64,
+    },
+    Ended {
+        gen: u64,
+        reason: EndReason,
+        was_joined_for: Option<Duration>,
+    },
 }
 
 /// Why a session ended.
@@ -90,12 +100,22 @@ impl EndReason {
 fn is_refusal(msg_id: &str) -> bool {
     matches!(
         msg_id,
-        "msg_channel_suspended" | "msg_banned" | "msg_channel_blocked" | "tos_ban" | "msg_room_not_found" | "invalid_channel"
+        "msg_channel_suspended"
+            | "msg_banned"
+            | "msg_channel_blocked"
+            | "tos_ban"
+            | "msg_room_not_found"
+            | "invalid_channel"
     ) || msg_id.starts_with("msg_channel_")
 }
 
 /// Runs one session until it ends; `notify` reaches the channel actor.
-pub async fn run_session(cfg: Arc<SessionCfg>, gen: u64, stop: CancellationToken, notify: impl Fn(SessionEvent) + Send) {
+pub async fn run_session(
+    cfg: Arc<SessionCfg>,
+    gen: u64,
+    stop: CancellationToken,
+    notify: impl Fn(SessionEvent) + Send,
+) {
     let mut joined_at: Option<(Instant, i64)> = None;
     let reason = session_body(&cfg, gen, &stop, &notify, &mut joined_at).await;
     notify(SessionEvent::Ended { gen, reason, was_joined_for: joined_at.map(|(t, _)| t.elapsed()) });

@@ -20,7 +20,9 @@ pub enum TlsSetupError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("CA file {path}: not valid PEM ({detail}); it must hold \"-----BEGIN CERTIFICATE-----\" sections")]
     Pem { path: PathBuf, detail: String },
-    #[error("CA file {path}: holds no PEM certificate; it must hold at least one \"-----BEGIN CERTIFICATE-----\" section")]
+    #[error(
+        "CA file {path}: holds no PEM certificate; it must hold at least one \"-----BEGIN CERTIFICATE-----\" section"
+    )]
     NoCertificate { path: PathBuf },
     #[error("CA file {path}: certificate number {number} cannot be a trust anchor ({detail}); replace it with the CA's X.509 certificate")]
     BadCertificate { path: PathBuf, number: usize, detail: String },

@@ -51,11 +51,9 @@ mod tests {
 
     #[test]
     fn cr_lf_and_nul_are_refused_without_echoing_the_value() {
-        for (bad, what) in [
-            ("oauth:abc\r\nJOIN #evil", "(CR)"),
-            ("oauth:abc\nJOIN #evil", "(LF)"),
-            ("oauth:abc\0", "NUL"),
-        ] {
+        for (bad, what) in
+            [("oauth:abc\r\nJOIN #evil", "(CR)"), ("oauth:abc\nJOIN #evil", "(LF)"), ("oauth:abc\0", "NUL")]
+        {
             let err = irc_line("PASS", &[bad]).expect_err(bad);
             assert_eq!((err.command, err.position), ("PASS", 1), "{bad:?}");
             let text = err.to_string();

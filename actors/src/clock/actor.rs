@@ -41,7 +41,12 @@ impl Actor for ClockActor {
         Ok(ClockState { args, last_announced: None })
     }
 
-    async fn handle(&self, _myself: ActorRef<ClockMsg>, msg: ClockMsg, st: &mut ClockState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _myself: ActorRef<ClockMsg>,
+        msg: ClockMsg,
+        st: &mut ClockState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             ClockMsg::Tick => {
                 fail::fail_point!("clock.tick", |_| Err("failpoint clock.tick".into()));

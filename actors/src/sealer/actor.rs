@@ -56,11 +56,7 @@ pub enum SealerMsg {
     /// The newest closed epoch, from the clock.
     EpochClosed(i64),
     /// Seal by hand (admin API); channel None = every channel of the epoch.
-    SealNow {
-        epoch: i64,
-        channel: Option<String>,
-        reply: RpcReplyPort<Result<Vec<SealOutcome>, String>>,
-    },
+    SealNow { epoch: i64, channel: Option<String>, reply: RpcReplyPort<Result<Vec<SealOutcome>, String>> },
     /// Replies once no seal is in flight (shutdown).
     Idle(RpcReplyPort<()>),
 }
@@ -87,14 +83,9 @@ impl Actor for SealerActor {
         myself: ActorRef<SealerMsg>,
         args: SealerArgs,
     ) -> Result<SealerState, ActorProcessingErr> {
-        fail::fail_point!("sealer.pre_start", |_| Err(
-            "failpoint sealer.pre_start".into()
-        ));
+        fail::fail_point!("sealer.pre_start", |_| Err("failpoint sealer.pre_start".into()));
         let cursor = match args.store.get_meta(CURSOR_KEY).await? {
-            Some(v) => Some(
-                v.parse::<i64>()
-                    .map_err(|e| format!("meta {CURSOR_KEY}={v:?} is not an epoch: {e}"))?,
-            ),
+            Some(v) => Some(v.parse::<i64>().map_err(|e| format!("meta {CURSOR_KEY}={v:?} is not an epoch: {e}"))?),
             None => None,
         };
         // Catch up right away with whatever closed while we were down.
@@ -126,15 +117,8 @@ impl Actor for SealerActor {
                     }
                 }
             }
-            SealerMsg::SealNow {
-                epoch,
-                channel,
-                reply,
-            } => {
-                let r = st
-                    .seal_epoch(epoch, channel.as_deref())
-                    .await
-                    .map_err(|e| e.to_string());
+            SealerMsg::SealNow { epoch, channel, reply } => {
+                let r = st.seal_epoch(epoch, channel.as_deref()).await.map_err(|e| e.to_string());
                 let _ = reply.send(r);
             }
             SealerMsg::Idle(reply) => {
@@ -150,14 +134,8 @@ impl SealerState {
     /// unsealed participation (a replay, a manual import), oldest first.
     async fn seal_through(&mut self, closed: i64) -> Result<(), SealError> {
         let len = self.args.epoch_len;
-        let mut epochs: Vec<i64> = self
-            .args
-            .store
-            .unsealed_participation_epochs(closed + len)
-            .await?
-            .into_iter()
-            .map(|(e, _)| e)
-            .collect();
+        let mut epochs: Vec<i64> =
+            self.args.store.unsealed_participation_epochs(closed + len).await?.into_iter().map(|(e, _)| e).collect();
         let start = self.cursor.unwrap_or(closed);
         let mut e = start;
         while e <= closed {
@@ -186,11 +164,7 @@ impl SealerState {
         Ok(())
     }
 
-    async fn seal_epoch(
-        &mut self,
-        epoch: i64,
-        only: Option<&str>,
-    ) -> Result<Vec<SealOutcome>, SealError> {
+    async fn seal_epoch(&mut self, epoch: i64, only: Option<&str>) -> Result<Vec<SealOutcome>, SealError> {
         self.flush_aggregator(epoch).await?;
         let fence = match &self.args.cluster {
             None => None,

@@ -14,8 +14,8 @@ use std::collections::HashSet;
 use chatseal_schema::{NewSeal, ParticipantRow, SealedParticipant};
 
 use super::merkle::{
-    claim_amount, claim_id, claim_leaf, parse_hash, participation_leaf, to_hex, AmountError,
-    CentiWeights, MerkleTree, SignalSums,
+    claim_amount, claim_id, claim_leaf, parse_hash, participation_leaf, to_hex, AmountError, CentiWeights, MerkleTree,
+    SignalSums,
 };
 
 /// Version of the sealing format written with each seal (merkle.md as of this code).
@@ -56,12 +56,7 @@ impl SealConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
     #[error("participant {login} of epoch {epoch} in #{channel}: {source}")]
-    Amount {
-        login: String,
-        epoch: i64,
-        channel: String,
-        source: AmountError,
-    },
+    Amount { login: String, epoch: i64, channel: String, source: AmountError },
     #[error("stored user hash {0:?} is not 64 hex characters: the store is damaged; run `chatseal doctor`")]
     BadHash(String),
     #[error("{0} participants exceed the u32 leaf index of the claim format")]
@@ -80,11 +75,7 @@ pub fn build_seal(
 ) -> Result<NewSeal, BuildError> {
     rows.retain(|r| !opted_out.contains(&r.user_hash) && !cfg.leaves_out(channel, &r.login));
     // The frozen order: first_seen ascending, then user_hash ascending (hex order = byte order).
-    rows.sort_by(|a, b| {
-        a.first_seen
-            .cmp(&b.first_seen)
-            .then_with(|| a.user_hash.cmp(&b.user_hash))
-    });
+    rows.sort_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.user_hash.cmp(&b.user_hash)));
     if rows.len() > u32::MAX as usize {
         return Err(BuildError::TooMany(rows.len()));
     }
@@ -101,13 +92,9 @@ pub fn build_seal(
             bits: r.bits.max(0) as u64,
             raid: r.raid.max(0) as u64,
         };
-        let amount = claim_amount(&cfg.weights, &sums, cfg.reward_per_weight, cfg.decimals)
-            .map_err(|source| BuildError::Amount {
-                login: r.login.clone(),
-                epoch,
-                channel: channel.to_string(),
-                source,
-            })?;
+        let amount = claim_amount(&cfg.weights, &sums, cfg.reward_per_weight, cfg.decimals).map_err(|source| {
+            BuildError::Amount { login: r.login.clone(), epoch, channel: channel.to_string(), source }
+        })?;
         let login = r.login.to_ascii_lowercase();
         let cleaf = claim_leaf(i as u32, amount, &claim_id(channel, &login));
         leaves.push(leaf);
@@ -187,23 +174,11 @@ mod tests {
         let expect_second = if a < b { "alice" } else { "bob" };
         assert_eq!(s.participants[1].login, expect_second);
         // 1 sub: centiweight 1100 -> 11 * 80 * 10^9
-        assert_eq!(
-            s.participants[0].amount,
-            (11u64 * 80 * 1_000_000_000).to_string()
-        );
-        assert_eq!(
-            s.participants[1].amount,
-            (80u64 * 1_000_000_000).to_string()
-        );
+        assert_eq!(s.participants[0].amount, (11u64 * 80 * 1_000_000_000).to_string());
+        assert_eq!(s.participants[1].amount, (80u64 * 1_000_000_000).to_string());
         let leaf0 = participation_leaf(&user_hash("carol"), "chan", 3600);
         assert_eq!(s.participants[0].leaf, to_hex(&leaf0));
-        let tree = MerkleTree::build(
-            s.participants
-                .iter()
-                .map(|p| parse_hash(&p.leaf).unwrap())
-                .collect(),
-        )
-        .unwrap();
+        let tree = MerkleTree::build(s.participants.iter().map(|p| parse_hash(&p.leaf).unwrap()).collect()).unwrap();
         assert_eq!(s.root.as_deref(), Some(to_hex(&tree.root()).as_str()));
         assert!(verify(&tree.root(), &leaf0, &tree.proof(0).unwrap()));
     }
@@ -222,10 +197,7 @@ mod tests {
         let rows = || vec![row("Chan", 1), row("alice", 2)];
         let kept = build_seal(0, "chan", rows(), &cfg(), &HashSet::new(), 1.0, 1).unwrap();
         assert_eq!(kept.participants.len(), 2);
-        let c = SealConfig {
-            exclude_broadcaster: true,
-            ..cfg()
-        };
+        let c = SealConfig { exclude_broadcaster: true, ..cfg() };
         let s = build_seal(0, "chan", rows(), &c, &HashSet::new(), 1.0, 1).unwrap();
         let logins: Vec<&str> = s.participants.iter().map(|p| p.login.as_str()).collect();
         assert_eq!(logins, ["alice"]);
@@ -237,13 +209,9 @@ mod tests {
     #[test]
     fn a_claim_cap_cuts_the_claim_tree_and_records_the_cut() {
         let rows: Vec<ParticipantRow> = (0..5).map(|i| row(&format!("user{i}"), i)).collect();
-        let uncapped =
-            build_seal(7200, "c", rows.clone(), &cfg(), &HashSet::new(), 1.0, 1).unwrap();
+        let uncapped = build_seal(7200, "c", rows.clone(), &cfg(), &HashSet::new(), 1.0, 1).unwrap();
         assert_eq!(uncapped.claim_cut, 0);
-        let c = SealConfig {
-            max_claim_leaves: Some(3),
-            ..cfg()
-        };
+        let c = SealConfig { max_claim_leaves: Some(3), ..cfg() };
         let s = build_seal(7200, "c", rows.clone(), &c, &HashSet::new(), 1.0, 1).unwrap();
         // Everyone is in the participation tree, with the same root as without a cap.
         assert_eq!(s.participants.len(), 5);
@@ -252,10 +220,7 @@ mod tests {
         // The claim tree holds the first 3 in the frozen order; the cut of 2 is recorded.
         assert_eq!(s.claim_cut, 2);
         let claim = tree_of(s.participants[..3].iter().map(|p| p.claim_leaf.clone()));
-        assert_eq!(
-            s.claim_root.as_deref(),
-            Some(to_hex(&claim.root()).as_str())
-        );
+        assert_eq!(s.claim_root.as_deref(), Some(to_hex(&claim.root()).as_str()));
         assert_ne!(s.claim_root, uncapped.claim_root);
         for i in 0..3 {
             let leaf = parse_hash(&s.participants[i].claim_leaf).unwrap();
@@ -263,24 +228,14 @@ mod tests {
         }
         // A cap at or above the count, or 0, cuts nothing.
         for cap in [5, 6, 0] {
-            let c = SealConfig {
-                max_claim_leaves: Some(cap),
-                ..cfg()
-            };
+            let c = SealConfig { max_claim_leaves: Some(cap), ..cfg() };
             let s = build_seal(7200, "c", rows.clone(), &c, &HashSet::new(), 1.0, 1).unwrap();
-            assert_eq!(
-                (s.claim_cut, &s.claim_root),
-                (0, &uncapped.claim_root),
-                "cap {cap}"
-            );
+            assert_eq!((s.claim_cut, &s.claim_root), (0, &uncapped.claim_root), "cap {cap}");
         }
         // The cut counts only those sealed: exclusions come first.
         let mut with_bots = rows.clone();
         with_bots.push(row("nightbot", 0));
-        let c = SealConfig {
-            max_claim_leaves: Some(4),
-            ..cfg()
-        };
+        let c = SealConfig { max_claim_leaves: Some(4), ..cfg() };
         let s = build_seal(7200, "c", with_bots, &c, &HashSet::new(), 1.0, 1).unwrap();
         assert_eq!((s.participants.len(), s.claim_cut), (5, 1));
         let empty = build_seal(7200, "c", vec![], &c, &HashSet::new(), 1.0, 1).unwrap();

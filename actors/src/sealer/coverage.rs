@@ -6,11 +6,8 @@ pub fn covered_fraction(spans: &[(i64, i64)], from_ms: i64, to_ms: i64) -> f64 {
     if to_ms <= from_ms {
         return 0.0;
     }
-    let mut clipped: Vec<(i64, i64)> = spans
-        .iter()
-        .map(|&(s, e)| (s.max(from_ms), e.min(to_ms)))
-        .filter(|(s, e)| e > s)
-        .collect();
+    let mut clipped: Vec<(i64, i64)> =
+        spans.iter().map(|&(s, e)| (s.max(from_ms), e.min(to_ms))).filter(|(s, e)| e > s).collect();
     clipped.sort_unstable();
     let mut total: i64 = 0;
     let mut cur: Option<(i64, i64)> = None;
@@ -39,10 +36,7 @@ mod tests {
         assert_eq!(covered_fraction(&[], 0, 100), 0.0);
         assert_eq!(covered_fraction(&[(0, 100)], 0, 100), 1.0);
         assert_eq!(covered_fraction(&[(-50, 50)], 0, 100), 0.5);
-        assert_eq!(
-            covered_fraction(&[(10, 30), (20, 40), (90, 200)], 0, 100),
-            0.4
-        );
+        assert_eq!(covered_fraction(&[(10, 30), (20, 40), (90, 200)], 0, 100), 0.4);
         assert_eq!(covered_fraction(&[(10, 20), (10, 20)], 0, 100), 0.1);
         assert_eq!(covered_fraction(&[(200, 300)], 0, 100), 0.0);
     }

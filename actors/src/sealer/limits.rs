@@ -80,7 +80,10 @@ mod tests {
         assert!(limit_warnings(0, 0, &ProgramLimits { max_claim_leaves: Some(1), max_proof_len: Some(1) }).is_empty());
         let w = limit_warnings(5000, 3976, &none);
         assert_eq!(w.len(), 1);
-        assert!(w[0].starts_with("claim_cut:") && w[0].contains("first 1024 of 5000") && w[0].contains("3976"), "{w:?}");
+        assert!(
+            w[0].starts_with("claim_cut:") && w[0].contains("first 1024 of 5000") && w[0].contains("3976"),
+            "{w:?}"
+        );
         let ring = ProgramLimits { max_claim_leaves: Some(1024), max_proof_len: Some(10) };
         // 1024 leaves: proofs of 10 nodes, within both limits.
         assert!(limit_warnings(1024, 0, &ring).is_empty());
@@ -93,6 +96,8 @@ mod tests {
         assert_eq!(w.len(), 2, "{w:?}");
         assert!(w[1].contains("participation proofs are 13 nodes"), "{w:?}");
         // 0 means no limit, like in the configuration.
-        assert!(limit_warnings(5000, 0, &ProgramLimits { max_claim_leaves: Some(0), max_proof_len: Some(0) }).is_empty());
+        assert!(
+            limit_warnings(5000, 0, &ProgramLimits { max_claim_leaves: Some(0), max_proof_len: Some(0) }).is_empty()
+        );
     }
 }

@@ -42,20 +42,9 @@ impl SealOutcome {
 
 /// Channels that have something to seal in `epoch`: participants, or coverage (an hour with no
 /// chatters while joined is sealed as empty; an hour the daemon was not there is not sealed).
-pub async fn channels_of_epoch(
-    store: &Store,
-    epoch: i64,
-    len: i64,
-) -> Result<Vec<String>, StoreError> {
-    let mut set: BTreeSet<String> = store
-        .channels_with_participation(epoch)
-        .await?
-        .into_iter()
-        .collect();
-    for span in store
-        .coverage_spans(None, epoch * 1000, (epoch + len) * 1000)
-        .await?
-    {
+pub async fn channels_of_epoch(store: &Store, epoch: i64, len: i64) -> Result<Vec<String>, StoreError> {
+    let mut set: BTreeSet<String> = store.channels_with_participation(epoch).await?.into_iter().collect();
+    for span in store.coverage_spans(None, epoch * 1000, (epoch + len) * 1000).await? {
         set.insert(span.channel);
     }
     Ok(set.into_iter().collect())
@@ -97,12 +86,7 @@ pub async fn seal_channel_epoch_fenced(
         .map(|s| (s.started_ms, s.until_ms))
         .collect();
     let coverage = covered_fraction(&spans, epoch * 1000, (epoch + len) * 1000);
-    let opted_out: HashSet<String> = store
-        .opted_out_logins()
-        .await?
-        .iter()
-        .map(|l| to_hex(&user_hash(l)))
-        .collect();
+    let opted_out: HashSet<String> = store.opted_out_logins().await?.iter().map(|l| to_hex(&user_hash(l))).collect();
     let seal = build_seal(epoch, channel, rows, cfg, &opted_out, coverage, now_s)?;
     let outcome = match store.write_seal_fenced(&seal, fence).await? {
         SealWrite::Sealed(e) => {

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::watch;
 
-use super::plan::{rest_for_one, Exit, RestartType};
 use super::channels::{ChannelSupMsg, ChannelSupervisor, ChannelSupervisorArgs};
+use super::plan::{rest_for_one, Exit, RestartType};
 use super::policy::{Decision, RestartPolicy, RestartTracker};
 use crate::aggregator::{AggregatorActor, AggregatorArgs, AggregatorMsg};
 use crate::backup::{BackupActor, BackupArgs};
@@ -99,8 +99,17 @@ impl Actor for Supervisor {
     type State = SupervisorState;
     type Arguments = SupervisorArgs;
 
-    async fn pre_start(&self, myself: ActorRef<SupervisorMsg>, args: SupervisorArgs) -> Result<SupervisorState, ActorProcessingErr> {
-        let mut st = SupervisorState { tracker: RestartTracker::new(args.policy.clone()), args, running: HashMap::new(), shutting_down: false };
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        args: SupervisorArgs,
+    ) -> Result<SupervisorState, ActorProcessingErr> {
+        let mut st = SupervisorState {
+            tracker: RestartTracker::new(args.policy.clone()),
+            args,
+            running: HashMap::new(),
+            shutting_down: false,
+        };
         let mut order = PIPELINE.to_vec();
         order.push(Child::Channels);
         // A child that cannot start now is retried by the policy, like a crash.
@@ -108,7 +117,12 @@ impl Actor for Supervisor {
         Ok(st)
     }
 
-    async fn handle(&self, myself: ActorRef<SupervisorMsg>, msg: SupervisorMsg, st: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        msg: SupervisorMsg,
+        st: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             SupervisorMsg::Respawn(children) => {
                 if st.shutting_down {
@@ -128,10 +142,17 @@ impl Actor for Supervisor {
         Ok(())
     }
 
-    async fn handle_supervisor_evt(&self, myself: ActorRef<SupervisorMsg>, evt: SupervisionEvent, st: &mut SupervisorState) -> Result<(), ActorProcessingErr> {
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        evt: SupervisionEvent,
+        st: &mut SupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
         let (cell, exit, why) = match evt {
             SupervisionEvent::ActorFailed(cell, err) => (cell, Exit::Failed, format!("failed: {err}")),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (cell, Exit::Normal, format!("stopped: {}", reason.unwrap_or_default())),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, Exit::Normal, format!("stopped: {}", reason.unwrap_or_default()))
+            }
             _ => return Ok(()),
         };
         // Children the supervisor stopped itself (shutdown, rest_for_one) are no longer listed.
@@ -161,15 +182,21 @@ impl SupervisorState {
                     .await
                     .map(|(r, _)| r.get_cell())
             }
-            Child::Sealer => Actor::spawn_linked(Some(routes.name("sealer")), SealerActor, self.args.sealer.clone(), sup)
-                .await
-                .map(|(r, _)| r.get_cell()),
-            Child::Backup => Actor::spawn_linked(Some(routes.name("backup")), BackupActor, self.args.backup.clone(), sup)
-                .await
-                .map(|(r, _)| r.get_cell()),
-            Child::Channels => Actor::spawn_linked(Some(routes.name("channels")), ChannelSupervisor, self.args.channels.clone(), sup)
-                .await
-                .map(|(r, _)| r.get_cell()),
+            Child::Sealer => {
+                Actor::spawn_linked(Some(routes.name("sealer")), SealerActor, self.args.sealer.clone(), sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            }
+            Child::Backup => {
+                Actor::spawn_linked(Some(routes.name("backup")), BackupActor, self.args.backup.clone(), sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            }
+            Child::Channels => {
+                Actor::spawn_linked(Some(routes.name("channels")), ChannelSupervisor, self.args.channels.clone(), sup)
+                    .await
+                    .map(|(r, _)| r.get_cell())
+            }
         }
         .map_err(|e| format!("{} did not start: {e}", child.kind()))?;
         if child == Child::Aggregator {
@@ -226,7 +253,10 @@ impl SupervisorState {
                 self.args.routes.pause_aggregator(true);
                 let agg: ActorRef<AggregatorMsg> = cell.clone().into();
                 for _ in 0..2 {
-                    if !matches!(agg.call(|reply| AggregatorMsg::Flush { close_through: None, reply }, t).await, Ok(ractor::rpc::CallResult::Success(Ok(())))) {
+                    if !matches!(
+                        agg.call(|reply| AggregatorMsg::Flush { close_through: None, reply }, t).await,
+                        Ok(ractor::rpc::CallResult::Success(Ok(())))
+                    ) {
                         tracing::warn!("the aggregator could not make everything durable before its restart (store away?); what it holds in memory is lost as in a crash");
                         break;
                     }

@@ -73,7 +73,11 @@ impl Actor for ChannelSupervisor {
     type State = ChannelSupervisorState;
     type Arguments = ChannelSupervisorArgs;
 
-    async fn pre_start(&self, myself: ActorRef<ChannelSupMsg>, args: ChannelSupervisorArgs) -> Result<ChannelSupervisorState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<ChannelSupMsg>,
+        args: ChannelSupervisorArgs,
+    ) -> Result<ChannelSupervisorState, ActorProcessingErr> {
         // Forwards the desired set (its current value first) for as long as this actor lives.
         let token = CancellationToken::new();
         let (mut rx, me, stop) = (args.desired.clone(), myself.clone(), token.clone());
@@ -102,7 +106,12 @@ impl Actor for ChannelSupervisor {
         })
     }
 
-    async fn handle(&self, myself: ActorRef<ChannelSupMsg>, msg: ChannelSupMsg, st: &mut ChannelSupervisorState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        myself: ActorRef<ChannelSupMsg>,
+        msg: ChannelSupMsg,
+        st: &mut ChannelSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
         match msg {
             ChannelSupMsg::Desired(set) => {
                 if !st.shutting_down {
@@ -122,7 +131,8 @@ impl Actor for ChannelSupervisor {
             }
             ChannelSupMsg::Shutdown(reply) => {
                 st.shutting_down = true;
-                let running: Vec<String> = st.have.iter().filter(|(_, h)| matches!(h, Have::Running(_))).map(|(n, _)| n.clone()).collect();
+                let running: Vec<String> =
+                    st.have.iter().filter(|(_, h)| matches!(h, Have::Running(_))).map(|(n, _)| n.clone()).collect();
                 st.have.retain(|_, h| matches!(h, Have::Running(_)));
                 // The root supervisor flushes the aggregator after this (with retries).
                 let problems = st.hand_over(running, false).await;
@@ -135,10 +145,17 @@ impl Actor for ChannelSupervisor {
         Ok(())
     }
 
-    async fn handle_supervisor_evt(&self, myself: ActorRef<ChannelSupMsg>, evt: SupervisionEvent, st: &mut ChannelSupervisorState) -> Result<(), ActorProcessingErr> {
+    async fn handle_supervisor_evt(
+        &self,
+        myself: ActorRef<ChannelSupMsg>,
+        evt: SupervisionEvent,
+        st: &mut ChannelSupervisorState,
+    ) -> Result<(), ActorProcessingErr> {
         let (cell, why) = match evt {
             SupervisionEvent::ActorFailed(cell, err) => (cell, format!("failed: {err}")),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => (cell, format!("stopped by itself: {}", reason.unwrap_or_default())),
+            SupervisionEvent::ActorTerminated(cell, _, reason) => {
+                (cell, format!("stopped by itself: {}", reason.unwrap_or_default()))
+            }
             _ => return Ok(()),
         };
         // Actors this supervisor stopped (hand-over) are no longer listed.
@@ -225,7 +242,9 @@ impl ChannelSupervisorState {
         self.have.insert(name.to_string(), Have::Waiting { attempt });
         let delay = decision.delay();
         match decision {
-            ChannelDecision::Restart(_) => tracing::warn!(actor = "channel", channel = %name, reason = %why, restart_in = ?delay, "channel actor failed; restarting"),
+            ChannelDecision::Restart(_) => {
+                tracing::warn!(actor = "channel", channel = %name, reason = %why, restart_in = ?delay, "channel actor failed; restarting")
+            }
             ChannelDecision::Penalty { restarts, .. } => {
                 let window = self.restarts.policy().restart.window;
                 tracing::error!(
@@ -264,13 +283,16 @@ impl ChannelSupervisorState {
         });
         for (name, answer) in futures::future::join_all(asks).await {
             if !matches!(answer, Ok(ractor::rpc::CallResult::Success(()))) {
-                problems.push(format!("#{name} did not confirm it stopped reading; its coverage may end at its last heartbeat"));
+                problems.push(format!(
+                    "#{name} did not confirm it stopped reading; its coverage may end at its last heartbeat"
+                ));
             }
         }
         if flush && !cells.is_empty() {
             let flushed = match self.args.routes.aggregator() {
                 Some(agg) => matches!(
-                    agg.call(|reply| AggregatorMsg::Flush { close_through: None, reply }, Some(HAND_OVER_TIMEOUT)).await,
+                    agg.call(|reply| AggregatorMsg::Flush { close_through: None, reply }, Some(HAND_OVER_TIMEOUT))
+                        .await,
                     Ok(ractor::rpc::CallResult::Success(Ok(())))
                 ),
                 None => false,

@@ -7,7 +7,7 @@ pub mod policy;
 pub mod reconcile;
 
 pub use actor::{Child, Supervisor, SupervisorArgs, SupervisorMsg};
+pub use channels::{ChannelSupMsg, ChannelSupervisor, ChannelSupervisorArgs};
 pub use plan::{Exit, RestartType};
 pub use policy::{Decision, RestartPolicy, RestartTracker};
-pub use channels::{ChannelSupMsg, ChannelSupervisor, ChannelSupervisorArgs};
 pub use reconcile::{reconcile, ChannelRestartPolicy, Plan, Slot};

@@ -60,7 +60,12 @@ mod tests {
     use super::*;
 
     fn policy() -> RestartPolicy {
-        RestartPolicy { limit: 3, window: Duration::from_secs(10), min_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2) }
+        RestartPolicy {
+            limit: 3,
+            window: Duration::from_secs(10),
+            min_backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+        }
     }
 
     #[test]

@@ -40,7 +40,8 @@ impl Plan {
 
 /// Running set x desired set -> starts, stops, forgotten restarts (each sorted by name).
 pub fn reconcile(have: &BTreeMap<String, Slot>, desired: &BTreeSet<String>) -> Plan {
-    let mut plan = Plan { start: desired.iter().filter(|n| !have.contains_key(*n)).cloned().collect(), ..Plan::default() };
+    let mut plan =
+        Plan { start: desired.iter().filter(|n| !have.contains_key(*n)).cloned().collect(), ..Plan::default() };
     for (name, slot) in have {
         if !desired.contains(name) {
             match slot {
@@ -97,7 +98,8 @@ impl ChannelRestarts {
     /// Records a failure of `name` at `now`; `unit` is a random draw in [0, 1) for the jitter.
     pub fn on_failure(&mut self, name: &str, now: Instant, unit: f64) -> ChannelDecision {
         let policy = &self.policy;
-        let tracker = self.trackers.entry(name.to_string()).or_insert_with(|| RestartTracker::new(policy.restart.clone()));
+        let tracker =
+            self.trackers.entry(name.to_string()).or_insert_with(|| RestartTracker::new(policy.restart.clone()));
         match tracker.on_failure(now, unit) {
             Decision::Restart(d) => ChannelDecision::Restart(d),
             Decision::Escalate { restarts } => {
@@ -151,7 +153,12 @@ mod tests {
 
     fn policy() -> ChannelRestartPolicy {
         ChannelRestartPolicy {
-            restart: RestartPolicy { limit: 2, window: Duration::from_secs(60), min_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(2) },
+            restart: RestartPolicy {
+                limit: 2,
+                window: Duration::from_secs(60),
+                min_backoff: Duration::from_millis(100),
+                max_backoff: Duration::from_secs(2),
+            },
             penalty: Duration::from_secs(300),
         }
     }
@@ -162,8 +169,14 @@ mod tests {
         let t0 = Instant::now();
         assert_eq!(r.on_failure("a", t0, 1.0), ChannelDecision::Restart(Duration::from_millis(100)));
         assert_eq!(r.on_failure("a", t0, 1.0), ChannelDecision::Restart(Duration::from_millis(200)));
-        assert_eq!(r.on_failure("a", t0, 1.0), ChannelDecision::Penalty { after: Duration::from_secs(300), restarts: 2 });
-        assert_eq!(r.on_failure("a", t0, 0.0), ChannelDecision::Penalty { after: Duration::from_secs(225), restarts: 2 });
+        assert_eq!(
+            r.on_failure("a", t0, 1.0),
+            ChannelDecision::Penalty { after: Duration::from_secs(300), restarts: 2 }
+        );
+        assert_eq!(
+            r.on_failure("a", t0, 0.0),
+            ChannelDecision::Penalty { after: Duration::from_secs(225), restarts: 2 }
+        );
         // Another channel's budget is untouched.
         assert_eq!(r.on_failure("b", t0, 1.0), ChannelDecision::Restart(Duration::from_millis(100)));
         // Once the window has passed, the channel is back within its budget.

@@ -56,7 +56,8 @@ pub fn reconnect_reasons() -> Vec<&'static str> {
 /// `actor` of `chatseal_actor_restarts_total`: every child kind of the supervisor, and
 /// `channel` for the channel actors the channel supervisor restarts.
 pub fn actor_kinds() -> [&'static str; 6] {
-    let [a, b, c, d, e] = [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup, Child::Channels].map(|c| c.kind());
+    let [a, b, c, d, e] =
+        [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup, Child::Channels].map(|c| c.kind());
     [a, b, c, d, e, "channel"]
 }
 
@@ -156,8 +157,16 @@ mod tests {
     #[test]
     fn every_line_kind_is_listed() {
         let (excluded, opted_out) = (Default::default(), Default::default());
-        let ctx = ParseCtx { recv_ms: 1_700_000_000_000, epoch_len: 3600, max_skew_ms: 300_000, excluded: &excluded, opted_out: &opted_out, own_nick: "justinfan1" };
-        let participant = parse_line(b"@id=x;tmi-sent-ts=1700000000000 :alice!alice@alice.tmi.twitch.tv PRIVMSG #chan :hi", &ctx);
+        let ctx = ParseCtx {
+            recv_ms: 1_700_000_000_000,
+            epoch_len: 3600,
+            max_skew_ms: 300_000,
+            excluded: &excluded,
+            opted_out: &opted_out,
+            own_nick: "justinfan1",
+        };
+        let participant =
+            parse_line(b"@id=x;tmi-sent-ts=1700000000000 :alice!alice@alice.tmi.twitch.tv PRIVMSG #chan :hi", &ctx);
         assert!(matches!(participant, Line::Participant { .. }), "{participant:?}");
         let notice = parse_line(b"@msg-id=msg_channel_suspended :tmi.twitch.tv NOTICE #chan :gone", &ctx);
         assert!(matches!(notice, Line::Notice { .. }), "{notice:?}");
@@ -192,7 +201,12 @@ mod tests {
         let reasons = reconnect_reasons();
         for e in [EndReason::Closed, EndReason::PingTimeout, EndReason::Stopped] {
             match &e {
-                EndReason::Connect(_) | EndReason::Closed | EndReason::PingTimeout | EndReason::Refused(_) | EndReason::Io(_) | EndReason::Stopped => {
+                EndReason::Connect(_)
+                | EndReason::Closed
+                | EndReason::PingTimeout
+                | EndReason::Refused(_)
+                | EndReason::Io(_)
+                | EndReason::Stopped => {
                     assert!(reasons.contains(&e.label()));
                 }
             }

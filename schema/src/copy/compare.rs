@@ -58,7 +58,9 @@ impl Comparison {
             .collect();
         for d in &self.seal_diffs {
             out.push(match d {
-                SealDiff::Missing { epoch, channel } => format!("seal of epoch {epoch} #{channel}: missing in the target"),
+                SealDiff::Missing { epoch, channel } => {
+                    format!("seal of epoch {epoch} #{channel}: missing in the target")
+                }
                 SealDiff::Differs { epoch, channel, fields } => {
                     format!("seal of epoch {epoch} #{channel}: {} differ", fields.join(", "))
                 }
@@ -97,10 +99,9 @@ pub async fn compare_stores(source: &Store, target: &Store) -> Result<Comparison
     let fields: Vec<(usize, &'static str)> = SEAL_FIELDS
         .iter()
         .map(|f| {
-            spec.position(f).map(|i| (i, *f)).ok_or_else(|| StoreError::Invalid {
-                what: "sealed_epochs spec",
-                detail: format!("no column {f}"),
-            })
+            spec.position(f)
+                .map(|i| (i, *f))
+                .ok_or_else(|| StoreError::Invalid { what: "sealed_epochs spec", detail: format!("no column {f}") })
         })
         .collect::<Result<_, _>>()?;
     let mut after: Option<Row> = None;
@@ -116,7 +117,8 @@ pub async fn compare_stores(source: &Store, target: &Store) -> Result<Comparison
             match there.get(&spec.key_of(row)) {
                 None => cmp.seal_diffs.push(SealDiff::Missing { epoch, channel }),
                 Some(t) => {
-                    let differ: Vec<&'static str> = fields.iter().filter(|(i, _)| row[*i] != t[*i]).map(|(_, f)| *f).collect();
+                    let differ: Vec<&'static str> =
+                        fields.iter().filter(|(i, _)| row[*i] != t[*i]).map(|(_, f)| *f).collect();
                     if !differ.is_empty() {
                         cmp.seal_diffs.push(SealDiff::Differs { epoch, channel, fields: differ });
                     }

@@ -119,7 +119,8 @@ impl Store {
     /// Imports `b` in one transaction (see the module doc); returns what was new.
     pub async fn import_batch(&self, b: &ImportBatch) -> Result<ImportWritten, StoreError> {
         check_batch(b)?;
-        let (u, p, s, e) = (table_spec("users")?, table_spec("participation")?, table_spec("signals")?, table_spec("sealed_epochs")?);
+        let (u, p, s, e) =
+            (table_spec("users")?, table_spec("participation")?, table_spec("signals")?, table_spec("sealed_epochs")?);
         let sp = table_spec("sealed_participants")?;
         let users: Vec<Row> = b.users.iter().map(row_of).collect();
         let parts: Vec<Row> = b.participation.iter().map(row_of).collect();
@@ -177,7 +178,10 @@ impl Store {
         if members_new.len() != members.len() {
             return Err(invalid(
                 "imported seal",
-                format!("{} sealed participants were refused by the store (a user twice in one seal?)", members.len() - members_new.len()),
+                format!(
+                    "{} sealed participants were refused by the store (a user twice in one seal?)",
+                    members.len() - members_new.len()
+                ),
             ));
         }
         txn.commit().await.map_err(at("committing an import"))?;
@@ -198,7 +202,8 @@ impl Store {
         let what = "counting participants without a login";
         let sql = "SELECT COUNT(*) FROM participation p WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_hash = p.user_hash)";
         let backend = self.reader.get_database_backend();
-        let row = self.reader.query_one_raw(crate::queries::stmt(backend, sql, vec![])).await.map_err(self.ctx.at(what))?;
+        let row =
+            self.reader.query_one_raw(crate::queries::stmt(backend, sql, vec![])).await.map_err(self.ctx.at(what))?;
         let n = match row {
             Some(r) => r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
             None => 0,

@@ -68,11 +68,7 @@ impl Store {
     }
 
     /// The rows of `spec`'s table whose keys are among `keys`, by key.
-    pub async fn rows_by_keys(
-        &self,
-        spec: &TableSpec,
-        keys: &[Row],
-    ) -> Result<HashMap<Row, Row>, StoreError> {
+    pub async fn rows_by_keys(&self, spec: &TableSpec, keys: &[Row]) -> Result<HashMap<Row, Row>, StoreError> {
         let backend = self.reader.get_database_backend();
         let err = self.copy_err("reading rows by key", spec.name);
         let mut out = HashMap::with_capacity(keys.len());
@@ -101,10 +97,7 @@ impl Store {
 
     /// Inserts rows into several tables in ONE write transaction, keeping rows already there;
     /// returns, per table in the order given, the keys that were new.
-    pub async fn insert_tables(
-        &self,
-        tables: &[(&TableSpec, &[Row])],
-    ) -> Result<Vec<HashSet<Row>>, StoreError> {
+    pub async fn insert_tables(&self, tables: &[(&TableSpec, &[Row])]) -> Result<Vec<HashSet<Row>>, StoreError> {
         let txn = self
             .writer
             .begin_with_options(write_txn_options(self.backend))

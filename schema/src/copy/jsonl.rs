@@ -24,7 +24,11 @@ pub fn row_from_json(spec: &TableSpec, line: &str) -> Result<Row, StoreError> {
         .map(|c| {
             let field = obj.get(c.name).filter(|f| !f.is_null());
             let Some(f) = field else {
-                return if c.nullable { Ok(c.kind.null()) } else { Err(bad(spec, format!("column {} is NOT NULL but missing", c.name))) };
+                return if c.nullable {
+                    Ok(c.kind.null())
+                } else {
+                    Err(bad(spec, format!("column {} is NOT NULL but missing", c.name)))
+                };
             };
             let wrong = || bad(spec, format!("column {} holds {f}, not a {:?}", c.name, c.kind));
             Ok(match c.kind {

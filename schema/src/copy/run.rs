@@ -84,18 +84,19 @@ impl CopyReport {
 
 /// `key` and the columns where `a` and `b` differ, for a message.
 fn describe(spec: &TableSpec, a: &Row, b: &Row) -> String {
-    let cols: Vec<&str> = spec
-        .columns
-        .iter()
-        .zip(a.iter().zip(b))
-        .filter(|(_, (x, y))| x != y)
-        .map(|(c, _)| c.name)
-        .collect();
+    let cols: Vec<&str> =
+        spec.columns.iter().zip(a.iter().zip(b)).filter(|(_, (x, y))| x != y).map(|(c, _)| c.name).collect();
     format!("key {} differs in {}", show_row(&spec.key_of(a)), cols.join(", "))
 }
 
 /// Refuses a target that is neither empty nor a partial copy of `source`.
-async fn preflight(source: &Store, target: &Store, specs: &[TableSpec], counts: &[u64], sample: usize) -> Result<(), CopyError> {
+async fn preflight(
+    source: &Store,
+    target: &Store,
+    specs: &[TableSpec],
+    counts: &[u64],
+    sample: usize,
+) -> Result<(), CopyError> {
     let refuse = |detail: String| CopyError::TargetNotACopy {
         from: source.redacted_url().to_owned(),
         target: target.redacted_url().to_owned(),
@@ -114,7 +115,13 @@ async fn preflight(source: &Store, target: &Store, specs: &[TableSpec], counts: 
         let found = source.rows_by_keys(spec, &keys).await?;
         for row in &page {
             match found.get(&spec.key_of(row)) {
-                None => return Err(refuse(format!("table {} holds key {}, which the source does not", spec.name, show_row(&spec.key_of(row))))),
+                None => {
+                    return Err(refuse(format!(
+                        "table {} holds key {}, which the source does not",
+                        spec.name,
+                        show_row(&spec.key_of(row))
+                    )))
+                }
                 Some(s) if s != row => return Err(refuse(format!("table {}: {}", spec.name, describe(spec, s, row)))),
                 Some(_) => {}
             }
@@ -157,7 +164,10 @@ async fn copy_table(
                     None => {
                         t.conflicts += 1;
                         if t.samples.len() < SAMPLES {
-                            t.samples.push(format!("key {} was refused by a unique constraint of the target", show_row(&spec.key_of(row))));
+                            t.samples.push(format!(
+                                "key {} was refused by a unique constraint of the target",
+                                show_row(&spec.key_of(row))
+                            ));
                         }
                     }
                 }

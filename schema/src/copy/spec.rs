@@ -11,8 +11,7 @@ use crate::error::StoreError;
 use crate::queries::{placeholders, values_list};
 use sea_orm::sea_query::ColumnType;
 use sea_orm::{
-    ColumnTrait, DbBackend, EntityTrait, IdenStatic, Iterable, ModelTrait,
-    PrimaryKeyToColumn, PrimaryKeyTrait, Value,
+    ColumnTrait, DbBackend, EntityTrait, IdenStatic, Iterable, ModelTrait, PrimaryKeyToColumn, PrimaryKeyTrait, Value,
 };
 
 /// The value kinds the store's columns use.
@@ -95,12 +94,7 @@ pub fn spec_of<E: EntityTrait>() -> Result<TableSpec, StoreError> {
         })?;
         key.push(pos);
     }
-    Ok(TableSpec {
-        name,
-        columns,
-        key,
-        auto_increment: <E::PrimaryKey as PrimaryKeyTrait>::auto_increment(),
-    })
+    Ok(TableSpec { name, columns, key, auto_increment: <E::PrimaryKey as PrimaryKeyTrait>::auto_increment() })
 }
 
 /// The spec of the table called `name` (one of [`entity::TABLES`]).
@@ -187,12 +181,7 @@ impl TableSpec {
         } else {
             String::new()
         };
-        format!(
-            "SELECT {} FROM \"{}\"{filter} ORDER BY {} LIMIT {limit}",
-            self.cols(),
-            self.name,
-            order.join(", ")
-        )
+        format!("SELECT {} FROM \"{}\"{filter} ORDER BY {} LIMIT {limit}", self.cols(), self.name, order.join(", "))
     }
 
     /// Inserts `rows` rows, keeping what is there (`ON CONFLICT DO NOTHING`), and returns the

@@ -105,12 +105,7 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(text("subject"))
             .col(text("detail"))
             .to_owned(),
-        Table::create()
-            .table("meta")
-            .if_not_exists()
-            .col(text("key").primary_key())
-            .col(text("value"))
-            .to_owned(),
+        Table::create().table("meta").if_not_exists().col(text("key").primary_key()).col(text("value")).to_owned(),
     ]
 }
 
@@ -156,9 +151,7 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         for name in crate::entity::TABLES.iter().rev() {
-            manager
-                .drop_table(Table::drop().table(*name).if_exists().to_owned())
-                .await?;
+            manager.drop_table(Table::drop().table(*name).if_exists().to_owned()).await?;
         }
         Ok(())
     }
@@ -173,11 +166,7 @@ mod tests {
     use super::*;
 
     fn ddl<B: SchemaBuilder + Default>() -> String {
-        tables()
-            .iter()
-            .map(|t| t.to_string(B::default()))
-            .collect::<Vec<_>>()
-            .join("\n")
+        tables().iter().map(|t| t.to_string(B::default())).collect::<Vec<_>>().join("\n")
     }
 
     #[test]
@@ -194,10 +183,7 @@ mod tests {
     #[test]
     fn sqlite_ddl_has_autoincrement_and_keys() {
         let lite = ddl::<SqliteQueryBuilder>();
-        assert!(
-            lite.contains(r#""id" integer NOT NULL PRIMARY KEY AUTOINCREMENT"#),
-            "{lite}"
-        );
+        assert!(lite.contains(r#""id" integer NOT NULL PRIMARY KEY AUTOINCREMENT"#), "{lite}");
         assert!(lite.contains(r#"PRIMARY KEY ("epoch", "channel", "idx")"#));
         // Later migrations add tables of their own (channels, publications); this one creates
         // the first ten.

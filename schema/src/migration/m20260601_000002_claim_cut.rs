@@ -9,10 +9,7 @@ use sea_orm_migration::schema::big_integer_null;
 pub struct Migration;
 
 fn add_claim_cut() -> TableAlterStatement {
-    Table::alter()
-        .table("sealed_epochs")
-        .add_column(big_integer_null("claim_cut"))
-        .to_owned()
+    Table::alter().table("sealed_epochs").add_column(big_integer_null("claim_cut")).to_owned()
 }
 
 #[async_trait::async_trait]
@@ -22,14 +19,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .alter_table(
-                Table::alter()
-                    .table("sealed_epochs")
-                    .drop_column("claim_cut")
-                    .to_owned(),
-            )
-            .await
+        manager.alter_table(Table::alter().table("sealed_epochs").drop_column("claim_cut").to_owned()).await
     }
 
     fn use_transaction(&self) -> Option<bool> {
@@ -44,15 +34,9 @@ mod tests {
     #[test]
     fn adds_a_nullable_bigint_on_both_backends() {
         let pg = add_claim_cut().to_string(PostgresQueryBuilder);
-        assert_eq!(
-            pg,
-            r#"ALTER TABLE "sealed_epochs" ADD COLUMN "claim_cut" bigint NULL"#
-        );
+        assert_eq!(pg, r#"ALTER TABLE "sealed_epochs" ADD COLUMN "claim_cut" bigint NULL"#);
         // SQLite's INTEGER is a 64-bit integer.
         let lite = add_claim_cut().to_string(SqliteQueryBuilder);
-        assert_eq!(
-            lite,
-            r#"ALTER TABLE "sealed_epochs" ADD COLUMN "claim_cut" integer NULL"#
-        );
+        assert_eq!(lite, r#"ALTER TABLE "sealed_epochs" ADD COLUMN "claim_cut" integer NULL"#);
     }
 }

@@ -27,9 +27,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_table(Table::drop().table("channels").if_exists().to_owned())
-            .await
+        manager.drop_table(Table::drop().table("channels").if_exists().to_owned()).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

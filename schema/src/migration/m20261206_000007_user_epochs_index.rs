@@ -31,14 +31,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name(USER_EPOCHS_INDEX)
-                    .table("sealed_participants")
-                    .to_owned(),
-            )
-            .await
+        manager.drop_index(Index::drop().name(USER_EPOCHS_INDEX).table("sealed_participants").to_owned()).await
     }
 
     fn use_transaction(&self) -> Option<bool> {

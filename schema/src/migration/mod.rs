@@ -41,28 +41,17 @@ impl MigratorTrait for Migrator {
 /// `MAX(version)`): the greatest name, not the last of the list, since branches append their
 /// migrations in the order they land, not in the order of their numbers.
 pub fn latest_migration() -> String {
-    Migrator::migrations()
-        .iter()
-        .map(|m| m.name().to_owned())
-        .max()
-        .unwrap_or_default()
+    Migrator::migrations().iter().map(|m| m.name().to_owned()).max().unwrap_or_default()
 }
 
 /// Runs every pending migration inside ONE transaction (BEGIN IMMEDIATE on SQLite; under an
 /// advisory lock on PostgreSQL so two processes opening at once do not race).
-pub(crate) async fn run_pending(
-    db: &DatabaseConnection,
-    backend: Backend,
-    ctx: &ErrCtx,
-) -> Result<(), StoreError> {
+pub(crate) async fn run_pending(db: &DatabaseConnection, backend: Backend, ctx: &ErrCtx) -> Result<(), StoreError> {
     let mig = |e: sea_orm::DbErr| match ctx.db("migrating", e) {
         StoreError::Query { url, detail, .. } => StoreError::Migration { url, detail },
         other => other,
     };
-    let txn = db
-        .begin_with_options(write_txn_options(backend))
-        .await
-        .map_err(mig)?;
+    let txn = db.begin_with_options(write_txn_options(backend)).await.map_err(mig)?;
     if backend == Backend::Postgres {
         txn.execute_raw(Statement::from_sql_and_values(
             DbBackend::Postgres,

@@ -10,7 +10,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, QueryResult, TransactionTrait, Value};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, QueryResult, TransactionTrait, Value,
+};
 
 use super::admit::{admit, Admission, MemberRow};
 use super::{OwnerInfo, OwnershipError};
@@ -88,7 +90,11 @@ impl Store {
         if self.backend != Backend::Postgres {
             return Ok(Vec::new());
         }
-        let rows = self.writer.query_all_raw(pg(SELECT_MEMBERS, vec![])).await.map_err(self.ctx.at("listing store members"))?;
+        let rows = self
+            .writer
+            .query_all_raw(pg(SELECT_MEMBERS, vec![]))
+            .await
+            .map_err(self.ctx.at("listing store members"))?;
         rows.iter().map(|r| member_of(r, &self.ctx).map(|(m, _)| m)).collect()
     }
 
@@ -200,7 +206,9 @@ async fn try_join(
         Admission::Admit { expire } => {
             for inst in &expire {
                 tracing::warn!(instance = %inst, "a dead store member's lease was released (its heartbeat stopped or its process is gone)");
-                txn.execute_raw(pg("DELETE FROM store_member WHERE instance = $1", vec![inst.clone().into()])).await.map_err(ctx.at(what))?;
+                txn.execute_raw(pg("DELETE FROM store_member WHERE instance = $1", vec![inst.clone().into()]))
+                    .await
+                    .map_err(ctx.at(what))?;
             }
             let sql = format!(
                 "INSERT INTO store_member (instance, token, clustered, host, pid, http, since_ms, heartbeat_ms, lease_ttl_ms, backend_pid, backend_start_ms) \
@@ -230,7 +238,8 @@ async fn try_join(
 
 fn rand_token() -> i64 {
     // Unique per incarnation, not secret: nanoseconds mixed with the pid.
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0);
     (nanos ^ (i64::from(std::process::id()) << 40)) & i64::MAX
 }
 
@@ -278,7 +287,10 @@ impl Lease {
     /// Leaves at once (graceful stop), so a successor need not wait for the lease.
     pub async fn leave(&self) -> Result<(), StoreError> {
         self.conn
-            .execute_raw(pg("DELETE FROM store_member WHERE instance = $1 AND token = $2", vec![self.me.instance.clone().into(), self.token.into()]))
+            .execute_raw(pg(
+                "DELETE FROM store_member WHERE instance = $1 AND token = $2",
+                vec![self.me.instance.clone().into(), self.token.into()],
+            ))
             .await
             .map_err(self.ctx.at("leaving the store's members"))?;
         Ok(())
@@ -291,7 +303,10 @@ impl Lease {
 pub async fn live_owner_at(url: &str) -> Result<Option<Member>, StoreError> {
     let ctx = ErrCtx { url: crate::redact::redact_url(url), scrubber: Scrubber::for_url(url), sqlite: false };
     let mut opt = ConnectOptions::new(url.to_owned());
-    opt.max_connections(1).acquire_timeout(Duration::from_secs(10)).connect_timeout(Duration::from_secs(10)).sqlx_logging(false);
+    opt.max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
     let conn = Database::connect(opt).await.map_err(|e| ctx.db("connecting to check the store's owner", e))?;
     let what = "checking the store's owner";
     let has = conn

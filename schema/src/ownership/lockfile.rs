@@ -30,11 +30,13 @@ impl StoreLock {
     /// directory) when missing.
     pub fn acquire(db: &Path, me: &OwnerInfo) -> Result<StoreLock, OwnershipError> {
         let path = Self::path_for(db);
-        let io = |e: std::io::Error| OwnershipError::LockFile { path: path.display().to_string(), detail: e.to_string() };
+        let io =
+            |e: std::io::Error| OwnershipError::LockFile { path: path.display().to_string(), detail: e.to_string() };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }
-        let mut file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
+        let mut file =
+            OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path).map_err(io)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -50,7 +52,12 @@ impl StoreLock {
                 });
                 return Err(OwnershipError::Owned {
                     store: db.display().to_string(),
-                    check: format!("its lock file {} is held (check with `fuser -v {}` or `ps -p {}`)", path.display(), path.display(), owner.pid),
+                    check: format!(
+                        "its lock file {} is held (check with `fuser -v {}` or `ps -p {}`)",
+                        path.display(),
+                        path.display(),
+                        owner.pid
+                    ),
                     owner: Box::new(owner),
                 });
             }
@@ -75,7 +82,14 @@ mod tests {
     use super::*;
 
     fn me(pid: u32) -> OwnerInfo {
-        OwnerInfo { instance: "a".into(), host: "h".into(), pid, since_ms: 1_700_000_000_000, http: "127.0.0.1:1".into(), clustered: false }
+        OwnerInfo {
+            instance: "a".into(),
+            host: "h".into(),
+            pid,
+            since_ms: 1_700_000_000_000,
+            http: "127.0.0.1:1".into(),
+            clustered: false,
+        }
     }
 
     #[test]

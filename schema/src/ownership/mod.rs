@@ -72,7 +72,9 @@ pub enum OwnershipError {
     Owned { store: String, owner: Box<OwnerInfo>, check: String },
     #[error("the store {store} is owned by {owners} cluster member(s) ({first}); a daemon without `cluster.enabled = true` cannot share it. {check}")]
     ClusterOwned { store: String, owners: usize, first: Box<OwnerInfo>, check: String },
-    #[error("this daemon lost ownership of the store {store}: {detail}; it stops so that two daemons never write one store")]
+    #[error(
+        "this daemon lost ownership of the store {store}: {detail}; it stops so that two daemons never write one store"
+    )]
     Lost { store: String, detail: String },
     #[error("lock file {path}: {detail}; check that its directory exists and is writable by the chatseal user")]
     LockFile { path: String, detail: String },
@@ -98,8 +100,5 @@ pub fn host_name() -> String {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -53,15 +53,26 @@ impl Store {
         let b = self.writer.get_database_backend();
         let now = now_ms_sql(b);
         let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(self.ctx.at(what))?;
-        txn.execute_raw(stmt(b, "INSERT INTO cluster_role (role, fence) VALUES ($1, 0) ON CONFLICT (role) DO NOTHING", vec![role.into()]))
-            .await
-            .map_err(self.ctx.at(what))?;
+        txn.execute_raw(stmt(
+            b,
+            "INSERT INTO cluster_role (role, fence) VALUES ($1, 0) ON CONFLICT (role) DO NOTHING",
+            vec![role.into()],
+        ))
+        .await
+        .map_err(self.ctx.at(what))?;
         let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
         let row = txn
-            .query_one_raw(stmt(b, format!("SELECT holder, holder_token, fence FROM cluster_role WHERE role = $1{lock}"), vec![role.into()]))
+            .query_one_raw(stmt(
+                b,
+                format!("SELECT holder, holder_token, fence FROM cluster_role WHERE role = $1{lock}"),
+                vec![role.into()],
+            ))
             .await
             .map_err(self.ctx.at(what))?
-            .ok_or_else(|| StoreError::Invalid { what: "cluster_role", detail: format!("role {role} vanished inside its own transaction") })?;
+            .ok_or_else(|| StoreError::Invalid {
+                what: "cluster_role",
+                detail: format!("role {role} vanished inside its own transaction"),
+            })?;
         let holder: Option<String> = row.try_get_by_index(0).map_err(self.ctx.at(what))?;
         let holder_token: Option<i64> = row.try_get_by_index(1).map_err(self.ctx.at(what))?;
         let fence: i64 = row.try_get_by_index(2).map_err(self.ctx.at(what))?;
@@ -115,7 +126,11 @@ impl Store {
         let what = "listing cluster roles";
         let rows = self
             .writer
-            .query_all_raw(stmt(self.writer.get_database_backend(), "SELECT role, holder, fence, since_ms FROM cluster_role ORDER BY role", vec![]))
+            .query_all_raw(stmt(
+                self.writer.get_database_backend(),
+                "SELECT role, holder, fence, since_ms FROM cluster_role ORDER BY role",
+                vec![],
+            ))
             .await
             .map_err(self.ctx.at(what))?;
         rows.iter()
@@ -165,7 +180,14 @@ impl Store {
 impl Store {
     /// Writes an audit record (a backup's, in a cluster) with the role's fence checked in the
     /// same transaction: a holder whose role moved writes nothing (`StoreError::Fenced`).
-    pub async fn audit_fenced(&self, at: i64, action: &str, subject: &str, detail: &str, fence: &Fence) -> Result<(), StoreError> {
+    pub async fn audit_fenced(
+        &self,
+        at: i64,
+        action: &str,
+        subject: &str,
+        detail: &str,
+        fence: &Fence,
+    ) -> Result<(), StoreError> {
         let what = "writing a fenced audit record";
         let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(self.ctx.at(what))?;
         check_fence(&txn, self, fence).await?;

@@ -38,7 +38,9 @@ impl Store {
         let now = now_ms_sql(b);
         let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(self.ctx.at(what))?;
         if self.backend == Backend::Postgres {
-            txn.execute_raw(stmt(b, "LOCK TABLE cluster_slot IN EXCLUSIVE MODE", vec![])).await.map_err(self.ctx.at(what))?;
+            txn.execute_raw(stmt(b, "LOCK TABLE cluster_slot IN EXCLUSIVE MODE", vec![]))
+                .await
+                .map_err(self.ctx.at(what))?;
         }
         let now_ms: i64 = txn
             .query_one_raw(stmt(b, format!("SELECT {now}"), vec![]))
@@ -49,7 +51,11 @@ impl Store {
             .map_err(self.ctx.at(what))?
             .unwrap_or(0);
         let live: BTreeSet<String> = txn
-            .query_all_raw(stmt(b, "SELECT instance FROM store_member WHERE clustered AND $1 - heartbeat_ms <= lease_ttl_ms", vec![now_ms.into()]))
+            .query_all_raw(stmt(
+                b,
+                "SELECT instance FROM store_member WHERE clustered AND $1 - heartbeat_ms <= lease_ttl_ms",
+                vec![now_ms.into()],
+            ))
             .await
             .map_err(self.ctx.at(what))?
             .iter()
@@ -57,7 +63,8 @@ impl Store {
             .collect::<Result<_, _>>()
             .map_err(self.ctx.at(what))?;
         let current = read_slots(&txn, self).await?;
-        let since: BTreeMap<(String, u32), Option<i64>> = current.iter().map(|r| ((r.slot.channel.clone(), r.slot.slot), r.unowned_since_ms)).collect();
+        let since: BTreeMap<(String, u32), Option<i64>> =
+            current.iter().map(|r| ((r.slot.channel.clone(), r.slot.slot), r.unowned_since_ms)).collect();
         let plain: Vec<Slot> = current.into_iter().map(|r| r.slot).collect();
         let (planned, notes) = plan(&plain, channels, replicas, &live);
         txn.execute_raw(stmt(b, "DELETE FROM cluster_slot", vec![])).await.map_err(self.ctx.at(what))?;

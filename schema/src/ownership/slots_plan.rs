@@ -40,13 +40,25 @@ fn reads(slots: &[Slot], channel: &str, m: &str) -> bool {
 
 /// The next state of the slots: `current` rows, the cluster's `channels`, `replicas` per
 /// channel and the `live` members (instance names). Sorted by (channel, slot).
-pub fn plan(current: &[Slot], channels: &BTreeSet<String>, replicas: u32, live: &BTreeSet<String>) -> (Vec<Slot>, PlanNotes) {
+pub fn plan(
+    current: &[Slot],
+    channels: &BTreeSet<String>,
+    replicas: u32,
+    live: &BTreeSet<String>,
+) -> (Vec<Slot>, PlanNotes) {
     let mut notes = PlanNotes::default();
-    let existing: BTreeMap<(String, u32), Slot> = current.iter().map(|s| ((s.channel.clone(), s.slot), s.clone())).collect();
+    let existing: BTreeMap<(String, u32), Slot> =
+        current.iter().map(|s| ((s.channel.clone(), s.slot), s.clone())).collect();
     let mut slots: Vec<Slot> = Vec::new();
     for c in channels {
         for n in 0..replicas {
-            let mut s = existing.get(&(c.clone(), n)).cloned().unwrap_or(Slot { channel: c.clone(), slot: n, holder: None, next: None, next_ready: false });
+            let mut s = existing.get(&(c.clone(), n)).cloned().unwrap_or(Slot {
+                channel: c.clone(),
+                slot: n,
+                holder: None,
+                next: None,
+                next_ready: false,
+            });
             let dead_holder = s.holder.as_ref().is_some_and(|h| !live.contains(h));
             if dead_holder {
                 s.holder = None;
@@ -76,12 +88,17 @@ pub fn plan(current: &[Slot], channels: &BTreeSet<String>, replicas: u32, live: 
     for i in 0..slots.len() {
         let (c, h) = (slots[i].channel.clone(), slots[i].holder.clone());
         if let Some(h) = h {
-            if slots[..i].iter().any(|s| s.channel == c && (s.holder.as_ref() == Some(&h) || s.next.as_ref() == Some(&h))) {
+            if slots[..i]
+                .iter()
+                .any(|s| s.channel == c && (s.holder.as_ref() == Some(&h) || s.next.as_ref() == Some(&h)))
+            {
                 slots[i].holder = None;
             }
         }
         if let Some(n) = slots[i].next.clone() {
-            let dup = slots.iter().enumerate().any(|(j, s)| j != i && s.channel == c && (s.holder.as_ref() == Some(&n) || (j < i && s.next.as_ref() == Some(&n))));
+            let dup = slots.iter().enumerate().any(|(j, s)| {
+                j != i && s.channel == c && (s.holder.as_ref() == Some(&n) || (j < i && s.next.as_ref() == Some(&n)))
+            });
             if dup {
                 slots[i].next = None;
                 slots[i].next_ready = false;
@@ -120,7 +137,11 @@ pub fn plan(current: &[Slot], channels: &BTreeSet<String>, replicas: u32, live: 
             if max_l <= min_l + 1 {
                 break;
             }
-            let candidate = (0..slots.len()).find(|&i| slots[i].holder.as_deref() == Some(max_m.as_str()) && slots[i].next.is_none() && !reads(&slots, &slots[i].channel, &min_m));
+            let candidate = (0..slots.len()).find(|&i| {
+                slots[i].holder.as_deref() == Some(max_m.as_str())
+                    && slots[i].next.is_none()
+                    && !reads(&slots, &slots[i].channel, &min_m)
+            });
             let Some(i) = candidate else { break };
             slots[i].next = Some(min_m);
             slots[i].next_ready = false;
@@ -131,7 +152,11 @@ pub fn plan(current: &[Slot], channels: &BTreeSet<String>, replicas: u32, live: 
 
 /// The channels `me` must read: slots it holds and slots it is taking over.
 pub fn reading(slots: &[Slot], me: &str) -> BTreeSet<String> {
-    slots.iter().filter(|s| s.holder.as_deref() == Some(me) || s.next.as_deref() == Some(me)).map(|s| s.channel.clone()).collect()
+    slots
+        .iter()
+        .filter(|s| s.holder.as_deref() == Some(me) || s.next.as_deref() == Some(me))
+        .map(|s| s.channel.clone())
+        .collect()
 }
 
 #[cfg(test)]
@@ -160,7 +185,18 @@ mod tests {
     /// members do once joined); checks that no round leaves a channel with fewer readers.
     fn settle(mut slots: Vec<Slot>, ch: &BTreeSet<String>, r: u32, live: &BTreeSet<String>) -> Vec<Slot> {
         for _ in 0..200 {
-            let readers_before: BTreeMap<String, usize> = ch.iter().map(|c| (c.clone(), slots.iter().filter(|s| &s.channel == c && s.holder.as_ref().is_some_and(|h| live.contains(h))).count())).collect();
+            let readers_before: BTreeMap<String, usize> = ch
+                .iter()
+                .map(|c| {
+                    (
+                        c.clone(),
+                        slots
+                            .iter()
+                            .filter(|s| &s.channel == c && s.holder.as_ref().is_some_and(|h| live.contains(h)))
+                            .count(),
+                    )
+                })
+                .collect();
             let (mut next, _) = plan(&slots, ch, r, live);
             for c in ch {
                 let after = next.iter().filter(|s| &s.channel == c && s.holder.is_some()).count();

@@ -98,8 +98,18 @@ impl Store {
 
     /// Adds and removes channels (names already validated) in one transaction, with one audit
     /// row per actual change. A name both added and removed is refused by the caller.
-    pub async fn change_channels(&self, add: &[String], remove: &[String], by: ChangedBy, at: i64) -> Result<ChannelChange, StoreError> {
-        let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(self.ctx.at("starting a channel set change"))?;
+    pub async fn change_channels(
+        &self,
+        add: &[String],
+        remove: &[String],
+        by: ChangedBy,
+        at: i64,
+    ) -> Result<ChannelChange, StoreError> {
+        let txn = self
+            .writer
+            .begin_with_options(write_txn_options(self.backend))
+            .await
+            .map_err(self.ctx.at("starting a channel set change"))?;
         let change = self.change_in(&txn, add, remove, by, at).await?;
         txn.commit().await.map_err(self.ctx.at("committing a channel set change"))?;
         Ok(change)
@@ -108,9 +118,17 @@ impl Store {
     /// Applies the configuration's list `current` by its difference with the list applied
     /// last, and records `current` as applied, in one transaction. Before the first start
     /// nothing was applied, so the whole list is added: that is the seeding.
-    pub async fn apply_config_channels(&self, current: &BTreeSet<String>, at: i64) -> Result<ChannelChange, StoreError> {
+    pub async fn apply_config_channels(
+        &self,
+        current: &BTreeSet<String>,
+        at: i64,
+    ) -> Result<ChannelChange, StoreError> {
         let backend = self.writer.get_database_backend();
-        let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(self.ctx.at("starting the config channel apply"))?;
+        let txn = self
+            .writer
+            .begin_with_options(write_txn_options(self.backend))
+            .await
+            .map_err(self.ctx.at("starting the config channel apply"))?;
         let row = txn
             .query_one_raw(stmt(backend, "SELECT value FROM meta WHERE key = $1", vec![CONFIG_APPLIED_KEY.into()]))
             .await
@@ -130,7 +148,14 @@ impl Store {
         Ok(change)
     }
 
-    async fn change_in(&self, txn: &DatabaseTransaction, add: &[String], remove: &[String], by: ChangedBy, at: i64) -> Result<ChannelChange, StoreError> {
+    async fn change_in(
+        &self,
+        txn: &DatabaseTransaction,
+        add: &[String],
+        remove: &[String],
+        by: ChangedBy,
+        at: i64,
+    ) -> Result<ChannelChange, StoreError> {
         let backend = self.writer.get_database_backend();
         let err = |what: &'static str| self.ctx.at(what);
         let mut change = ChannelChange::default();
@@ -183,7 +208,8 @@ impl Store {
             .query_one_raw(stmt(backend, "SELECT value FROM meta WHERE key = $1", vec![VERSION_KEY.into()]))
             .await
             .map_err(err("reading the channel set version"))?;
-        change.version = row.and_then(|r| r.try_get_by_index::<String>(0).ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
+        change.version =
+            row.and_then(|r| r.try_get_by_index::<String>(0).ok()).and_then(|v| v.parse().ok()).unwrap_or(0);
         Ok(change)
     }
 }

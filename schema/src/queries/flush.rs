@@ -26,10 +26,7 @@ impl Store {
             .begin_with_options(write_txn_options(self.backend))
             .await
             .map_err(self.ctx.at("starting a flush transaction"))?;
-        Ok(FlushTx {
-            txn,
-            ctx: self.ctx.clone(),
-        })
+        Ok(FlushTx { txn, ctx: self.ctx.clone() })
     }
 }
 
@@ -68,31 +65,17 @@ impl FlushTx {
     ) -> Result<(), StoreError> {
         let backend = self.backend();
         for chunk in rows.chunks(rows_per_chunk(cols)) {
-            let sql = format!(
-                "{head} VALUES {}{tail}",
-                values_list(backend, chunk.len(), cols)
-            );
+            let sql = format!("{head} VALUES {}{tail}", values_list(backend, chunk.len(), cols));
             let values = chunk.iter().flatten().cloned().collect();
-            self.txn
-                .execute_raw(stmt(backend, sql, values))
-                .await
-                .map_err(self.ctx.at(what))?;
+            self.txn.execute_raw(stmt(backend, sql, values)).await.map_err(self.ctx.at(what))?;
         }
         Ok(())
     }
 
     /// Which of `keys` (epoch, channel) are sealed already (their lines must be dropped).
-    pub async fn sealed_among(
-        &self,
-        keys: &[(i64, String)],
-    ) -> Result<HashSet<(i64, String)>, StoreError> {
+    pub async fn sealed_among(&self, keys: &[(i64, String)]) -> Result<HashSet<(i64, String)>, StoreError> {
         let wanted: HashSet<&(i64, String)> = keys.iter().collect();
-        let epochs: Vec<i64> = keys
-            .iter()
-            .map(|k| k.0)
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let epochs: Vec<i64> = keys.iter().map(|k| k.0).collect::<BTreeSet<_>>().into_iter().collect();
         let mut out = HashSet::new();
         for chunk in epochs.chunks(rows_per_chunk(1)) {
             let sql = format!(
@@ -107,10 +90,8 @@ impl FlushTx {
                 .map_err(self.ctx.at("reading sealed epochs in a flush"))?;
             for row in rows {
                 let key: (i64, String) = (
-                    row.try_get_by_index(0)
-                        .map_err(self.ctx.at("decoding a sealed epoch"))?,
-                    row.try_get_by_index(1)
-                        .map_err(self.ctx.at("decoding a sealed epoch"))?,
+                    row.try_get_by_index(0).map_err(self.ctx.at("decoding a sealed epoch"))?,
+                    row.try_get_by_index(1).map_err(self.ctx.at("decoding a sealed epoch"))?,
                 );
                 if wanted.contains(&key) {
                     out.insert(key);
@@ -132,10 +113,7 @@ impl FlushTx {
         let mut fresh = HashSet::with_capacity(ids.len());
         let backend = self.backend();
         let exec = |sql: &'static str, what: &'static str| async move {
-            self.txn
-                .execute_raw(stmt(backend, sql, vec![]))
-                .await
-                .map_err(self.ctx.at(what))
+            self.txn.execute_raw(stmt(backend, sql, vec![])).await.map_err(self.ctx.at(what))
         };
         for chunk in ids.chunks(rows_per_chunk(3)) {
             let insert = format!(
@@ -144,13 +122,7 @@ impl FlushTx {
             );
             let values: Vec<Value> = chunk
                 .iter()
-                .flat_map(|s| {
-                    [
-                        Value::from(s.id.clone()),
-                        Value::from(s.epoch),
-                        Value::from(s.channel.clone()),
-                    ]
-                })
+                .flat_map(|s| [Value::from(s.id.clone()), Value::from(s.epoch), Value::from(s.channel.clone())])
                 .collect();
             exec("SAVEPOINT seen_ids_chunk", "opening a savepoint for message ids").await?;
             let inserted = self
@@ -172,20 +144,14 @@ impl FlushTx {
                 .await
                 .map_err(self.ctx.at("recording message ids"))?;
             for row in rows {
-                fresh.insert(
-                    row.try_get_by_index::<String>(0)
-                        .map_err(self.ctx.at("decoding a message id"))?,
-                );
+                fresh.insert(row.try_get_by_index::<String>(0).map_err(self.ctx.at("decoding a message id"))?);
             }
         }
         Ok(fresh)
     }
 
     /// Adds a batch of participation deltas to participation, signals and users.
-    pub async fn upsert_participation(
-        &self,
-        rows: &[ParticipationDelta],
-    ) -> Result<(), StoreError> {
+    pub async fn upsert_participation(&self, rows: &[ParticipationDelta]) -> Result<(), StoreError> {
         let f = fold_deltas(rows)?;
         let users = f
             .users
@@ -201,33 +167,16 @@ impl FlushTx {
                 ]
             })
             .collect();
-        let head =
-            "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen)";
-        self.insert_chunked("upserting users", head, UPSERT_USERS, 6, users)
-            .await?;
+        let head = "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen)";
+        self.insert_chunked("upserting users", head, UPSERT_USERS, 6, users).await?;
 
         let parts = f
             .participation
             .into_iter()
-            .map(|((e, c, h), p)| {
-                vec![
-                    e.into(),
-                    c.into(),
-                    h.into(),
-                    p.first_seen.into(),
-                    p.last_seen.into(),
-                ]
-            })
+            .map(|((e, c, h), p)| vec![e.into(), c.into(), h.into(), p.first_seen.into(), p.last_seen.into()])
             .collect();
         let head = "INSERT INTO participation (epoch, channel, user_hash, first_seen, last_seen)";
-        self.insert_chunked(
-            "upserting participation",
-            head,
-            UPSERT_PARTICIPATION,
-            5,
-            parts,
-        )
-        .await?;
+        self.insert_chunked("upserting participation", head, UPSERT_PARTICIPATION, 5, parts).await?;
 
         let signals = f
             .signals
@@ -235,38 +184,27 @@ impl FlushTx {
             .map(|((e, c, h, k), v)| vec![e.into(), c.into(), h.into(), k.into(), v.into()])
             .collect();
         let head = "INSERT INTO signals (epoch, channel, user_hash, kind, value)";
-        self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, signals)
-            .await
+        self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, signals).await
     }
 
     /// Records joined intervals; a span already stored under (channel, started_ms) is
     /// extended to the larger until_ms.
     pub async fn upsert_coverage(&self, spans: &[CoverageSpan]) -> Result<(), StoreError> {
-        let rows = fold_coverage(spans)?
-            .into_iter()
-            .map(|((c, s), u)| vec![c.into(), s.into(), u.into()])
-            .collect();
+        let rows = fold_coverage(spans)?.into_iter().map(|((c, s), u)| vec![c.into(), s.into(), u.into()]).collect();
         let head = "INSERT INTO coverage (channel, started_ms, until_ms)";
-        self.insert_chunked("upserting coverage", head, UPSERT_COVERAGE, 3, rows)
-            .await
+        self.insert_chunked("upserting coverage", head, UPSERT_COVERAGE, 3, rows).await
     }
 
     /// Makes the batch durable (synced on SQLite FULL and PostgreSQL with synchronous_commit).
     pub async fn commit(self) -> Result<(), StoreError> {
         fail::fail_point!("flush.before_commit", |arg| Err(crate::error::fail_action("flush.before_commit", arg)));
-        self.txn
-            .commit()
-            .await
-            .map_err(self.ctx.at("committing a flush"))?;
+        self.txn.commit().await.map_err(self.ctx.at("committing a flush"))?;
         fail::fail_point!("flush.after_commit", |arg| Err(crate::error::fail_action("flush.after_commit", arg)));
         Ok(())
     }
 
     /// Discards the batch.
     pub async fn rollback(self) -> Result<(), StoreError> {
-        self.txn
-            .rollback()
-            .await
-            .map_err(self.ctx.at("rolling back a flush"))
+        self.txn.rollback().await.map_err(self.ctx.at("rolling back a flush"))
     }
 }

@@ -41,11 +41,7 @@ fn pick(older: &Option<String>, newer: &Option<String>) -> Option<String> {
 
 impl UserRow {
     fn merge(&mut self, other: UserRow) {
-        let (old, new) = if other.last_seen >= self.last_seen {
-            (&*self, &other)
-        } else {
-            (&other, &*self)
-        };
+        let (old, new) = if other.last_seen >= self.last_seen { (&*self, &other) } else { (&other, &*self) };
         let merged = UserRow {
             login: new.login.clone(),
             user_id: pick(&old.user_id, &new.user_id),
@@ -64,10 +60,7 @@ pub(crate) fn fold_deltas(rows: &[ParticipationDelta]) -> Result<Folded, StoreEr
         if d.first_seen > d.last_seen {
             return Err(StoreError::Invalid {
                 what: "participation delta",
-                detail: format!(
-                    "user {} first_seen {} is after last_seen {}",
-                    d.user_hash, d.first_seen, d.last_seen
-                ),
+                detail: format!("user {} first_seen {} is after last_seen {}", d.user_hash, d.first_seen, d.last_seen),
             });
         }
         let key = (d.epoch, d.channel.clone(), d.user_hash.clone());
@@ -77,15 +70,10 @@ pub(crate) fn fold_deltas(rows: &[ParticipationDelta]) -> Result<Folded, StoreEr
                 p.first_seen = p.first_seen.min(d.first_seen);
                 p.last_seen = p.last_seen.max(d.last_seen);
             })
-            .or_insert(PartRow {
-                first_seen: d.first_seen,
-                last_seen: d.last_seen,
-            });
+            .or_insert(PartRow { first_seen: d.first_seen, last_seen: d.last_seen });
         for (kind, value) in &d.signals {
             check_kind(kind)?;
-            *f.signals
-                .entry((d.epoch, d.channel.clone(), d.user_hash.clone(), *kind))
-                .or_insert(0) += value;
+            *f.signals.entry((d.epoch, d.channel.clone(), d.user_hash.clone(), *kind)).or_insert(0) += value;
         }
         let user = UserRow {
             login: d.login.clone(),
@@ -105,23 +93,16 @@ pub(crate) fn fold_deltas(rows: &[ParticipationDelta]) -> Result<Folded, StoreEr
 }
 
 /// One span per (channel, started_ms), with the largest until_ms.
-pub(crate) fn fold_coverage(
-    spans: &[CoverageSpan],
-) -> Result<BTreeMap<(String, i64), i64>, StoreError> {
+pub(crate) fn fold_coverage(spans: &[CoverageSpan]) -> Result<BTreeMap<(String, i64), i64>, StoreError> {
     let mut out = BTreeMap::new();
     for s in spans {
         if s.until_ms < s.started_ms {
             return Err(StoreError::Invalid {
                 what: "coverage span",
-                detail: format!(
-                    "channel {} ends at {} before it starts at {}",
-                    s.channel, s.until_ms, s.started_ms
-                ),
+                detail: format!("channel {} ends at {} before it starts at {}", s.channel, s.until_ms, s.started_ms),
             });
         }
-        let e = out
-            .entry((s.channel.clone(), s.started_ms))
-            .or_insert(s.until_ms);
+        let e = out.entry((s.channel.clone(), s.started_ms)).or_insert(s.until_ms);
         *e = (*e).max(s.until_ms);
     }
     Ok(out)
@@ -161,14 +142,7 @@ mod tests {
     #[test]
     fn folds_per_key() {
         let f = fold_deltas(&[
-            d(
-                'a',
-                10,
-                20,
-                "old",
-                Some("1"),
-                vec![("message", 2), ("bits", 100)],
-            ),
+            d('a', 10, 20, "old", Some("1"), vec![("message", 2), ("bits", 100)]),
             d('a', 5, 15, "older", None, vec![("message", 3)]),
             d('a', 12, 30, "new", None, vec![]),
             d('b', 1, 1, "b", None, vec![]),
@@ -176,25 +150,11 @@ mod tests {
         .unwrap();
         assert_eq!(f.participation.len(), 2);
         let a = std::iter::repeat_n('a', 64).collect::<String>();
-        assert_eq!(
-            f.participation[&(1, "c".into(), a.clone())],
-            PartRow {
-                first_seen: 5,
-                last_seen: 30
-            }
-        );
+        assert_eq!(f.participation[&(1, "c".into(), a.clone())], PartRow { first_seen: 5, last_seen: 30 });
         assert_eq!(f.signals[&(1, "c".into(), a.clone(), "message")], 5);
         assert_eq!(f.signals[&(1, "c".into(), a.clone(), "bits")], 100);
         let u = &f.users[&a];
-        assert_eq!(
-            (
-                u.login.as_str(),
-                u.user_id.as_deref(),
-                u.first_seen,
-                u.last_seen
-            ),
-            ("new", Some("1"), 5, 30)
-        );
+        assert_eq!((u.login.as_str(), u.user_id.as_deref(), u.first_seen, u.last_seen), ("new", Some("1"), 5, 30));
     }
 
     #[test]
@@ -209,27 +169,13 @@ mod tests {
 
     #[test]
     fn coverage_and_ids() {
-        let span = |s, u| CoverageSpan {
-            channel: "c".into(),
-            started_ms: s,
-            until_ms: u,
-        };
+        let span = |s, u| CoverageSpan { channel: "c".into(), started_ms: s, until_ms: u };
         let f = fold_coverage(&[span(1, 5), span(1, 9), span(1, 7), span(2, 3)]).unwrap();
         assert_eq!(f[&("c".into(), 1)], 9);
         assert_eq!(f.len(), 2);
         assert!(fold_coverage(&[span(5, 1)]).is_err());
-        let id = |s: &str| SeenId {
-            id: s.into(),
-            epoch: 1,
-            channel: "c".into(),
-        };
+        let id = |s: &str| SeenId { id: s.into(), epoch: 1, channel: "c".into() };
         let ids = [id("x"), id("y"), id("x")];
-        assert_eq!(
-            unique_ids(&ids)
-                .iter()
-                .map(|s| s.id.as_str())
-                .collect::<Vec<_>>(),
-            ["x", "y"]
-        );
+        assert_eq!(unique_ids(&ids).iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["x", "y"]);
     }
 }

@@ -8,10 +8,8 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 
 impl Store {
     pub async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
-        let row = meta::Entity::find_by_id(key.to_owned())
-            .one(&self.reader)
-            .await
-            .map_err(self.ctx.at("reading meta"))?;
+        let row =
+            meta::Entity::find_by_id(key.to_owned()).one(&self.reader).await.map_err(self.ctx.at("reading meta"))?;
         Ok(row.map(|m| m.value))
     }
 

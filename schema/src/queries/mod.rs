@@ -84,10 +84,7 @@ mod tests {
 
     #[test]
     fn placeholder_lists() {
-        assert_eq!(
-            values_list(DbBackend::Postgres, 2, 3),
-            "($1, $2, $3), ($4, $5, $6)"
-        );
+        assert_eq!(values_list(DbBackend::Postgres, 2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(values_list(DbBackend::Sqlite, 2, 2), "(?, ?), (?, ?)");
         assert_eq!(values_list(DbBackend::Postgres, 1, 1), "($1)");
         assert_eq!(placeholders(DbBackend::Postgres, 3, 3), "$3, $4, $5");

@@ -8,19 +8,12 @@ use crate::open::{write_txn_options, Store};
 use crate::rows::check_hash;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, TransactionTrait};
 
-pub(crate) const INSERT_AUDIT: &str =
-    "INSERT INTO audit_log (at, action, subject, detail) VALUES ($1, $2, $3, $4)";
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_log (at, action, subject, detail) VALUES ($1, $2, $3, $4)";
 
 impl Store {
     /// Records that `user_hash` (login `login`) opted out; true when this is new. The audit
     /// log gets an `opt_out` row either way, in the same transaction.
-    pub async fn opt_out(
-        &self,
-        user_hash: &str,
-        login: &str,
-        reason: &str,
-        at: i64,
-    ) -> Result<bool, StoreError> {
+    pub async fn opt_out(&self, user_hash: &str, login: &str, reason: &str, at: i64) -> Result<bool, StoreError> {
         check_hash("opt-out user_hash", user_hash)?;
         let backend = self.writer.get_database_backend();
         let err = |what: &'static str| self.ctx.at(what);
@@ -70,13 +63,7 @@ impl Store {
     }
 
     /// Appends an administrative action (manual seal, restore, ...) to the audit log.
-    pub async fn audit(
-        &self,
-        at: i64,
-        action: &str,
-        subject: &str,
-        detail: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn audit(&self, at: i64, action: &str, subject: &str, detail: &str) -> Result<(), StoreError> {
         self.writer
             .execute_raw(stmt(
                 self.writer.get_database_backend(),

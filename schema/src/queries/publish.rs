@@ -56,13 +56,23 @@ impl Store {
         check_hash("publication root", &p.root)?;
         let backend = self.writer.get_database_backend();
         let at = |what: &'static str| self.ctx.at(what);
-        let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(at("starting a publication record"))?;
+        let txn = self
+            .writer
+            .begin_with_options(write_txn_options(self.backend))
+            .await
+            .map_err(at("starting a publication record"))?;
         let done = txn
             .execute_raw(stmt(
                 backend,
                 "INSERT INTO publications (epoch, channel, root, tx, published_at) VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (epoch, channel) DO NOTHING",
-                vec![p.epoch.into(), p.channel.clone().into(), p.root.clone().into(), p.tx.clone().into(), p.published_at.into()],
+                vec![
+                    p.epoch.into(),
+                    p.channel.clone().into(),
+                    p.root.clone().into(),
+                    p.tx.clone().into(),
+                    p.published_at.into(),
+                ],
             ))
             .await
             .map_err(at("recording a publication"))?;
@@ -74,7 +84,12 @@ impl Store {
                 .await
                 .map_err(at("reading a publication record"))?
                 .map(Publication::from)
-                .ok_or_else(|| self.ctx.corrupt("recording a publication", format!("epoch {} #{} conflicts with a record that cannot be read back", p.epoch, p.channel)))?;
+                .ok_or_else(|| {
+                    self.ctx.corrupt(
+                        "recording a publication",
+                        format!("epoch {} #{} conflicts with a record that cannot be read back", p.epoch, p.channel),
+                    )
+                })?;
             if existing.root == p.root && existing.tx == p.tx {
                 PublishWrite::AlreadyRecorded(existing)
             } else {
@@ -84,12 +99,19 @@ impl Store {
         let detail = match &outcome {
             PublishWrite::Recorded(_) => format!("root={} tx={} recorded", p.root, p.tx),
             PublishWrite::AlreadyRecorded(_) => format!("root={} tx={} already recorded, unchanged", p.root, p.tx),
-            PublishWrite::Conflict(e) => format!("root={} tx={} refused: recorded before with root={} tx={}", p.root, p.tx, e.root, e.tx),
+            PublishWrite::Conflict(e) => {
+                format!("root={} tx={} refused: recorded before with root={} tx={}", p.root, p.tx, e.root, e.tx)
+            }
         };
         txn.execute_raw(stmt(
             backend,
             "INSERT INTO audit_log (at, action, subject, detail) VALUES ($1, $2, $3, $4)",
-            vec![p.published_at.into(), "published".into(), format!("{} #{}", p.epoch, p.channel).into(), detail.into()],
+            vec![
+                p.published_at.into(),
+                "published".into(),
+                format!("{} #{}", p.epoch, p.channel).into(),
+                detail.into(),
+            ],
         ))
         .await
         .map_err(at("auditing a publication record"))?;
@@ -107,7 +129,12 @@ impl Store {
     }
 
     /// The publication records of epochs `from..=to` (of one channel or all).
-    pub async fn publications_between(&self, from: i64, to: i64, channel: Option<&str>) -> Result<Vec<Publication>, StoreError> {
+    pub async fn publications_between(
+        &self,
+        from: i64,
+        to: i64,
+        channel: Option<&str>,
+    ) -> Result<Vec<Publication>, StoreError> {
         let mut q = publications::Entity::find().filter(publications::Column::Epoch.between(from, to));
         if let Some(c) = channel {
             q = q.filter(publications::Column::Channel.eq(c));
@@ -119,7 +146,9 @@ impl Store {
     /// Sealed, non-empty channel-epochs without a publication record, oldest first (epoch,
     /// then channel), at most `limit`.
     pub async fn unpublished_seals(&self, limit: u64) -> Result<Vec<SealedEpoch>, StoreError> {
-        let sql = format!("SELECT s.* FROM sealed_epochs s WHERE {UNPUBLISHED_WHERE} ORDER BY s.epoch, s.channel LIMIT {limit}");
+        let sql = format!(
+            "SELECT s.* FROM sealed_epochs s WHERE {UNPUBLISHED_WHERE} ORDER BY s.epoch, s.channel LIMIT {limit}"
+        );
         let rows = sealed_epochs::Entity::find()
             .from_raw_sql(stmt(self.reader.get_database_backend(), sql, vec![]))
             .all(&self.reader)
@@ -132,7 +161,11 @@ impl Store {
     pub async fn unpublished_backlog(&self) -> Result<Backlog, StoreError> {
         let what = "counting unpublished seals";
         let sql = format!("SELECT COUNT(*), MIN(s.sealed_at) FROM sealed_epochs s WHERE {UNPUBLISHED_WHERE}");
-        let row = self.reader.query_one_raw(stmt(self.reader.get_database_backend(), sql, vec![])).await.map_err(self.ctx.at(what))?;
+        let row = self
+            .reader
+            .query_one_raw(stmt(self.reader.get_database_backend(), sql, vec![]))
+            .await
+            .map_err(self.ctx.at(what))?;
         match row {
             Some(r) => Ok(Backlog {
                 count: r.try_get_by_index(0).map_err(self.ctx.at(what))?,

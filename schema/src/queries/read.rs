@@ -17,8 +17,7 @@ const PARTICIPANTS_SQL: &str = "SELECT p.user_hash, u.login, p.first_seen, p.las
      WHERE p.epoch = $1 AND p.channel = $2 \
      ORDER BY p.first_seen ASC, p.user_hash ASC";
 
-const SIGNALS_SQL: &str =
-    "SELECT user_hash, kind, value FROM signals WHERE epoch = $1 AND channel = $2";
+const SIGNALS_SQL: &str = "SELECT user_hash, kind, value FROM signals WHERE epoch = $1 AND channel = $2";
 
 // The same two reads as ONE aggregated text each (fields split by ASCII US, records by RS),
 // which the driver hands over as one value instead of a row per participant: the per-row cost
@@ -31,9 +30,11 @@ const PARTICIPANTS_AGG_SQLITE: &str = "SELECT COUNT(*), group_concat(p.user_hash
 const PARTICIPANTS_AGG_PG: &str = "SELECT COUNT(*), string_agg(p.user_hash || chr(31) || u.login || chr(31) \
      || CAST(p.first_seen AS TEXT) || chr(31) || CAST(p.last_seen AS TEXT), chr(30)) \
      FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash WHERE p.epoch = $1 AND p.channel = $2";
-const SIGNALS_AGG_SQLITE: &str = "SELECT COUNT(*), group_concat(user_hash || char(31) || kind || char(31) || CAST(value AS TEXT), char(30)) \
+const SIGNALS_AGG_SQLITE: &str =
+    "SELECT COUNT(*), group_concat(user_hash || char(31) || kind || char(31) || CAST(value AS TEXT), char(30)) \
      FROM signals WHERE epoch = $1 AND channel = $2";
-const SIGNALS_AGG_PG: &str = "SELECT COUNT(*), string_agg(user_hash || chr(31) || kind || chr(31) || CAST(value AS TEXT), chr(30)) \
+const SIGNALS_AGG_PG: &str =
+    "SELECT COUNT(*), string_agg(user_hash || chr(31) || kind || chr(31) || CAST(value AS TEXT), chr(30)) \
      FROM signals WHERE epoch = $1 AND channel = $2";
 
 const US: char = '\u{1f}';
@@ -49,7 +50,11 @@ fn split_agg(text: Option<&str>, count: i64, fields: usize) -> Option<Vec<Vec<&s
 
 /// Signal sums per user from `(user_hash, kind, value)`s; unknown kinds are skipped with a
 /// warning, sums saturate (a hostile bits tag must not overflow).
-fn sum_signals<'a>(epoch: i64, channel: &str, signals: impl Iterator<Item = (&'a str, &'a str, i64)>) -> HashMap<&'a str, [i64; 6]> {
+fn sum_signals<'a>(
+    epoch: i64,
+    channel: &str,
+    signals: impl Iterator<Item = (&'a str, &'a str, i64)>,
+) -> HashMap<&'a str, [i64; 6]> {
     let mut sums: HashMap<&str, [i64; 6]> = HashMap::new();
     for (user, kind, value) in signals {
         match SIGNAL_KINDS.iter().position(|k| *k == kind) {
@@ -64,7 +69,12 @@ fn sum_signals<'a>(epoch: i64, channel: &str, signals: impl Iterator<Item = (&'a
 }
 
 /// The participants from the two aggregated texts, in leaf order, or None (see above).
-fn participants_from_agg(epoch: i64, channel: &str, parts: (i64, Option<&str>), signals: (i64, Option<&str>)) -> Option<Vec<ParticipantRow>> {
+fn participants_from_agg(
+    epoch: i64,
+    channel: &str,
+    parts: (i64, Option<&str>),
+    signals: (i64, Option<&str>),
+) -> Option<Vec<ParticipantRow>> {
     let sig = split_agg(signals.1, signals.0, 3)?;
     let mut parsed = Vec::with_capacity(sig.len());
     for r in &sig {
@@ -112,12 +122,7 @@ const UNSEALED_SQL: &str = "WITH RECURSIVE k(epoch, channel) AS ( \
      ORDER BY k.epoch, k.channel";
 
 impl Store {
-    async fn read_all(
-        &self,
-        what: &str,
-        sql: &str,
-        values: Vec<Value>,
-    ) -> Result<Vec<QueryResult>, StoreError> {
+    async fn read_all(&self, what: &str, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, StoreError> {
         self.reader
             .query_all_raw(stmt(self.reader.get_database_backend(), sql, values))
             .await
@@ -127,11 +132,7 @@ impl Store {
     /// The participants of an unsealed (epoch, channel) in leaf order (first_seen, then
     /// user_hash), each with its login and signal sums. A participant without a users row
     /// means the store lost part of a flush: reported as corrupt, never sealed without a name.
-    pub async fn participants_for_seal(
-        &self,
-        epoch: i64,
-        channel: &str,
-    ) -> Result<Vec<ParticipantRow>, StoreError> {
+    pub async fn participants_for_seal(&self, epoch: i64, channel: &str) -> Result<Vec<ParticipantRow>, StoreError> {
         let what = "reading participants to seal";
         let (parts_sql, signals_sql) = match self.backend {
             crate::open::Backend::Sqlite => (PARTICIPANTS_AGG_SQLITE, SIGNALS_AGG_SQLITE),
@@ -149,7 +150,9 @@ impl Store {
         };
         let parts = agg(parts_sql).await?;
         let signals = agg(signals_sql).await?;
-        if let Some(rows) = participants_from_agg(epoch, channel, (parts.0, parts.1.as_deref()), (signals.0, signals.1.as_deref())) {
+        if let Some(rows) =
+            participants_from_agg(epoch, channel, (parts.0, parts.1.as_deref()), (signals.0, signals.1.as_deref()))
+        {
             return Ok(rows);
         }
         self.participants_for_seal_by_rows(epoch, channel).await
@@ -172,9 +175,7 @@ impl Store {
             triples.push((user, kind, value));
         }
         let mut sums = sum_signals(epoch, channel, triples.iter().map(|(u, k, v)| (u.as_str(), k.as_str(), *v)));
-        let rows = self
-            .read_all(what, PARTICIPANTS_SQL, vec![epoch.into(), channel.into()])
-            .await?;
+        let rows = self.read_all(what, PARTICIPANTS_SQL, vec![epoch.into(), channel.into()]).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let num = |i| r.try_get_by_index::<i64>(i).map_err(self.ctx.at(what));
@@ -183,13 +184,10 @@ impl Store {
             let Some(login) = login else {
                 return Err(self.ctx.corrupt(
                     what,
-                    format!(
-                    "participant {user_hash} of epoch {epoch} channel {channel} has no users row"
-                ),
+                    format!("participant {user_hash} of epoch {epoch} channel {channel} has no users row"),
                 ));
             };
-            let [message, bits, sub, resub, gift, raid] =
-                sums.remove(user_hash.as_str()).unwrap_or_default();
+            let [message, bits, sub, resub, gift, raid] = sums.remove(user_hash.as_str()).unwrap_or_default();
             out.push(ParticipantRow {
                 user_hash,
                 login,
@@ -219,10 +217,7 @@ impl Store {
 
     /// (epoch, channel)s before `before_epoch` that have participation but no seal, oldest
     /// first: what a restart must still seal.
-    pub async fn unsealed_participation_epochs(
-        &self,
-        before_epoch: i64,
-    ) -> Result<Vec<(i64, String)>, StoreError> {
+    pub async fn unsealed_participation_epochs(&self, before_epoch: i64) -> Result<Vec<(i64, String)>, StoreError> {
         let what = "listing unsealed epochs";
         self.read_all(what, UNSEALED_SQL, vec![before_epoch.into()])
             .await?
@@ -281,9 +276,16 @@ mod tests {
 
     #[test]
     fn aggregated_participants_come_back_in_leaf_order_with_their_sums() {
-        let parts = [rec(&["bb", "bob", "20", "25"]), rec(&["aa", "ann", "20", "21"]), rec(&["cc", "cy", "10", "10"])].join("\u{1e}");
-        let signals = [rec(&["aa", "message", "2"]), rec(&["aa", "bits", "100"]), rec(&["cc", "message", "1"]), rec(&["aa", "nonsense", "9"]), rec(&["zz", "message", "5"])]
+        let parts = [rec(&["bb", "bob", "20", "25"]), rec(&["aa", "ann", "20", "21"]), rec(&["cc", "cy", "10", "10"])]
             .join("\u{1e}");
+        let signals = [
+            rec(&["aa", "message", "2"]),
+            rec(&["aa", "bits", "100"]),
+            rec(&["cc", "message", "1"]),
+            rec(&["aa", "nonsense", "9"]),
+            rec(&["zz", "message", "5"]),
+        ]
+        .join("\u{1e}");
         let rows = participants_from_agg(1, "c", (3, Some(&parts)), (5, Some(&signals))).unwrap();
         let order: Vec<&str> = rows.iter().map(|r| r.user_hash.as_str()).collect();
         assert_eq!(order, ["cc", "aa", "bb"], "first_seen, then user_hash");

@@ -10,8 +10,7 @@ use crate::error::StoreError;
 use crate::open::{write_txn_options, Store};
 use crate::rows::{check_seal, NewSeal, SealWrite, SealedEpoch, SealedParticipant};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 
 impl From<sealed_epochs::Model> for SealedEpoch {
@@ -82,7 +81,11 @@ impl Store {
 
     /// [`Store::write_seal`] by the holder of the sealer role: `fence` is checked in the seal's
     /// own transaction, and a stale one is refused (`StoreError::Fenced`) with nothing written.
-    pub async fn write_seal_fenced(&self, seal: &NewSeal, fence: Option<&crate::ownership::roles::Fence>) -> Result<SealWrite, StoreError> {
+    pub async fn write_seal_fenced(
+        &self,
+        seal: &NewSeal,
+        fence: Option<&crate::ownership::roles::Fence>,
+    ) -> Result<SealWrite, StoreError> {
         check_seal(seal)?;
         let digest = seal_digest_with_cut(
             seal.epoch,
@@ -127,24 +130,23 @@ impl Store {
             // NULL when nothing was cut, like every seal written before the column existed.
             (row.claim_cut > 0).then_some(row.claim_cut).into(),
         ];
-        let claimed = txn
-            .execute_raw(stmt(backend, INSERT_EPOCH, values))
-            .await
-            .map_err(at("writing a sealed epoch"))?;
+        let claimed =
+            txn.execute_raw(stmt(backend, INSERT_EPOCH, values)).await.map_err(at("writing a sealed epoch"))?;
         if claimed.rows_affected() == 0 {
             let existing = sealed_epochs::Entity::find_by_id((seal.epoch, seal.channel.clone()))
                 .one(&txn)
                 .await
                 .map_err(at("reading an existing seal"))?;
-            txn.rollback()
-                .await
-                .map_err(at("ending a seal transaction"))?;
+            txn.rollback().await.map_err(at("ending a seal transaction"))?;
             return match existing {
                 Some(m) => Ok(SealWrite::AlreadySealed(m.into())),
-                None => Err(self.ctx.corrupt("writing a seal", format!(
-                    "epoch {} channel {} conflicts with a sealed_epochs row that cannot be read back",
-                    seal.epoch, seal.channel
-                ))),
+                None => Err(self.ctx.corrupt(
+                    "writing a seal",
+                    format!(
+                        "epoch {} channel {} conflicts with a sealed_epochs row that cannot be read back",
+                        seal.epoch, seal.channel
+                    ),
+                )),
             };
         }
         let insert = match self.backend {
@@ -153,10 +155,8 @@ impl Store {
         };
         for chunk in seal.participants.chunks(LEAVES_PER_INSERT) {
             let values = vec![Value::from(seal.epoch), seal.channel.clone().into(), leaves_json(chunk).into()];
-            let done = txn
-                .execute_raw(stmt(backend, insert, values))
-                .await
-                .map_err(at("writing sealed participants"))?;
+            let done =
+                txn.execute_raw(stmt(backend, insert, values)).await.map_err(at("writing sealed participants"))?;
             if done.rows_affected() != chunk.len() as u64 {
                 return Err(self.ctx.corrupt(
                     "writing sealed participants",
@@ -178,11 +178,7 @@ impl Store {
     }
 
     /// The seal of (epoch, channel), if sealed.
-    pub async fn sealed_epoch(
-        &self,
-        epoch: i64,
-        channel: &str,
-    ) -> Result<Option<SealedEpoch>, StoreError> {
+    pub async fn sealed_epoch(&self, epoch: i64, channel: &str) -> Result<Option<SealedEpoch>, StoreError> {
         let m = sealed_epochs::Entity::find_by_id((epoch, channel.to_owned()))
             .one(&self.reader)
             .await
@@ -191,11 +187,7 @@ impl Store {
     }
 
     /// Seals, newest epoch first (then channel), optionally of one channel, at most `limit`.
-    pub async fn sealed_epochs(
-        &self,
-        channel: Option<&str>,
-        limit: u64,
-    ) -> Result<Vec<SealedEpoch>, StoreError> {
+    pub async fn sealed_epochs(&self, channel: Option<&str>, limit: u64) -> Result<Vec<SealedEpoch>, StoreError> {
         let mut q = sealed_epochs::Entity::find();
         if let Some(c) = channel {
             q = q.filter(sealed_epochs::Column::Channel.eq(c));
@@ -211,11 +203,7 @@ impl Store {
     }
 
     /// The frozen participants of a seal, in index order.
-    pub async fn sealed_participants(
-        &self,
-        epoch: i64,
-        channel: &str,
-    ) -> Result<Vec<SealedParticipant>, StoreError> {
+    pub async fn sealed_participants(&self, epoch: i64, channel: &str) -> Result<Vec<SealedParticipant>, StoreError> {
         let rows = sealed_participants::Entity::find()
             .filter(sealed_participants::Column::Epoch.eq(epoch))
             .filter(sealed_participants::Column::Channel.eq(channel))
@@ -247,17 +235,11 @@ impl Store {
     pub async fn last_sealed_epoch(&self) -> Result<Option<i64>, StoreError> {
         let row = self
             .reader
-            .query_one_raw(stmt(
-                self.reader.get_database_backend(),
-                "SELECT MAX(epoch) FROM sealed_epochs",
-                vec![],
-            ))
+            .query_one_raw(stmt(self.reader.get_database_backend(), "SELECT MAX(epoch) FROM sealed_epochs", vec![]))
             .await
             .map_err(self.ctx.at("reading the last sealed epoch"))?;
         match row {
-            Some(r) => r
-                .try_get_by_index::<Option<i64>>(0)
-                .map_err(self.ctx.at("decoding the last sealed epoch")),
+            Some(r) => r.try_get_by_index::<Option<i64>>(0).map_err(self.ctx.at("decoding the last sealed epoch")),
             None => Ok(None),
         }
     }

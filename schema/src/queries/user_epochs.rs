@@ -77,7 +77,9 @@ impl Store {
         epoch: i64,
     ) -> Result<Vec<UserSealedRow>, StoreError> {
         let mut values: Vec<Value> = vec![user_hash.into(), epoch.into()];
-        let mut sql = String::from("SELECT epoch, channel, idx, amount FROM sealed_participants WHERE user_hash = $1 AND epoch = $2");
+        let mut sql = String::from(
+            "SELECT epoch, channel, idx, amount FROM sealed_participants WHERE user_hash = $1 AND epoch = $2",
+        );
         if let Some(c) = channel {
             values.push(c.into());
             sql.push_str(" AND channel = $3");

@@ -15,9 +15,7 @@ use crate::entity::sealed_epochs;
 use crate::error::StoreError;
 use crate::open::Store;
 use crate::rows::SealedParticipant;
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use std::collections::HashMap;
 
 const EPOCHS_PER_PAGE: u64 = 500;
@@ -32,7 +30,8 @@ const FIELD_SEP: char = '\u{1f}';
 const RECORD_SEP: char = '\u{1e}';
 
 /// One text per seal of the range: every participant's fields in idx order (see [`parse_agg`]).
-const AGG_SQL_SQLITE: &str = "SELECT epoch, channel, COUNT(*), group_concat(CAST(idx AS TEXT) || char(31) || user_hash \
+const AGG_SQL_SQLITE: &str =
+    "SELECT epoch, channel, COUNT(*), group_concat(CAST(idx AS TEXT) || char(31) || user_hash \
      || char(31) || login || char(31) || leaf || char(31) || amount || char(31) || claim_leaf, char(30)) \
      FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
      GROUP BY epoch, channel";
@@ -118,13 +117,11 @@ impl Store {
             let mut q = sealed_epochs::Entity::find();
             if let Some((e, c)) = &after {
                 q = q.filter(
-                    Condition::any()
-                        .add(sealed_epochs::Column::Epoch.gt(*e))
-                        .add(
-                            Condition::all()
-                                .add(sealed_epochs::Column::Epoch.eq(*e))
-                                .add(sealed_epochs::Column::Channel.gt(c.as_str())),
-                        ),
+                    Condition::any().add(sealed_epochs::Column::Epoch.gt(*e)).add(
+                        Condition::all()
+                            .add(sealed_epochs::Column::Epoch.eq(*e))
+                            .add(sealed_epochs::Column::Channel.gt(c.as_str())),
+                    ),
                 );
             }
             let page = q
@@ -157,7 +154,8 @@ impl Store {
                 };
                 let (fetched, hashed) = tokio::join!(prefetch, hashed);
                 next = fetched?;
-                let (cur, suspects) = hashed.map_err(|e| self.ctx.corrupt("verifying seals", format!("the digest check stopped: {e}")))?;
+                let (cur, suspects) = hashed
+                    .map_err(|e| self.ctx.corrupt("verifying seals", format!("the digest check stopped: {e}")))?;
                 for at in suspects {
                     self.exact_check(&cur, at, &mut bad).await?;
                 }
@@ -179,7 +177,10 @@ impl Store {
         };
         let mut agg = HashMap::new();
         for r in self.range_rows(agg_sql, first, last, what).await? {
-            let key = (r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?, r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?);
+            let key = (
+                r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
+                r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?,
+            );
             let count = r.try_get_by_index::<i64>(2).map_err(self.ctx.at(what))?;
             agg.insert(key, (count, r.try_get_by_index::<Option<String>>(3).map_err(self.ctx.at(what))?));
         }
@@ -194,7 +195,14 @@ impl Store {
     async fn exact_check(&self, f: &Fetched, at: usize, bad: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
         let e = &f.run[at];
         let ps = self.seal_rows(e, "reading sealed participants to verify").await?;
-        let digest = seal_digest_with_cut(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), e.claim_cut.unwrap_or(0), &ps);
+        let digest = seal_digest_with_cut(
+            e.epoch,
+            &e.channel,
+            e.root.as_deref(),
+            e.claim_root.as_deref(),
+            e.claim_cut.unwrap_or(0),
+            &ps,
+        );
         if digest != e.digest || ps.len() as i64 != e.participants {
             tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch does not match its digest");
             bad.push((e.epoch, e.channel.clone()));
@@ -230,7 +238,15 @@ fn fast_check(f: &Fetched) -> Vec<usize> {
         let (count, text) = f.agg.get(&(e.epoch, e.channel.clone())).map_or((0, None), |(c, t)| (*c, t.as_deref()));
         let ok = parse_agg(text, count).is_some_and(|ps| {
             ps.len() as i64 == e.participants
-                && seal_digest_of(e.epoch, &e.channel, e.root.as_deref(), e.claim_root.as_deref(), e.claim_cut.unwrap_or(0), ps.len(), ps.iter().copied()) == e.digest
+                && seal_digest_of(
+                    e.epoch,
+                    &e.channel,
+                    e.root.as_deref(),
+                    e.claim_root.as_deref(),
+                    e.claim_cut.unwrap_or(0),
+                    ps.len(),
+                    ps.iter().copied(),
+                ) == e.digest
                 && f.index_of(e).is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash), fi))
         });
         if !ok {
@@ -249,12 +265,8 @@ impl Store {
         last: &sealed_epochs::Model,
         what: &'static str,
     ) -> Result<Vec<sea_orm::QueryResult>, StoreError> {
-        let values = vec![
-            first.epoch.into(),
-            first.channel.clone().into(),
-            last.epoch.into(),
-            last.channel.clone().into(),
-        ];
+        let values =
+            vec![first.epoch.into(), first.channel.clone().into(), last.epoch.into(), last.channel.clone().into()];
         self.reader
             .query_all_raw(stmt(self.reader.get_database_backend(), sql, values))
             .await
@@ -282,7 +294,11 @@ impl Store {
     }
 
     /// The participants of one seal, row by row in idx order (the exact read).
-    async fn seal_rows(&self, e: &sealed_epochs::Model, what: &'static str) -> Result<Vec<SealedParticipant>, StoreError> {
+    async fn seal_rows(
+        &self,
+        e: &sealed_epochs::Model,
+        what: &'static str,
+    ) -> Result<Vec<SealedParticipant>, StoreError> {
         let mut out = Vec::with_capacity(usize::try_from(e.participants).unwrap_or(0));
         for r in self.range_rows(RANGE_SQL, e, e, what).await? {
             let get_s = |i| r.try_get_by_index::<String>(i).map_err(self.ctx.at(what));
@@ -320,7 +336,9 @@ mod tests {
 
     #[test]
     fn aggregated_participants_parse_or_ask_for_the_exact_read() {
-        let rec = |i: i64, u: &str| format!("{i}\u{1f}{u}\u{1f}login{i}\u{1f}{}\u{1f}{}\u{1f}{}", "a".repeat(64), 100 * i, "b".repeat(64));
+        let rec = |i: i64, u: &str| {
+            format!("{i}\u{1f}{u}\u{1f}login{i}\u{1f}{}\u{1f}{}\u{1f}{}", "a".repeat(64), 100 * i, "b".repeat(64))
+        };
         let text = format!("{}\u{1e}{}", rec(0, "h0"), rec(1, "h1"));
         let ps = parse_agg(Some(&text), 2).unwrap();
         assert_eq!((ps[1].idx, ps[1].user_hash, ps[1].login, ps[1].amount), (1, "h1", "login1", "100"));

@@ -23,7 +23,8 @@ async fn changes_are_audited_and_counted() {
         assert_eq!(store.channel_set_version().await.unwrap(), 0);
         let c = store.change_channels(&names(&["lacy", "beta"]), &[], ChangedBy::Cli, 100).await.unwrap();
         assert_eq!((c.added.clone(), c.version), (names(&["lacy", "beta"]), 1), "{backend:?}");
-        let c = store.change_channels(&names(&["lacy"]), &names(&["beta", "nope"]), ChangedBy::Admin, 200).await.unwrap();
+        let c =
+            store.change_channels(&names(&["lacy"]), &names(&["beta", "nope"]), ChangedBy::Admin, 200).await.unwrap();
         assert_eq!(c.added, Vec::<String>::new());
         assert_eq!(c.removed, names(&["beta"]));
         assert_eq!(c.unchanged, names(&["lacy", "nope"]));
@@ -35,7 +36,8 @@ async fn changes_are_audited_and_counted() {
         let rows = store.channel_rows().await.unwrap();
         assert_eq!((rows[0].added_at, rows[0].added_by.as_str()), (100, "cli"));
         let log = store.audit_log(10).await.unwrap();
-        let got: Vec<(String, String, String, i64)> = log.iter().map(|r| (r.action.clone(), r.subject.clone(), r.detail.clone(), r.at)).collect();
+        let got: Vec<(String, String, String, i64)> =
+            log.iter().map(|r| (r.action.clone(), r.subject.clone(), r.detail.clone(), r.at)).collect();
         assert_eq!(
             got,
             vec![
@@ -76,7 +78,8 @@ async fn concurrent_changes_each_get_their_own_version() {
         let mut tasks = Vec::new();
         for i in 0..8 {
             let s = store.clone();
-            tasks.push(tokio::spawn(async move { s.change_channels(&[format!("c{i}")], &[], ChangedBy::Cli, i).await }));
+            tasks
+                .push(tokio::spawn(async move { s.change_channels(&[format!("c{i}")], &[], ChangedBy::Cli, i).await }));
         }
         let mut versions = BTreeSet::new();
         for t in tasks {

@@ -12,9 +12,7 @@ pub static FAILPOINTS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(
 pub async fn stores() -> Vec<(Backend, Store, TestDbGuard)> {
     let mut out = Vec::new();
     for (backend, url, guard) in fresh_urls().await {
-        let store = Store::open(&url)
-            .await
-            .unwrap_or_else(|e| panic!("opening {backend:?} store: {e}"));
+        let store = Store::open(&url).await.unwrap_or_else(|e| panic!("opening {backend:?} store: {e}"));
         assert_eq!(store.backend(), backend);
         out.push((backend, store, guard));
     }
@@ -79,13 +77,10 @@ pub async fn scalar_i64(store: &Store, sql: &str) -> i64 {
         .await
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
         .unwrap_or_else(|| panic!("{sql}: no row"));
-    row.try_get_by_index::<i64>(0)
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    row.try_get_by_index::<i64>(0).unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 pub async fn exec(store: &Store, sql: &str) {
     let db = store.db();
-    db.execute_unprepared(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }

@@ -31,10 +31,14 @@ async fn a_stale_sealer_is_refused_by_the_fence_and_the_new_holders_seal_stays()
         // a comes back and tries to seal with its old number: refused, nothing written.
         let err = store.write_seal_fenced(&seal(7_200, "alpha", 3), Some(&a)).await.unwrap_err();
         assert!(matches!(err, StoreError::Fenced { fence: 1, .. }), "{backend:?}: {err}");
-        assert!(store.sealed_epoch(7_200, "alpha").await.unwrap().is_none(), "{backend:?}: no seal from a stale sealer");
+        assert!(
+            store.sealed_epoch(7_200, "alpha").await.unwrap().is_none(),
+            "{backend:?}: no seal from a stale sealer"
+        );
 
         // b seals; a's retry is refused again and the seal does not change.
-        let SealWrite::Sealed(sealed) = store.write_seal_fenced(&seal(7_200, "alpha", 5), Some(&b)).await.unwrap() else {
+        let SealWrite::Sealed(sealed) = store.write_seal_fenced(&seal(7_200, "alpha", 5), Some(&b)).await.unwrap()
+        else {
             panic!("{backend:?}: b's seal is new");
         };
         assert!(store.write_seal_fenced(&seal(7_200, "alpha", 3), Some(&a)).await.is_err());
@@ -45,7 +49,10 @@ async fn a_stale_sealer_is_refused_by_the_fence_and_the_new_holders_seal_stays()
         store.audit_fenced(1, "backup", "id1", "by b", &ab).await.unwrap();
         let mut stale = ab.clone();
         stale.number -= 1;
-        assert!(matches!(store.audit_fenced(2, "backup", "id2", "stale", &stale).await, Err(StoreError::Fenced { .. })));
+        assert!(matches!(
+            store.audit_fenced(2, "backup", "id2", "stale", &stale).await,
+            Err(StoreError::Fenced { .. })
+        ));
         let log = store.audit_log(10).await.unwrap();
         assert!(log.iter().any(|r| r.subject == "id1") && !log.iter().any(|r| r.subject == "id2"), "{backend:?}");
     }

@@ -7,13 +7,7 @@ use chatseal_schema::{CoverageSpan, ParticipationDelta, SeenId, StoreError};
 use std::collections::HashSet;
 
 fn ids(list: &[&str]) -> Vec<SeenId> {
-    list.iter()
-        .map(|i| SeenId {
-            id: (*i).into(),
-            epoch: 10,
-            channel: "lacy".into(),
-        })
-        .collect()
+    list.iter().map(|i| SeenId { id: (*i).into(), epoch: 10, channel: "lacy".into() }).collect()
 }
 
 fn set(list: &[&str]) -> HashSet<String> {
@@ -37,30 +31,17 @@ async fn upserts_add_up_across_flushes() {
         later.login = "User1Renamed".into();
         later.user_id = None; // absent now: the stored id is kept
         later.display_name = Some("User One".into());
-        tx.upsert_participation(&[later, delta(10, "lacy", 1, 120, 130, vec![("bits", 25)])])
-            .await
-            .unwrap();
+        tx.upsert_participation(&[later, delta(10, "lacy", 1, 120, 130, vec![("bits", 25)])]).await.unwrap();
         tx.commit().await.unwrap();
 
         let rows = store.participants_for_seal(10, "lacy").await.unwrap();
         assert_eq!(rows.len(), 2, "{backend:?}");
         let u1 = rows.iter().find(|r| r.user_hash == hash(1)).unwrap();
-        assert_eq!(
-            (u1.first_seen, u1.last_seen),
-            (90, 300),
-            "{backend:?}: min/max seen"
-        );
-        assert_eq!(
-            (u1.message, u1.bits, u1.sub, u1.resub),
-            (5, 75, 1, 0),
-            "{backend:?}: sums"
-        );
+        assert_eq!((u1.first_seen, u1.last_seen), (90, 300), "{backend:?}: min/max seen");
+        assert_eq!((u1.message, u1.bits, u1.sub, u1.resub), (5, 75, 1, 0), "{backend:?}: sums");
         assert_eq!(u1.login, "User1Renamed", "{backend:?}: newest login");
         let u2 = rows.iter().find(|r| r.user_hash == hash(2)).unwrap();
-        assert_eq!(
-            (u2.message, u2.first_seen, u2.login.as_str()),
-            (1, 150, "user2")
-        );
+        assert_eq!((u2.message, u2.first_seen, u2.login.as_str()), (1, 150, "user2"));
 
         // Every participant has its users row, with the newest non-null fields.
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM users").await, 2);
@@ -77,10 +58,7 @@ async fn upserts_add_up_across_flushes() {
         tx.commit().await.unwrap();
         let rows = store.participants_for_seal(11, "lacy").await.unwrap();
         assert_eq!(rows[0].login, "User1Renamed", "{backend:?}");
-        let firsts = format!(
-            "SELECT first_seen FROM users WHERE user_hash = '{}'",
-            hash(1)
-        );
+        let firsts = format!("SELECT first_seen FROM users WHERE user_hash = '{}'", hash(1));
         assert_eq!(scalar_i64(&store, &firsts).await, 50);
     }
 }
@@ -89,24 +67,14 @@ async fn upserts_add_up_across_flushes() {
 async fn seen_ids_report_only_new_ids() {
     for (backend, store, _guard) in stores().await {
         let tx = store.begin_flush().await.unwrap();
-        let fresh = tx
-            .insert_seen_ids(&ids(&["a", "b", "a", "c", "b"]))
-            .await
-            .unwrap();
-        assert_eq!(
-            fresh,
-            set(&["a", "b", "c"]),
-            "{backend:?}: duplicates within a batch count once"
-        );
+        let fresh = tx.insert_seen_ids(&ids(&["a", "b", "a", "c", "b"])).await.unwrap();
+        assert_eq!(fresh, set(&["a", "b", "c"]), "{backend:?}: duplicates within a batch count once");
         let again = tx.insert_seen_ids(&ids(&["c", "d"])).await.unwrap();
         assert_eq!(again, set(&["d"]), "{backend:?}: within one transaction");
         tx.commit().await.unwrap();
 
         let tx = store.begin_flush().await.unwrap();
-        let later = tx
-            .insert_seen_ids(&ids(&["a", "d", "e", "e"]))
-            .await
-            .unwrap();
+        let later = tx.insert_seen_ids(&ids(&["a", "d", "e", "e"])).await.unwrap();
         assert_eq!(later, set(&["e"]), "{backend:?}: across transactions");
         assert!(tx.insert_seen_ids(&[]).await.unwrap().is_empty());
         tx.commit().await.unwrap();
@@ -118,50 +86,20 @@ async fn seen_ids_report_only_new_ids() {
 async fn a_ten_thousand_row_flush_is_chunked() {
     for (backend, store, _guard) in stores().await {
         let deltas: Vec<ParticipationDelta> = (0..10_000u64)
-            .map(|u| {
-                delta(
-                    20,
-                    "big",
-                    u,
-                    1_000 + (u as i64 % 97),
-                    2_000,
-                    vec![("message", 1), ("bits", u as i64 % 3)],
-                )
-            })
+            .map(|u| delta(20, "big", u, 1_000 + (u as i64 % 97), 2_000, vec![("message", 1), ("bits", u as i64 % 3)]))
             .collect();
-        let seen: Vec<SeenId> = (0..10_000)
-            .map(|i| SeenId {
-                id: format!("m{i}"),
-                epoch: 20,
-                channel: "big".into(),
-            })
-            .collect();
+        let seen: Vec<SeenId> =
+            (0..10_000).map(|i| SeenId { id: format!("m{i}"), epoch: 20, channel: "big".into() }).collect();
         let tx = store.begin_flush().await.unwrap();
         assert_eq!(tx.insert_seen_ids(&seen).await.unwrap().len(), 10_000);
         tx.upsert_participation(&deltas).await.unwrap();
         tx.commit().await.unwrap();
-        assert_eq!(
-            scalar_i64(&store, "SELECT COUNT(*) FROM participation").await,
-            10_000,
-            "{backend:?}"
-        );
-        assert_eq!(
-            scalar_i64(&store, "SELECT COUNT(*) FROM users").await,
-            10_000
-        );
-        assert_eq!(
-            scalar_i64(
-                &store,
-                "SELECT COUNT(*) FROM signals WHERE kind = 'message'"
-            )
-            .await,
-            10_000
-        );
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM participation").await, 10_000, "{backend:?}");
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM users").await, 10_000);
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM signals WHERE kind = 'message'").await, 10_000);
         let rows = store.participants_for_seal(20, "big").await.unwrap();
         assert_eq!(rows.len(), 10_000);
-        assert!(rows
-            .windows(2)
-            .all(|w| (w[0].first_seen, &w[0].user_hash) < (w[1].first_seen, &w[1].user_hash)));
+        assert!(rows.windows(2).all(|w| (w[0].first_seen, &w[0].user_hash) < (w[1].first_seen, &w[1].user_hash)));
     }
 }
 
@@ -170,24 +108,14 @@ async fn a_rolled_back_flush_leaves_nothing() {
     for (backend, store, _guard) in stores().await {
         let tx = store.begin_flush().await.unwrap();
         tx.insert_seen_ids(&ids(&["x"])).await.unwrap();
-        tx.upsert_participation(&[delta(10, "lacy", 1, 1, 2, vec![("message", 1)])])
-            .await
-            .unwrap();
-        tx.upsert_coverage(&[CoverageSpan {
-            channel: "lacy".into(),
-            started_ms: 0,
-            until_ms: 10,
-        }])
-        .await
-        .unwrap();
+        tx.upsert_participation(&[delta(10, "lacy", 1, 1, 2, vec![("message", 1)])]).await.unwrap();
+        tx.upsert_coverage(&[CoverageSpan { channel: "lacy".into(), started_ms: 0, until_ms: 10 }]).await.unwrap();
         tx.rollback().await.unwrap();
 
         // Dropped without commit: rolled back as well.
         {
             let tx = store.begin_flush().await.unwrap();
-            tx.upsert_participation(&[delta(10, "lacy", 2, 1, 2, vec![])])
-                .await
-                .unwrap();
+            tx.upsert_participation(&[delta(10, "lacy", 2, 1, 2, vec![])]).await.unwrap();
         }
         for table in ["seen_ids", "participation", "signals", "users", "coverage"] {
             let n = scalar_i64(&store, &format!("SELECT COUNT(*) FROM {table}")).await;
@@ -205,14 +133,8 @@ async fn bad_deltas_are_refused_before_writing() {
     for (backend, store, _guard) in stores().await {
         let tx = store.begin_flush().await.unwrap();
         let mut bad = delta(10, "lacy", 1, 1, 2, vec![("follow", 1)]);
-        let err = tx
-            .upsert_participation(std::slice::from_ref(&bad))
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(err, StoreError::Invalid { .. }),
-            "{backend:?}: {err}"
-        );
+        let err = tx.upsert_participation(std::slice::from_ref(&bad)).await.unwrap_err();
+        assert!(matches!(err, StoreError::Invalid { .. }), "{backend:?}: {err}");
         bad.signals.clear();
         bad.user_hash = format!("0x{}", hash(1));
         assert!(tx.upsert_participation(&[bad]).await.is_err());
@@ -223,41 +145,21 @@ async fn bad_deltas_are_refused_before_writing() {
 #[tokio::test]
 async fn coverage_spans_extend_and_filter() {
     for (backend, store, _guard) in stores().await {
-        let span = |c: &str, s, u| CoverageSpan {
-            channel: c.into(),
-            started_ms: s,
-            until_ms: u,
-        };
+        let span = |c: &str, s, u| CoverageSpan { channel: c.into(), started_ms: s, until_ms: u };
         let tx = store.begin_flush().await.unwrap();
-        tx.upsert_coverage(&[span("lacy", 1_000, 2_000), span("other", 5_000, 6_000)])
-            .await
-            .unwrap();
+        tx.upsert_coverage(&[span("lacy", 1_000, 2_000), span("other", 5_000, 6_000)]).await.unwrap();
         tx.commit().await.unwrap();
         let tx = store.begin_flush().await.unwrap();
-        tx.upsert_coverage(&[span("lacy", 1_000, 3_500), span("lacy", 1_000, 3_000)])
-            .await
-            .unwrap();
+        tx.upsert_coverage(&[span("lacy", 1_000, 3_500), span("lacy", 1_000, 3_000)]).await.unwrap();
         tx.commit().await.unwrap();
         let tx = store.begin_flush().await.unwrap();
-        tx.upsert_coverage(&[span("lacy", 1_000, 2_500)])
-            .await
-            .unwrap(); // never shrinks
+        tx.upsert_coverage(&[span("lacy", 1_000, 2_500)]).await.unwrap(); // never shrinks
         tx.commit().await.unwrap();
 
         let lacy = store.coverage_spans(Some("lacy"), 0, 10_000).await.unwrap();
         assert_eq!(lacy, vec![span("lacy", 1_000, 3_500)], "{backend:?}");
         let all = store.coverage_spans(None, 3_000, 5_001).await.unwrap();
-        assert_eq!(
-            all,
-            vec![span("lacy", 1_000, 3_500), span("other", 5_000, 6_000)]
-        );
-        assert!(
-            store
-                .coverage_spans(None, 3_500, 5_000)
-                .await
-                .unwrap()
-                .is_empty(),
-            "half-open bounds"
-        );
+        assert_eq!(all, vec![span("lacy", 1_000, 3_500), span("other", 5_000, 6_000)]);
+        assert!(store.coverage_spans(None, 3_500, 5_000).await.unwrap().is_empty(), "half-open bounds");
     }
 }

@@ -25,17 +25,11 @@ struct Outcome {
 }
 
 async fn count(conn: &mut SqliteConnection, sql: &str) -> i64 {
-    sqlx::query_scalar(AssertSqlSafe(sql.to_owned()))
-        .fetch_one(conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    sqlx::query_scalar(AssertSqlSafe(sql.to_owned())).fetch_one(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
 async fn exec(conn: &mut SqliteConnection, sql: &str) {
-    sqlx::query(AssertSqlSafe(sql.to_owned()))
-        .execute(conn)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    sqlx::query(AssertSqlSafe(sql.to_owned())).execute(conn).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
 
 /// Raw sqlx on the shim: a checkpointed table, then `COMMITS` acknowledged transactions, then
@@ -52,21 +46,10 @@ async fn commit_then_cut(dir: &Path, mode: SqliteSynchronous) -> Outcome {
     let mut conn = SqliteConnection::connect_with(&opts)
         .await
         .unwrap_or_else(|e| panic!("opening {} on the {VFS_NAME} VFS: {e}", path.display()));
-    assert!(
-        machine.stats().files_opened >= 1,
-        "the database file is opened through the shim"
-    );
-    exec(
-        &mut conn,
-        "CREATE TABLE acks (n INTEGER PRIMARY KEY, payload TEXT NOT NULL)",
-    )
-    .await;
+    assert!(machine.stats().files_opened >= 1, "the database file is opened through the shim");
+    exec(&mut conn, "CREATE TABLE acks (n INTEGER PRIMARY KEY, payload TEXT NOT NULL)").await;
     for n in 0..BEFORE_CHECKPOINT {
-        exec(
-            &mut conn,
-            &format!("INSERT INTO acks VALUES ({n}, 'durable')"),
-        )
-        .await;
+        exec(&mut conn, &format!("INSERT INTO acks VALUES ({n}, 'durable')")).await;
     }
     let busy = count(&mut conn, "PRAGMA wal_checkpoint(TRUNCATE)").await;
     assert_eq!(busy, 0, "the checkpoint finished");
@@ -82,15 +65,8 @@ async fn commit_then_cut(dir: &Path, mode: SqliteSynchronous) -> Outcome {
         tx.commit().await.expect("COMMIT"); // acknowledged
     }
     let visible = count(&mut conn, "SELECT COUNT(*) FROM acks").await;
-    assert_eq!(
-        visible,
-        BEFORE_CHECKPOINT + COMMITS,
-        "all commits visible before the cut"
-    );
-    assert!(
-        machine.stats().writes_held > 0,
-        "writes went through the shim"
-    );
+    assert_eq!(visible, BEFORE_CHECKPOINT + COMMITS, "all commits visible before the cut");
+    assert!(machine.stats().writes_held > 0, "writes went through the shim");
 
     let lost_bytes = machine.cut();
     // The machine is off: whatever closing tries to write (a checkpoint) is dropped, and it
@@ -101,31 +77,14 @@ async fn commit_then_cut(dir: &Path, mode: SqliteSynchronous) -> Outcome {
     let mut conn = SqliteConnection::connect_with(&reboot)
         .await
         .unwrap_or_else(|e| panic!("reopening {} after the cut: {e}", path.display()));
-    let check: String = sqlx::query_scalar("PRAGMA integrity_check")
-        .fetch_one(&mut conn)
-        .await
-        .expect("integrity_check");
+    let check: String =
+        sqlx::query_scalar("PRAGMA integrity_check").fetch_one(&mut conn).await.expect("integrity_check");
     assert_eq!(check, "ok", "the file is sound after the reboot");
-    let durable = count(
-        &mut conn,
-        "SELECT COUNT(*) FROM acks WHERE payload = 'durable'",
-    )
-    .await;
-    assert_eq!(
-        durable, BEFORE_CHECKPOINT,
-        "checkpointed rows survive in every mode"
-    );
-    let survived = count(
-        &mut conn,
-        "SELECT COUNT(*) FROM acks WHERE payload LIKE 'commit %'",
-    )
-    .await;
+    let durable = count(&mut conn, "SELECT COUNT(*) FROM acks WHERE payload = 'durable'").await;
+    assert_eq!(durable, BEFORE_CHECKPOINT, "checkpointed rows survive in every mode");
+    let survived = count(&mut conn, "SELECT COUNT(*) FROM acks WHERE payload LIKE 'commit %'").await;
     conn.close().await.expect("closing after the reboot");
-    Outcome {
-        acknowledged: COMMITS,
-        survived,
-        lost_bytes,
-    }
+    Outcome { acknowledged: COMMITS, survived, lost_bytes }
 }
 
 #[tokio::test]
@@ -139,10 +98,7 @@ async fn synchronous_normal_loses_acknowledged_commits() {
         o.lost_bytes
     );
     assert!(o.lost_bytes > 0, "NORMAL left the commits unsynced");
-    assert_eq!(
-        o.survived, 0,
-        "NORMAL loses every commit since the last checkpoint"
-    );
+    assert_eq!(o.survived, 0, "NORMAL loses every commit since the last checkpoint");
 }
 
 #[tokio::test]
@@ -155,14 +111,8 @@ async fn synchronous_full_keeps_every_acknowledged_commit() {
         o.acknowledged,
         o.lost_bytes
     );
-    assert_eq!(
-        o.survived, o.acknowledged,
-        "FULL keeps every acknowledged commit"
-    );
-    assert_eq!(
-        o.lost_bytes, 0,
-        "nothing was pending after the last commit's sync"
-    );
+    assert_eq!(o.survived, o.acknowledged, "FULL keeps every acknowledged commit");
+    assert_eq!(o.lost_bytes, 0, "nothing was pending after the last commit's sync");
 }
 
 /// The real store on the shim: flushes and a seal acknowledged, then the cut.
@@ -172,14 +122,8 @@ async fn store_keeps_acknowledged_flushes_and_seals() {
     let machine = Machine::power_on().await;
     let (url, _dir) = fresh_sqlite_url();
     let shim_url = format!("{url}?vfs={VFS_NAME}");
-    let store = Store::open(&shim_url)
-        .await
-        .unwrap_or_else(|e| panic!("opening the store on the {VFS_NAME} VFS: {e}"));
-    assert!(
-        machine.stats().files_opened >= 2,
-        "database and WAL opened through the shim: {:?}",
-        machine.stats()
-    );
+    let store = Store::open(&shim_url).await.unwrap_or_else(|e| panic!("opening the store on the {VFS_NAME} VFS: {e}"));
+    assert!(machine.stats().files_opened >= 2, "database and WAL opened through the shim: {:?}", machine.stats());
 
     let (epoch, sealed_epoch, channel) = (100, 99, "lacy");
     let flush = |user: u64| {
@@ -189,13 +133,9 @@ async fn store_keeps_acknowledged_flushes_and_seals() {
             tx.upsert_participation(&[delta(epoch, channel, user, 10, 20, vec![("message", 1)])])
                 .await
                 .expect("upsert_participation");
-            tx.insert_seen_ids(&[SeenId {
-                id: format!("line-{user}"),
-                epoch,
-                channel: channel.into(),
-            }])
-            .await
-            .expect("insert_seen_ids");
+            tx.insert_seen_ids(&[SeenId { id: format!("line-{user}"), epoch, channel: channel.into() }])
+                .await
+                .expect("insert_seen_ids");
             tx.commit().await.expect("commit"); // acknowledged
         }
     };
@@ -211,52 +151,30 @@ async fn store_keeps_acknowledged_flushes_and_seals() {
         flush(user).await;
     }
     let before = machine.stats();
-    assert!(
-        before.syncs >= COMMITS as u64,
-        "every commit synced: {before:?}"
-    );
+    assert!(before.syncs >= COMMITS as u64, "every commit synced: {before:?}");
 
     let lost_bytes = machine.cut();
     let _ = store.close().await; // the machine is off; see commit_then_cut
 
-    let store = Store::open(&url).await.unwrap_or_else(|e| {
-        panic!("reopening the store after the cut (quick_check included): {e}")
-    });
-    let rows = store
-        .participants_for_seal(epoch, channel)
+    let store = Store::open(&url)
         .await
-        .expect("participants_for_seal");
+        .unwrap_or_else(|e| panic!("reopening the store after the cut (quick_check included): {e}"));
+    let rows = store.participants_for_seal(epoch, channel).await.expect("participants_for_seal");
     println!(
         "power cut, chatseal store: {} of {COMMITS} acknowledged flushes and 1 seal survived ({lost_bytes} unsynced bytes dropped)",
         rows.len()
     );
+    assert_eq!(rows.len() as i64, COMMITS, "every acknowledged flush is there");
     assert_eq!(
-        rows.len() as i64,
-        COMMITS,
-        "every acknowledged flush is there"
-    );
-    assert_eq!(
-        store
-            .sealed_epoch(sealed_epoch, channel)
-            .await
-            .expect("sealed_epoch"),
+        store.sealed_epoch(sealed_epoch, channel).await.expect("sealed_epoch"),
         Some(stored),
         "the acknowledged seal is there"
     );
     assert_eq!(
-        store
-            .sealed_participants(sealed_epoch, channel)
-            .await
-            .expect("sealed_participants"),
+        store.sealed_participants(sealed_epoch, channel).await.expect("sealed_participants"),
         sealed.participants
     );
-    assert_eq!(
-        store.verify_digests().await.expect("verify_digests"),
-        vec![]
-    );
-    assert_eq!(
-        store.quick_check().await.expect("quick_check"),
-        Vec::<String>::new()
-    );
+    assert_eq!(store.verify_digests().await.expect("verify_digests"), vec![]);
+    assert_eq!(store.quick_check().await.expect("quick_check"), Vec::<String>::new());
     store.close().await.expect("closing after the reboot");
 }

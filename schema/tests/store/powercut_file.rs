@@ -120,9 +120,7 @@ impl Backing for RealFile {
         }
     }
     fn truncate(&mut self, len: u64) -> Result<(), c_int> {
-        let m = unsafe { methods(self.0) }
-            .xTruncate
-            .ok_or(ffi::SQLITE_ERROR)?;
+        let m = unsafe { methods(self.0) }.xTruncate.ok_or(ffi::SQLITE_ERROR)?;
         match unsafe { m(self.0, len as i64) } {
             ffi::SQLITE_OK => Ok(()),
             rc => Err(rc),
@@ -130,12 +128,7 @@ impl Backing for RealFile {
     }
 }
 
-unsafe extern "C" fn shim_read(
-    f: *mut ffi::sqlite3_file,
-    buf: *mut c_void,
-    amt: c_int,
-    off: i64,
-) -> c_int {
+unsafe extern "C" fn shim_read(f: *mut ffi::sqlite3_file, buf: *mut c_void, amt: c_int, off: i64) -> c_int {
     let s = unsafe { shim(f) };
     let Some(p) = &s.pending else {
         return forward!(f, xRead, buf, amt, off);
@@ -148,12 +141,7 @@ unsafe extern "C" fn shim_read(
     }
 }
 
-unsafe extern "C" fn shim_write(
-    f: *mut ffi::sqlite3_file,
-    buf: *const c_void,
-    amt: c_int,
-    off: i64,
-) -> c_int {
+unsafe extern "C" fn shim_write(f: *mut ffi::sqlite3_file, buf: *const c_void, amt: c_int, off: i64) -> c_int {
     let Some(p) = &unsafe { shim(f) }.pending else {
         if POWER_CUT.load(SeqCst) {
             return ffi::SQLITE_OK;
@@ -229,11 +217,7 @@ unsafe extern "C" fn shim_check_reserved_lock(f: *mut ffi::sqlite3_file, out: *m
     forward!(f, xCheckReservedLock, out)
 }
 
-unsafe extern "C" fn shim_file_control(
-    f: *mut ffi::sqlite3_file,
-    op: c_int,
-    arg: *mut c_void,
-) -> c_int {
+unsafe extern "C" fn shim_file_control(f: *mut ffi::sqlite3_file, op: c_int, arg: *mut c_void) -> c_int {
     // A size hint would grow the real file before the sync; it is only a hint.
     if op == ffi::SQLITE_FCNTL_SIZE_HINT && unsafe { shim(f) }.pending.is_some() {
         return ffi::SQLITE_OK;
@@ -259,12 +243,7 @@ unsafe extern "C" fn shim_shm_map(
     forward!(f, xShmMap, region, size, extend, out)
 }
 
-unsafe extern "C" fn shim_shm_lock(
-    f: *mut ffi::sqlite3_file,
-    offset: c_int,
-    n: c_int,
-    flags: c_int,
-) -> c_int {
+unsafe extern "C" fn shim_shm_lock(f: *mut ffi::sqlite3_file, offset: c_int, n: c_int, flags: c_int) -> c_int {
     forward!(f, xShmLock, offset, n, flags)
 }
 

@@ -41,11 +41,7 @@ impl Pending {
 
     /// The file's length as readers see it, given the real file's length.
     pub fn len(&self, real_len: u64) -> u64 {
-        let written_end = self
-            .extents
-            .iter()
-            .next_back()
-            .map_or(0, |(start, data)| start + data.len() as u64);
+        let written_end = self.extents.iter().next_back().map_or(0, |(start, data)| start + data.len() as u64);
         self.set_len.unwrap_or(real_len).max(written_end)
     }
 
@@ -67,37 +63,25 @@ impl Pending {
 
     /// Removes the pending bytes in `[start, end)`, keeping the parts of extents outside it.
     fn remove_range(&mut self, start: u64, end: u64) {
-        let hit: Vec<u64> = self
-            .extents
-            .range(..end)
-            .rev()
-            .take_while(|(s, d)| *s + d.len() as u64 > start)
-            .map(|(s, _)| *s)
-            .collect();
+        let hit: Vec<u64> =
+            self.extents.range(..end).rev().take_while(|(s, d)| *s + d.len() as u64 > start).map(|(s, _)| *s).collect();
         for s in hit {
             let Some(data) = self.extents.remove(&s) else {
                 continue;
             };
             let e = s + data.len() as u64;
             if s < start {
-                self.extents
-                    .insert(s, data[..(start - s) as usize].to_vec());
+                self.extents.insert(s, data[..(start - s) as usize].to_vec());
             }
             if e > end {
-                self.extents
-                    .insert(end, data[(end - s) as usize..].to_vec());
+                self.extents.insert(end, data[(end - s) as usize..].to_vec());
             }
         }
     }
 
     /// Reads `buf.len()` bytes at `off` as readers see the file: returns how many exist; the
     /// rest of `buf` (past the end of the file) is zero-filled, as SQLite expects.
-    pub fn read<B: Backing>(
-        &self,
-        real: &mut B,
-        off: u64,
-        buf: &mut [u8],
-    ) -> Result<usize, B::Error> {
+    pub fn read<B: Backing>(&self, real: &mut B, off: u64, buf: &mut [u8]) -> Result<usize, B::Error> {
         buf.fill(0);
         let real_len = real.len()?;
         let end = (off + buf.len() as u64).min(self.len(real_len));
@@ -108,11 +92,7 @@ impl Pending {
         if off < real_end {
             real.read_at(off, &mut buf[..(real_end - off) as usize])?;
         }
-        let overlapping = self
-            .extents
-            .range(..end)
-            .rev()
-            .take_while(|(s, d)| *s + d.len() as u64 > off);
+        let overlapping = self.extents.range(..end).rev().take_while(|(s, d)| *s + d.len() as u64 > off);
         for (&s, data) in overlapping {
             let from = s.max(off);
             let to = (s + data.len() as u64).min(end);
@@ -187,10 +167,7 @@ mod tests {
         let mut buf = vec![0xEE; len + 7];
         let Ok(n) = p.read(disk, 0, &mut buf);
         assert_eq!(n, len, "read length");
-        assert!(
-            buf[len..].iter().all(|b| *b == 0),
-            "past the end is zero-filled"
-        );
+        assert!(buf[len..].iter().all(|b| *b == 0), "past the end is zero-filled");
         buf.truncate(len);
         buf
     }
@@ -204,10 +181,7 @@ mod tests {
         let mut d = disk(8192, 1);
         let mut model = d.0.clone();
         let mut p = Pending::default();
-        for (i, (off, len)) in [(0, 512), (4096, 4096), (8192, 4096 * 3), (512, 1536)]
-            .into_iter()
-            .enumerate()
-        {
+        for (i, (off, len)) in [(0, 512), (4096, 4096), (8192, 4096 * 3), (512, 1536)].into_iter().enumerate() {
             let data = vec![10 + i as u8; len];
             p.write(off, &data);
             let (off, end) = (off as usize, off as usize + len);
@@ -216,11 +190,7 @@ mod tests {
             }
             model[off..end].copy_from_slice(&data);
         }
-        assert_eq!(
-            d.0,
-            vec![1; 8192],
-            "nothing reaches the disk before the sync"
-        );
+        assert_eq!(d.0, vec![1; 8192], "nothing reaches the disk before the sync");
         assert_eq!(view(&p, &mut d), model);
         let Ok(()) = p.apply(&mut d);
         assert!(p.is_empty());

@@ -76,11 +76,7 @@ impl Machine {
     }
 
     pub fn stats(&self) -> Stats {
-        Stats {
-            files_opened: OPENED.load(SeqCst),
-            writes_held: HELD_WRITES.load(SeqCst),
-            syncs: SYNCS.load(SeqCst),
-        }
+        Stats { files_opened: OPENED.load(SeqCst), writes_held: HELD_WRITES.load(SeqCst), syncs: SYNCS.load(SeqCst) }
     }
 }
 
@@ -144,27 +140,16 @@ unsafe extern "C" fn shim_open(
         return rc;
     }
     let pending = (flags & HELD != 0 && !name.is_null()).then(|| {
-        let path = unsafe { CStr::from_ptr(name) }
-            .to_string_lossy()
-            .into_owned();
+        let path = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
         OPENED.fetch_add(1, SeqCst);
         lock(&FILES).entry(path).or_default().clone()
     });
-    let shim = ShimFile {
-        base: ffi::sqlite3_file { pMethods: &METHODS },
-        real,
-        real_layout: layout,
-        pending,
-    };
+    let shim = ShimFile { base: ffi::sqlite3_file { pMethods: &METHODS }, real, real_layout: layout, pending };
     unsafe { ptr::write(file as *mut ShimFile, shim) };
     ffi::SQLITE_OK
 }
 
-unsafe extern "C" fn shim_delete(
-    _vfs: *mut ffi::sqlite3_vfs,
-    name: *const c_char,
-    sync_dir: c_int,
-) -> c_int {
+unsafe extern "C" fn shim_delete(_vfs: *mut ffi::sqlite3_vfs, name: *const c_char, sync_dir: c_int) -> c_int {
     if POWER_CUT.load(SeqCst) {
         return ffi::SQLITE_OK;
     }
@@ -172,9 +157,7 @@ unsafe extern "C" fn shim_delete(
     let Some(real_delete) = (unsafe { (*real_vfs).xDelete }) else {
         return ffi::SQLITE_ERROR;
     };
-    let path = unsafe { CStr::from_ptr(name) }
-        .to_string_lossy()
-        .into_owned();
+    let path = unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned();
     // The file's cached writes go with it.
     let gone = lock(&FILES).remove(&path);
     if let Some(p) = gone {

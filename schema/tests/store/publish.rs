@@ -21,13 +21,27 @@ async fn publication_records_and_the_unpublished_backlog() {
             store.write_seal(&s).await.unwrap();
         }
         let backlog = store.unpublished_backlog().await.unwrap();
-        assert_eq!(backlog, Backlog { count: 3, oldest_sealed_at: Some(1_700_003_600) }, "{backend:?}: the empty seal has nothing to publish");
-        let waiting: Vec<(i64, String)> = store.unpublished_seals(10).await.unwrap().into_iter().map(|e| (e.epoch, e.channel)).collect();
+        assert_eq!(
+            backlog,
+            Backlog { count: 3, oldest_sealed_at: Some(1_700_003_600) },
+            "{backend:?}: the empty seal has nothing to publish"
+        );
+        let waiting: Vec<(i64, String)> =
+            store.unpublished_seals(10).await.unwrap().into_iter().map(|e| (e.epoch, e.channel)).collect();
         assert_eq!(waiting, [(3600, "alpha".to_string()), (3600, "lacy".into()), (7200, "lacy".into())], "{backend:?}");
         assert_eq!(store.unpublished_seals(1).await.unwrap().len(), 1);
 
-        let first = record(3600, "alpha", "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW", 1_800_000_000);
-        assert_eq!(store.record_publication(&first).await.unwrap(), PublishWrite::Recorded(first.clone()), "{backend:?}");
+        let first = record(
+            3600,
+            "alpha",
+            "5VERv8NMvzbJMEkV8xnrLkEaWRtSz9CosKDYjCJjBRnbJLgp8uirBgmQpjKhoR4tjF3ZpRzrFmBV6UjKdiSZkQUW",
+            1_800_000_000,
+        );
+        assert_eq!(
+            store.record_publication(&first).await.unwrap(),
+            PublishWrite::Recorded(first.clone()),
+            "{backend:?}"
+        );
         assert_eq!(store.record_publication(&first).await.unwrap(), PublishWrite::AlreadyRecorded(first.clone()));
         let other = record(3600, "alpha", "another-tx", 1_800_000_100);
         assert_eq!(store.record_publication(&other).await.unwrap(), PublishWrite::Conflict(first.clone()));
@@ -37,9 +51,15 @@ async fn publication_records_and_the_unpublished_backlog() {
         assert_eq!(log.iter().filter(|r| r.action == "published").count(), 3, "{backend:?}: every attempt is audited");
         assert!(log[0].detail.contains("refused") && log[0].subject == "3600 #alpha", "{:?}", log[0]);
 
-        assert_eq!(store.unpublished_backlog().await.unwrap(), Backlog { count: 2, oldest_sealed_at: Some(1_700_003_600) });
+        assert_eq!(
+            store.unpublished_backlog().await.unwrap(),
+            Backlog { count: 2, oldest_sealed_at: Some(1_700_003_600) }
+        );
         store.record_publication(&record(3600, "lacy", "tx2", 1_800_000_200)).await.unwrap();
-        assert_eq!(store.unpublished_backlog().await.unwrap(), Backlog { count: 1, oldest_sealed_at: Some(1_700_007_200) });
+        assert_eq!(
+            store.unpublished_backlog().await.unwrap(),
+            Backlog { count: 1, oldest_sealed_at: Some(1_700_007_200) }
+        );
         let between = store.publications_between(0, 5000, Some("lacy")).await.unwrap();
         assert_eq!(between.len(), 1);
         assert_eq!(store.publications_between(0, 5000, None).await.unwrap().len(), 2);

@@ -11,14 +11,7 @@ async fn participants_come_in_leaf_order_with_signal_sums() {
         tx.upsert_participation(&[
             delta(3, "c", 9, 50, 60, vec![("raid", 1)]),
             delta(3, "c", 2, 50, 55, vec![("gift", 5), ("resub", 1)]),
-            delta(
-                3,
-                "c",
-                5,
-                10,
-                99,
-                vec![("message", 7), ("bits", 100), ("sub", 1)],
-            ),
+            delta(3, "c", 5, 10, 99, vec![("message", 7), ("bits", 100), ("sub", 1)]),
             delta(3, "other", 1, 1, 1, vec![]),
             delta(4, "c", 1, 1, 1, vec![]),
         ])
@@ -27,11 +20,7 @@ async fn participants_come_in_leaf_order_with_signal_sums() {
         tx.commit().await.unwrap();
         let rows = store.participants_for_seal(3, "c").await.unwrap();
         let order: Vec<String> = rows.iter().map(|r| r.user_hash.clone()).collect();
-        assert_eq!(
-            order,
-            vec![hash(5), hash(2), hash(9)],
-            "{backend:?}: first_seen, then user_hash"
-        );
+        assert_eq!(order, vec![hash(5), hash(2), hash(9)], "{backend:?}: first_seen, then user_hash");
         assert_eq!(
             rows[0],
             ParticipantRow {
@@ -48,20 +37,9 @@ async fn participants_come_in_leaf_order_with_signal_sums() {
             }
         );
         assert_eq!((rows[1].gift, rows[1].resub, rows[2].raid), (5, 1, 1));
-        assert!(store
-            .participants_for_seal(3, "nobody")
-            .await
-            .unwrap()
-            .is_empty());
-        assert_eq!(
-            store.channels_with_participation(3).await.unwrap(),
-            vec!["c".to_owned(), "other".to_owned()]
-        );
-        assert!(store
-            .channels_with_participation(99)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(store.participants_for_seal(3, "nobody").await.unwrap().is_empty());
+        assert_eq!(store.channels_with_participation(3).await.unwrap(), vec!["c".to_owned(), "other".to_owned()]);
+        assert!(store.channels_with_participation(99).await.unwrap().is_empty());
     }
 }
 
@@ -69,20 +47,14 @@ async fn participants_come_in_leaf_order_with_signal_sums() {
 async fn a_participant_without_its_users_row_is_reported_not_sealed_nameless() {
     for (backend, store, _guard) in stores().await {
         let tx = store.begin_flush().await.unwrap();
-        tx.upsert_participation(&[
-            delta(3, "c", 1, 5, 6, vec![("message", 2)]),
-            delta(3, "c", 2, 7, 8, vec![]),
-        ])
-        .await
-        .unwrap();
+        tx.upsert_participation(&[delta(3, "c", 1, 5, 6, vec![("message", 2)]), delta(3, "c", 2, 7, 8, vec![])])
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
         exec(&store, &format!("DELETE FROM users WHERE user_hash = '{}'", hash(2))).await;
         let err = store.participants_for_seal(3, "c").await.unwrap_err();
         let text = err.to_string();
-        assert!(
-            text.contains(&hash(2)) && text.contains("no users row"),
-            "{backend:?}: {text}"
-        );
+        assert!(text.contains(&hash(2)) && text.contains("no users row"), "{backend:?}: {text}");
     }
 }
 
@@ -90,11 +62,7 @@ async fn a_participant_without_its_users_row_is_reported_not_sealed_nameless() {
 async fn unsealed_epochs_are_listed_oldest_first() {
     let _fp = FAILPOINTS.read().await;
     for (backend, store, _guard) in stores().await {
-        assert!(store
-            .unsealed_participation_epochs(100)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(store.unsealed_participation_epochs(100).await.unwrap().is_empty());
         let tx = store.begin_flush().await.unwrap();
         let mut deltas = Vec::new();
         for (epoch, channel) in [(1, "b"), (1, "a"), (2, "a"), (3, "c"), (5, "a"), (9, "a")] {
@@ -109,13 +77,7 @@ async fn unsealed_epochs_are_listed_oldest_first() {
         let got = store.unsealed_participation_epochs(9).await.unwrap();
         let want: Vec<(i64, String)> = vec![(1, "b".into()), (2, "a".into()), (5, "a".into())];
         assert_eq!(got, want, "{backend:?}");
-        assert_eq!(
-            store.unsealed_participation_epochs(1).await.unwrap(),
-            vec![]
-        );
-        assert_eq!(
-            store.unsealed_participation_epochs(10).await.unwrap().len(),
-            4
-        );
+        assert_eq!(store.unsealed_participation_epochs(1).await.unwrap(), vec![]);
+        assert_eq!(store.unsealed_participation_epochs(10).await.unwrap().len(), 4);
     }
 }

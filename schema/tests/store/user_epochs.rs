@@ -29,7 +29,12 @@ async fn fill(store: &Store) -> BTreeMap<u64, Vec<UserSealedRow>> {
             let s = seal(e * HOUR, ch, size(e, c));
             for p in &s.participants {
                 let user = p.idx as u64 + 1;
-                want.entry(user).or_default().push(UserSealedRow { epoch: e * HOUR, channel: ch.to_string(), idx: p.idx, amount: p.amount.clone() });
+                want.entry(user).or_default().push(UserSealedRow {
+                    epoch: e * HOUR,
+                    channel: ch.to_string(),
+                    idx: p.idx,
+                    amount: p.amount.clone(),
+                });
             }
             store.write_seal(&s).await.expect("write seal");
         }
@@ -63,17 +68,28 @@ async fn a_users_rows_come_newest_first_paged_by_epoch_and_filtered_by_channel()
             assert_eq!(&walked, rows, "{backend:?}: paging user {user}");
             for ch in CHANNELS {
                 let only: Vec<UserSealedRow> = rows.iter().filter(|r| r.channel == ch).cloned().collect();
-                assert_eq!(store.user_sealed_rows(&uh, Some(ch), i64::MAX, 10_000).await.unwrap(), only, "{backend:?}: #{ch}");
+                assert_eq!(
+                    store.user_sealed_rows(&uh, Some(ch), i64::MAX, 10_000).await.unwrap(),
+                    only,
+                    "{backend:?}: #{ch}"
+                );
                 let before = 12 * HOUR;
                 let older: Vec<UserSealedRow> = only.iter().filter(|r| r.epoch < before).take(3).cloned().collect();
-                assert_eq!(store.user_sealed_rows(&uh, Some(ch), before, 3).await.unwrap(), older, "{backend:?}: #{ch} before {before}");
+                assert_eq!(
+                    store.user_sealed_rows(&uh, Some(ch), before, 3).await.unwrap(),
+                    older,
+                    "{backend:?}: #{ch} before {before}"
+                );
             }
         }
         // A user in no seal, and an epoch with no seal.
         assert!(store.user_sealed_rows(&hash(999), None, i64::MAX, 10).await.unwrap().is_empty());
         assert!(store.user_sealed_rows_in_epoch(&hash(1), None, 5).await.unwrap().is_empty());
         let in_epoch = store.user_sealed_rows_in_epoch(&hash(1), Some("bravo"), 3 * HOUR).await.unwrap();
-        assert_eq!(in_epoch.iter().map(|r| (r.epoch, r.channel.as_str())).collect::<Vec<_>>(), vec![(3 * HOUR, "bravo")]);
+        assert_eq!(
+            in_epoch.iter().map(|r| (r.epoch, r.channel.as_str())).collect::<Vec<_>>(),
+            vec![(3 * HOUR, "bravo")]
+        );
     }
 }
 
@@ -87,18 +103,33 @@ async fn seals_of_a_page_latest_per_channel_and_known_users() {
         store.write_seal(&seal(EPOCHS * HOUR, "delta", 0)).await.unwrap();
         store.write_seal(&seal(2 * HOUR, "delta", 3)).await.unwrap();
 
-        let keys = vec![(3 * HOUR, "alpha".to_string()), (4 * HOUR, "charlie".to_string()), (5 * HOUR, "nosuch".to_string())];
-        let mut got: Vec<(i64, String, i64)> = store.seals_of(&keys).await.unwrap().into_iter().map(|s| (s.epoch, s.channel, s.participants)).collect();
+        let keys =
+            vec![(3 * HOUR, "alpha".to_string()), (4 * HOUR, "charlie".to_string()), (5 * HOUR, "nosuch".to_string())];
+        let mut got: Vec<(i64, String, i64)> =
+            store.seals_of(&keys).await.unwrap().into_iter().map(|s| (s.epoch, s.channel, s.participants)).collect();
         got.sort();
-        assert_eq!(got, vec![(3 * HOUR, "alpha".into(), size(3, 0) as i64), (4 * HOUR, "charlie".into(), size(4, 2) as i64)], "{backend:?}");
+        assert_eq!(
+            got,
+            vec![(3 * HOUR, "alpha".into(), size(3, 0) as i64), (4 * HOUR, "charlie".into(), size(4, 2) as i64)],
+            "{backend:?}"
+        );
 
         // More keys than one read takes (and than SQLite's expression depth allows at once).
-        let many: Vec<(i64, String)> = (0..1_500).map(|i| (i64::from(i % EPOCHS as i32) * HOUR, CHANNELS[(i as usize / 30) % 3].to_string())).collect();
-        let mut found: Vec<(i64, String)> = store.seals_of(&many).await.unwrap().into_iter().map(|s| (s.epoch, s.channel)).collect();
+        let many: Vec<(i64, String)> = (0..1_500)
+            .map(|i| (i64::from(i % EPOCHS as i32) * HOUR, CHANNELS[(i as usize / 30) % 3].to_string()))
+            .collect();
+        let mut found: Vec<(i64, String)> =
+            store.seals_of(&many).await.unwrap().into_iter().map(|s| (s.epoch, s.channel)).collect();
         found.sort();
         found.dedup();
         assert_eq!(found.len(), (EPOCHS * 3) as usize, "{backend:?}: every seal named among 1,500 keys");
-        let latest: Vec<(String, i64, i64)> = store.latest_seal_per_channel(100).await.unwrap().into_iter().map(|s| (s.channel, s.epoch, s.participants)).collect();
+        let latest: Vec<(String, i64, i64)> = store
+            .latest_seal_per_channel(100)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.channel, s.epoch, s.participants))
+            .collect();
         let last = (EPOCHS - 1) * HOUR;
         assert_eq!(
             latest,

@@ -37,7 +37,12 @@ impl Display {
         self.bar.suspend(|| println!("{text}"));
     }
 
-    pub(super) async fn run_until(&mut self, api: &Api, stats: &DriveStats, deadline: tokio::time::Instant) -> Result<(), DemoError> {
+    pub(super) async fn run_until(
+        &mut self,
+        api: &Api,
+        stats: &DriveStats,
+        deadline: tokio::time::Instant,
+    ) -> Result<(), DemoError> {
         let started = tokio::time::Instant::now();
         while tokio::time::Instant::now() < deadline {
             // A failed read is shown and retried at the next poll; the final poll reports it.
@@ -64,7 +69,12 @@ impl Display {
             }
         }
         self.durable = api.durable_events().await?;
-        self.bar.set_message(format!("{} lines sent · {} events durable · {} epochs sealed", stats.sent(), self.durable, self.sealed.len()));
+        self.bar.set_message(format!(
+            "{} lines sent · {} events durable · {} epochs sealed",
+            stats.sent(),
+            self.durable,
+            self.sealed.len()
+        ));
         Ok(())
     }
 
@@ -82,8 +92,14 @@ pub(super) async fn sample_proof(api: &Api, stats: &DriveStats, sealed: &[Sealed
         let Some(root) = seal.root.as_deref() else { continue };
         for login in stats.participants(seal.epoch, &seal.channel).into_iter().take(3) {
             let Some(body) = api.proof(seal.epoch, &seal.channel, &login).await? else { continue };
-            let failed = |reason: String| DemoError::ProofFailed { login: login.clone(), channel: seal.channel.clone(), epoch: seal.epoch, reason };
-            let proof: sample::ProofJson = serde_json::from_str(&body).map_err(|e| failed(format!("the JSON cannot be read ({e}): {body}")))?;
+            let failed = |reason: String| DemoError::ProofFailed {
+                login: login.clone(),
+                channel: seal.channel.clone(),
+                epoch: seal.epoch,
+                reason,
+            };
+            let proof: sample::ProofJson =
+                serde_json::from_str(&body).map_err(|e| failed(format!("the JSON cannot be read ({e}): {body}")))?;
             let pretty = serde_json::to_string_pretty(&proof).unwrap_or_else(|_| body.clone());
             println!("sample proof: GET {}{}", api.base(), watch::proof_path(seal.epoch, &seal.channel, &login));
             println!("{pretty}");

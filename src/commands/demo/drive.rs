@@ -66,7 +66,14 @@ pub fn now_ms() -> i64 {
 }
 
 /// Feeds one beat of `traffic` to `fake` every `tick` until `stop` is cancelled.
-pub async fn drive(fake: FakeTwitch, mut traffic: Traffic, tick: Duration, epoch_len_s: i64, stats: Arc<DriveStats>, stop: CancellationToken) {
+pub async fn drive(
+    fake: FakeTwitch,
+    mut traffic: Traffic,
+    tick: Duration,
+    epoch_len_s: i64,
+    stats: Arc<DriveStats>,
+    stop: CancellationToken,
+) {
     let mut ticks = tokio::time::interval(tick);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
     loop {
@@ -130,11 +137,13 @@ mod tests {
         let stats = Arc::new(DriveStats::default());
         let stop = CancellationToken::new();
         let traffic = Traffic::new(TrafficConfig::new(1, &["lacy".to_string()]));
-        let task = tokio::spawn(drive(fake.clone(), traffic, Duration::from_millis(5), 20, stats.clone(), stop.clone()));
+        let task =
+            tokio::spawn(drive(fake.clone(), traffic, Duration::from_millis(5), 20, stats.clone(), stop.clone()));
         let mut reader = BufReader::new(conn).lines();
         let mut privmsgs = 0;
         while privmsgs < 20 {
-            let line = tokio::time::timeout(Duration::from_secs(5), reader.next_line()).await.unwrap().unwrap().unwrap();
+            let line =
+                tokio::time::timeout(Duration::from_secs(5), reader.next_line()).await.unwrap().unwrap().unwrap();
             privmsgs += usize::from(line.contains(" PRIVMSG #lacy :"));
         }
         stop.cancel();

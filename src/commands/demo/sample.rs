@@ -52,12 +52,8 @@ pub fn check(p: &ProofJson, sealed_root: &str) -> Result<(), ProofCheckError> {
     if leaf != expected {
         return Err(ProofCheckError::WrongLeaf { served: p.leaf.clone(), expected: to_hex0x(&expected) });
     }
-    let siblings = p
-        .proof
-        .iter()
-        .enumerate()
-        .map(|(i, s)| hash(&format!("sibling {i}"), s))
-        .collect::<Result<Vec<_>, _>>()?;
+    let siblings =
+        p.proof.iter().enumerate().map(|(i, s)| hash(&format!("sibling {i}"), s)).collect::<Result<Vec<_>, _>>()?;
     if verify(&root, &leaf, &siblings) {
         Ok(())
     } else {

@@ -48,7 +48,8 @@ pub struct Api {
 impl Api {
     /// A client that never goes through a proxy (the daemon is on loopback).
     pub fn new(base: String) -> Result<Api, ApiError> {
-        let client = reqwest::Client::builder().no_proxy().timeout(REQUEST_TIMEOUT).build().map_err(ApiError::Client)?;
+        let client =
+            reqwest::Client::builder().no_proxy().timeout(REQUEST_TIMEOUT).build().map_err(ApiError::Client)?;
         Ok(Api { client, base })
     }
 
@@ -167,7 +168,13 @@ mod tests {
 
     #[test]
     fn the_seal_line_names_channel_epoch_participants_root_and_coverage() {
-        let s = Sealed { epoch: 1_717_000_020, channel: "lacy".into(), root: Some(format!("0x{}", "ab".repeat(32))), participants: 57, coverage: 0.85 };
+        let s = Sealed {
+            epoch: 1_717_000_020,
+            channel: "lacy".into(),
+            root: Some(format!("0x{}", "ab".repeat(32))),
+            participants: 57,
+            coverage: 0.85,
+        };
         let line = seal_line(&s, 20);
         assert!(line.contains("#lacy"), "{line}");
         assert!(line.contains("epoch 1717000020 (16:27:00-16:27:20 UTC)"), "{line}");
@@ -182,6 +189,9 @@ mod tests {
     fn the_epoch_list_parses_with_extra_fields() {
         let body = r#"{"epochs":[{"epoch":20,"channel":"lacy","root":null,"claim_root":null,"participants":0,"sealed_at":42,"coverage":1.0,"claim_cut":0}]}"#;
         let list: SealedList = serde_json::from_str(body).unwrap();
-        assert_eq!(list.epochs, [Sealed { epoch: 20, channel: "lacy".into(), root: None, participants: 0, coverage: 1.0 }]);
+        assert_eq!(
+            list.epochs,
+            [Sealed { epoch: 20, channel: "lacy".into(), root: None, participants: 0, coverage: 1.0 }]
+        );
     }
 }

@@ -36,7 +36,12 @@ fn key(e: i64, c: &str) -> String {
 pub fn open_failed(e: &StoreError) -> Check {
     let value = json!({ "error": e.to_string() });
     if let StoreError::Io { path, detail, .. } = e {
-        return Check::fail("store.open", format!("cannot be reached: {path}: {detail}"), "check store.url (and that the daemon has run once); then run doctor again", value);
+        return Check::fail(
+            "store.open",
+            format!("cannot be reached: {path}: {detail}"),
+            "check store.url (and that the daemon has run once); then run doctor again",
+            value,
+        );
     }
     if e.is_corrupt() {
         Check::fail("store.open", format!("cannot be read: {e}"), "stop the daemon, move the store's files aside and `chatseal restore --from <newest verified backup>` (see `chatseal backup list`)", value)
@@ -47,16 +52,37 @@ pub fn open_failed(e: &StoreError) -> Check {
 
 /// Opened read-only: the engine, its version, and the schema against this build's migrations.
 pub fn opened(facts: &EngineFacts, schema: Option<&str>, latest: &str) -> Check {
-    let value = json!({ "engine": facts.engine(), "schema_version": schema, "latest_migration": latest, "read_only": true });
+    let value =
+        json!({ "engine": facts.engine(), "schema_version": schema, "latest_migration": latest, "read_only": true });
     let head = format!("opened read-only (no migration), {}", facts.engine());
     if let Some(p) = facts.version_problems().into_iter().next() {
-        return Check::fail("store.open", format!("{head}: {p}"), "run a chatseal build with its bundled SQLite (the default build)", value);
+        return Check::fail(
+            "store.open",
+            format!("{head}: {p}"),
+            "run a chatseal build with its bundled SQLite (the default build)",
+            value,
+        );
     }
     match schema {
         Some(v) if v == latest => Check::ok("store.open", format!("{head}, schema {v}"), value),
-        Some(v) if v < latest => Check::warn("store.open", format!("{head}, schema {v} is older than this build's {latest}"), "take a backup (`chatseal backup now`); the daemon migrates the store at its next start", value),
-        Some(v) => Check::fail("store.open", format!("{head}, schema {v} is newer than this build knows ({latest})"), "run the chatseal version that wrote this store", value),
-        None => Check::fail("store.open", format!("{head}, but no chatseal schema in it"), "check store.url: this is not a chatseal store (the daemon creates the schema at its first start)", value),
+        Some(v) if v < latest => Check::warn(
+            "store.open",
+            format!("{head}, schema {v} is older than this build's {latest}"),
+            "take a backup (`chatseal backup now`); the daemon migrates the store at its next start",
+            value,
+        ),
+        Some(v) => Check::fail(
+            "store.open",
+            format!("{head}, schema {v} is newer than this build knows ({latest})"),
+            "run the chatseal version that wrote this store",
+            value,
+        ),
+        None => Check::fail(
+            "store.open",
+            format!("{head}, but no chatseal schema in it"),
+            "check store.url: this is not a chatseal store (the daemon creates the schema at its first start)",
+            value,
+        ),
     }
 }
 
@@ -98,8 +124,18 @@ pub fn durability(facts: &EngineFacts) -> Check {
     let value = json!({ "settings": summary, "problems": problems });
     match (problems.is_empty(), facts) {
         (true, _) => Check::ok("store.durability", summary, value),
-        (false, EngineFacts::Sqlite { .. }) => Check::fail("store.durability", format!("{summary}: {}", problems.join("; ")), "keep the store on a local disk that supports WAL; the daemon refuses to start until then", value),
-        (false, EngineFacts::Postgres { .. }) => Check::warn("store.durability", format!("{summary}: {}", problems.join("; ")), "set fsync, synchronous_commit and full_page_writes to on in postgresql.conf and reload", value),
+        (false, EngineFacts::Sqlite { .. }) => Check::fail(
+            "store.durability",
+            format!("{summary}: {}", problems.join("; ")),
+            "keep the store on a local disk that supports WAL; the daemon refuses to start until then",
+            value,
+        ),
+        (false, EngineFacts::Postgres { .. }) => Check::warn(
+            "store.durability",
+            format!("{summary}: {}", problems.join("; ")),
+            "set fsync, synchronous_commit and full_page_writes to on in postgresql.conf and reload",
+            value,
+        ),
     }
 }
 
@@ -125,7 +161,8 @@ pub fn covered_channel_epochs(spans: &[(String, i64, i64)], from: i64, to: i64, 
 /// Past channel-epochs with data (participants or coverage) and no seal. Those closed less
 /// than [`SETTLE_MS`] ago may be being sealed right now (warn); older ones fail.
 pub fn backlog(unsealed: &[(i64, String)], now_ms: i64, len: i64, grace_ms: i64) -> Check {
-    let (fresh, stale): (Vec<_>, Vec<_>) = unsealed.iter().cloned().partition(|(e, _)| closes_at_ms(*e, len, grace_ms) > now_ms - SETTLE_MS);
+    let (fresh, stale): (Vec<_>, Vec<_>) =
+        unsealed.iter().cloned().partition(|(e, _)| closes_at_ms(*e, len, grace_ms) > now_ms - SETTLE_MS);
     let items = |v: &[(i64, String)]| v.iter().map(|(e, c)| json!({"epoch": e, "channel": c})).collect::<Vec<_>>();
     let value = json!({ "unsealed": items(&stale), "closing": items(&fresh) });
     if !stale.is_empty() {
@@ -140,7 +177,12 @@ pub fn backlog(unsealed: &[(i64, String)], now_ms: i64, len: i64, grace_ms: i64)
     if !fresh.is_empty() {
         return Check::warn(
             "sealing.backlog",
-            format!("{} channel-epoch(s) closed less than {} s ago are not sealed yet: {}", fresh.len(), SETTLE_MS / 1000, list(&fresh, |(e, c)| key(*e, c))),
+            format!(
+                "{} channel-epoch(s) closed less than {} s ago are not sealed yet: {}",
+                fresh.len(),
+                SETTLE_MS / 1000,
+                list(&fresh, |(e, c)| key(*e, c))
+            ),
             "a running daemon seals them now: run doctor again in a minute",
             value,
         );
@@ -153,13 +195,30 @@ pub fn cursor(cursor: Option<i64>, closed: i64, len: i64, seals: i64) -> Check {
     let value = json!({ "next_epoch": cursor, "last_closed_epoch": closed });
     match cursor {
         None if seals == 0 => Check::ok("sealing.cursor", "not set: the sealer has not run on this store yet", value),
-        None => Check::warn("sealing.cursor", format!("not set, although {seals} seals exist (sealed by `chatseal seal` or copied in)"), "start the daemon: its sealer sets the cursor and seals from the newest closed epoch on", value),
-        Some(c) if c == closed + len => Check::ok("sealing.cursor", format!("next epoch {c}: caught up with the newest closed epoch {closed}"), value),
+        None => Check::warn(
+            "sealing.cursor",
+            format!("not set, although {seals} seals exist (sealed by `chatseal seal` or copied in)"),
+            "start the daemon: its sealer sets the cursor and seals from the newest closed epoch on",
+            value,
+        ),
+        Some(c) if c == closed + len => Check::ok(
+            "sealing.cursor",
+            format!("next epoch {c}: caught up with the newest closed epoch {closed}"),
+            value,
+        ),
         Some(c) if c <= closed => {
             let behind = (closed - c) / len + 1;
             Check::warn("sealing.cursor", format!("next epoch {c}: {behind} closed epoch(s) not visited yet (newest closed {closed})"), "start the daemon if it is stopped: it visits them at start, oldest first (what they hold is in sealing.backlog)", value)
         }
-        Some(c) => Check::warn("sealing.cursor", format!("next epoch {c} is past the next one to close ({}): the clock went back or epoch.length changed", closed + len), "check the system clock and that epoch.length is what the store was sealed with", value),
+        Some(c) => Check::warn(
+            "sealing.cursor",
+            format!(
+                "next epoch {c} is past the next one to close ({}): the clock went back or epoch.length changed",
+                closed + len
+            ),
+            "check the system clock and that epoch.length is what the store was sealed with",
+            value,
+        ),
     }
 }
 
@@ -212,9 +271,19 @@ pub fn coverage(gaps: &[Gap], n: u32, from: i64, to: i64) -> Check {
         "gaps": gaps.iter().map(|g| json!({"epoch": g.epoch, "channel": g.channel, "coverage": g.coverage, "sealed": g.sealed})).collect::<Vec<_>>(),
     });
     if gaps.is_empty() {
-        return Check::ok("coverage", format!("every channel-epoch of the last {n} closed epochs ({from}..={to}) is fully covered"), value);
+        return Check::ok(
+            "coverage",
+            format!("every channel-epoch of the last {n} closed epochs ({from}..={to}) is fully covered"),
+            value,
+        );
     }
-    let show = |g: &Gap| if g.sealed { format!("{} {:.2}", key(g.epoch, &g.channel), g.coverage) } else { format!("{} no seal", key(g.epoch, &g.channel)) };
+    let show = |g: &Gap| {
+        if g.sealed {
+            format!("{} {:.2}", key(g.epoch, &g.channel), g.coverage)
+        } else {
+            format!("{} no seal", key(g.epoch, &g.channel))
+        }
+    };
     Check::warn(
         "coverage",
         format!("{} gap(s) in the last {n} closed epochs ({from}..={to}): {}", gaps.len(), list(gaps, show)),
@@ -237,7 +306,14 @@ pub struct NewestBackup {
 
 /// The backup check: fail when there is none or the newest does not pass the quick verify;
 /// warn when it is older than [`STALE_INTERVALS`] × `backup.interval` or of another engine.
-pub fn backups(dir: &str, newest: Option<&NewestBackup>, incomplete_newer: usize, now_s: i64, interval_s: i64, backend: Option<&str>) -> Check {
+pub fn backups(
+    dir: &str,
+    newest: Option<&NewestBackup>,
+    incomplete_newer: usize,
+    now_s: i64,
+    interval_s: i64,
+    backend: Option<&str>,
+) -> Check {
     let Some(b) = newest else {
         return Check::fail("backups", format!("no backup in {dir}"), "run `chatseal backup now` (the daemon takes one every backup.interval); without one a damaged store cannot be restored", json!({"dir": dir, "newest": null}));
     };
@@ -248,17 +324,29 @@ pub fn backups(dir: &str, newest: Option<&NewestBackup>, incomplete_newer: usize
         return Check::fail(
             "backups",
             format!("newest backup {} ({age_text}) does not verify: {}", b.id, b.problems.join("; ")),
-            format!("run `chatseal backup verify {}` for the full check, then `chatseal backup now` for a sound one", b.id),
+            format!(
+                "run `chatseal backup verify {}` for the full check, then `chatseal backup now` for a sound one",
+                b.id
+            ),
             value,
         );
     }
-    let mut summary = format!("newest backup {}, {age_text} (interval {}), manifest and file sizes match", b.id, crate::commands::backup::human_age(interval_s));
+    let mut summary = format!(
+        "newest backup {}, {age_text} (interval {}), manifest and file sizes match",
+        b.id,
+        crate::commands::backup::human_age(interval_s)
+    );
     if incomplete_newer > 0 {
         summary.push_str(&format!("; {incomplete_newer} newer incomplete folder(s) (interrupted or being written)"));
     }
     if let (Some(mine), Some(theirs)) = (backend, b.backend.as_deref()) {
         if mine != theirs {
-            return Check::warn("backups", format!("{summary}; but it is of a {theirs} store and this store is {mine}"), "run `chatseal backup now` so a backup of this store exists", value);
+            return Check::warn(
+                "backups",
+                format!("{summary}; but it is of a {theirs} store and this store is {mine}"),
+                "run `chatseal backup now` so a backup of this store exists",
+                value,
+            );
         }
     }
     match age {
@@ -269,18 +357,33 @@ pub fn backups(dir: &str, newest: Option<&NewestBackup>, incomplete_newer: usize
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use super::super::report::Status;
+    use super::*;
 
     const H: i64 = 3600;
 
     fn seal(epoch: i64, channel: &str, coverage: f64) -> SealedEpoch {
-        SealedEpoch { epoch, channel: channel.into(), root: None, claim_root: None, participants: 0, coverage, digest: String::new(), sealed_at: 0, format_version: 1, claim_cut: 0 }
+        SealedEpoch {
+            epoch,
+            channel: channel.into(),
+            root: None,
+            claim_root: None,
+            participants: 0,
+            coverage,
+            digest: String::new(),
+            sealed_at: 0,
+            format_version: 1,
+            claim_cut: 0,
+        }
     }
 
     #[test]
     fn covered_epochs_follow_the_sealer() {
-        let spans = vec![("a".to_string(), 0, 2 * H * 1000), ("b".to_string(), H * 1000 + 5, H * 1000 + 5), ("c".to_string(), 3 * H * 1000 - 1, 3 * H * 1000 + 1)];
+        let spans = vec![
+            ("a".to_string(), 0, 2 * H * 1000),
+            ("b".to_string(), H * 1000 + 5, H * 1000 + 5),
+            ("c".to_string(), 3 * H * 1000 - 1, 3 * H * 1000 + 1),
+        ];
         let got: Vec<_> = covered_channel_epochs(&spans, 0, 10 * H, H).into_iter().collect();
         assert_eq!(got, [(0, "a".into()), (H, "a".into()), (2 * H, "c".into()), (3 * H, "c".into())]);
         let clipped: Vec<_> = covered_channel_epochs(&spans, H, H, H).into_iter().collect();
@@ -293,7 +396,10 @@ mod tests {
         assert_eq!(backlog(&[], now, H, 0).status, Status::Ok);
         let old = backlog(&[(2 * H, "alpha".into())], now, H, 0);
         assert_eq!(old.status, Status::Fail);
-        assert!(old.summary.contains("epoch 7200 #alpha") && old.action.as_deref().unwrap().contains("--epoch 7200"), "{old:?}");
+        assert!(
+            old.summary.contains("epoch 7200 #alpha") && old.action.as_deref().unwrap().contains("--epoch 7200"),
+            "{old:?}"
+        );
         // Epoch 9H closed at 10H exactly: within the settle time.
         let fresh = backlog(&[(9 * H, "alpha".into())], now, H, 0);
         assert_eq!(fresh.status, Status::Warn, "{fresh:?}");
@@ -311,23 +417,42 @@ mod tests {
 
     #[test]
     fn gaps_are_partial_seals_and_missing_seals_after_a_channel_began() {
-        let seals = vec![seal(2 * H, "alpha", 1.0), seal(3 * H, "alpha", 0.5), seal(3 * H, "beta", 1.0), seal(5 * H, "alpha", 1.0)];
-        let first: BTreeMap<String, i64> = [("alpha".to_string(), 2 * H), ("beta".to_string(), 3 * H)].into_iter().collect();
+        let seals = vec![
+            seal(2 * H, "alpha", 1.0),
+            seal(3 * H, "alpha", 0.5),
+            seal(3 * H, "beta", 1.0),
+            seal(5 * H, "alpha", 1.0),
+        ];
+        let first: BTreeMap<String, i64> =
+            [("alpha".to_string(), 2 * H), ("beta".to_string(), 3 * H)].into_iter().collect();
         let unsealed: BTreeSet<(i64, String)> = [(6 * H, "alpha".to_string())].into_iter().collect();
         let channels = vec!["alpha".to_string(), "beta".to_string(), "gamma".to_string()];
         let gaps = coverage_gaps(&seals, &channels, &first, &unsealed, (0, 6 * H, H));
         let got: Vec<_> = gaps.iter().map(|g| (g.epoch / H, g.channel.as_str(), g.sealed)).collect();
-        assert_eq!(got, [(3, "alpha", true), (4, "alpha", false), (4, "beta", false), (5, "beta", false), (6, "beta", false)]);
+        assert_eq!(
+            got,
+            [(3, "alpha", true), (4, "alpha", false), (4, "beta", false), (5, "beta", false), (6, "beta", false)]
+        );
         assert_eq!(gaps[0].coverage, 0.5);
         let c = coverage(&gaps, 7, 0, 6 * H);
         assert_eq!(c.status, Status::Warn);
-        assert!(c.summary.contains("epoch 10800 #alpha 0.50") && c.summary.contains("epoch 14400 #alpha no seal"), "{}", c.summary);
+        assert!(
+            c.summary.contains("epoch 10800 #alpha 0.50") && c.summary.contains("epoch 14400 #alpha no seal"),
+            "{}",
+            c.summary
+        );
         assert_eq!(coverage(&[], 7, 0, 6 * H).status, Status::Ok);
     }
 
     #[test]
     fn backup_rules() {
-        let b = NewestBackup { id: "20240512T140502Z".into(), created_at: Some(1000), size_bytes: 10, backend: Some("sqlite".into()), problems: vec![] };
+        let b = NewestBackup {
+            id: "20240512T140502Z".into(),
+            created_at: Some(1000),
+            size_bytes: 10,
+            backend: Some("sqlite".into()),
+            problems: vec![],
+        };
         assert_eq!(backups("d", None, 0, 0, H, Some("sqlite")).status, Status::Fail);
         assert_eq!(backups("d", Some(&b), 0, 1000 + 2 * H, H, Some("sqlite")).status, Status::Ok);
         let stale = backups("d", Some(&b), 0, 1001 + 2 * H, H, Some("sqlite"));

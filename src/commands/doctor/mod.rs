@@ -32,10 +32,18 @@ pub async fn main(config: Option<&Path>, epochs: u32, json: bool) -> i32 {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let now_ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let (len, grace_ms) = (secs(s.epoch.length), millis(s.epoch.grace));
     let clock = Clock { now_ms, len, grace_ms, closed: last_closed_epoch(now_ms, len, grace_ms) };
-    let mut r = Report { store: redact_url(&s.store.url), backend: None, now: now_ms / 1000, epoch_length: len, checks: Vec::new(), unreachable: false };
+    let mut r = Report {
+        store: redact_url(&s.store.url),
+        backend: None,
+        now: now_ms / 1000,
+        epoch_length: len,
+        checks: Vec::new(),
+        unreachable: false,
+    };
     match Store::open_read_only(&s.store.url, CONNECT_TIMEOUT).await {
         Err(e @ (StoreError::InvalidUrl { .. } | StoreError::Refused { .. })) => {
             eprintln!("store.url: {e}");

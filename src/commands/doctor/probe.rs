@@ -69,7 +69,8 @@ pub struct Clock {
 /// epoch to close, and coverage from the sealer's cursor on (older coverage-only epochs were
 /// visited by the sealer already, or predate it).
 async fn unsealed(store: &Store, clock: Clock, cursor: Option<i64>) -> Result<Vec<(i64, String)>, StoreError> {
-    let mut set: BTreeSet<(i64, String)> = store.unsealed_participation_epochs(clock.closed + clock.len).await?.into_iter().collect();
+    let mut set: BTreeSet<(i64, String)> =
+        store.unsealed_participation_epochs(clock.closed + clock.len).await?.into_iter().collect();
     let from = cursor.unwrap_or(clock.closed).min(clock.closed + clock.len);
     if from <= clock.closed {
         let spans: Vec<(String, i64, i64)> = store
@@ -80,7 +81,8 @@ async fn unsealed(store: &Store, clock: Clock, cursor: Option<i64>) -> Result<Ve
             .collect();
         let covered = judge::covered_channel_epochs(&spans, from, clock.closed, clock.len);
         if !covered.is_empty() {
-            let sealed: BTreeSet<(i64, String)> = store.seals_between(from, clock.closed).await?.into_iter().map(|s| (s.epoch, s.channel)).collect();
+            let sealed: BTreeSet<(i64, String)> =
+                store.seals_between(from, clock.closed).await?.into_iter().map(|s| (s.epoch, s.channel)).collect();
             set.extend(covered.into_iter().filter(|k| !sealed.contains(k)));
         }
     }
@@ -92,13 +94,15 @@ pub async fn sealing_checks(store: &Store, clock: Clock, n: u32, channels: &[Str
     let mut out = Vec::new();
     let cursor = match store.get_meta(CURSOR_KEY).await {
         Ok(None) => None,
-        Ok(Some(v)) => match v.trim().parse::<i64>() {
-            Ok(c) => Some(c),
-            Err(_) => {
-                out.push(Check::fail("sealing.cursor", format!("meta {CURSOR_KEY} = {v:?} is not an epoch"), "the daemon's sealer will not start on it: restore a backup, or set it to the next epoch to seal", json!({ "next_epoch": v })));
-                None
+        Ok(Some(v)) => {
+            match v.trim().parse::<i64>() {
+                Ok(c) => Some(c),
+                Err(_) => {
+                    out.push(Check::fail("sealing.cursor", format!("meta {CURSOR_KEY} = {v:?} is not an epoch"), "the daemon's sealer will not start on it: restore a backup, or set it to the next epoch to seal", json!({ "next_epoch": v })));
+                    None
+                }
             }
-        },
+        }
         Err(e) => {
             out.push(errored("sealing.cursor", "reading the sealer cursor", &e));
             None
@@ -149,7 +153,10 @@ pub fn newest_backup(dir: &Path) -> Result<(Option<NewestBackup>, usize), Backup
     };
     let Some(m) = b.manifest else {
         let problems = vec![b.problem.unwrap_or_else(|| "the manifest cannot be read".into())];
-        return Ok((Some(NewestBackup { id: b.id, created_at: None, size_bytes: 0, backend: None, problems }), incomplete_newer));
+        return Ok((
+            Some(NewestBackup { id: b.id, created_at: None, size_bytes: 0, backend: None, problems }),
+            incomplete_newer,
+        ));
     };
     let mut problems = m.problems();
     for f in &m.files {
@@ -159,7 +166,16 @@ pub fn newest_backup(dir: &Path) -> Result<(Option<NewestBackup>, usize), Backup
             Err(e) => problems.push(format!("{} cannot be read: {e}", f.name)),
         }
     }
-    Ok((Some(NewestBackup { id: b.id, created_at: Some(m.created_at), size_bytes: m.size_bytes, backend: Some(m.backend), problems }), incomplete_newer))
+    Ok((
+        Some(NewestBackup {
+            id: b.id,
+            created_at: Some(m.created_at),
+            size_bytes: m.size_bytes,
+            backend: Some(m.backend),
+            problems,
+        }),
+        incomplete_newer,
+    ))
 }
 
 /// The backups check.
@@ -168,7 +184,12 @@ pub async fn backup_check(dir: &Path, now_s: i64, interval_s: i64, backend: Opti
     let shown = dir.display().to_string();
     match blocking(move || newest_backup(&d)).await {
         Ok((newest, incomplete)) => judge::backups(&shown, newest.as_ref(), incomplete, now_s, interval_s, backend),
-        Err(e) => Check::fail("backups", format!("cannot list {shown}: {e}"), "check backup.dir and that the chatseal user may read it", json!({ "dir": shown, "error": e.to_string() })),
+        Err(e) => Check::fail(
+            "backups",
+            format!("cannot list {shown}: {e}"),
+            "check backup.dir and that the chatseal user may read it",
+            json!({ "dir": shown, "error": e.to_string() }),
+        ),
     }
 }
 

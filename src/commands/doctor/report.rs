@@ -142,7 +142,14 @@ mod tests {
     use super::*;
 
     fn report(checks: Vec<Check>, unreachable: bool) -> Report {
-        Report { store: "sqlite://x.db".into(), backend: Some("sqlite"), now: 10, epoch_length: 3600, checks, unreachable }
+        Report {
+            store: "sqlite://x.db".into(),
+            backend: Some("sqlite"),
+            now: 10,
+            epoch_length: 3600,
+            checks,
+            unreachable,
+        }
     }
 
     #[test]
@@ -160,7 +167,10 @@ mod tests {
     #[test]
     fn text_and_json_carry_every_check_and_its_action() {
         let r = report(
-            vec![Check::ok("store.open", "opened", json!({"x": 1})), Check::fail("store.digests", "epoch 7200 #alpha", "restore a backup", json!([7200]))],
+            vec![
+                Check::ok("store.open", "opened", json!({"x": 1})),
+                Check::fail("store.digests", "epoch 7200 #alpha", "restore a backup", json!([7200])),
+            ],
             false,
         );
         let t = r.text();

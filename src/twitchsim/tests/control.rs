@@ -14,14 +14,7 @@ async fn send_raw_reaches_only_joined_connections() {
     b.login("b").await;
     a.join("one").await;
     b.join("two").await;
-    let line = privmsg(
-        "one",
-        &Chatter::new("viewer", "42", "Viewer"),
-        "id-1",
-        1,
-        "hi there",
-        None,
-    );
+    let line = privmsg("one", &Chatter::new("viewer", "42", "Viewer"), "id-1", 1, "hi there", None);
     assert_eq!(tw.send_raw("#one", &line), 1);
     assert_eq!(tw.send_raw("nobody", "x"), 0);
     tw.broadcast_raw("PING :sentinel");
@@ -30,10 +23,7 @@ async fn send_raw_reaches_only_joined_connections() {
     assert_eq!(b.line().await, "PING :sentinel", "b is not in #one");
     assert_eq!(tw.send_raw_bytes("two", b"\xff\x00raw\n"), 1);
     let mut raw = Vec::new();
-    b.reader
-        .read_until(b'\n', &mut raw)
-        .await
-        .expect("read raw bytes");
+    b.reader.read_until(b'\n', &mut raw).await.expect("read raw bytes");
     assert_eq!(raw, b"\xff\x00raw\n");
     assert!(tw.wait_drained(T).await);
 }
@@ -55,10 +45,7 @@ async fn drop_all_closes_every_client_and_counts_stay() {
     assert_eq!((tw.connections(), tw.total_connections()), (1, 3));
     tw.shutdown().await;
     assert!(c.closed().await);
-    assert!(
-        TcpStream::connect(tw.addr()).await.is_err(),
-        "listener closed after shutdown"
-    );
+    assert!(TcpStream::connect(tw.addr()).await.is_err(), "listener closed after shutdown");
 }
 
 #[tokio::test]
@@ -70,22 +57,14 @@ async fn join_log_records_every_join_with_its_connection() {
     a.join("x").await;
     b.join("x").await;
     a.join("y").await;
-    let by_nick = |nick: &str| {
-        tw.sessions()
-            .iter()
-            .find(|s| s.nick.as_deref() == Some(nick))
-            .map(|s| s.id)
-    };
+    let by_nick = |nick: &str| tw.sessions().iter().find(|s| s.nick.as_deref() == Some(nick)).map(|s| s.id);
     let (ia, ib) = (by_nick("a").unwrap_or(0), by_nick("b").unwrap_or(0));
     assert_eq!(tw.sessions().len(), 2);
     assert_ne!(ia, ib);
     let log = tw.join_log();
     let entries: Vec<(&str, u64)> = log.iter().map(|(_, ch, id)| (ch.as_str(), *id)).collect();
     assert_eq!(entries, [("x", ia), ("x", ib), ("y", ia)]);
-    assert!(
-        log.windows(2).all(|w| w[0].0 <= w[1].0),
-        "join times are in order"
-    );
+    assert!(log.windows(2).all(|w| w[0].0 <= w[1].0), "join times are in order");
 }
 
 #[tokio::test]
@@ -95,8 +74,7 @@ async fn hostile_input_never_kills_the_server() {
     c.send("JOIN #before_nick").await;
     assert!(c.line().await.contains(" 451 "));
     c.send_bytes(&vec![b'A'; MAX_LINE_BYTES * 3]).await;
-    c.send_bytes(b"\r\n\xff\xfe\x00garbage\r\n@;;; :: \r\n\r\nWHAT\r\nJOIN nohash,#bad-name!\r\n")
-        .await;
+    c.send_bytes(b"\r\n\xff\xfe\x00garbage\r\n@;;; :: \r\n\r\nWHAT\r\nJOIN nohash,#bad-name!\r\n").await;
     c.send("PING :alive").await;
     let reply = c.until(|l| l.contains("PONG")).await;
     assert_eq!(reply, ":tmi.twitch.tv PONG tmi.twitch.tv :alive");
@@ -113,9 +91,7 @@ async fn a_client_that_does_not_read_is_dropped_not_buffered() {
     c.join("flood").await;
     // This runtime is single-threaded: the writer cannot run during this loop, so the outbox
     // holds every line until it is full, and the next one drops the client.
-    let sent = (0..=registry::OUTBOX_CAPACITY)
-        .map(|_| tw.send_raw("flood", "x"))
-        .sum::<usize>();
+    let sent = (0..=registry::OUTBOX_CAPACITY).map(|_| tw.send_raw("flood", "x")).sum::<usize>();
     assert_eq!(sent, registry::OUTBOX_CAPACITY);
     assert_eq!(tw.connections(), 0);
     assert!(c.closed().await);

@@ -20,14 +20,9 @@ pub(super) struct Client {
 
 impl Client {
     pub(super) async fn connect(server: &FakeTwitch) -> Client {
-        let stream = TcpStream::connect(server.addr())
-            .await
-            .expect("connect to the fake server");
+        let stream = TcpStream::connect(server.addr()).await.expect("connect to the fake server");
         let (reader, writer) = stream.into_split();
-        Client {
-            reader: BufReader::new(reader),
-            writer,
-        }
+        Client { reader: BufReader::new(reader), writer }
     }
 
     pub(super) async fn send(&mut self, line: &str) {
@@ -35,10 +30,7 @@ impl Client {
     }
 
     pub(super) async fn send_bytes(&mut self, bytes: &[u8]) {
-        self.writer
-            .write_all(bytes)
-            .await
-            .expect("write to the fake server");
+        self.writer.write_all(bytes).await.expect("write to the fake server");
     }
 
     /// The next line without `\r\n`; panics on EOF or after `T`.
@@ -62,24 +54,20 @@ impl Client {
     }
 
     pub(super) async fn login(&mut self, nick: &str) {
-        self.send("CAP REQ :twitch.tv/tags twitch.tv/commands")
-            .await;
+        self.send("CAP REQ :twitch.tv/tags twitch.tv/commands").await;
         self.send(&format!("NICK {nick}")).await;
         self.until(|l| l.contains(" 376 ")).await;
     }
 
     pub(super) async fn join(&mut self, channel: &str) {
         self.send(&format!("JOIN #{channel}")).await;
-        self.until(|l| l.ends_with(&format!("ROOMSTATE #{channel}")))
-            .await;
+        self.until(|l| l.ends_with(&format!("ROOMSTATE #{channel}"))).await;
     }
 
     /// True when the server closes the connection within `T`.
     pub(super) async fn closed(&mut self) -> bool {
         let mut sink = Vec::new();
-        tokio::time::timeout(T, self.reader.read_to_end(&mut sink))
-            .await
-            .is_ok()
+        tokio::time::timeout(T, self.reader.read_to_end(&mut sink)).await.is_ok()
     }
 }
 

@@ -25,8 +25,10 @@ impl Traffic {
                 let who = self.lurker(crowd);
                 let plan_name = format!("Channel Subscription ({channel})");
                 let params = [
-                    ("msg-param-cumulative-months", "1"), ("msg-param-months", "0"),
-                    ("msg-param-should-share-streak", "0"), ("msg-param-sub-plan", "1000"),
+                    ("msg-param-cumulative-months", "1"),
+                    ("msg-param-months", "0"),
+                    ("msg-param-should-share-streak", "0"),
+                    ("msg-param-sub-plan", "1000"),
                     ("msg-param-sub-plan-name", plan_name.as_str()),
                 ];
                 let line = lines::usernotice(&channel, &who, &id, ts, "sub", &params);
@@ -37,8 +39,10 @@ impl Traffic {
                 let months = self.rng.random_range(2..40).to_string();
                 let plan_name = format!("Channel Subscription ({channel})");
                 let params = [
-                    ("msg-param-cumulative-months", months.as_str()), ("msg-param-months", "0"),
-                    ("msg-param-should-share-streak", "0"), ("msg-param-sub-plan", "1000"),
+                    ("msg-param-cumulative-months", months.as_str()),
+                    ("msg-param-months", "0"),
+                    ("msg-param-should-share-streak", "0"),
+                    ("msg-param-sub-plan", "1000"),
                     ("msg-param-sub-plan-name", plan_name.as_str()),
                 ];
                 let text = crowd::sub_message(&mut self.rng);
@@ -57,13 +61,15 @@ impl Traffic {
                 let count_text = count.to_string();
                 let params = [
                     ("msg-param-community-gift-id", community.as_str()),
-                    ("msg-param-mass-gift-count", count_text.as_str()), ("msg-param-sub-plan", "1000"),
+                    ("msg-param-mass-gift-count", count_text.as_str()),
+                    ("msg-param-sub-plan", "1000"),
                 ];
                 let line = lines::usernotice(&channel, &gifter, &id, ts, "submysterygift", &params);
                 out.push(self.line(crowd, line, kind, Some(&gifter)));
                 for i in 0..count {
                     let gift_id = crowd::message_id(&mut self.rng);
-                    let line = self.gift(&channel, &gifter, &gift_id, ts + 1 + i64::from(i), "subgift", Some(&community));
+                    let line =
+                        self.gift(&channel, &gifter, &gift_id, ts + 1 + i64::from(i), "subgift", Some(&community));
                     out.push(self.line(crowd, line, Kind::SubGift, Some(&gifter)));
                 }
             }
@@ -77,9 +83,11 @@ impl Traffic {
             Kind::Raid => {
                 let raider = self.namer.chatter(&mut self.rng, NameStyle::Plain);
                 let viewers = self.rng.random_range(3..400).to_string();
-                let shown = if raider.display_name.is_empty() { raider.login.clone() } else { raider.display_name.clone() };
+                let shown =
+                    if raider.display_name.is_empty() { raider.login.clone() } else { raider.display_name.clone() };
                 let params = [
-                    ("msg-param-displayName", shown.as_str()), ("msg-param-login", raider.login.as_str()),
+                    ("msg-param-displayName", shown.as_str()),
+                    ("msg-param-login", raider.login.as_str()),
                     ("msg-param-viewerCount", viewers.as_str()),
                 ];
                 let line = lines::usernotice(&channel, &raider, &id, ts, "raid", &params);
@@ -104,13 +112,24 @@ impl Traffic {
 
     /// A `subgift` (or `anonsubgift`) line to a new recipient, part of a mystery gift when
     /// `community` names it.
-    fn gift(&mut self, channel: &str, gifter: &Chatter, id: &str, ts: i64, msg_id: &str, community: Option<&str>) -> String {
+    fn gift(
+        &mut self,
+        channel: &str,
+        gifter: &Chatter,
+        id: &str,
+        ts: i64,
+        msg_id: &str,
+        community: Option<&str>,
+    ) -> String {
         let to = self.namer.chatter(&mut self.rng, NameStyle::Numbered);
         let shown = if to.display_name.is_empty() { to.login.clone() } else { to.display_name.clone() };
         let mut params = vec![
-            ("msg-param-gift-months", "1"), ("msg-param-months", "1"),
-            ("msg-param-recipient-display-name", shown.as_str()), ("msg-param-recipient-id", to.user_id.as_str()),
-            ("msg-param-recipient-user-name", to.login.as_str()), ("msg-param-sub-plan", "1000"),
+            ("msg-param-gift-months", "1"),
+            ("msg-param-months", "1"),
+            ("msg-param-recipient-display-name", shown.as_str()),
+            ("msg-param-recipient-id", to.user_id.as_str()),
+            ("msg-param-recipient-user-name", to.login.as_str()),
+            ("msg-param-sub-plan", "1000"),
         ];
         if let Some(community) = community {
             params.push(("msg-param-community-gift-id", community));

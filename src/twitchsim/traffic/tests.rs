@@ -44,11 +44,8 @@ fn a_run_holds_every_kind_and_one_reconnect() {
     assert_eq!(reconnects[0].line, ":tmi.twitch.tv RECONNECT");
     // Every channel gets each rarer kind in every round.
     for channel in ["lacy", "jasontheween", "stableronaldo"] {
-        let here: BTreeSet<Kind> = lines
-            .iter()
-            .filter(|l| l.target == Target::Channel(channel.into()))
-            .map(|l| l.kind)
-            .collect();
+        let here: BTreeSet<Kind> =
+            lines.iter().filter(|l| l.target == Target::Channel(channel.into())).map(|l| l.kind).collect();
         for k in SPECIALS {
             assert!(here.contains(&k), "{k:?} missing on #{channel}");
         }
@@ -102,7 +99,14 @@ fn every_line_means_to_the_parser_what_the_generator_says() {
     let mut ids = HashSet::new();
     for b in 0..ROUND_TRIP {
         let ts = T0 + b as i64 * 50;
-        let ctx = ParseCtx { recv_ms: ts, epoch_len: 20, max_skew_ms: 2000, excluded: &excluded, opted_out: &opted_out, own_nick: "justinfan12345" };
+        let ctx = ParseCtx {
+            recv_ms: ts,
+            epoch_len: 20,
+            max_skew_ms: 2000,
+            excluded: &excluded,
+            opted_out: &opted_out,
+            own_nick: "justinfan12345",
+        };
         for l in traffic.next_beat(ts) {
             assert!(l.line.len() < crate::twitchsim::MAX_LINE_BYTES, "{}", l.line);
             let parsed = parse_line(l.line.as_bytes(), &ctx);
@@ -128,7 +132,9 @@ fn every_line_means_to_the_parser_what_the_generator_says() {
                 (None, Line::Discarded(_)) => assert!(matches!(l.kind, Kind::Bot | Kind::AnonGift), "{}", l.line),
                 (None, Line::Ignored("clearchat")) => assert_eq!(l.kind, Kind::ClearChat),
                 (None, Line::Reconnect) => assert_eq!(l.kind, Kind::Reconnect),
-                (expected, got) => panic!("{:?} line {} expected participant {expected:?}, parser says {got:?}", l.kind, l.line),
+                (expected, got) => {
+                    panic!("{:?} line {} expected participant {expected:?}, parser says {got:?}", l.kind, l.line)
+                }
             }
         }
     }

@@ -21,7 +21,8 @@ async fn replicas_two_lose_nothing_when_each_member_is_killed_in_turn() {
     c.member(b).start();
     c.members[a].wait_healthy(Duration::from_secs(60)).await;
     c.members[b].wait_healthy(Duration::from_secs(60)).await;
-    let both = |v: &super::members::ClusterView| v.alive().len() == 2 && chans.iter().all(|ch| v.readers(ch).len() == 2);
+    let both =
+        |v: &super::members::ClusterView| v.alive().len() == 2 && chans.iter().all(|ch| v.readers(ch).len() == 2);
     let v = c.wait_view("both members alive, each channel read by both", Duration::from_secs(30), both).await;
     v.assert_configured(2);
     c.wait_joined_by(&chans, 2, Duration::from_secs(30)).await;
@@ -51,9 +52,13 @@ async fn replicas_two_lose_nothing_when_each_member_is_killed_in_turn() {
     // b's slots and roles are a's within 2 × lease_ttl; then its last epochs are sealed.
     ledger.wait_sealed(&store, 2 * LEASE_TTL + Duration::from_secs(2 * EPOCH_LEN as u64 + 30)).await;
 
-    let counted = ledger.check_counts(&store, |_| Expect::Once).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
+    let counted = ledger
+        .check_counts(&store, |_| Expect::Once)
+        .await
+        .unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
     assert_eq!(counted, ledger.delivered());
-    let compared = ledger.check_seals(&store, |_| true).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
+    let compared =
+        ledger.check_seals(&store, |_| true).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
     assert_eq!(compared, ledger.keys().len(), "every (epoch, channel) sealed and compared");
     assert_eq!(c.member(a).terminate(Duration::from_secs(30)), 0, "SIGTERM exits 0");
 }

@@ -59,7 +59,13 @@ pub struct Ledger {
 
 impl Ledger {
     pub fn new(fake: &FakeTwitch, epoch_len: i64) -> Arc<Ledger> {
-        Arc::new(Ledger { fake: fake.clone(), epoch_len, seq: AtomicU64::new(0), phase: AtomicU32::new(0), lines: Mutex::new(Vec::new()) })
+        Arc::new(Ledger {
+            fake: fake.clone(),
+            epoch_len,
+            seq: AtomicU64::new(0),
+            phase: AtomicU32::new(0),
+            lines: Mutex::new(Vec::new()),
+        })
     }
 
     pub fn epoch_of(&self, ts_ms: i64) -> i64 {
@@ -122,7 +128,8 @@ impl Ledger {
     pub fn counts(&self, keep: impl Fn(&Sent) -> bool) -> Counts {
         let mut out = Counts::new();
         for l in self.lines().iter().filter(|l| l.receivers > 0 && keep(l)) {
-            *out.entry((self.epoch_of(l.ts_ms), l.channel.clone())).or_default().entry(l.login.clone()).or_default() += 1;
+            *out.entry((self.epoch_of(l.ts_ms), l.channel.clone())).or_default().entry(l.login.clone()).or_default() +=
+                1;
         }
         out
     }
@@ -137,7 +144,8 @@ impl Ledger {
         let want = self.counts(|l| l.phase == phase);
         for ((epoch, channel), logins) in &want {
             let Ok(rows) = store.participants_for_seal(*epoch, channel).await else { return false };
-            let have: BTreeMap<String, i64> = rows.into_iter().filter(|r| logins.contains_key(&r.login)).map(|r| (r.login, r.message)).collect();
+            let have: BTreeMap<String, i64> =
+                rows.into_iter().filter(|r| logins.contains_key(&r.login)).map(|r| (r.login, r.message)).collect();
             if &have != logins {
                 return false;
             }
@@ -163,11 +171,17 @@ impl Ledger {
         let mut problems = Vec::new();
         let mut counted = 0usize;
         for (key, up) in &upper {
-            let rows = store.participants_for_seal(key.0, &key.1).await.map_err(|e| format!("reading participants of epoch {} #{}: {e}", key.0, key.1))?;
+            let rows = store
+                .participants_for_seal(key.0, &key.1)
+                .await
+                .map_err(|e| format!("reading participants of epoch {} #{}: {e}", key.0, key.1))?;
             let have: BTreeMap<String, i64> = rows.into_iter().map(|r| (r.login, r.message)).collect();
             for (login, n) in &have {
                 if !up.contains_key(login) {
-                    problems.push(format!("epoch {} #{} {login}: the store counts {n} but the ledger wrote no such line", key.0, key.1));
+                    problems.push(format!(
+                        "epoch {} #{} {login}: the store counts {n} but the ledger wrote no such line",
+                        key.0, key.1
+                    ));
                 }
             }
             for (login, hi) in up {
@@ -176,7 +190,12 @@ impl Ledger {
                 counted += got as usize;
                 if got < lo || got > *hi {
                     let what = if got > *hi { "counted twice" } else { "lost" };
-                    let ids: Vec<String> = lines.iter().filter(|l| l.receivers > 0 && &l.login == login && l.channel == key.1).take(5).map(|l| format!("cl-{}", l.seq)).collect();
+                    let ids: Vec<String> = lines
+                        .iter()
+                        .filter(|l| l.receivers > 0 && &l.login == login && l.channel == key.1)
+                        .take(5)
+                        .map(|l| format!("cl-{}", l.seq))
+                        .collect();
                     problems.push(format!("epoch {} #{} {login}: store {got}, ledger wants {lo}..={hi} ({what}); its lines include {ids:?}", key.0, key.1));
                 }
             }
@@ -186,7 +205,12 @@ impl Ledger {
         } else {
             let n = problems.len();
             problems.truncate(20);
-            Err(format!("{n} (epoch, channel, login) counts differ from the ledger ({} lines, {} delivered):\n  {}", lines.len(), lines.iter().filter(|l| l.receivers > 0).count(), problems.join("\n  ")))
+            Err(format!(
+                "{n} (epoch, channel, login) counts differ from the ledger ({} lines, {} delivered):\n  {}",
+                lines.len(),
+                lines.iter().filter(|l| l.receivers > 0).count(),
+                problems.join("\n  ")
+            ))
         }
     }
 
@@ -194,7 +218,9 @@ impl Ledger {
     /// the daemon's own `build_seal` with the default sealing settings.
     pub fn expected_seal(&self, epoch: i64, channel: &str) -> chatseal_schema::NewSeal {
         let mut by_login: BTreeMap<String, ParticipantRow> = BTreeMap::new();
-        for l in self.lines().iter().filter(|l| l.receivers > 0 && l.channel == channel && self.epoch_of(l.ts_ms) == epoch) {
+        for l in
+            self.lines().iter().filter(|l| l.receivers > 0 && l.channel == channel && self.epoch_of(l.ts_ms) == epoch)
+        {
             let ts = l.ts_ms.div_euclid(1000);
             let row = by_login.entry(l.login.clone()).or_insert_with(|| ParticipantRow {
                 user_hash: to_hex(&user_hash(&l.login)),
@@ -212,9 +238,12 @@ impl Ledger {
             row.last_seen = row.last_seen.max(ts);
             row.message += 1;
         }
-        let settings = chatseal::settings::load_from(None, &[("CHATSEAL__TWITCH__CHANNELS".to_owned(), channel.to_owned())]).expect("default settings load");
+        let settings =
+            chatseal::settings::load_from(None, &[("CHATSEAL__TWITCH__CHANNELS".to_owned(), channel.to_owned())])
+                .expect("default settings load");
         let cfg = chatseal::daemon::wiring::seal_config(&settings);
-        build_seal(epoch, channel, by_login.into_values().collect(), &cfg, &HashSet::new(), 1.0, 0).expect("seal of the ledger builds")
+        build_seal(epoch, channel, by_login.into_values().collect(), &cfg, &HashSet::new(), 1.0, 0)
+            .expect("seal of the ledger builds")
     }
 
     /// Every sealed (epoch, channel) of the ledger equals the seal built from the ledger
@@ -223,19 +252,30 @@ impl Ledger {
         let mut problems = Vec::new();
         let mut compared = 0;
         for (epoch, channel) in self.keys().into_iter().filter(|(_, c)| channels(c)) {
-            let Some(seal) = store.sealed_epoch(epoch, &channel).await.map_err(|e| format!("reading seal of epoch {epoch} #{channel}: {e}"))? else {
+            let Some(seal) = store
+                .sealed_epoch(epoch, &channel)
+                .await
+                .map_err(|e| format!("reading seal of epoch {epoch} #{channel}: {e}"))?
+            else {
                 continue;
             };
             compared += 1;
             let want = self.expected_seal(epoch, &channel);
-            if seal.root != want.root || seal.claim_root != want.claim_root || seal.participants != want.participants.len() as i64 {
+            if seal.root != want.root
+                || seal.claim_root != want.claim_root
+                || seal.participants != want.participants.len() as i64
+            {
                 problems.push(format!(
                     "epoch {epoch} #{channel}: sealed root {:?} claim root {:?} with {} participants; the ledger's lines make {:?} {:?} with {}",
                     seal.root, seal.claim_root, seal.participants, want.root, want.claim_root, want.participants.len()
                 ));
             }
         }
-        if problems.is_empty() { Ok(compared) } else { Err(problems.join("\n")) }
+        if problems.is_empty() {
+            Ok(compared)
+        } else {
+            Err(problems.join("\n"))
+        }
     }
 
     /// Waits (bounded) until every (epoch, channel) of the ledger up to its last epoch is sealed.

@@ -77,7 +77,11 @@ impl ClusterView {
         assert_eq!(self.lease_ttl_ms, LEASE_TTL.as_millis() as u64, "lease_ttl_ms: {self:#?}");
         assert!(!self.instance.is_empty(), "the answering instance is named: {self:#?}");
         for m in self.alive() {
-            assert!(m.pid > 0 && !m.http.is_empty() && !m.host.is_empty(), "live member {} shows host, pid and address: {m:#?}", m.instance);
+            assert!(
+                m.pid > 0 && !m.http.is_empty() && !m.host.is_empty(),
+                "live member {} shows host, pid and address: {m:#?}",
+                m.instance
+            );
         }
     }
 
@@ -147,7 +151,11 @@ impl Member {
     /// Starts the process (again). Panics when one is already running.
     pub fn start(&mut self) {
         assert!(!self.running(), "{} is already running", self.name);
-        let log = OpenOptions::new().create(true).append(true).open(&self.log).unwrap_or_else(|e| panic!("open log {}: {e}", self.log.display()));
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap_or_else(|e| panic!("open log {}: {e}", self.log.display()));
         let err = log.try_clone().expect("clone log handle");
         let mut cmd = daemon_command(&self.fake, &self.place.store_url);
         cmd.env("CHATSEAL__TWITCH__SERVER", self.place.twitch.ip().to_string())
@@ -189,7 +197,9 @@ impl Member {
     pub fn terminate(&mut self, within: Duration) -> i32 {
         let pid = self.pid().unwrap_or_else(|| panic!("{} is not running", self.name));
         Command::new("kill").args(["-TERM", &pid.to_string()]).status().expect("kill -TERM");
-        self.wait_exit(within).unwrap_or_else(|| panic!("{} did not exit within {within:?} of SIGTERM; log {}", self.name, self.log.display()))
+        self.wait_exit(within).unwrap_or_else(|| {
+            panic!("{} did not exit within {within:?} of SIGTERM; log {}", self.name, self.log.display())
+        })
     }
 
     /// The exit code once the process exits within `within`; None if it is still running.
@@ -255,7 +265,9 @@ impl Cluster {
     /// cluster mode is PostgreSQL only, and a cluster test must not pass silently.
     pub async fn new() -> Cluster {
         let fake = fake_twitch().await;
-        let (url, db) = chatseal_schema::testing::fresh_pg_url().await.expect("cluster tests need PostgreSQL; unset CHATSEAL_SKIP_PG");
+        let (url, db) = chatseal_schema::testing::fresh_pg_url()
+            .await
+            .expect("cluster tests need PostgreSQL; unset CHATSEAL_SKIP_PG");
         let logs = tempfile::Builder::new().prefix("chatseal-cluster-").tempdir().expect("log dir");
         Cluster { fake, url, members: Vec::new(), logs: Some(logs), _db: db }
     }
@@ -271,7 +283,14 @@ impl Cluster {
 
     /// Adds (does not start) a cluster member: `replicas`, lease_ttl 3 s, short epochs,
     /// `channels` as the seed of the channel set, fast joins; `extra` env on top.
-    pub fn add(&mut self, name: &str, place: Place, replicas: u32, channels: &[String], extra: &[(&str, &str)]) -> usize {
+    pub fn add(
+        &mut self,
+        name: &str,
+        place: Place,
+        replicas: u32,
+        channels: &[String],
+        extra: &[(&str, &str)],
+    ) -> usize {
         let mut env: Vec<(String, String)> = vec![
             ("CHATSEAL__CLUSTER__ENABLED".into(), "true".into()),
             ("CHATSEAL__CLUSTER__INSTANCE".into(), name.into()),
@@ -288,7 +307,15 @@ impl Cluster {
         // Backups stay in the test's directory, never in the working directory's data/backups.
         env.insert(0, ("CHATSEAL__BACKUP__DIR".into(), self.log_dir().join("backups").display().to_string()));
         let log = self.log_dir().join(format!("{name}.log"));
-        self.members.push(Member { name: name.into(), port: free_port(), place, env, child: std::sync::Mutex::new(None), log, fake: self.fake.clone() });
+        self.members.push(Member {
+            name: name.into(),
+            port: free_port(),
+            place,
+            env,
+            child: std::sync::Mutex::new(None),
+            log,
+            fake: self.fake.clone(),
+        });
         self.members.len() - 1
     }
 
@@ -319,7 +346,10 @@ impl Cluster {
                 last = Some(v);
             }
             if Instant::now() > deadline {
-                panic!("timed out after {within:?} waiting for {what}; last /v1/cluster: {last:#?}; logs in {}", self.log_dir().display());
+                panic!(
+                    "timed out after {within:?} waiting for {what}; last /v1/cluster: {last:#?}; logs in {}",
+                    self.log_dir().display()
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -329,8 +359,12 @@ impl Cluster {
     pub async fn wait_joined_by(&self, channels: &[String], n: usize, within: Duration) {
         let ok = self.fake.wait_for(within, |f| channels.iter().all(|c| f.joined_connections(c) == n)).await;
         if !ok {
-            let counts: Vec<(String, usize)> = channels.iter().map(|c| (c.clone(), self.fake.joined_connections(c))).collect();
-            panic!("timed out after {within:?} waiting for {n} joined connection(s) per channel: {counts:?}; logs in {}", self.log_dir().display());
+            let counts: Vec<(String, usize)> =
+                channels.iter().map(|c| (c.clone(), self.fake.joined_connections(c))).collect();
+            panic!(
+                "timed out after {within:?} waiting for {n} joined connection(s) per channel: {counts:?}; logs in {}",
+                self.log_dir().display()
+            );
         }
     }
 

@@ -16,7 +16,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Runs `ip args...`; Err names the command and what it said.
 fn ip(args: &[&str]) -> Result<(), String> {
-    let out = Command::new("ip").args(args).output().map_err(|e| format!("running `ip {}`: {e}; install iproute2", args.join(" ")))?;
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("running `ip {}`: {e}; install iproute2", args.join(" ")))?;
     if out.status.success() {
         Ok(())
     } else {
@@ -34,7 +37,11 @@ fn pid_alive(pid: u32) -> bool {
 
 /// Namespaces named `cs` + digits (ours) that `ip netns list` shows.
 pub fn ours() -> Vec<String> {
-    let out = Command::new("ip").args(["netns", "list"]).output().map(|o| String::from_utf8_lossy(&o.stdout).into_owned()).unwrap_or_default();
+    let out = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
     out.lines()
         .filter_map(|l| l.split_whitespace().next())
         .filter(|n| n.len() > 2 && n.starts_with("cs") && n[2..].chars().all(|c| c.is_ascii_digit()))
@@ -97,7 +104,16 @@ impl Netns {
     fn wire(&self) {
         let (host, inner) = (self.host_ip().to_string(), self.inner_ip().to_string());
         let steps: Vec<Vec<String>> = vec![
-            vec!["link".into(), "add".into(), self.host_if.clone(), "type".into(), "veth".into(), "peer".into(), "name".into(), self.inner_if.clone()],
+            vec![
+                "link".into(),
+                "add".into(),
+                self.host_if.clone(),
+                "type".into(),
+                "veth".into(),
+                "peer".into(),
+                "name".into(),
+                self.inner_if.clone(),
+            ],
             vec!["link".into(), "set".into(), self.inner_if.clone(), "netns".into(), self.name.clone()],
             vec!["addr".into(), "add".into(), format!("{host}/24"), "dev".into(), self.host_if.clone()],
             vec!["link".into(), "set".into(), self.host_if.clone(), "up".into()],
@@ -140,13 +156,15 @@ impl Netns {
     /// Cuts the namespace off: its veth goes down, established connections hang.
     pub fn cut(&self) {
         let args = self.inside(&["ip", "link", "set", &self.inner_if, "down"]);
-        ip(&args.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_else(|e| panic!("cutting {}: {e}", self.name));
+        ip(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .unwrap_or_else(|e| panic!("cutting {}: {e}", self.name));
     }
 
     /// Reconnects it (and restores the address, which stays, and the route, which link-up adds).
     pub fn heal(&self) {
         let args = self.inside(&["ip", "link", "set", &self.inner_if, "up"]);
-        ip(&args.iter().map(String::as_str).collect::<Vec<_>>()).unwrap_or_else(|e| panic!("healing {}: {e}", self.name));
+        ip(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .unwrap_or_else(|e| panic!("healing {}: {e}", self.name));
     }
 }
 
@@ -228,7 +246,12 @@ impl Island {
     }
 
     pub fn place(&self, store_url: &str) -> super::members::Place {
-        super::members::Place { prefix: self.ns.prefix(), http_ip: self.ns.inner_ip().to_string(), store_url: self.store_url(store_url), twitch: self.irc.addr }
+        super::members::Place {
+            prefix: self.ns.prefix(),
+            http_ip: self.ns.inner_ip().to_string(),
+            store_url: self.store_url(store_url),
+            twitch: self.irc.addr,
+        }
     }
 }
 
@@ -239,5 +262,9 @@ pub fn pg_addr(url: &str) -> SocketAddr {
     let hostport = hostpath.split('/').next().unwrap_or("127.0.0.1:5432");
     let hostport = if hostport.contains(':') { hostport.to_owned() } else { format!("{hostport}:5432") };
     use std::net::ToSocketAddrs;
-    hostport.to_socket_addrs().ok().and_then(|mut a| a.next()).unwrap_or_else(|| panic!("cannot resolve PostgreSQL at {hostport}"))
+    hostport
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .unwrap_or_else(|| panic!("cannot resolve PostgreSQL at {hostport}"))
 }

@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::ledger::{seal_snapshot, Expect, Ledger, Pump};
-use super::members::{channels, ClusterView, Cluster, EPOCH_LEN, LEASE_TTL};
+use super::members::{channels, Cluster, ClusterView, EPOCH_LEN, LEASE_TTL};
 use super::netns::Island;
 use super::wait_lines;
 use crate::harness::{now_ms, wait_for};
@@ -67,7 +67,11 @@ async fn a_cut_off_sealer_loses_its_role_and_its_stale_seal_is_refused() {
         })
         .await;
     let fence_after = sealer(&v).1;
-    assert_eq!(v.member_fence("b", "sealer"), Some(fence_after), "b reports holding the sealer role at its fence: {v:#?}");
+    assert_eq!(
+        v.member_fence("b", "sealer"),
+        Some(fence_after),
+        "b reports holding the sealer role at its fence: {v:#?}"
+    );
     // b seals an epoch that began after the cut (a's lease expired: it is not waited for).
     wait_for("b's seal of an epoch after the cut", Duration::from_secs(3 * EPOCH_LEN as u64 + 20), || async {
         matches!(store.sealed_epoch(cut_epoch + EPOCH_LEN, &chans[0]).await, Ok(Some(_))).then_some(())
@@ -98,11 +102,21 @@ async fn a_cut_off_sealer_loses_its_role_and_its_stale_seal_is_refused() {
     let after = seal_snapshot(&store).await;
     for (key, seal) in before.iter().chain(during.iter()) {
         let now = after.get(key).unwrap_or_else(|| panic!("seal {key:?} disappeared"));
-        assert_eq!((&now.digest, &now.root, now.sealed_at), (&seal.digest, &seal.root, seal.sealed_at), "seal {key:?} never changes");
+        assert_eq!(
+            (&now.digest, &now.root, now.sealed_at),
+            (&seal.digest, &seal.root, seal.sealed_at),
+            "seal {key:?} never changes"
+        );
     }
     let log = std::fs::read_to_string(&c.members[a].log).unwrap_or_default();
-    eprintln!("partition: fence {fence_before} -> {fence_after}; a's log mentions fencing: {}", log.to_ascii_lowercase().contains("fenc"));
-    ledger.check_counts(&store, |_| Expect::Once).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
+    eprintln!(
+        "partition: fence {fence_before} -> {fence_after}; a's log mentions fencing: {}",
+        log.to_ascii_lowercase().contains("fenc")
+    );
+    ledger
+        .check_counts(&store, |_| Expect::Once)
+        .await
+        .unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
     ledger.check_seals(&store, |_| true).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
     c.member(a).kill9();
     assert_eq!(c.member(b).terminate(Duration::from_secs(30)), 0);

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::ledger::{Expect, Ledger, Pump};
-use super::members::{channels, ClusterView, Cluster, EPOCH_LEN, LEASE_TTL};
+use super::members::{channels, Cluster, ClusterView, EPOCH_LEN, LEASE_TTL};
 use super::wait_lines;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -35,7 +35,10 @@ async fn a_rolling_restart_with_replicas_two_loses_nothing() {
         let name = c.members[i].name.clone();
         assert_eq!(c.member(i).terminate(Duration::from_secs(30)), 0, "{name}: SIGTERM exits 0");
         // A graceful stop leaves at once: well before its lease would expire.
-        c.wait_view(&format!("{name} gone from the live members"), LEASE_TTL, |v| v.alive().iter().all(|m| m.instance != name)).await;
+        c.wait_view(&format!("{name} gone from the live members"), LEASE_TTL, |v| {
+            v.alive().iter().all(|m| m.instance != name)
+        })
+        .await;
         c.member(i).start();
         c.members[i].wait_healthy(Duration::from_secs(60)).await;
         c.wait_view(&format!("{name} back, each channel read by two"), Duration::from_secs(30), full).await;
@@ -45,7 +48,10 @@ async fn a_rolling_restart_with_replicas_two_loses_nothing() {
     }
     pump.stop().await;
     ledger.wait_sealed(&store, 2 * LEASE_TTL + Duration::from_secs(2 * EPOCH_LEN as u64 + 30)).await;
-    let counted = ledger.check_counts(&store, |_| Expect::Once).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
+    let counted = ledger
+        .check_counts(&store, |_| Expect::Once)
+        .await
+        .unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
     assert_eq!(counted, ledger.delivered());
     ledger.check_seals(&store, |_| true).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
     for i in 0..c.members.len() {

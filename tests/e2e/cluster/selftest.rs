@@ -52,12 +52,16 @@ async fn harness_kills_restarts_and_its_ledger_checks_a_single_daemon() {
     for l in ledger.lines().iter().skip(2).filter(|l| l.receivers > 0) {
         forgot.record_sent(l.clone());
     }
-    let err = forgot.check_counts(&store, |_| Expect::AtMostOnce).await.expect_err("the store counts more than the ledger wrote");
+    let err = forgot
+        .check_counts(&store, |_| Expect::AtMostOnce)
+        .await
+        .expect_err("the store counts more than the ledger wrote");
     assert!(err.contains("counted twice"), "{err}");
     // A count below the ledger: one line the server never wrote, in a sealed epoch.
     let first = ledger.lines()[0].clone();
     ledger.record_phantom(&first.channel, first.ts_ms);
-    let err = ledger.check_counts(&store, |_| Expect::Once).await.expect_err("a phantom line is missing from the store");
+    let err =
+        ledger.check_counts(&store, |_| Expect::Once).await.expect_err("a phantom line is missing from the store");
     assert!(err.contains("lost"), "{err}");
     let err = ledger.check_seals(&store, |_| true).await.expect_err("a phantom line changes the expected seal");
     assert!(err.contains(&first.channel), "{err}");
@@ -78,7 +82,8 @@ fn netns_guard_deletes_the_namespace_even_on_panic() {
     let name = name.into_inner().unwrap();
     assert!(name.starts_with("cs2"), "a namespace was made: {name:?}");
     assert!(!ours().contains(&name), "{name} deleted by the guard: {:?}", ours());
-    let link = std::process::Command::new("ip").args(["link", "show", &format!("{name}h")]).output().expect("ip link show");
+    let link =
+        std::process::Command::new("ip").args(["link", "show", &format!("{name}h")]).output().expect("ip link show");
     assert!(!link.status.success(), "the host-side veth {name}h is gone");
 
     // A leftover from a crashed run (no live creator) is swept by the next create.
@@ -114,7 +119,10 @@ async fn a_daemon_in_a_namespace_reaches_the_store_and_chat_through_forwarders_u
     // Cut: the member's HTTP (reached over the veth) stops answering; lines written now reach
     // the forwarder's socket but never the member.
     island.ns.cut();
-    crate::harness::wait_for("the cut-off member to stop answering", Duration::from_secs(10), || async { (!c.members[i].healthy().await).then_some(()) }).await;
+    crate::harness::wait_for("the cut-off member to stop answering", Duration::from_secs(10), || async {
+        (!c.members[i].healthy().await).then_some(())
+    })
+    .await;
     ledger.set_phase(1);
     for _ in 0..20 {
         ledger.send(&chans[0]);

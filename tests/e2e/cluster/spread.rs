@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use super::ledger::{Expect, Ledger, Pump};
-use super::members::{channels, ClusterView, Cluster, EPOCH_LEN, LEASE_TTL};
+use super::members::{channels, Cluster, ClusterView, EPOCH_LEN, LEASE_TTL};
 use super::wait_lines;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -24,7 +24,11 @@ async fn replicas_one_reads_each_channel_once_and_retakes_a_dead_members_channel
         m.wait_healthy(Duration::from_secs(60)).await;
     }
     let all = &chans;
-    let once = |alive: usize| move |v: &ClusterView| v.alive().len() == alive && all.iter().all(|ch| v.readers(ch).len() == 1) && v.unowned_slots.is_empty();
+    let once = |alive: usize| {
+        move |v: &ClusterView| {
+            v.alive().len() == alive && all.iter().all(|ch| v.readers(ch).len() == 1) && v.unowned_slots.is_empty()
+        }
+    };
     let v = c.wait_view("3 members, each channel read by exactly one", Duration::from_secs(60), once(3)).await;
     v.assert_configured(1);
     c.wait_joined_by(&chans, 1, Duration::from_secs(30)).await;
@@ -35,7 +39,9 @@ async fn replicas_one_reads_each_channel_once_and_retakes_a_dead_members_channel
         let chans_of: BTreeSet<&String> = s.channels.iter().collect();
         assert!(
             v.alive().iter().any(|m| chans_of.iter().all(|ch| m.slots.contains(ch))),
-            "connection {} joined {:?}, which no single member holds: {v:#?}", s.id, s.channels
+            "connection {} joined {:?}, which no single member holds: {v:#?}",
+            s.id,
+            s.channels
         );
     }
 
@@ -44,11 +50,13 @@ async fn replicas_one_reads_each_channel_once_and_retakes_a_dead_members_channel
     let pump = Pump::start(&ledger, &chans, 300);
     let sent = wait_lines(&ledger, 0, 300).await;
 
-    let victim: BTreeSet<String> = v.members.iter().find(|m| m.instance == "a").map(|m| m.slots.iter().cloned().collect()).unwrap_or_default();
+    let victim: BTreeSet<String> =
+        v.members.iter().find(|m| m.instance == "a").map(|m| m.slots.iter().cloned().collect()).unwrap_or_default();
     assert!(!victim.is_empty(), "a holds slots: {v:#?}");
     // The connections that read a's channels before the kill: a's channels count as read again
     // only once a connection NOT among these has joined them.
-    let old: BTreeSet<u64> = c.fake.sessions().iter().filter(|s| s.channels.iter().any(|ch| victim.contains(ch))).map(|s| s.id).collect();
+    let old: BTreeSet<u64> =
+        c.fake.sessions().iter().filter(|s| s.channels.iter().any(|ch| victim.contains(ch))).map(|s| s.id).collect();
     c.member(0).kill9();
     let killed = Instant::now();
     ledger.set_phase(1);
@@ -59,13 +67,25 @@ async fn replicas_one_reads_each_channel_once_and_retakes_a_dead_members_channel
         .fake
         .wait_for(bound + Duration::from_secs(10), |f| {
             let sessions = f.sessions();
-            victim.iter().all(|ch| f.joined_connections(ch) == 1 && sessions.iter().any(|s| !old.contains(&s.id) && s.channels.contains(ch)))
+            victim.iter().all(|ch| {
+                f.joined_connections(ch) == 1
+                    && sessions.iter().any(|s| !old.contains(&s.id) && s.channels.contains(ch))
+            })
         })
         .await;
     let took = killed.elapsed();
-    assert!(retaken, "a's channels {victim:?} not joined again by another member within {:?}; logs in {}", bound + Duration::from_secs(10), c.log_dir().display());
+    assert!(
+        retaken,
+        "a's channels {victim:?} not joined again by another member within {:?}; logs in {}",
+        bound + Duration::from_secs(10),
+        c.log_dir().display()
+    );
     c.wait_joined_by(&chans, 1, Duration::from_secs(5)).await;
-    assert!(took <= bound, "a's {} channels read again after {took:?}; the bound is 2 x lease_ttl + pacing = {bound:?}", victim.len());
+    assert!(
+        took <= bound,
+        "a's {} channels read again after {took:?}; the bound is 2 x lease_ttl + pacing = {bound:?}",
+        victim.len()
+    );
     let v = c.wait_view("2 members, each channel read by exactly one", Duration::from_secs(10), once(2)).await;
     assert!(v.unowned().is_empty(), "no slot left unowned: {:?}", v.unowned());
 
@@ -75,6 +95,12 @@ async fn replicas_one_reads_each_channel_once_and_retakes_a_dead_members_channel
     ledger.wait_sealed(&store, 2 * LEASE_TTL + Duration::from_secs(2 * EPOCH_LEN as u64 + 30)).await;
     // Only a's channels before the retake may have lost lines; nothing is ever counted twice.
     let may_lose = |l: &super::ledger::Sent| victim.contains(&l.channel) && l.phase < 2;
-    ledger.check_counts(&store, |l| if may_lose(l) { Expect::AtMostOnce } else { Expect::Once }).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
-    ledger.check_seals(&store, |ch| !victim.contains(ch)).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
+    ledger
+        .check_counts(&store, |l| if may_lose(l) { Expect::AtMostOnce } else { Expect::Once })
+        .await
+        .unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
+    ledger
+        .check_seals(&store, |ch| !victim.contains(ch))
+        .await
+        .unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
 }

@@ -22,7 +22,8 @@ const LEN: i64 = 2;
 /// epoch still open (participation + dedup ids), then an opt-out with its audit entry.
 async fn daemon_store(url: &str) -> (i64, usize) {
     let fake = fake_twitch().await;
-    let s = settings_for(&fake, url, &["alpha"], &[("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s")]);
+    let s =
+        settings_for(&fake, url, &["alpha"], &[("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s")]);
     let daemon = Daemon::start(s).await;
     assert!(fake.wait_joined("alpha", Duration::from_secs(20)).await);
     let e1 = (now_ms() / 1000).div_euclid(LEN) * LEN + LEN;
@@ -92,7 +93,11 @@ async fn sqlite_to_postgres_and_back_is_equal_and_rerunnable() {
     assert_eq!(table_lines.len(), chatseal_schema::entity::TABLES.len(), "{}", again.1);
     for l in table_lines {
         let table = l.split_whitespace().next().unwrap_or_default().to_owned();
-        assert_eq!(number_after(l, &table), number_after(&l[l.find("already there").unwrap()..], "already there"), "{l}");
+        assert_eq!(
+            number_after(l, &table),
+            number_after(&l[l.find("already there").unwrap()..], "already there"),
+            "{l}"
+        );
         assert_eq!(number_after(&l[l.find(" new ").unwrap()..], "new"), 0, "{l}");
     }
 
@@ -127,7 +132,10 @@ async fn sqlite_to_postgres_and_back_is_equal_and_rerunnable() {
     assert!(compare_stores(&a, &b).await.unwrap().is_equal());
 
     // A row that differs from the source's is kept, reported, and makes the migrate fail.
-    sqlx::query("UPDATE users SET display_name = 'Changed' WHERE user_hash = (SELECT MAX(user_hash) FROM users)").execute(&back_db).await.unwrap();
+    sqlx::query("UPDATE users SET display_name = 'Changed' WHERE user_hash = (SELECT MAX(user_hash) FROM users)")
+        .execute(&back_db)
+        .await
+        .unwrap();
     back_db.close().await;
     let (code, out, err) = chatseal(&args, &[]);
     assert_eq!(code, 70, "{out}\n{err}");

@@ -26,7 +26,11 @@ CREATE TABLE user_mapping (user_hash TEXT PRIMARY KEY, username TEXT, first_seen
 /// The old way of writing a hash: alternately `0x` + upper case, and bare lower case.
 fn old_hash(login: &str, i: usize) -> String {
     let h = to_hex(&user_hash(login));
-    if i % 2 == 0 { format!("0x{}", h.to_uppercase()) } else { h }
+    if i % 2 == 0 {
+        format!("0x{}", h.to_uppercase())
+    } else {
+        h
+    }
 }
 
 fn root_of(logins: &[&str], channel: &str, epoch: i64) -> String {
@@ -53,8 +57,17 @@ async fn old_database(path: &std::path::Path) -> (String, String) {
     for (kind, value, ts) in [("chat", "1", 100), ("chat", "1", 200), ("cheer", "100", 300)] {
         sql += &format!("INSERT INTO user_signals VALUES ({A}, 'lacy', '{alice}', '{kind}', {value}, {});\n", A + ts);
     }
-    for (u, i, kind, value) in [("bob", 1, "subgift", "1"), ("carol", 2, "raid", "1"), ("dave", 3, "follow", "1"), ("erin", 4, "message", "NULL")] {
-        sql += &format!("INSERT INTO user_signals VALUES ({A}, 'lacy', '{}', '{kind}', {value}, {});\n", old_hash(u, i), A + 50);
+    for (u, i, kind, value) in [
+        ("bob", 1, "subgift", "1"),
+        ("carol", 2, "raid", "1"),
+        ("dave", 3, "follow", "1"),
+        ("erin", 4, "message", "NULL"),
+    ] {
+        sql += &format!(
+            "INSERT INTO user_signals VALUES ({A}, 'lacy', '{}', '{kind}', {value}, {});\n",
+            old_hash(u, i),
+            A + 50
+        );
     }
     // Epoch B, #lacy: a root the old system made some other way (here: with "#lacy").
     let b_users = ["frank", "gina", "hank"];
@@ -95,7 +108,10 @@ async fn an_old_database_imports_with_its_roots_intact() {
 
     let store = Store::open(&to).await.unwrap();
     let a = store.sealed_epoch(A, "lacy").await.unwrap().expect("epoch A sealed");
-    assert_eq!((a.root.as_deref(), a.format_version, a.participants, a.claim_root), (Some(root_a[2..].to_lowercase().as_str()), 1, 5, None));
+    assert_eq!(
+        (a.root.as_deref(), a.format_version, a.participants, a.claim_root),
+        (Some(root_a[2..].to_lowercase().as_str()), 1, 5, None)
+    );
     let b = store.sealed_epoch(B, "lacy").await.unwrap().expect("epoch B sealed");
     assert_eq!((b.root.as_deref(), b.format_version, b.participants), (Some(root_b.as_str()), 0, 3));
     assert!(store.verify_digests().await.unwrap().is_empty());
@@ -133,7 +149,10 @@ async fn an_old_database_imports_with_its_roots_intact() {
     assert_eq!(number_after(&out[out.find("seals: ").unwrap()..], "seals:"), 2, "{out}");
 
     // Something that is not the old system's database is refused.
-    let (code, _, err) = chatseal(&["migrate", "--legacy", "--from", &to, "--to", &format!("sqlite://{}", dir.path().join("x.db").display())], &[]);
+    let (code, _, err) = chatseal(
+        &["migrate", "--legacy", "--from", &to, "--to", &format!("sqlite://{}", dir.path().join("x.db").display())],
+        &[],
+    );
     assert_eq!(code, 64, "{err}");
     assert!(err.contains("is not a database of the old system"), "{err}");
 }

@@ -21,11 +21,7 @@ const IGNORED_RAW: [(&str, &str); 6] = [
 ];
 
 pub(super) fn classify(message: Message, ctx: &ParseCtx) -> Line {
-    let Message {
-        tags,
-        prefix,
-        command,
-    } = message;
+    let Message { tags, prefix, command } = message;
     match command {
         Command::PRIVMSG(target, text) => privmsg(prefix, &target, &text, Tags::take(tags), ctx),
         Command::Raw(name, args) => raw(&name, &args, Tags::take(tags), ctx),
@@ -67,10 +63,7 @@ fn raw(name: &str, args: &[String], tags: Tags, ctx: &ParseCtx) -> Line {
         usernotice(args, tags, ctx)
     } else if is("ROOMSTATE") {
         match args.first().map(|t| channel_name(t)) {
-            Some(Ok(channel)) => Line::RoomState {
-                channel,
-                room_id: tags.room_id,
-            },
+            Some(Ok(channel)) => Line::RoomState { channel, room_id: tags.room_id },
             Some(Err(r)) => Line::Rejected(r),
             None => Line::Rejected(RejectReason::MissingChannel),
         }
@@ -86,10 +79,7 @@ fn raw(name: &str, args: &[String], tags: Tags, ctx: &ParseCtx) -> Line {
         Line::Ignored("numeric")
     } else if let Some((_, label)) = IGNORED_RAW.iter().find(|(n, _)| is(n)) {
         Line::Ignored(label)
-    } else if ["PRIVMSG", "NOTICE", "JOIN", "PART", "CAP"]
-        .iter()
-        .any(|n| is(n))
-    {
+    } else if ["PRIVMSG", "NOTICE", "JOIN", "PART", "CAP"].iter().any(|n| is(n)) {
         // A known command with the wrong number of arguments.
         Line::Rejected(RejectReason::Malformed)
     } else {

@@ -46,10 +46,7 @@ pub struct ParseCtx<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
     /// A participant action. `ts_fallback` says why the receive time replaced `tmi-sent-ts`.
-    Participant {
-        event: Event,
-        ts_fallback: Option<TsFallback>,
-    },
+    Participant { event: Event, ts_fallback: Option<TsFallback> },
     /// Excluded user, opted-out user, anonymous gift: counted, no event.
     Discarded(DiscardReason),
     /// `PING`: answer `PONG :<payload>`.
@@ -61,16 +58,9 @@ pub enum Line {
     /// The echo of our own JOIN: the join is confirmed.
     JoinConfirmed { channel: String },
     /// ROOMSTATE (also confirms the join); `room_id` is the channel's numeric id.
-    RoomState {
-        channel: String,
-        room_id: Option<String>,
-    },
+    RoomState { channel: String, room_id: Option<String> },
     /// NOTICE; `msg_id` such as `msg_channel_suspended` says why. `channel` is None for `*`.
-    Notice {
-        channel: Option<String>,
-        msg_id: Option<String>,
-        text: String,
-    },
+    Notice { channel: Option<String>, msg_id: Option<String>, text: String },
     /// `001`: registration succeeded.
     Welcome,
     /// `CAP * ACK`: our capabilities were granted.

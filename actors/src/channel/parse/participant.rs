@@ -35,17 +35,8 @@ pub(super) struct Tags {
 
 impl Tags {
     /// The keys read here; `slim` drops every other tag before irc-proto parses the line.
-    pub(super) const KEYS: [&'static str; 9] = [
-        "id",
-        "user-id",
-        "display-name",
-        "login",
-        "msg-id",
-        "bits",
-        "tmi-sent-ts",
-        "room-id",
-        "source-room-id",
-    ];
+    pub(super) const KEYS: [&'static str; 9] =
+        ["id", "user-id", "display-name", "login", "msg-id", "bits", "tmi-sent-ts", "room-id", "source-room-id"];
 
     pub(super) fn take(tags: Option<Vec<Tag>>) -> Tags {
         let mut out = Tags::default();
@@ -70,9 +61,7 @@ impl Tags {
 
 /// Is `name` a plausible Twitch login: 1..=64 bytes of `[A-Za-z0-9_]`.
 fn is_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= MAX_NAME_LEN
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    !name.is_empty() && name.len() <= MAX_NAME_LEN && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// The lowercase channel login of a `#channel` target.
@@ -115,9 +104,7 @@ pub(super) fn timestamp(tag: Option<&str>, ctx: &ParseCtx) -> Result<(i64, Optio
     let local = ctx.recv_ms.div_euclid(1000);
     Ok(match tag.map(str::parse::<i64>) {
         Some(Ok(ms)) if !SANE_TS_MS.contains(&ms) => return Err(RejectReason::BadTimestamp),
-        Some(Ok(ms)) if ms.abs_diff(ctx.recv_ms) <= ctx.max_skew_ms.unsigned_abs() => {
-            (ms.div_euclid(1000), None)
-        }
+        Some(Ok(ms)) if ms.abs_diff(ctx.recv_ms) <= ctx.max_skew_ms.unsigned_abs() => (ms.div_euclid(1000), None),
         Some(Ok(_)) => (local, Some(TsFallback::Skewed)),
         Some(Err(_)) | None => (local, Some(TsFallback::Missing)),
     })
@@ -143,14 +130,7 @@ pub fn content_key(channel: &str, login: &str, tmi_sent_ts: &str, text: &str) ->
 }
 
 /// Applies exclusion and opt-out to a checked login, then builds the event.
-pub(super) fn admit(
-    login: String,
-    channel: String,
-    tags: Tags,
-    counts: Counts,
-    text: &str,
-    ctx: &ParseCtx,
-) -> Line {
+pub(super) fn admit(login: String, channel: String, tags: Tags, counts: Counts, text: &str, ctx: &ParseCtx) -> Line {
     // First: a copy counts nobody here, and it must never reach the dedup of message ids (a
     // copy may carry the original's `id`), so it is dropped before anything else looks at it.
     if is_shared_chat_copy(&tags) {
@@ -203,10 +183,6 @@ pub(super) fn privmsg(prefix: Option<Prefix>, target: &str, text: &str, tags: Ta
         Some(Ok(b)) if b >= 0 => b,
         Some(_) => return Line::Rejected(RejectReason::BadTag),
     };
-    let counts = Counts {
-        message: 1,
-        bits,
-        ..Counts::default()
-    };
+    let counts = Counts { message: 1, bits, ..Counts::default() };
     admit(login, channel, tags, counts, text, ctx)
 }

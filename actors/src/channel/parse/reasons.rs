@@ -91,12 +91,8 @@ impl RejectReason {
 
 impl DiscardReason {
     /// Every reason, for pre-registering metric label values.
-    pub const ALL: [DiscardReason; 4] = [
-        DiscardReason::Excluded,
-        DiscardReason::OptedOut,
-        DiscardReason::AnonymousGift,
-        DiscardReason::SharedChatCopy,
-    ];
+    pub const ALL: [DiscardReason; 4] =
+        [DiscardReason::Excluded, DiscardReason::OptedOut, DiscardReason::AnonymousGift, DiscardReason::SharedChatCopy];
 }
 
 /// Why a participant line's `tmi-sent-ts` was replaced by the local receive time.

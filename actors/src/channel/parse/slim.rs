@@ -40,28 +40,18 @@ mod tests {
 
     #[test]
     fn keeps_only_used_tags_in_order() {
-        let line =
-            r"@badges=a/1;id=x;color=#fff;display-name=A\sB;user-id=7;flags= :a!a@a PRIVMSG #c :hi";
-        assert_eq!(
-            keep_used_tags(line),
-            r"@id=x;display-name=A\sB;user-id=7 :a!a@a PRIVMSG #c :hi"
-        );
+        let line = r"@badges=a/1;id=x;color=#fff;display-name=A\sB;user-id=7;flags= :a!a@a PRIVMSG #c :hi";
+        assert_eq!(keep_used_tags(line), r"@id=x;display-name=A\sB;user-id=7 :a!a@a PRIVMSG #c :hi");
     }
 
     #[test]
     fn no_used_tags_drops_the_tag_section() {
-        assert_eq!(
-            keep_used_tags("@badges=;color= :tmi.twitch.tv CLEARCHAT #c"),
-            ":tmi.twitch.tv CLEARCHAT #c"
-        );
+        assert_eq!(keep_used_tags("@badges=;color= :tmi.twitch.tv CLEARCHAT #c"), ":tmi.twitch.tv CLEARCHAT #c");
     }
 
     #[test]
     fn lines_without_tags_are_borrowed() {
-        assert!(matches!(
-            keep_used_tags("PING :x"),
-            Cow::Borrowed("PING :x")
-        ));
+        assert!(matches!(keep_used_tags("PING :x"), Cow::Borrowed("PING :x")));
     }
 
     #[test]

@@ -34,9 +34,8 @@ pub(super) fn check(line: &str) -> Result<&str, RejectReason> {
 /// Does `bytes` hold a NUL, CR or LF? A fold over `u8` without early exit, so that the
 /// compiler vectorises it (`any`, or a fold over `bool`, stay a byte-by-byte loop).
 fn has_forbidden_byte(bytes: &[u8]) -> bool {
-    let seen = bytes.iter().fold(0u8, |seen, &b| {
-        seen | u8::from(b == b'\0') | u8::from(b == b'\r') | u8::from(b == b'\n')
-    });
+    let seen =
+        bytes.iter().fold(0u8, |seen, &b| seen | u8::from(b == b'\0') | u8::from(b == b'\r') | u8::from(b == b'\n'));
     seen != 0
 }
 
@@ -51,9 +50,7 @@ fn non_empty_word(s: &str) -> Result<&str, RejectReason> {
 /// An IRC command: letters, or a three-digit numeric reply.
 fn is_command_word(word: &str) -> bool {
     let bytes = word.as_bytes();
-    let letters = !bytes.is_empty()
-        && bytes.len() <= MAX_COMMAND_LEN
-        && bytes.iter().all(u8::is_ascii_alphabetic);
+    let letters = !bytes.is_empty() && bytes.len() <= MAX_COMMAND_LEN && bytes.iter().all(u8::is_ascii_alphabetic);
     let numeric = bytes.len() == 3 && bytes.iter().all(u8::is_ascii_digit);
     letters || numeric
 }

@@ -102,7 +102,12 @@ fn every_tree_shape_verifies_and_matches_the_seal() {
             // Each entry's proofs fold with the on-chain rule (checked here independently too).
             for e in doc["entries"].as_array().unwrap() {
                 let leaf = crate::sealer::merkle::parse_hash(e["leaf"].as_str().unwrap()).unwrap();
-                let proof: Vec<_> = e["proof"].as_array().unwrap().iter().map(|p| crate::sealer::merkle::parse_hash(p.as_str().unwrap()).unwrap()).collect();
+                let proof: Vec<_> = e["proof"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|p| crate::sealer::merkle::parse_hash(p.as_str().unwrap()).unwrap())
+                    .collect();
                 assert!(verify(&v.root, &leaf, &proof));
             }
         }
@@ -114,7 +119,10 @@ fn the_header_carries_counts_total_dataset_hash_and_the_cap() {
     let (_, text) = bundle(10, Some(7), &[], &ProgramLimits::default());
     let doc: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(doc["format"], FORMAT);
-    assert_eq!((doc["participants"].as_u64(), doc["claim_count"].as_u64(), doc["claim_cut"].as_u64()), (Some(10), Some(7), Some(3)));
+    assert_eq!(
+        (doc["participants"].as_u64(), doc["claim_count"].as_u64(), doc["claim_cut"].as_u64()),
+        (Some(10), Some(7), Some(3))
+    );
     let entries = doc["entries"].as_array().unwrap();
     let total: u128 = entries[..7].iter().map(|e| e["amount"].as_str().unwrap().parse::<u128>().unwrap()).sum();
     assert_eq!(doc["total_amount"].as_str().unwrap(), total.to_string());
@@ -122,11 +130,23 @@ fn the_header_carries_counts_total_dataset_hash_and_the_cap() {
         assert!(e["amount"].is_null() && e["claim_leaf"].is_null() && e["claim_proof"].is_null(), "{e}");
         assert!(e["login"].is_string() && e["id"].is_string(), "a cut participant is still named: {e}");
     }
-    let leaves: Vec<u8> = entries[..7].iter().flat_map(|e| crate::sealer::merkle::parse_hash(e["claim_leaf"].as_str().unwrap()).unwrap()).collect();
-    assert_eq!(doc["dataset_hash"].as_str().unwrap(), format!("0x{}", ::hex::encode(crate::sealer::merkle::keccak256(&leaves))));
+    let leaves: Vec<u8> = entries[..7]
+        .iter()
+        .flat_map(|e| crate::sealer::merkle::parse_hash(e["claim_leaf"].as_str().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        doc["dataset_hash"].as_str().unwrap(),
+        format!("0x{}", ::hex::encode(crate::sealer::merkle::keccak256(&leaves)))
+    );
     assert_eq!(doc["max_proof_len"], 4);
     assert!(doc["warnings"][0].as_str().unwrap().starts_with("claim_cut:"), "{doc}");
-    let claim = MerkleTree::build(entries[..7].iter().map(|e| crate::sealer::merkle::parse_hash(e["claim_leaf"].as_str().unwrap()).unwrap()).collect()).unwrap();
+    let claim = MerkleTree::build(
+        entries[..7]
+            .iter()
+            .map(|e| crate::sealer::merkle::parse_hash(e["claim_leaf"].as_str().unwrap()).unwrap())
+            .collect(),
+    )
+    .unwrap();
     assert_eq!(doc["claim_root"].as_str().unwrap(), format!("0x{}", ::hex::encode(claim.root())));
 }
 
@@ -155,7 +175,9 @@ fn a_changed_value_in_any_entry_field_names_that_entry() {
             let tampered: Vec<Value> = match &value {
                 Value::Null => continue,
                 Value::Number(n) => vec![Value::from(n.as_u64().unwrap() ^ 1)],
-                Value::String(s) => (0..s.len()).step_by(7).chain([s.len() - 1]).map(|at| Value::from(flip_char(s, at))).collect(),
+                Value::String(s) => {
+                    (0..s.len()).step_by(7).chain([s.len() - 1]).map(|at| Value::from(flip_char(s, at))).collect()
+                }
                 Value::Array(a) => (0..a.len())
                     .flat_map(|k| {
                         let s = a[k].as_str().unwrap().to_string();
@@ -254,7 +276,13 @@ fn wrong_header_values_are_caught() {
     }
     // With a hidden claim entry the total can only be bounded from below.
     let (_, text) = bundle(9, None, &[1], &ProgramLimits::default());
-    let known: u128 = serde_json::from_str::<Value>(&text).unwrap()["entries"].as_array().unwrap().iter().filter_map(|e| e["amount"].as_str()).map(|a| a.parse::<u128>().unwrap()).sum();
+    let known: u128 = serde_json::from_str::<Value>(&text).unwrap()["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["amount"].as_str())
+        .map(|a| a.parse::<u128>().unwrap())
+        .sum();
     let low = edited(&text, |v| v["total_amount"] = Value::from((known - 1).to_string()));
     assert!(matches!(check(&low), Err(VerifyError::Invalid { entry: None, .. })));
 }
@@ -280,7 +308,14 @@ fn the_program_limits_are_checked_when_given() {
 #[test]
 fn malformed_input_is_told_apart_from_an_invalid_bundle() {
     let (_, text) = bundle(3, None, &[], &ProgramLimits::default());
-    for bad in [String::new(), "{".into(), "[]".into(), text.replace(FORMAT, "chatseal-bundle-2"), text.replace("\"index\":1", "\"index\":\"1\""), text.replace("\"claim_count\"", "\"claims\"")] {
+    for bad in [
+        String::new(),
+        "{".into(),
+        "[]".into(),
+        text.replace(FORMAT, "chatseal-bundle-2"),
+        text.replace("\"index\":1", "\"index\":\"1\""),
+        text.replace("\"claim_count\"", "\"claims\""),
+    ] {
         assert!(matches!(check(&bad), Err(VerifyError::Malformed(_))), "{:?}", check(&bad));
     }
     let truncated = &text[..text.len() / 2];
@@ -297,4 +332,3 @@ fn warnings_reach_the_bundle() {
     assert_eq!(v.warnings, b.warnings());
     assert!(v.warnings[0].contains("participation proofs are 5 nodes"), "{:?}", v.warnings);
 }
-

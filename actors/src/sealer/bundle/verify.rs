@@ -102,7 +102,9 @@ struct Kept {
 
 /// `0x` + 64 lowercase hex: the only form a bundle writes (any other spelling is a changed byte).
 fn canonical_hash(what: &str, s: &str) -> Result<Hash32, String> {
-    let digits = s.strip_prefix("0x").filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
+    let digits = s
+        .strip_prefix("0x")
+        .filter(|d| d.len() == 64 && d.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)));
     let Some(digits) = digits else {
         return Err(format!("{what} {s:?} is not 0x + 64 lowercase hex digits"));
     };
@@ -173,11 +175,9 @@ impl Kept {
             },
             (None, None, None) if raw.amount.is_none() => None,
             _ => {
-                note(Err(
-                    "carries some of login, user_hash, amount and id but not all of login, user_hash and id \
+                note(Err("carries some of login, user_hash, amount and id but not all of login, user_hash and id \
                      (a named entry has all three; an opted-out user's entry none)"
-                        .into(),
-                ));
+                    .into()));
                 None
             }
         };
@@ -274,10 +274,24 @@ pub fn verify_bundle(reader: impl Read, limits: &ProgramLimits) -> Result<Verifi
         match &e.named {
             Some(n) => {
                 if n.login != n.login.to_ascii_lowercase() || user_hash(&n.login) != n.user_hash {
-                    return Err(bad(i, format!("user_hash 0x{} is not keccak256 of the lowercase login {:?}", ::hex::encode(n.user_hash), n.login)));
+                    return Err(bad(
+                        i,
+                        format!(
+                            "user_hash 0x{} is not keccak256 of the lowercase login {:?}",
+                            ::hex::encode(n.user_hash),
+                            n.login
+                        ),
+                    ));
                 }
                 if participation_leaf(&n.user_hash, channel, epoch) != e.part.leaf {
-                    return Err(bad(i, format!("leaf 0x{} is not the participation leaf of {:?} in #{channel} at epoch {epoch}", ::hex::encode(e.part.leaf), n.login)));
+                    return Err(bad(
+                        i,
+                        format!(
+                            "leaf 0x{} is not the participation leaf of {:?} in #{channel} at epoch {epoch}",
+                            ::hex::encode(e.part.leaf),
+                            n.login
+                        ),
+                    ));
                 }
                 let want_id = claim_id(channel, &n.login);
                 if n.id != want_id {
@@ -286,7 +300,14 @@ pub fn verify_bundle(reader: impl Read, limits: &ProgramLimits) -> Result<Verifi
                 match (e.claim, n.amount) {
                     (Some(c), Some(amount)) => {
                         if claim_leaf(i as u32, amount, &n.id) != c.leaf {
-                            return Err(bad(i, format!("claim_leaf 0x{} is not the claim leaf of index {i}, amount {amount}, id {:?}", ::hex::encode(c.leaf), n.id)));
+                            return Err(bad(
+                                i,
+                                format!(
+                                    "claim_leaf 0x{} is not the claim leaf of index {i}, amount {amount}, id {:?}",
+                                    ::hex::encode(c.leaf),
+                                    n.id
+                                ),
+                            ));
                         }
                         known_total += u128::from(amount);
                     }
@@ -302,30 +323,54 @@ pub fn verify_bundle(reader: impl Read, limits: &ProgramLimits) -> Result<Verifi
         }
         let len = e.part.len.max(e.claim.map_or(0, |c| c.len));
         if let Some(max) = limits.max_proof_len.filter(|m| (len as u64) > *m) {
-            return Err(bad(i, format!("a proof of {len} nodes is longer than the program allows (--max-proof-len {max})")));
+            return Err(bad(
+                i,
+                format!("a proof of {len} nodes is longer than the program allows (--max-proof-len {max})"),
+            ));
         }
     }
 
     // Pass 2, against the trees the entries rebuild.
-    let tree = MerkleTree::build(entries.iter().map(|e| e.part.leaf).collect()).ok_or_else(|| bad_header("no leaves"))?;
+    let tree =
+        MerkleTree::build(entries.iter().map(|e| e.part.leaf).collect()).ok_or_else(|| bad_header("no leaves"))?;
     let claim_tree = MerkleTree::build(entries[..claims].iter().filter_map(|e| e.claim.map(|c| c.leaf)).collect())
         .ok_or_else(|| bad_header("no entry has a claim leaf: the claim tree is empty"))?;
     // When every proof folds to the rebuilt root and that differs from the header's, the header
     // is what changed; otherwise the entry whose proof does not fold is.
     if tree.root() != root && entries.iter().all(|e| e.part.fold == tree.root()) {
-        return Err(bad_header(format!("root {} is not the root the entries rebuild, 0x{}", raw.root, ::hex::encode(tree.root()))));
+        return Err(bad_header(format!(
+            "root {} is not the root the entries rebuild, 0x{}",
+            raw.root,
+            ::hex::encode(tree.root())
+        )));
     }
-    if claim_tree.root() != claim_root && entries[..claims].iter().all(|e| e.claim.is_some_and(|c| c.fold == claim_tree.root())) {
-        return Err(bad_header(format!("claim_root {} is not the root the claim entries rebuild, 0x{}", raw.claim_root, ::hex::encode(claim_tree.root()))));
+    if claim_tree.root() != claim_root
+        && entries[..claims].iter().all(|e| e.claim.is_some_and(|c| c.fold == claim_tree.root()))
+    {
+        return Err(bad_header(format!(
+            "claim_root {} is not the root the claim entries rebuild, 0x{}",
+            raw.claim_root,
+            ::hex::encode(claim_tree.root())
+        )));
     }
     // Each proof must fold to the header's root (a changed leaf or node shows in its own entry)
     // before the proofs are compared with the rebuilt trees (a moved entry shows where it landed).
     for (i, e) in entries.iter().enumerate() {
         if e.part.fold != root {
-            return Err(bad(i, format!("proof of leaf 0x{} does not fold to the root {}", ::hex::encode(e.part.leaf), raw.root)));
+            return Err(bad(
+                i,
+                format!("proof of leaf 0x{} does not fold to the root {}", ::hex::encode(e.part.leaf), raw.root),
+            ));
         }
         if let Some(c) = e.claim.filter(|c| c.fold != claim_root) {
-            return Err(bad(i, format!("claim_proof of claim leaf 0x{} does not fold to the claim_root {}", ::hex::encode(c.leaf), raw.claim_root)));
+            return Err(bad(
+                i,
+                format!(
+                    "claim_proof of claim leaf 0x{} does not fold to the claim_root {}",
+                    ::hex::encode(c.leaf),
+                    raw.claim_root
+                ),
+            ));
         }
     }
     let mut longest = 0usize;
@@ -334,7 +379,10 @@ pub fn verify_bundle(reader: impl Read, limits: &ProgramLimits) -> Result<Verifi
             return Err(bad(i, format!("proof is not the proof of index {i} in the tree the entries rebuild (an entry moved or was renumbered)")));
         }
         if e.claim.is_some_and(|c| c.digest != digest_of(&claim_tree, i)) {
-            return Err(bad(i, format!("claim_proof is not the proof of index {i} in the claim tree the entries rebuild")));
+            return Err(bad(
+                i,
+                format!("claim_proof is not the proof of index {i} in the claim tree the entries rebuild"),
+            ));
         }
         longest = longest.max(e.part.len.max(e.claim.map_or(0, |c| c.len)));
     }
@@ -356,24 +404,41 @@ pub fn verify_bundle(reader: impl Read, limits: &ProgramLimits) -> Result<Verifi
         _ => return Err(bad_header(format!("total_amount {:?} is not a canonical decimal", raw.total_amount))),
     };
     if hidden_claims == 0 && total != known_total {
-        return Err(bad_header(format!("total_amount {total} is not the sum of the claim tree's amounts, {known_total}")));
+        return Err(bad_header(format!(
+            "total_amount {total} is not the sum of the claim tree's amounts, {known_total}"
+        )));
     }
     if hidden_claims > 0 && total < known_total {
-        return Err(bad_header(format!("total_amount {total} is below the sum of the named claim amounts alone, {known_total}")));
+        return Err(bad_header(format!(
+            "total_amount {total} is below the sum of the named claim amounts alone, {known_total}"
+        )));
     }
     let dataset = keccak256(&claim_tree.leaves().concat());
     if head("dataset_hash", &raw.dataset_hash)? != dataset {
-        return Err(bad_header(format!("dataset_hash {} is not keccak256 of the claim leaves, 0x{}", raw.dataset_hash, ::hex::encode(dataset))));
+        return Err(bad_header(format!(
+            "dataset_hash {} is not keccak256 of the claim leaves, 0x{}",
+            raw.dataset_hash,
+            ::hex::encode(dataset)
+        )));
     }
     let key = channel_key(channel);
     if head("channel_key", &raw.channel_key)? != key || channel != channel.to_ascii_lowercase() {
-        return Err(bad_header(format!("channel_key {} is not keccak256(\"twitch:\" + {channel:?}), 0x{}", raw.channel_key, ::hex::encode(key))));
+        return Err(bad_header(format!(
+            "channel_key {} is not keccak256(\"twitch:\" + {channel:?}), 0x{}",
+            raw.channel_key,
+            ::hex::encode(key)
+        )));
     }
     if raw.max_proof_len != longest as u64 {
-        return Err(bad_header(format!("max_proof_len {} but the longest proof has {longest} nodes", raw.max_proof_len)));
+        return Err(bad_header(format!(
+            "max_proof_len {} but the longest proof has {longest} nodes",
+            raw.max_proof_len
+        )));
     }
     if let Some(max) = limits.max_claim_leaves.filter(|m| claims as u64 > *m) {
-        return Err(bad_header(format!("the claim tree holds {claims} claims, more than the program allows (--max-claims {max})")));
+        return Err(bad_header(format!(
+            "the claim tree holds {claims} claims, more than the program allows (--max-claims {max})"
+        )));
     }
     Ok(Verified {
         epoch,

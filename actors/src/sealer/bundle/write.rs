@@ -67,13 +67,18 @@ impl Bundle {
             return Err(BundleError::Legacy { epoch, channel });
         }
         if rows.len() as i64 != seal.participants {
-            return Err(damaged(format!("{} sealed rows for a seal of {} participants", rows.len(), seal.participants)));
+            return Err(damaged(format!(
+                "{} sealed rows for a seal of {} participants",
+                rows.len(),
+                seal.participants
+            )));
         }
         if seal.claim_cut < 0 || seal.claim_cut >= seal.participants {
             return Err(damaged(format!("claim cut {} of {} participants", seal.claim_cut, seal.participants)));
         }
         let claims = (seal.participants - seal.claim_cut) as usize;
-        let parse = |what: &str, i: usize, h: &str| parse_hash(h).map_err(|e| damaged(format!("{what} of index {i}: {e}")));
+        let parse =
+            |what: &str, i: usize, h: &str| parse_hash(h).map_err(|e| damaged(format!("{what} of index {i}: {e}")));
         let mut leaves = Vec::with_capacity(rows.len());
         let mut claim_leaves = Vec::with_capacity(claims);
         let mut parsed = Vec::with_capacity(rows.len());

@@ -21,14 +21,7 @@ pub struct CentiWeights {
 
 impl Default for CentiWeights {
     fn default() -> Self {
-        CentiWeights {
-            presence: 100,
-            sub: 1000,
-            resub: 1000,
-            gift: 500,
-            bits: 1,
-            raid: 10,
-        }
+        CentiWeights { presence: 100, sub: 1000, resub: 1000, gift: 500, bits: 1, raid: 10 }
     }
 }
 
@@ -50,21 +43,13 @@ pub enum AmountError {
         "claim weight overflows u128 at signal `{signal}` (sum {sum} × centi-weight {weight}); \
          lower the `{signal}` weight in the configuration"
     )]
-    WeightOverflow {
-        signal: &'static str,
-        sum: u64,
-        weight: u64,
-    },
+    WeightOverflow { signal: &'static str, sum: u64, weight: u64 },
     /// The amount in base units does not fit a u64.
     #[error(
         "claim amount does not fit u64: centiweight {centiweight} × reward_per_weight \
          {reward_per_weight} × 10^{decimals} / 100; lower reward_per_weight or decimals"
     )]
-    AmountOverflow {
-        centiweight: u128,
-        reward_per_weight: u64,
-        decimals: u32,
-    },
+    AmountOverflow { centiweight: u128, reward_per_weight: u64, decimals: u32 },
 }
 
 /// Weight in hundredths: `presence + Σ weight_signal × sum_signal`, checked in u128.
@@ -79,12 +64,7 @@ pub fn centiweight(w: &CentiWeights, s: &SignalSums) -> Result<u128, AmountError
     ];
     terms.iter().try_fold(0u128, |acc, &(signal, sum, weight)| {
         // u64 × u64 always fits u128; only the running sum can overflow.
-        acc.checked_add(u128::from(sum) * u128::from(weight))
-            .ok_or(AmountError::WeightOverflow {
-                signal,
-                sum,
-                weight,
-            })
+        acc.checked_add(u128::from(sum) * u128::from(weight)).ok_or(AmountError::WeightOverflow { signal, sum, weight })
     })
 }
 
@@ -97,22 +77,14 @@ pub fn claim_amount(
     decimals: u32,
 ) -> Result<u64, AmountError> {
     let cw = centiweight(w, s)?;
-    let overflow = AmountError::AmountOverflow {
-        centiweight: cw,
-        reward_per_weight,
-        decimals,
-    };
-    let base = cw
-        .checked_mul(u128::from(reward_per_weight))
-        .ok_or_else(|| overflow.clone())?;
+    let overflow = AmountError::AmountOverflow { centiweight: cw, reward_per_weight, decimals };
+    let base = cw.checked_mul(u128::from(reward_per_weight)).ok_or_else(|| overflow.clone())?;
     if base == 0 {
         return Ok(0);
     }
     // base ≥ 1: if 10^decimals or the product leaves u128, the amount cannot fit a u64 either.
-    let numerator = 10u128
-        .checked_pow(decimals)
-        .and_then(|scale| base.checked_mul(scale))
-        .ok_or_else(|| overflow.clone())?;
+    let numerator =
+        10u128.checked_pow(decimals).and_then(|scale| base.checked_mul(scale)).ok_or_else(|| overflow.clone())?;
     let quotient = numerator / 100 + u128::from(numerator % 100 >= 50);
     u64::try_from(quotient).map_err(|_| overflow)
 }

@@ -43,10 +43,7 @@ pub fn parse_hash(s: &str) -> Result<Hash32, HashParseError> {
     let mut out = [0u8; 32];
     let mut high = None;
     for (i, ch) in digits.chars().enumerate() {
-        let nibble = ch.to_digit(16).ok_or(HashParseError::NonHex {
-            ch,
-            position: prefix_len + i,
-        })? as u8;
+        let nibble = ch.to_digit(16).ok_or(HashParseError::NonHex { ch, position: prefix_len + i })? as u8;
         match high.take() {
             None => high = Some(nibble),
             Some(hi) => out[i / 2] = (hi << 4) | nibble,

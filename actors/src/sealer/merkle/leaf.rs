@@ -38,10 +38,5 @@ pub fn claim_leaf(index: u32, amount: u64, id: &str) -> Hash32 {
 /// Wallet-bound claim leaf: `keccak256(claimer pubkey ‖ index u32 LE ‖ amount u64 LE ‖ id)`.
 /// Only for participants whose wallet is known.
 pub fn wallet_claim_leaf(claimer: &Hash32, index: u32, amount: u64, id: &str) -> Hash32 {
-    keccak256_parts(&[
-        claimer,
-        &index.to_le_bytes(),
-        &amount.to_le_bytes(),
-        id.as_bytes(),
-    ])
+    keccak256_parts(&[claimer, &index.to_le_bytes(), &amount.to_le_bytes(), id.as_bytes()])
 }

@@ -12,9 +12,7 @@ mod tree;
 pub use claim::{centiweight, claim_amount, AmountError, CentiWeights, SignalSums};
 pub use hash::{hash_pair, keccak256, Hash32};
 pub use hex::{parse_hash, to_hex, to_hex0x, HashParseError};
-pub use leaf::{
-    channel_key, claim_id, claim_leaf, participation_leaf, user_hash, wallet_claim_leaf,
-};
+pub use leaf::{channel_key, claim_id, claim_leaf, participation_leaf, user_hash, wallet_claim_leaf};
 pub use tree::{verify, MerkleTree};
 
 #[cfg(test)]

@@ -9,17 +9,7 @@ const DEFAULT_DECIMALS: u32 = 9;
 #[test]
 fn default_weights_match_spec() {
     let w = CentiWeights::default();
-    assert_eq!(
-        w,
-        CentiWeights {
-            presence: 100,
-            sub: 1000,
-            resub: 1000,
-            gift: 500,
-            bits: 1,
-            raid: 10
-        }
-    );
+    assert_eq!(w, CentiWeights { presence: 100, sub: 1000, resub: 1000, gift: 500, bits: 1, raid: 10 });
 }
 
 #[test]
@@ -28,55 +18,33 @@ fn presence_only_with_defaults() {
     let s = SignalSums::default();
     assert_eq!(centiweight(&w, &s), Ok(100));
     // weight 1 × 80 × 10^9
-    assert_eq!(
-        claim_amount(&w, &s, DEFAULT_REWARD, DEFAULT_DECIMALS),
-        Ok(80_000_000_000)
-    );
+    assert_eq!(claim_amount(&w, &s, DEFAULT_REWARD, DEFAULT_DECIMALS), Ok(80_000_000_000));
 }
 
 #[test]
 fn one_sub_and_250_bits_with_defaults_is_exact() {
     let w = CentiWeights::default();
-    let s = SignalSums {
-        sub: 1,
-        bits: 250,
-        ..SignalSums::default()
-    };
+    let s = SignalSums { sub: 1, bits: 250, ..SignalSums::default() };
     // weight = 1 + 10 + 2.5 = 13.5 → 13.5 × 80 × 10^9
     assert_eq!(centiweight(&w, &s), Ok(1350));
-    assert_eq!(
-        claim_amount(&w, &s, DEFAULT_REWARD, DEFAULT_DECIMALS),
-        Ok(1_080_000_000_000)
-    );
+    assert_eq!(claim_amount(&w, &s, DEFAULT_REWARD, DEFAULT_DECIMALS), Ok(1_080_000_000_000));
 }
 
 #[test]
 fn every_signal_counts_with_defaults() {
     let w = CentiWeights::default();
-    let s = SignalSums {
-        sub: 1,
-        resub: 2,
-        gift: 3,
-        bits: 7,
-        raid: 4,
-    };
+    let s = SignalSums { sub: 1, resub: 2, gift: 3, bits: 7, raid: 4 };
     // 100 + 1000 + 2000 + 1500 + 7 + 40
     assert_eq!(centiweight(&w, &s), Ok(4647));
     // 46.47 × 80 × 10^9 = 3_717_600_000_000
-    assert_eq!(
-        claim_amount(&w, &s, DEFAULT_REWARD, DEFAULT_DECIMALS),
-        Ok(3_717_600_000_000)
-    );
+    assert_eq!(claim_amount(&w, &s, DEFAULT_REWARD, DEFAULT_DECIMALS), Ok(3_717_600_000_000));
 }
 
 #[test]
 fn inexact_amounts_round_half_up() {
     let w = CentiWeights::default();
     let amount = |bits| {
-        let s = SignalSums {
-            bits,
-            ..SignalSums::default()
-        };
+        let s = SignalSums { bits, ..SignalSums::default() };
         claim_amount(&w, &s, 1, 0)
     };
     assert_eq!(amount(49), Ok(1)); // 1.49 → 1
@@ -96,62 +64,24 @@ fn amount_overflow_is_an_error_not_a_wrap() {
     let w = CentiWeights::default();
     let s = SignalSums::default();
     let err = claim_amount(&w, &s, u64::MAX, DEFAULT_DECIMALS).unwrap_err();
-    assert_eq!(
-        err,
-        AmountError::AmountOverflow {
-            centiweight: 100,
-            reward_per_weight: u64::MAX,
-            decimals: 9
-        }
-    );
-    assert!(
-        err.to_string()
-            .contains("lower reward_per_weight or decimals"),
-        "{err}"
-    );
+    assert_eq!(err, AmountError::AmountOverflow { centiweight: 100, reward_per_weight: u64::MAX, decimals: 9 });
+    assert!(err.to_string().contains("lower reward_per_weight or decimals"), "{err}");
     // 10^39 exceeds u128 itself.
-    assert!(matches!(
-        claim_amount(&w, &s, 1, 39),
-        Err(AmountError::AmountOverflow { decimals: 39, .. })
-    ));
+    assert!(matches!(claim_amount(&w, &s, 1, 39), Err(AmountError::AmountOverflow { decimals: 39, .. })));
     // Largest fitting value: u64::MAX exactly (presence only, 1 × u64::MAX × 10^0).
     assert_eq!(claim_amount(&w, &s, u64::MAX, 0), Ok(u64::MAX));
 }
 
 #[test]
 fn weight_overflow_is_an_error() {
-    let w = CentiWeights {
-        presence: u64::MAX,
-        sub: u64::MAX,
-        resub: u64::MAX,
-        ..CentiWeights::default()
-    };
-    let s = SignalSums {
-        sub: u64::MAX,
-        resub: u64::MAX,
-        ..SignalSums::default()
-    };
+    let w = CentiWeights { presence: u64::MAX, sub: u64::MAX, resub: u64::MAX, ..CentiWeights::default() };
+    let s = SignalSums { sub: u64::MAX, resub: u64::MAX, ..SignalSums::default() };
     let err = centiweight(&w, &s).unwrap_err();
-    assert!(
-        matches!(
-            err,
-            AmountError::WeightOverflow {
-                signal: "resub",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    assert!(matches!(err, AmountError::WeightOverflow { signal: "resub", .. }), "{err}");
 }
 
 #[test]
 fn weights_deserialize_with_defaults_for_missing_fields() {
     let w: CentiWeights = serde_json::from_str(r#"{"bits": 2}"#).expect("valid json");
-    assert_eq!(
-        w,
-        CentiWeights {
-            bits: 2,
-            ..CentiWeights::default()
-        }
-    );
+    assert_eq!(w, CentiWeights { bits: 2, ..CentiWeights::default() });
 }

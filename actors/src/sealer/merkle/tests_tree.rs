@@ -7,9 +7,7 @@ use sha3::{Digest, Keccak256};
 
 /// Distinct, deterministic leaves.
 fn leaves(n: usize) -> Vec<Hash32> {
-    (0..n)
-        .map(|i| keccak256(format!("leaf-{i}").as_bytes()))
-        .collect()
+    (0..n).map(|i| keccak256(format!("leaf-{i}").as_bytes())).collect()
 }
 
 /// Reference root, written from the spec without the module's helpers: pair left to right,
@@ -78,28 +76,16 @@ fn every_proof_verifies_and_tampering_fails_for_sizes_1_to_33() {
             let proof = tree.proof(i).expect("index in range");
             assert_eq!(proof.len(), expected_depth, "size {n} index {i}");
             assert!(verify(&root, leaf, &proof), "size {n} index {i}");
-            assert!(
-                !verify(&root, &flip(*leaf, i), &proof),
-                "flipped leaf, size {n} index {i}"
-            );
-            assert!(
-                !verify(&flip(root, i + 7), leaf, &proof),
-                "flipped root, size {n} index {i}"
-            );
+            assert!(!verify(&root, &flip(*leaf, i), &proof), "flipped leaf, size {n} index {i}");
+            assert!(!verify(&flip(root, i + 7), leaf, &proof), "flipped root, size {n} index {i}");
             for k in 0..proof.len() {
                 let mut tampered = proof.clone();
                 tampered[k] = flip(tampered[k], i + k);
-                assert!(
-                    !verify(&root, leaf, &tampered),
-                    "flipped proof[{k}], size {n} index {i}"
-                );
+                assert!(!verify(&root, leaf, &tampered), "flipped proof[{k}], size {n} index {i}");
             }
             for j in (0..n).filter(|&j| j != i) {
                 let other = tree.proof(j).expect("index in range");
-                assert!(
-                    !verify(&root, leaf, &other),
-                    "proof of {j} for leaf {i}, size {n}"
-                );
+                assert!(!verify(&root, leaf, &other), "proof of {j} for leaf {i}, size {n}");
             }
         }
     }

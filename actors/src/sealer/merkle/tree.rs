@@ -36,11 +36,7 @@ impl MerkleTree {
     /// The root; equal to the only leaf for a one-leaf tree.
     pub fn root(&self) -> Hash32 {
         // `build` guarantees at least one level, and the last level holds exactly one node.
-        self.levels
-            .last()
-            .and_then(|top| top.first())
-            .copied()
-            .unwrap_or_default()
+        self.levels.last().and_then(|top| top.first()).copied().unwrap_or_default()
     }
 
     /// Number of leaves (always at least 1).
@@ -55,10 +51,7 @@ impl MerkleTree {
 
     /// The leaf at `index`, or `None` past the end.
     pub fn leaf(&self, index: usize) -> Option<Hash32> {
-        self.levels
-            .first()
-            .and_then(|leaves| leaves.get(index))
-            .copied()
+        self.levels.first().and_then(|leaves| leaves.get(index)).copied()
     }
 
     /// All leaves in tree order.
@@ -92,8 +85,6 @@ impl MerkleTree {
 /// The on-chain fold: `h = leaf`; for each sibling `s`, `h = keccak256(min(h,s) ‖ max(h,s))`;
 /// accepts iff `h == root`.
 pub fn verify(root: &Hash32, leaf: &Hash32, proof: &[Hash32]) -> bool {
-    let folded = proof
-        .iter()
-        .fold(*leaf, |node, sibling| hash_pair(&node, sibling));
+    let folded = proof.iter().fold(*leaf, |node, sibling| hash_pair(&node, sibling));
     folded == *root
 }

@@ -18,10 +18,7 @@ fn tag_values_are_unescaped() {
 #[test]
 fn empty_tag_values_are_absent() {
     let (event, _) = Fixture::new().event(&privmsg("display-name=;id=;user-id=", "viewer"));
-    assert_eq!(
-        (event.display_name, event.id, event.user_id),
-        (None, None, None)
-    );
+    assert_eq!((event.display_name, event.id, event.user_id), (None, None, None));
     // A display name that differs from the login (other script) is kept as is.
     let (event, _) = Fixture::new().event(&privmsg("display-name=視聴者", "viewer"));
     assert_eq!(event.display_name.as_deref(), Some("視聴者"));
@@ -31,20 +28,12 @@ fn empty_tag_values_are_absent() {
 fn bits_values() {
     let f = Fixture::new();
     let bits = |value: &str| f.parse(&privmsg(&format!("bits={value}"), "cheerer"));
-    let Line::Participant { event, .. } = bits("100") else {
-        panic!("bits=100")
-    };
+    let Line::Participant { event, .. } = bits("100") else { panic!("bits=100") };
     assert_eq!((event.counts.message, event.counts.bits), (1, 100));
-    let Line::Participant { event, .. } = bits("") else {
-        panic!("empty bits")
-    };
+    let Line::Participant { event, .. } = bits("") else { panic!("empty bits") };
     assert_eq!((event.counts.message, event.counts.bits), (1, 0));
     for bad in ["abc", "-5", "1.5", "99999999999999999999", "1e3"] {
-        assert_eq!(
-            bits(bad),
-            Line::Rejected(RejectReason::BadTag),
-            "bits={bad}"
-        );
+        assert_eq!(bits(bad), Line::Rejected(RejectReason::BadTag), "bits={bad}");
     }
 }
 
@@ -64,18 +53,9 @@ fn timestamp_fallbacks() {
     let (e, fb) = at(&(f.recv_ms + MAX_SKEW_MS).to_string());
     assert_eq!((e.ts, fb), ((f.recv_ms + MAX_SKEW_MS) / 1000, None));
     // One ms beyond, either way: receive time.
-    for skewed in [
-        f.recv_ms - MAX_SKEW_MS - 1,
-        f.recv_ms + MAX_SKEW_MS + 1,
-        SANE_TS_MS.start,
-        SANE_TS_MS.end - 1,
-    ] {
+    for skewed in [f.recv_ms - MAX_SKEW_MS - 1, f.recv_ms + MAX_SKEW_MS + 1, SANE_TS_MS.start, SANE_TS_MS.end - 1] {
         let (e, fb) = at(&skewed.to_string());
-        assert_eq!(
-            (e.ts, e.epoch, fb),
-            (1_717_002_000, 1_717_002_000, Some(TsFallback::Skewed)),
-            "{skewed}"
-        );
+        assert_eq!((e.ts, e.epoch, fb), (1_717_002_000, 1_717_002_000, Some(TsFallback::Skewed)), "{skewed}");
     }
     // Outside the sane window (negative, before Twitch existed, past 2100): not skew but a
     // forged or corrupt line, rejected, never placed in an epoch (1969's epoch -10 included).
@@ -88,17 +68,10 @@ fn timestamp_fallbacks() {
     }
     for missing in ["", "abc", "1.7e12", "99999999999999999999"] {
         let (e, fb) = at(missing);
-        assert_eq!(
-            (e.ts, fb),
-            (1_717_002_000, Some(TsFallback::Missing)),
-            "{missing:?}"
-        );
+        assert_eq!((e.ts, fb), (1_717_002_000, Some(TsFallback::Missing)), "{missing:?}");
     }
     let (e, fb) = f.event(":viewer!v@v PRIVMSG #examplechannel :no tags at all");
-    assert_eq!(
-        (e.ts, e.epoch, fb),
-        (1_717_002_000, 1_717_002_000, Some(TsFallback::Missing))
-    );
+    assert_eq!((e.ts, e.epoch, fb), (1_717_002_000, 1_717_002_000, Some(TsFallback::Missing)));
 }
 
 #[test]
@@ -112,10 +85,7 @@ fn exclusion_and_opt_out_on_lowercase_login() {
     let mut empty = Fixture::new();
     empty.excluded.clear();
     assert_eq!(empty.parse(&privmsg("id=1", "ananonymousgifter")), excluded);
-    assert!(matches!(
-        empty.parse(&privmsg("id=1", "nightbot")),
-        Line::Participant { .. }
-    ));
+    assert!(matches!(empty.parse(&privmsg("id=1", "nightbot")), Line::Participant { .. }));
 
     let opted = Line::Discarded(DiscardReason::OptedOut);
     assert_eq!(f.parse(&privmsg("id=1", "ShyViewer")), opted);
@@ -132,11 +102,7 @@ fn reason_labels_are_distinct_snake_case() {
     labels.extend(DiscardReason::ALL.iter().map(|r| r.as_str()));
     labels.extend([TsFallback::Missing.as_str(), TsFallback::Skewed.as_str()]);
     for l in &labels {
-        assert!(
-            l.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
-            "{l}"
-        );
+        assert!(l.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'), "{l}");
     }
     let mut sorted = labels.clone();
     sorted.sort_unstable();

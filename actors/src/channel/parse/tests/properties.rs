@@ -24,11 +24,8 @@ fn parse_all_tags(bytes: &[u8], ctx: &ParseCtx) -> Line {
 /// Checks the invariants of a participant event, if `line` is one.
 fn check_line(line: &Line) -> Result<(), TestCaseError> {
     if let Line::Participant { event, .. } = line {
-        let name_ok = |s: &str| {
-            !s.is_empty()
-                && s.bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-        };
+        let name_ok =
+            |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
         prop_assert!(name_ok(&event.login), "login {:?}", event.login);
         prop_assert!(name_ok(&event.channel), "channel {:?}", event.channel);
         prop_assert!(event.epoch <= event.ts && event.ts < event.epoch + EPOCH_LEN);
@@ -40,7 +37,8 @@ fn check_line(line: &Line) -> Result<(), TestCaseError> {
 
 /// Bytes drawn mostly from IRC's punctuation, so that the parser's branches are reached.
 fn irc_ish() -> impl Strategy<Value = Vec<u8>> {
-    let alphabet: Vec<u8> = b"@:;= !#.\\-_\r\n\0 aAbsZ019PRIVMSGUSERNOTICEJOINPINGlogin=msg-id=tmi-sent-ts=bits=\xff\xc3".to_vec();
+    let alphabet: Vec<u8> =
+        b"@:;= !#.\\-_\r\n\0 aAbsZ019PRIVMSGUSERNOTICEJOINPINGlogin=msg-id=tmi-sent-ts=bits=\xff\xc3".to_vec();
     proptest::collection::vec(proptest::sample::select(alphabet), 0..200)
 }
 
@@ -48,18 +46,14 @@ fn irc_ish() -> impl Strategy<Value = Vec<u8>> {
 fn mutated_example() -> impl Strategy<Value = Vec<u8>> {
     let base = usernotice("subgift", Some("someone")).into_bytes();
     let len = base.len();
-    (
-        proptest::collection::vec((0..len, any::<u8>()), 0..8),
-        0..=len,
-    )
-        .prop_map(move |(edits, cut)| {
-            let mut b = base.clone();
-            for (i, v) in edits {
-                b[i] = v;
-            }
-            b.truncate(cut);
-            b
-        })
+    (proptest::collection::vec((0..len, any::<u8>()), 0..8), 0..=len).prop_map(move |(edits, cut)| {
+        let mut b = base.clone();
+        for (i, v) in edits {
+            b[i] = v;
+        }
+        b.truncate(cut);
+        b
+    })
 }
 
 proptest! {

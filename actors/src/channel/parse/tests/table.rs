@@ -64,7 +64,8 @@ fn example_clearchat_and_reconnect() {
 
 #[test]
 fn privmsg_sender_is_lowercased_prefix_nick() {
-    let line = "@id=x;tmi-sent-ts=1717000000123 :MixedCase!mixedcase@mixedcase.tmi.twitch.tv PRIVMSG #ExampleChannel :hi";
+    let line =
+        "@id=x;tmi-sent-ts=1717000000123 :MixedCase!mixedcase@mixedcase.tmi.twitch.tv PRIVMSG #ExampleChannel :hi";
     let (event, _) = Fixture::new().event(line);
     assert_eq!(event.login, "mixedcase");
     assert_eq!(&*event.channel, "examplechannel");
@@ -99,15 +100,9 @@ fn usernotice_kinds_and_signals() {
     ] {
         let (event, fallback) = f.event(&usernotice(kind, Some("SomeUser")));
         assert_eq!(event.counts, expected, "{kind}");
-        assert_eq!(
-            event.login, "someuser",
-            "{kind}: participant is the login tag"
-        );
+        assert_eq!(event.login, "someuser", "{kind}: participant is the login tag");
         assert_eq!(&*event.channel, "examplechannel");
-        assert_eq!(
-            event.id.as_deref(),
-            Some("11111111-2222-4333-8444-555555555555")
-        );
+        assert_eq!(event.id.as_deref(), Some("11111111-2222-4333-8444-555555555555"));
         assert_eq!(event.user_id.as_deref(), Some("424242"));
         assert_eq!(event.display_name.as_deref(), Some("Gifter"));
         assert_eq!((event.ts, event.epoch), (1_717_000_000, EXAMPLE_EPOCH));
@@ -119,46 +114,25 @@ fn usernotice_kinds_and_signals() {
 fn usernotice_without_msg_id_is_a_participant_without_signal() {
     let line = usernotice("x", Some("someone")).replace("msg-id=x;", "");
     let (event, _) = Fixture::new().event(&line);
-    assert_eq!(
-        (event.login.as_str(), event.counts),
-        ("someone", Counts::default())
-    );
+    assert_eq!((event.login.as_str(), event.counts), ("someone", Counts::default()));
 }
 
 #[test]
 fn anonymous_gifts_count_for_nobody() {
     let anon = Line::Discarded(DiscardReason::AnonymousGift);
-    assert_eq!(
-        parse(&usernotice("anonsubgift", Some("ananonymousgifter"))),
-        anon
-    );
-    assert_eq!(
-        parse(&usernotice("anonsubmysterygift", Some("ananonymousgifter"))),
-        anon
-    );
+    assert_eq!(parse(&usernotice("anonsubgift", Some("ananonymousgifter"))), anon);
+    assert_eq!(parse(&usernotice("anonsubmysterygift", Some("ananonymousgifter"))), anon);
     // Anonymous kinds need no login at all.
     assert_eq!(parse(&usernotice("anonsubgift", None)), anon);
     // Today's anonymous gifts: ordinary kinds from the placeholder login, any case.
-    assert_eq!(
-        parse(&usernotice("subgift", Some("ananonymousgifter"))),
-        anon
-    );
-    assert_eq!(
-        parse(&usernotice("submysterygift", Some("AnAnonymousGifter"))),
-        anon
-    );
+    assert_eq!(parse(&usernotice("subgift", Some("ananonymousgifter"))), anon);
+    assert_eq!(parse(&usernotice("submysterygift", Some("AnAnonymousGifter"))), anon);
 }
 
 #[test]
 fn usernotice_without_login_is_missing_sender() {
-    assert_eq!(
-        parse(&usernotice("sub", None)),
-        Line::Rejected(RejectReason::MissingSender)
-    );
-    assert_eq!(
-        parse(":tmi.twitch.tv USERNOTICE #examplechannel :x"),
-        Line::Rejected(RejectReason::MissingSender)
-    );
+    assert_eq!(parse(&usernotice("sub", None)), Line::Rejected(RejectReason::MissingSender));
+    assert_eq!(parse(":tmi.twitch.tv USERNOTICE #examplechannel :x"), Line::Rejected(RejectReason::MissingSender));
 }
 
 #[test]
@@ -186,12 +160,6 @@ fn lines_without_participant() {
 
 #[test]
 fn roomstate_and_notice_carry_no_participant() {
-    assert!(matches!(
-        parse("@room-id=1 :tmi.twitch.tv ROOMSTATE #examplechannel"),
-        Line::RoomState { .. }
-    ));
-    assert!(matches!(
-        parse("@msg-id=x :tmi.twitch.tv NOTICE #examplechannel :text"),
-        Line::Notice { .. }
-    ));
+    assert!(matches!(parse("@room-id=1 :tmi.twitch.tv ROOMSTATE #examplechannel"), Line::RoomState { .. }));
+    assert!(matches!(parse("@msg-id=x :tmi.twitch.tv NOTICE #examplechannel :text"), Line::Notice { .. }));
 }
