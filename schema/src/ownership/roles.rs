@@ -21,18 +21,26 @@ pub const ROLES: [&str; 2] = [SEALER, BACKUP];
 /// A held role: its name, the holder and the fencing number of this tenure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fence {
+    /// The role's name ([`SEALER`] or [`BACKUP`]).
     pub role: String,
+    /// The holding member's instance name.
     pub holder: String,
+    /// The holder's incarnation token (a restart of the same instance gets another).
     pub holder_token: i64,
+    /// The fencing number of this tenure; grows by one at every change of holder.
     pub number: i64,
 }
 
 /// A role as listed (`/v1/cluster`, metrics).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RoleHolder {
+    /// The role's name.
     pub role: String,
+    /// The holding member's instance name; None while nobody holds it.
     pub holder: Option<String>,
+    /// The current (or last) fencing number.
     pub fence: i64,
+    /// When the current (or last) holder took it, Unix ms on the database's clock.
     pub since_ms: Option<i64>,
 }
 
