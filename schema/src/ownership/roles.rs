@@ -232,6 +232,8 @@ pub(crate) async fn check_fence(txn: &DatabaseTransaction, store: &Store, fence:
 /// engine (production members join through `Store::join`, PostgreSQL only).
 #[cfg(feature = "testing")]
 impl Store {
+    /// Inserts or renews the clustered member row of `instance` (incarnation `token`), heartbeat
+    /// now on the database clock, lease `lease_ttl_ms` ms.
     pub async fn put_member_row(&self, instance: &str, token: i64, lease_ttl_ms: i64) -> Result<(), StoreError> {
         let b = self.writer.get_database_backend();
         let now = now_ms_sql(b);
