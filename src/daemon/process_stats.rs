@@ -19,7 +19,7 @@ pub struct ProcessSample {
     pub resident_bytes: u64,
     /// User plus system CPU time, seconds.
     pub cpu_seconds: f64,
-    /// Open file descriptors (entries of /proc/<pid>/fd).
+    /// Open file descriptors: entries of `/proc/self/fd`, less the one the listing itself holds.
     pub open_fds: u64,
     /// When the process started, Unix seconds.
     pub start_time_seconds: f64,
