@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::telemetry::LogFormat;
 
+/// The parsed command line: global flags, then one subcommand.
 #[derive(Debug, Parser)]
 #[command(
     name = "chatseal",
@@ -19,10 +20,12 @@ pub struct Cli {
     /// Log format.
     #[arg(long, global = true, value_enum, default_value = "text")]
     pub log_format: LogFormat,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// The subcommands of `chatseal`; each runs from its own file in `commands/`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the daemon: connect, record, seal, serve HTTP. SIGTERM/SIGINT stop it gracefully.
@@ -40,10 +43,13 @@ pub enum Command {
     },
     /// Print the proof JSON of a user in a sealed epoch, as the HTTP API does.
     Proof {
+        /// Epoch start, Unix seconds.
         #[arg(long)]
         epoch: i64,
+        /// Channel login ('#' and case are normalised).
         #[arg(long)]
         channel: String,
+        /// The user's Twitch login (any case).
         #[arg(long)]
         user: String,
         /// The claim proof (amount) instead of the participation proof.
@@ -95,6 +101,7 @@ pub enum Command {
     },
     /// Take, list or verify backups of the store (in backup.dir).
     Backup {
+        /// Which backup action.
         #[command(subcommand)]
         action: BackupAction,
     },
@@ -126,8 +133,10 @@ pub enum Command {
     },
     /// Check a proof offline with the on-chain fold: exit 0 valid, 1 invalid, 64 malformed input.
     Verify {
+        /// The root to fold to, 64 hex digits with or without 0x.
         #[arg(long)]
         root: String,
+        /// The leaf being proven, 64 hex digits with or without 0x.
         #[arg(long)]
         leaf: String,
         /// Comma-separated sibling hashes, bottom-up; "" is the empty proof of a one-leaf tree.
@@ -137,6 +146,7 @@ pub enum Command {
     /// The store's channel set (every daemon on the store reads it): list, add or remove
     /// channels. Changes are audited and reach running daemons within about a second.
     Channels {
+        /// Which channel-set action.
         #[command(subcommand)]
         action: ChannelsAction,
     },
@@ -198,11 +208,13 @@ pub enum ChannelsAction {
     List,
     /// Add channels (logins; '#' and case are normalised).
     Add {
+        /// Channel logins to add.
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },
     /// Remove channels: running daemons part them, after making what they read durable.
     Remove {
+        /// Channel logins to remove.
         #[arg(required = true, value_name = "NAME")]
         names: Vec<String>,
     },

@@ -15,9 +15,22 @@ use chatseal_schema::{Store, StoreError};
 #[derive(Debug, thiserror::Error)]
 pub enum EpochLengthError {
     #[error("epoch.length = {} but this store's epochs are {} long (recorded in its meta table, epoch_length_s = {stored}): the length of a store's epochs cannot change, the epochs already recorded would never be sealed right. Set epoch.length = {} again, or keep this store for its proofs and point store.url at a new store for the new length (docs/input-rules.md, \"Changing epoch.length\")", show(*configured), show(*stored), show(*stored))]
-    Changed { stored: i64, configured: i64 },
+    /// The store recorded another length than the configured one.
+    Changed {
+        /// Length recorded in the store's meta table, seconds.
+        stored: i64,
+        /// Configured `epoch.length`, seconds.
+        configured: i64,
+    },
     #[error("epoch.length = {} but this store holds epoch {epoch}, which is not a multiple of it: the store was recorded with another epoch length (before chatseal recorded it). Set epoch.length to the length it was recorded with, or point store.url at a new store for the new length (docs/input-rules.md, \"Changing epoch.length\")", show(*configured))]
-    Unaligned { configured: i64, epoch: i64 },
+    /// A store from before the record holds an epoch that is not a multiple of the configured length.
+    Unaligned {
+        /// Configured `epoch.length`, seconds.
+        configured: i64,
+        /// The first stored epoch start (Unix seconds) found not to be a multiple of it.
+        epoch: i64,
+    },
+    /// The store could not be read or written.
     #[error("checking the store's epoch length: {0}")]
     Store(#[from] StoreError),
 }
@@ -34,7 +47,10 @@ pub enum Verdict {
     /// No length recorded yet: check the existing epochs, then record the configured one.
     Unrecorded,
     /// Another length: refuse.
-    Changed { stored: i64 },
+    Changed {
+        /// Length recorded in the store, seconds.
+        stored: i64,
+    },
 }
 
 /// The rule, pure.

@@ -12,15 +12,24 @@ use chatseal_schema::{Store, StoreError};
 /// Why there is no bundle; each maps to an HTTP status and error code, and an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
+    /// No seal is stored for (epoch, channel).
     #[error("epoch {epoch} of #{channel} is not sealed (not yet, or never recorded): only a sealed channel-epoch has a bundle")]
-    NotSealed { epoch: i64, channel: String },
+    NotSealed {
+        /// Epoch start, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login, without `#`.
+        channel: String,
+    },
+    /// The seal has no bundle (empty, imported from the old system) or its rows are damaged.
     #[error(transparent)]
     Bundle(#[from] BundleError),
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl ExportError {
+    /// The stable machine-readable error code sent in HTTP error bodies (`"not_sealed"`, ...).
     pub fn code(&self) -> &'static str {
         match self {
             ExportError::NotSealed { .. } => "not_sealed",

@@ -18,27 +18,83 @@ use crate::proofs_cache::{CachedTree, TreeCache, TreeKey, TreeKind};
 /// Why no proof can be given; each maps to an HTTP status and error code.
 #[derive(Debug, thiserror::Error)]
 pub enum ProofError {
+    /// No seal is stored for (epoch, channel): the hour is still open, empty, or unknown (HTTP 404).
     #[error("epoch {epoch} of #{channel} is not sealed yet")]
-    NotSealed { epoch: i64, channel: String },
+    NotSealed {
+        /// Start of the asked epoch, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login, without `#`.
+        channel: String,
+    },
+    /// The seal exists but `login` is not among its participants.
     #[error("{login} did not take part in #{channel} during epoch {epoch}")]
-    NotParticipant { epoch: i64, channel: String, login: String },
+    NotParticipant {
+        /// Start of the epoch, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login, without `#`.
+        channel: String,
+        /// The asked login, ASCII-lowercased.
+        login: String,
+    },
+    /// `login` is in the participation tree but past the claim cap, so it has no claim leaf.
     #[error(
         "{login} took part in #{channel} during epoch {epoch} at index {index}, but the claim tree of that epoch holds only the first {cap} participants: the claim cap (sealing.max_claim_leaves) left {cut} out"
     )]
-    NotInClaimTree { epoch: i64, channel: String, login: String, index: i64, cap: i64, cut: i64 },
+    NotInClaimTree {
+        /// Start of the epoch, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login, without `#`.
+        channel: String,
+        /// The asked login, ASCII-lowercased.
+        login: String,
+        /// The user's index in the participation tree (0-based, frozen at sealing).
+        index: i64,
+        /// Leaves the claim tree holds: participants minus `cut`.
+        cap: i64,
+        /// Participants the cap left out of the claim tree (the last ones by index).
+        cut: i64,
+    },
+    /// The seal was imported from the old system (format version 0): its root is kept but its
+    /// leaves cannot be rebuilt, so no participation proof exists.
     #[error("epoch {epoch} of #{channel} was imported from the old system and its leaves cannot be reproduced from the stored rows: its root is kept as it was, but no proof can be built")]
-    LegacySeal { epoch: i64, channel: String },
+    LegacySeal {
+        /// Start of the epoch, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login, without `#`.
+        channel: String,
+    },
+    /// The seal has participants but no claim root (an import from the old system).
     #[error("epoch {epoch} of #{channel} has no claim tree (imported from the old system, which sealed none)")]
-    NoClaimTree { epoch: i64, channel: String },
+    NoClaimTree {
+        /// Start of the epoch, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login, without `#`.
+        channel: String,
+    },
+    /// The user opted out; refused for every epoch, sealed before or after the opt-out.
     #[error("{login} opted out; no proofs are served for them")]
-    OptedOut { login: String },
+    OptedOut {
+        /// The asked login, ASCII-lowercased.
+        login: String,
+    },
+    /// The stored rows contradict the seal (wrong count, index gap, leaves that do not fold to
+    /// the sealed root, ...): the store needs `chatseal doctor`.
     #[error("the sealed rows of epoch {epoch} #{channel} are damaged ({detail}); run `chatseal doctor`")]
-    Damaged { epoch: i64, channel: String, detail: String },
+    Damaged {
+        /// Start of the epoch, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login, without `#`.
+        channel: String,
+        /// What was found wrong, for the operator.
+        detail: String,
+    },
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 impl ProofError {
+    /// The stable machine-readable error code sent in HTTP error bodies (`"not_sealed"`, ...).
     pub fn code(&self) -> &'static str {
         match self {
             ProofError::NotSealed { .. } => "not_sealed",
@@ -53,15 +109,23 @@ impl ProofError {
     }
 }
 
-/// `GET /v1/epochs/{epoch}/{channel}`.
+/// One sealed (epoch, channel) as `GET /v1/epochs/{epoch}/{channel}` returns it.
 #[derive(Debug, Serialize)]
 pub struct EpochView {
+    /// Start of the epoch (the sealed hour), Unix seconds.
     pub epoch: i64,
+    /// Lowercase channel login, without `#`.
     pub channel: String,
+    /// Participation merkle root, `0x` + 64 hex; null exactly when the hour had no participants.
     pub root: Option<String>,
+    /// Claim merkle root, `0x` + 64 hex; null when there were no participants or for an import from
+    /// the old system.
     pub claim_root: Option<String>,
+    /// Leaves of the participation tree: users who took part in the hour.
     pub participants: i64,
+    /// When the seal was written, Unix seconds.
     pub sealed_at: i64,
+    /// Fraction of the hour (0.0 to 1.0) during which the channel was being read.
     pub coverage: f64,
     /// Participants the claim cap left out of the claim tree (the last ones by index); 0 = none.
     pub claim_cut: i64,
@@ -104,28 +168,46 @@ impl From<SealedEpoch> for EpochView {
 /// The participation proof of one user.
 #[derive(Debug, Serialize)]
 pub struct ProofView {
+    /// Start of the epoch, Unix seconds.
     pub epoch: i64,
+    /// Lowercase channel login, without `#`.
     pub channel: String,
+    /// The user's Twitch login, ASCII-lowercased.
     pub login: String,
+    /// `0x` + keccak256 of the lowercase login.
     pub user_hash: String,
+    /// The user's 0-based leaf index, frozen at sealing.
     pub index: i64,
+    /// The participation leaf, `0x` + 64 hex.
     pub leaf: String,
+    /// Sibling hashes bottom-up (`0x` + 64 hex each) that fold the leaf to `root`.
     pub proof: Vec<String>,
+    /// The sealed participation root, `0x` + 64 hex.
     pub root: String,
 }
 
 /// The claim proof of one user.
 #[derive(Debug, Serialize)]
 pub struct ClaimView {
+    /// Start of the epoch, Unix seconds.
     pub epoch: i64,
+    /// Lowercase channel login, without `#`.
     pub channel: String,
+    /// The user's Twitch login, ASCII-lowercased.
     pub login: String,
+    /// `0x` + keccak256 of the lowercase login.
     pub user_hash: String,
+    /// The user's 0-based leaf index (the same in both trees).
     pub index: i64,
+    /// Claim amount in token base units, as a decimal string (a u64 does not fit a JSON number).
     pub amount: String,
+    /// Claim id `twitch:<channel>:<login>`, hashed into the leaf.
     pub id: String,
+    /// The claim leaf, `0x` + 64 hex.
     pub leaf: String,
+    /// Sibling hashes bottom-up (`0x` + 64 hex each) that fold the leaf to `claim_root`.
     pub proof: Vec<String>,
+    /// The sealed claim root, `0x` + 64 hex.
     pub claim_root: String,
 }
 

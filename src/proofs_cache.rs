@@ -23,15 +23,20 @@ pub const DEFAULT_MAX_LEAVES: usize = 2_000_000;
 /// Which of a seal's two trees.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TreeKind {
+    /// The participation tree: every participant, folding to the seal's `root`.
     Participation,
+    /// The claim tree: participants up to the claim cap, folding to the seal's `claim_root`.
     Claim,
 }
 
 /// What a cache entry is built from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TreeKey {
+    /// Start of the sealed epoch, Unix seconds.
     pub epoch: i64,
+    /// Lowercase channel login, without `#`.
     pub channel: String,
+    /// Which of the seal's two trees.
     pub kind: TreeKind,
 }
 
@@ -58,6 +63,7 @@ impl CachedTree {
         Some(CachedTree { tree, by_user })
     }
 
+    /// The built merkle tree, leaves in sealed index order.
     pub fn tree(&self) -> &MerkleTree {
         &self.tree
     }
@@ -76,9 +82,13 @@ impl CachedTree {
 /// What the cache holds now and has done so far.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CacheStats {
+    /// Trees held now.
     pub entries: usize,
+    /// Leaves held now over all entries (the quantity the bound limits).
     pub leaves: usize,
+    /// Lookups answered from the cache since it was created.
     pub hits: u64,
+    /// Trees built on a miss since it was created (a build larger than the bound counts too).
     pub builds: u64,
 }
 
@@ -164,10 +174,12 @@ impl TreeCache {
         Ok((built, false))
     }
 
+    /// A snapshot of the counters.
     pub fn stats(&self) -> CacheStats {
         self.lock().stats
     }
 
+    /// The bound given at creation: leaves held at most over all entries.
     pub fn max_leaves(&self) -> usize {
         self.max_leaves
     }

@@ -21,6 +21,7 @@ pub struct Routes {
 }
 
 impl Routes {
+    /// Routes whose registered names start with `prefix` (e.g. `chatseal`), with a fresh ingest gate.
     pub fn new(prefix: impl Into<String>) -> Self {
         Self { prefix: prefix.into(), gate: IngestGate::default(), aggregator_paused: Default::default() }
     }
@@ -34,6 +35,7 @@ impl Routes {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         Self::new(format!("chatseal{}", NEXT.fetch_add(1, Ordering::Relaxed)))
     }
+    /// The registered name of the actor playing `role` (`"aggregator"`, `"sealer"`, ...): `prefix.role`.
     pub fn name(&self, role: &str) -> String {
         format!("{}.{}", self.prefix, role)
     }
@@ -41,15 +43,18 @@ impl Routes {
     pub fn pause_aggregator(&self, paused: bool) {
         self.aggregator_paused.store(paused, std::sync::atomic::Ordering::SeqCst);
     }
+    /// The aggregator as registered now; None while it restarts or is paused.
     pub fn aggregator(&self) -> Option<ActorRef<AggregatorMsg>> {
         if self.aggregator_paused.load(std::sync::atomic::Ordering::SeqCst) {
             return None;
         }
         registry::where_is(self.name("aggregator")).map(ActorRef::from)
     }
+    /// The sealer as registered now; None while it restarts or is not running.
     pub fn sealer(&self) -> Option<ActorRef<SealerMsg>> {
         registry::where_is(self.name("sealer")).map(ActorRef::from)
     }
+    /// The backup actor as registered now; None while it restarts or is not running.
     pub fn backup(&self) -> Option<ActorRef<BackupMsg>> {
         registry::where_is(self.name("backup")).map(ActorRef::from)
     }

@@ -26,10 +26,13 @@ pub fn sqlite_version_ok(found: &str) -> Result<(), String> {
 /// What the pragmas of a SQLite connection read back as.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SqlitePragmas {
+    /// `PRAGMA journal_mode` as read back, e.g. "wal" (required for a file-backed store).
     pub journal_mode: String,
     /// 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
     pub synchronous: i64,
+    /// `PRAGMA foreign_keys`: 1 on (required), 0 off.
     pub foreign_keys: i64,
+    /// `PRAGMA busy_timeout` in ms: how long a connection waits for a lock; 0 is a problem.
     pub busy_timeout_ms: i64,
 }
 

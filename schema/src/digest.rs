@@ -86,11 +86,17 @@ pub fn seal_digest_with_cut(
 /// One participant's frozen fields, borrowed (the digest check hashes them without copying).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeafFields<'a> {
+    /// The frozen 0-based leaf index.
     pub idx: i64,
+    /// The user hash as stored (64 lowercase hex, no `0x`).
     pub user_hash: &'a str,
+    /// The login as stored with the seal.
     pub login: &'a str,
+    /// The participation leaf as stored (hex).
     pub leaf: &'a str,
+    /// The claim amount as stored (decimal base units).
     pub amount: &'a str,
+    /// The claim leaf as stored (hex; empty where the seal has none).
     pub claim_leaf: &'a str,
 }
 

@@ -23,6 +23,7 @@ use std::time::Duration;
 /// What the engine says about itself, as the daemon's start-up checks read it.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EngineFacts {
+    /// A SQLite store.
     Sqlite {
         /// `sqlite_version()`.
         version: String,
@@ -32,11 +33,15 @@ pub enum EngineFacts {
         /// foreign keys on, the busy timeout), read back.
         pragmas: SqlitePragmas,
     },
+    /// A PostgreSQL store.
     Postgres {
         /// `SHOW server_version`.
         version: String,
+        /// `SHOW fsync`: anything but "on" is warned about.
         fsync: String,
+        /// `SHOW synchronous_commit`: "off" is warned about.
         synchronous_commit: String,
+        /// `SHOW full_page_writes`: anything but "on" is warned about.
         full_page_writes: String,
     },
 }

@@ -11,8 +11,11 @@ use sqlx::{Connection, Executor, PgConnection};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+/// Environment variable naming the PostgreSQL server the tests create their databases on.
 pub const PG_URL_ENV: &str = "CHATSEAL_TEST_PG_URL";
+/// Environment variable that, set to `1` or `true`, skips the PostgreSQL tests.
 pub const SKIP_PG_ENV: &str = "CHATSEAL_SKIP_PG";
+/// The server used when [`PG_URL_ENV`] is not set: the local PostgreSQL, trust auth, db `test`.
 pub const DEFAULT_PG_URL: &str = "postgres://root@127.0.0.1:5432/test";
 
 /// The server URL tests create their databases on.
@@ -51,10 +54,12 @@ pub struct PgTestDb {
 }
 
 impl PgTestDb {
+    /// The URL of the test's database.
     pub fn url(&self) -> &str {
         &self.url
     }
 
+    /// The database's name, `chatseal_t_<random>`.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -132,7 +137,9 @@ pub fn fresh_sqlite_url() -> (String, tempfile::TempDir) {
 /// Keeps a test store's files or database alive.
 #[derive(Debug)]
 pub enum TestDbGuard {
+    /// The temporary directory holding the SQLite file (removed on drop).
     Sqlite(tempfile::TempDir),
+    /// The PostgreSQL test database (dropped on drop).
     Postgres(PgTestDb),
 }
 

@@ -48,35 +48,67 @@ pub(super) const POLL: Duration = Duration::from_millis(500);
 /// Why the demo could not show what it should; each maps to an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    /// `--for 0s` (exit 64).
     #[error("--for must be longer than zero, e.g. --for 60s")]
     ZeroDuration,
+    /// The temporary directory for the store cannot be made (exit 69).
     #[error(
         "cannot prepare the demo's directory {path}: {source}; check that the temporary directory (TMPDIR) is writable"
     )]
-    WorkDir { path: PathBuf, source: std::io::Error },
+    WorkDir {
+        /// The directory that could not be prepared.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The demo's settings (built in, or the given config file) do not load (exit 78).
     #[error("{0}")]
     Settings(#[from] SettingsError),
+    /// The settings name no channel to simulate (exit 78); holds where the settings came from.
     #[error("the demo settings ({0}) list no channel: set twitch.channels")]
     NoChannels(String),
+    /// The simulated Twitch server cannot bind a loopback port (exit 69).
     #[error("cannot start the simulated Twitch server on 127.0.0.1: {0}")]
     FakeTwitch(std::io::Error),
+    /// No loopback port for the daemon's HTTP server (exit 69).
     #[error("cannot listen for HTTP on 127.0.0.1 (neither port 9187 nor a free port): {0}")]
     Listen(std::io::Error),
+    /// The daemon had not joined a channel of the simulated server in time.
     #[error("the daemon did not join #{channel} of the simulated server within {timeout:?}; see the log above")]
-    NotJoined { channel: String, timeout: Duration },
+    NotJoined {
+        /// The channel not joined.
+        channel: String,
+        /// How long the demo waited.
+        timeout: Duration,
+    },
+    /// The daemon ended with an error (its own exit code).
     #[error("the daemon stopped: {0}")]
     Daemon(#[from] DaemonError),
+    /// The daemon ended cleanly before the demo asked it to.
     #[error("the daemon stopped before the demo ended, without an error; see the log above")]
     DaemonGone,
+    /// The daemon's task panicked or was cancelled (the join error's text).
     #[error("the daemon's task failed: {0}")]
     DaemonPanicked(String),
+    /// The daemon's HTTP API could not be read.
     #[error("reading the daemon's HTTP API: {0}")]
     Api(#[from] ApiError),
+    /// The sample proof fetched from the API does not fold to the sealed root.
     #[error("the sample proof of {login} in #{channel} epoch {epoch} does not hold: {reason}")]
-    ProofFailed { login: String, channel: String, epoch: i64, reason: String },
+    ProofFailed {
+        /// The chatter whose proof was checked.
+        login: String,
+        /// The channel of the seal.
+        channel: String,
+        /// Epoch start, Unix seconds.
+        epoch: i64,
+        /// What did not hold.
+        reason: String,
+    },
 }
 
 impl DemoError {
+    /// The process exit code: 64 usage, 78 configuration, 69 unavailable, the daemon's own, else 70.
     pub fn exit_code(&self) -> i32 {
         match self {
             DemoError::ZeroDuration => exit::USAGE,

@@ -26,6 +26,7 @@ pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// SIGHUP's path into the daemon: a notification and the configuration file to read again.
 #[derive(Debug, Clone, Default)]
 pub struct Reload {
+    /// Notified on each SIGHUP.
     pub signal: Arc<Notify>,
     /// `--config` (None: defaults and environment only).
     pub config: Option<PathBuf>,

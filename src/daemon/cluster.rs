@@ -23,7 +23,9 @@ use crate::settings::Settings;
 
 /// The roles this member holds, as watch channels the actors read.
 pub struct Roles {
+    /// The sealer role's fence while this member holds it; None otherwise.
     pub sealer: watch::Receiver<Option<Fence>>,
+    /// The backup role's fence while this member holds it; None otherwise.
     pub backup: watch::Receiver<Option<Fence>>,
     /// The channels this member must read: slots it holds or is taking over.
     pub reading: watch::Receiver<BTreeSet<String>>,
@@ -62,6 +64,7 @@ impl Roles {
 pub struct SlotInputs {
     /// The cluster's channel set.
     pub channels: watch::Receiver<BTreeSet<String>>,
+    /// `cluster.replicas`: slots (readers) per channel.
     pub replicas: u32,
     /// Channel states of this member (which channels are joined).
     pub board: ChannelBoard,

@@ -31,29 +31,52 @@ use crate::settings::Settings;
 /// Why the daemon stopped other than cleanly; each maps to an exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
+    /// The store failed (exit 69 when unreachable, 78 when misconfigured, else 70).
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The supervisor exhausted its restarts and stopped; holds its reason.
     #[error("the supervision tree gave up: {0}")]
     Escalated(String),
+    /// The supervisor could not be spawned (the spawn error's text).
     #[error("could not start the actor tree: {0}")]
     Start(String),
+    /// The graceful stop ran past `daemon.shutdown_timeout` with events still not durable.
     #[error("graceful shutdown did not finish within {deadline:?}: {not_durable} events received were not made durable (the store did not commit them) and are lost; check the store (doctor), and lengthen daemon.shutdown_timeout if it is only slow")]
-    ShutdownTimeout { deadline: Duration, not_durable: usize },
+    ShutdownTimeout {
+        /// The `daemon.shutdown_timeout` that ran out.
+        deadline: Duration,
+        /// Events received but not committed to the store, lost.
+        not_durable: usize,
+    },
+    /// The HTTP server failed (binding or serving).
     #[error("HTTP server: {0}")]
     Http(std::io::Error),
+    /// Seal digests do not match their rows; the daemon refuses to write this store. Holds the
+    /// count and the first damaged seals.
     #[error("sealed epochs no longer match their digests (the store's rows were changed behind its back): {0}; the daemon does not write to this store: move its files aside and restore the latest verified backup")]
     SealsDamaged(String),
+    /// The store is damaged and `backup.on_corruption = "restore"` could not restore a backup.
     #[error("{damage}; backup.on_corruption = \"restore\" could not restore it: {why}")]
-    NotRecovered { damage: String, why: String },
+    NotRecovered {
+        /// What is wrong with the store.
+        damage: String,
+        /// Why no backup could be restored.
+        why: String,
+    },
+    /// The configured `epoch.length` does not fit the store (exit 78, or 69/70 on a store error).
     #[error("{0}")]
     EpochLength(#[from] crate::epoch_length::EpochLengthError),
+    /// The TLS client configuration cannot be built (exit 78).
     #[error("twitch.tls_ca_file / TLS setup: {0}")]
     Tls(#[from] chatseal_actors::channel::TlsSetupError),
+    /// Store ownership could not be taken or was lost (exit 75 when another daemon owns it).
     #[error("{0}")]
     Ownership(#[from] chatseal_schema::ownership::OwnershipError),
 }
 
 impl DaemonError {
+    /// The process exit code for this error (sysexits: 69 unavailable, 70 internal, 75 owned,
+    /// 78 configuration).
     pub fn exit_code(&self) -> i32 {
         match self {
             DaemonError::Store(e) if e.is_unavailable() => exit::UNAVAILABLE,
@@ -76,6 +99,7 @@ impl DaemonError {
 /// Options that differ between production and tests (never a "test mode": only injected parts).
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    /// The daemon's clock: the system clock in production, a simulated one in tests.
     pub clock: SharedClock,
     /// SIGHUP's notification and the configuration file it reads again.
     pub reload: channel_set::Reload,

@@ -34,6 +34,7 @@ pub fn lock_file(settings: &Settings) -> Result<Option<StoreLock>, OwnershipErro
 
 /// A joined PostgreSQL membership and its heartbeat.
 pub struct Membership {
+    /// The held membership, shared with the cluster roles and slots.
     pub lease: Arc<Lease>,
     /// Set to the reason when the lease is lost.
     pub lost: watch::Receiver<Option<String>>,

@@ -15,18 +15,22 @@ const USER_HZ: f64 = 100.0;
 /// One reading of the process.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ProcessSample {
+    /// Resident set size, bytes.
     pub resident_bytes: u64,
     /// User plus system CPU time, seconds.
     pub cpu_seconds: f64,
+    /// Open file descriptors: entries of `/proc/self/fd`, less the one the listing itself holds.
     pub open_fds: u64,
-    /// Unix seconds.
+    /// When the process started, Unix seconds.
     pub start_time_seconds: f64,
 }
 
 /// The fields of /proc/<pid>/stat we use, in clock ticks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatTicks {
+    /// User-mode CPU time (field 14).
     pub utime: u64,
+    /// Kernel-mode CPU time (field 15).
     pub stime: u64,
     /// Ticks after boot at which the process started.
     pub starttime: u64,

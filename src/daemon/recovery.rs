@@ -41,6 +41,7 @@ fn seal_list(bad: &[(i64, String)]) -> String {
 }
 
 impl Damage {
+    /// One line for logs and errors: SQLite's error, or the count and first damaged seals.
     pub fn describe(&self) -> String {
         match self {
             Damage::Unreadable(e) => e.to_string(),

@@ -100,6 +100,7 @@ pub(super) fn body<T>(parsed: Result<Json<T>, JsonRejection>) -> Result<T, ApiEr
     }
 }
 
+/// The JSON body of `POST /v1/admin/opt-out`: `login` (required) and `reason` (optional).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OptOutBody {
@@ -127,6 +128,8 @@ pub async fn opt_out(
     Ok(Json(serde_json::json!({ "login": r.login, "user_hash": r.user_hash, "opted_out": true, "new": r.new })))
 }
 
+/// The JSON body of `POST /v1/admin/seal`: `epoch` (start, Unix seconds) and optionally
+/// `channel` (all channels with something to seal when absent).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SealBody {
@@ -138,6 +141,7 @@ pub struct SealBody {
 /// One channel-epoch of a manual seal.
 #[derive(Debug, Serialize)]
 pub struct SealedView {
+    /// The seal, as `GET /v1/epochs/{epoch}/{channel}` shows it (its fields inline).
     #[serde(flatten)]
     pub epoch: EpochView,
     /// True when it was sealed before this request (nothing changed).
@@ -248,6 +252,7 @@ pub async fn backup(State(st): State<AppState>, headers: HeaderMap) -> Result<Js
     }
 }
 
+/// The JSON body of `POST /v1/admin/channels`: logins to `add` and to `remove` (each optional).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelsBody {

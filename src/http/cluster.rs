@@ -14,14 +14,21 @@ use super::AppState;
 /// What the route needs to know of this daemon's cluster settings.
 #[derive(Clone, Debug, Default)]
 pub struct ClusterView {
+    /// `cluster.enabled`: false answers with this daemon alone.
     pub enabled: bool,
+    /// This daemon's member name (`cluster.instance`, else the host name).
     pub instance: String,
+    /// `cluster.replicas`: how many members read each channel at once.
     pub replicas: u32,
+    /// `cluster.lease_ttl` in milliseconds: a member silent this long loses its slots and roles.
     pub lease_ttl_ms: i64,
+    /// This daemon's HTTP address (`http.listen`).
     pub http: String,
+    /// The host name this daemon runs on.
     pub host: String,
 }
 
+/// `GET /v1/cluster`: members, role holders with their fences, and the slots no live member holds.
 pub async fn cluster(State(st): State<AppState>) -> Result<Json<Value>, ApiError> {
     let c = &st.cluster;
     if !c.enabled {

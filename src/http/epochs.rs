@@ -27,6 +27,8 @@ pub(super) fn login_of(raw: &str) -> Result<String, ApiError> {
     Ok(l)
 }
 
+/// `GET /v1/epochs/{epoch}/{channel}`: the seal with its publication and limit warnings;
+/// 404 `not_sealed` when there is none.
 pub async fn one(
     State(st): State<AppState>,
     Path((epoch, channel)): Path<(i64, String)>,
@@ -45,12 +47,15 @@ pub async fn one(
     }
 }
 
+/// The query of `GET /v1/epochs`: `?channel=C&limit=N`, both optional.
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     channel: Option<String>,
     limit: Option<u64>,
 }
 
+/// `GET /v1/epochs`: `{"epochs": [...]}`, the newest seals first (then by channel), of one
+/// channel or all, `limit` 1 to 1000 (default 24).
 pub async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> Result<Json<serde_json::Value>, ApiError> {
     let channel = q.channel.as_deref().map(channel_of).transpose()?;
     let limit = q.limit.unwrap_or(24);
@@ -74,6 +79,7 @@ pub async fn list(State(st): State<AppState>, Query(q): Query<ListQuery>) -> Res
     Ok(Json(serde_json::json!({ "epochs": epochs })))
 }
 
+/// `GET /v1/epochs/{epoch}/{channel}/proof/{login}`: the participation proof of `login`.
 pub async fn proof(
     State(st): State<AppState>,
     Path((epoch, channel, login)): Path<(i64, String, String)>,
@@ -82,6 +88,7 @@ pub async fn proof(
     Ok(Json(proofs::participation_proof_cached(&st.store, &st.trees, epoch, &channel, &login).await?))
 }
 
+/// `GET /v1/epochs/{epoch}/{channel}/claim/{login}`: the claim proof (amount) of `login`.
 pub async fn claim(
     State(st): State<AppState>,
     Path((epoch, channel, login)): Path<(i64, String, String)>,

@@ -66,6 +66,8 @@ impl Write for ChunkSender {
     }
 }
 
+/// `GET /v1/epochs/{epoch}/{channel}/export`: the publish bundle as JSON, streamed in chunks
+/// from a blocking writer; an error after the headers ends the body early.
 pub async fn bundle(
     State(st): State<AppState>,
     Path((epoch, channel)): Path<(i64, String)>,

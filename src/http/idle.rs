@@ -67,6 +67,8 @@ pub struct IdleIo<T> {
 }
 
 impl<T> IdleIo<T> {
+    /// Wraps `inner`; its idle clock starts now and restarts on every byte read. `busy` counts
+    /// the connection's requests in flight (the clock does not run out while one is).
     pub fn new(inner: T, idle: Duration, busy: Busy) -> Self {
         Self { inner, idle, deadline: Box::pin(tokio::time::sleep(idle)), busy }
     }

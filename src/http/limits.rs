@@ -19,16 +19,22 @@ use crate::settings::HttpSettings;
 /// The `[http]` limits in the form the server applies them.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
+    /// `http.header_timeout`: longest wait for a request's complete headers; the connection closes past it.
     pub header_timeout: Duration,
+    /// `http.body_timeout`: longest time to receive a body; 408 `body_timeout` past it.
     pub body_timeout: Duration,
+    /// `http.idle_timeout`: a connection silent this long with no request in flight is closed.
     pub idle_timeout: Duration,
     /// As configured; the accept loop may lower it (see `serve::connection_cap`).
     pub max_connections: usize,
+    /// `http.max_body_bytes`: largest request body; 413 `payload_too_large` above it.
     pub max_body_bytes: usize,
+    /// `http.store_timeout`: a route that needs the store answers 503 `store_timeout` past it.
     pub store_timeout: Duration,
 }
 
 impl Limits {
+    /// The limits as configured in `[http]`.
     pub fn from_settings(h: &HttpSettings) -> Self {
         Self {
             header_timeout: h.header_timeout,

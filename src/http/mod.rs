@@ -42,16 +42,26 @@ use crate::settings::{Secret, Settings};
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
+    /// The daemon's store (SQLite or PostgreSQL).
     pub store: Store,
+    /// Live status of each channel reader (`/v1/status`, `/v1/cluster`).
     pub board: ChannelBoard,
+    /// Registered names of this daemon's actors: the manual seal and backup, `/readyz`.
     pub routes: Routes,
+    /// The supervisor, asked for its children by `/readyz`.
     pub supervisor: ActorRef<SupervisorMsg>,
+    /// Renders the Prometheus text of `/metrics`.
     pub prom: PrometheusHandle,
+    /// `epoch.length` in seconds (at least 1).
     pub epoch_len: i64,
     /// `epoch.grace` in ms: an epoch can be sealed by hand once its end plus this has passed.
     pub grace_ms: i64,
+    /// `http.admin_token`: the bearer token the `/v1/admin/*` routes require.
     pub admin_token: Secret,
+    /// Lowercase logins that opted out, shared with the channel readers (which drop their lines);
+    /// `POST /v1/admin/opt-out` adds to it.
     pub opted_out: Arc<RwLock<HashSet<String>>>,
+    /// The daemon's clock (wall or simulated), for "now" in the admin routes and `/v1/status`.
     pub clock: SharedClock,
     /// Built trees of sealed epochs, shared by the proof routes.
     pub trees: Arc<TreeCache>,
@@ -70,6 +80,8 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The state from the daemon's running parts and its settings; the tree cache, backup board,
+    /// cluster view and latest-seals cache start empty (the daemon fills `backups` and `cluster`).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
@@ -118,7 +130,9 @@ async fn track(req: Request, next: Next) -> Response {
 /// One HTTP route: its method and its path pattern (axum's `{name}` placeholders).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Route {
+    /// `"GET"` or `"POST"`.
     pub method: &'static str,
+    /// The path as axum matches it, e.g. `/v1/epochs/{epoch}/{channel}`.
     pub path: &'static str,
 }
 
@@ -174,6 +188,8 @@ pub const STORE_ROUTES: &[&str] = &[
     "/claims",
 ];
 
+/// The router of every route in [`ROUTES`] with its fallbacks (404, 405 as JSON errors) and the
+/// layers: request metrics, body bound, store-route timeout.
 pub fn router(state: AppState) -> Router {
     let l = state.limits;
     add_routes(Router::new())

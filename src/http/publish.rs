@@ -21,6 +21,8 @@ use super::AppState;
 /// Longest transaction id accepted (a Solana signature is 87-88 base58 characters).
 const MAX_TX_LEN: usize = 128;
 
+/// The JSON body of `POST /v1/admin/published`: the seal (`epoch`, `channel`), the `root` that
+/// was published (must equal the sealed root) and the transaction id `tx`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PublishedBody {
@@ -46,6 +48,8 @@ fn view(p: &Publication, new: bool) -> serde_json::Value {
     serde_json::json!({ "epoch": p.epoch, "channel": p.channel, "root": format!("0x{}", p.root), "tx": p.tx, "published_at": p.published_at, "new": new })
 }
 
+/// `POST /v1/admin/published`: records that a seal's root was published on chain (written once;
+/// the same record again answers `new: false`, another one 409 `already_published`).
 pub async fn published(
     State(st): State<AppState>,
     headers: HeaderMap,

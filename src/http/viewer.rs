@@ -28,6 +28,8 @@ impl From<HoursError> for ApiError {
     }
 }
 
+/// The query of `GET /v1/users/{login}/epochs`: `channel`, `before` (exclusive epoch start, for
+/// paging) and `limit` (hours per page), each optional.
 #[derive(Debug, Deserialize)]
 pub struct UserEpochsQuery {
     channel: Option<String>,

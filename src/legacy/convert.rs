@@ -88,9 +88,13 @@ pub struct Notes {
 
 /// An old signal row, read.
 pub struct SignalIn<'a> {
+    /// The user hash as stored (any case, with or without `0x`); an invalid one skips the row.
     pub user_hash: Option<&'a str>,
+    /// The old `signal_type` (e.g. "cheer", "subgift"); mapped to a chatseal kind or counted as unknown.
     pub kind: Option<&'a str>,
+    /// The amount as text; absent means one occurrence.
     pub value: Option<&'a str>,
+    /// When the signal happened, as text; feeds the user's `last_seen`.
     pub timestamp: Option<&'a str>,
 }
 

@@ -27,22 +27,28 @@ pub enum SealOutcome {
 /// One old seal as imported (or not).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealRecord {
+    /// Epoch start, Unix seconds.
     pub epoch: i64,
+    /// The normalised (lowercase, no `#`) channel login.
     pub channel: String,
     /// The normalised old root (None: an empty seal).
     pub root: Option<String>,
+    /// Rows of the old seal in sealed_participants.
     pub participants: usize,
+    /// Whether and how the seal was imported.
     pub outcome: SealOutcome,
 }
 
 /// Every old seal met so far.
 #[derive(Debug, Default)]
 pub struct SealLog {
+    /// The seals in the order they were met.
     pub records: Vec<SealRecord>,
     keys: HashSet<(i64, String)>,
 }
 
 impl SealLog {
+    /// How many records have an outcome for which `f` is true.
     pub fn count(&self, f: impl Fn(&SealOutcome) -> bool) -> usize {
         self.records.iter().filter(|r| f(&r.outcome)).count()
     }

@@ -38,14 +38,36 @@ pub const BATCH_ROWS: usize = 5_000;
 /// Why a legacy import could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum LegacyError {
+    /// `--from` is not a usable URL (exit 64); the message names it, password masked.
     #[error("{0}")]
     Usage(String),
+    /// The old database cannot be opened or reached.
     #[error("the old database {url} is unavailable: {detail}; check the URL and that the file or server exists")]
-    Unavailable { url: String, detail: String },
+    Unavailable {
+        /// The URL with its password masked.
+        url: String,
+        /// The driver's error, with secrets scrubbed.
+        detail: String,
+    },
+    /// The database opens but lacks one of the old system's tables (exit 64).
     #[error("{url} is not a database of the old system: table {table} cannot be read ({detail}); --legacy expects channel_participation, user_signals, sealed_epochs, sealed_participants and user_mapping")]
-    NotLegacy { url: String, table: &'static str, detail: String },
+    NotLegacy {
+        /// The URL with its password masked.
+        url: String,
+        /// The first old table that could not be read.
+        table: &'static str,
+        /// The driver's error, with secrets scrubbed.
+        detail: String,
+    },
+    /// A read from the old database failed mid-import.
     #[error("reading the old database {url} failed: {detail}")]
-    Read { url: String, detail: String },
+    Read {
+        /// The URL with its password masked.
+        url: String,
+        /// The driver's error, with secrets scrubbed.
+        detail: String,
+    },
+    /// Writing the target store failed; what was written stays and the import can be rerun.
     #[error("writing the target failed: {0}; what was written stays, and the import can be run again")]
     Store(#[from] StoreError),
 }
@@ -53,10 +75,15 @@ pub enum LegacyError {
 /// What the import did and found.
 #[derive(Debug, Default)]
 pub struct LegacyReport {
+    /// The old database's URL, password masked.
     pub from: String,
+    /// Rows read from the old tables (user_mapping and the grouped tables together).
     pub rows_read: u64,
+    /// Rows new to the target, per table (rows already there are not counted).
     pub written: ImportWritten,
+    /// What could not be imported as it was (unknown signal kinds, bad hashes, ...).
     pub notes: Notes,
+    /// Every old seal met, with its outcome.
     pub seals: SealLog,
     /// Imported seals that the target does not hold as imported.
     pub verify_failures: Vec<String>,

@@ -39,16 +39,26 @@ pub type TextRow = Vec<Option<String>>;
 /// One row of [`GROUPS_SQL`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupRow {
+    /// The old `epoch` column, as text.
     pub epoch: Option<String>,
+    /// The old `channel` column, as text.
     pub channel: Option<String>,
+    /// Which table the row comes from: `p` channel_participation, `s` user_signals,
+    /// `e` sealed_epochs, `m` sealed_participants.
     pub tag: String,
+    /// `p`, `s`: user_hash; `e`: root; `m`: idx.
     pub a: Option<String>,
+    /// `p`: first_seen; `s`: signal_type; `e`: sealed_at; `m`: user_hash.
     pub b: Option<String>,
+    /// `s`: value; `m`: username; otherwise null.
     pub c: Option<String>,
+    /// `s`: timestamp; otherwise null.
     pub d: Option<String>,
 }
 
 impl GroupRow {
+    /// The row from its text columns in [`GROUPS_SQL`] order; missing columns are null and a
+    /// missing tag is empty.
     pub fn from_text(mut r: TextRow) -> GroupRow {
         r.resize(7, None);
         let mut it = r.into_iter();
@@ -138,6 +148,7 @@ impl LegacyDb {
         }
     }
 
+    /// Closes the connection pool, waiting for its connections to end.
     pub async fn close(self) {
         match self.pool {
             Pool::Sqlite(p) => p.close().await,

@@ -18,8 +18,11 @@ pub const FORMAT_LEGACY: i32 = 0;
 
 /// A sealed participant as the old table holds it.
 pub struct MemberIn<'a> {
+    /// The frozen leaf index, as text; an unreadable one skips the seal.
     pub idx: Option<&'a str>,
+    /// The user hash (any case, with or without `0x`); an invalid one skips the seal.
     pub user_hash: Option<&'a str>,
+    /// The login, if the old table kept it; lowercased into the users table.
     pub username: Option<&'a str>,
 }
 
@@ -27,7 +30,12 @@ pub struct MemberIn<'a> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Resealed {
     /// Imported; `reproducible` says whether the recomputed leaves fold to the old root.
-    Kept { seal: ImportSeal, reproducible: bool },
+    Kept {
+        /// The seal and its rows to write, with the old root as-is.
+        seal: ImportSeal,
+        /// True when the recomputed leaves fold to the old root (format 1), false for format 0.
+        reproducible: bool,
+    },
     /// Not imported, with the reason.
     Skipped(String),
 }

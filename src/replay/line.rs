@@ -25,7 +25,12 @@ pub enum Replayed {
     /// Empty or blank.
     Blank,
     /// A participant event; `from_prefix` when the time came from the logger's prefix.
-    Event { event: Event, from_prefix: bool },
+    Event {
+        /// The participant event, as the live parser makes it.
+        event: Event,
+        /// True when the line had no `tmi-sent-ts` and was timed by the logger's prefix.
+        from_prefix: bool,
+    },
     /// Dropped on purpose (excluded, opted out, anonymous gift), with the parser's reason.
     Discarded(&'static str),
     /// Not usable, with the reason.

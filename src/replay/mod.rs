@@ -48,6 +48,7 @@ pub struct ReplayConfig {
     /// The replay's wall-clock time, Unix ms, and `epoch.max_skew` in ms: a line timed later
     /// than their sum is from the future and rejected (`bad_timestamp`).
     pub now_ms: i64,
+    /// `epoch.max_skew` in ms: also how far a `tmi-sent-ts` may stray from the line's own time.
     pub max_skew_ms: i64,
 }
 
@@ -56,6 +57,7 @@ pub struct ReplayConfig {
 pub struct ReplaySummary {
     /// Lines read, blank ones included.
     pub lines: u64,
+    /// Lines that were empty or only whitespace.
     pub blank: u64,
     /// Participant events parsed.
     pub events: u64,
@@ -178,10 +180,18 @@ pub async fn replay_file(store: &Store, path: &Path, cfg: &ReplayConfig) -> Resu
 /// Why a replay stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
+    /// The log file cannot be opened.
     #[error("cannot open the log {path}: {detail}; check the path and that it is readable")]
-    Open { path: String, detail: String },
+    Open {
+        /// The path as given.
+        path: String,
+        /// The I/O error.
+        detail: String,
+    },
+    /// Reading the log failed part-way (the I/O error); what was written before stays.
     #[error("reading the log failed: {0}")]
     Read(String),
+    /// A chunk could not be written to the store.
     #[error("writing to the store failed: {0}; the chunks written before stay written, and a second replay of the same log is safe")]
     Store(#[from] StoreError),
 }

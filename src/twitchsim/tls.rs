@@ -34,10 +34,13 @@ impl std::fmt::Debug for FakeTls {
 /// Why a [`FakeTls`] cannot serve.
 #[derive(Debug, thiserror::Error)]
 pub enum FakeTlsError {
+    /// No certificate was given.
     #[error("fake Twitch TLS: the certificate chain is empty; give at least the server certificate")]
     NoCertificate,
+    /// The key is not a DER private key of a known kind (the parser's message).
     #[error("fake Twitch TLS: the key is not a PKCS#8, PKCS#1 or SEC1 DER private key ({0})")]
     Key(String),
+    /// rustls refused the certificate and key together (its message).
     #[error("fake Twitch TLS: certificate and key rejected by rustls ({0})")]
     Config(String),
 }

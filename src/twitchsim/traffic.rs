@@ -85,9 +85,11 @@ pub enum Target {
 /// One generated line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrafficLine {
+    /// Which connections receive it.
     pub target: Target,
     /// The line without `\r\n`.
     pub line: String,
+    /// What the line is.
     pub kind: Kind,
     /// Who this line makes a participant of its channel (twitch.md), lowercase; None for bots
     /// on the default exclusion list, anonymous gifts, CLEARCHAT and RECONNECT.
@@ -97,6 +99,7 @@ pub struct TrafficLine {
 /// What to generate.
 #[derive(Debug, Clone)]
 pub struct TrafficConfig {
+    /// Seed of the generator: the same config gives the same lines.
     pub seed: u64,
     /// Channel logins (with or without `#`); the first is the busiest.
     pub channels: Vec<String>,
@@ -139,6 +142,7 @@ pub struct Traffic {
 }
 
 impl Traffic {
+    /// A generator at beat 0, its crowds named from `cfg.seed`.
     pub fn new(cfg: TrafficConfig) -> Traffic {
         let mut rng = StdRng::seed_from_u64(cfg.seed);
         let mut namer = Namer::default();

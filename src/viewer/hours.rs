@@ -17,38 +17,59 @@ use serde::Serialize;
 
 use super::published::published_of;
 
-/// Hours per page unless asked otherwise, and the most one page may ask for.
+/// Hours per page unless asked otherwise.
 pub const DEFAULT_LIMIT: u64 = 50;
+/// The most hours one page may ask for; a larger `limit` is clamped to it.
 pub const MAX_LIMIT: u64 = 1000;
 
 /// One sealed hour of the login.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HourItem {
+    /// Epoch start, Unix seconds.
     pub epoch: i64,
+    /// Lowercase channel login, without `#`.
     pub channel: String,
     /// The login's leaf index in both trees.
     pub index: i64,
     /// Base units (decimal string); null when the login is not in the claim tree.
     pub amount: Option<String>,
+    /// Whether a publication of this seal's root on chain has been recorded.
     pub published: bool,
 }
 
 /// `GET /v1/users/{login}/epochs`.
 #[derive(Debug, Clone, Serialize)]
 pub struct UserEpochsView {
+    /// The asked login, ASCII-lowercased.
     pub login: String,
+    /// `0x` + keccak256 of the lowercase login.
     pub user_hash: String,
+    /// The page's hours: epoch descending, then channel ascending; whole epochs only.
     pub items: Vec<HourItem>,
     /// `before` for the next page; null when this is the last one.
     pub next_before: Option<i64>,
 }
 
+/// Why the sealed hours of a login cannot be listed.
 #[derive(Debug, thiserror::Error)]
 pub enum HoursError {
+    /// The login opted out; refused whatever they took part in before.
     #[error("{login} opted out; their sealed hours are not served")]
-    OptedOut { login: String },
+    OptedOut {
+        /// The asked login, ASCII-lowercased.
+        login: String,
+    },
+    /// A sealed participant row names a (epoch, channel) that has no seal.
     #[error("the sealed rows of {login} name epoch {epoch} of #{channel}, which has no seal: the store is damaged; run `chatseal doctor`")]
-    Damaged { login: String, epoch: i64, channel: String },
+    Damaged {
+        /// The asked login, ASCII-lowercased.
+        login: String,
+        /// Epoch start of the orphan row, Unix seconds.
+        epoch: i64,
+        /// Channel of the orphan row.
+        channel: String,
+    },
+    /// The store could not be read.
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -57,7 +78,12 @@ pub enum HoursError {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Cut {
     /// These rows; `more` when older rows exist.
-    Page { rows: Vec<UserSealedRow>, more: bool },
+    Page {
+        /// The rows of the page, only whole epochs, still epoch descending.
+        rows: Vec<UserSealedRow>,
+        /// True when rows older than the page exist (a next page).
+        more: bool,
+    },
     /// The rows all belong to this epoch and fill more than the page: read it whole.
     WholeEpoch(i64),
 }

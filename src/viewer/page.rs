@@ -24,18 +24,24 @@ pub enum Answer {
     Nothing,
     /// A parameter that cannot be a login or channel: `what` names it, `raw` is what was sent.
     Invalid {
+        /// What was expected, as shown to the reader (e.g. "Twitch login", "channel").
         what: &'static str,
+        /// The value sent, shown escaped and clipped to 80 characters.
         raw: String,
     },
+    /// The login opted out: nothing about them is shown.
     OptedOut {
+        /// The asked login, lowercase.
         login: String,
     },
     /// Never seen in any channel this store recorded.
     Unknown {
+        /// The asked login, lowercase.
         login: String,
     },
     /// Seen, but in no sealed hour (yet).
     NoHours {
+        /// The asked login, lowercase.
         login: String,
     },
     /// A page of sealed hours (may be empty past the last page).
@@ -51,7 +57,9 @@ pub struct PageData<'a> {
     pub channel: Option<&'a str>,
     /// The `before` the hours were asked from (paging).
     pub before: Option<i64>,
+    /// What the store answered about the login.
     pub answer: Answer,
+    /// The latest seal of each channel, by channel name, for the "Latest seals" table.
     pub latest: &'a [SealedEpoch],
     /// Epoch length, seconds.
     pub epoch_len: i64,

@@ -20,11 +20,17 @@ use crate::telemetry::names as m;
 /// A session that stayed joined this long resets the reconnect backoff.
 const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 
+/// What a channel actor starts with; one template for all channels, specialised by
+/// [`ChannelArgs::for_channel`].
 #[derive(Debug, Clone)]
 pub struct ChannelArgs {
+    /// The settings of every session this actor opens (its `channel` names the channel).
     pub session: Arc<SessionCfg>,
+    /// Where the actor shows the channel's state (`/v1/status`).
     pub board: ChannelBoard,
+    /// First reconnect delay (`twitch.reconnect_min`).
     pub reconnect_min: Duration,
+    /// Longest reconnect delay, and the wait after a refused join (`twitch.reconnect_max`).
     pub reconnect_max: Duration,
     /// How long the old and new sessions both read after a RECONNECT.
     pub overlap: Duration,
@@ -39,8 +45,11 @@ impl ChannelArgs {
     }
 }
 
+/// Messages of a channel actor.
 pub enum ChannelMsg {
+    /// Open a session now if none runs (sent at start and when a backoff delay ends).
     Connect,
+    /// A report of one of its sessions.
     Session(SessionEvent),
     /// Stop the old session after a RECONNECT overlap.
     DropOld(u64),
@@ -53,12 +62,15 @@ struct Running {
     handle: JoinHandle<()>,
 }
 
+/// A channel actor's state: its arguments, the connection machine and the running sessions by
+/// generation.
 pub struct ChannelActorState {
     args: ChannelArgs,
     conn: Connection,
     sessions: BTreeMap<u64, Running>,
 }
 
+/// The actor that reads one Twitch channel (see the module doc).
 pub struct ChannelActor;
 
 /// Test builds: the failpoint `channel.pre_start` fails the start of every channel actor, or,

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+/// The delay state of one channel's reconnects: grows with each attempt until [`Backoff::reset`].
 #[derive(Debug, Clone)]
 pub struct Backoff {
     min: Duration,
@@ -11,6 +12,7 @@ pub struct Backoff {
 }
 
 impl Backoff {
+    /// Delays from `min` doubling up to `max` (a `max` below `min` is taken as `min`).
     pub fn new(min: Duration, max: Duration) -> Self {
         Self { min, max: max.max(min), attempt: 0 }
     }
@@ -24,6 +26,7 @@ impl Backoff {
         cap.mul_f64(0.5 + 0.5 * unit.clamp(0.0, 1.0))
     }
 
+    /// [`Backoff::next_with`] with a fresh random draw.
     pub fn next(&mut self) -> Duration {
         self.next_with(rand::random::<f64>())
     }
@@ -33,6 +36,7 @@ impl Backoff {
         self.attempt = 0;
     }
 
+    /// Delays handed out since the last reset.
     pub fn attempts(&self) -> u32 {
         self.attempt
     }

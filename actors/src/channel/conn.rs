@@ -15,23 +15,50 @@ use super::tls::TlsClientConfig;
 pub trait ChatStream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> ChatStream for T {}
 
+/// The stream a session reads and writes, whichever kind it is.
 pub type BoxStream = Pin<Box<dyn ChatStream>>;
 
+/// Why no stream could be opened; the session ends with [`super::session::EndReason::Connect`].
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
+    /// TCP connect plus TLS handshake took longer than `twitch.connect_timeout`.
     #[error("connecting to {addr} timed out after {timeout:?}")]
-    Timeout { addr: String, timeout: Duration },
+    Timeout {
+        /// `server:port` as dialled.
+        addr: String,
+        /// The connect timeout that ran out.
+        timeout: Duration,
+    },
+    /// The TCP connect failed (refused, unreachable, DNS).
     #[error("connecting to {addr}: {source}")]
-    Io { addr: String, source: std::io::Error },
+    Io {
+        /// `server:port` as dialled.
+        addr: String,
+        /// The socket error.
+        source: std::io::Error,
+    },
+    /// `twitch.server` is not a valid TLS server name.
     #[error("TLS server name {0:?} is invalid")]
     ServerName(String),
+    /// The server's certificate did not verify against the trusted roots.
     #[error(
         "TLS handshake with {addr}: the server certificate was rejected ({detail}); if a private CA \
          or a TLS-intercepting proxy signs it, add that CA's PEM certificate to twitch.tls_ca_file"
     )]
-    Untrusted { addr: String, detail: String },
+    Untrusted {
+        /// `server:port` as dialled.
+        addr: String,
+        /// rustls's reason for rejecting the certificate.
+        detail: String,
+    },
+    /// The TLS handshake failed for another reason.
     #[error("TLS handshake with {addr} failed: {source}")]
-    Handshake { addr: String, source: std::io::Error },
+    Handshake {
+        /// `server:port` as dialled.
+        addr: String,
+        /// The handshake error.
+        source: std::io::Error,
+    },
 }
 
 /// Connects to `server:port`, with TLS when `tls` is set (the server name is checked against

@@ -25,13 +25,29 @@ pub enum Input {
     /// Time to (re)connect.
     Connect,
     /// Session `gen` confirmed its join.
-    Joined { gen: u64 },
+    Joined {
+        /// The session generation (1, 2, ... per channel actor).
+        gen: u64,
+    },
     /// Session `gen` received RECONNECT from the server.
-    ServerReconnect { gen: u64 },
+    ServerReconnect {
+        /// The session generation (1, 2, ... per channel actor).
+        gen: u64,
+    },
     /// The overlap after a RECONNECT is over: close `gen` if it is still the old session.
-    DropOld { gen: u64 },
+    DropOld {
+        /// The generation that was the old session when the overlap began.
+        gen: u64,
+    },
     /// Session `gen` ended; `joined_for` is how long it had been joined, if it joined.
-    Ended { gen: u64, ending: Ending, joined_for: Option<Duration> },
+    Ended {
+        /// The session generation (1, 2, ... per channel actor).
+        gen: u64,
+        /// Refused or lost (decides the wait before reconnecting).
+        ending: Ending,
+        /// How long it had been joined; None if it never joined.
+        joined_for: Option<Duration>,
+    },
     /// Stop reading: close every session, never reconnect.
     Shutdown,
 }
@@ -40,17 +56,36 @@ pub enum Input {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
     /// Open session `gen` (the state is now connecting, unless a RECONNECT overlap runs).
-    Open { gen: u64 },
+    Open {
+        /// The new session's generation.
+        gen: u64,
+    },
     /// Close session `gen`; it reports `Ended` by itself.
-    Close { gen: u64 },
+    Close {
+        /// The generation to close.
+        gen: u64,
+    },
     /// The current session joined: show the channel as joined.
-    ShowJoined { gen: u64 },
+    ShowJoined {
+        /// The generation that joined.
+        gen: u64,
+    },
     /// Deliver `Input::DropOld { gen }` after `after`.
-    DropOldAfter { gen: u64, after: Duration },
+    DropOldAfter {
+        /// The old session's generation.
+        gen: u64,
+        /// The RECONNECT overlap (`twitch.reconnect_overlap`).
+        after: Duration,
+    },
     /// The server asked for a reconnect; a new session is opened beside the old one.
     Reconnecting,
     /// The current session ended: deliver `Input::Connect` after `after`.
-    RetryAfter { after: Duration, ending: Ending },
+    RetryAfter {
+        /// The wait: jittered backoff, or the maximum after a refusal.
+        after: Duration,
+        /// How the session ended.
+        ending: Ending,
+    },
     /// Every session is closed and none will be opened again.
     Stopped,
 }
@@ -58,7 +93,9 @@ pub enum Effect {
 /// The machine's settings.
 #[derive(Debug, Clone)]
 pub struct ConnectionCfg {
+    /// First backoff delay (`twitch.reconnect_min`).
     pub reconnect_min: Duration,
+    /// Longest backoff delay, and the wait after a refused join (`twitch.reconnect_max`).
     pub reconnect_max: Duration,
     /// How long the old and new sessions both read after a RECONNECT.
     pub overlap: Duration,
@@ -78,6 +115,7 @@ pub struct Connection {
 }
 
 impl Connection {
+    /// A machine with no session yet; the first one opened is generation 1.
     pub fn new(cfg: ConnectionCfg) -> Self {
         let backoff = Backoff::new(cfg.reconnect_min, cfg.reconnect_max);
         Self { cfg, backoff, next_gen: 1, current: None, previous: None, stopping: false }
@@ -93,6 +131,7 @@ impl Connection {
         self.previous
     }
 
+    /// True once `Shutdown` was applied: no session will be opened again.
     pub fn stopping(&self) -> bool {
         self.stopping
     }

@@ -18,7 +18,10 @@ pub enum Frame {
     Line(BytesMut),
     /// A line longer than the decoder's `max_len` was discarded. `len` counts all its bytes,
     /// terminator included (at end of stream: the bytes discarded before the stream ended).
-    Overlong { len: usize },
+    Overlong {
+        /// Bytes discarded.
+        len: usize,
+    },
 }
 
 /// A `tokio_util` decoder that yields [`Frame`]s.

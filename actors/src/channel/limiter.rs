@@ -35,6 +35,7 @@ pub struct JoinLimiter {
 }
 
 impl JoinLimiter {
+    /// At most `n` acquisitions (at least 1) in any sliding `window`.
     pub fn new(n: usize, window: Duration) -> Self {
         Self { inner: Arc::new(Mutex::new(VecDeque::new())), n: n.max(1), window }
     }

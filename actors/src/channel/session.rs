@@ -28,23 +28,36 @@ use crate::telemetry::names as m;
 /// Everything a session needs; shared by all sessions of one channel.
 #[derive(Debug, Clone)]
 pub struct SessionCfg {
+    /// The channel login to JOIN (lowercase, without `#`).
     pub channel: Arc<str>,
+    /// IRC host (`twitch.server`).
     pub server: String,
+    /// IRC port (`twitch.port`): 6697 with TLS, 6667 plain.
     pub port: u16,
     /// TLS client configuration, built once per process (webpki roots plus `twitch.tls_ca_file`);
     /// None = plain TCP.
     pub tls: Option<super::tls::TlsClientConfig>,
     /// (login, token without `oauth:`); None = anonymous justinfan.
     pub credentials: Option<(String, String)>,
+    /// Deadline of the TCP connect plus TLS handshake (`twitch.connect_timeout`).
     pub connect_timeout: Duration,
+    /// Silence after which we send our own PING (`twitch.ping_interval`).
     pub ping_interval: Duration,
+    /// Wait for the PONG before the link counts as dead (`twitch.pong_timeout`).
     pub pong_timeout: Duration,
+    /// Longest line accepted, bytes (`twitch.max_line_bytes`); longer ones are rejected.
     pub max_line_bytes: usize,
+    /// Epoch length, seconds: which hour a line's participation counts in.
     pub epoch_len: i64,
+    /// `epoch.max_skew` in ms: a `tmi-sent-ts` further than this from the receive time is distrusted.
     pub max_skew_ms: i64,
+    /// Lowercase logins never recorded (bots).
     pub excluded: Arc<HashSet<String>>,
+    /// Lowercase logins that opted out; their lines are dropped. Shared with the admin API, which adds to it.
     pub opted_out: Arc<RwLock<HashSet<String>>>,
+    /// The daemon's clock, for receive times.
     pub clock: SharedClock,
+    /// Where the parsed events go (the aggregator, through the ingest gate).
     pub routes: Routes,
     /// Paces JOINs of every channel of the process.
     pub join_limiter: JoinLimiter,
@@ -55,18 +68,27 @@ pub struct SessionCfg {
 /// What a session tells its channel actor.
 #[derive(Debug, Clone)]
 pub enum SessionEvent {
+    /// The server confirmed the JOIN (JOIN echo or ROOMSTATE of the channel).
     Joined {
+        /// The session's generation.
         gen: u64,
+        /// Receive time of the confirmation, Unix ms on the daemon's clock.
         at_ms: i64,
+        /// The channel's numeric Twitch id, when the confirmation was a ROOMSTATE carrying it.
         room_id: Option<String>,
     },
     /// The server sent RECONNECT: open a new session before this one goes.
     ServerReconnect {
+        /// The session's generation.
         gen: u64,
     },
+    /// The session ended; it sends nothing after this.
     Ended {
+        /// The session's generation.
         gen: u64,
+        /// Why it ended.
         reason: EndReason,
+        /// How long it had been joined; None if it never joined.
         was_joined_for: Option<Duration>,
     },
 }
@@ -74,11 +96,17 @@ pub enum SessionEvent {
 /// Why a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndReason {
+    /// The TCP connect or TLS handshake failed or timed out (the error's text).
     Connect(String),
+    /// The server closed the connection.
     Closed,
+    /// Our PING got no PONG within `pong_timeout`: a dead link.
     PingTimeout,
+    /// The server refused the join (NOTICE msg-id, e.g. `msg_channel_suspended`).
     Refused(String),
+    /// A read or write failed (the error's text).
     Io(String),
+    /// The channel actor stopped the session.
     Stopped,
 }
 

@@ -8,10 +8,15 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelState {
+    /// No session: not started yet, or stopped (gauge 0).
     Disconnected,
+    /// A session is connecting, logging in or waiting for its join to be confirmed (gauge 1).
     Connecting,
+    /// The join is confirmed and lines are being read (gauge 2).
     Joined,
+    /// The connection was lost; waiting out the reconnect backoff (gauge 3).
     BackingOff,
+    /// The server refused the join; retrying after `twitch.reconnect_max` (gauge 4).
     Refused,
 }
 
@@ -31,18 +36,24 @@ impl ChannelState {
 /// What the HTTP server shows about one channel.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ChannelStatus {
+    /// The channel login (lowercase, no `#`).
     pub channel: String,
+    /// Where its connection stands.
     pub state: ChannelState,
     /// Unix ms the current join was confirmed.
     pub joined_since_ms: Option<i64>,
     /// Unix ms of the last line received.
     pub last_line_ms: Option<i64>,
+    /// The channel's numeric Twitch id, once a ROOMSTATE has told it.
     pub room_id: Option<String>,
+    /// Sessions ended or replaced (lost, refused, or a server RECONNECT) since the actor started.
     pub reconnects: u64,
+    /// Why the last session ended (debug form of its end reason); cleared on the next join.
     pub last_error: Option<String>,
 }
 
 impl ChannelStatus {
+    /// A channel not connected yet: disconnected, no join, no line, no error.
     pub fn new(channel: &str) -> Self {
         Self {
             channel: channel.to_string(),
@@ -76,6 +87,7 @@ impl ChannelBoard {
         map.remove(channel);
     }
 
+    /// Every channel's status, by channel name.
     pub fn snapshot(&self) -> Vec<ChannelStatus> {
         let map = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         map.values().cloned().collect()

@@ -16,16 +16,41 @@ pub type TlsClientConfig = Arc<ClientConfig>;
 /// Why the TLS client configuration or its CA file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsSetupError {
+    /// The CA file cannot be read.
     #[error("CA file {path}: cannot read it ({source}); point it at a readable PEM file")]
-    Read { path: PathBuf, source: std::io::Error },
+    Read {
+        /// The CA file (`twitch.tls_ca_file`).
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The CA file is not PEM.
     #[error("CA file {path}: not valid PEM ({detail}); it must hold \"-----BEGIN CERTIFICATE-----\" sections")]
-    Pem { path: PathBuf, detail: String },
+    Pem {
+        /// The CA file (`twitch.tls_ca_file`).
+        path: PathBuf,
+        /// The PEM parser's message.
+        detail: String,
+    },
+    /// The CA file holds no certificate section.
     #[error(
         "CA file {path}: holds no PEM certificate; it must hold at least one \"-----BEGIN CERTIFICATE-----\" section"
     )]
-    NoCertificate { path: PathBuf },
+    NoCertificate {
+        /// The CA file (`twitch.tls_ca_file`).
+        path: PathBuf,
+    },
+    /// A certificate of the file cannot be a trust anchor.
     #[error("CA file {path}: certificate number {number} cannot be a trust anchor ({detail}); replace it with the CA's X.509 certificate")]
-    BadCertificate { path: PathBuf, number: usize, detail: String },
+    BadCertificate {
+        /// The CA file (`twitch.tls_ca_file`).
+        path: PathBuf,
+        /// Position of the certificate in the file, from 1.
+        number: usize,
+        /// Why it was refused.
+        detail: String,
+    },
+    /// rustls refused the configuration (its message).
     #[error("TLS client setup failed: {0}")]
     Rustls(String),
 }

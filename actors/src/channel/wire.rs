@@ -8,9 +8,11 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("refused to send IRC {command}: parameter {position} holds {what}, which would end the line early and inject another command; fix the configured value (the value is not shown, it may be a secret)")]
 pub struct UnsafeParam {
+    /// The IRC command that was not sent (`PASS`, `NICK`, `JOIN`, ...).
     pub command: &'static str,
     /// 1-based position of the offending parameter.
     pub position: usize,
+    /// The forbidden byte found, in words ("a line feed (LF)", ...); never the value itself.
     pub what: &'static str,
 }
 

@@ -7,7 +7,9 @@
 /// `sealing.max_proof_len`); `None` = no limit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ProgramLimits {
+    /// Most leaves the program accepts in one claim tree (`sealing.max_claim_leaves`).
     pub max_claim_leaves: Option<u64>,
+    /// Most sibling hashes the program accepts in one proof (`sealing.max_proof_len`).
     pub max_proof_len: Option<u64>,
 }
 

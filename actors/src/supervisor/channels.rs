@@ -26,8 +26,10 @@ const HAND_OVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The value of the channel state gauge for a channel this process no longer reads.
 pub const NOT_READ_GAUGE: f64 = -1.0;
 
+/// What the channel supervisor starts with.
 #[derive(Clone)]
 pub struct ChannelSupervisorArgs {
+    /// The daemon's routes: the channel actors' registered names, and the aggregator flushed in a hand-over.
     pub routes: Routes,
     /// Everything a channel actor needs; the channel name is replaced per channel.
     pub template: ChannelArgs,
@@ -36,14 +38,21 @@ pub struct ChannelSupervisorArgs {
     /// The names that have an actor (running, or failed and waiting for its restart); a name
     /// leaves it only once its hand-over is done.
     pub held: watch::Sender<BTreeSet<String>>,
+    /// The per-channel restart budget and penalty.
     pub policy: ChannelRestartPolicy,
 }
 
+/// Messages of the channel supervisor.
 pub enum ChannelSupMsg {
     /// The desired set changed (from the watch).
     Desired(BTreeSet<String>),
     /// Start a failed channel again, unless it was removed or restarted since (`attempt`).
-    Respawn { name: String, attempt: u64 },
+    Respawn {
+        /// The channel login.
+        name: String,
+        /// The restart this message belongs to; a stale one is ignored.
+        attempt: u64,
+    },
     /// Hand over every channel and stop following the desired set; replies with the problems.
     Shutdown(RpcReplyPort<Vec<String>>),
     /// The names that have an actor right now, and whether it runs (false: waiting to restart).
@@ -55,6 +64,8 @@ enum Have {
     Waiting { attempt: u64 },
 }
 
+/// The channel supervisor's state: its children by name and id, their restart histories and the
+/// desired set it follows.
 pub struct ChannelSupervisorState {
     args: ChannelSupervisorArgs,
     have: BTreeMap<String, Have>,
@@ -66,6 +77,7 @@ pub struct ChannelSupervisorState {
     _follow: DropGuard,
 }
 
+/// The actor that keeps one channel actor per desired channel (see the module doc).
 pub struct ChannelSupervisor;
 
 impl Actor for ChannelSupervisor {

@@ -27,6 +27,7 @@ pub enum Exit {
 }
 
 impl RestartType {
+    /// Whether a child of this type is restarted after ending with `exit`.
     pub fn restarts_after(self, exit: Exit) -> bool {
         match self {
             RestartType::Permanent => true,

@@ -5,12 +5,16 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
+/// How often and how fast failed children are restarted before the supervisor gives up.
 #[derive(Debug, Clone)]
 pub struct RestartPolicy {
     /// Most restarts allowed within `window`.
     pub limit: u32,
+    /// The sliding window over which restarts are counted.
     pub window: Duration,
+    /// Delay before the first restart of a window; doubles with each recent restart.
     pub min_backoff: Duration,
+    /// Cap of the restart delay (before jitter, which takes it down to half at most).
     pub max_backoff: Duration,
 }
 
@@ -20,7 +24,10 @@ pub enum Decision {
     /// Restart after this delay.
     Restart(Duration),
     /// Too many restarts: give up and escalate.
-    Escalate { restarts: usize },
+    Escalate {
+        /// Restarts already counted in the window.
+        restarts: usize,
+    },
 }
 
 /// Restart history across all children of a supervisor.
@@ -31,6 +38,7 @@ pub struct RestartTracker {
 }
 
 impl RestartTracker {
+    /// A tracker with no restart recorded yet.
     pub fn new(policy: RestartPolicy) -> Self {
         Self { policy, history: VecDeque::new() }
     }

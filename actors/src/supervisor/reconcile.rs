@@ -33,6 +33,7 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// True when nothing needs to change.
     pub fn is_empty(&self) -> bool {
         self.start.is_empty() && self.stop.is_empty() && self.forget.is_empty()
     }
@@ -68,10 +69,16 @@ pub enum ChannelDecision {
     /// Within its budget: after this backoff.
     Restart(Duration),
     /// Past its budget (`restarts` within the window): after the penalty (jittered).
-    Penalty { after: Duration, restarts: usize },
+    Penalty {
+        /// The penalty, jittered down by up to a quarter.
+        after: Duration,
+        /// Restarts counted within the window.
+        restarts: usize,
+    },
 }
 
 impl ChannelDecision {
+    /// How long to wait before the next start, whichever the decision.
     pub fn delay(self) -> Duration {
         match self {
             ChannelDecision::Restart(d) | ChannelDecision::Penalty { after: d, .. } => d,
@@ -87,10 +94,12 @@ pub struct ChannelRestarts {
 }
 
 impl ChannelRestarts {
+    /// No history yet for any channel.
     pub fn new(policy: ChannelRestartPolicy) -> Self {
         Self { policy, trackers: HashMap::new() }
     }
 
+    /// The policy given at creation.
     pub fn policy(&self) -> &ChannelRestartPolicy {
         &self.policy
     }

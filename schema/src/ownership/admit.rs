@@ -9,9 +9,13 @@
 /// One `store_member` row as the join sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberRow {
+    /// The member name (unique per store).
     pub instance: String,
+    /// The member runs with `cluster.enabled` (it may share the store with other members).
     pub clustered: bool,
+    /// Its last heartbeat, Unix ms on the database's clock.
     pub heartbeat_ms: i64,
+    /// Its lease in ms: a heartbeat older than this is dead.
     pub lease_ttl_ms: i64,
     /// The database session recorded at its last heartbeat still exists.
     pub session_alive: bool,
@@ -21,9 +25,15 @@ pub struct MemberRow {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Admission {
     /// Join; first delete these dead rows (by instance).
-    Admit { expire: Vec<String> },
+    Admit {
+        /// Instance names of the dead rows to delete.
+        expire: Vec<String>,
+    },
     /// A live row stands in the way (its index in the input).
-    Blocked { by: usize },
+    Blocked {
+        /// Index in `rows` of the first live member that blocks the join.
+        by: usize,
+    },
 }
 
 /// Decides whether `instance` (in a cluster or not) may join beside `rows` at `now_ms`.

@@ -45,14 +45,18 @@ fn pg(sql: impl Into<String>, values: Vec<Value>) -> sea_orm::Statement {
 /// A member row as listed for operators (`chatseal` commands, `/v1/cluster`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Member {
+    /// Who the member is (instance, host, pid, since, HTTP address).
     pub owner: OwnerInfo,
+    /// Its last heartbeat, Unix ms on the database's clock.
     pub heartbeat_ms: i64,
+    /// Its lease (`cluster.lease_ttl`) in ms: silent longer than this, it is dead.
     pub lease_ttl_ms: i64,
     /// The database's clock when the row was read.
     pub read_at_ms: i64,
 }
 
 impl Member {
+    /// True when its last heartbeat is at most one lease older than `read_at_ms`.
     pub fn alive(&self) -> bool {
         self.read_at_ms.saturating_sub(self.heartbeat_ms) <= self.lease_ttl_ms
     }
@@ -244,6 +248,7 @@ fn rand_token() -> i64 {
 }
 
 impl Lease {
+    /// The member this lease is held for (this daemon).
     pub fn me(&self) -> &OwnerInfo {
         &self.me
     }

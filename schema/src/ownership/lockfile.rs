@@ -72,6 +72,7 @@ impl StoreLock {
         Ok(StoreLock { _file: file, path })
     }
 
+    /// Path of the lock file (the database path + `.owner`).
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -24,7 +24,9 @@ use crate::error::StoreError;
 pub struct OwnerInfo {
     /// The member name (`cluster.instance`, else the host name).
     pub instance: String,
+    /// The host name it runs on.
     pub host: String,
+    /// Its process id on that host.
     pub pid: u32,
     /// Unix milliseconds since when it owns the store (the database's clock on PostgreSQL).
     pub since_ms: i64,
@@ -68,16 +70,47 @@ impl std::fmt::Display for OwnerInfo {
 /// Why ownership could not be taken or was lost.
 #[derive(Debug, thiserror::Error)]
 pub enum OwnershipError {
+    /// Another live daemon owns the store (exit 75).
     #[error("the store {store} is owned by another live chatseal {owner}; {check}. Stop that daemon first (or point this one at another store)")]
-    Owned { store: String, owner: Box<OwnerInfo>, check: String },
+    Owned {
+        /// The store: the database path, or the URL with its password masked.
+        store: String,
+        /// The owner, as its lock file or member row records it.
+        owner: Box<OwnerInfo>,
+        /// How the operator can check the owner (a command to run).
+        check: String,
+    },
+    /// Cluster members own the store and this daemon is not in a cluster (exit 75).
     #[error("the store {store} is owned by {owners} cluster member(s) ({first}); a daemon without `cluster.enabled = true` cannot share it. {check}")]
-    ClusterOwned { store: String, owners: usize, first: Box<OwnerInfo>, check: String },
+    ClusterOwned {
+        /// The store URL, password masked.
+        store: String,
+        /// Live cluster members on the store.
+        owners: usize,
+        /// The first of them.
+        first: Box<OwnerInfo>,
+        /// How the operator can check the members (a query to run).
+        check: String,
+    },
+    /// This daemon's membership expired or was taken while it ran; it stops (exit 75).
     #[error(
         "this daemon lost ownership of the store {store}: {detail}; it stops so that two daemons never write one store"
     )]
-    Lost { store: String, detail: String },
+    Lost {
+        /// The store URL, password masked.
+        store: String,
+        /// What was found: its member row released or taken by another daemon.
+        detail: String,
+    },
+    /// The SQLite lock file cannot be created, locked or written.
     #[error("lock file {path}: {detail}; check that its directory exists and is writable by the chatseal user")]
-    LockFile { path: String, detail: String },
+    LockFile {
+        /// Path of the lock file (beside the database).
+        path: String,
+        /// The I/O error.
+        detail: String,
+    },
+    /// The store failed while taking or keeping ownership.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -21,18 +21,26 @@ pub const ROLES: [&str; 2] = [SEALER, BACKUP];
 /// A held role: its name, the holder and the fencing number of this tenure.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fence {
+    /// The role's name ([`SEALER`] or [`BACKUP`]).
     pub role: String,
+    /// The holding member's instance name.
     pub holder: String,
+    /// The holder's incarnation token (a restart of the same instance gets another).
     pub holder_token: i64,
+    /// The fencing number of this tenure; grows by one at every change of holder.
     pub number: i64,
 }
 
 /// A role as listed (`/v1/cluster`, metrics).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RoleHolder {
+    /// The role's name.
     pub role: String,
+    /// The holding member's instance name; None while nobody holds it.
     pub holder: Option<String>,
+    /// The current (or last) fencing number.
     pub fence: i64,
+    /// When the current (or last) holder took it, Unix ms on the database's clock.
     pub since_ms: Option<i64>,
 }
 
@@ -224,6 +232,8 @@ pub(crate) async fn check_fence(txn: &DatabaseTransaction, store: &Store, fence:
 /// engine (production members join through `Store::join`, PostgreSQL only).
 #[cfg(feature = "testing")]
 impl Store {
+    /// Inserts or renews the clustered member row of `instance` (incarnation `token`), heartbeat
+    /// now on the database clock, lease `lease_ttl_ms` ms.
     pub async fn put_member_row(&self, instance: &str, token: i64, lease_ttl_ms: i64) -> Result<(), StoreError> {
         let b = self.writer.get_database_backend();
         let now = now_ms_sql(b);

@@ -15,15 +15,20 @@ use crate::queries::stmt;
 /// A slot as listed, with how long it has had no live holder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlotRow {
+    /// The slot and its holders.
     pub slot: Slot,
+    /// Since when (Unix ms, database clock) the slot has had no holder; None while held.
     pub unowned_since_ms: Option<i64>,
 }
 
 /// What one planning round saw and decided.
 #[derive(Clone, Debug)]
 pub struct SlotRound {
+    /// Every slot as the round wrote it.
     pub slots: Vec<SlotRow>,
+    /// What the round changed (take-overs).
     pub notes: PlanNotes,
+    /// Instance names of the live cluster members the plan used.
     pub live_members: Vec<String>,
     /// The database clock at the round.
     pub now_ms: i64,

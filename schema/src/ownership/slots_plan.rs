@@ -12,8 +12,11 @@ use std::collections::{BTreeMap, BTreeSet};
 /// One slot as stored.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Slot {
+    /// The channel login.
     pub channel: String,
+    /// The slot number within the channel, 0 to `replicas - 1`.
     pub slot: u32,
+    /// The member reading the channel for this slot; None while unowned.
     pub holder: Option<String>,
     /// The member taking the slot over (make before break).
     pub next: Option<String>,

@@ -26,7 +26,12 @@ pub enum VerifyError {
     Malformed(String),
     /// A bundle whose content does not hold: exit 1. `entry` names the first bad entry.
     #[error("{}{message}", entry.map(|i| format!("entry {i}: ")).unwrap_or_default())]
-    Invalid { entry: Option<usize>, message: String },
+    Invalid {
+        /// Index of the first bad entry; None when the header is at fault.
+        entry: Option<usize>,
+        /// What does not hold.
+        message: String,
+    },
 }
 
 fn bad(entry: usize, message: impl Into<String>) -> VerifyError {
@@ -40,16 +45,25 @@ fn bad_header(message: impl Into<String>) -> VerifyError {
 /// What a valid bundle holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verified {
+    /// Epoch start, Unix seconds.
     pub epoch: u64,
+    /// The channel login, as the bundle names it.
     pub channel: String,
+    /// The participation root, rebuilt from the entries and equal to the header's.
     pub root: Hash32,
+    /// The claim root, rebuilt from the entries and equal to the header's.
     pub claim_root: Hash32,
+    /// Entries, i.e. leaves of the participation tree.
     pub participants: usize,
+    /// Leaves of the claim tree (fewer than `participants` when the claim cap cut some).
     pub claim_count: usize,
     /// Entries that carried only hashes (opted-out users).
     pub hidden: usize,
+    /// Sum of the claim tree's amounts, base units.
     pub total_amount: u128,
+    /// The longest proof over both trees, nodes.
     pub max_proof_len: usize,
+    /// The limit warnings the bundle carried, as written by the daemon.
     pub warnings: Vec<String>,
 }
 

@@ -16,15 +16,35 @@ use crate::sealer::merkle::{channel_key, claim_id, keccak256, parse_hash, Hash32
 /// Why a seal cannot be exported.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum BundleError {
+    /// The seal has no participants, hence no root.
     #[error("epoch {epoch} of #{channel} was sealed with no participants: there is no root to publish")]
-    Empty { epoch: i64, channel: String },
+    Empty {
+        /// Epoch start, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login.
+        channel: String,
+    },
+    /// The seal was imported from the old system (format 0): no leaves to prove.
     #[error(
         "epoch {epoch} of #{channel} was imported from the old system (format 0): its leaves cannot be \
          reproduced, so no bundle of proofs can be written for it"
     )]
-    Legacy { epoch: i64, channel: String },
+    Legacy {
+        /// Epoch start, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login.
+        channel: String,
+    },
+    /// The stored rows contradict the seal (count, index, hashes, or roots that do not fold).
     #[error("the sealed rows of epoch {epoch} #{channel} are damaged ({detail}); run `chatseal doctor`")]
-    Damaged { epoch: i64, channel: String, detail: String },
+    Damaged {
+        /// Epoch start, Unix seconds.
+        epoch: i64,
+        /// Lowercase channel login.
+        channel: String,
+        /// What was found wrong.
+        detail: String,
+    },
 }
 
 /// One entry's stored values, parsed.
