@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use chatseal_schema::entity::{participation, signals, users};
+use chatseal_schema::SignalKind;
 
 /// Times above this are milliseconds.
 const MS_THRESHOLD: i64 = 100_000_000_000;
@@ -35,16 +36,14 @@ pub fn normalize_login(raw: &str) -> Option<String> {
     (!t.is_empty()).then_some(t)
 }
 
-/// chatseal's signal kind of an old `signal_type`.
-pub fn signal_kind(raw: &str) -> Option<&'static str> {
+/// chatseal's signal kind of an old `signal_type`: a kind's own name, or one of the old
+/// names for it (`chat`, `cheer`, `subgift`), in any case.
+pub fn signal_kind(raw: &str) -> Option<SignalKind> {
     match raw.trim().to_ascii_lowercase().as_str() {
-        "message" | "chat" => Some("message"),
-        "bits" | "cheer" => Some("bits"),
-        "sub" => Some("sub"),
-        "resub" => Some("resub"),
-        "gift" | "subgift" => Some("gift"),
-        "raid" => Some("raid"),
-        _ => None,
+        "chat" => Some(SignalKind::Message),
+        "cheer" => Some(SignalKind::Bits),
+        "subgift" => Some(SignalKind::Gift),
+        name => SignalKind::from_name(name),
     }
 }
 
@@ -101,7 +100,7 @@ pub fn fold_signals(
     rows: &[SignalIn],
     notes: &mut Notes,
 ) -> (Vec<signals::Model>, BTreeMap<String, i64>) {
-    let mut sums: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
+    let mut sums: BTreeMap<(String, SignalKind), i64> = BTreeMap::new();
     let mut latest: BTreeMap<String, i64> = BTreeMap::new();
     for r in rows {
         let Some(uh) = r.user_hash.and_then(normalize_hash) else {
@@ -131,7 +130,7 @@ pub fn fold_signals(
             epoch,
             channel: channel.to_owned(),
             user_hash,
-            kind: kind.to_owned(),
+            kind: kind.name().to_owned(),
             value,
         })
         .collect();
@@ -227,7 +226,7 @@ mod tests {
             ("subgift", "gift"),
             ("raid", "raid"),
         ] {
-            assert_eq!(signal_kind(old), Some(new), "{old}");
+            assert_eq!(signal_kind(old).map(SignalKind::name), Some(new), "{old}");
         }
         assert_eq!(signal_kind("follow"), None);
         let mut notes = Notes::default();

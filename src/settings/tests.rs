@@ -79,7 +79,7 @@ fn env_overrides_file_overrides_defaults() {
     assert_eq!(s.store.flush_interval, Duration::from_secs(2)); // env over file
     assert_eq!(s.twitch.join_window, Duration::from_secs(15)); // file over default
     assert!(!s.twitch.tls); // env over default
-    assert_eq!(s.sealing.centiweights.bits, 3); // nested key from env
+    assert_eq!(s.sealing.centiweights.per_signal[chatseal_schema::SignalKind::Bits], 3); // nested key from env
     assert_eq!(s.twitch.server, "irc.chat.twitch.tv"); // default
 }
 
