@@ -5,7 +5,7 @@
 //! `kind` column of the `signals` table and, for weighted kinds, the key under
 //! `[sealing.centiweights]`; it never changes once released.
 //!
-//! Adding a kind: a variant here (and in [`SignalKind::ALL`]), its weight default in
+//! Adding a kind: a line in `signal_kinds!` below (variant and name), its weight default in
 //! `actors/src/sealer/merkle/claim.rs` (`default_centiweight`), the parse rule that produces it
 //! (`actors/src/channel/parse/`), and the docs (docs/configuration.md, docs/input-rules.md). The
 //! `signals` table stores one row per (participant, kind) with the kind as text, so a new kind
@@ -14,42 +14,49 @@
 use std::fmt;
 use std::ops::{Index, IndexMut};
 
-/// One kind of signal a participant can give, in its stored order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum SignalKind {
+/// Declares [`SignalKind`] with its variants' stable names, and [`SignalKind::ALL`] in the
+/// same order, from one list: a kind is one line of it.
+macro_rules! signal_kinds {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+        /// One kind of signal a participant can give, in its stored order.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum SignalKind {
+            $($(#[$doc])* $variant,)+
+        }
+
+        impl SignalKind {
+            /// Every kind, in order (the order of [`Signals`]' slots and of its iteration).
+            pub const ALL: [SignalKind; [$($name),+].len()] = [$(SignalKind::$variant),+];
+
+            /// The stable name: the `kind` column of the `signals` table and the weight's
+            /// config key.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(SignalKind::$variant => $name,)+
+                }
+            }
+        }
+    };
+}
+
+signal_kinds! {
     /// A chat message (PRIVMSG).
-    Message,
+    Message => "message",
     /// Bits cheered (the `bits` tag of a PRIVMSG), in bits.
-    Bits,
+    Bits => "bits",
     /// A subscription (USERNOTICE `sub`).
-    Sub,
+    Sub => "sub",
     /// A resubscription (USERNOTICE `resub`).
-    Resub,
+    Resub => "resub",
     /// A gifted subscription, counted for the gifter (USERNOTICE `subgift`).
-    Gift,
+    Gift => "gift",
     /// A raid led into the channel, counted for the raider (USERNOTICE `raid`).
-    Raid,
+    Raid => "raid",
 }
 
 impl SignalKind {
-    /// Every kind, in order (the order of [`Signals`]' slots and of its iteration).
-    pub const ALL: [SignalKind; 6] =
-        [SignalKind::Message, SignalKind::Bits, SignalKind::Sub, SignalKind::Resub, SignalKind::Gift, SignalKind::Raid];
-
     /// How many kinds there are.
     pub const COUNT: usize = Self::ALL.len();
-
-    /// The stable name: the `kind` column of the `signals` table and the weight's config key.
-    pub const fn name(self) -> &'static str {
-        match self {
-            SignalKind::Message => "message",
-            SignalKind::Bits => "bits",
-            SignalKind::Sub => "sub",
-            SignalKind::Resub => "resub",
-            SignalKind::Gift => "gift",
-            SignalKind::Raid => "raid",
-        }
-    }
 
     /// The kind of a stable name (exact, lowercase), None for any other text.
     pub fn from_name(name: &str) -> Option<SignalKind> {

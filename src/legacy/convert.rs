@@ -100,7 +100,7 @@ pub fn fold_signals(
     rows: &[SignalIn],
     notes: &mut Notes,
 ) -> (Vec<signals::Model>, BTreeMap<String, i64>) {
-    let mut sums: BTreeMap<(String, SignalKind), i64> = BTreeMap::new();
+    let mut sums: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
     let mut latest: BTreeMap<String, i64> = BTreeMap::new();
     for r in rows {
         let Some(uh) = r.user_hash.and_then(normalize_hash) else {
@@ -121,7 +121,7 @@ pub fn fold_signals(
             let l = latest.entry(uh.clone()).or_insert(ts);
             *l = (*l).max(ts);
         }
-        let s = sums.entry((uh, kind)).or_default();
+        let s = sums.entry((uh, kind.name())).or_default();
         *s = s.saturating_add(value);
     }
     let rows = sums
@@ -130,7 +130,7 @@ pub fn fold_signals(
             epoch,
             channel: channel.to_owned(),
             user_hash,
-            kind: kind.name().to_owned(),
+            kind: kind.to_owned(),
             value,
         })
         .collect();
