@@ -120,6 +120,27 @@ fn unknown_keys_are_reported_with_their_dotted_path_and_origin() {
 }
 
 #[test]
+fn centiweights_keys_are_presence_and_the_weighted_kinds_only() {
+    let f = toml_file("[sealing.centiweights]\nbits = \"many\"\nmessage = 1\nraid = 7\n");
+    let p = problems(load_from(Some(f.path()), &[]));
+    assert_eq!(p.len(), 2, "{p:#?}");
+    let has = |start: &str, also: &str| p.iter().any(|m| m.starts_with(start) && m.contains(also));
+    assert!(has("sealing.centiweights.bits = \"many\"", "a whole number"), "{p:#?}");
+    assert!(has("unknown key sealing.centiweights.message", "bits, gift, presence, raid, resub, sub"), "{p:#?}");
+    let f = toml_file("[sealing.centiweights]\nraid = 7\n");
+    let s = load_from(Some(f.path()), &[]).unwrap_or_else(|e| panic!("{e}"));
+    let w = s.sealing.centiweights;
+    let d = chatseal_actors::sealer::merkle::CentiWeights::default();
+    assert_eq!(
+        w,
+        chatseal_actors::sealer::merkle::CentiWeights {
+            per_signal: d.per_signal.with(chatseal_schema::SignalKind::Raid, 7),
+            ..d
+        }
+    );
+}
+
+#[test]
 fn type_errors_are_reported_per_key_with_what_is_allowed() {
     let f = toml_file(
         "[twitch]\nport = \"abc\"\n[backup]\non_corruption = \"ignore\"\n[http]\nlisten = \"nowhere\"\n\
