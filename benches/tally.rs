@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use chatseal_actors::aggregator::tally::Tally;
 use chatseal_actors::event::{Counts, Event};
+use chatseal_schema::SignalKind;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 const EVENTS: usize = 1_000_000;
@@ -24,7 +25,9 @@ fn events() -> Vec<Event> {
                 display_name: Some(format!("Viewer{user}")),
                 ts: 1_761_753_600 + (i as i64 % 3600),
                 epoch: 1_761_753_600,
-                counts: Counts { message: 1, bits: if i % 50 == 0 { 100 } else { 0 }, ..Default::default() },
+                counts: Counts::default()
+                    .with(SignalKind::Message, 1)
+                    .with(SignalKind::Bits, if i % 50 == 0 { 100 } else { 0 }),
             }
         })
         .collect()

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use chatseal_actors::aggregator::tally::Tally;
 use chatseal_actors::event::{Counts, Event};
+use chatseal_schema::SignalKind;
 
 /// Counts live heap bytes (as requested, not the allocator's rounding: the figure is a floor
 /// of what glibc really holds, which adds about 8-16 bytes per allocation).
@@ -45,7 +46,7 @@ fn events(n: usize, channels: &[Arc<str>]) -> Vec<Event> {
             display_name: Some(format!("Viewer{i}")),
             ts: 1_761_753_600 + (i as i64 % 3600),
             epoch: 1_761_753_600,
-            counts: Counts { message: 1, ..Default::default() },
+            counts: Counts::default().with(SignalKind::Message, 1),
         })
         .collect()
 }

@@ -18,8 +18,7 @@ fn row(login: &str, first_seen: i64) -> ParticipantRow {
         login: login.into(),
         first_seen,
         last_seen: first_seen,
-        message: 1,
-        ..Default::default()
+        signals: chatseal_schema::Signals::default().with(chatseal_schema::SignalKind::Message, 1),
     }
 }
 

@@ -4,58 +4,12 @@
 
 use std::sync::Arc;
 
+use chatseal_schema::Signals;
+
 /// Signal counters carried by one line (all zero for a line that only marks presence, such as
-/// an announcement). The claim weight is computed from the sums of these at sealing.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Counts {
-    pub message: i64,
-    pub bits: i64,
-    pub sub: i64,
-    pub resub: i64,
-    pub gift: i64,
-    pub raid: i64,
-}
-
-impl Counts {
-    /// Adds `other` into `self`, saturating (hostile `bits` tags must not overflow).
-    pub fn add(&mut self, other: &Counts) {
-        self.message = self.message.saturating_add(other.message);
-        self.bits = self.bits.saturating_add(other.bits);
-        self.sub = self.sub.saturating_add(other.sub);
-        self.resub = self.resub.saturating_add(other.resub);
-        self.gift = self.gift.saturating_add(other.gift);
-        self.raid = self.raid.saturating_add(other.raid);
-    }
-
-    /// The non-zero signals as (kind, value) pairs, with the kind names stored in the database.
-    pub fn nonzero(&self) -> impl Iterator<Item = (&'static str, i64)> {
-        [
-            ("message", self.message),
-            ("bits", self.bits),
-            ("sub", self.sub),
-            ("resub", self.resub),
-            ("gift", self.gift),
-            ("raid", self.raid),
-        ]
-        .into_iter()
-        .filter(|(_, v)| *v != 0)
-    }
-
-    /// Sets one signal by its stored kind name; unknown kinds are ignored (returns false).
-    pub fn set_kind(&mut self, kind: &str, value: i64) -> bool {
-        let slot = match kind {
-            "message" => &mut self.message,
-            "bits" => &mut self.bits,
-            "sub" => &mut self.sub,
-            "resub" => &mut self.resub,
-            "gift" => &mut self.gift,
-            "raid" => &mut self.raid,
-            _ => return false,
-        };
-        *slot = value;
-        true
-    }
-}
+/// an announcement); the same vector sums them per participant. The claim weight is computed
+/// from the sums at sealing. The kinds live in `chatseal_schema::signals`.
+pub type Counts = Signals<i64>;
 
 /// One participant action, parsed from one IRC line.
 #[derive(Debug, Clone, PartialEq, Eq)]

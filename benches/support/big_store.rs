@@ -28,7 +28,7 @@ use chatseal::daemon::wiring::{seal_config, secs};
 use chatseal::settings::load_from;
 use chatseal_actors::sealer::merkle::{to_hex, user_hash};
 use chatseal_actors::sealer::run::{seal_channel_epoch, SealOutcome};
-use chatseal_schema::{CoverageSpan, ParticipationDelta, SeenId, Store};
+use chatseal_schema::{CoverageSpan, ParticipationDelta, SeenId, SignalKind, Signals, Store};
 
 /// Channels in the store.
 pub const CHANNELS: usize = 50;
@@ -114,18 +114,18 @@ fn delta(epoch: i64, len: i64, ch: &str, c: usize, k: i64, i: usize) -> Particip
     let u = user(c, k, i);
     let login = format!("viewer{u}");
     let first_seen = epoch + ((u * 7919 + i) as i64) % len;
-    let mut signals: Vec<(&'static str, i64)> = vec![("message", 1 + (u as i64 % 40))];
+    let mut signals = Signals::default().with(SignalKind::Message, 1 + (u as i64 % 40));
     if u % 50 == 0 {
-        signals.push(("bits", 100 * (1 + (i as i64 % 5))));
+        signals[SignalKind::Bits] = 100 * (1 + (i as i64 % 5));
     }
     if u % 97 == 0 {
-        signals.push(("sub", 1));
+        signals[SignalKind::Sub] = 1;
     }
     if u % 131 == 0 {
-        signals.push(("resub", 1));
+        signals[SignalKind::Resub] = 1;
     }
     if u % 211 == 0 {
-        signals.push(("gift", 5));
+        signals[SignalKind::Gift] = 5;
     }
     ParticipationDelta {
         epoch,

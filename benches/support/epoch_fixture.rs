@@ -6,7 +6,7 @@
 //! a sub or a gift, so claim amounts differ.
 
 use chatseal_actors::sealer::merkle::{to_hex, user_hash};
-use chatseal_schema::{CoverageSpan, ParticipationDelta, Store, StoreError};
+use chatseal_schema::{CoverageSpan, ParticipationDelta, SignalKind, Signals, Store, StoreError};
 
 /// Rows per flush transaction while filling.
 pub const CHUNK: usize = 10_000;
@@ -20,15 +20,15 @@ pub fn login(i: usize) -> String {
 fn delta(epoch: i64, channel: &str, len: i64, i: usize) -> ParticipationDelta {
     let login = login(i);
     let first_seen = epoch + (i as i64 * 7919) % len;
-    let mut signals: Vec<(&'static str, i64)> = vec![("message", 1 + (i as i64 % 40))];
+    let mut signals = Signals::default().with(SignalKind::Message, 1 + (i as i64 % 40));
     if i % 50 == 0 {
-        signals.push(("bits", 100));
+        signals[SignalKind::Bits] = 100;
     }
     if i % 97 == 0 {
-        signals.push(("sub", 1));
+        signals[SignalKind::Sub] = 1;
     }
     if i % 211 == 0 {
-        signals.push(("gift", 5));
+        signals[SignalKind::Gift] = 5;
     }
     ParticipationDelta {
         epoch,

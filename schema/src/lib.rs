@@ -27,6 +27,7 @@ pub mod queries;
 pub mod redact;
 pub mod rows;
 pub mod salvage;
+pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -39,6 +40,7 @@ pub use queries::flush::FlushTx;
 pub use redact::redact_url;
 pub use rows::{
     is_hash_hex, CoverageSpan, NewSeal, ParticipantRow, ParticipationDelta, SealWrite, SealedEpoch, SealedParticipant,
-    SeenId, SIGNAL_KINDS,
+    SeenId,
 };
 pub use salvage::SalvageReport;
+pub use signals::{SignalKind, Signals};

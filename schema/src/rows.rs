@@ -4,9 +4,7 @@
 //! `_ms`. No I/O here.
 
 use crate::error::StoreError;
-
-/// The signal kinds a participant can accumulate, in `ParticipantRow` field order.
-pub const SIGNAL_KINDS: [&str; 6] = ["message", "bits", "sub", "resub", "gift", "raid"];
+use crate::signals::{SignalKind, Signals};
 
 /// A message id to deduplicate, with the (epoch, channel) it was counted in.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -27,8 +25,8 @@ pub struct ParticipationDelta {
     pub display_name: Option<String>,
     pub first_seen: i64,
     pub last_seen: i64,
-    /// (kind, amount to add); kinds from [`SIGNAL_KINDS`].
-    pub signals: Vec<(&'static str, i64)>,
+    /// The amount to add per kind (zeros add nothing).
+    pub signals: Signals<i64>,
 }
 
 /// An interval `[started_ms, until_ms)` during which `channel` was joined.
@@ -46,12 +44,8 @@ pub struct ParticipantRow {
     pub login: String,
     pub first_seen: i64,
     pub last_seen: i64,
-    pub message: i64,
-    pub bits: i64,
-    pub sub: i64,
-    pub resub: i64,
-    pub gift: i64,
-    pub raid: i64,
+    /// The participant's signal sums.
+    pub signals: Signals<i64>,
 }
 
 /// A seal to write: roots and frozen leaves of one (epoch, channel).
@@ -137,12 +131,12 @@ pub(crate) fn check_hash(what: &'static str, s: &str) -> Result<(), StoreError> 
     }
 }
 
-pub(crate) fn check_kind(kind: &str) -> Result<(), StoreError> {
-    if SIGNAL_KINDS.contains(&kind) {
-        Ok(())
-    } else {
-        Err(invalid("signal kind", format!("{kind:?} is not one of {SIGNAL_KINDS:?}")))
-    }
+/// The kind of a stored `kind` column, or why it is not one.
+pub(crate) fn check_kind(kind: &str) -> Result<SignalKind, StoreError> {
+    SignalKind::from_name(kind).ok_or_else(|| {
+        let names: Vec<&str> = SignalKind::ALL.iter().map(|k| k.name()).collect();
+        invalid("signal kind", format!("{kind:?} is not one of {names:?}"))
+    })
 }
 
 /// Checks a seal before it is written: hashes well formed, roots present iff participants,
@@ -271,7 +265,7 @@ mod tests {
 
     #[test]
     fn kinds() {
-        assert!(check_kind("resub").is_ok());
+        assert_eq!(check_kind("resub").ok(), Some(SignalKind::Resub));
         assert!(check_kind("follow").is_err());
     }
 }

@@ -300,7 +300,7 @@ mod tests {
             display_name: None,
             first_seen: 3600,
             last_seen: 3601,
-            signals: vec![("message", messages)],
+            signals: crate::Signals::default().with(crate::SignalKind::Message, messages),
         }
     }
 
@@ -315,7 +315,13 @@ mod tests {
     }
 
     async fn messages(store: &Store) -> Vec<(String, i64)> {
-        store.participants_for_seal(3600, "alpha").await.unwrap().into_iter().map(|p| (p.login, p.message)).collect()
+        store
+            .participants_for_seal(3600, "alpha")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|p| (p.login, p.signals[crate::SignalKind::Message]))
+            .collect()
     }
 
     #[tokio::test]

@@ -11,7 +11,6 @@ use chatseal_actors::channel::tls::{client_config, read_ca_file};
 use chatseal_actors::channel::{ChannelArgs, ChannelBoard, JoinLimiter, SessionCfg, TlsClientConfig, TlsSetupError};
 use chatseal_actors::clock::{ClockArgs, SharedClock};
 use chatseal_actors::sealer::limits::ProgramLimits;
-use chatseal_actors::sealer::merkle::CentiWeights;
 use chatseal_actors::sealer::{SealConfig, SealerArgs};
 use chatseal_actors::supervisor::{ChannelRestartPolicy, ChannelSupervisorArgs, RestartPolicy, SupervisorArgs};
 use chatseal_actors::Routes;
@@ -31,16 +30,8 @@ pub fn millis(d: Duration) -> i64 {
 
 /// The sealing configuration of the settings.
 pub fn seal_config(s: &Settings) -> SealConfig {
-    let w = &s.sealing.centiweights;
     SealConfig {
-        weights: CentiWeights {
-            presence: w.presence,
-            sub: w.sub,
-            resub: w.resub,
-            gift: w.gift,
-            bits: w.bits,
-            raid: w.raid,
-        },
+        weights: s.sealing.centiweights,
         reward_per_weight: s.sealing.reward_per_weight,
         decimals: s.sealing.decimals,
         excluded: excluded_users(s),

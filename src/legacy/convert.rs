@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use chatseal_schema::entity::{participation, signals, users};
+use chatseal_schema::SignalKind;
 
 /// Times above this are milliseconds.
 const MS_THRESHOLD: i64 = 100_000_000_000;
@@ -35,16 +36,14 @@ pub fn normalize_login(raw: &str) -> Option<String> {
     (!t.is_empty()).then_some(t)
 }
 
-/// chatseal's signal kind of an old `signal_type`.
-pub fn signal_kind(raw: &str) -> Option<&'static str> {
+/// chatseal's signal kind of an old `signal_type`: a kind's own name, or one of the old
+/// names for it (`chat`, `cheer`, `subgift`), in any case.
+pub fn signal_kind(raw: &str) -> Option<SignalKind> {
     match raw.trim().to_ascii_lowercase().as_str() {
-        "message" | "chat" => Some("message"),
-        "bits" | "cheer" => Some("bits"),
-        "sub" => Some("sub"),
-        "resub" => Some("resub"),
-        "gift" | "subgift" => Some("gift"),
-        "raid" => Some("raid"),
-        _ => None,
+        "chat" => Some(SignalKind::Message),
+        "cheer" => Some(SignalKind::Bits),
+        "subgift" => Some(SignalKind::Gift),
+        name => SignalKind::from_name(name),
     }
 }
 
@@ -126,7 +125,7 @@ pub fn fold_signals(
             let l = latest.entry(uh.clone()).or_insert(ts);
             *l = (*l).max(ts);
         }
-        let s = sums.entry((uh, kind)).or_default();
+        let s = sums.entry((uh, kind.name())).or_default();
         *s = s.saturating_add(value);
     }
     let rows = sums
@@ -231,7 +230,7 @@ mod tests {
             ("subgift", "gift"),
             ("raid", "raid"),
         ] {
-            assert_eq!(signal_kind(old), Some(new), "{old}");
+            assert_eq!(signal_kind(old).map(SignalKind::name), Some(new), "{old}");
         }
         assert_eq!(signal_kind("follow"), None);
         let mut notes = Notes::default();

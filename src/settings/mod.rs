@@ -18,8 +18,8 @@ mod tests;
 pub use keytree::key_paths;
 pub use load::{load, load_from, SettingsError, DATABASE_URL, ENV_PREFIX, ENV_SEPARATOR};
 pub use model::{
-    normalize_login, normalize_token, BackupSettings, CentiWeights, DaemonSettings, EpochSettings, HttpSettings,
-    OnCorruption, SealingSettings, Settings, StoreSettings, TwitchSettings,
+    normalize_login, normalize_token, BackupSettings, DaemonSettings, EpochSettings, HttpSettings, OnCorruption,
+    SealingSettings, Settings, StoreSettings, TwitchSettings,
 };
 pub use redact::{redact_url, Secret, REDACTED};
 pub use validate::{channel_login, is_valid_login};

@@ -8,6 +8,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use chatseal_actors::sealer::merkle::CentiWeights;
 use serde::{Deserialize, Serialize};
 
 use super::redact::{redact_url, Secret};
@@ -198,7 +199,11 @@ pub struct SealingSettings {
     /// whose participation or claim tree needs longer proofs is still sealed, with a warning at
     /// sealing, in the epoch object and in its publish bundle. Default `0`.
     pub max_proof_len: u64,
-    /// `[sealing.centiweights]`: weight coefficients in hundredths of a weight.
+    /// `[sealing.centiweights]`: weight of each signal in hundredths of a weight (100 = 1
+    /// weight), centiweights: `presence` (taking part at all, once per epoch, default `100`)
+    /// and one key per weighted signal kind, named as the kind (`sub` 1000, `resub` 1000,
+    /// `gift` 500, `bits` 1, `raid` 10 by default). The keys and defaults are the sealer's
+    /// (`chatseal_actors::sealer::merkle::CentiWeights`, kinds in `chatseal_schema::signals`).
     pub centiweights: CentiWeights,
 }
 
@@ -215,30 +220,6 @@ impl Default for SealingSettings {
             max_proof_len: 0,
             centiweights: CentiWeights::default(),
         }
-    }
-}
-
-/// `[sealing.centiweights]`: weight of each signal in hundredths of a weight (100 = 1 weight).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CentiWeights {
-    /// Weight of taking part at all (once per epoch), centiweights. Default `100`.
-    pub presence: u64,
-    /// Weight per subscription, centiweights. Default `1000`.
-    pub sub: u64,
-    /// Weight per resubscription, centiweights. Default `1000`.
-    pub resub: u64,
-    /// Weight per gifted subscription, centiweights. Default `500`.
-    pub gift: u64,
-    /// Weight per bit cheered, centiweights. Default `1`.
-    pub bits: u64,
-    /// Weight per raid led into the channel, centiweights. Default `10`.
-    pub raid: u64,
-}
-
-impl Default for CentiWeights {
-    fn default() -> Self {
-        Self { presence: 100, sub: 1000, resub: 1000, gift: 500, bits: 1, raid: 10 }
     }
 }
 

@@ -79,7 +79,7 @@ fn env_overrides_file_overrides_defaults() {
     assert_eq!(s.store.flush_interval, Duration::from_secs(2)); // env over file
     assert_eq!(s.twitch.join_window, Duration::from_secs(15)); // file over default
     assert!(!s.twitch.tls); // env over default
-    assert_eq!(s.sealing.centiweights.bits, 3); // nested key from env
+    assert_eq!(s.sealing.centiweights.per_signal[chatseal_schema::SignalKind::Bits], 3); // nested key from env
     assert_eq!(s.twitch.server, "irc.chat.twitch.tv"); // default
 }
 
@@ -117,6 +117,27 @@ fn unknown_keys_are_reported_with_their_dotted_path_and_origin() {
     assert!(has("unknown key nope", "sections"), "{p:#?}");
     assert!(has("unknown key twitch.tokn", "environment variable CHATSEAL__TWITCH__TOKN"), "{p:#?}");
     assert!(has("environment variable CHATSEAL__TWITCH____PORT does not name a key", ""), "{p:#?}");
+}
+
+#[test]
+fn centiweights_keys_are_presence_and_the_weighted_kinds_only() {
+    let f = toml_file("[sealing.centiweights]\nbits = \"many\"\nmessage = 1\nraid = 7\n");
+    let p = problems(load_from(Some(f.path()), &[]));
+    assert_eq!(p.len(), 2, "{p:#?}");
+    let has = |start: &str, also: &str| p.iter().any(|m| m.starts_with(start) && m.contains(also));
+    assert!(has("sealing.centiweights.bits = \"many\"", "a whole number"), "{p:#?}");
+    assert!(has("unknown key sealing.centiweights.message", "bits, gift, presence, raid, resub, sub"), "{p:#?}");
+    let f = toml_file("[sealing.centiweights]\nraid = 7\n");
+    let s = load_from(Some(f.path()), &[]).unwrap_or_else(|e| panic!("{e}"));
+    let w = s.sealing.centiweights;
+    let d = chatseal_actors::sealer::merkle::CentiWeights::default();
+    assert_eq!(
+        w,
+        chatseal_actors::sealer::merkle::CentiWeights {
+            per_signal: d.per_signal.with(chatseal_schema::SignalKind::Raid, 7),
+            ..d
+        }
+    );
 }
 
 #[test]

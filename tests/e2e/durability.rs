@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, usernotice, Chatter};
 use chatseal::twitchsim::FakeTwitch;
-use chatseal_schema::{ParticipantRow, Store};
+use chatseal_schema::{ParticipantRow, SignalKind, Store};
 use sea_orm::{ConnectionTrait, Statement};
 
 use crate::harness::*;
@@ -74,7 +74,11 @@ async fn restart_and_replay(url: String) {
     wait_durable(&url, epoch, "alpha", "markera").await;
     d.stop().await.expect("graceful stop");
     let before = rows(&url, epoch, "alpha").await;
-    assert_eq!(before.values().map(|r| r.message).sum::<i64>(), 60 - 9 + 1, "60 lines (9 of them subs) + marker");
+    assert_eq!(
+        before.values().map(|r| r.signals[SignalKind::Message]).sum::<i64>(),
+        60 - 9 + 1,
+        "60 lines (9 of them subs) + marker"
+    );
 
     // Restart on the same store and replay every line: nothing changes.
     let fake2 = fake_twitch().await;
@@ -152,10 +156,14 @@ async fn kill_9_loses_nothing_flushed_and_the_epoch_continues() {
     let after = rows(&url, epoch, "alpha").await;
     for (login, r) in &flushed {
         let a = &after[login];
-        assert!(a.message >= r.message && a.first_seen == r.first_seen, "{login}: flushed rows kept");
+        assert!(
+            a.signals[SignalKind::Message] >= r.signals[SignalKind::Message] && a.first_seen == r.first_seen,
+            "{login}: flushed rows kept"
+        );
     }
-    let messages: i64 = after.values().filter(|r| !r.login.starts_with("marker")).map(|r| r.message).sum();
-    let subs: i64 = after.values().map(|r| r.sub).sum();
+    let messages: i64 =
+        after.values().filter(|r| !r.login.starts_with("marker")).map(|r| r.signals[SignalKind::Message]).sum();
+    let subs: i64 = after.values().map(|r| r.signals[SignalKind::Sub]).sum();
     let expected_subs = (0..150u64).filter(|n| n % 7 == 3).count() as i64;
     assert_eq!(subs, expected_subs, "each sub counted once");
     assert_eq!(messages, 150 - expected_subs, "each line counted once across the kill");
@@ -232,8 +240,9 @@ async fn postgres_stopped_and_started_under_load() {
     d.stop().await.expect("graceful stop");
     let after = rows(&url, epoch, "alpha").await;
     let subs = (0..sent).filter(|n| n % 7 == 3).count() as i64;
-    let messages: i64 = after.values().filter(|r| !r.login.starts_with("marker")).map(|r| r.message).sum();
-    let total_subs: i64 = after.values().map(|r| r.sub).sum();
+    let messages: i64 =
+        after.values().filter(|r| !r.login.starts_with("marker")).map(|r| r.signals[SignalKind::Message]).sum();
+    let total_subs: i64 = after.values().map(|r| r.signals[SignalKind::Sub]).sum();
     assert_eq!(dropped, 0, "no drops below the in-memory cap");
     assert_eq!(
         (messages, total_subs),

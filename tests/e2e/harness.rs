@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chatseal::daemon::{run, DaemonError, RunOptions};
 use chatseal::settings::{load_from, Settings};
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
+use chatseal_schema::SignalKind;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -130,7 +131,7 @@ pub fn now_ms() -> i64 {
 pub async fn message_counts(store_url: &str, epoch: i64, channel: &str) -> std::collections::BTreeMap<String, i64> {
     let store = chatseal_schema::Store::open(store_url).await.expect("open store");
     let rows = store.participants_for_seal(epoch, channel).await.expect("read participants");
-    rows.into_iter().map(|r| (r.login, r.message)).collect()
+    rows.into_iter().map(|r| (r.login, r.signals[SignalKind::Message])).collect()
 }
 
 /// Writes `users` chatters (`u0`, `u1`, ...; user `u` first seen at `epoch + u` with `1 + u`
@@ -147,7 +148,7 @@ pub async fn write_chatters(store: &chatseal_schema::Store, epoch: i64, channel:
             display_name: None,
             first_seen: epoch + u,
             last_seen: epoch + u,
-            signals: vec![("message", 1 + u)],
+            signals: chatseal_schema::Signals::default().with(SignalKind::Message, 1 + u),
         })
         .collect();
     let tx = store.begin_flush().await.unwrap();

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chatseal_actors::sealer::merkle::{parse_hash, to_hex, MerkleTree};
-use chatseal_schema::Store;
+use chatseal_schema::{SignalKind, Store};
 
 /// Checks the store-wide invariants; returns the store for further checks.
 pub async fn check_store(url: &str, channel: &str) -> Store {
@@ -35,7 +35,7 @@ pub async fn check_counts(
     let mut counted: BTreeMap<String, i64> = BTreeMap::new();
     for e in epochs {
         for r in store.participants_for_seal(*e, channel).await.expect("participants") {
-            *counted.entry(r.login).or_default() += r.message;
+            *counted.entry(r.login).or_default() += r.signals[SignalKind::Message];
         }
     }
     for (login, n) in &counted {

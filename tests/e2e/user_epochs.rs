@@ -11,7 +11,7 @@ use std::time::Duration;
 use chatseal::daemon::wiring::seal_config;
 use chatseal_actors::sealer::build::build_seal;
 use chatseal_actors::sealer::merkle::{to_hex, user_hash};
-use chatseal_schema::{ParticipantRow, Store};
+use chatseal_schema::{ParticipantRow, SignalKind, Signals, Store};
 use serde_json::Value;
 
 use crate::harness::*;
@@ -34,12 +34,7 @@ fn row(login: &str, first_seen: i64) -> ParticipantRow {
         login: login.into(),
         first_seen,
         last_seen: first_seen,
-        message: 1,
-        bits: 0,
-        sub: 0,
-        resub: 0,
-        gift: 0,
-        raid: 0,
+        signals: Signals::default().with(SignalKind::Message, 1),
     }
 }
 

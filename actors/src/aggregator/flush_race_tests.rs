@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatseal_schema::testing::fresh_urls;
-use chatseal_schema::Store;
+use chatseal_schema::{SignalKind, Store};
 
 use super::flush::{write_batch, Batch, FlushReport};
 use crate::event::{Counts, Event};
@@ -32,7 +32,7 @@ fn event(round: usize, k: usize) -> Event {
         display_name: None,
         ts: EPOCH + (round % 60) as i64,
         epoch: EPOCH,
-        counts: Counts { message: 1, ..Default::default() },
+        counts: Counts::default().with(SignalKind::Message, 1),
     }
 }
 
@@ -82,7 +82,7 @@ async fn two_members_flushing_the_same_ids_at_once_count_each_once() {
             .participants_for_seal(EPOCH, "racechan")
             .await
             .unwrap_or_else(|e| panic!("{backend:?}: read participants: {e}"));
-        let have: BTreeMap<String, i64> = rows.into_iter().map(|r| (r.login, r.message)).collect();
+        let have: BTreeMap<String, i64> = rows.into_iter().map(|r| (r.login, r.signals[SignalKind::Message])).collect();
         assert_eq!(have, want, "{backend:?}: message counts per login equal the distinct ids sent");
         assert_eq!(durable, ROUNDS * IDS, "{backend:?}: durable events");
         assert_eq!(duplicates, ROUNDS * 30, "{backend:?}: the shared ids were each refused once as duplicates");

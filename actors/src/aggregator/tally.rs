@@ -115,7 +115,7 @@ impl Tally {
                 display_name: d.display_name,
                 first_seen: d.first_seen,
                 last_seen: d.last_seen,
-                signals: d.counts.nonzero().collect(),
+                signals: d.counts,
             })
             .collect()
     }
@@ -124,6 +124,7 @@ impl Tally {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chatseal_schema::SignalKind::{Bits, Message, Sub};
 
     fn ev(login: &str, ts: i64, counts: Counts) -> Event {
         Event {
@@ -141,21 +142,19 @@ mod tests {
     #[test]
     fn folds_first_last_and_counts() {
         let mut t = Tally::default();
-        let msg = Counts { message: 1, ..Default::default() };
+        let msg = Counts::default().with(Message, 1);
         t.add(&ev("a", 10, msg));
-        t.add(&ev("a", 5, Counts { bits: 100, message: 1, ..Default::default() }));
-        t.add(&ev("a", 20, Counts { sub: 1, ..Default::default() }));
+        t.add(&ev("a", 5, Counts::default().with(Bits, 100).with(Message, 1)));
+        t.add(&ev("a", 20, Counts::default().with(Sub, 1)));
         t.add(&ev("b", 7, msg));
         assert_eq!(t.len(), 2);
         let a = t.get(0, "chan", "a").unwrap();
         assert_eq!((a.first_seen, a.last_seen), (5, 20));
-        assert_eq!(a.counts, Counts { message: 2, bits: 100, sub: 1, ..Default::default() });
+        assert_eq!(a.counts, Counts::default().with(Message, 2).with(Bits, 100).with(Sub, 1));
         let rows = t.into_rows();
         let a = rows.iter().find(|r| r.login == "a").unwrap();
         assert_eq!(a.user_hash, to_hex(&user_hash("a")));
-        let mut sig = a.signals.clone();
-        sig.sort();
-        assert_eq!(sig, vec![("bits", 100), ("message", 2), ("sub", 1)]);
+        assert_eq!(a.signals, Counts::default().with(Message, 2).with(Bits, 100).with(Sub, 1));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chatseal_schema::testing::fresh_urls;
-use chatseal_schema::Store;
+use chatseal_schema::{SignalKind, Store};
 use ractor::Actor;
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -27,7 +27,7 @@ fn event(i: usize, users: usize) -> Event {
         display_name: None,
         ts: EPOCH + i as i64 % 3000,
         epoch: EPOCH,
-        counts: Counts { message: 1, bits: (i % 7 == 0) as i64 * 10, ..Default::default() },
+        counts: Counts::default().with(SignalKind::Message, 1).with(SignalKind::Bits, (i % 7 == 0) as i64 * 10),
     }
 }
 
@@ -45,8 +45,8 @@ async fn count(store: &Store, sql: &str) -> i64 {
 async fn check(store: &Store, backend: chatseal_schema::Backend, lines: usize, users: usize, what: &str) {
     let rows = store.participants_for_seal(EPOCH, "capchan").await.unwrap_or_else(|e| panic!("read: {e}"));
     assert_eq!(rows.len(), users, "{backend:?} {what}: participants");
-    let messages: i64 = rows.iter().map(|r| r.message).sum();
-    let bits: i64 = rows.iter().map(|r| r.bits).sum();
+    let messages: i64 = rows.iter().map(|r| r.signals[SignalKind::Message]).sum();
+    let bits: i64 = rows.iter().map(|r| r.signals[SignalKind::Bits]).sum();
     assert_eq!(messages, lines as i64, "{backend:?} {what}: each line counted once");
     assert_eq!(bits, (0..lines).filter(|i| i % 7 == 0).count() as i64 * 10, "{backend:?} {what}");
     assert_eq!(count(store, "SELECT COUNT(*) FROM seen_ids").await, lines as i64, "{backend:?} {what}");
@@ -158,7 +158,7 @@ async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
     fwd.flush();
     flush(&agg).await;
     let rows = store.participants_for_seal(EPOCH, "capchan").await.unwrap_or_else(|e| panic!("read: {e}"));
-    assert_eq!(rows.iter().map(|r| r.message).sum::<i64>(), 650, "600 held + 50 after the drain");
+    assert_eq!(rows.iter().map(|r| r.signals[SignalKind::Message]).sum::<i64>(), 650, "600 held + 50 after the drain");
     assert_eq!(routes.gate().dropped(), 300);
 
     agg.stop(None);

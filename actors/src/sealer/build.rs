@@ -15,7 +15,6 @@ use chatseal_schema::{NewSeal, ParticipantRow, SealedParticipant};
 
 use super::merkle::{
     claim_amount, claim_id, claim_leaf, parse_hash, participation_leaf, to_hex, AmountError, CentiWeights, MerkleTree,
-    SignalSums,
 };
 
 /// Version of the sealing format written with each seal (merkle.md as of this code).
@@ -85,13 +84,7 @@ pub fn build_seal(
     for (i, r) in rows.into_iter().enumerate() {
         let uh = parse_hash(&r.user_hash).map_err(|_| BuildError::BadHash(r.user_hash.clone()))?;
         let leaf = participation_leaf(&uh, channel, epoch as u64);
-        let sums = SignalSums {
-            sub: r.sub.max(0) as u64,
-            resub: r.resub.max(0) as u64,
-            gift: r.gift.max(0) as u64,
-            bits: r.bits.max(0) as u64,
-            raid: r.raid.max(0) as u64,
-        };
+        let sums = r.signals.map(|_, v| v.max(0) as u64);
         let amount = claim_amount(&cfg.weights, &sums, cfg.reward_per_weight, cfg.decimals).map_err(|source| {
             BuildError::Amount { login: r.login.clone(), epoch, channel: channel.to_string(), source }
         })?;
@@ -130,6 +123,7 @@ pub fn build_seal(
 mod tests {
     use super::*;
     use crate::sealer::merkle::{user_hash, verify};
+    use chatseal_schema::{SignalKind, Signals};
 
     fn row(login: &str, first_seen: i64) -> ParticipantRow {
         ParticipantRow {
@@ -137,12 +131,7 @@ mod tests {
             login: login.into(),
             first_seen,
             last_seen: first_seen,
-            message: 1,
-            bits: 0,
-            sub: 0,
-            resub: 0,
-            gift: 0,
-            raid: 0,
+            signals: Signals::default().with(SignalKind::Message, 1),
         }
     }
 
@@ -164,7 +153,7 @@ mod tests {
     #[test]
     fn order_leaves_and_amounts() {
         let mut sub = row("carol", 5);
-        sub.sub = 1;
+        sub.signals[SignalKind::Sub] = 1;
         let rows = vec![row("bob", 10), sub, row("alice", 10), row("nightbot", 1)];
         let s = build_seal(3600, "chan", rows, &cfg(), &HashSet::new(), 1.0, 99).unwrap();
         // carol first (earliest), then alice/bob ordered by user hash; nightbot excluded.

@@ -1,4 +1,5 @@
-//! `signals`: per participant, a running sum per kind (message, bits, sub, resub, gift, raid).
+//! `signals`: per participant, a running sum per kind; `kind` holds a
+//! [`crate::SignalKind::name`], mapped to and from [`crate::Signals`] in `queries/` only.
 
 use sea_orm::entity::prelude::*;
 
@@ -11,7 +12,7 @@ pub struct Model {
     pub channel: String,
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub user_hash: String,
-    /// One of `crate::SIGNAL_KINDS`.
+    /// A [`crate::SignalKind::name`].
     #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
     pub kind: String,
     pub value: i64,

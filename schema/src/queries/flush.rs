@@ -181,7 +181,7 @@ impl FlushTx {
         let signals = f
             .signals
             .into_iter()
-            .map(|((e, c, h, k), v)| vec![e.into(), c.into(), h.into(), k.into(), v.into()])
+            .map(|((e, c, h, k), v)| vec![e.into(), c.into(), h.into(), k.name().into(), v.into()])
             .collect();
         let head = "INSERT INTO signals (epoch, channel, user_hash, kind, value)";
         self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, signals).await

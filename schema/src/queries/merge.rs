@@ -5,7 +5,8 @@
 //! and it shrinks the statements. Pure; validates hashes and kinds on the way.
 
 use crate::error::StoreError;
-use crate::rows::{check_hash, check_kind, CoverageSpan, ParticipationDelta, SeenId};
+use crate::rows::{check_hash, CoverageSpan, ParticipationDelta, SeenId};
+use crate::signals::SignalKind;
 use std::collections::{BTreeMap, HashSet};
 
 /// A participation row to upsert.
@@ -30,7 +31,7 @@ pub(crate) struct UserRow {
 #[derive(Debug, Default)]
 pub(crate) struct Folded {
     pub participation: BTreeMap<(i64, String, String), PartRow>,
-    pub signals: BTreeMap<(i64, String, String, &'static str), i64>,
+    pub signals: BTreeMap<(i64, String, String, SignalKind), i64>,
     pub users: BTreeMap<String, UserRow>,
 }
 
@@ -71,9 +72,9 @@ pub(crate) fn fold_deltas(rows: &[ParticipationDelta]) -> Result<Folded, StoreEr
                 p.last_seen = p.last_seen.max(d.last_seen);
             })
             .or_insert(PartRow { first_seen: d.first_seen, last_seen: d.last_seen });
-        for (kind, value) in &d.signals {
-            check_kind(kind)?;
-            *f.signals.entry((d.epoch, d.channel.clone(), d.user_hash.clone(), *kind)).or_insert(0) += value;
+        for (kind, value) in d.signals.nonzero() {
+            let sum = f.signals.entry((d.epoch, d.channel.clone(), d.user_hash.clone(), kind)).or_insert(0);
+            *sum = sum.saturating_add(value);
         }
         let user = UserRow {
             login: d.login.clone(),
@@ -117,6 +118,8 @@ pub(crate) fn unique_ids(ids: &[SeenId]) -> Vec<&SeenId> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signals::Signals;
+    use SignalKind::{Bits, Message};
 
     fn d(
         user: char,
@@ -124,7 +127,7 @@ mod tests {
         last: i64,
         login: &str,
         uid: Option<&str>,
-        signals: Vec<(&'static str, i64)>,
+        signals: Signals<i64>,
     ) -> ParticipationDelta {
         ParticipationDelta {
             epoch: 1,
@@ -142,29 +145,28 @@ mod tests {
     #[test]
     fn folds_per_key() {
         let f = fold_deltas(&[
-            d('a', 10, 20, "old", Some("1"), vec![("message", 2), ("bits", 100)]),
-            d('a', 5, 15, "older", None, vec![("message", 3)]),
-            d('a', 12, 30, "new", None, vec![]),
-            d('b', 1, 1, "b", None, vec![]),
+            d('a', 10, 20, "old", Some("1"), Signals::default().with(Message, 2).with(Bits, 100)),
+            d('a', 5, 15, "older", None, Signals::default().with(Message, 3)),
+            d('a', 12, 30, "new", None, Signals::default()),
+            d('b', 1, 1, "b", None, Signals::default()),
         ])
         .unwrap();
         assert_eq!(f.participation.len(), 2);
         let a = std::iter::repeat_n('a', 64).collect::<String>();
         assert_eq!(f.participation[&(1, "c".into(), a.clone())], PartRow { first_seen: 5, last_seen: 30 });
-        assert_eq!(f.signals[&(1, "c".into(), a.clone(), "message")], 5);
-        assert_eq!(f.signals[&(1, "c".into(), a.clone(), "bits")], 100);
+        assert_eq!(f.signals[&(1, "c".into(), a.clone(), Message)], 5);
+        assert_eq!(f.signals[&(1, "c".into(), a.clone(), Bits)], 100);
+        assert_eq!(f.signals.len(), 2, "zero sums are not written");
         let u = &f.users[&a];
         assert_eq!((u.login.as_str(), u.user_id.as_deref(), u.first_seen, u.last_seen), ("new", Some("1"), 5, 30));
     }
 
     #[test]
     fn rejects_bad_input() {
-        let mut bad = d('a', 1, 2, "x", None, vec![("follow", 1)]);
-        assert!(fold_deltas(&[bad.clone()]).is_err());
-        bad.signals.clear();
+        let mut bad = d('a', 1, 2, "x", None, Signals::default());
         bad.user_hash = "0xabc".into();
         assert!(fold_deltas(&[bad]).is_err());
-        assert!(fold_deltas(&[d('a', 3, 2, "x", None, vec![])]).is_err());
+        assert!(fold_deltas(&[d('a', 3, 2, "x", None, Signals::default())]).is_err());
     }
 
     #[test]

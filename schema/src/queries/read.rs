@@ -5,7 +5,8 @@
 use super::stmt;
 use crate::error::StoreError;
 use crate::open::Store;
-use crate::rows::{CoverageSpan, ParticipantRow, SIGNAL_KINDS};
+use crate::rows::{CoverageSpan, ParticipantRow};
+use crate::signals::{SignalKind, Signals};
 use sea_orm::{ConnectionTrait, QueryResult, Value};
 use std::collections::HashMap;
 
@@ -48,18 +49,19 @@ fn split_agg(text: Option<&str>, count: i64, fields: usize) -> Option<Vec<Vec<&s
     (recs.len() as i64 == count && recs.iter().all(|r| r.len() == fields)).then_some(recs)
 }
 
-/// Signal sums per user from `(user_hash, kind, value)`s; unknown kinds are skipped with a
+/// Signal sums per user from `(user_hash, kind, value)` rows of the `signals` table (the one
+/// place its `kind` column becomes a [`Signals`] slot); unknown kinds are skipped with a
 /// warning, sums saturate (a hostile bits tag must not overflow).
 fn sum_signals<'a>(
     epoch: i64,
     channel: &str,
     signals: impl Iterator<Item = (&'a str, &'a str, i64)>,
-) -> HashMap<&'a str, [i64; 6]> {
-    let mut sums: HashMap<&str, [i64; 6]> = HashMap::new();
+) -> HashMap<&'a str, Signals<i64>> {
+    let mut sums: HashMap<&str, Signals<i64>> = HashMap::new();
     for (user, kind, value) in signals {
-        match SIGNAL_KINDS.iter().position(|k| *k == kind) {
-            Some(i) => {
-                let s = &mut sums.entry(user).or_default()[i];
+        match SignalKind::from_name(kind) {
+            Some(k) => {
+                let s = &mut sums.entry(user).or_default()[k];
                 *s = s.saturating_add(value);
             }
             None => tracing::warn!(epoch, channel, kind = %kind, "ignoring a signal of unknown kind"),
@@ -84,18 +86,12 @@ fn participants_from_agg(
     let recs = split_agg(parts.1, parts.0, 4)?;
     let mut out = Vec::with_capacity(recs.len());
     for r in recs {
-        let [message, bits, sub, resub, gift, raid] = sums.get(r[0]).copied().unwrap_or_default();
         out.push(ParticipantRow {
             user_hash: r[0].to_owned(),
             login: r[1].to_owned(),
             first_seen: r[2].parse().ok()?,
             last_seen: r[3].parse().ok()?,
-            message,
-            bits,
-            sub,
-            resub,
-            gift,
-            raid,
+            signals: sums.get(r[0]).copied().unwrap_or_default(),
         });
     }
     out.sort_unstable_by(|a, b| a.first_seen.cmp(&b.first_seen).then_with(|| a.user_hash.cmp(&b.user_hash)));
@@ -187,19 +183,8 @@ impl Store {
                     format!("participant {user_hash} of epoch {epoch} channel {channel} has no users row"),
                 ));
             };
-            let [message, bits, sub, resub, gift, raid] = sums.remove(user_hash.as_str()).unwrap_or_default();
-            out.push(ParticipantRow {
-                user_hash,
-                login,
-                first_seen: num(2)?,
-                last_seen: num(3)?,
-                message,
-                bits,
-                sub,
-                resub,
-                gift,
-                raid,
-            });
+            let signals = sums.remove(user_hash.as_str()).unwrap_or_default();
+            out.push(ParticipantRow { user_hash, login, first_seen: num(2)?, last_seen: num(3)?, signals });
         }
         Ok(out)
     }
@@ -289,8 +274,9 @@ mod tests {
         let rows = participants_from_agg(1, "c", (3, Some(&parts)), (5, Some(&signals))).unwrap();
         let order: Vec<&str> = rows.iter().map(|r| r.user_hash.as_str()).collect();
         assert_eq!(order, ["cc", "aa", "bb"], "first_seen, then user_hash");
-        assert_eq!((rows[1].login.as_str(), rows[1].message, rows[1].bits, rows[1].last_seen), ("ann", 2, 100, 21));
-        assert_eq!((rows[2].message, rows[2].bits), (0, 0));
+        let ann = Signals::default().with(SignalKind::Message, 2).with(SignalKind::Bits, 100);
+        assert_eq!((rows[1].login.as_str(), rows[1].signals, rows[1].last_seen), ("ann", ann, 21));
+        assert_eq!(rows[2].signals, Signals::default());
         assert_eq!(participants_from_agg(1, "c", (0, None), (0, None)), Some(vec![]));
     }
 
@@ -308,6 +294,6 @@ mod tests {
         // Signal sums saturate.
         let s = [rec(&["aa", "bits", &i64::MAX.to_string()]), rec(&["aa", "bits", "5"])].join("\u{1e}");
         let rows = participants_from_agg(1, "c", (1, Some(&one)), (2, Some(&s))).unwrap();
-        assert_eq!(rows[0].bits, i64::MAX);
+        assert_eq!(rows[0].signals[SignalKind::Bits], i64::MAX);
     }
 }

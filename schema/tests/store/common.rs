@@ -1,7 +1,7 @@
 //! Shared helpers: fresh stores on both backends, hashes, deltas, seals.
 
 use chatseal_schema::testing::{fresh_urls, TestDbGuard};
-use chatseal_schema::{Backend, NewSeal, ParticipationDelta, SealedParticipant, Store};
+use chatseal_schema::{Backend, NewSeal, ParticipationDelta, SealedParticipant, SignalKind, Signals, Store};
 use sea_orm::{ConnectionTrait, Statement};
 
 /// Tests that configure failpoints take this for writing; tests that seal take it for reading,
@@ -30,7 +30,7 @@ pub fn delta(
     user: u64,
     first: i64,
     last: i64,
-    signals: Vec<(&'static str, i64)>,
+    signals: Vec<(SignalKind, i64)>,
 ) -> ParticipationDelta {
     ParticipationDelta {
         epoch,
@@ -41,7 +41,10 @@ pub fn delta(
         display_name: None,
         first_seen: first,
         last_seen: last,
-        signals,
+        signals: signals.into_iter().fold(Signals::default(), |mut s, (k, v)| {
+            s[k] += v;
+            s
+        }),
     }
 }
 

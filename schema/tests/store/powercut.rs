@@ -8,6 +8,7 @@
 use crate::common::{delta, seal, FAILPOINTS};
 use crate::powercut_vfs::{Machine, VFS_NAME};
 use chatseal_schema::testing::fresh_sqlite_url;
+use chatseal_schema::SignalKind::Message;
 use chatseal_schema::{SealWrite, SeenId, Store};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, Connection, SqliteConnection};
@@ -130,7 +131,7 @@ async fn store_keeps_acknowledged_flushes_and_seals() {
         let store = store.clone();
         async move {
             let tx = store.begin_flush().await.expect("begin_flush");
-            tx.upsert_participation(&[delta(epoch, channel, user, 10, 20, vec![("message", 1)])])
+            tx.upsert_participation(&[delta(epoch, channel, user, 10, 20, vec![(Message, 1)])])
                 .await
                 .expect("upsert_participation");
             tx.insert_seen_ids(&[SeenId { id: format!("line-{user}"), epoch, channel: channel.into() }])

@@ -2,16 +2,17 @@
 //! past (epoch, channel)s left unsealed.
 
 use crate::common::{delta, exec, hash, seal, stores, FAILPOINTS};
-use chatseal_schema::ParticipantRow;
+use chatseal_schema::SignalKind::{Bits, Gift, Message, Raid, Resub, Sub};
+use chatseal_schema::{ParticipantRow, Signals};
 
 #[tokio::test]
 async fn participants_come_in_leaf_order_with_signal_sums() {
     for (backend, store, _guard) in stores().await {
         let tx = store.begin_flush().await.unwrap();
         tx.upsert_participation(&[
-            delta(3, "c", 9, 50, 60, vec![("raid", 1)]),
-            delta(3, "c", 2, 50, 55, vec![("gift", 5), ("resub", 1)]),
-            delta(3, "c", 5, 10, 99, vec![("message", 7), ("bits", 100), ("sub", 1)]),
+            delta(3, "c", 9, 50, 60, vec![(Raid, 1)]),
+            delta(3, "c", 2, 50, 55, vec![(Gift, 5), (Resub, 1)]),
+            delta(3, "c", 5, 10, 99, vec![(Message, 7), (Bits, 100), (Sub, 1)]),
             delta(3, "other", 1, 1, 1, vec![]),
             delta(4, "c", 1, 1, 1, vec![]),
         ])
@@ -28,15 +29,10 @@ async fn participants_come_in_leaf_order_with_signal_sums() {
                 login: "user5".into(),
                 first_seen: 10,
                 last_seen: 99,
-                message: 7,
-                bits: 100,
-                sub: 1,
-                resub: 0,
-                gift: 0,
-                raid: 0
+                signals: Signals::default().with(Message, 7).with(Bits, 100).with(Sub, 1),
             }
         );
-        assert_eq!((rows[1].gift, rows[1].resub, rows[2].raid), (5, 1, 1));
+        assert_eq!((rows[1].signals[Gift], rows[1].signals[Resub], rows[2].signals[Raid]), (5, 1, 1));
         assert!(store.participants_for_seal(3, "nobody").await.unwrap().is_empty());
         assert_eq!(store.channels_with_participation(3).await.unwrap(), vec!["c".to_owned(), "other".to_owned()]);
         assert!(store.channels_with_participation(99).await.unwrap().is_empty());
@@ -47,7 +43,7 @@ async fn participants_come_in_leaf_order_with_signal_sums() {
 async fn a_participant_without_its_users_row_is_reported_not_sealed_nameless() {
     for (backend, store, _guard) in stores().await {
         let tx = store.begin_flush().await.unwrap();
-        tx.upsert_participation(&[delta(3, "c", 1, 5, 6, vec![("message", 2)]), delta(3, "c", 2, 7, 8, vec![])])
+        tx.upsert_participation(&[delta(3, "c", 1, 5, 6, vec![(Message, 2)]), delta(3, "c", 2, 7, 8, vec![])])
             .await
             .unwrap();
         tx.commit().await.unwrap();

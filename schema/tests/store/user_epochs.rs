@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chatseal_schema::migration::m20261206_000007_user_epochs_index::USER_EPOCHS_INDEX;
 use chatseal_schema::queries::user_epochs::UserSealedRow;
+use chatseal_schema::SignalKind::Message;
 use chatseal_schema::{Backend, Store};
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -147,7 +148,7 @@ async fn seals_of_a_page_latest_per_channel_and_known_users() {
 
         assert!(!store.user_known(&hash(1)).await.unwrap(), "{backend:?}: seals alone do not make a users row");
         let tx = store.begin_flush().await.unwrap();
-        tx.upsert_participation(&[delta(EPOCHS * HOUR + HOUR, "alpha", 1, 1, 2, vec![("message", 1)])]).await.unwrap();
+        tx.upsert_participation(&[delta(EPOCHS * HOUR + HOUR, "alpha", 1, 1, 2, vec![(Message, 1)])]).await.unwrap();
         tx.commit().await.unwrap();
         assert!(store.user_known(&hash(1)).await.unwrap(), "{backend:?}");
         assert!(!store.user_known(&hash(2)).await.unwrap(), "{backend:?}");

@@ -17,7 +17,7 @@ use chatseal::twitchsim::lines::{privmsg, Chatter};
 use chatseal::twitchsim::FakeTwitch;
 use chatseal_actors::sealer::build::build_seal;
 use chatseal_actors::sealer::merkle::{to_hex, user_hash};
-use chatseal_schema::{ParticipantRow, SealedEpoch, Store};
+use chatseal_schema::{ParticipantRow, SealedEpoch, SignalKind, Store};
 
 use crate::harness::now_ms;
 
@@ -144,8 +144,11 @@ impl Ledger {
         let want = self.counts(|l| l.phase == phase);
         for ((epoch, channel), logins) in &want {
             let Ok(rows) = store.participants_for_seal(*epoch, channel).await else { return false };
-            let have: BTreeMap<String, i64> =
-                rows.into_iter().filter(|r| logins.contains_key(&r.login)).map(|r| (r.login, r.message)).collect();
+            let have: BTreeMap<String, i64> = rows
+                .into_iter()
+                .filter(|r| logins.contains_key(&r.login))
+                .map(|r| (r.login, r.signals[SignalKind::Message]))
+                .collect();
             if &have != logins {
                 return false;
             }
@@ -175,7 +178,8 @@ impl Ledger {
                 .participants_for_seal(key.0, &key.1)
                 .await
                 .map_err(|e| format!("reading participants of epoch {} #{}: {e}", key.0, key.1))?;
-            let have: BTreeMap<String, i64> = rows.into_iter().map(|r| (r.login, r.message)).collect();
+            let have: BTreeMap<String, i64> =
+                rows.into_iter().map(|r| (r.login, r.signals[SignalKind::Message])).collect();
             for (login, n) in &have {
                 if !up.contains_key(login) {
                     problems.push(format!(
@@ -227,16 +231,11 @@ impl Ledger {
                 login: l.login.clone(),
                 first_seen: ts,
                 last_seen: ts,
-                message: 0,
-                bits: 0,
-                sub: 0,
-                resub: 0,
-                gift: 0,
-                raid: 0,
+                signals: Default::default(),
             });
             row.first_seen = row.first_seen.min(ts);
             row.last_seen = row.last_seen.max(ts);
-            row.message += 1;
+            row.signals[SignalKind::Message] += 1;
         }
         let settings =
             chatseal::settings::load_from(None, &[("CHATSEAL__TWITCH__CHANNELS".to_owned(), channel.to_owned())])

@@ -6,7 +6,7 @@
 
 use chatseal::proofs::participation_proof;
 use chatseal_actors::sealer::merkle::{participation_leaf, to_hex, user_hash, MerkleTree};
-use chatseal_schema::Store;
+use chatseal_schema::{SignalKind, Store};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Executor};
 
@@ -131,9 +131,19 @@ async fn an_old_database_imports_with_its_roots_intact() {
     let rows = store.participants_for_seal(A, "lacy").await.unwrap();
     let get = |l: &str| rows.iter().find(|r| r.login == l).unwrap_or_else(|| panic!("{l} in {rows:?}"));
     assert_eq!(rows.len(), 5);
-    assert_eq!((get("alice").message, get("alice").bits, get("alice").last_seen), (2, 100, A + 300));
-    assert_eq!((get("bob").gift, get("carol").raid, get("erin").message), (1, 1, 1));
-    assert_eq!((get("dave").message, get("dave").last_seen), (0, A + 30));
+    assert_eq!(
+        (get("alice").signals[SignalKind::Message], get("alice").signals[SignalKind::Bits], get("alice").last_seen),
+        (2, 100, A + 300)
+    );
+    assert_eq!(
+        (
+            get("bob").signals[SignalKind::Gift],
+            get("carol").signals[SignalKind::Raid],
+            get("erin").signals[SignalKind::Message]
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!((get("dave").signals[SignalKind::Message], get("dave").last_seen), (0, A + 30));
     let jt = store.participants_for_seal(A, "jasontheween").await.unwrap();
     let mut jt: Vec<&str> = jt.iter().map(|r| r.login.as_str()).collect();
     jt.sort();

@@ -4,7 +4,7 @@
 //! counted late and change neither the seal nor its participation.
 
 use chatseal::twitchsim::lines::{privmsg, usernotice, Chatter};
-use chatseal_schema::Store;
+use chatseal_schema::{SignalKind, Store};
 
 use super::{chatseal, number_after};
 
@@ -42,7 +42,9 @@ fn replay(store_url: &str, log: &std::path::Path) -> String {
 
 async fn logins(store: &Store, epoch: i64) -> Vec<(String, i64, i64)> {
     let rows = store.participants_for_seal(epoch, "chan").await.unwrap();
-    rows.into_iter().map(|r| (r.login, r.message, r.bits + r.sub)).collect()
+    rows.into_iter()
+        .map(|r| (r.login, r.signals[SignalKind::Message], r.signals[SignalKind::Bits] + r.signals[SignalKind::Sub]))
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,6 +10,7 @@ use irc::proto::Prefix;
 use super::{DiscardReason, Line, ParseCtx, RejectReason, TsFallback};
 use crate::clock::epoch::epoch_of;
 use crate::event::{Counts, Event};
+use chatseal_schema::SignalKind;
 
 /// Twitch's placeholder login for anonymous gifts: always excluded, whatever the config says.
 pub const ANONYMOUS_GIFTER: &str = "ananonymousgifter";
@@ -183,6 +184,6 @@ pub(super) fn privmsg(prefix: Option<Prefix>, target: &str, text: &str, tags: Ta
         Some(Ok(b)) if b >= 0 => b,
         Some(_) => return Line::Rejected(RejectReason::BadTag),
     };
-    let counts = Counts { message: 1, bits, ..Counts::default() };
+    let counts = Counts::default().with(SignalKind::Message, 1).with(SignalKind::Bits, bits);
     admit(login, channel, tags, counts, text, ctx)
 }

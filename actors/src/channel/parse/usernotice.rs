@@ -4,6 +4,7 @@
 use super::participant::{admit, channel_name, is_shared_chat_copy, login_name, Tags, ANONYMOUS_GIFTER};
 use super::{DiscardReason, Line, ParseCtx, RejectReason};
 use crate::event::Counts;
+use chatseal_schema::SignalKind;
 
 /// The USERNOTICE kinds that matter (twitch.md's table); everything else is `Other`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,15 +43,14 @@ impl Kind {
     /// arrive as individual `subgift` lines. Unknown kinds (announcement, viewermilestone, a
     /// USERNOTICE without `msg-id`, ...) make a participant with no signal.
     fn counts(self) -> Counts {
-        let mut c = Counts::default();
-        match self {
-            Kind::Sub => c.sub = 1,
-            Kind::Resub => c.resub = 1,
-            Kind::SubGift => c.gift = 1,
-            Kind::Raid => c.raid = 1,
-            Kind::MysteryGift | Kind::AnonGift | Kind::Other => {}
-        }
-        c
+        let signal = match self {
+            Kind::Sub => SignalKind::Sub,
+            Kind::Resub => SignalKind::Resub,
+            Kind::SubGift => SignalKind::Gift,
+            Kind::Raid => SignalKind::Raid,
+            Kind::MysteryGift | Kind::AnonGift | Kind::Other => return Counts::default(),
+        };
+        Counts::default().with(signal, 1)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use chatseal_schema::{ParticipantRow, SealedEpoch};
+use chatseal_schema::{ParticipantRow, SealedEpoch, SignalKind, Signals};
 use serde_json::Value;
 
 use super::*;
@@ -28,9 +28,7 @@ fn bundle(n: usize, cap: Option<u32>, hidden: &[usize], limits: &ProgramLimits) 
             login: login(i),
             first_seen: EPOCH + (i as i64 * 7) % 50,
             last_seen: EPOCH + 60,
-            message: 1,
-            bits: (i as i64 % 4) * 25,
-            ..Default::default()
+            signals: Signals::default().with(SignalKind::Message, 1).with(SignalKind::Bits, (i as i64 % 4) * 25),
         })
         .collect();
     let cfg = SealConfig {

@@ -4,35 +4,105 @@
 //! rounded half up when a configuration makes it inexact, and an error (never a wrap) when it
 //! does not fit a u64.
 
+use std::fmt;
+
+use chatseal_schema::{SignalKind, Signals};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
+use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
-/// Claim weights in hundredths ("centi"): defaults presence 100, sub 1000, resub 1000,
-/// gift 500, bits 1, raid 10. Missing fields in a configuration take their default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+/// The default weight of taking part at all (once per epoch), in centiweights.
+pub const DEFAULT_PRESENCE_CENTIWEIGHT: u64 = 100;
+
+/// The default weight of one unit of `kind`, in centiweights, or None for a kind that is not
+/// weighted (a message: taking part already counts as presence), which then has no key in
+/// `[sealing.centiweights]` and weighs 0.
+pub const fn default_centiweight(kind: SignalKind) -> Option<u64> {
+    match kind {
+        SignalKind::Message => None,
+        SignalKind::Bits => Some(1),
+        SignalKind::Sub => Some(1000),
+        SignalKind::Resub => Some(1000),
+        SignalKind::Gift => Some(500),
+        SignalKind::Raid => Some(10),
+    }
+}
+
+/// The name of the presence weight's key, next to the weighted kinds' names.
+const PRESENCE: &str = "presence";
+
+/// Claim weights in hundredths ("centi"): `presence` once per participant, plus one weight per
+/// unit of each signal. Defaults: presence 100, sub 1000, resub 1000, gift 500, bits 1,
+/// raid 10 (see [`default_centiweight`]). As a table (the `[sealing.centiweights]` section),
+/// the keys are `presence` and the names of the weighted kinds; a missing key takes its
+/// default, an unknown one is an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CentiWeights {
     pub presence: u64,
-    pub sub: u64,
-    pub resub: u64,
-    pub gift: u64,
-    pub bits: u64,
-    pub raid: u64,
+    /// Per unit of each kind; 0 for the kinds that are not weighted.
+    pub per_signal: Signals<u64>,
 }
 
 impl Default for CentiWeights {
     fn default() -> Self {
-        CentiWeights { presence: 100, sub: 1000, resub: 1000, gift: 500, bits: 1, raid: 10 }
+        CentiWeights {
+            presence: DEFAULT_PRESENCE_CENTIWEIGHT,
+            per_signal: Signals::from_fn(|k| default_centiweight(k).unwrap_or(0)),
+        }
     }
 }
 
-/// The signal sums of one participant in one channel-epoch (presence is implied: 1).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct SignalSums {
-    pub sub: u64,
-    pub resub: u64,
-    pub gift: u64,
-    pub bits: u64,
-    pub raid: u64,
+/// The kinds that carry a weight (and a key), in kind order.
+fn weighted_kinds() -> impl Iterator<Item = SignalKind> {
+    SignalKind::ALL.into_iter().filter(|k| default_centiweight(*k).is_some())
+}
+
+impl Serialize for CentiWeights {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(1 + weighted_kinds().count()))?;
+        map.serialize_entry(PRESENCE, &self.presence)?;
+        for kind in weighted_kinds() {
+            map.serialize_entry(kind.name(), &self.per_signal[kind])?;
+        }
+        map.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for CentiWeights {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(WeightsVisitor)
+    }
+}
+
+struct WeightsVisitor;
+
+impl<'de> Visitor<'de> for WeightsVisitor {
+    type Value = CentiWeights;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a table of centiweights keyed by `presence` and the weighted signal kinds")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CentiWeights, A::Error> {
+        let mut w = CentiWeights::default();
+        while let Some(key) = map.next_key::<String>()? {
+            if key == PRESENCE {
+                w.presence = map.next_value()?;
+                continue;
+            }
+            match SignalKind::from_name(&key).filter(|k| default_centiweight(*k).is_some()) {
+                Some(kind) => w.per_signal[kind] = map.next_value()?,
+                None => {
+                    let keys: Vec<&str> = std::iter::once(PRESENCE).chain(weighted_kinds().map(|k| k.name())).collect();
+                    return Err(de::Error::custom(format_args!(
+                        "unknown centiweight `{key}`, expected one of {}",
+                        keys.join(", ")
+                    )));
+                }
+            }
+        }
+        Ok(w)
+    }
 }
 
 /// Why a claim amount could not be computed.
@@ -52,17 +122,11 @@ pub enum AmountError {
     AmountOverflow { centiweight: u128, reward_per_weight: u64, decimals: u32 },
 }
 
-/// Weight in hundredths: `presence + Σ weight_signal × sum_signal`, checked in u128.
-pub fn centiweight(w: &CentiWeights, s: &SignalSums) -> Result<u128, AmountError> {
-    let terms = [
-        ("presence", 1, w.presence),
-        ("sub", s.sub, w.sub),
-        ("resub", s.resub, w.resub),
-        ("gift", s.gift, w.gift),
-        ("bits", s.bits, w.bits),
-        ("raid", s.raid, w.raid),
-    ];
-    terms.iter().try_fold(0u128, |acc, &(signal, sum, weight)| {
+/// Weight in hundredths: `presence + Σ weight_kind × sum_kind`, checked in u128.
+pub fn centiweight(w: &CentiWeights, sums: &Signals<u64>) -> Result<u128, AmountError> {
+    let presence = (PRESENCE, 1, w.presence);
+    let terms = SignalKind::ALL.into_iter().map(|k| (k.name(), sums[k], w.per_signal[k]));
+    std::iter::once(presence).chain(terms).try_fold(0u128, |acc, (signal, sum, weight)| {
         // u64 × u64 always fits u128; only the running sum can overflow.
         acc.checked_add(u128::from(sum) * u128::from(weight)).ok_or(AmountError::WeightOverflow { signal, sum, weight })
     })
@@ -72,7 +136,7 @@ pub fn centiweight(w: &CentiWeights, s: &SignalSums) -> Result<u128, AmountError
 /// rounded half up when inexact; `AmountOverflow` when the result does not fit a u64.
 pub fn claim_amount(
     w: &CentiWeights,
-    s: &SignalSums,
+    s: &Signals<u64>,
     reward_per_weight: u64,
     decimals: u32,
 ) -> Result<u64, AmountError> {

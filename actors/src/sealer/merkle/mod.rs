@@ -9,7 +9,9 @@ mod hex;
 mod leaf;
 mod tree;
 
-pub use claim::{centiweight, claim_amount, AmountError, CentiWeights, SignalSums};
+pub use claim::{
+    centiweight, claim_amount, default_centiweight, AmountError, CentiWeights, DEFAULT_PRESENCE_CENTIWEIGHT,
+};
 pub use hash::{hash_pair, keccak256, Hash32};
 pub use hex::{parse_hash, to_hex, to_hex0x, HashParseError};
 pub use leaf::{channel_key, claim_id, claim_leaf, participation_leaf, user_hash, wallet_claim_leaf};

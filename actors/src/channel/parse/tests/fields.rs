@@ -2,6 +2,7 @@
 //! opt-out.
 
 use super::*;
+use chatseal_schema::SignalKind;
 
 fn privmsg(tags: &str, nick: &str) -> String {
     format!("@{tags} :{nick}!{nick}@{nick}.tmi.twitch.tv PRIVMSG #examplechannel :hi")
@@ -29,9 +30,9 @@ fn bits_values() {
     let f = Fixture::new();
     let bits = |value: &str| f.parse(&privmsg(&format!("bits={value}"), "cheerer"));
     let Line::Participant { event, .. } = bits("100") else { panic!("bits=100") };
-    assert_eq!((event.counts.message, event.counts.bits), (1, 100));
+    assert_eq!((event.counts[SignalKind::Message], event.counts[SignalKind::Bits]), (1, 100));
     let Line::Participant { event, .. } = bits("") else { panic!("empty bits") };
-    assert_eq!((event.counts.message, event.counts.bits), (1, 0));
+    assert_eq!((event.counts[SignalKind::Message], event.counts[SignalKind::Bits]), (1, 0));
     for bad in ["abc", "-5", "1.5", "99999999999999999999", "1e3"] {
         assert_eq!(bits(bad), Line::Rejected(RejectReason::BadTag), "bits={bad}");
     }

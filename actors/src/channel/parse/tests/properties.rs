@@ -8,6 +8,7 @@ use tokio_util::codec::Decoder;
 use super::super::{classify, syntax};
 use super::*;
 use crate::channel::framing::LineDecoder;
+use chatseal_schema::SignalKind;
 
 /// `parse_line` without the `slim` step: irc-proto sees every tag.
 fn parse_all_tags(bytes: &[u8], ctx: &ParseCtx) -> Line {
@@ -29,7 +30,7 @@ fn check_line(line: &Line) -> Result<(), TestCaseError> {
         prop_assert!(name_ok(&event.login), "login {:?}", event.login);
         prop_assert!(name_ok(&event.channel), "channel {:?}", event.channel);
         prop_assert!(event.epoch <= event.ts && event.ts < event.epoch + EPOCH_LEN);
-        prop_assert!(event.counts.bits >= 0);
+        prop_assert!(event.counts[SignalKind::Bits] >= 0);
         prop_assert!(event.login != ANONYMOUS_GIFTER);
     }
     Ok(())

@@ -4,6 +4,7 @@
 //! origin room counts as usual.
 
 use super::*;
+use chatseal_schema::SignalKind;
 
 /// Room ids of the two channels sharing chat: the message is written in #origin.
 const ORIGIN_ROOM: &str = "11148817";
@@ -46,7 +47,10 @@ fn a_privmsg_copy_in_the_other_room_is_discarded_and_the_origin_counts() {
     let origin = shared_privmsg("origin", ORIGIN_ROOM, "3b1c6a86-5ae3-4d7e-9e11-d5a3d1b8a0c2");
     match parse(&origin) {
         Line::Participant { event, .. } => {
-            assert_eq!((event.login.as_str(), &*event.channel, event.counts.message), ("sharedviewer", "origin", 1));
+            assert_eq!(
+                (event.login.as_str(), &*event.channel, event.counts[SignalKind::Message]),
+                ("sharedviewer", "origin", 1)
+            );
         }
         other => panic!("the origin room's line must count, got {other:?}"),
     }
@@ -60,7 +64,11 @@ fn a_usernotice_copy_is_discarded_whatever_source_only_says() {
         let origin = shared_resub("origin", ORIGIN_ROOM, "resub", source_only);
         match parse(&origin) {
             Line::Participant { event, .. } => {
-                assert_eq!((event.login.as_str(), event.counts.resub), ("resubber", 1), "source-only={source_only}");
+                assert_eq!(
+                    (event.login.as_str(), event.counts[SignalKind::Resub]),
+                    ("resubber", 1),
+                    "source-only={source_only}"
+                );
             }
             other => panic!("the origin resub must count (source-only={source_only}), got {other:?}"),
         }

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::event::Counts;
+use chatseal_schema::SignalKind;
 
 const EXAMPLE_PRIVMSG: &str = "@badge-info=subscriber/14;badges=subscriber/12,premium/1;color=#1E90FF;display-name=ExampleViewer;emotes=25:6-10;first-msg=0;flags=;id=3f6c2a9e-8b1d-4f7a-9c2e-5d4b3a2f1e0d;mod=0;returning-chatter=0;room-id=123456789;subscriber=1;tmi-sent-ts=1717000000123;turbo=0;user-id=987654321;user-type= :exampleviewer!exampleviewer@exampleviewer.tmi.twitch.tv PRIVMSG #examplechannel :hello Kappa";
 const EXAMPLE_RESUB: &str = "@badge-info=subscriber/7;badges=subscriber/6;color=#FF4500;display-name=AnotherViewer;emotes=;flags=;id=0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d;login=anotherviewer;mod=0;msg-id=resub;msg-param-cumulative-months=7;msg-param-months=0;msg-param-should-share-streak=0;msg-param-sub-plan-name=Channel\\sSubscription\\s(examplechannel);msg-param-sub-plan=1000;room-id=123456789;subscriber=1;system-msg=AnotherViewer\\ssubscribed\\sat\\sTier\\s1.\\sThey've\\ssubscribed\\sfor\\s7\\smonths!;tmi-sent-ts=1717000012345;user-id=192837465;user-type=;vip=0 :tmi.twitch.tv USERNOTICE #examplechannel :still here";
@@ -31,7 +32,7 @@ fn example_privmsg_maps_to_full_event() {
             display_name: Some("ExampleViewer".into()),
             ts: 1_717_000_000,
             epoch: EXAMPLE_EPOCH,
-            counts: counts(|c| c.message = 1),
+            counts: counts(|c| c[SignalKind::Message] = 1),
         }
     );
 }
@@ -50,7 +51,7 @@ fn example_resub_maps_to_full_event() {
             display_name: Some("AnotherViewer".into()),
             ts: 1_717_000_012,
             epoch: EXAMPLE_EPOCH,
-            counts: counts(|c| c.resub = 1),
+            counts: counts(|c| c[SignalKind::Resub] = 1),
         }
     );
 }
@@ -69,7 +70,7 @@ fn privmsg_sender_is_lowercased_prefix_nick() {
     let (event, _) = Fixture::new().event(line);
     assert_eq!(event.login, "mixedcase");
     assert_eq!(&*event.channel, "examplechannel");
-    assert_eq!(event.counts, counts(|c| c.message = 1));
+    assert_eq!(event.counts, counts(|c| c[SignalKind::Message] = 1));
 }
 
 #[test]
@@ -79,8 +80,8 @@ fn privmsg_with_bits() {
     assert_eq!(
         event.counts,
         counts(|c| {
-            c.message = 1;
-            c.bits = 250
+            c[SignalKind::Message] = 1;
+            c[SignalKind::Bits] = 250
         })
     );
 }
@@ -89,11 +90,11 @@ fn privmsg_with_bits() {
 fn usernotice_kinds_and_signals() {
     let f = Fixture::new();
     for (kind, expected) in [
-        ("sub", counts(|c| c.sub = 1)),
-        ("resub", counts(|c| c.resub = 1)),
-        ("subgift", counts(|c| c.gift = 1)),
+        ("sub", counts(|c| c[SignalKind::Sub] = 1)),
+        ("resub", counts(|c| c[SignalKind::Resub] = 1)),
+        ("subgift", counts(|c| c[SignalKind::Gift] = 1)),
         ("submysterygift", Counts::default()),
-        ("raid", counts(|c| c.raid = 1)),
+        ("raid", counts(|c| c[SignalKind::Raid] = 1)),
         ("announcement", Counts::default()),
         ("viewermilestone", Counts::default()),
         ("giftpaidupgrade", Counts::default()),
