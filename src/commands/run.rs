@@ -23,29 +23,16 @@ pub async fn shutdown_signal(quit: std::sync::Arc<tokio::sync::Notify>) {
     });
 }
 
+/// The next stop signal: SIGTERM, SIGINT and SIGQUIT are all forwarded to `quit` by
+/// `signals::install` (which stores one permit when nobody waits yet, so a signal during
+/// start-up is not lost).
 async fn wait_signal(quit: &tokio::sync::Notify) {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = quit.notified() => {}
-                }
-            }
-            Err(_) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = quit.notified() => {}
-                }
-            }
-        }
-    }
+    quit.notified().await;
     #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = quit.notified() => {}
     }
 }
 

@@ -1,9 +1,10 @@
-//! The signals besides SIGTERM/SIGINT, installed as soon as `chatseal run` starts so that none
-//! of them can end the process with its default action (SIGHUP's default is to terminate:
-//! exit 129, losing the last flush interval). SIGHUP reloads the channel set from the
-//! configuration (`channel_set`); SIGQUIT stops gracefully exactly like SIGTERM (no core
-//! dump); SIGUSR1 logs one status line (channels joined, events not yet durable); SIGUSR2 is
-//! logged and ignored (reserved).
+//! Every signal `chatseal run` handles, installed as soon as it starts so that none of them can
+//! end the process with its default action (SIGHUP's default is to terminate: exit 129, losing
+//! the last flush interval; a SIGTERM during start-up would kill it the same way). SIGTERM,
+//! SIGINT and SIGQUIT stop gracefully (`quit`; a signal that comes before the daemon waits for
+//! one is kept as a permit, and a second one exits at once); SIGHUP reloads the channel set
+//! from the configuration (`channel_set`); SIGUSR1 logs one status line (channels joined,
+//! events not yet durable); SIGUSR2 is logged and ignored (reserved).
 
 use std::sync::Arc;
 
@@ -20,7 +21,7 @@ pub struct Signals {
     pub reload: Arc<Notify>,
     /// SIGUSR1: log a status line.
     pub status: Arc<Notify>,
-    /// SIGQUIT: stop gracefully, as SIGTERM.
+    /// SIGTERM, SIGINT, SIGQUIT: stop gracefully (the second one: exit at once).
     pub quit: Arc<Notify>,
 }
 
@@ -52,6 +53,8 @@ pub fn install() -> Signals {
         forward(SignalKind::user_defined1(), "SIGUSR1", Some(s.status.clone()));
         forward(SignalKind::user_defined2(), "SIGUSR2", None);
         forward(SignalKind::quit(), "SIGQUIT", Some(s.quit.clone()));
+        forward(SignalKind::terminate(), "SIGTERM", Some(s.quit.clone()));
+        forward(SignalKind::interrupt(), "SIGINT", Some(s.quit.clone()));
     }
     s
 }

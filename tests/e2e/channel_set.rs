@@ -1,5 +1,5 @@
 //! The dynamic channel set end to end: SIGHUP (and SIGUSR1, SIGUSR2) never stop the real
-//! binary and SIGQUIT stops it gracefully; SIGHUP after an edit of the config file joins the
+//! binary and SIGQUIT stops it gracefully, as does a SIGTERM during start-up; SIGHUP after an edit of the config file joins the
 //! new channel and parts the removed one while every line of the remaining channel counts (a
 //! config that no longer loads is ignored); `chatseal channels add/remove` reaches a running
 //! daemon within its poll interval on SQLite and PostgreSQL, audited; `POST
@@ -125,6 +125,30 @@ async fn sighup_and_the_user_signals_never_stop_the_daemon_and_sigquit_stops_it_
     let epoch = (ts / 1000).div_euclid(3600) * 3600;
     let counts = message_counts(&url, epoch, "alpha").await;
     assert_eq!(counts.len(), 5, "every line received before SIGQUIT was made durable: {counts:?}");
+}
+
+/// SIGTERM while the daemon is still starting (store open, not yet serving) is kept and obeyed
+/// once it can stop gracefully: exit 0, never the signal's default action (killed by SIGTERM).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_start_up_stops_it_gracefully() {
+    for round in 0..3 {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(dir.path());
+        let log = dir.path().join("daemon.log");
+        let fake = fake_twitch().await;
+        let mut child = daemon_command(&fake, &url)
+            .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{}", free_port()))
+            .env("CHATSEAL__BACKUP__DIR", dir.path().join("backups"))
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .expect("spawn chatseal");
+        // The first line after the store opened: signals are installed, READY is not sent yet.
+        wait_log(&log, "store open").await;
+        signal(&child, "TERM");
+        let status = wait_exit(&mut child, Duration::from_secs(30)).await;
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert_eq!(status.code(), Some(0), "round {round}: SIGTERM during start-up stops with 0: {status}\n{text}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
