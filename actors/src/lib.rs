@@ -5,6 +5,7 @@ pub mod backup;
 pub mod channel;
 pub mod clock;
 pub mod event;
+pub mod format;
 pub mod routes;
 pub mod sealer;
 pub mod supervisor;

@@ -7,7 +7,7 @@
 
 use std::path::Path;
 
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_schema::{Store, StoreError};
 use serde::Serialize;
 

@@ -1,6 +1,7 @@
 //! `chatseal verify`: checks a proof offline with the on-chain fold. Needs no config or store.
 
-use chatseal_actors::sealer::merkle::{parse_hash, verify};
+use chatseal_actors::format::parse_hash;
+use chatseal_actors::sealer::merkle::verify;
 
 use crate::exit;
 

@@ -10,7 +10,7 @@ use chatseal_schema::{SealWrite, SealedEpoch, Store, StoreError};
 
 use super::build::{build_seal, BuildError, SealConfig};
 use super::coverage::covered_fraction;
-use super::merkle::{to_hex, user_hash};
+use crate::format::{to_hex, user_hash};
 use crate::telemetry::names as m;
 
 #[derive(Debug, thiserror::Error)]
