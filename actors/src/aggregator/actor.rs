@@ -186,7 +186,7 @@ impl Actor for AggregatorActor {
 
 impl AggregatorState {
     fn ingest(&mut self, items: Vec<Ingest>) {
-        self.args.gate.taken(crate::channel::forward::events_in(&items));
+        self.args.gate.taken(super::gate::events_in(&items));
         for item in items {
             match item {
                 Ingest::Event(e) => {
