@@ -15,7 +15,7 @@ use super::limits::{limit_warnings, ProgramLimits};
 use super::run::{channels_of_epoch, seal_channel_epoch_fenced, SealError, SealOutcome};
 use crate::aggregator::AggregatorMsg;
 use crate::clock::epoch::last_closed_epoch;
-use crate::clock::SharedClock;
+use crate::clock::{EpochSubscriber, SharedClock};
 use crate::routes::Routes;
 use crate::telemetry::names as m;
 
@@ -59,6 +59,18 @@ pub enum SealerMsg {
     SealNow { epoch: i64, channel: Option<String>, reply: RpcReplyPort<Result<Vec<SealOutcome>, String>> },
     /// Replies once no seal is in flight (shutdown).
     Idle(RpcReplyPort<()>),
+}
+
+/// The sealer's subscription to the clock: each closed epoch is cast as
+/// [`SealerMsg::EpochClosed`] to the sealer registered under these routes (whichever instance
+/// runs now); not delivered while no sealer is registered (restarting).
+#[derive(Debug, Clone)]
+pub struct SealerSubscription(pub Routes);
+
+impl EpochSubscriber for SealerSubscription {
+    fn epoch_closed(&self, epoch: i64) -> bool {
+        self.0.sealer().is_some_and(|sealer| sealer.cast(SealerMsg::EpochClosed(epoch)).is_ok())
+    }
 }
 
 pub struct SealerState {
