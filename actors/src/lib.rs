@@ -8,6 +8,7 @@ pub mod event;
 pub mod format;
 pub mod routes;
 pub mod sealer;
+pub mod series;
 pub mod supervisor;
 pub mod telemetry;
 

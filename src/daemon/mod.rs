@@ -110,6 +110,7 @@ pub async fn run(
         tracing::warn!("{w}");
     }
     let prom = crate::telemetry::prometheus();
+    cluster::register_series();
     // One owner per store: a second daemon is refused (75) before it opens anything.
     let _store_lock = ownership::lock_file(&settings)?;
     // quick_check at open, then every seal re-checked against its digest before anything is

@@ -290,7 +290,7 @@ impl AggregatorState {
                 }
             }
             Err(e) => {
-                metrics::counter!(m::STORE_ERRORS_TOTAL, "op" => "flush").increment(1);
+                metrics::counter!(m::STORE_ERRORS_TOTAL, "op" => super::STORE_OP_FLUSH).increment(1);
                 metrics::gauge!(m::STORE_UP).set(0.0);
                 if self.store_up {
                     tracing::warn!(error = %e, "flush failed; events kept in memory and retried with backoff");
