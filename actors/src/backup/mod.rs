@@ -24,7 +24,7 @@ pub mod sqlite;
 pub mod take;
 pub mod verify;
 
-pub use actor::{BackupActor, BackupArgs, BackupMsg};
+pub use actor::{BackupActor, BackupArgs, BackupFailed, BackupMsg};
 pub use board::{BackupBoard, RecoveryOutcome, RecoveryRecord};
 pub use error::BackupError;
 pub use manifest::{Manifest, Method};

@@ -10,4 +10,4 @@ pub mod run;
 
 pub use actor::{SealerActor, SealerArgs, SealerCluster, SealerMsg, SealerSubscription};
 pub use build::SealConfig;
-pub use run::{SealError, SealOutcome};
+pub use run::{FlushNotConfirmed, SealError, SealOutcome};

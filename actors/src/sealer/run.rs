@@ -3,13 +3,14 @@
 //! store refuses a second seal of the same (epoch, channel) and reports the existing one.
 
 use std::collections::{BTreeSet, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chatseal_schema::ownership::roles::Fence;
 use chatseal_schema::{SealWrite, SealedEpoch, Store, StoreError};
 
 use super::build::{build_seal, BuildError, SealConfig};
 use super::coverage::covered_fraction;
+use crate::aggregator::FlushError;
 use crate::format::{to_hex, user_hash};
 use crate::telemetry::names as m;
 
@@ -20,7 +21,28 @@ pub enum SealError {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("flush before sealing not confirmed: {0}")]
-    Flush(String),
+    Flush(#[from] FlushNotConfirmed),
+}
+
+/// Why the flush before a seal was not confirmed (the seal is retried later).
+#[derive(Debug, thiserror::Error)]
+pub enum FlushNotConfirmed {
+    #[error("the aggregator is not running (restarting?)")]
+    NotRunning,
+    #[error("the aggregator's mailbox is closed (stopping or restarting; epoch {epoch})")]
+    Unreachable { epoch: i64 },
+    #[error(transparent)]
+    Failed(#[from] FlushError),
+    #[error("the aggregator did not answer within {timeout:?} (epoch {epoch})")]
+    Timeout { timeout: Duration, epoch: i64 },
+    #[error("the aggregator stopped before answering (epoch {epoch})")]
+    Stopped { epoch: i64 },
+    /// Cluster mode: live members whose published watermark is still behind the epoch.
+    #[error(
+        "members {} have not made epoch {epoch} durable yet (their watermark is behind); retrying",
+        .members.join(", ")
+    )]
+    MembersBehind { members: Vec<String>, epoch: i64 },
 }
 
 /// What sealing one channel-epoch did.
