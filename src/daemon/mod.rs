@@ -24,7 +24,7 @@ use chatseal_schema::StoreError;
 use ractor::Actor;
 use tokio::net::TcpListener;
 
-use crate::exit;
+use crate::exit::Exit;
 use crate::http::{self, AppState};
 use crate::settings::Settings;
 
@@ -54,21 +54,21 @@ pub enum DaemonError {
 }
 
 impl DaemonError {
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
-            DaemonError::Store(e) if e.is_unavailable() => exit::UNAVAILABLE,
-            DaemonError::Store(e) if e.is_config() => exit::CONFIG,
-            DaemonError::Tls(_) => exit::CONFIG,
-            DaemonError::Ownership(e) if e.is_owned() => exit::OWNED,
+            DaemonError::Store(e) if e.is_unavailable() => Exit::Unavailable,
+            DaemonError::Store(e) if e.is_config() => Exit::Config,
+            DaemonError::Tls(_) => Exit::Config,
+            DaemonError::Ownership(e) if e.is_owned() => Exit::Owned,
             DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Store(e)) if e.is_unavailable() => {
-                exit::UNAVAILABLE
+                Exit::Unavailable
             }
             DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(e)) if e.is_unavailable() => {
-                exit::UNAVAILABLE
+                Exit::Unavailable
             }
-            DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(_)) => exit::INTERNAL,
-            DaemonError::EpochLength(_) => exit::CONFIG,
-            _ => exit::INTERNAL,
+            DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(_)) => Exit::Internal,
+            DaemonError::EpochLength(_) => Exit::Config,
+            _ => Exit::Internal,
         }
     }
 }
