@@ -4,7 +4,8 @@
 
 use std::hint::black_box;
 
-use chatseal_actors::sealer::merkle::{participation_leaf, user_hash, verify, Hash32, MerkleTree};
+use chatseal_actors::format::{participation_leaf, user_hash, Hash32};
+use chatseal_actors::sealer::merkle::{verify, MerkleTree};
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
 
 const EPOCH: u64 = 1_761_753_600;

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use chatseal::viewer::hours::{user_hours, DEFAULT_LIMIT};
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_schema::migration::m20261206_000007_user_epochs_index::USER_EPOCHS_INDEX;
 use chatseal_schema::{OpenOptions, Store};
 use rand::{Rng, SeedableRng};

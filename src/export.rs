@@ -4,9 +4,9 @@
 
 use std::collections::HashSet;
 
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_actors::sealer::bundle::{Bundle, BundleError};
 use chatseal_actors::sealer::limits::ProgramLimits;
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
 use chatseal_schema::{Store, StoreError};
 
 /// Why there is no bundle; each maps to an HTTP status and error code, and an exit code.

@@ -24,15 +24,22 @@ pub mod viewer;
 use clap::Parser;
 
 use cli::{Cli, Command};
+use exit::Exit;
 
-/// Parses the command line, runs the command, exits with its code.
+/// Parses the command line, runs the command, exits with its code: the one place where an
+/// [`Exit`] becomes the process's exit status.
 pub fn main_entry() {
+    std::process::exit(run_cli().code());
+}
+
+/// Parses the command line and runs the command.
+fn run_cli() -> Exit {
     // Usage errors exit 64 (EX_USAGE), never clap's 2; --help and --version print and exit 0.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            std::process::exit(if e.use_stderr() { exit::USAGE } else { exit::OK });
+            return if e.use_stderr() { Exit::Usage } else { Exit::Ok };
         }
     };
     match cli.command {
@@ -53,7 +60,7 @@ pub fn main_entry() {
                 Ok(rt) => rt,
                 Err(e) => {
                     eprintln!("cannot start the async runtime: {e}");
-                    std::process::exit(exit::INTERNAL);
+                    return Exit::Internal;
                 }
             };
             let config = cli.config.as_deref();
@@ -93,5 +100,5 @@ pub fn main_entry() {
             })
         }
     };
-    std::process::exit(code);
+    code
 }

@@ -7,8 +7,9 @@
 
 use std::sync::Arc;
 
+use chatseal_actors::format::{claim_id, parse_hash, to_hex, to_hex0x, user_hash, Hash32};
 use chatseal_actors::sealer::limits::{limit_warnings, ProgramLimits};
-use chatseal_actors::sealer::merkle::{claim_id, parse_hash, to_hex, to_hex0x, user_hash, Hash32, MerkleTree};
+use chatseal_actors::sealer::merkle::MerkleTree;
 use chatseal_schema::queries::publish::Publication;
 use chatseal_schema::{SealedEpoch, Store, StoreError};
 use serde::Serialize;

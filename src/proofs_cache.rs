@@ -14,7 +14,8 @@
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chatseal_actors::sealer::merkle::{Hash32, MerkleTree};
+use chatseal_actors::format::Hash32;
+use chatseal_actors::sealer::merkle::MerkleTree;
 use hashlink::LinkedHashMap;
 
 /// Default bound: leaves held over all entries (about 200 MB at most).

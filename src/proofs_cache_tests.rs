@@ -2,7 +2,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chatseal_actors::sealer::merkle::{keccak256, user_hash};
+use chatseal_actors::format::{keccak256, user_hash};
 
 use super::*;
 

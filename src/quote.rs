@@ -16,6 +16,15 @@ pub fn clipped(raw: &str) -> String {
     format!("{head:?}… ({} bytes)", raw.len())
 }
 
+/// `raw` unquoted (for a `{:?}` in the message) and, past [`MAX_QUOTED_CHARS`] characters,
+/// its head with `... (N bytes)` after it.
+pub fn shortened(raw: &str) -> String {
+    match raw.char_indices().nth(MAX_QUOTED_CHARS) {
+        Some((i, _)) => format!("{}... ({} bytes)", &raw[..i], raw.len()),
+        None => raw.to_owned(),
+    }
+}
+
 /// A message built by someone else (a parser's rejection text that may quote the input) cut to
 /// at most `max` characters, with `…` marking the cut.
 pub fn clip_message(msg: &str, max: usize) -> String {
@@ -48,6 +57,14 @@ mod tests {
         // Multi-byte characters are never split.
         let wide = "é".repeat(100);
         assert!(clipped(&wide).starts_with(&format!("\"{}\"", "é".repeat(MAX_QUOTED_CHARS))));
+    }
+
+    #[test]
+    fn shortened_keeps_short_values_and_cuts_long_ones_on_a_character() {
+        let edge = "x".repeat(MAX_QUOTED_CHARS);
+        assert_eq!(shortened(&edge), edge);
+        let wide = "é".repeat(100);
+        assert_eq!(shortened(&wide), format!("{}... (200 bytes)", "é".repeat(MAX_QUOTED_CHARS)));
     }
 
     #[test]

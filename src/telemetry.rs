@@ -26,7 +26,7 @@ pub fn prometheus() -> PrometheusHandle {
             let handle = recorder.handle();
             // Another recorder may exist (an embedding program); then ours only renders itself.
             let _ = metrics::set_global_recorder(recorder);
-            chatseal_actors::telemetry::describe_all();
+            chatseal_actors::series::register_all();
             // The HTTP series of the route Prometheus scrapes, so they exist from the first
             // scrape (requests are counted after their answer is rendered).
             metrics::counter!(names::HTTP_REQUESTS_TOTAL, "route" => "/metrics", "status" => "200").increment(0);

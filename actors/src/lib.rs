@@ -5,8 +5,10 @@ pub mod backup;
 pub mod channel;
 pub mod clock;
 pub mod event;
+pub mod format;
 pub mod routes;
 pub mod sealer;
+pub mod series;
 pub mod supervisor;
 pub mod telemetry;
 

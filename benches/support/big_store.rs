@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use chatseal::daemon::wiring::{seal_config, secs};
 use chatseal::settings::load_from;
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_actors::sealer::run::{seal_channel_epoch, SealOutcome};
 use chatseal_schema::{CoverageSpan, ParticipationDelta, SeenId, SignalKind, Signals, Store};
 

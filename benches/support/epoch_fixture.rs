@@ -5,7 +5,7 @@
 //! and display name, a first_seen spread over the hour, a message count, and on some rows bits,
 //! a sub or a gift, so claim amounts differ.
 
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_schema::{CoverageSpan, ParticipationDelta, SignalKind, Signals, Store, StoreError};
 
 /// Rows per flush transaction while filling.

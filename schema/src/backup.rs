@@ -4,9 +4,10 @@
 //! no migrations, quick_check first), row counts per table, the schema migration version, and
 //! the file behind a SQLite URL. PostgreSQL's consistent snapshot is in `pg_snapshot`.
 
+use crate::backend::Backend;
 use crate::entity::TABLES;
 use crate::error::{ErrCtx, StoreError};
-use crate::open::{Backend, Store};
+use crate::open::Store;
 use crate::redact::Scrubber;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, Statement, Value};
 use sqlx::sqlite::SqliteConnectOptions;
@@ -70,7 +71,7 @@ impl Store {
             .sqlx_logging(false)
             .map_sqlx_sqlite_opts(|s| s.read_only(true).immutable(true).create_if_missing(false));
         let db = Database::connect(o).await.map_err(ctx.at("opening a copy read-only"))?;
-        let problems = crate::maintenance::sqlite_quick_check(&db, &ctx).await?;
+        let problems = crate::quick_check::sqlite_quick_check(&db, &ctx).await?;
         if !problems.is_empty() {
             let _ = db.close_by_ref().await;
             return Err(ctx.corrupt("PRAGMA quick_check of a copy", problems.join("; ")));

@@ -7,11 +7,12 @@
 //! durability by ([`EngineFacts`]), read the way the daemon's start-up checks read them, and
 //! judged by the same rules (`checks`).
 
+use crate::backend::Backend;
 use crate::checks::{
     journal_mode_of_header, pg_durability_warnings, sqlite_pragma_problems, sqlite_version_ok, SqlitePragmas,
 };
 use crate::error::{ErrCtx, StoreError};
-use crate::open::{Backend, Store, SQLITE_BUSY_TIMEOUT};
+use crate::open::{Store, SQLITE_BUSY_TIMEOUT};
 use crate::redact::{redact_url, Scrubber};
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use sqlx::sqlite::SqliteSynchronous;

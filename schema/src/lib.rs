@@ -11,6 +11,7 @@
 //! # Ok(()) }
 //! ```
 
+mod backend;
 pub mod backup;
 pub mod checks;
 pub mod copy;
@@ -24,6 +25,7 @@ mod open;
 pub mod ownership;
 pub mod pg_snapshot;
 pub mod queries;
+mod quick_check;
 pub mod redact;
 pub mod rows;
 pub mod salvage;
@@ -31,10 +33,11 @@ pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use backend::Backend;
 pub use backup::sqlite_path;
 pub use digest::{seal_digest, seal_digest_of, seal_digest_with_cut, LeafFields};
 pub use error::StoreError;
-pub use open::{Backend, OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
+pub use open::{OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
 pub use pg_snapshot::PgSnapshot;
 pub use queries::flush::FlushTx;
 pub use redact::redact_url;

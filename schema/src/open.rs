@@ -11,12 +11,14 @@
 //! run beside the writer. An in-memory store uses the writer for everything. PostgreSQL: one
 //! pool serves both.
 
+use crate::backend::Backend;
 use crate::checks::{
     pg_durability_warnings, sqlite_pragma_problems, sqlite_version_ok, SqlitePragmas, MIN_SQLITE_VERSION,
 };
 use crate::error::{ErrCtx, StoreError};
+use crate::quick_check::sqlite_quick_check;
 use crate::redact::{redact_url, Scrubber};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement, TransactionOptions};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -31,13 +33,6 @@ pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
 /// Page cache of each SQLite read connection, KiB.
 pub const SQLITE_READER_CACHE_KIB: u32 = 16 * 1024;
-
-/// The database engine behind a store.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
 
 /// Knobs for [`Store::open_with`]; `Default` is what [`Store::open`] uses.
 #[derive(Clone, Debug)]
@@ -248,7 +243,7 @@ async fn check_sqlite(
         return Err(StoreError::Durability { url: ctx.url.clone(), detail: problems.join("; ") });
     }
     if o.quick_check {
-        let problems = crate::maintenance::sqlite_quick_check(db, ctx).await?;
+        let problems = sqlite_quick_check(db, ctx).await?;
         if !problems.is_empty() {
             return Err(ctx.corrupt("PRAGMA quick_check at open", problems.join("; ")));
         }
@@ -277,12 +272,4 @@ async fn open_postgres(
         return Err(StoreError::Durability { url: ctx.url.clone(), detail: warnings.join("; ") });
     }
     Ok((db, warnings))
-}
-
-/// Options for a write transaction: IMMEDIATE on SQLite (take the write lock up front).
-pub(crate) fn write_txn_options(backend: Backend) -> TransactionOptions {
-    TransactionOptions {
-        sqlite_transaction_mode: (backend == Backend::Sqlite).then_some(sea_orm::SqliteTransactionMode::Immediate),
-        ..Default::default()
-    }
 }

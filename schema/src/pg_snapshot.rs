@@ -4,9 +4,10 @@
 //! writing. Without pg_dump, the tables are exported from the same snapshot as JSON lines
 //! (`row_to_json`), read through a cursor so memory stays bounded.
 
+use crate::backend::Backend;
 use crate::entity::TABLES;
 use crate::error::{ErrCtx, StoreError};
-use crate::open::{Backend, Store};
+use crate::open::Store;
 use sea_orm::{
     AccessMode, ConnectionTrait, DatabaseTransaction, IsolationLevel, Statement, TransactionOptions, TransactionTrait,
 };

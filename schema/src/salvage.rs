@@ -8,8 +8,9 @@
 //! Sealed rows are never taken from the damaged file, nor rows of (epoch, channel)s sealed
 //! in the restored store: the sealer re-seals the rest from participation.
 
+use crate::backend::write_txn_options;
 use crate::error::{ErrCtx, StoreError};
-use crate::open::{write_txn_options, Store};
+use crate::open::Store;
 use crate::queries::flush::{UPSERT_COVERAGE, UPSERT_PARTICIPATION, UPSERT_USERS};
 use crate::queries::{rows_per_chunk, stmt, values_list};
 use crate::redact::Scrubber;

@@ -5,7 +5,7 @@
 //! saying what to do, unless `CHATSEAL_SKIP_PG=1` is set, in which case PostgreSQL tests are
 //! skipped (and say so on stderr). Panicking is this module's way to fail a test.
 
-use crate::open::Backend;
+use crate::backend::Backend;
 use crate::redact::redact_url;
 use sqlx::{Connection, Executor, PgConnection};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -12,13 +12,10 @@ use chatseal_schema::OpenOptions;
 
 use super::setup::{load_settings, open_store_with};
 use crate::cli::BackupAction;
-use crate::exit;
+use crate::exit::Exit;
 use crate::settings::Settings;
 
-/// Exit code of `verify` when a backup is bad or missing.
-pub const BAD: i32 = 1;
-
-pub async fn main(config: Option<&Path>, action: &BackupAction) -> i32 {
+pub async fn main(config: Option<&Path>, action: &BackupAction) -> Exit {
     let s = match load_settings(config) {
         Ok(s) => s,
         Err(code) => return code,
@@ -34,7 +31,7 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-async fn now(s: &Settings) -> i32 {
+async fn now(s: &Settings) -> Exit {
     // The copy gets its own quick_check; checking the live store first would read it twice.
     let opts = OpenOptions { quick_check: false, ..OpenOptions::default() };
     let store = match open_store_with(s, &opts).await {
@@ -66,46 +63,46 @@ async fn now(s: &Settings) -> i32 {
                 Ok(_) => {}
                 Err(e) => eprintln!("warning: retention failed: {e}"),
             }
-            exit::OK
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("backup failed: {e}");
-            exit::INTERNAL
+            Exit::Internal
         }
     };
     let _ = store.close().await;
     code
 }
 
-async fn listed(s: &Settings) -> Result<Vec<Listed>, i32> {
+async fn listed(s: &Settings) -> Result<Vec<Listed>, Exit> {
     let dir = s.backup.dir.clone();
     blocking(move || list_backups(&dir)).await.map_err(|e| {
         eprintln!("{e}");
-        exit::UNAVAILABLE
+        Exit::Unavailable
     })
 }
 
-async fn list(s: &Settings) -> i32 {
+async fn list(s: &Settings) -> Exit {
     match listed(s).await {
         Ok(l) if l.is_empty() => {
             println!("no backups in {}", s.backup.dir.display());
-            exit::OK
+            Exit::Ok
         }
         Ok(l) => {
             print!("{}", table(&l, now_ms() / 1000));
-            exit::OK
+            Exit::Ok
         }
         Err(code) => code,
     }
 }
 
-async fn verify(s: &Settings, id: Option<&str>) -> i32 {
+async fn verify(s: &Settings, id: Option<&str>) -> Exit {
     let folders = match id {
         Some(id) => match resolve(&s.backup.dir, id) {
             Ok(f) => vec![f],
             Err(e) => {
                 eprintln!("{e}");
-                return BAD;
+                return Exit::Failed;
             }
         },
         None => match listed(s).await {
@@ -120,9 +117,9 @@ async fn verify(s: &Settings, id: Option<&str>) -> i32 {
     };
     if folders.is_empty() {
         eprintln!("no backups in {} to verify", s.backup.dir.display());
-        return BAD;
+        return Exit::Failed;
     }
-    let mut code = exit::OK;
+    let mut code = Exit::Ok;
     for folder in folders {
         let name =
             folder.file_name().map_or_else(|| folder.display().to_string(), |n| n.to_string_lossy().into_owned());
@@ -136,7 +133,7 @@ async fn verify(s: &Settings, id: Option<&str>) -> i32 {
             ),
             Err(e) => {
                 println!("BAD  {name}: {e}");
-                code = BAD;
+                code = Exit::Failed;
             }
         }
     }

@@ -13,7 +13,7 @@ use chatseal_schema::{Store, StoreError};
 
 use super::setup::{load_settings, open_store, store_exit_code};
 use crate::cli::ChannelsAction;
-use crate::exit;
+use crate::exit::Exit;
 use crate::settings::channel_login;
 
 /// Checks and normalises a change: every name a channel login, none both added and removed,
@@ -61,7 +61,7 @@ fn show_time(unix_s: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
-pub async fn main(config: Option<&Path>, action: &ChannelsAction) -> i32 {
+pub async fn main(config: Option<&Path>, action: &ChannelsAction) -> Exit {
     let (add, remove) = match action {
         ChannelsAction::List => (Vec::new(), Vec::new()),
         ChannelsAction::Add { names } => (names.clone(), Vec::new()),
@@ -75,7 +75,7 @@ pub async fn main(config: Option<&Path>, action: &ChannelsAction) -> i32 {
                 for p in problems {
                     eprintln!("chatseal channels: {p}");
                 }
-                return exit::USAGE;
+                return Exit::Usage;
             }
         },
     };
@@ -103,7 +103,7 @@ pub async fn main(config: Option<&Path>, action: &ChannelsAction) -> i32 {
         }),
     };
     match result {
-        Ok(()) => exit::OK,
+        Ok(()) => Exit::Ok,
         Err(e) => {
             eprintln!("chatseal channels: {e}");
             store_exit_code(&e)

@@ -5,14 +5,14 @@
 
 use std::path::Path;
 
-use crate::exit;
+use crate::exit::Exit;
 use crate::settings::{self, Settings, SettingsError};
 
 /// What the command prints and returns, kept apart from the printing so it can be tested.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Outcome {
-    /// Exit code: [`exit::OK`] or [`exit::CONFIG`].
-    pub code: i32,
+    /// Exit code: [`Exit::Ok`] or [`Exit::Config`].
+    pub code: Exit,
     /// Text for stdout: the redacted effective configuration as TOML.
     pub stdout: String,
     /// Text for stderr: the list of problems.
@@ -23,16 +23,16 @@ pub struct Outcome {
 pub fn outcome(loaded: Result<Settings, SettingsError>) -> Outcome {
     match loaded {
         Ok(settings) => Outcome {
-            code: exit::OK,
+            code: Exit::Ok,
             stdout: settings.redacted_toml(),
             stderr: settings.warnings().iter().map(|w| format!("warning: {w}\n")).collect(),
         },
-        Err(e) => Outcome { code: exit::CONFIG, stdout: String::new(), stderr: format!("{e}\n") },
+        Err(e) => Outcome { code: Exit::Config, stdout: String::new(), stderr: format!("{e}\n") },
     }
 }
 
 /// Run the command against the file at `path` (if any) and the process environment.
-pub fn run(path: Option<&Path>) -> i32 {
+pub fn run(path: Option<&Path>) -> Exit {
     let out = outcome(settings::load(path));
     print!("{}", out.stdout);
     eprint!("{}", out.stderr);
@@ -47,7 +47,7 @@ mod tests {
     fn valid_config_prints_redacted_toml_and_exits_0() {
         let env = [("CHATSEAL__HTTP__ADMIN_TOKEN".to_owned(), "admin-sekrit-456".to_owned())];
         let out = outcome(settings::load_from(None, &env));
-        assert_eq!(out.code, exit::OK);
+        assert_eq!(out.code, Exit::Ok);
         assert!(out.stdout.contains("[twitch]") && out.stdout.contains("<redacted>"), "{}", out.stdout);
         assert!(!out.stdout.contains("admin-sekrit-456"));
         assert!(out.stderr.is_empty());
@@ -60,7 +60,7 @@ mod tests {
             ("CHATSEAL__BACKUP__KEEP".to_owned(), "0".to_owned()),
         ];
         let out = outcome(settings::load_from(None, &env));
-        assert_eq!(out.code, exit::CONFIG);
+        assert_eq!(out.code, Exit::Config);
         assert!(out.stdout.is_empty());
         assert!(out.stderr.starts_with("invalid configuration:\n"), "{}", out.stderr);
         assert!(out.stderr.contains("twitch.port") && out.stderr.contains("backup.keep"), "{}", out.stderr);

@@ -24,7 +24,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::daemon::{self, DaemonError, RunOptions};
-use crate::exit;
+use crate::exit::Exit;
 use crate::settings::{self, Settings, SettingsError};
 use crate::telemetry::LogFormat;
 use crate::twitchsim::traffic::{Traffic, TrafficConfig};
@@ -109,13 +109,13 @@ pub enum DemoError {
 
 impl DemoError {
     /// The process exit code: 64 usage, 78 configuration, 69 unavailable, the daemon's own, else 70.
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
-            DemoError::ZeroDuration => exit::USAGE,
-            DemoError::Settings(_) | DemoError::NoChannels(_) => exit::CONFIG,
-            DemoError::WorkDir { .. } | DemoError::FakeTwitch(_) | DemoError::Listen(_) => exit::UNAVAILABLE,
+            DemoError::ZeroDuration => Exit::Usage,
+            DemoError::Settings(_) | DemoError::NoChannels(_) => Exit::Config,
+            DemoError::WorkDir { .. } | DemoError::FakeTwitch(_) | DemoError::Listen(_) => Exit::Unavailable,
             DemoError::Daemon(e) => e.exit_code(),
-            _ => exit::INTERNAL,
+            _ => Exit::Internal,
         }
     }
 }
@@ -132,9 +132,9 @@ pub fn init_logging(format: LogFormat) {
 }
 
 /// Runs the demo for `run_for`; `config` replaces the demo settings file when given.
-pub async fn main(config: Option<&Path>, run_for: Duration) -> i32 {
+pub async fn main(config: Option<&Path>, run_for: Duration) -> Exit {
     match demo(config, run_for).await {
-        Ok(()) => exit::OK,
+        Ok(()) => Exit::Ok,
         Err(e) => {
             eprintln!("chatseal demo: {e}");
             e.exit_code()

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::setup::{load_settings, open_store};
 use crate::daemon::wiring::program_limits;
-use crate::exit;
+use crate::exit::Exit;
 use crate::export::{load_bundle, ExportError};
 
 /// What `chatseal export` was asked for.
@@ -23,13 +23,13 @@ pub struct ExportArgs {
     pub limit: u64,
 }
 
-pub async fn main(config: Option<&Path>, a: &ExportArgs) -> i32 {
+pub async fn main(config: Option<&Path>, a: &ExportArgs) -> Exit {
     let bundle_of = match (a.unpublished, a.epoch, a.channel.as_deref()) {
         (true, None, None) if a.out.is_none() => None,
         (false, Some(e), Some(c)) => Some((e, c.trim_start_matches('#').to_ascii_lowercase())),
         _ => {
             eprintln!("usage: chatseal export --epoch E --channel C [--out FILE], or chatseal export --unpublished [--limit N]");
-            return exit::USAGE;
+            return Exit::Usage;
         }
     };
     let s = match load_settings(config) {
@@ -48,11 +48,11 @@ pub async fn main(config: Option<&Path>, a: &ExportArgs) -> i32 {
                 Err(e) => {
                     eprintln!("{e}");
                     return match e {
-                        ExportError::NotSealed { .. } => 1,
+                        ExportError::NotSealed { .. } => Exit::Failed,
                         ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. }) => {
-                            exit::INTERNAL
+                            Exit::Internal
                         }
-                        ExportError::Bundle(_) => 1,
+                        ExportError::Bundle(_) => Exit::Failed,
                         ExportError::Store(e) => super::setup::store_exit_code(&e),
                     };
                 }
@@ -69,7 +69,7 @@ pub async fn main(config: Option<&Path>, a: &ExportArgs) -> i32 {
             };
             if let Err(e) = written {
                 eprintln!("{e}");
-                return exit::INTERNAL;
+                return Exit::Internal;
             }
             for w in bundle.warnings() {
                 eprintln!("warning: {w}");
@@ -80,7 +80,7 @@ pub async fn main(config: Option<&Path>, a: &ExportArgs) -> i32 {
                 bundle.hidden(),
                 a.out.as_ref().map(|p| format!(", written to {}", p.display())).unwrap_or_default()
             );
-            exit::OK
+            Exit::Ok
         }
     }
 }
@@ -104,7 +104,7 @@ fn write_file(
     std::fs::rename(&tmp, path).map_err(|e| format!("renaming {} to {}: {e}", tmp.display(), path.display()))
 }
 
-async fn unpublished(store: &chatseal_schema::Store, limit: u64) -> i32 {
+async fn unpublished(store: &chatseal_schema::Store, limit: u64) -> Exit {
     let (rows, backlog) = match (store.unpublished_seals(limit).await, store.unpublished_backlog().await) {
         (Ok(r), Ok(b)) => (r, b),
         (Err(e), _) | (_, Err(e)) => {
@@ -127,7 +127,7 @@ async fn unpublished(store: &chatseal_schema::Store, limit: u64) -> i32 {
             "age_seconds": (now - e.sealed_at).max(0),
         });
         if writeln!(out, "{line}").is_err() {
-            return exit::INTERNAL;
+            return Exit::Internal;
         }
     }
     eprintln!(
@@ -139,5 +139,5 @@ async fn unpublished(store: &chatseal_schema::Store, limit: u64) -> i32 {
             String::new()
         }
     );
-    exit::OK
+    Exit::Ok
 }

@@ -14,7 +14,7 @@ use chatseal_schema::copy::{compare_stores, copy_store, CopyError, CopyEvent, Co
 use chatseal_schema::{redact_url, Store, StoreError};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::exit;
+use crate::exit::Exit;
 use crate::legacy;
 
 /// A progress bar on stderr; hidden when stderr is not a terminal. `len` None: a spinner.
@@ -39,13 +39,13 @@ fn bar(len: Option<u64>) -> ProgressBar {
     }
 }
 
-fn store_code(e: &StoreError) -> i32 {
+fn store_code(e: &StoreError) -> Exit {
     if e.is_unavailable() {
-        exit::UNAVAILABLE
+        Exit::Unavailable
     } else if e.is_config() {
-        exit::CONFIG
+        Exit::Config
     } else {
-        exit::INTERNAL
+        Exit::Internal
     }
 }
 
@@ -63,7 +63,7 @@ fn same_store(a: &str, b: &str) -> bool {
     }
 }
 
-async fn open(url: &str, role: &str) -> Result<Store, i32> {
+async fn open(url: &str, role: &str) -> Result<Store, Exit> {
     Store::open(url).await.map_err(|e| {
         eprintln!("--{role}: {e}");
         store_code(&e)
@@ -85,14 +85,14 @@ pub fn render_copy(r: &CopyReport) -> String {
     out
 }
 
-pub async fn main(from: &str, to: &str, legacy: bool, chunk_rows: usize) -> i32 {
+pub async fn main(from: &str, to: &str, legacy: bool, chunk_rows: usize) -> Exit {
     if same_store(from, to) {
         eprintln!("--from and --to name the same store ({}); give a different target", redact_url(to));
-        return exit::USAGE;
+        return Exit::Usage;
     }
     if chunk_rows == 0 {
         eprintln!("--chunk-rows must be at least 1");
-        return exit::USAGE;
+        return Exit::Usage;
     }
     // A store a live daemon owns is never rewritten under it (75); held until the end.
     let _owner = match super::owner_guard::guard(to, "migrate into it").await {
@@ -117,7 +117,7 @@ pub async fn main(from: &str, to: &str, legacy: bool, chunk_rows: usize) -> i32 
     code
 }
 
-async fn run_copy(source: &Store, target: &Store, chunk_rows: usize) -> i32 {
+async fn run_copy(source: &Store, target: &Store, chunk_rows: usize) -> Exit {
     println!("migrate {} -> {}", source.redacted_url(), target.redacted_url());
     let pb = bar(Some(0));
     let mut on_event = |ev: CopyEvent| match ev {
@@ -131,7 +131,7 @@ async fn run_copy(source: &Store, target: &Store, chunk_rows: usize) -> i32 {
         Ok(r) => r,
         Err(e @ CopyError::TargetNotACopy { .. }) => {
             eprintln!("{e}");
-            return exit::USAGE;
+            return Exit::Usage;
         }
         Err(CopyError::Store(e)) => {
             eprintln!("copy stopped: {e}; what was copied stays, and running the same migrate again resumes it");
@@ -153,7 +153,7 @@ async fn run_copy(source: &Store, target: &Store, chunk_rows: usize) -> i32 {
             cmp.counts.len(),
             cmp.seals_checked
         );
-        exit::OK
+        Exit::Ok
     } else {
         for d in cmp.differences() {
             println!("DIFFERS: {d}");
@@ -161,21 +161,21 @@ async fn run_copy(source: &Store, target: &Store, chunk_rows: usize) -> i32 {
         if conflicts > 0 {
             println!("DIFFERS: {conflicts} rows of the target differ from the source's (see the conflicts above)");
         }
-        println!("the stores differ (was a daemon writing to one of them?); exit {}", exit::INTERNAL);
-        exit::INTERNAL
+        println!("the stores differ (was a daemon writing to one of them?); exit {}", Exit::Internal);
+        Exit::Internal
     }
 }
 
-fn legacy_code(e: &legacy::LegacyError) -> i32 {
+fn legacy_code(e: &legacy::LegacyError) -> Exit {
     match e {
-        legacy::LegacyError::Usage(_) | legacy::LegacyError::NotLegacy { .. } => exit::USAGE,
-        legacy::LegacyError::Unavailable { .. } => exit::UNAVAILABLE,
-        legacy::LegacyError::Read { .. } => exit::INTERNAL,
+        legacy::LegacyError::Usage(_) | legacy::LegacyError::NotLegacy { .. } => Exit::Usage,
+        legacy::LegacyError::Unavailable { .. } => Exit::Unavailable,
+        legacy::LegacyError::Read { .. } => Exit::Internal,
         legacy::LegacyError::Store(e) => store_code(e),
     }
 }
 
-async fn run_legacy(from: &str, to: &str) -> i32 {
+async fn run_legacy(from: &str, to: &str) -> Exit {
     let old = match legacy::read::LegacyDb::open(from).await {
         Ok(db) => db,
         Err(e) => {
@@ -195,9 +195,9 @@ async fn run_legacy(from: &str, to: &str) -> i32 {
         Ok(rep) => {
             print!("{}", rep.render());
             if rep.ok() {
-                exit::OK
+                Exit::Ok
             } else {
-                exit::INTERNAL
+                Exit::Internal
             }
         }
         Err(e) => {

@@ -7,12 +7,12 @@
 
 use std::path::Path;
 
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_schema::{Store, StoreError};
 use serde::Serialize;
 
 use super::setup;
-use crate::exit;
+use crate::exit::Exit;
 
 /// Longest reason kept in the store, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
@@ -75,10 +75,10 @@ pub fn report(r: &Recorded) -> String {
     )
 }
 
-pub async fn main(config: Option<&Path>, user: &str, reason: Option<&str>) -> i32 {
+pub async fn main(config: Option<&Path>, user: &str, reason: Option<&str>) -> Exit {
     if let Err(e) = normalize_login(user) {
         eprintln!("--user: {e}");
-        return exit::USAGE;
+        return Exit::Usage;
     }
     let s = match setup::load_settings(config) {
         Ok(s) => s,
@@ -93,11 +93,11 @@ pub async fn main(config: Option<&Path>, user: &str, reason: Option<&str>) -> i3
     let code = match record(&store, user, reason.unwrap_or(""), now).await {
         Ok(r) => {
             print!("{}", report(&r));
-            exit::OK
+            Exit::Ok
         }
         Err(e @ (OptOutError::BadLogin(_) | OptOutError::ReasonTooLong(_))) => {
             eprintln!("{e}");
-            exit::USAGE
+            Exit::Usage
         }
         Err(OptOutError::Store(e)) => {
             eprintln!("recording the opt-out: {e}");

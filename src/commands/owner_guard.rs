@@ -8,7 +8,7 @@ use chatseal_schema::ownership::lockfile::StoreLock;
 use chatseal_schema::ownership::{OwnerInfo, OwnershipError};
 use chatseal_schema::{redact_url, sqlite_path};
 
-use crate::exit;
+use crate::exit::Exit;
 
 /// What the command holds while it runs (dropping it releases a SQLite store).
 #[derive(Debug)]
@@ -16,14 +16,14 @@ pub struct Guard(#[allow(dead_code)] Option<StoreLock>);
 
 /// Takes or checks the store at `url` for `command`; on refusal prints why and returns the
 /// exit code (75 owned, 69 unreachable, 70 otherwise).
-pub async fn guard(url: &str, command: &str) -> Result<Guard, i32> {
+pub async fn guard(url: &str, command: &str) -> Result<Guard, Exit> {
     if let Some(db) = sqlite_path(url) {
         let me = OwnerInfo::this_process("", &format!("`chatseal {command}`"), false);
         return match StoreLock::acquire(&db, &me) {
             Ok(lock) => Ok(Guard(Some(lock))),
             Err(e) => {
                 eprintln!("refusing to {command}: {e}");
-                Err(if e.is_owned() { exit::OWNED } else { exit::INTERNAL })
+                Err(if e.is_owned() { Exit::Owned } else { Exit::Internal })
             }
         };
     }
@@ -37,11 +37,11 @@ pub async fn guard(url: &str, command: &str) -> Result<Guard, i32> {
                     check: "check with `SELECT * FROM store_member` in that database".into(),
                 };
                 eprintln!("refusing to {command}: {e}");
-                Err(exit::OWNED)
+                Err(Exit::Owned)
             }
             Err(e) => {
                 eprintln!("refusing to {command}: {e}");
-                Err(if e.is_unavailable() { exit::UNAVAILABLE } else { exit::INTERNAL })
+                Err(if e.is_unavailable() { Exit::Unavailable } else { Exit::Internal })
             }
         };
     }

@@ -3,10 +3,10 @@
 use std::path::Path;
 
 use super::setup;
-use crate::exit;
+use crate::exit::Exit;
 use crate::proofs::{claim_proof, participation_proof, ProofError};
 
-pub async fn main(config: Option<&Path>, epoch: i64, channel: &str, user: &str, claim: bool) -> i32 {
+pub async fn main(config: Option<&Path>, epoch: i64, channel: &str, user: &str, claim: bool) -> Exit {
     let s = match setup::load_settings(config) {
         Ok(s) => s,
         Err(code) => return code,
@@ -23,19 +23,19 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: &str, user: &str, 
     match out {
         Ok(Ok(json)) => {
             println!("{json}");
-            exit::OK
+            Exit::Ok
         }
         Ok(Err(e)) => {
             eprintln!("{e}");
-            exit::INTERNAL
+            Exit::Internal
         }
         Err(e @ ProofError::Store(_)) => {
             eprintln!("{e}");
-            exit::UNAVAILABLE
+            Exit::Unavailable
         }
         Err(e) => {
             eprintln!("{{\"error\": \"{}\", \"message\": {}}}", e.code(), serde_json::Value::String(e.to_string()));
-            1
+            Exit::Failed
         }
     }
 }

@@ -8,17 +8,17 @@ use std::path::Path;
 
 use super::setup::{load_settings, open_store};
 use crate::daemon::wiring::{excluded_users, secs};
-use crate::exit;
+use crate::exit::Exit;
 use crate::replay::{replay_file, ReplayConfig, ReplayError, CHUNK_EVENTS};
 
-pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
+pub async fn main(config: Option<&Path>, from: &Path) -> Exit {
     let s = match load_settings(config) {
         Ok(s) => s,
         Err(code) => return code,
     };
     if !from.is_file() {
         eprintln!("--from {}: no such file; give the path of a chat log (one raw IRC line per row)", from.display());
-        return exit::USAGE;
+        return Exit::Usage;
     }
     let store = match open_store(&s).await {
         Ok(st) => st,
@@ -28,7 +28,7 @@ pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
         eprintln!("{e}");
         return match &e {
             crate::epoch_length::EpochLengthError::Store(se) => super::setup::store_exit_code(se),
-            _ => exit::CONFIG,
+            _ => Exit::Config,
         };
     }
     let opted_out = match store.opted_out_logins().await {
@@ -51,14 +51,14 @@ pub async fn main(config: Option<&Path>, from: &Path) -> i32 {
     let code = match replay_file(&store, from, &cfg).await {
         Ok(sum) => {
             print!("{}", sum.render());
-            exit::OK
+            Exit::Ok
         }
         Err(e) => {
             eprintln!("{e}");
             match &e {
-                ReplayError::Store(se) if se.is_unavailable() => exit::UNAVAILABLE,
-                ReplayError::Store(_) => exit::INTERNAL,
-                ReplayError::Open { .. } | ReplayError::Read(_) => exit::USAGE,
+                ReplayError::Store(se) if se.is_unavailable() => Exit::Unavailable,
+                ReplayError::Store(_) => Exit::Internal,
+                ReplayError::Open { .. } | ReplayError::Read(_) => Exit::Usage,
             }
         }
     };

@@ -19,16 +19,15 @@ use chatseal_actors::backup::{verify, Manifest};
 use chatseal_schema::{redact_url, sqlite_path, Store};
 
 use super::setup::load_settings;
-use crate::exit;
-
-/// Exit code when the restore is refused (bad backup, existing store); a store a live daemon owns exits 75.
-pub const REFUSED: i32 = 1;
+use crate::exit::Exit;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bool) -> i32 {
+/// A refused restore (bad backup, existing store) exits [`Exit::Failed`]; a store a live daemon
+/// owns, [`Exit::Owned`].
+pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bool) -> Exit {
     let s = match load_settings(config) {
         Ok(s) => s,
         Err(code) => return code,
@@ -37,14 +36,14 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
         Ok(f) => f,
         Err(e) => {
             eprintln!("{e}");
-            return REFUSED;
+            return Exit::Failed;
         }
     };
     let manifest = match verify(&folder).await {
         Ok(m) => m,
         Err(e) => {
             eprintln!("refusing to restore: {e}");
-            return REFUSED;
+            return Exit::Failed;
         }
     };
     println!(
@@ -73,7 +72,7 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
                     "refusing to restore into {}: {e}; restore into an empty database (CREATE DATABASE ...)",
                     redact_url(&target)
                 );
-                REFUSED
+                Exit::Failed
             })
         }
         (Method::JsonLines, db) => {
@@ -89,7 +88,7 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
                 }
                 Err(e) => {
                     eprintln!("refusing to restore into {}: {e}", redact_url(&target));
-                    Err(REFUSED)
+                    Err(Exit::Failed)
                 }
             }
         }
@@ -101,7 +100,7 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
                 if method == Method::VacuumInto { "--to sqlite://PATH" } else { "an empty PostgreSQL database" },
                 redact_url(&target)
             );
-            return exit::USAGE;
+            return Exit::Usage;
         }
     };
     if let Err(code) = placed {
@@ -112,7 +111,7 @@ pub async fn main(config: Option<&Path>, from: &str, to: Option<&str>, force: bo
 
 /// Moves the files of an existing SQLite store at `db` aside (to `<name>.replaced-<time>`,
 /// never deleted) when `force`; refuses without it. Nothing there: nothing to do.
-async fn move_existing_aside(db: &Path, force: bool) -> Result<(), i32> {
+async fn move_existing_aside(db: &Path, force: bool) -> Result<(), Exit> {
     if store_files(db).is_empty() {
         return Ok(());
     }
@@ -121,7 +120,7 @@ async fn move_existing_aside(db: &Path, force: bool) -> Result<(), i32> {
             "refusing to restore: {} holds a store; pass --force to move its files aside (to <name>.replaced-<time>, never deleted) and restore over it",
             db.display()
         );
-        return Err(REFUSED);
+        return Err(Exit::Failed);
     }
     let (db, suffix) = (db.to_path_buf(), format!("replaced-{}", backup_id(now_ms(), 0)));
     match blocking(move || rename_store_aside(&db, &suffix)).await {
@@ -133,13 +132,13 @@ async fn move_existing_aside(db: &Path, force: bool) -> Result<(), i32> {
         }
         Err(e) => {
             eprintln!("restore failed: {e}");
-            Err(exit::INTERNAL)
+            Err(Exit::Internal)
         }
     }
 }
 
 /// Moves an existing store aside (with `force`) and copies the verified file into place.
-async fn restore_sqlite(from: &Path, db: &Path, force: bool, m: &Manifest) -> Result<(), i32> {
+async fn restore_sqlite(from: &Path, db: &Path, force: bool, m: &Manifest) -> Result<(), Exit> {
     move_existing_aside(db, force).await?;
     let (from, db) = (from.to_path_buf(), db.to_path_buf());
     match blocking(move || place_sqlite(&from, &db)).await {
@@ -149,31 +148,31 @@ async fn restore_sqlite(from: &Path, db: &Path, force: bool, m: &Manifest) -> Re
         }
         Err(e) => {
             eprintln!("restore failed: {e}");
-            Err(exit::INTERNAL)
+            Err(Exit::Internal)
         }
     }
 }
 
 /// Opens the restored store (migrating it if the backup is older), checks every seal and the
 /// row counts against the manifest, and audits the restore.
-async fn check_restored(url: &str, m: &Manifest) -> i32 {
+async fn check_restored(url: &str, m: &Manifest) -> Exit {
     let store = match Store::open(url).await {
         Ok(st) => st,
         Err(e) => {
             eprintln!("the restored store does not open: {e}");
-            return exit::INTERNAL;
+            return Exit::Internal;
         }
     };
-    let mut code = exit::OK;
+    let mut code = Exit::Ok;
     match store.verify_digests().await {
         Ok(bad) if bad.is_empty() => {}
         Ok(bad) => {
             eprintln!("the restored store has {} seals that do not match their digests", bad.len());
-            code = exit::INTERNAL;
+            code = Exit::Internal;
         }
         Err(e) => {
             eprintln!("checking the restored store's seals: {e}");
-            code = exit::INTERNAL;
+            code = Exit::Internal;
         }
     }
     match store.row_counts().await {
@@ -182,11 +181,11 @@ async fn check_restored(url: &str, m: &Manifest) -> i32 {
         }
         Ok(c) => {
             eprintln!("row counts {c:?} differ from the manifest's {:?}", m.row_counts);
-            code = exit::INTERNAL;
+            code = Exit::Internal;
         }
         Err(e) => {
             eprintln!("counting the restored rows: {e}");
-            code = exit::INTERNAL;
+            code = Exit::Internal;
         }
     }
     let detail = format!("restored from backup {} (taken at {} from {})", m.id, m.created_at, m.source);

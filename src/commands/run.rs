@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 use crate::daemon::channel_set::Reload;
 use crate::daemon::signals::{self, Signals};
 use crate::daemon::{run, RunOptions};
-use crate::exit;
+use crate::exit::Exit;
 use crate::settings;
 
 /// Resolves on the first SIGTERM, SIGINT or SIGQUIT (`quit`, see `daemon::signals`); a second
@@ -19,7 +19,7 @@ pub async fn shutdown_signal(quit: std::sync::Arc<tokio::sync::Notify>) {
     tokio::spawn(async move {
         wait_signal(&quit).await;
         eprintln!("second signal: exiting now");
-        std::process::exit(130);
+        std::process::exit(Exit::Interrupted.code());
     });
 }
 
@@ -36,21 +36,22 @@ async fn wait_signal(quit: &tokio::sync::Notify) {
     }
 }
 
-pub async fn main(config: Option<&Path>) -> i32 {
+pub async fn main(config: Option<&Path>) -> Exit {
     // First: from here on no signal ends the process with its default action.
     let Signals { reload, status, quit } = signals::install();
+    let shutdown = shutdown_signal(quit);
     let s = match settings::load(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
-            return exit::CONFIG;
+            return Exit::Config;
         }
     };
     let listener = match TcpListener::bind(s.http.listen).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("cannot listen on http.listen = {}: {e}", s.http.listen);
-            return exit::UNAVAILABLE;
+            return Exit::Unavailable;
         }
     };
     let opts = RunOptions {
@@ -58,8 +59,8 @@ pub async fn main(config: Option<&Path>) -> i32 {
         status,
         ..RunOptions::default()
     };
-    match run(s, listener, shutdown_signal(quit), opts).await {
-        Ok(()) => exit::OK,
+    match run(s, listener, shutdown, opts).await {
+        Ok(()) => Exit::Ok,
         Err(e) => {
             tracing::error!("{e}");
             eprintln!("chatseal: {e}");

@@ -10,9 +10,9 @@ use chatseal_actors::sealer::limits::limit_warnings;
 
 use super::setup::{load_settings, open_store};
 use crate::daemon::wiring::{program_limits, seal_config, secs};
-use crate::exit;
+use crate::exit::Exit;
 
-pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) -> i32 {
+pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) -> Exit {
     let s = match load_settings(config) {
         Ok(s) => s,
         Err(code) => return code,
@@ -20,11 +20,11 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
     let len = secs(s.epoch.length);
     if epoch.rem_euclid(len) != 0 {
         eprintln!("--epoch {epoch} is not the start of an epoch of {len} s (try {})", epoch - epoch.rem_euclid(len));
-        return exit::USAGE;
+        return Exit::Usage;
     }
     if chatseal_actors::clock::epoch::checked_closes_at_ms(epoch, len, 0).is_none() {
         eprintln!("--epoch {epoch}: its end does not fit in a Unix time in ms (overflow); give the start of a real epoch, Unix seconds");
-        return exit::USAGE;
+        return Exit::Usage;
     }
     let store = match open_store(&s).await {
         Ok(st) => st,
@@ -34,7 +34,7 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
         eprintln!("{e}");
         return match &e {
             crate::epoch_length::EpochLengthError::Store(se) => super::setup::store_exit_code(se),
-            _ => exit::CONFIG,
+            _ => Exit::Config,
         };
     }
     let channels = match &channel {
@@ -43,7 +43,7 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
             Ok(c) => c,
             Err(e) => {
                 eprintln!("{e}");
-                return exit::UNAVAILABLE;
+                return Exit::Unavailable;
             }
         },
     };
@@ -53,7 +53,7 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
     let cfg = seal_config(&s);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    let mut code = exit::OK;
+    let mut code = Exit::Ok;
     for c in channels {
         match seal_channel_epoch(&store, &cfg, epoch, len, &c, now).await {
             Ok(SealOutcome::Sealed(e)) => {
@@ -73,7 +73,7 @@ pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) ->
             ),
             Err(e) => {
                 eprintln!("epoch {epoch} #{c}: {e}");
-                code = exit::INTERNAL;
+                code = Exit::Internal;
             }
         }
     }

@@ -7,35 +7,35 @@ use std::path::Path;
 
 use chatseal_schema::{OpenOptions, Store, StoreError};
 
-use crate::exit;
+use crate::exit::Exit;
 use crate::settings::{self, Settings};
 
-/// The settings, or [`exit::CONFIG`] after printing why they cannot be loaded.
-pub fn load_settings(config: Option<&Path>) -> Result<Settings, i32> {
+/// The settings, or [`Exit::Config`] after printing why they cannot be loaded.
+pub fn load_settings(config: Option<&Path>) -> Result<Settings, Exit> {
     settings::load(config).map_err(|e| {
         eprintln!("{e}");
-        exit::CONFIG
+        Exit::Config
     })
 }
 
 /// The exit code of a store error: unreachable (including a missing file or a full disk) 69, an
 /// invalid URL or a login the server refuses 78 (it comes from the configuration), else 70.
-pub fn store_exit_code(e: &StoreError) -> i32 {
+pub fn store_exit_code(e: &StoreError) -> Exit {
     match e {
-        StoreError::Unavailable { .. } | StoreError::DiskFull { .. } | StoreError::Io { .. } => exit::UNAVAILABLE,
-        StoreError::InvalidUrl { .. } | StoreError::Refused { .. } => exit::CONFIG,
-        _ => exit::INTERNAL,
+        StoreError::Unavailable { .. } | StoreError::DiskFull { .. } | StoreError::Io { .. } => Exit::Unavailable,
+        StoreError::InvalidUrl { .. } | StoreError::Refused { .. } => Exit::Config,
+        _ => Exit::Internal,
     }
 }
 
 /// Opens (and migrates, like the daemon) the store of `s`, or its exit code after printing
 /// the error.
-pub async fn open_store(s: &Settings) -> Result<Store, i32> {
+pub async fn open_store(s: &Settings) -> Result<Store, Exit> {
     open_store_with(s, &OpenOptions::default()).await
 }
 
 /// [`open_store`] with these options.
-pub async fn open_store_with(s: &Settings, opts: &OpenOptions) -> Result<Store, i32> {
+pub async fn open_store_with(s: &Settings, opts: &OpenOptions) -> Result<Store, Exit> {
     Store::open_with(&s.store.url, opts).await.map_err(|e| {
         eprintln!("{e}");
         store_exit_code(&e)
@@ -51,14 +51,14 @@ mod tests {
         let url = "sqlite://x".to_string();
         let unavailable =
             StoreError::Unavailable { url: url.clone(), what: "connecting".into(), detail: "refused".into() };
-        assert_eq!(store_exit_code(&unavailable), exit::UNAVAILABLE);
+        assert_eq!(store_exit_code(&unavailable), Exit::Unavailable);
         let missing = StoreError::Io { url: url.clone(), path: "x".into(), detail: "no such file".into() };
-        assert_eq!(store_exit_code(&missing), exit::UNAVAILABLE);
+        assert_eq!(store_exit_code(&missing), Exit::Unavailable);
         assert_eq!(
             store_exit_code(&StoreError::InvalidUrl { url: url.clone(), reason: "scheme".into() }),
-            exit::CONFIG
+            Exit::Config
         );
         let corrupt = StoreError::Corrupt { url, what: "quick_check".into(), detail: "bad page".into() };
-        assert_eq!(store_exit_code(&corrupt), exit::INTERNAL);
+        assert_eq!(store_exit_code(&corrupt), Exit::Internal);
     }
 }

@@ -1,11 +1,12 @@
 //! `chatseal verify`: checks a proof offline with the on-chain fold. Needs no config or store.
 
-use chatseal_actors::sealer::merkle::{parse_hash, verify};
+use chatseal_actors::format::parse_hash;
+use chatseal_actors::sealer::merkle::verify;
 
-use crate::exit;
+use crate::exit::Exit;
 
 /// Exit 0 valid, 1 invalid, 64 malformed input.
-pub fn run(root: &str, leaf: &str, proof: &str) -> i32 {
+pub fn run(root: &str, leaf: &str, proof: &str) -> Exit {
     let parsed = (|| -> Result<_, String> {
         let root = parse_hash(root).map_err(|e| format!("--root: {e}"))?;
         let leaf = parse_hash(leaf).map_err(|e| format!("--leaf: {e}"))?;
@@ -21,15 +22,15 @@ pub fn run(root: &str, leaf: &str, proof: &str) -> i32 {
     match parsed {
         Err(e) => {
             eprintln!("malformed input: {e}");
-            exit::USAGE
+            Exit::Usage
         }
         Ok((root, leaf, siblings)) => {
             if verify(&root, &leaf, &siblings) {
                 println!("valid");
-                exit::OK
+                Exit::Ok
             } else {
                 println!("invalid");
-                1
+                Exit::Failed
             }
         }
     }

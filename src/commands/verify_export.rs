@@ -7,14 +7,14 @@ use std::path::Path;
 use chatseal_actors::sealer::bundle::{verify_bundle, VerifyError};
 use chatseal_actors::sealer::limits::ProgramLimits;
 
-use crate::exit;
+use crate::exit::Exit;
 
-pub fn run(file: &Path, max_claims: Option<u64>, max_proof_len: Option<u64>) -> i32 {
+pub fn run(file: &Path, max_claims: Option<u64>, max_proof_len: Option<u64>) -> Exit {
     let f = match std::fs::File::open(file) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("cannot read the bundle {}: {e}", file.display());
-            return exit::USAGE;
+            return Exit::Usage;
         }
     };
     let limits = ProgramLimits { max_claim_leaves: max_claims, max_proof_len };
@@ -36,15 +36,15 @@ pub fn run(file: &Path, max_claims: Option<u64>, max_proof_len: Option<u64>) -> 
                 hex::encode(v.root),
                 hex::encode(v.claim_root)
             );
-            exit::OK
+            Exit::Ok
         }
         Err(e @ VerifyError::Invalid { .. }) => {
             println!("invalid: {e}");
-            1
+            Exit::Failed
         }
         Err(e @ VerifyError::Malformed(_)) => {
             eprintln!("{e}");
-            exit::USAGE
+            Exit::Usage
         }
     }
 }

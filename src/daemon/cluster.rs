@@ -12,14 +12,36 @@ use std::time::Duration;
 
 use chatseal_actors::channel::status::{ChannelBoard, ChannelState};
 use chatseal_actors::sealer::SealerCluster;
-use chatseal_actors::telemetry::names as m;
+use chatseal_actors::telemetry::{labels, names as m};
 use chatseal_schema::ownership::lease::Lease;
-use chatseal_schema::ownership::roles::{Fence, BACKUP, SEALER};
+use chatseal_schema::ownership::roles::{Fence, BACKUP, ROLES, SEALER};
 use chatseal_schema::ownership::slots_plan::reading;
 use chatseal_schema::Store;
 use tokio::sync::watch;
 
 use crate::settings::Settings;
+
+/// `kind` of `chatseal_cluster_takeovers_total`: a channel slot, or a role, taken over from a
+/// member whose lease ran out.
+const TAKEOVER_SLOT: &str = "slot";
+const TAKEOVER_ROLE: &str = "role";
+
+/// Creates the cluster series (once per process: the recorder is global), so they exist from
+/// the first scrape. A single daemon is a one-member cluster that reads every channel itself;
+/// a cluster member overwrites the values as it plans its rounds.
+pub fn register_series() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        labels::TAKEOVERS_BY_KIND.register([TAKEOVER_SLOT, TAKEOVER_ROLE]);
+        labels::ROLE_HELD_BY_ROLE.register(ROLES);
+        labels::ROLE_FENCE_BY_ROLE.register(ROLES);
+        for g in [m::CLUSTER_SLOTS_HELD, m::CLUSTER_UNOWNED_SLOTS, m::CLUSTER_UNOWNED_SECONDS] {
+            metrics::gauge!(g).set(0.0);
+        }
+        metrics::gauge!(m::CLUSTER_MEMBERS).set(1.0);
+        metrics::gauge!(m::CLUSTER_REPLICAS).set(1.0);
+    });
+}
 
 /// The roles this member holds, as watch channels the actors read.
 pub struct Roles {
@@ -108,7 +130,7 @@ async fn claim_loop(
                                 tracing::info!(role, fence = f.number, "this member holds the role");
                                 metrics::gauge!(m::CLUSTER_ROLE_FENCE, "role" => role).set(f.number as f64);
                                 if f.number > 1 {
-                                    metrics::counter!(m::CLUSTER_TAKEOVERS_TOTAL, "kind" => "role").increment(1);
+                                    metrics::counter!(m::CLUSTER_TAKEOVERS_TOTAL, "kind" => TAKEOVER_ROLE).increment(1);
                                 }
                             }
                             None => tracing::info!(role, "another member holds the role"),
@@ -151,7 +173,7 @@ async fn slot_round(store: &Store, me: &str, inputs: &SlotInputs, reading_tx: &w
     for (channel, slot, to) in &round.notes.taken_over {
         if to == me {
             tracing::info!(channel = %channel, slot, "took over a channel slot of a member whose lease ran out");
-            metrics::counter!(m::CLUSTER_TAKEOVERS_TOTAL, "kind" => "slot").increment(1);
+            metrics::counter!(m::CLUSTER_TAKEOVERS_TOTAL, "kind" => TAKEOVER_SLOT).increment(1);
         }
     }
     metrics::gauge!(m::CLUSTER_MEMBERS).set(round.live_members.len() as f64);

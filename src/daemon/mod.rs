@@ -24,7 +24,7 @@ use chatseal_schema::StoreError;
 use ractor::Actor;
 use tokio::net::TcpListener;
 
-use crate::exit;
+use crate::exit::Exit;
 use crate::http::{self, AppState};
 use crate::settings::Settings;
 
@@ -77,21 +77,21 @@ pub enum DaemonError {
 impl DaemonError {
     /// The process exit code for this error (sysexits: 69 unavailable, 70 internal, 75 owned,
     /// 78 configuration).
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         match self {
-            DaemonError::Store(e) if e.is_unavailable() => exit::UNAVAILABLE,
-            DaemonError::Store(e) if e.is_config() => exit::CONFIG,
-            DaemonError::Tls(_) => exit::CONFIG,
-            DaemonError::Ownership(e) if e.is_owned() => exit::OWNED,
+            DaemonError::Store(e) if e.is_unavailable() => Exit::Unavailable,
+            DaemonError::Store(e) if e.is_config() => Exit::Config,
+            DaemonError::Tls(_) => Exit::Config,
+            DaemonError::Ownership(e) if e.is_owned() => Exit::Owned,
             DaemonError::Ownership(chatseal_schema::ownership::OwnershipError::Store(e)) if e.is_unavailable() => {
-                exit::UNAVAILABLE
+                Exit::Unavailable
             }
             DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(e)) if e.is_unavailable() => {
-                exit::UNAVAILABLE
+                Exit::Unavailable
             }
-            DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(_)) => exit::INTERNAL,
-            DaemonError::EpochLength(_) => exit::CONFIG,
-            _ => exit::INTERNAL,
+            DaemonError::EpochLength(crate::epoch_length::EpochLengthError::Store(_)) => Exit::Internal,
+            DaemonError::EpochLength(_) => Exit::Config,
+            _ => Exit::Internal,
         }
     }
 }
@@ -134,6 +134,7 @@ pub async fn run(
         tracing::warn!("{w}");
     }
     let prom = crate::telemetry::prometheus();
+    cluster::register_series();
     // One owner per store: a second daemon is refused (75) before it opens anything.
     let _store_lock = ownership::lock_file(&settings)?;
     // quick_check at open, then every seal re-checked against its digest before anything is

@@ -18,7 +18,7 @@ use chatseal_actors::backup::catalog::list;
 use chatseal_actors::backup::fsio::{blocking, copy_synced};
 use chatseal_actors::backup::manifest::{backup_id, Method, SQLITE_FILE};
 use chatseal_actors::backup::restore::{commit_staged, move_store_into, stage_sqlite, with_suffix};
-use chatseal_actors::backup::{verify, BackupError, Manifest, RecoveryRecord};
+use chatseal_actors::backup::{verify, BackupError, Manifest, RecoveryOutcome, RecoveryRecord};
 use chatseal_actors::telemetry::names as m;
 use chatseal_schema::{sqlite_path, Store, StoreError};
 
@@ -108,8 +108,8 @@ pub async fn newest_verified(dir: &Path) -> Result<(PathBuf, Manifest), Vec<Stri
     Err(passed_over)
 }
 
-fn refused(settings: &Settings, damage: &Damage, outcome: &'static str, why: &str) {
-    metrics::counter!(m::RECOVERIES_TOTAL, "outcome" => outcome).increment(1);
+fn refused(settings: &Settings, damage: &Damage, outcome: RecoveryOutcome, why: &str) {
+    metrics::counter!(m::RECOVERIES_TOTAL, "outcome" => outcome.as_str()).increment(1);
     tracing::error!(store = %chatseal_schema::redact_url(&settings.store.url), on_corruption = ?settings.backup.on_corruption, "{}; {why}", damage.describe());
 }
 
@@ -121,13 +121,13 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
         refused(
             settings,
             &damage,
-            "refused",
+            RecoveryOutcome::Refused,
             "backup.on_corruption = \"refuse\": not starting; the files are untouched",
         );
         return Err(damage.into_refusal());
     }
     let fail = |why: String| {
-        refused(settings, &damage, "failed", &format!("cannot restore: {why}"));
+        refused(settings, &damage, RecoveryOutcome::Failed, &format!("cannot restore: {why}"));
         DaemonError::NotRecovered { damage: damage.describe(), why }
     };
     let Some(db) = sqlite_path(&settings.store.url) else {
@@ -190,7 +190,7 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
     let salvage = salvage(&store, &db, &quarantine).await;
     let record = RecoveryRecord {
         at: at_ms.div_euclid(1000),
-        outcome: "restored",
+        outcome: RecoveryOutcome::Restored,
         damage: damage.describe(),
         quarantine: Some(quarantine.display().to_string()),
         backup_id: Some(manifest.id.clone()),
@@ -205,7 +205,7 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
     if let Err(e) = store.audit(record.at, "restore", &manifest.id, &detail).await {
         tracing::warn!(error = %e, "the recovery is done but could not be written to the audit log");
     }
-    metrics::counter!(m::RECOVERIES_TOTAL, "outcome" => "restored").increment(1);
+    metrics::counter!(m::RECOVERIES_TOTAL, "outcome" => RecoveryOutcome::Restored.as_str()).increment(1);
     tracing::error!(
         backup = %manifest.id,
         quarantine = %quarantine.display(),

@@ -6,8 +6,9 @@
 
 use std::time::Duration;
 
+use chatseal_actors::channel::status::register_series;
 use chatseal_actors::channel::{ChannelBoard, ChannelState};
-use chatseal_actors::telemetry::{labels, names as m};
+use chatseal_actors::telemetry::names as m;
 use chatseal_schema::{Store, StoreError};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::task::JoinHandle;
@@ -28,7 +29,7 @@ pub async fn seed_gauges(settings: &Settings, store: &Store) -> Result<(), Store
     metrics::gauge!(m::LAST_SEALED_EPOCH).set(last as f64);
     for channel in &store.channel_set().await? {
         let newest = store.sealed_epochs(Some(channel), 1).await?;
-        labels::register_channel(channel, newest.first().map(|e| e.coverage));
+        register_series(channel, newest.first().map(|e| e.coverage));
     }
     Ok(())
 }

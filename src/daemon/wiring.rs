@@ -11,7 +11,7 @@ use chatseal_actors::channel::tls::{client_config, read_ca_file};
 use chatseal_actors::channel::{ChannelArgs, ChannelBoard, JoinLimiter, SessionCfg, TlsClientConfig, TlsSetupError};
 use chatseal_actors::clock::{ClockArgs, SharedClock};
 use chatseal_actors::sealer::limits::ProgramLimits;
-use chatseal_actors::sealer::{SealConfig, SealerArgs};
+use chatseal_actors::sealer::{SealConfig, SealerArgs, SealerSubscription};
 use chatseal_actors::supervisor::{ChannelRestartPolicy, ChannelSupervisorArgs, RestartPolicy, SupervisorArgs};
 use chatseal_actors::Routes;
 use chatseal_schema::Store;
@@ -166,7 +166,13 @@ pub fn wire(
     let tick = Duration::from_millis(250).min(s.epoch.grace.max(Duration::from_millis(50)));
     let args = SupervisorArgs {
         routes: routes.clone(),
-        clock: ClockArgs { clock: clock.clone(), epoch_len, grace_ms, tick, routes: routes.clone() },
+        clock: ClockArgs {
+            clock: clock.clone(),
+            epoch_len,
+            grace_ms,
+            tick,
+            subscribers: vec![Arc::new(SealerSubscription(routes.clone()))],
+        },
         aggregator: AggregatorArgs {
             store: store.clone(),
             clock: clock.clone(),

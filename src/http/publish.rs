@@ -9,7 +9,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
-use chatseal_actors::sealer::merkle::{parse_hash, to_hex};
+use chatseal_actors::format::{parse_hash, to_hex};
 use chatseal_schema::queries::publish::{Publication, PublishWrite};
 use serde::Deserialize;
 

@@ -127,7 +127,8 @@ pub fn convert_group(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chatseal_actors::sealer::merkle::{participation_leaf, to_hex, user_hash, MerkleTree};
+    use chatseal_actors::format::{participation_leaf, to_hex, user_hash};
+    use chatseal_actors::sealer::merkle::MerkleTree;
 
     fn row(tag: &str, a: &str, b: &str, c: Option<&str>, d: Option<&str>) -> GroupRow {
         GroupRow {

@@ -5,7 +5,8 @@
 //! (`format_version` 0: "root kept, leaves not reproducible"). Old seals have no claim tree:
 //! `claim_root` is NULL, amounts are "0" and claim leaves empty. Pure.
 
-use chatseal_actors::sealer::merkle::{parse_hash, participation_leaf, to_hex, MerkleTree};
+use chatseal_actors::format::{parse_hash, participation_leaf, to_hex};
+use chatseal_actors::sealer::merkle::MerkleTree;
 use chatseal_schema::copy::ImportSeal;
 use chatseal_schema::SealedParticipant;
 
@@ -113,7 +114,7 @@ pub fn reseal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chatseal_actors::sealer::merkle::user_hash;
+    use chatseal_actors::format::user_hash;
 
     fn members(logins: &[&str]) -> Vec<(String, String, String)> {
         logins

@@ -38,7 +38,7 @@ impl ClusterSettings {
         if !self.instance.is_empty() && (self.instance.len() > 63 || !self.instance.chars().all(name_ok)) {
             p.push(format!(
                 "cluster.instance = {:?}: must be 1..=63 characters of A-Z a-z 0-9 . _ - (or empty for the host name)",
-                crate::settings::validate::shorten(&self.instance)
+                crate::quote::shortened(&self.instance)
             ));
         }
         if !(1..=5).contains(&self.replicas) {

@@ -5,6 +5,7 @@
 //! `check-config` output.
 
 pub mod cluster;
+mod effective;
 mod keytree;
 mod load;
 mod model;

@@ -1,10 +1,8 @@
 //! Keeping secrets out of sight: the [`Secret`] newtype (its `Debug` and `Display` print
-//! `<redacted>`, serde sees the plain string), [`redact_url`] for passwords inside store URLs,
-//! and [`Settings::redacted_toml`], the effective configuration as `check-config` prints it.
+//! `<redacted>`, serde sees the plain string) and [`redact_url`] for passwords inside store
+//! URLs. The settings tree uses them (`model.rs`, `effective.rs`); this module uses none of it.
 
 use serde::{Deserialize, Serialize};
-
-use super::model::Settings;
 
 /// What a set secret is shown as.
 pub const REDACTED: &str = "<redacted>";
@@ -70,22 +68,6 @@ pub fn redact_url(url: &str) -> String {
     chatseal_schema::redact::redact_url_with(url, REDACTED)
 }
 
-impl Settings {
-    /// The effective configuration as TOML, secrets shown as `"<redacted>"` when set (`""` when
-    /// empty) and the store URL's password redacted. Safe to print and to log.
-    pub fn redacted_toml(&self) -> String {
-        let mut shown = self.clone();
-        shown.twitch.token = Secret::new(self.twitch.token.shown());
-        shown.http.admin_token = Secret::new(self.http.admin_token.shown());
-        shown.store.url = redact_url(&self.store.url);
-        match toml::to_string(&shown) {
-            Ok(text) => text,
-            // Not reachable with the types above; still say so instead of printing nothing.
-            Err(e) => format!("# the effective configuration cannot be rendered as TOML: {e}\n"),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,25 +100,5 @@ mod tests {
         assert!(!s.matches("abd"));
         assert!(!s.matches("ab"));
         assert!(!Secret::default().matches(""));
-    }
-
-    #[test]
-    fn redacted_toml_hides_every_secret_and_debug_too() {
-        let mut s = Settings::default();
-        s.twitch.login = "mybot".into();
-        s.twitch.token = Secret::new("sekrit-token-123");
-        s.http.admin_token = Secret::new("admin-sekrit-456");
-        s.store.url = "postgres://chatseal:pg-sekrit-789@db/chatseal".into();
-        let text = s.redacted_toml();
-        let debug = format!("{s:?}");
-        for out in [&text, &debug] {
-            for secret in ["sekrit-token-123", "admin-sekrit-456", "pg-sekrit-789"] {
-                assert!(!out.contains(secret), "{secret} leaked in:\n{out}");
-            }
-        }
-        assert!(text.contains("token = \"<redacted>\""), "{text}");
-        assert!(text.contains("admin_token = \"<redacted>\""), "{text}");
-        assert!(text.contains("postgres://chatseal:<redacted>@db/chatseal"), "{text}");
-        assert!(Settings::default().redacted_toml().contains("admin_token = \"\""));
     }
 }

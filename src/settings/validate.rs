@@ -20,19 +20,11 @@ pub fn is_valid_login(login: &str) -> bool {
     (1..=25).contains(&login.len()) && login.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
-/// A user value as quoted in a message: at most 64 characters, the rest elided.
-pub(crate) fn shorten(v: &str) -> String {
-    match v.char_indices().nth(64) {
-        Some((i, _)) => format!("{}... ({} bytes)", &v[..i], v.len()),
-        None => v.to_owned(),
-    }
-}
-
 /// A channel name given at run time (CLI, admin API) as a channel login: CR, LF and NUL are
 /// refused before anything else (they would reach the IRC wire), then the name is normalised
 /// (trimmed, no leading '#', lower case) and must pass the login rule of `twitch.channels`.
 pub fn channel_login(raw: &str) -> Result<String, String> {
-    let shown = shorten(raw);
+    let shown = crate::quote::shortened(raw);
     if raw.contains(['\r', '\n', '\0']) {
         return Err(format!(
             "channel {shown:?} holds a CR, LF or NUL character: a channel is 1 to 25 of a-z, 0-9 and _"

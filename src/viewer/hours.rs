@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_schema::queries::user_epochs::UserSealedRow;
 use chatseal_schema::{SealedEpoch, Store, StoreError};
 use serde::Serialize;

@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
 use chatseal::twitchsim::FakeTwitch;
-use chatseal_actors::sealer::merkle::{parse_hash, participation_leaf, to_hex, user_hash, verify, Hash32, MerkleTree};
+use chatseal_actors::format::{parse_hash, participation_leaf, to_hex, user_hash, Hash32};
+use chatseal_actors::sealer::merkle::{verify, MerkleTree};
 use serde_json::{json, Value};
 
 use crate::harness::*;

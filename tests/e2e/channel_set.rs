@@ -277,7 +277,7 @@ async fn cli_changes_reach_a_running_daemon(url: &str) {
     assert_eq!(code, 0);
     assert!(out.contains("#beta\tadded") && out.contains("by cli") && !out.contains("#alpha"), "{out}");
     let (code, _, err) = cli(&["channels", "add", "bad-name"], url);
-    assert_eq!(code, chatseal::exit::USAGE, "{err}");
+    assert_eq!(code, chatseal::exit::Exit::Usage.code(), "{err}");
     assert!(err.contains("bad-name"), "{err}");
 
     daemon.stop().await.expect("clean stop");

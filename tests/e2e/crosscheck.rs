@@ -18,11 +18,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
+use chatseal_actors::format::{claim_id, claim_leaf, parse_hash, participation_leaf, user_hash, Hash32};
 use chatseal_actors::sealer::bundle::verify_bundle;
 use chatseal_actors::sealer::limits::ProgramLimits;
-use chatseal_actors::sealer::merkle::{
-    claim_id, claim_leaf, parse_hash, participation_leaf, user_hash, verify, Hash32, MerkleTree,
-};
+use chatseal_actors::sealer::merkle::{verify, MerkleTree};
 use chatseal_schema::Store;
 
 use crate::harness::*;

@@ -136,7 +136,7 @@ async fn scenario(store_url: String) {
     let (status, body) = get_text(&format!("{base}/v1/epochs/{epoch}/{CH}/export")).await;
     assert_eq!(status, 200, "{body}");
     assert!(!body.contains(OPTED_OUT), "the opted-out login appears in the bundle");
-    let opted_hash = chatseal_actors::sealer::merkle::to_hex(&chatseal_actors::sealer::merkle::user_hash(OPTED_OUT));
+    let opted_hash = chatseal_actors::format::to_hex(&chatseal_actors::format::user_hash(OPTED_OUT));
     assert!(!body.contains(&opted_hash), "the opted-out user hash appears in the bundle");
     let bundle: Value = serde_json::from_str(&body).expect("bundle is JSON");
     assert_eq!(bundle["root"], view["root"]);

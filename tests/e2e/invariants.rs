@@ -4,7 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chatseal_actors::sealer::merkle::{parse_hash, to_hex, MerkleTree};
+use chatseal_actors::format::{parse_hash, to_hex};
+use chatseal_actors::sealer::merkle::MerkleTree;
 use chatseal_schema::{SignalKind, Store};
 
 /// Checks the store-wide invariants; returns the store for further checks.

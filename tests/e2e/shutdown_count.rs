@@ -74,7 +74,7 @@ async fn sigterm_with_a_hung_store_reports_the_exact_number_of_events_lost() {
         async move { r }
     })
     .await;
-    assert_eq!(exit.code(), Some(chatseal::exit::INTERNAL), "a shutdown past its deadline exits 70");
+    assert_eq!(exit.code(), Some(chatseal::exit::Exit::Internal.code()), "a shutdown past its deadline exits 70");
 
     let log = std::fs::read_to_string(&log_path).unwrap();
     let lost = reported_lost(&log).unwrap_or_else(|| panic!("no count of events not made durable in the log:\n{log}"));

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, usernotice, Chatter};
-use chatseal_actors::sealer::merkle::{parse_hash, participation_leaf, to_hex, user_hash, verify, MerkleTree};
+use chatseal_actors::format::{parse_hash, participation_leaf, to_hex, user_hash};
+use chatseal_actors::sealer::merkle::{verify, MerkleTree};
 
 use crate::harness::*;
 

@@ -88,7 +88,7 @@ async fn a_failure_that_keeps_coming_back_escalates_and_exits_non_zero() {
         async move { r }
     })
     .await;
-    assert_eq!(status.code(), Some(chatseal::exit::INTERNAL), "escalation exits 70 instead of spinning");
+    assert_eq!(status.code(), Some(chatseal::exit::Exit::Internal.code()), "escalation exits 70 instead of spinning");
 }
 
 async fn restarts(base: &str, kind: &str) -> Option<f64> {

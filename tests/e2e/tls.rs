@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chatseal::daemon::DaemonError;
-use chatseal::exit;
+use chatseal::exit::Exit;
 use chatseal::twitchsim::lines::{privmsg, Chatter};
 use chatseal::twitchsim::{FakeTls, FakeTwitch, FakeTwitchConfig};
 
@@ -106,7 +106,7 @@ async fn ca_file_gone_at_start_is_a_configuration_error() {
     let result = Daemon::start(settings).await.stop().await;
     match result {
         Err(e @ DaemonError::Tls(_)) => {
-            assert_eq!(e.exit_code(), exit::CONFIG);
+            assert_eq!(e.exit_code(), Exit::Config);
             assert!(e.to_string().contains(&ca.display().to_string()), "{e}");
         }
         other => panic!("expected a TLS setup error, got {other:?}"),

@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chatseal::daemon::wiring::seal_config;
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_actors::sealer::build::build_seal;
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
 use chatseal_schema::{ParticipantRow, SignalKind, Signals, Store};
 use serde_json::Value;
 

@@ -15,11 +15,12 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatseal_schema::{CoverageSpan, Store};
+use chatseal_schema::{CoverageSpan, Store, StoreError};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::flush::{write_batch, Batch, FlushReport};
 use super::gate::IngestGate;
+use super::outcome::{FlushDone, FlushError};
 use crate::clock::SharedClock;
 use crate::event::{Event, Ingest};
 use crate::telemetry::names as m;
@@ -44,10 +45,10 @@ pub enum AggregatorMsg {
     /// Flush timer.
     Tick,
     /// A write task finished.
-    FlushDone(Box<(Result<FlushReport, String>, Batch, u64, Instant)>),
+    FlushDone(Box<FlushDone>),
     /// Make everything received so far durable, then reply. With `close_through`, events of
     /// epochs up to it that arrive afterwards are late (the sealer is about to seal them).
-    Flush { close_through: Option<i64>, reply: RpcReplyPort<Result<(), String>> },
+    Flush { close_through: Option<i64>, reply: RpcReplyPort<Result<(), FlushError>> },
     /// Snapshot for /readyz and /v1/status.
     Status(RpcReplyPort<AggregatorStatus>),
 }
@@ -80,7 +81,7 @@ pub struct AggregatorState {
     /// Events accepted so far (sequence) and the sequence known durable.
     received: u64,
     durable: u64,
-    waiters: Vec<(u64, RpcReplyPort<Result<(), String>>)>,
+    waiters: Vec<(u64, RpcReplyPort<Result<(), FlushError>>)>,
     closed_through: Option<i64>,
     store_up: bool,
     retry_at: Option<Instant>,
@@ -146,7 +147,7 @@ impl Actor for AggregatorActor {
                 st.maybe_flush(&myself);
             }
             AggregatorMsg::FlushDone(done) => {
-                let (result, batch, upto, started) = *done;
+                let FlushDone { result, batch, upto, started } = *done;
                 let ok = result.is_ok();
                 st.finish_flush(result, batch, upto, started);
                 // Keep draining while someone waits, while a full batch is ready, or when the
@@ -186,7 +187,7 @@ impl Actor for AggregatorActor {
 
 impl AggregatorState {
     fn ingest(&mut self, items: Vec<Ingest>) {
-        self.args.gate.taken(crate::channel::forward::events_in(&items));
+        self.args.gate.taken(super::gate::events_in(&items));
         for item in items {
             match item {
                 Ingest::Event(e) => {
@@ -252,15 +253,15 @@ impl AggregatorState {
         let me = myself.clone();
         tokio::spawn(async move {
             let started = Instant::now();
-            let result = write_batch(&store, &batch).await.map_err(|e| e.to_string());
+            let result = write_batch(&store, &batch).await;
             // If the aggregator is gone (restarting), the batch is lost from memory; what the
             // transaction committed stays, and the loss is bounded by one flush interval.
-            let _ = me.cast(AggregatorMsg::FlushDone(Box::new((result, batch, upto, started))));
+            let _ = me.cast(AggregatorMsg::FlushDone(Box::new(FlushDone { result, batch, upto, started })));
         });
         self.gauge();
     }
 
-    fn finish_flush(&mut self, result: Result<FlushReport, String>, batch: Batch, upto: u64, started: Instant) {
+    fn finish_flush(&mut self, result: Result<FlushReport, StoreError>, batch: Batch, upto: u64, started: Instant) {
         self.in_flight = 0;
         self.in_flight_events = 0;
         match result {
@@ -290,13 +291,13 @@ impl AggregatorState {
                 }
             }
             Err(e) => {
-                metrics::counter!(m::STORE_ERRORS_TOTAL, "op" => "flush").increment(1);
+                metrics::counter!(m::STORE_ERRORS_TOTAL, "op" => super::STORE_OP_FLUSH).increment(1);
                 metrics::gauge!(m::STORE_UP).set(0.0);
                 if self.store_up {
                     tracing::warn!(error = %e, "flush failed; events kept in memory and retried with backoff");
                 }
                 self.store_up = false;
-                self.last_error = Some(e.clone());
+                self.last_error = Some(e.to_string());
                 // Put the batch back in front of what arrived meanwhile, within the cap.
                 let Batch { mut events, coverage } = batch;
                 let room = self.args.max_pending.saturating_sub(self.pending.len());
@@ -317,8 +318,9 @@ impl AggregatorState {
                 );
                 self.retry_at = Some(Instant::now() + self.backoff);
                 self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+                let e = Arc::new(e);
                 for (_, port) in std::mem::take(&mut self.waiters) {
-                    let _ = port.send(Err(format!("store unavailable: {e}")));
+                    let _ = port.send(Err(FlushError::Store(e.clone())));
                 }
             }
         }

@@ -14,6 +14,8 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use crate::event::Ingest;
+
 #[derive(Debug)]
 struct Counts {
     queued: AtomicUsize,
@@ -92,6 +94,12 @@ impl IngestGate {
     pub fn dropped(&self) -> u64 {
         self.0.dropped.load(Ordering::Relaxed)
     }
+}
+
+/// How many of `items` are events: the gate counts events, not coverage notices. The readers
+/// count a batch with it before they cast it, the aggregator when it takes the batch.
+pub fn events_in(items: &[Ingest]) -> usize {
+    items.iter().filter(|i| matches!(i, Ingest::Event(_))).count()
 }
 
 #[cfg(test)]

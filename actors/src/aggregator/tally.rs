@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::event::{Counts, Event};
-use crate::sealer::merkle::{to_hex, user_hash};
+use crate::format::{to_hex, user_hash};
 
 /// What one user did in one (epoch, channel) within a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 //! logged WARN and retried sooner; it never takes the daemon down.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chatseal_schema::Store;
@@ -54,7 +55,17 @@ impl std::fmt::Debug for BackupArgs {
     }
 }
 
-type Reply = RpcReplyPort<Result<Manifest, String>>;
+/// Why a backup was not taken: what the backup reported, or its task ending abnormally. Cloned
+/// to every caller waiting on the same backup.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BackupFailed {
+    #[error(transparent)]
+    Backup(Arc<BackupError>),
+    #[error("the backup task stopped unexpectedly: {0}")]
+    TaskEnded(#[source] Arc<tokio::task::JoinError>),
+}
+
+type Reply = RpcReplyPort<Result<Manifest, BackupFailed>>;
 
 pub enum BackupMsg {
     /// Periodic check whether a backup is due.
@@ -62,7 +73,7 @@ pub enum BackupMsg {
     /// Take a backup now; replies with its manifest (or why it failed).
     Now(Reply),
     /// The backup task finished.
-    Done(Box<Result<Manifest, String>>),
+    Done(Box<Result<Manifest, BackupFailed>>),
 }
 
 pub struct BackupState {
@@ -153,7 +164,7 @@ impl Actor for BackupActor {
                         st.next_due_ms = now + st.args.interval.as_millis() as i64;
                     }
                     Err(e) => {
-                        st.args.board.failed(now.div_euclid(1000), e.clone());
+                        st.args.board.failed(now.div_euclid(1000), e.to_string());
                         st.next_due_ms = now + st.args.interval.min(RETRY_AFTER).as_millis() as i64;
                     }
                 }
@@ -182,7 +193,7 @@ impl BackupState {
                 Ok(r) => r,
                 Err(e) => {
                     metrics::counter!(m::BACKUP_FAILURES_TOTAL).increment(1);
-                    Err(format!("the backup task stopped unexpectedly: {e}"))
+                    Err(BackupFailed::TaskEnded(Arc::new(e)))
                 }
             };
             // A restarted actor (new instance) no longer waits for this one.
@@ -192,7 +203,7 @@ impl BackupState {
 }
 
 /// One backup plus retention, with its metrics and logs.
-async fn run_once(args: BackupArgs) -> Result<Manifest, String> {
+async fn run_once(args: BackupArgs) -> Result<Manifest, BackupFailed> {
     let now = args.clock.now_ms();
     let started = std::time::Instant::now();
     match take_backup(&args.store, &args.source_url, &args.dir, now, &args.pg_dump).await {
@@ -213,7 +224,7 @@ async fn run_once(args: BackupArgs) -> Result<Manifest, String> {
             } else {
                 tracing::warn!(error = %e, dir = %args.dir.display(), "backup failed; retried later");
             }
-            Err(e.to_string())
+            Err(BackupFailed::Backup(Arc::new(e)))
         }
     }
 }

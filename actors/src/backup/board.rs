@@ -45,13 +45,40 @@ pub struct LastFailure {
     pub error: String,
 }
 
+/// What the recovery at start-up did about a damaged store: the `outcome` of
+/// `chatseal_recoveries_total`, and of the recovery record shown over HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RecoveryOutcome {
+    /// A verified backup replaced the damaged store.
+    Restored,
+    /// `backup.on_corruption = "refuse"`: the daemon did not start, nothing moved.
+    Refused,
+    /// A restore was asked for and could not be done.
+    Failed,
+}
+
+impl RecoveryOutcome {
+    /// Every outcome, for pre-registering metric label values.
+    pub const ALL: [RecoveryOutcome; 3] =
+        [RecoveryOutcome::Restored, RecoveryOutcome::Refused, RecoveryOutcome::Failed];
+
+    /// Metric label (the same word as its JSON form).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecoveryOutcome::Restored => "restored",
+            RecoveryOutcome::Refused => "refused",
+            RecoveryOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// What the recovery at start-up did about a damaged store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RecoveryRecord {
     /// Unix seconds.
     pub at: i64,
-    /// "restored", "refused" or "failed" (the label of `chatseal_recoveries_total`).
-    pub outcome: &'static str,
+    pub outcome: RecoveryOutcome,
     /// What was found wrong with the store.
     pub damage: String,
     /// Where the damaged files were moved (never deleted).
@@ -106,5 +133,23 @@ impl BackupBoard {
 
     pub fn recovered(&self, r: RecoveryRecord) {
         self.update(|s| s.last_recovery = Some(r));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_recovery_outcome_is_listed_and_its_label_is_its_json() {
+        for o in RecoveryOutcome::ALL {
+            // Exhaustive: a new outcome breaks the build here until `ALL` lists it.
+            match o {
+                RecoveryOutcome::Restored | RecoveryOutcome::Refused | RecoveryOutcome::Failed => {}
+            }
+            assert_eq!(serde_json::to_value(o).ok(), Some(serde_json::json!(o.as_str())), "{o:?}");
+        }
+        let labels: Vec<&str> = RecoveryOutcome::ALL.iter().map(|o| o.as_str()).collect();
+        assert_eq!(labels, ["restored", "refused", "failed"]);
     }
 }

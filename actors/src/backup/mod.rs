@@ -24,8 +24,8 @@ pub mod sqlite;
 pub mod take;
 pub mod verify;
 
-pub use actor::{BackupActor, BackupArgs, BackupMsg};
-pub use board::{BackupBoard, RecoveryRecord};
+pub use actor::{BackupActor, BackupArgs, BackupFailed, BackupMsg};
+pub use board::{BackupBoard, RecoveryOutcome, RecoveryRecord};
 pub use error::BackupError;
 pub use manifest::{Manifest, Method};
 pub use pg::PgDump;

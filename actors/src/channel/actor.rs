@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 use super::connection::{Connection, ConnectionCfg, Effect, Ending, Input};
-use super::session::{run_session, EndReason, SessionCfg, SessionEvent};
+use super::session::{run_session, EndReason, SessionCfg, SessionEvent, SERVER_RECONNECT};
 use super::status::{ChannelBoard, ChannelState};
 use crate::telemetry::names as m;
 
@@ -206,7 +206,7 @@ impl ChannelActorState {
                 }
                 Effect::Reconnecting => {
                     tracing::info!(channel = %channel, "server asked to reconnect: opening the new connection before closing the old");
-                    metrics::counter!(m::RECONNECTS_TOTAL, "reason" => "server_reconnect").increment(1);
+                    metrics::counter!(m::RECONNECTS_TOTAL, "reason" => SERVER_RECONNECT).increment(1);
                     self.args.board.update(&channel, |s| s.reconnects += 1);
                 }
                 Effect::RetryAfter { after, ending } => {

@@ -5,6 +5,7 @@
 //! mailbox plus what it holds reach `store.max_pending_events`, new events are dropped and
 //! counted here, so an overloaded store bounds memory instead of growing the mailbox.
 
+use crate::aggregator::gate::events_in;
 use crate::aggregator::AggregatorMsg;
 use crate::event::Ingest;
 use crate::routes::Routes;
@@ -65,9 +66,4 @@ impl Forwarder {
     pub fn held(&self) -> usize {
         self.buf.len()
     }
-}
-
-/// How many of `items` are events (the gate counts events, not coverage notices).
-pub fn events_in(items: &[Ingest]) -> usize {
-    items.iter().filter(|i| matches!(i, Ingest::Event(_))).count()
 }

@@ -111,6 +111,16 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// Every kind of end (payloads empty), for pre-registering metric label values.
+    pub const ALL: [EndReason; 6] = [
+        EndReason::Connect(String::new()),
+        EndReason::Closed,
+        EndReason::PingTimeout,
+        EndReason::Refused(String::new()),
+        EndReason::Io(String::new()),
+        EndReason::Stopped,
+    ];
+
     /// Metric label.
     pub fn label(&self) -> &'static str {
         match self {
@@ -123,6 +133,20 @@ impl EndReason {
         }
     }
 }
+
+/// The `reason` of a reconnect the server asked for (RECONNECT), beside the [`EndReason`] labels.
+pub const SERVER_RECONNECT: &str = "server_reconnect";
+
+/// Every `reason` of `chatseal_irc_reconnects_total`: each [`EndReason`] and [`SERVER_RECONNECT`].
+pub fn reconnect_reasons() -> impl Iterator<Item = &'static str> {
+    EndReason::ALL.into_iter().map(|e| e.label()).chain([SERVER_RECONNECT])
+}
+
+/// `kind` of `chatseal_irc_join_wait_seconds`: the wait for a login slot, then for a JOIN slot.
+const WAIT_LOGIN: &str = "login";
+const WAIT_JOIN: &str = "join";
+/// Every `kind` of `chatseal_irc_join_wait_seconds`, for pre-registering the series.
+pub const JOIN_WAIT_KINDS: [&str; 2] = [WAIT_LOGIN, WAIT_JOIN];
 
 /// NOTICE msg-ids that mean the channel cannot be joined.
 fn is_refusal(msg_id: &str) -> bool {
@@ -160,7 +184,7 @@ async fn session_body(
         w = cfg.login_limiter.acquire() => w,
         _ = stop.cancelled() => return EndReason::Stopped,
     };
-    metrics::histogram!(m::JOIN_WAIT_SECONDS, "kind" => "login").record(waited.as_secs_f64());
+    metrics::histogram!(m::JOIN_WAIT_SECONDS, "kind" => WAIT_LOGIN).record(waited.as_secs_f64());
     let stream = tokio::select! {
         r = connect(&cfg.server, cfg.port, cfg.tls.as_ref(), cfg.connect_timeout) => match r {
             Ok(s) => s,
@@ -191,7 +215,7 @@ async fn session_body(
         w = cfg.join_limiter.acquire() => w,
         _ = stop.cancelled() => return EndReason::Stopped,
     };
-    metrics::histogram!(m::JOIN_WAIT_SECONDS, "kind" => "join").record(waited.as_secs_f64());
+    metrics::histogram!(m::JOIN_WAIT_SECONDS, "kind" => WAIT_JOIN).record(waited.as_secs_f64());
     let join = match irc_line("JOIN", &[&format!("#{}", cfg.channel)]) {
         Ok(l) => l,
         Err(e) => return EndReason::Io(e.to_string()),
@@ -317,4 +341,36 @@ async fn session_body(
     }
     let _ = wr.shutdown().await;
     reason
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_end_reason_is_listed_once() {
+        // Exhaustive on purpose: a new variant stops this from compiling until `ALL` lists it.
+        let listed = |e: &EndReason| match e {
+            EndReason::Connect(_)
+            | EndReason::Closed
+            | EndReason::PingTimeout
+            | EndReason::Refused(_)
+            | EndReason::Io(_)
+            | EndReason::Stopped => EndReason::ALL.iter().filter(|a| a.label() == e.label()).count(),
+        };
+        for e in [
+            EndReason::Connect("refused".into()),
+            EndReason::Closed,
+            EndReason::PingTimeout,
+            EndReason::Refused("msg_banned".into()),
+            EndReason::Io("reset".into()),
+            EndReason::Stopped,
+        ] {
+            assert_eq!(listed(&e), 1, "{e:?}");
+        }
+        let reasons: Vec<&str> = reconnect_reasons().collect();
+        let distinct: HashSet<&str> = reasons.iter().copied().collect();
+        assert_eq!((reasons.len(), distinct.len()), (7, 7), "{reasons:?}");
+        assert!(distinct.contains(SERVER_RECONNECT));
+    }
 }

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 
+use crate::telemetry::names as m;
+
 /// Connection state of one channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -31,6 +33,18 @@ impl ChannelState {
             ChannelState::Refused => 4.0,
         }
     }
+}
+
+/// Creates the per-channel series of a configured channel: state disconnected (nothing runs
+/// yet), last line at 0 (never), and the coverage of its newest seal (NaN while it has none:
+/// unknown, which is not the same as 0, "not covered at all").
+pub fn register_series(channel: &str, last_coverage: Option<f64>) {
+    let c = channel.to_string();
+    metrics::gauge!(m::CHANNEL_STATE, "channel" => c.clone()).set(ChannelState::Disconnected.gauge());
+    metrics::gauge!(m::LAST_LINE_SECONDS, "channel" => c.clone()).set(0.0);
+    metrics::gauge!(m::COVERAGE_RATIO, "channel" => c.clone()).set(last_coverage.unwrap_or(f64::NAN));
+    // Outside a cluster the daemon is the channel's one reader; a cluster member overwrites it.
+    metrics::gauge!(m::CLUSTER_CHANNEL_READERS, "channel" => c).set(1.0);
 }
 
 /// What the HTTP server shows about one channel.

@@ -12,10 +12,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::build::SealConfig;
 use super::limits::{limit_warnings, ProgramLimits};
-use super::run::{channels_of_epoch, seal_channel_epoch_fenced, SealError, SealOutcome};
+use super::run::{channels_of_epoch, seal_channel_epoch_fenced, FlushNotConfirmed, SealError, SealOutcome};
 use crate::aggregator::AggregatorMsg;
 use crate::clock::epoch::last_closed_epoch;
-use crate::clock::SharedClock;
+use crate::clock::{EpochSubscriber, SharedClock};
 use crate::routes::Routes;
 use crate::telemetry::names as m;
 
@@ -56,9 +56,21 @@ pub enum SealerMsg {
     /// The newest closed epoch, from the clock.
     EpochClosed(i64),
     /// Seal by hand (admin API); channel None = every channel of the epoch.
-    SealNow { epoch: i64, channel: Option<String>, reply: RpcReplyPort<Result<Vec<SealOutcome>, String>> },
+    SealNow { epoch: i64, channel: Option<String>, reply: RpcReplyPort<Result<Vec<SealOutcome>, SealError>> },
     /// Replies once no seal is in flight (shutdown).
     Idle(RpcReplyPort<()>),
+}
+
+/// The sealer's subscription to the clock: each closed epoch is cast as
+/// [`SealerMsg::EpochClosed`] to the sealer registered under these routes (whichever instance
+/// runs now); not delivered while no sealer is registered (restarting).
+#[derive(Debug, Clone)]
+pub struct SealerSubscription(pub Routes);
+
+impl EpochSubscriber for SealerSubscription {
+    fn epoch_closed(&self, epoch: i64) -> bool {
+        self.0.sealer().is_some_and(|sealer| sealer.cast(SealerMsg::EpochClosed(epoch)).is_ok())
+    }
 }
 
 pub struct SealerState {
@@ -118,7 +130,7 @@ impl Actor for SealerActor {
                 }
             }
             SealerMsg::SealNow { epoch, channel, reply } => {
-                let r = st.seal_epoch(epoch, channel.as_deref()).await.map_err(|e| e.to_string());
+                let r = st.seal_epoch(epoch, channel.as_deref()).await;
                 let _ = reply.send(r);
             }
             SealerMsg::Idle(reply) => {
@@ -225,10 +237,7 @@ impl SealerState {
                 return Ok(());
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(SealError::Flush(format!(
-                    "members {} have not made epoch {epoch} durable yet (their watermark is behind); retrying",
-                    behind.join(", ")
-                )));
+                return Err(FlushNotConfirmed::MembersBehind { members: behind, epoch }.into());
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
@@ -238,20 +247,19 @@ impl SealerState {
     /// `epoch`. Fails (and the seal is retried later) if the aggregator cannot confirm.
     async fn flush_aggregator(&self, epoch: i64) -> Result<(), SealError> {
         let Some(agg) = self.args.routes.aggregator() else {
-            return Err(SealError::Flush("the aggregator is not running (restarting?)".into()));
+            return Err(FlushNotConfirmed::NotRunning.into());
         };
         let r = agg
             .call(|reply| AggregatorMsg::Flush { close_through: Some(epoch), reply }, Some(self.args.flush_timeout))
             .await;
         match r {
             Ok(ractor::rpc::CallResult::Success(Ok(()))) => Ok(()),
-            Ok(ractor::rpc::CallResult::Success(Err(e))) => Err(SealError::Flush(e)),
-            Ok(ractor::rpc::CallResult::Timeout) => Err(SealError::Flush(format!(
-                "the aggregator did not answer within {:?} (epoch {epoch})",
-                self.args.flush_timeout
-            ))),
-            Ok(_) => Err(SealError::Flush(format!("the aggregator stopped before answering (epoch {epoch})"))),
-            Err(e) => Err(SealError::Flush(e.to_string())),
+            Ok(ractor::rpc::CallResult::Success(Err(e))) => Err(FlushNotConfirmed::Failed(e).into()),
+            Ok(ractor::rpc::CallResult::Timeout) => {
+                Err(FlushNotConfirmed::Timeout { timeout: self.args.flush_timeout, epoch }.into())
+            }
+            Ok(_) => Err(FlushNotConfirmed::Stopped { epoch }.into()),
+            Err(_) => Err(FlushNotConfirmed::Unreachable { epoch }.into()),
         }
     }
 }

@@ -13,9 +13,8 @@ use std::collections::HashSet;
 
 use chatseal_schema::{NewSeal, ParticipantRow, SealedParticipant};
 
-use super::merkle::{
-    claim_amount, claim_id, claim_leaf, parse_hash, participation_leaf, to_hex, AmountError, CentiWeights, MerkleTree,
-};
+use super::merkle::{claim_amount, AmountError, CentiWeights, MerkleTree};
+use crate::format::{claim_id, claim_leaf, parse_hash, participation_leaf, to_hex};
 
 /// Version of the sealing format written with each seal (merkle.md as of this code).
 pub const FORMAT_VERSION: i32 = 1;
@@ -122,7 +121,8 @@ pub fn build_seal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sealer::merkle::{user_hash, verify};
+    use crate::format::user_hash;
+    use crate::sealer::merkle::verify;
     use chatseal_schema::{SignalKind, Signals};
 
     fn row(login: &str, first_seen: i64) -> ParticipantRow {

@@ -8,6 +8,6 @@ pub mod limits;
 pub mod merkle;
 pub mod run;
 
-pub use actor::{SealerActor, SealerArgs, SealerCluster, SealerMsg};
+pub use actor::{SealerActor, SealerArgs, SealerCluster, SealerMsg, SealerSubscription};
 pub use build::SealConfig;
-pub use run::{SealError, SealOutcome};
+pub use run::{FlushNotConfirmed, SealError, SealOutcome};

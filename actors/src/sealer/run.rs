@@ -3,14 +3,15 @@
 //! store refuses a second seal of the same (epoch, channel) and reports the existing one.
 
 use std::collections::{BTreeSet, HashSet};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chatseal_schema::ownership::roles::Fence;
 use chatseal_schema::{SealWrite, SealedEpoch, Store, StoreError};
 
 use super::build::{build_seal, BuildError, SealConfig};
 use super::coverage::covered_fraction;
-use super::merkle::{to_hex, user_hash};
+use crate::aggregator::FlushError;
+use crate::format::{to_hex, user_hash};
 use crate::telemetry::names as m;
 
 #[derive(Debug, thiserror::Error)]
@@ -20,7 +21,28 @@ pub enum SealError {
     #[error(transparent)]
     Build(#[from] BuildError),
     #[error("flush before sealing not confirmed: {0}")]
-    Flush(String),
+    Flush(#[from] FlushNotConfirmed),
+}
+
+/// Why the flush before a seal was not confirmed (the seal is retried later).
+#[derive(Debug, thiserror::Error)]
+pub enum FlushNotConfirmed {
+    #[error("the aggregator is not running (restarting?)")]
+    NotRunning,
+    #[error("the aggregator's mailbox is closed (stopping or restarting; epoch {epoch})")]
+    Unreachable { epoch: i64 },
+    #[error(transparent)]
+    Failed(#[from] FlushError),
+    #[error("the aggregator did not answer within {timeout:?} (epoch {epoch})")]
+    Timeout { timeout: Duration, epoch: i64 },
+    #[error("the aggregator stopped before answering (epoch {epoch})")]
+    Stopped { epoch: i64 },
+    /// Cluster mode: live members whose published watermark is still behind the epoch.
+    #[error(
+        "members {} have not made epoch {epoch} durable yet (their watermark is behind); retrying",
+        .members.join(", ")
+    )]
+    MembersBehind { members: Vec<String>, epoch: i64 },
 }
 
 /// What sealing one channel-epoch did.
@@ -33,9 +55,23 @@ pub enum SealOutcome {
 }
 
 impl SealOutcome {
+    /// Every `outcome` of `chatseal_epochs_sealed_total` ([`SealOutcome::label`]), for
+    /// pre-registering the series.
+    pub const LABELS: [&'static str; 3] = ["sealed", "empty", "already_sealed"];
+
     pub fn epoch(&self) -> &SealedEpoch {
         match self {
             SealOutcome::Sealed(e) | SealOutcome::AlreadySealed(e) => e,
+        }
+    }
+
+    /// The `outcome` label: `sealed`, `empty` (sealed without participants: no root) or
+    /// `already_sealed`.
+    pub fn label(&self) -> &'static str {
+        match self {
+            SealOutcome::Sealed(e) if e.root.is_some() => Self::LABELS[0],
+            SealOutcome::Sealed(_) => Self::LABELS[1],
+            SealOutcome::AlreadySealed(_) => Self::LABELS[2],
         }
     }
 }
@@ -74,8 +110,9 @@ pub async fn seal_channel_epoch_fenced(
     fence: Option<&Fence>,
 ) -> Result<SealOutcome, SealError> {
     if let Some(existing) = store.sealed_epoch(epoch, channel).await? {
-        metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => "already_sealed").increment(1);
-        return Ok(SealOutcome::AlreadySealed(existing));
+        let outcome = SealOutcome::AlreadySealed(existing);
+        metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => outcome.label()).increment(1);
+        return Ok(outcome);
     }
     let started = Instant::now();
     let rows = store.participants_for_seal(epoch, channel).await?;
@@ -90,17 +127,44 @@ pub async fn seal_channel_epoch_fenced(
     let seal = build_seal(epoch, channel, rows, cfg, &opted_out, coverage, now_s)?;
     let outcome = match store.write_seal_fenced(&seal, fence).await? {
         SealWrite::Sealed(e) => {
-            let label = if e.root.is_some() { "sealed" } else { "empty" };
-            metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => label).increment(1);
             metrics::histogram!(m::SEAL_SECONDS).record(started.elapsed().as_secs_f64());
             metrics::histogram!(m::SEAL_PARTICIPANTS).record(e.participants as f64);
             metrics::gauge!(m::COVERAGE_RATIO, "channel" => channel.to_string()).set(e.coverage);
             SealOutcome::Sealed(e)
         }
-        SealWrite::AlreadySealed(e) => {
-            metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => "already_sealed").increment(1);
-            SealOutcome::AlreadySealed(e)
-        }
+        SealWrite::AlreadySealed(e) => SealOutcome::AlreadySealed(e),
     };
+    metrics::counter!(m::EPOCHS_SEALED_TOTAL, "outcome" => outcome.label()).increment(1);
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sealed(root: Option<&str>) -> SealedEpoch {
+        SealedEpoch {
+            epoch: 3600,
+            channel: "chan".into(),
+            root: root.map(String::from),
+            claim_root: None,
+            participants: i64::from(root.is_some()),
+            coverage: 1.0,
+            digest: String::new(),
+            sealed_at: 7200,
+            format_version: 1,
+            claim_cut: 0,
+        }
+    }
+
+    #[test]
+    fn every_outcome_label_is_listed_once() {
+        let outcomes = [
+            SealOutcome::Sealed(sealed(Some("ab"))),
+            SealOutcome::Sealed(sealed(None)),
+            SealOutcome::AlreadySealed(sealed(Some("ab"))),
+        ];
+        let labels: Vec<&str> = outcomes.iter().map(SealOutcome::label).collect();
+        assert_eq!(labels, SealOutcome::LABELS);
+    }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
 use tokio::sync::watch;
 
-use super::channels::{ChannelSupMsg, ChannelSupervisor, ChannelSupervisorArgs};
+use super::channels::{ChannelSupMsg, ChannelSupervisor, ChannelSupervisorArgs, CHANNEL_ACTOR};
 use super::plan::{rest_for_one, Exit, RestartType};
 use super::policy::{Decision, RestartPolicy, RestartTracker};
 use crate::aggregator::{AggregatorActor, AggregatorArgs, AggregatorMsg};
@@ -51,6 +51,10 @@ pub enum Child {
 }
 
 impl Child {
+    /// Every child, in start order.
+    pub const ALL: [Child; 5] = [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup, Child::Channels];
+
+    /// The `actor` label of `chatseal_actor_restarts_total`.
     pub fn kind(&self) -> &'static str {
         match self {
             Child::Clock => "clock",
@@ -70,6 +74,12 @@ impl Child {
     fn pipeline_index(&self) -> Option<usize> {
         PIPELINE.iter().position(|c| c == self)
     }
+}
+
+/// Every `actor` of `chatseal_actor_restarts_total`: each child kind, and the channel actors
+/// the channel supervisor restarts ([`CHANNEL_ACTOR`]).
+pub fn restart_kinds() -> impl Iterator<Item = &'static str> {
+    Child::ALL.iter().map(Child::kind).chain([CHANNEL_ACTOR])
 }
 
 /// The pipeline in dependency (start) order: rest_for_one.
@@ -351,5 +361,24 @@ impl SupervisorState {
             cell.stop(Some("shutdown".into()));
         }
         problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_child_has_a_distinct_restart_label() {
+        for c in Child::ALL {
+            // Exhaustive: a new child breaks the build here until `ALL` lists it.
+            match c {
+                Child::Clock | Child::Aggregator | Child::Sealer | Child::Backup | Child::Channels => {}
+            }
+        }
+        let kinds: Vec<&str> = restart_kinds().collect();
+        let distinct: std::collections::HashSet<&str> = kinds.iter().copied().collect();
+        assert_eq!((kinds.len(), distinct.len()), (6, 6), "{kinds:?}");
+        assert!(PIPELINE.iter().all(|c| Child::ALL.contains(c)));
     }
 }

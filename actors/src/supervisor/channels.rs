@@ -26,6 +26,9 @@ const HAND_OVER_TIMEOUT: Duration = Duration::from_secs(10);
 /// The value of the channel state gauge for a channel this process no longer reads.
 pub const NOT_READ_GAUGE: f64 = -1.0;
 
+/// The `actor` label of `chatseal_actor_restarts_total` for a channel actor's restart.
+pub const CHANNEL_ACTOR: &str = "channel";
+
 /// What the channel supervisor starts with.
 #[derive(Clone)]
 pub struct ChannelSupervisorArgs {
@@ -135,7 +138,7 @@ impl Actor for ChannelSupervisor {
                 let current = matches!(st.have.get(&name), Some(Have::Waiting { attempt: a }) if *a == attempt);
                 if current && !st.shutting_down && st.desired.contains(&name) {
                     st.have.remove(&name);
-                    metrics::counter!(m::ACTOR_RESTARTS_TOTAL, "actor" => "channel").increment(1);
+                    metrics::counter!(m::ACTOR_RESTARTS_TOTAL, "actor" => CHANNEL_ACTOR).increment(1);
                     if st.spawn(&myself, &name).await {
                         tracing::info!(actor = "channel", channel = %name, "actor restarted");
                     }

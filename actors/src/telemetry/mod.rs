@@ -1,14 +1,16 @@
-//! Telemetry: the metric catalogue (`names`), the values its labels take (`labels`), and their
-//! registration with the `metrics` facade.
+//! Telemetry: the metric catalogue (`names`), the labels of its labelled metrics (`labels`),
+//! and their registration with the `metrics` facade. A leaf: it names no domain module; the
+//! label values come from the code that records them (see `crate::series`).
 pub mod labels;
 pub mod names;
 
 use names::{Kind, ALL};
 
-/// Describes every metric and registers a zero value for the unlabelled ones and for every known
-/// label value, so each series exists from the first scrape. The per-channel series come with
-/// the configuration ([`labels::register_channel`]); the daemon sets the gauges it reads from
-/// the store or /proc (store up, last sealed epoch, epoch length, process).
+/// Describes every metric and registers a zero value for the unlabelled ones, so each series
+/// exists from the first scrape. The labelled series are registered with their values by
+/// `crate::series` (and the daemon's cluster series by the daemon); the per-channel series come
+/// with the configuration (`channel::status::register_series`); the daemon sets the gauges it
+/// reads from the store or /proc (store up, last sealed epoch, epoch length, process).
 pub fn describe_all() {
     for d in ALL {
         match d.kind {
@@ -33,11 +35,27 @@ pub fn describe_all() {
         names::SEAL_FAILURES_TOTAL,
         names::HTTP_ACCEPT_ERRORS_TOTAL,
         names::HTTP_STORE_TIMEOUTS_TOTAL,
+        names::BACKUP_FAILURES_TOTAL,
     ] {
         metrics::counter!(name).increment(0);
     }
-    for name in [names::EVENTS_PENDING, names::UNSEALED_BACKLOG, names::CHANNELS_JOINED] {
+    for name in [
+        names::EVENTS_PENDING,
+        names::UNSEALED_BACKLOG,
+        names::CHANNELS_JOINED,
+        names::BACKUP_LAST_SUCCESS,
+        names::BACKUP_SIZE_BYTES,
+    ] {
         metrics::gauge!(name).set(0.0);
     }
-    labels::register_static();
+    // Registering a histogram creates its series (all buckets 0) without recording.
+    for name in [
+        names::BACKUP_SECONDS,
+        names::FLUSH_SECONDS,
+        names::FLUSH_BATCH_EVENTS,
+        names::SEAL_SECONDS,
+        names::SEAL_PARTICIPANTS,
+    ] {
+        let _ = metrics::histogram!(name);
+    }
 }

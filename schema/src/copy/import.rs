@@ -6,10 +6,11 @@
 
 use super::io::{insert_rows, Row};
 use super::spec::{row_of, table_spec};
+use crate::backend::write_txn_options;
 use crate::digest::seal_digest;
 use crate::entity::{participation, sealed_epochs, sealed_participants, signals, users};
 use crate::error::StoreError;
-use crate::open::{write_txn_options, Store};
+use crate::open::Store;
 use crate::rows::{check_hash, check_kind, SealedParticipant};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 

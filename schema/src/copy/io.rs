@@ -4,8 +4,9 @@
 //! BIGINT, INTEGER, DOUBLE, TEXT and NULL come back as the same `Value`s on both backends.
 
 use super::spec::{ColKind, ColSpec, TableSpec};
+use crate::backend::{write_txn_options, Backend};
 use crate::error::StoreError;
-use crate::open::{write_txn_options, Backend, Store};
+use crate::open::Store;
 use crate::queries::{rows_per_chunk, stmt};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbErr, QueryResult, TransactionTrait, Value};
 use std::collections::{HashMap, HashSet};

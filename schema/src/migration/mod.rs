@@ -3,8 +3,8 @@
 //! both have transactional DDL), so a crash mid-migration leaves the previous schema intact.
 //! A migration, once released, is never edited: change the schema with a new one.
 
+use crate::backend::{write_txn_options, Backend};
 use crate::error::{ErrCtx, StoreError};
-use crate::open::{write_txn_options, Backend};
 use sea_orm::{DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use sea_orm_migration::prelude::*;
 

@@ -16,8 +16,9 @@ use sea_orm::{
 
 use super::admit::{admit, Admission, MemberRow};
 use super::{OwnerInfo, OwnershipError};
+use crate::backend::Backend;
 use crate::error::{ErrCtx, StoreError};
-use crate::open::{Backend, Store};
+use crate::open::Store;
 use crate::queries::stmt;
 use crate::redact::Scrubber;
 

@@ -7,8 +7,9 @@
 
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait};
 
+use crate::backend::{write_txn_options, Backend};
 use crate::error::StoreError;
-use crate::open::{write_txn_options, Backend, Store};
+use crate::open::Store;
 use crate::queries::stmt;
 
 /// The role that writes seals.

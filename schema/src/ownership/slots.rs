@@ -8,8 +8,9 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::roles::now_ms_sql;
 use super::slots_plan::{plan, PlanNotes, Slot};
+use crate::backend::{write_txn_options, Backend};
 use crate::error::StoreError;
-use crate::open::{write_txn_options, Backend, Store};
+use crate::open::Store;
 use crate::queries::stmt;
 
 /// A slot as listed, with how long it has had no live holder.

@@ -9,9 +9,10 @@
 use std::collections::BTreeSet;
 
 use super::stmt;
+use crate::backend::write_txn_options;
 use crate::entity::channels;
 use crate::error::StoreError;
-use crate::open::{write_txn_options, Store};
+use crate::open::Store;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, QueryOrder, TransactionTrait};
 
 /// `meta` key: the change counter of the channel set.

@@ -4,8 +4,9 @@
 
 use super::merge::{fold_coverage, fold_deltas, unique_ids};
 use super::{placeholders, rows_per_chunk, stmt, values_list};
+use crate::backend::write_txn_options;
 use crate::error::{ErrCtx, StoreError};
-use crate::open::{write_txn_options, Store};
+use crate::open::Store;
 use crate::rows::{CoverageSpan, ParticipationDelta, SeenId};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait, Value};
 use std::collections::{BTreeSet, HashSet};

@@ -2,9 +2,10 @@
 //! asking twice keeps the first opt-out and audits the repeat.
 
 use super::stmt;
+use crate::backend::write_txn_options;
 use crate::entity::{audit_log, opt_outs};
 use crate::error::StoreError;
-use crate::open::{write_txn_options, Store};
+use crate::open::Store;
 use crate::rows::check_hash;
 use sea_orm::{ConnectionTrait, EntityTrait, QueryOrder, QuerySelect, TransactionTrait};
 

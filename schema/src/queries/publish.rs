@@ -4,9 +4,10 @@
 //! record comes back). Seals with a root and no record are the unpublished backlog.
 
 use super::stmt;
+use crate::backend::write_txn_options;
 use crate::entity::{publications, sealed_epochs};
 use crate::error::StoreError;
-use crate::open::{write_txn_options, Store};
+use crate::open::Store;
 use crate::rows::{check_hash, SealedEpoch};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 

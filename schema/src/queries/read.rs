@@ -131,7 +131,7 @@ impl Store {
     pub async fn participants_for_seal(&self, epoch: i64, channel: &str) -> Result<Vec<ParticipantRow>, StoreError> {
         let what = "reading participants to seal";
         let (parts_sql, signals_sql) = match self.backend {
-            crate::open::Backend::Sqlite => (PARTICIPANTS_AGG_SQLITE, SIGNALS_AGG_SQLITE),
+            crate::backend::Backend::Sqlite => (PARTICIPANTS_AGG_SQLITE, SIGNALS_AGG_SQLITE),
             _ => (PARTICIPANTS_AGG_PG, SIGNALS_AGG_PG),
         };
         let agg = |sql| async move {

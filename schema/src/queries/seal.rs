@@ -4,10 +4,11 @@
 //! Failpoints: `seal.mid` (participants written, not committed) and `seal.after_commit`.
 
 use super::stmt;
+use crate::backend::write_txn_options;
 use crate::digest::seal_digest_with_cut;
 use crate::entity::{sealed_epochs, sealed_participants};
 use crate::error::StoreError;
-use crate::open::{write_txn_options, Store};
+use crate::open::Store;
 use crate::rows::{check_seal, NewSeal, SealWrite, SealedEpoch, SealedParticipant};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
@@ -150,7 +151,7 @@ impl Store {
             };
         }
         let insert = match self.backend {
-            crate::open::Backend::Sqlite => INSERT_PARTICIPANTS_SQLITE,
+            crate::backend::Backend::Sqlite => INSERT_PARTICIPANTS_SQLITE,
             _ => INSERT_PARTICIPANTS_PG,
         };
         for chunk in seal.participants.chunks(LEAVES_PER_INSERT) {

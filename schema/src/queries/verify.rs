@@ -172,7 +172,7 @@ impl Store {
         };
         let what = "reading sealed participants to verify";
         let agg_sql = match self.backend {
-            crate::open::Backend::Sqlite => AGG_SQL_SQLITE,
+            crate::backend::Backend::Sqlite => AGG_SQL_SQLITE,
             _ => AGG_SQL_PG,
         };
         let mut agg = HashMap::new();
@@ -185,7 +185,7 @@ impl Store {
             agg.insert(key, (count, r.try_get_by_index::<Option<String>>(3).map_err(self.ctx.at(what))?));
         }
         let index = match self.backend {
-            crate::open::Backend::Sqlite => Some(self.index_range(first, last).await?),
+            crate::backend::Backend::Sqlite => Some(self.index_range(first, last).await?),
             _ => None,
         };
         Ok(Fetched { run: run.to_vec(), agg, index })

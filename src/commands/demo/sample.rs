@@ -3,7 +3,8 @@
 //! (never taken on trust), the proof's root must be the sealed root the epoch list showed, and
 //! the sibling hashes must fold from the leaf up to that root. Pure.
 
-use chatseal_actors::sealer::merkle::{parse_hash, participation_leaf, to_hex0x, user_hash, verify, Hash32};
+use chatseal_actors::format::{parse_hash, participation_leaf, to_hex0x, user_hash, Hash32};
+use chatseal_actors::sealer::merkle::verify;
 use serde::{Deserialize, Serialize};
 
 /// `GET /v1/epochs/{epoch}/{channel}/proof/{login}`, its fields in the order the API sends them.

@@ -18,7 +18,7 @@ use chatseal_actors::clock::epoch::last_closed_epoch;
 use chatseal_schema::{redact_url, sqlite_path, Backend, Store, StoreError};
 
 use crate::daemon::wiring::{millis, secs};
-use crate::exit;
+use crate::exit::Exit;
 
 use super::setup;
 use probe::Clock;
@@ -27,7 +27,7 @@ use report::Report;
 /// How long doctor waits for the store to answer before calling it unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub async fn main(config: Option<&Path>, epochs: u32, json: bool) -> i32 {
+pub async fn main(config: Option<&Path>, epochs: u32, json: bool) -> Exit {
     let s = match setup::load_settings(config) {
         Ok(s) => s,
         Err(code) => return code,
@@ -47,10 +47,10 @@ pub async fn main(config: Option<&Path>, epochs: u32, json: bool) -> i32 {
     match Store::open_read_only(&s.store.url, CONNECT_TIMEOUT).await {
         Err(e @ (StoreError::InvalidUrl { .. } | StoreError::Refused { .. })) => {
             eprintln!("store.url: {e}");
-            return exit::CONFIG;
+            return Exit::Config;
         }
         Err(e) => {
-            r.unreachable = setup::store_exit_code(&e) == exit::UNAVAILABLE;
+            r.unreachable = setup::store_exit_code(&e) == Exit::Unavailable;
             r.checks.push(judge::open_failed(&e));
         }
         Ok(store) => {

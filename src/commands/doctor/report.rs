@@ -10,10 +10,7 @@
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::exit;
-
-/// Exit code when a check failed: an operator is needed.
-pub const FAILED: i32 = 1;
+use crate::exit::Exit;
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -84,13 +81,13 @@ impl Report {
     }
 
     /// 69 when the store was unreachable, else 1 when a check failed, else 0 (warnings too).
-    pub fn exit_code(&self) -> i32 {
+    pub fn exit_code(&self) -> Exit {
         if self.unreachable {
-            exit::UNAVAILABLE
+            Exit::Unavailable
         } else if self.count(Status::Fail) > 0 {
-            FAILED
+            Exit::Failed
         } else {
-            exit::OK
+            Exit::Ok
         }
     }
 
@@ -112,9 +109,9 @@ impl Report {
         }
         let (fails, warns) = (self.count(Status::Fail), self.count(Status::Warn));
         let verdict = match self.exit_code() {
-            exit::OK if warns == 0 => "all checks passed".to_string(),
-            exit::OK => format!("{warns} warning(s), nothing needs an operator now"),
-            FAILED => format!("{fails} check(s) failed, {warns} warning(s): an operator is needed"),
+            Exit::Ok if warns == 0 => "all checks passed".to_string(),
+            Exit::Ok => format!("{warns} warning(s), nothing needs an operator now"),
+            Exit::Failed => format!("{fails} check(s) failed, {warns} warning(s): an operator is needed"),
             _ => format!("the store could not be reached; {fails} check(s) failed, {warns} warning(s)"),
         };
         out.push_str(&format!("result: {verdict} (exit {})\n", self.exit_code()));
@@ -132,7 +129,7 @@ impl Report {
             "failed": self.count(Status::Fail),
             "warnings": self.count(Status::Warn),
             "unreachable": self.unreachable,
-            "exit": self.exit_code(),
+            "exit": self.exit_code().code(),
         })
     }
 }
@@ -157,11 +154,11 @@ mod tests {
         let ok = Check::ok("a.b", "fine", Value::Null);
         let warn = Check::warn("c.d", "old", "take one", Value::Null);
         let fail = Check::fail("e.f", "broken", "restore", Value::Null);
-        assert_eq!(report(vec![ok.clone()], false).exit_code(), 0);
-        assert_eq!(report(vec![ok.clone(), warn.clone()], false).exit_code(), 0, "warnings alone exit 0");
-        assert_eq!(report(vec![warn.clone(), fail.clone()], false).exit_code(), 1);
-        assert_eq!(report(vec![fail], true).exit_code(), 69);
-        assert_eq!(report(vec![], true).exit_code(), 69);
+        assert_eq!(report(vec![ok.clone()], false).exit_code(), Exit::Ok);
+        assert_eq!(report(vec![ok.clone(), warn.clone()], false).exit_code(), Exit::Ok, "warnings alone exit 0");
+        assert_eq!(report(vec![warn.clone(), fail.clone()], false).exit_code(), Exit::Failed);
+        assert_eq!(report(vec![fail], true).exit_code(), Exit::Unavailable);
+        assert_eq!(report(vec![], true).exit_code(), Exit::Unavailable);
     }
 
     #[test]

@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use chatseal::twitchsim::lines::{privmsg, Chatter};
 use chatseal::twitchsim::FakeTwitch;
+use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_actors::sealer::build::build_seal;
-use chatseal_actors::sealer::merkle::{to_hex, user_hash};
 use chatseal_schema::{ParticipantRow, SealedEpoch, SignalKind, Store};
 
 use crate::harness::now_ms;

@@ -5,7 +5,8 @@
 //! types are mapped (an unknown one reported), and a second import changes nothing.
 
 use chatseal::proofs::participation_proof;
-use chatseal_actors::sealer::merkle::{participation_leaf, to_hex, user_hash, MerkleTree};
+use chatseal_actors::format::{participation_leaf, to_hex, user_hash};
+use chatseal_actors::sealer::merkle::MerkleTree;
 use chatseal_schema::{SignalKind, Store};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use sqlx::{AssertSqlSafe, Executor};

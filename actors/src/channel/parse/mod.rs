@@ -74,6 +74,23 @@ pub enum Line {
 }
 
 impl Line {
+    /// Every value of [`Line::kind`] (the `kind` of `chatseal_irc_lines_total`), for
+    /// pre-registering the series.
+    pub const KINDS: [&'static str; 12] = [
+        "participant",
+        "discarded",
+        "ping",
+        "pong",
+        "reconnect",
+        "join_confirmed",
+        "roomstate",
+        "notice",
+        "welcome",
+        "cap_ack",
+        "ignored",
+        "rejected",
+    ];
+
     /// Metric label of the line's kind.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -105,6 +105,9 @@ pub enum TsFallback {
 }
 
 impl TsFallback {
+    /// Every reason, for pre-registering metric label values.
+    pub const ALL: [TsFallback; 2] = [TsFallback::Missing, TsFallback::Skewed];
+
     /// Metric label.
     pub fn as_str(self) -> &'static str {
         match self {

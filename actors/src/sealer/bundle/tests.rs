@@ -8,9 +8,10 @@ use chatseal_schema::{ParticipantRow, SealedEpoch, SignalKind, Signals};
 use serde_json::Value;
 
 use super::*;
+use crate::format::{to_hex, user_hash};
 use crate::sealer::build::{build_seal, SealConfig};
 use crate::sealer::limits::ProgramLimits;
-use crate::sealer::merkle::{to_hex, user_hash, verify, CentiWeights, MerkleTree};
+use crate::sealer::merkle::{verify, CentiWeights, MerkleTree};
 
 const EPOCH: i64 = 1_761_753_600;
 const CHANNEL: &str = "jasontheween";
@@ -99,12 +100,12 @@ fn every_tree_shape_verifies_and_matches_the_seal() {
             assert_eq!(doc["root"].as_str().unwrap(), format!("0x{}", ::hex::encode(v.root)));
             // Each entry's proofs fold with the on-chain rule (checked here independently too).
             for e in doc["entries"].as_array().unwrap() {
-                let leaf = crate::sealer::merkle::parse_hash(e["leaf"].as_str().unwrap()).unwrap();
+                let leaf = crate::format::parse_hash(e["leaf"].as_str().unwrap()).unwrap();
                 let proof: Vec<_> = e["proof"]
                     .as_array()
                     .unwrap()
                     .iter()
-                    .map(|p| crate::sealer::merkle::parse_hash(p.as_str().unwrap()).unwrap())
+                    .map(|p| crate::format::parse_hash(p.as_str().unwrap()).unwrap())
                     .collect();
                 assert!(verify(&v.root, &leaf, &proof));
             }
@@ -130,19 +131,16 @@ fn the_header_carries_counts_total_dataset_hash_and_the_cap() {
     }
     let leaves: Vec<u8> = entries[..7]
         .iter()
-        .flat_map(|e| crate::sealer::merkle::parse_hash(e["claim_leaf"].as_str().unwrap()).unwrap())
+        .flat_map(|e| crate::format::parse_hash(e["claim_leaf"].as_str().unwrap()).unwrap())
         .collect();
     assert_eq!(
         doc["dataset_hash"].as_str().unwrap(),
-        format!("0x{}", ::hex::encode(crate::sealer::merkle::keccak256(&leaves)))
+        format!("0x{}", ::hex::encode(crate::format::keccak256(&leaves)))
     );
     assert_eq!(doc["max_proof_len"], 4);
     assert!(doc["warnings"][0].as_str().unwrap().starts_with("claim_cut:"), "{doc}");
     let claim = MerkleTree::build(
-        entries[..7]
-            .iter()
-            .map(|e| crate::sealer::merkle::parse_hash(e["claim_leaf"].as_str().unwrap()).unwrap())
-            .collect(),
+        entries[..7].iter().map(|e| crate::format::parse_hash(e["claim_leaf"].as_str().unwrap()).unwrap()).collect(),
     )
     .unwrap();
     assert_eq!(doc["claim_root"].as_str().unwrap(), format!("0x{}", ::hex::encode(claim.root())));

@@ -13,10 +13,9 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::FORMAT;
+use crate::format::{channel_key, claim_id, claim_leaf, hash_pair, keccak256, participation_leaf, user_hash, Hash32};
 use crate::sealer::limits::ProgramLimits;
-use crate::sealer::merkle::{
-    channel_key, claim_id, claim_leaf, hash_pair, keccak256, participation_leaf, user_hash, Hash32, MerkleTree,
-};
+use crate::sealer::merkle::MerkleTree;
 
 /// Why a bundle is not accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -10,8 +10,9 @@ use std::io::{self, Write};
 use chatseal_schema::{SealedEpoch, SealedParticipant};
 
 use super::FORMAT;
+use crate::format::{channel_key, claim_id, keccak256, parse_hash, Hash32};
 use crate::sealer::limits::{limit_warnings, ProgramLimits};
-use crate::sealer::merkle::{channel_key, claim_id, keccak256, parse_hash, Hash32, MerkleTree};
+use crate::sealer::merkle::MerkleTree;
 
 /// Why a seal cannot be exported.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

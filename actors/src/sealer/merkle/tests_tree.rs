@@ -2,6 +2,7 @@
 //! verifies; a flipped byte or a wrong index fails), and a property test over random leaf sets.
 
 use super::*;
+use crate::format::{hash_pair, keccak256, Hash32};
 use proptest::prelude::*;
 use sha3::{Digest, Keccak256};
 

@@ -2,7 +2,7 @@
 //! verification fold. Levels are flat `Vec<Hash32>` (no per-node allocation); a proof is read
 //! straight off the levels in O(log n).
 
-use super::hash::{hash_pair, Hash32};
+use crate::format::{hash_pair, Hash32};
 
 /// A built tree: `levels[0]` are the leaves in sealing order, the last level holds the root.
 /// Pairs are (0,1), (2,3), ... left to right; an odd last node is paired with itself.

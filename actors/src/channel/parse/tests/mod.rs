@@ -3,6 +3,7 @@
 
 mod control;
 mod fields;
+mod labels;
 mod properties;
 mod rejects;
 mod shared_chat;
