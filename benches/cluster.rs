@@ -129,6 +129,8 @@ struct Throughput {
     /// The run database's PostgreSQL backends: % of one core, and per durable line.
     pg_cpu: f64,
     pg_us_per_line: f64,
+    /// Every postgres process (background writers included; shared with other users).
+    pg_all_cpu: f64,
     loadgen_cpu: f64,
     lag: f64,
     dropped: f64,
@@ -169,9 +171,14 @@ async fn throughput_run(p: &Params, shape: Shape) -> Throughput {
     }
     let (n, r) = (shape.members, shape.replicas as usize);
     let ready = |v: &ClusterView| {
-        v.alive().len() == n && chans.iter().all(|ch| v.readers(ch).len() == r) && v.unowned_slots.is_empty()
+        v.alive().len() == n
+            && chans.iter().all(|ch| v.readers(ch).len() == r)
+            && v.unowned_slots.is_empty()
+            && cluster_takeover::balanced(v)
     };
-    let v = c.wait_view("every member alive, each channel read by `replicas` members", Duration::from_secs(90), ready).await;
+    let v = c
+        .wait_view("every member alive, each channel read by `replicas` members", Duration::from_secs(90), ready)
+        .await;
     c.wait_joined_by(&chans, r, Duration::from_secs(30)).await;
     let held: Vec<String> = v.alive().iter().map(|m| format!("{} {}", m.instance, m.slots.len())).collect();
 
@@ -282,6 +289,7 @@ async fn throughput_run(p: &Params, shape: Shape) -> Throughput {
     let lines = (end.all.durable - warm.all.durable).max(1.0);
     let member_s = end.all.daemon_ticks.saturating_sub(warm.all.daemon_ticks) as f64 / ticks;
     let pg_s = end.pg_ticks.saturating_sub(warm.pg_ticks) as f64 / ticks;
+    let pg_all_s = end.pg_all_ticks.saturating_sub(warm.pg_all_ticks) as f64 / ticks;
     let gen_s = end.all.loadgen_ticks.saturating_sub(warm.all.loadgen_ticks) as f64 / ticks;
     let med = |f: fn(&pipeline_sample::Row) -> f64| median(window.iter().map(|(r, _)| f(r)).collect());
     Throughput {
@@ -291,6 +299,7 @@ async fn throughput_run(p: &Params, shape: Shape) -> Throughput {
         members_us_per_line: member_s / lines * 1e6,
         pg_cpu: pg_s / secs * 100.0,
         pg_us_per_line: pg_s / lines * 1e6,
+        pg_all_cpu: pg_all_s / secs * 100.0,
         loadgen_cpu: gen_s / secs * 100.0,
         lag: med(|r| r.lag),
         dropped: after.all.dropped,
@@ -309,8 +318,8 @@ fn print_throughput(t: &Throughput) {
         t.durable, t.durable_median, t.lag
     );
     println!(
-        "  CPU: members {:.0}% ({:.1} us/line), PostgreSQL backends {:.0}% ({:.1} us/line), load generator {:.0}%",
-        t.members_cpu, t.members_us_per_line, t.pg_cpu, t.pg_us_per_line, t.loadgen_cpu
+        "  CPU: members {:.0}% ({:.1} us/line), PostgreSQL backends {:.0}% ({:.1} us/line), every postgres process {:.0}%, load generator {:.0}%",
+        t.members_cpu, t.members_us_per_line, t.pg_cpu, t.pg_us_per_line, t.pg_all_cpu, t.loadgen_cpu
     );
     let confirmed = if t.sealed_messages as f64 == t.durable_total { "equal" } else { "DIFFERENT" };
     println!(
@@ -340,13 +349,14 @@ async fn throughput(p: &Params) {
     for (k, shape) in shapes.iter().enumerate() {
         let per_run: Vec<String> = results[k].iter().map(|t| format!("{:.0}", t.durable)).collect();
         println!(
-            "{shape}: durable {:.0} lines/s (runs: {}); members CPU {:.0}% ({:.1} us/line), PostgreSQL backends {:.0}% ({:.1} us/line)",
+            "{shape}: durable {:.0} lines/s (runs: {}); members CPU {:.0}% ({:.1} us/line), PostgreSQL backends {:.0}% ({:.1} us/line), every postgres process {:.0}%",
             med(k, |t| t.durable),
             per_run.join(", "),
             med(k, |t| t.members_cpu),
             med(k, |t| t.members_us_per_line),
             med(k, |t| t.pg_cpu),
-            med(k, |t| t.pg_us_per_line)
+            med(k, |t| t.pg_us_per_line),
+            med(k, |t| t.pg_all_cpu)
         );
     }
     let one = med(0, |t| t.durable);
@@ -432,7 +442,11 @@ fn main() {
     std::env::set_var("CHATSEAL_TEST_PG_URL", &server);
     std::env::remove_var("CHATSEAL_SKIP_PG");
     let p = params();
-    println!("cluster bench: {} cores, load average at start {}", std::thread::available_parallelism().map_or(0, |n| n.get()), load());
+    println!(
+        "cluster bench: {} cores, load average at start {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        load()
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

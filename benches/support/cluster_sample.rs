@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use crate::members::Cluster;
-use crate::pipeline_sample::{cpu_ticks, rss_bytes, sum_by_name, Sample, DUPLICATE, DROPPED, DURABLE, LINES, PENDING};
+use crate::pipeline_sample::{cpu_ticks, rss_bytes, sum_by_name, Sample, DROPPED, DUPLICATE, DURABLE, LINES, PENDING};
 
 /// `chatseal_late_lines_total`: lines whose epoch was sealed before they were flushed.
 pub const LATE: &str = "chatseal_late_lines_total";
@@ -19,33 +19,36 @@ pub struct ClusterSample {
     pub all: Sample,
     pub late: f64,
     pub pg_ticks: u64,
+    /// Every `postgres` process of the server (background writers too; shared with whatever
+    /// else uses the server).
+    pub pg_all_ticks: u64,
 }
 
-/// CPU ticks of every `postgres` process serving database `db` (its backends; the server's
-/// shared background processes are not counted).
-pub fn postgres_ticks(db: &str) -> u64 {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
-    let mut total = 0;
+/// CPU ticks of the `postgres` processes serving database `db` (its backends), and of every
+/// `postgres` process.
+pub fn postgres_ticks(db: &str) -> (u64, u64) {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return (0, 0) };
+    let (mut ours, mut all) = (0, 0);
     for e in dir.flatten() {
         let name = e.file_name();
         let Some(pid) = name.to_str().filter(|s| s.bytes().all(|b| b.is_ascii_digit())) else { continue };
         let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else { continue };
         let cmd = String::from_utf8_lossy(&cmd);
-        // A backend's title: "postgres: <user> <database> <client> <state>".
-        if cmd.starts_with("postgres:") && cmd.split_whitespace().nth(2) == Some(db) {
-            total += cpu_ticks(pid).unwrap_or(0);
+        // A backend's title: "postgres: [<cluster>: ]<user> <database> <client> <state>".
+        if !cmd.starts_with("postgres") {
+            continue;
+        }
+        let ticks = cpu_ticks(pid).unwrap_or(0);
+        all += ticks;
+        if cmd.split(|c: char| c.is_whitespace() || c == '\0').any(|w| w == db) {
+            ours += ticks;
         }
     }
-    total
+    (ours, all)
 }
 
 /// Samples every running member; None while one of them does not answer /metrics.
-pub async fn sample(
-    client: &reqwest::Client,
-    cluster: &Cluster,
-    db: &str,
-    sent: u64,
-) -> Option<ClusterSample> {
+pub async fn sample(client: &reqwest::Client, cluster: &Cluster, db: &str, sent: u64) -> Option<ClusterSample> {
     let mut sum = std::collections::HashMap::<&str, f64>::new();
     let (mut ticks, mut rss) = (0u64, 0u64);
     for m in cluster.members.iter().filter(|m| m.running()) {
@@ -59,6 +62,7 @@ pub async fn sample(
         rss += rss_bytes(pid).unwrap_or(0);
     }
     let get = |k: &str| sum.get(k).copied().unwrap_or(0.0);
+    let (pg_ticks, pg_all_ticks) = postgres_ticks(db);
     Some(ClusterSample {
         all: Sample {
             at: Instant::now(),
@@ -75,6 +79,7 @@ pub async fn sample(
             loadgen_ticks: cpu_ticks("self").unwrap_or(0),
         },
         late: get(LATE),
-        pg_ticks: postgres_ticks(db),
+        pg_ticks,
+        pg_all_ticks,
     })
 }

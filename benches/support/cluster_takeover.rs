@@ -45,6 +45,13 @@ pub struct Takeover {
     pub exit: Option<i32>,
 }
 
+/// The slot plan has settled: members' slot counts differ by at most one (a joining member
+/// takes its share make before break, which `/v1/cluster` shows only once done).
+pub fn balanced(v: &ClusterView) -> bool {
+    let held: Vec<usize> = v.alive().iter().map(|m| m.slots.len()).collect();
+    held.iter().max().zip(held.iter().min()).is_some_and(|(max, min)| max - min <= 1)
+}
+
 /// Join pacing of `n` channels: the limiter's windows they need.
 pub fn pacing(n: usize) -> Duration {
     JOIN_WINDOW * (n as u64).div_ceil(JOINS_PER_WINDOW) as u32
@@ -92,9 +99,12 @@ pub async fn run(n_channels: usize, users: usize, rate: f64, epoch: &str, lease:
         m.wait_healthy(Duration::from_secs(60)).await;
     }
     let once = |v: &ClusterView| {
-        v.alive().len() == 2 && chans.iter().all(|ch| v.readers(ch).len() == 1) && v.unowned_slots.is_empty()
+        v.alive().len() == 2
+            && chans.iter().all(|ch| v.readers(ch).len() == 1)
+            && v.unowned_slots.is_empty()
+            && balanced(v)
     };
-    let v = c.wait_view("2 members, each channel read by exactly one", Duration::from_secs(90), once).await;
+    let v = c.wait_view("2 members, each channel read by exactly one, balanced", Duration::from_secs(90), once).await;
     c.wait_joined_by(&chans, 1, Duration::from_secs(30)).await;
 
     let ctl = Arc::new(Control::default());
@@ -108,8 +118,12 @@ pub async fn run(n_channels: usize, users: usize, rate: f64, epoch: &str, lease:
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let victim: BTreeSet<String> =
-        v.members.iter().find(|m| m.instance == "a").map(|m| m.slots.iter().map(|s| key(s)).collect()).unwrap_or_default();
+    let victim: BTreeSet<String> = v
+        .members
+        .iter()
+        .find(|m| m.instance == "a")
+        .map(|m| m.slots.iter().map(|s| key(s)).collect())
+        .unwrap_or_default();
     assert!(!victim.is_empty(), "a holds slots: {v:#?}");
     let old: BTreeSet<u64> = c
         .fake

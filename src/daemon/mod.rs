@@ -220,6 +220,11 @@ pub async fn run(
         return Err(DaemonError::Escalated(reason));
     }
 
+    // Cluster mode: another member reads each of this member's channels before it stops
+    // reading them (bounded by one lease: its rounds run every third of one).
+    if let (Some(r), None) = (&roles, &lost_reason) {
+        r.hand_over(settings.cluster.lease_ttl).await;
+    }
     tracing::info!("shutting down: stop reading chat, drain, flush, checkpoint");
     let deadline = settings.daemon.shutdown_timeout;
     let graceful = async {
