@@ -400,7 +400,10 @@ async fn takeovers(p: &Params, stop: Stop) {
                 t.line_s,
                 t.bar_s,
                 match stop {
-                    Stop::Sigterm => format!("; longest unread gap {:.2} s, exit {:?}", t.gap_s, t.exit),
+                    Stop::Sigterm => format!(
+                        "; longest unread gap {:.2} s, exit {:?} after {:.2} s",
+                        t.gap_s, t.exit, t.stopped_s
+                    ),
                     Stop::Kill9 => String::new(),
                 },
                 load()
@@ -415,7 +418,11 @@ async fn takeovers(p: &Params, stop: Stop) {
             med(|t| t.slots_s),
             med(|t| t.line_s),
             match stop {
-                Stop::Sigterm => format!(", longest unread gap {:.2} s", med(|t| t.gap_s)),
+                Stop::Sigterm => format!(
+                    ", longest unread gap {:.2} s, stopped (exit) after {:.2} s",
+                    med(|t| t.gap_s),
+                    med(|t| t.stopped_s)
+                ),
                 Stop::Kill9 => String::new(),
             },
             if all.iter().all(|t| t.line_s <= t.bar_s) {

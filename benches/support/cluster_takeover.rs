@@ -41,8 +41,9 @@ pub struct Takeover {
     pub bar_s: f64,
     /// SIGTERM: the longest time one of its channels had no joined connection (0: none).
     pub gap_s: f64,
-    /// SIGTERM: the stopped member's exit code.
+    /// SIGTERM: the stopped member's exit code, and seconds from SIGTERM to its exit.
     pub exit: Option<i32>,
+    pub stopped_s: f64,
 }
 
 /// The slot plan has settled: members' slot counts differ by at most one (a joining member
@@ -223,6 +224,7 @@ pub async fn run(n_channels: usize, users: usize, rate: f64, epoch: &str, lease:
         Stop::Sigterm => c.members[0].wait_exit(Duration::from_secs(60)),
         Stop::Kill9 => None,
     };
+    let stopped_s = t0.elapsed().as_secs_f64();
     ctl.stop.store(true, Ordering::Relaxed);
     for f in feeders {
         let _ = f.await;
@@ -239,5 +241,6 @@ pub async fn run(n_channels: usize, users: usize, rate: f64, epoch: &str, lease:
         bar_s: bar.as_secs_f64(),
         gap_s,
         exit,
+        stopped_s,
     }
 }
