@@ -4,7 +4,9 @@
 //! sealer and the backup actor through watch channels; it runs a round of the channel-slot
 //! plan and publishes the channels it must read (`reading`, which the channel supervisor
 //! follows), and reports the channels it now reads so hand-overs to it complete. A graceful
-//! stop gives the roles up at once, so the next holder need not wait for the lease.
+//! stop first hands the channel slots over make before break (another member reads each
+//! channel before this one stops), then gives the roles up at once, so the next holder need not
+//! wait for the lease.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -53,6 +55,7 @@ pub struct Roles {
     pub reading: watch::Receiver<BTreeSet<String>>,
     task: tokio::task::JoinHandle<()>,
     store: Store,
+    instance: String,
 }
 
 impl Roles {
@@ -65,6 +68,46 @@ impl Roles {
             // A member that is alive but slow gets several leases to catch up; one whose
             // lease runs out stops counting.
             wait: (settings.cluster.lease_ttl * 3).max(Duration::from_secs(10)),
+        }
+    }
+
+    /// A graceful stop, make before break: stops this member's slot rounds (so it takes no new
+    /// slot) and names another live member as the next holder of each slot it holds, then
+    /// waits, up to `within`, until they hold them (each joins the channel and reports it at
+    /// its next round). Meanwhile this member keeps reading every channel it had, so a channel
+    /// is never left without a reader; it stops reading them when it stops. Slots nobody else
+    /// can take, and those still moving after `within`, move when this member has left.
+    pub async fn hand_over(&self, within: Duration) {
+        self.task.abort();
+        let started = tokio::time::Instant::now();
+        let mut announced = false;
+        loop {
+            match self.store.hand_over_slots(&self.instance).await {
+                Ok(0) => {
+                    if announced {
+                        tracing::info!(after = ?started.elapsed(), "channel slots handed over; this member stops reading them");
+                    }
+                    return;
+                }
+                Ok(moving) => {
+                    if !announced {
+                        tracing::info!(
+                            slots = moving,
+                            "handing channel slots over before stopping (make before break)"
+                        );
+                        announced = true;
+                    }
+                    if started.elapsed() >= within {
+                        tracing::warn!(slots = moving, within = ?within, "channel slots not handed over in time; they move when this member has left");
+                        return;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "handing channel slots over failed; they move when this member has left");
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
 
@@ -103,8 +146,9 @@ pub fn start(
     let (backup_tx, backup) = watch::channel(None);
     let reading = reading_tx.subscribe();
     metrics::gauge!(m::CLUSTER_REPLICAS).set(inputs.replicas as f64);
+    let instance = lease.me().instance.clone();
     let task = tokio::spawn(claim_loop(store.clone(), lease, sealer_tx, backup_tx, reading_tx, inputs));
-    Roles { sealer, backup, reading, task, store: store.clone() }
+    Roles { sealer, backup, reading, task, store: store.clone(), instance }
 }
 
 async fn claim_loop(

@@ -245,6 +245,15 @@ pub async fn run(
         return Err(DaemonError::Escalated(reason));
     }
 
+    // Cluster mode: another member reads each of this member's channels before it stops
+    // reading them (bounded by one lease: its rounds run every third of one; the outer bound
+    // covers a store that stops answering meanwhile).
+    if let (Some(r), None) = (&roles, &lost_reason) {
+        let within = settings.cluster.lease_ttl;
+        if tokio::time::timeout(within + Duration::from_secs(2), r.hand_over(within)).await.is_err() {
+            tracing::warn!("handing channel slots over did not finish; they move when this member has left");
+        }
+    }
     tracing::info!("shutting down: stop reading chat, drain, flush, checkpoint");
     let deadline = settings.daemon.shutdown_timeout;
     let graceful = async {

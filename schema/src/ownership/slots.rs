@@ -1,13 +1,14 @@
 //! The channel slots in the store (`cluster_slot`): one planning round ([`slots_plan::plan`])
 //! in one transaction under a lock on the table, so members ticking at the same time take
-//! turns; a member's report that it now reads the channels it is taking over; the listing.
+//! turns; a member's report that it now reads the channels it is taking over; the hand-over of
+//! a stopping member's slots (make before break); the listing.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use super::roles::now_ms_sql;
-use super::slots_plan::{plan, PlanNotes, Slot};
+use super::slots_plan::{hand_over, plan, PlanNotes, Slot};
 use crate::backend::{write_txn_options, Backend};
 use crate::error::StoreError;
 use crate::open::Store;
@@ -56,18 +57,7 @@ impl Store {
             .transpose()
             .map_err(self.ctx.at(what))?
             .unwrap_or(0);
-        let live: BTreeSet<String> = txn
-            .query_all_raw(stmt(
-                b,
-                "SELECT instance FROM store_member WHERE clustered AND $1 - heartbeat_ms <= lease_ttl_ms",
-                vec![now_ms.into()],
-            ))
-            .await
-            .map_err(self.ctx.at(what))?
-            .iter()
-            .map(|r| r.try_get_by_index::<String>(0))
-            .collect::<Result<_, _>>()
-            .map_err(self.ctx.at(what))?;
+        let live = live_members(&txn, self, now_ms, what).await?;
         let current = read_slots(&txn, self).await?;
         let since: BTreeMap<(String, u32), Option<i64>> =
             current.iter().map(|r| ((r.slot.channel.clone(), r.slot.slot), r.unowned_since_ms)).collect();
@@ -93,6 +83,51 @@ impl Store {
         Ok(SlotRound { slots: rows, notes, live_members: live.into_iter().collect(), now_ms })
     }
 
+    /// A graceful stop of `me`, make before break ([`hand_over`]): names a live member as the
+    /// next holder of each slot `me` holds, in one transaction under the planning lock. Returns
+    /// how many of `me`'s slots are still on their way to another member (0: `me` may stop
+    /// reading; slots nobody else can take are not counted).
+    pub async fn hand_over_slots(&self, me: &str) -> Result<usize, StoreError> {
+        let what = "handing this member's channel slots over";
+        let b = self.writer.get_database_backend();
+        let now = now_ms_sql(b);
+        let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(self.ctx.at(what))?;
+        if self.backend == Backend::Postgres {
+            txn.execute_raw(stmt(b, "LOCK TABLE cluster_slot IN EXCLUSIVE MODE", vec![]))
+                .await
+                .map_err(self.ctx.at(what))?;
+        }
+        let now_ms: i64 = txn
+            .query_one_raw(stmt(b, format!("SELECT {now}"), vec![]))
+            .await
+            .map_err(self.ctx.at(what))?
+            .map(|r| r.try_get_by_index(0))
+            .transpose()
+            .map_err(self.ctx.at(what))?
+            .unwrap_or(0);
+        let live = live_members(&txn, self, now_ms, what).await?;
+        let current: Vec<Slot> = read_slots(&txn, self).await?.into_iter().map(|r| r.slot).collect();
+        let (handed, moving) = hand_over(&current, me, &live);
+        for (old, new) in current.iter().zip(&handed) {
+            if old != new {
+                txn.execute_raw(stmt(
+                    b,
+                    "UPDATE cluster_slot SET next_holder = $1, next_ready = $2 WHERE channel = $3 AND slot = $4",
+                    vec![
+                        new.next.clone().into(),
+                        new.next_ready.into(),
+                        new.channel.clone().into(),
+                        (new.slot as i32).into(),
+                    ],
+                ))
+                .await
+                .map_err(self.ctx.at(what))?;
+            }
+        }
+        txn.commit().await.map_err(self.ctx.at(what))?;
+        Ok(moving)
+    }
+
     /// `me` now reads `channels`: the hand-overs to it of those channels can complete.
     pub async fn mark_slots_ready(&self, me: &str, channels: &BTreeSet<String>) -> Result<(), StoreError> {
         for c in channels {
@@ -112,6 +147,26 @@ impl Store {
     pub async fn slot_rows(&self) -> Result<Vec<SlotRow>, StoreError> {
         read_slots(&self.writer, self).await
     }
+}
+
+/// Cluster members whose lease runs at `now_ms` (the database clock).
+async fn live_members(
+    conn: &impl ConnectionTrait,
+    store: &Store,
+    now_ms: i64,
+    what: &'static str,
+) -> Result<BTreeSet<String>, StoreError> {
+    conn.query_all_raw(stmt(
+        conn.get_database_backend(),
+        "SELECT instance FROM store_member WHERE clustered AND $1 - heartbeat_ms <= lease_ttl_ms",
+        vec![now_ms.into()],
+    ))
+    .await
+    .map_err(store.ctx.at(what))?
+    .iter()
+    .map(|r| r.try_get_by_index::<String>(0))
+    .collect::<Result<_, _>>()
+    .map_err(store.ctx.at(what))
 }
 
 async fn read_slots(conn: &impl ConnectionTrait, store: &Store) -> Result<Vec<SlotRow>, StoreError> {

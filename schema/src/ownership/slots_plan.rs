@@ -153,6 +153,38 @@ pub fn plan(
     (slots, notes)
 }
 
+/// A graceful stop, make before break: every slot `me` holds that is not on its way to another
+/// live member already gets as `next` the least loaded other live member that does not read the
+/// channel yet; that member joins, says it is ready, and the plan makes it the holder, so `me`
+/// stops reading only channels someone else reads. A slot no other member can take (with
+/// `replicas` = the number of members) is left as it is: it moves when `me` has left. Returns
+/// the slots afterwards and how many of `me`'s slots are still on their way to another member.
+pub fn hand_over(current: &[Slot], me: &str, live: &BTreeSet<String>) -> (Vec<Slot>, usize) {
+    let mut slots = current.to_vec();
+    let mut moving = 0;
+    for i in 0..slots.len() {
+        if slots[i].holder.as_deref() != Some(me) {
+            continue;
+        }
+        if slots[i].next.as_ref().is_some_and(|n| n != me && live.contains(n)) {
+            moving += 1;
+            continue;
+        }
+        let c = slots[i].channel.clone();
+        let pick = live
+            .iter()
+            .filter(|m| m.as_str() != me && !reads(&slots, &c, m))
+            .min_by_key(|m| (load(&slots, m), (*m).clone()))
+            .cloned();
+        if let Some(m) = pick {
+            slots[i].next = Some(m);
+            slots[i].next_ready = false;
+            moving += 1;
+        }
+    }
+    (slots, moving)
+}
+
 /// The channels `me` must read: slots it holds and slots it is taking over.
 pub fn reading(slots: &[Slot], me: &str) -> BTreeSet<String> {
     slots
@@ -262,6 +294,43 @@ mod tests {
         assert!(counts.iter().max().unwrap() - counts.iter().min().unwrap() <= 1, "{counts:?}");
         // And then it is stable: no flapping.
         assert_eq!(plan(&settled, &ch, 1, &live).0, settled);
+    }
+
+    #[test]
+    fn a_stopping_member_hands_its_slots_over_make_before_break() {
+        let ch = channels(10);
+        let both = set(&["a", "b"]);
+        let slots = settle(Vec::new(), &ch, 1, &both);
+        let a_had = reading(&slots, "a");
+        let (handed, moving) = hand_over(&slots, "a", &both);
+        assert_eq!(moving, a_had.len());
+        // a still holds (and reads) every one of its channels; b is on its way to each.
+        assert_eq!(reading(&handed, "a"), a_had);
+        assert_eq!(reading(&handed, "b"), ch);
+        // b's plan rounds keep the hand-overs going: nothing moves before b is ready. (a's load
+        // drops, so b's balancing may name a as next for b's slots; a, stopping, runs no more
+        // rounds and never joins them, and they clear once it has left.)
+        let (round, _) = plan(&handed, &ch, 1, &both);
+        assert_eq!(reading(&round, "b"), ch);
+        for s in round.iter().filter(|s| a_had.contains(&s.channel)) {
+            assert_eq!((s.holder.as_deref(), s.next.as_deref()), (Some("a"), Some("b")), "{s:?}");
+        }
+        let mut ready = round.clone();
+        for s in &mut ready {
+            s.next_ready = s.next.as_deref() == Some("b");
+        }
+        let (done, _) = plan(&ready, &ch, 1, &both);
+        assert!(done.iter().all(|s| s.holder.as_deref() == Some("b")), "{done:?}");
+        assert_eq!(hand_over(&done, "a", &both).1, 0, "nothing of a's left to hand over");
+        // a has left: b holds every slot, nothing half-way.
+        let (left, _) = plan(&done, &ch, 1, &set(&["b"]));
+        assert!(left.iter().all(|s| s.holder.as_deref() == Some("b") && s.next.is_none()), "{left:?}");
+        // With replicas = members there is nobody to hand to: nothing changes.
+        let full = settle(Vec::new(), &ch, 2, &both);
+        assert_eq!(hand_over(&full, "a", &both), (full.clone(), 0));
+        // Alone: nothing to hand over either.
+        let alone = settle(Vec::new(), &ch, 1, &set(&["a"]));
+        assert_eq!(hand_over(&alone, "a", &set(&["a"])), (alone.clone(), 0));
     }
 
     #[test]

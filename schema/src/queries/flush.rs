@@ -151,9 +151,28 @@ impl FlushTx {
         Ok(fresh)
     }
 
-    /// Adds a batch of participation deltas to participation, signals and users.
+    /// Adds a batch of participation deltas to participation, signals and users. The users go
+    /// last: their rows are shared between channels, so two cluster members flushing at once
+    /// wait on each other's row locks there until commit; written last, those locks are held
+    /// only for the users statement and the commit, not for the whole flush.
     pub async fn upsert_participation(&self, rows: &[ParticipationDelta]) -> Result<(), StoreError> {
         let f = fold_deltas(rows)?;
+        let parts = f
+            .participation
+            .into_iter()
+            .map(|((e, c, h), p)| vec![e.into(), c.into(), h.into(), p.first_seen.into(), p.last_seen.into()])
+            .collect();
+        let head = "INSERT INTO participation (epoch, channel, user_hash, first_seen, last_seen)";
+        self.insert_chunked("upserting participation", head, UPSERT_PARTICIPATION, 5, parts).await?;
+
+        let signals = f
+            .signals
+            .into_iter()
+            .map(|((e, c, h, k), v)| vec![e.into(), c.into(), h.into(), k.name().into(), v.into()])
+            .collect();
+        let head = "INSERT INTO signals (epoch, channel, user_hash, kind, value)";
+        self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, signals).await?;
+
         let users = f
             .users
             .into_iter()
@@ -169,23 +188,7 @@ impl FlushTx {
             })
             .collect();
         let head = "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen)";
-        self.insert_chunked("upserting users", head, UPSERT_USERS, 6, users).await?;
-
-        let parts = f
-            .participation
-            .into_iter()
-            .map(|((e, c, h), p)| vec![e.into(), c.into(), h.into(), p.first_seen.into(), p.last_seen.into()])
-            .collect();
-        let head = "INSERT INTO participation (epoch, channel, user_hash, first_seen, last_seen)";
-        self.insert_chunked("upserting participation", head, UPSERT_PARTICIPATION, 5, parts).await?;
-
-        let signals = f
-            .signals
-            .into_iter()
-            .map(|((e, c, h, k), v)| vec![e.into(), c.into(), h.into(), k.name().into(), v.into()])
-            .collect();
-        let head = "INSERT INTO signals (epoch, channel, user_hash, kind, value)";
-        self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, signals).await
+        self.insert_chunked("upserting users", head, UPSERT_USERS, 6, users).await
     }
 
     /// Records joined intervals; a span already stored under (channel, started_ms) is

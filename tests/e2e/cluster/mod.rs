@@ -11,6 +11,7 @@ pub mod members;
 pub mod netns;
 
 mod failover;
+mod handover;
 mod partition;
 mod rolling;
 mod selftest;
