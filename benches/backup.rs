@@ -13,6 +13,7 @@
 //! `chatseal backup verify <id>` (sha256 of every file, quick_check, every seal's digest, row
 //! counts) run as a separate process. No timed assertions: numbers are printed.
 //! `cargo bench --bench backup`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[allow(dead_code)]
 #[path = "support/big_store.rs"]
@@ -81,6 +82,9 @@ fn spawn_daemon(
         .spawn()
         .unwrap_or_else(|e| panic!("spawn {}: {e}", env!("CARGO_BIN_EXE_chatseal")))
 }
+
+/// The backup request's answer ((status, body) or the transport error) and how long it took.
+type BackupOutcome = (Result<(u16, String), String>, Duration);
 
 async fn sample(client: &reqwest::Client, metrics_url: &str, pid: u32, ctl: &Control) -> Option<Sample> {
     let text = client.get(metrics_url).send().await.ok()?.text().await.ok()?;
@@ -207,8 +211,8 @@ async fn bench() {
     let mut tick =
         tokio::time::interval_at(tokio::time::Instant::now() + Duration::from_secs(1), Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut backup: Option<tokio::task::JoinHandle<(Result<(u16, String), String>, Duration)>> = None;
-    let mut result: Option<(Result<(u16, String), String>, Duration)> = None;
+    let mut backup: Option<tokio::task::JoinHandle<BackupOutcome>> = None;
+    let mut result: Option<BackupOutcome> = None;
     let mut backup_ended: Option<Instant> = None;
     loop {
         tick.tick().await;

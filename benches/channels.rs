@@ -9,6 +9,7 @@
 //! daemon's RSS with all channels joined and the difference per channel against the 1-channel
 //! run, then the time until one line sent to every channel is durable. No timed assertions.
 //! `cargo bench --bench channels`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "support/child.rs"]
 mod child;

@@ -25,6 +25,7 @@
 //! (`10s`), `CHATSEAL_BENCH_LEASES` (`10s,3s`), `CHATSEAL_BENCH_TAKEOVER_RATE` (2000 lines/s).
 //! About 12 minutes with the defaults. No timed assertions: numbers are printed.
 //! `cargo bench --bench cluster`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "support/cluster_sample.rs"]
 mod cluster_sample;

@@ -5,6 +5,7 @@
 //! the tree. Also verifies the written bundle once (`chatseal verify-export`'s code) and
 //! prints its size and the time of each phase.
 //! `cargo bench --bench export`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "support/epoch_fixture.rs"]
 mod epoch_fixture;

@@ -1,6 +1,7 @@
 //! Merkle tree benchmarks: building the tree of a very large channel-epoch (1,000,000 leaves,
 //! about 2 M keccak calls; target well under 1 s), and serving one proof of a 100,000-leaf
 //! tree together with its on-chain verification fold.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 use std::hint::black_box;
 

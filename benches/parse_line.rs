@@ -2,6 +2,7 @@
 //! twitch.md's examples, many distinct users) through `parse_line`, which parses with irc-proto
 //! and maps to an `Event`; and the same bytes through `LineDecoder` first. Throughput in
 //! lines/s; the bar in performance.md is >= 300,000 lines/s on one core.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 use std::collections::HashSet;
 use std::hint::black_box;
@@ -21,7 +22,7 @@ fn line(i: usize) -> String {
     let display = user.to_uppercase();
     let ts = TS_MS + (i as i64) * 37;
     let uid = 100_000_000 + (i * 7919) % 50_000;
-    if i % 5 != 0 {
+    if !i.is_multiple_of(5) {
         let bits = if i % 20 == 1 { "bits=100;" } else { "" };
         format!(
             "@badge-info=subscriber/14;badges=subscriber/12,premium/1;{bits}color=#1E90FF;\

@@ -15,6 +15,7 @@
 //! channels), `CHATSEAL_BENCH_CHANNELS` (20), `CHATSEAL_BENCH_USERS` (10000 distinct logins),
 //! `CHATSEAL_BENCH_PG_URL` (unset: SQLite). No timed assertions: numbers are printed.
 //! `cargo bench --bench pipeline`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "support/child.rs"]
 mod child;

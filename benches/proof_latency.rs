@@ -5,6 +5,7 @@
 //! the other on one keep-alive connection. Prints p50, p90, p99 and max in ms.
 //! Bar (performance.md): p99 <= 5 ms warm.
 //! `cargo bench --bench proof_latency`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "support/epoch_fixture.rs"]
 mod epoch_fixture;

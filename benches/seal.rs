@@ -7,6 +7,7 @@
 //! Before the measurement it seals one more epoch phase by phase (read, build both trees,
 //! write) and prints the time of each, so a result over the bar says which part to look at.
 //! `cargo bench --bench seal`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "support/epoch_fixture.rs"]
 mod epoch_fixture;

@@ -14,6 +14,7 @@
 //! `Store::verify_digests`) cold and warm, to split quick_check from the open.
 //! Medians are printed; no timed assertions.
 //! `cargo bench --bench startup`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[allow(dead_code)]
 #[path = "support/big_store.rs"]
@@ -314,6 +315,8 @@ async fn bench() {
     summarize("daemon, warm page cache", &warm);
 
     println!("in process, phase by phase (open without quick_check / quick_check / verify_digests of {seals} seals, {leaves} leaves):");
+    // (cold?, seconds of each run's phases: open, quick_check, verify_digests)
+    #[allow(clippy::type_complexity)]
     let mut by_kind: Vec<(bool, Vec<(f64, f64, f64)>)> = vec![(true, Vec::new()), (false, Vec::new())];
     for i in 0..2 * runs.min(3) {
         let cold = i % 2 == 0;

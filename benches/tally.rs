@@ -1,6 +1,7 @@
 //! The tally: events folded into the in-memory per-(epoch, channel, user) deltas, one core.
 //! Bar (performance.md): >= 2,000,000 events/s. The mix: 1,000,000 events over 8 channels and
 //! 20,000 users, the shape of a busy hour, with a message signal on each and bits on some.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 use std::hint::black_box;
 use std::sync::Arc;

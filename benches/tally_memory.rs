@@ -3,6 +3,7 @@
 //! keys are folded in; the events themselves are built beforehand and not counted. Realistic
 //! identities: login `viewer<n>`, numeric user id, display name, a message count.
 //! Run: `cargo bench --bench tally_memory`. Prints the median of 5 runs for each N.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};

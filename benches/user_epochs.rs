@@ -12,6 +12,7 @@
 //! (default 10,000,000) sets the size; the user's 10,000 hours are 2,500 epochs x 4 channels of
 //! `participants / 10,000` participants each, users drawn from a pool of 200,000.
 //! `cargo bench --bench user_epochs`
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;

@@ -18,6 +18,7 @@
 //! * a route: a word in backticks starting with `/v1` or made of one segment (`/metrics`),
 //!   query string dropped, optionally after its method (`POST /v1/admin/seal`); a concrete
 //!   path such as `/v1/epochs/5/lacy` matches the route's `{placeholders}`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Component, Path, PathBuf};

@@ -115,16 +115,16 @@ fn delta(epoch: i64, len: i64, ch: &str, c: usize, k: i64, i: usize) -> Particip
     let login = format!("viewer{u}");
     let first_seen = epoch + ((u * 7919 + i) as i64) % len;
     let mut signals = Signals::default().with(SignalKind::Message, 1 + (u as i64 % 40));
-    if u % 50 == 0 {
+    if u.is_multiple_of(50) {
         signals[SignalKind::Bits] = 100 * (1 + (i as i64 % 5));
     }
-    if u % 97 == 0 {
+    if u.is_multiple_of(97) {
         signals[SignalKind::Sub] = 1;
     }
-    if u % 131 == 0 {
+    if u.is_multiple_of(131) {
         signals[SignalKind::Resub] = 1;
     }
-    if u % 211 == 0 {
+    if u.is_multiple_of(211) {
         signals[SignalKind::Gift] = 5;
     }
     ParticipationDelta {

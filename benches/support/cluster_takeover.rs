@@ -166,7 +166,7 @@ pub async fn run(n_channels: usize, users: usize, rate: f64, epoch: &str, lease:
                 read_again.entry(ch.clone()).or_insert(now);
             }
         }
-        if i % 5 == 0 {
+        if i.is_multiple_of(5) {
             if slots_at.is_none() {
                 let url = format!("{survivor}/v1/cluster");
                 if let Ok(r) = client.get(&url).send().await {

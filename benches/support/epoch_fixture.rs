@@ -21,13 +21,13 @@ fn delta(epoch: i64, channel: &str, len: i64, i: usize) -> ParticipationDelta {
     let login = login(i);
     let first_seen = epoch + (i as i64 * 7919) % len;
     let mut signals = Signals::default().with(SignalKind::Message, 1 + (i as i64 % 40));
-    if i % 50 == 0 {
+    if i.is_multiple_of(50) {
         signals[SignalKind::Bits] = 100;
     }
-    if i % 97 == 0 {
+    if i.is_multiple_of(97) {
         signals[SignalKind::Sub] = 1;
     }
-    if i % 211 == 0 {
+    if i.is_multiple_of(211) {
         signals[SignalKind::Gift] = 5;
     }
     ParticipationDelta {

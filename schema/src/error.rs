@@ -190,6 +190,18 @@ impl ErrCtx {
     }
 }
 
+/// What a configured failpoint does (test builds only): `return(abort)` aborts the process
+/// right there, like a kill -9 or a power cut at that exact point; any other `return` makes
+/// the operation fail with [`StoreError::FailPoint`].
+#[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
+pub(crate) fn fail_action(name: &'static str, arg: Option<String>) -> StoreError {
+    if arg.as_deref() == Some("abort") {
+        eprintln!("failpoint {name}: aborting the process");
+        std::process::abort();
+    }
+    StoreError::FailPoint(name)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -271,16 +283,4 @@ mod tests {
         assert!(!msg.contains("hunter2"), "{msg}");
         assert!(e.is_unavailable());
     }
-}
-
-/// What a configured failpoint does (test builds only): `return(abort)` aborts the process
-/// right there, like a kill -9 or a power cut at that exact point; any other `return` makes
-/// the operation fail with [`StoreError::FailPoint`].
-#[cfg_attr(not(feature = "failpoints"), allow(dead_code))]
-pub(crate) fn fail_action(name: &'static str, arg: Option<String>) -> StoreError {
-    if arg.as_deref() == Some("abort") {
-        eprintln!("failpoint {name}: aborting the process");
-        std::process::abort();
-    }
-    StoreError::FailPoint(name)
 }

@@ -3,6 +3,7 @@
 //! afterwards; `CHATSEAL_SKIP_PG=1` skips that half, an unreachable server fails the test).
 //! The power-loss tests (`powercut`) are SQLite only: they need a VFS.
 //! Run: `cargo test -p chatseal-schema`.
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "store/channels.rs"]
 mod channels;

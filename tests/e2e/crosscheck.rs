@@ -87,7 +87,7 @@ fn check_tree(name: &str, leaves: &[Hash32], root: &Hash32) {
     let tree = MerkleTree::build(leaves.to_vec()).unwrap_or_else(|| panic!("{name}: sealed with no leaves"));
     assert_eq!(&tree.root(), root, "{name}: stored leaves fold to the stored root");
     let last = leaves.len() - 1;
-    let sampled = |i: usize| leaves.len() <= SHAPES || i % PROOF_STRIDE == 0 || i == last;
+    let sampled = |i: usize| leaves.len() <= SHAPES || i.is_multiple_of(PROOF_STRIDE) || i == last;
     for (i, leaf) in leaves.iter().enumerate().filter(|(i, _)| sampled(*i)) {
         let proof = tree.proof(i).unwrap_or_else(|| panic!("{name}: proof of index {i}"));
         assert!(verify(root, leaf, &proof), "{name}: proof of index {i} verifies");

@@ -27,7 +27,7 @@ fn nth_line(channel: &str, n: u64) -> String {
     if n % 7 == 3 {
         usernotice(channel, &who, &id, ts, "sub", &[])
     } else {
-        privmsg(channel, &who, &id, ts, "hello", (n % 5 == 0).then_some(50))
+        privmsg(channel, &who, &id, ts, "hello", n.is_multiple_of(5).then_some(50))
     }
 }
 

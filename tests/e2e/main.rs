@@ -1,5 +1,6 @@
 //! End-to-end tests: the real daemon against a fake Twitch server on loopback. One test target
 //! with many modules (linking is the slow part of a Rust build).
+#![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 mod admin;
 mod backup;

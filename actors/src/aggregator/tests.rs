@@ -27,7 +27,7 @@ fn event(i: usize, users: usize) -> Event {
         display_name: None,
         ts: EPOCH + i as i64 % 3000,
         epoch: EPOCH,
-        counts: Counts::default().with(SignalKind::Message, 1).with(SignalKind::Bits, (i % 7 == 0) as i64 * 10),
+        counts: Counts::default().with(SignalKind::Message, 1).with(SignalKind::Bits, i.is_multiple_of(7) as i64 * 10),
     }
 }
 

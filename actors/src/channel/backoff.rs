@@ -27,7 +27,7 @@ impl Backoff {
     }
 
     /// [`Backoff::next_with`] with a fresh random draw.
-    pub fn next(&mut self) -> Duration {
+    pub fn next_delay(&mut self) -> Duration {
         self.next_with(rand::random::<f64>())
     }
 

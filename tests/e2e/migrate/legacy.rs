@@ -27,7 +27,7 @@ CREATE TABLE user_mapping (user_hash TEXT PRIMARY KEY, username TEXT, first_seen
 /// The old way of writing a hash: alternately `0x` + upper case, and bare lower case.
 fn old_hash(login: &str, i: usize) -> String {
     let h = to_hex(&user_hash(login));
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         format!("0x{}", h.to_uppercase())
     } else {
         h
