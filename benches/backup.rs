@@ -88,20 +88,7 @@ type BackupOutcome = (Result<(u16, String), String>, Duration);
 
 async fn sample(client: &reqwest::Client, metrics_url: &str, pid: u32, ctl: &Control) -> Option<Sample> {
     let text = client.get(metrics_url).send().await.ok()?.text().await.ok()?;
-    let m = sum_by_name(&text);
-    let get = |k: &str| m.get(k).copied().unwrap_or(0.0);
-    Some(Sample {
-        at: Instant::now(),
-        sent: ctl.sent.load(Ordering::Relaxed),
-        accepted: get(LINES),
-        durable: get(DURABLE),
-        pending: get(PENDING),
-        dropped: get(DROPPED),
-        duplicate: get(DUPLICATE),
-        rss: rss_bytes(pid).unwrap_or(0),
-        daemon_ticks: cpu_ticks(&pid.to_string()).unwrap_or(0),
-        loadgen_ticks: cpu_ticks("self").unwrap_or(0),
-    })
+    Some(Sample::read(&text, ctl.sent.load(Ordering::Relaxed), pid))
 }
 
 /// Phase of the run a sample belongs to.

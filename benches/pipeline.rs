@@ -1,47 +1,81 @@
 //! End to end, the load generator of performance.md: the fake Twitch server in this process
 //! feeds realistic tagged PRIVMSG lines over loopback to the REAL `chatseal` binary (built in
-//! release by `cargo bench`), configured through its environment, which writes them to its
-//! store (SQLite FULL in a temp file, or PostgreSQL at `CHATSEAL_BENCH_PG_URL`). Once a second
-//! it samples lines sent, lines accepted (`chatseal_irc_lines_total`), events durable
-//! (`chatseal_events_durable_total`), pending (`chatseal_events_pending`), what is behind
-//! (accepted minus durable, dropped and duplicate, the aggregator's mailbox included), the lag
-//! (behind / durable rate over the last 5 s) and the child's RSS and CPU; at the end it prints the table, the medians, peak and final RSS, and checks that
-//! SIGTERM stops the daemon with exit 0. For runs of 2 minutes or more (the 10-minute soak:
-//! `CHATSEAL_BENCH_SECONDS=600`) it judges RSS flat when the least-squares slope over the second
-//! half (the first half is warm-up), extrapolated over the run, stays within 10% of that half's
-//! median, and prints the rule with the figures.
+//! release by `cargo bench`, or `CHATSEAL_BENCH_BIN`), configured through its environment, which
+//! writes them to its store (SQLite with default settings in a temp file, or PostgreSQL at
+//! `CHATSEAL_BENCH_PG_URL`). Two workloads (`CHATSEAL_BENCH_WORKLOAD`):
 //!
-//! Environment: `CHATSEAL_BENCH_SECONDS` (60), `CHATSEAL_BENCH_RATE` (150000 lines/s over all
-//! channels), `CHATSEAL_BENCH_CHANNELS` (20), `CHATSEAL_BENCH_USERS` (10000 distinct logins),
-//! `CHATSEAL_BENCH_PG_URL` (unset: SQLite). No timed assertions: numbers are printed.
-//! `cargo bench --bench pipeline`
+//! * `sustained` (default): a fixed offered rate for `CHATSEAL_BENCH_SECONDS`. Once a second it
+//!   samples lines sent, lines accepted (`chatseal_irc_lines_total`), events durable
+//!   (`chatseal_events_durable_total`), pending (`chatseal_events_pending`), what is behind
+//!   (accepted minus durable, dropped and duplicate, the aggregator's mailbox included), the lag
+//!   (behind / durable rate over the last 5 s) and the child's RSS and CPU, and prints the
+//!   table and the medians. For runs of 2 minutes or more (the 10-minute soak:
+//!   `CHATSEAL_BENCH_SECONDS=600`) it judges RSS flat when the least-squares slope over the second
+//!   half (the first half is warm-up), extrapolated over the run, stays within 10% of that
+//!   half's median, and prints the rule with the figures.
+//! * `burst`: the high-cardinality burst (`support/pipeline_burst.rs`): 1,000,000 fully tagged
+//!   lines (about 400 bytes) to 10 channels from 200,000 users, in one epoch, written as fast as
+//!   the daemon reads.
+//!
+//! Every run ends with the same summary (`support/pipeline_report.rs`): lines/s read, lines/s
+//! durable, dropped, peak RSS (VmHWM from /proc/<pid>/status), CPU per line (utime + stime from
+//! /proc/<pid>/stat over the run, divided by the lines), and bytes on disk per sealed
+//! participant (the bench waits, bounded, for the run's epochs to be sealed: the epoch length is
+//! `CHATSEAL_BENCH_EPOCH`, default 1 minute, with the default grace of 2 minutes), and checks
+//! that SIGTERM stops the daemon with exit 0.
+//!
+//! Environment: `CHATSEAL_BENCH_WORKLOAD` (sustained | burst), `CHATSEAL_BENCH_SECONDS` (60),
+//! `CHATSEAL_BENCH_RATE` (150000 lines/s over all channels), `CHATSEAL_BENCH_CHANNELS` (20; burst
+//! 10), `CHATSEAL_BENCH_USERS` (10000; burst 200000), `CHATSEAL_BENCH_LINES` (burst: 1000000),
+//! `CHATSEAL_BENCH_EPOCH` (60 seconds), `CHATSEAL_BENCH_PG_URL` (unset: SQLite; a fresh database),
+//! `CHATSEAL_BENCH_BIN` (another `chatseal` binary, to measure a build before a change).
+//! Extra daemon settings go through as `CHATSEAL__...` variables (the daemon's own environment is
+//! cleared otherwise). No timed assertions: numbers are printed.
+//! `cargo bench --bench pipeline`, `CHATSEAL_BENCH_WORKLOAD=burst cargo bench --bench pipeline`
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/pipeline_burst.rs"]
+mod pipeline_burst;
+#[path = "support/pipeline_daemon.rs"]
+mod pipeline_daemon;
 #[path = "support/pipeline_load.rs"]
 mod pipeline_load;
+#[path = "support/pipeline_report.rs"]
+mod pipeline_report;
 #[path = "support/pipeline_sample.rs"]
 mod pipeline_sample;
 
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::Ordering;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
-use child::{free_port, terminate};
+use child::terminate;
+use pipeline_daemon::{binary, passed_settings, Daemon};
 use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
+use pipeline_report::{print_summary, sealed_participants, store_bytes, Summary};
 use pipeline_sample::*;
 
 /// Samples (seconds) over which the durable rate of the lag is measured.
 const LAG_WINDOW: usize = 5;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Workload {
+    Sustained,
+    Burst,
+}
+
 struct Params {
+    workload: Workload,
     seconds: u64,
     rate: f64,
     channels: usize,
     users: usize,
+    lines: usize,
+    epoch_secs: u64,
     pg_url: Option<String>,
 }
 
@@ -53,79 +87,196 @@ fn env_or<T: std::str::FromStr>(key: &str, default: T) -> T {
 }
 
 fn params() -> Params {
+    let workload = match std::env::var("CHATSEAL_BENCH_WORKLOAD").as_deref().map(str::trim) {
+        Err(_) | Ok("") | Ok("sustained") => Workload::Sustained,
+        Ok("burst") => Workload::Burst,
+        Ok(other) => panic!("CHATSEAL_BENCH_WORKLOAD={other:?}: sustained or burst"),
+    };
+    let burst = workload == Workload::Burst;
     Params {
+        workload,
         seconds: env_or("CHATSEAL_BENCH_SECONDS", 60),
         rate: env_or("CHATSEAL_BENCH_RATE", 150_000.0),
-        channels: env_or("CHATSEAL_BENCH_CHANNELS", 20usize).max(1),
-        users: env_or("CHATSEAL_BENCH_USERS", 10_000usize).max(1),
+        channels: env_or("CHATSEAL_BENCH_CHANNELS", if burst { 10usize } else { 20 }).max(1),
+        users: env_or("CHATSEAL_BENCH_USERS", if burst { 200_000usize } else { 10_000 }).max(1),
+        lines: env_or("CHATSEAL_BENCH_LINES", 1_000_000usize).max(1),
+        epoch_secs: env_or("CHATSEAL_BENCH_EPOCH", 60u64).max(1),
         pg_url: std::env::var("CHATSEAL_BENCH_PG_URL").ok().filter(|u| !u.is_empty()),
     }
 }
 
-fn spawn_daemon(
-    fake: &FakeTwitch,
-    store_url: &str,
-    channels: &[String],
-    http_port: u16,
-    log: &std::path::Path,
-) -> Child {
-    let log_file = std::fs::File::create(log).unwrap_or_else(|e| panic!("log file {}: {e}", log.display()));
-    let log_err = log_file.try_clone().unwrap_or_else(|e| panic!("log file {}: {e}", log.display()));
-    Command::new(env!("CARGO_BIN_EXE_chatseal"))
-        .arg("run")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("CHATSEAL__TWITCH__SERVER", fake.addr().ip().to_string())
-        .env("CHATSEAL__TWITCH__PORT", fake.addr().port().to_string())
-        .env("CHATSEAL__TWITCH__TLS", "false")
-        .env("CHATSEAL__TWITCH__CHANNELS", channels.join(","))
-        .env("CHATSEAL__TWITCH__JOINS_PER_WINDOW", "20")
-        .env("CHATSEAL__TWITCH__JOIN_WINDOW", "100ms")
-        .env("CHATSEAL__STORE__URL", store_url)
-        .env("CHATSEAL__STORE__FLUSH_INTERVAL", "250ms")
-        .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{http_port}"))
-        .stdout(Stdio::from(log_file))
-        .stderr(Stdio::from(log_err))
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawn {}: {e}", env!("CARGO_BIN_EXE_chatseal")))
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
-/// One sample: the daemon's counters (None while /metrics does not answer) and /proc.
-async fn sample(client: &reqwest::Client, metrics_url: &str, pid: u32, ctl: &Control) -> Option<Sample> {
-    let text = client.get(metrics_url).send().await.ok()?.text().await.ok()?;
-    let m = sum_by_name(&text);
-    let get = |k: &str| m.get(k).copied().unwrap_or(0.0);
-    Some(Sample {
-        at: Instant::now(),
-        sent: ctl.sent.load(Ordering::Relaxed),
-        accepted: get(LINES),
-        durable: get(DURABLE),
-        pending: get(PENDING),
-        dropped: get(DROPPED),
-        duplicate: get(DUPLICATE),
-        rss: rss_bytes(pid).unwrap_or(0),
-        daemon_ticks: cpu_ticks(&pid.to_string()).unwrap_or(0),
-        loadgen_ticks: cpu_ticks("self").unwrap_or(0),
-    })
+fn now_s() -> i64 {
+    now_ms() / 1000
 }
 
-fn exited(child: &mut Child, log: &std::path::Path) {
-    if let Ok(Some(status)) = child.try_wait() {
-        panic!("the daemon exited early ({status}); its log: {}", log.display());
+fn epoch_of(ts_s: i64, len: u64) -> i64 {
+    ts_s.div_euclid(len as i64) * len as i64
+}
+
+/// What [`finish`] needs to know about a run.
+struct Run<'a> {
+    workload: String,
+    backend: &'static str,
+    store_url: &'a str,
+    sqlite_file: Option<PathBuf>,
+    channels: &'a [String],
+    /// The sample taken just before the load started.
+    first: &'a Sample,
+    /// When every line had been read, and when every line was durable, dropped, duplicate or
+    /// late (burst only; the sustained run measures over its whole length).
+    read_at: Option<Instant>,
+    durable_at: Option<Instant>,
+    /// The epochs the run's lines count in (first, last), Unix seconds.
+    epochs: (i64, i64),
+}
+
+/// The end of every run: CPU and peak RSS of the load, the seals of its epochs (waited for up to
+/// their close plus the default grace of 2 minutes plus 2 minutes), SIGTERM, the store's size.
+async fn finish(d: &mut Daemon, p: &Params, run: Run<'_>) -> Summary {
+    let ticks = clock_ticks_per_second();
+    let Some(end) = d.sample(0).await else { panic!("/metrics stopped answering; log: {}", d.log.display()) };
+    let peak_rss = peak_rss_bytes(d.pid);
+    let lines = match p.workload {
+        Workload::Burst => p.lines as u64,
+        Workload::Sustained => (end.participants - run.first.participants).max(0.0) as u64,
+    };
+    let cpu_s = end.daemon_ticks.saturating_sub(run.first.daemon_ticks) as f64 / ticks;
+    let since = |t: Option<Instant>| t.map(|t| (t - run.first.at).as_secs_f64());
+    let whole = Some((end.at - run.first.at).as_secs_f64());
+    let (first_epoch, last_epoch) = run.epochs;
+    let closes = last_epoch + p.epoch_secs as i64 + 120;
+    let wait_s = (closes - now_s()).max(0) as u64 + 120;
+    println!(
+        "waiting up to {wait_s} s for the seals of epochs {first_epoch}..={last_epoch} on {} channels",
+        run.channels.len()
+    );
+    let deadline = Instant::now() + Duration::from_secs(wait_s);
+    let (sealed, done) = sealed_participants(&d.client, &d.base, run.channels, first_epoch, last_epoch, deadline).await;
+    println!("sealed: {sealed} participants; epoch {last_epoch} sealed on {done} of {} channels", run.channels.len());
+    println!("peak RSS including the seals: {:.1} MiB", peak_rss_bytes(d.pid).unwrap_or(0) as f64 / 1048576.0);
+    let exit = terminate(&mut d.child, Duration::from_secs(60));
+    let bytes = store_bytes(run.store_url, run.sqlite_file.as_deref()).await;
+    Summary {
+        workload: run.workload,
+        backend: run.backend.to_string(),
+        lines,
+        read_s: since(run.read_at).or(whole),
+        durable: (end.durable - run.first.durable).max(0.0) as u64,
+        durable_s: since(run.durable_at).or(whole),
+        dropped: (end.dropped - run.first.dropped).max(0.0) as u64,
+        duplicate: (end.duplicate - run.first.duplicate).max(0.0) as u64,
+        late: (end.late - run.first.late).max(0.0) as u64,
+        peak_rss,
+        cpu_s,
+        sealed,
+        store_bytes: bytes,
+        exit,
     }
 }
 
-/// The daemon's WARN and ERROR lines (the first 20), so a run that dropped or retried says why.
-fn print_log_problems(log: &std::path::Path) {
-    let text = std::fs::read_to_string(log).unwrap_or_default();
-    let problems: Vec<&str> = text.lines().filter(|l| l.contains("WARN") || l.contains("ERROR")).collect();
-    println!("daemon log: {} WARN/ERROR lines", problems.len());
-    for l in problems.iter().take(20) {
-        println!("  {l}");
+/// The high-cardinality burst (see `support/pipeline_burst.rs`).
+async fn burst(p: Params) {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
+    let (store_url, backend) = match &p.pg_url {
+        Some(u) => (u.clone(), "PostgreSQL"),
+        None => (format!("sqlite://{}", dir.path().join("pipeline.db").display()), "SQLite (default settings)"),
+    };
+    let channels: Vec<String> = (0..p.channels).map(|c| format!("benchchan{c:04}")).collect();
+    let ts_ms = now_ms();
+    let composing = Instant::now();
+    let run: u32 = rand::random();
+    let lines = pipeline_burst::compose(&channels, p.users, p.lines, ts_ms, run, 18);
+    println!(
+        "burst composed in {:.1} s: {} lines, {:.0} bytes per line on average (with CR LF), {} distinct (channel, user)",
+        composing.elapsed().as_secs_f64(),
+        lines.lines,
+        lines.bytes as f64 / lines.lines as f64,
+        lines.pairs
+    );
+    let log = dir.path().join("chatseal.log");
+    let fake = FakeTwitch::start(FakeTwitchConfig::default()).await.unwrap_or_else(|e| panic!("fake twitch: {e}"));
+    let mut d = Daemon::start(&fake, &store_url, &channels, p.epoch_secs, &log).await;
+    println!(
+        "pipeline, burst: {backend}, {} channels, {} users, {} lines in the epoch of {} s starting {}",
+        p.channels,
+        p.users,
+        p.lines,
+        p.epoch_secs,
+        epoch_of(ts_ms / 1000, p.epoch_secs)
+    );
+    println!("binary {}, settings passed on: {:?}", binary().display(), passed_settings());
+    println!("load average at start: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
+    let Some(first) = d.sample(0).await else { panic!("/metrics stopped answering; log: {}", log.display()) };
+    let sent = Arc::new(AtomicU64::new(0));
+    let undelivered = Arc::new(AtomicU64::new(0));
+    let feeding = {
+        let (fake, channels, sent, undelivered) = (fake.clone(), channels.clone(), sent.clone(), undelivered.clone());
+        tokio::spawn(async move { pipeline_burst::feed_all(&fake, &channels, &lines, sent, undelivered).await })
+    };
+    let ticks = clock_ticks_per_second();
+    let n = p.lines as f64;
+    let (mut read_at, mut durable_at) = (None, None);
+    let mut prev = first.clone();
+    let deadline = Instant::now() + Duration::from_secs(1800);
+    print_header();
+    while durable_at.is_none() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        d.exited();
+        let Some(s) = d.sample(sent.load(Ordering::Relaxed)).await else { continue };
+        if read_at.is_none() && s.participants - first.participants >= n {
+            read_at = Some(s.at);
+        }
+        let accounted = (s.durable - first.durable)
+            + (s.dropped - first.dropped)
+            + (s.duplicate - first.duplicate)
+            + (s.late - first.late);
+        if accounted >= n {
+            durable_at = Some(s.at);
+        }
+        if s.at - prev.at >= Duration::from_secs(1) || durable_at.is_some() {
+            print_row(&row(first.at, &prev, &prev, &s, ticks));
+            prev = s;
+        }
+    }
+    let _ = feeding.await;
+    println!(
+        "lines handed to the fake server: {}, not delivered (no joined connection): {}",
+        sent.load(Ordering::Relaxed),
+        undelivered.load(Ordering::Relaxed)
+    );
+    let e = epoch_of(ts_ms / 1000, p.epoch_secs);
+    let summary = finish(
+        &mut d,
+        &p,
+        Run {
+            workload: format!("high-cardinality burst, {} lines, {} channels, {} users", p.lines, p.channels, p.users),
+            backend,
+            store_url: &store_url,
+            sqlite_file: p.pg_url.is_none().then(|| dir.path().join("pipeline.db")),
+            channels: &channels,
+            first: &first,
+            read_at,
+            durable_at,
+            epochs: (e, e),
+        },
+    )
+    .await;
+    println!("load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
+    d.print_log_problems();
+    print_summary(&summary);
+    fake.shutdown().await;
+    if summary.exit != Some(0) {
+        println!("SIGTERM: exit {:?} (expected 0); log: {}", summary.exit, log.display());
+        let _ = dir.keep();
+        std::process::exit(1);
     }
 }
 
-async fn bench(p: Params) {
+async fn sustained(p: Params) {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("temp dir: {e}"));
     let (store_url, backend) = match &p.pg_url {
         Some(u) => (u.clone(), "PostgreSQL"),
@@ -134,40 +285,20 @@ async fn bench(p: Params) {
     let log = dir.path().join("chatseal.log");
     let fake = FakeTwitch::start(FakeTwitchConfig::default()).await.unwrap_or_else(|e| panic!("fake twitch: {e}"));
     let channels: Vec<String> = (0..p.channels).map(|c| format!("benchchan{c:04}")).collect();
-    let port = free_port();
-    let mut child = spawn_daemon(&fake, &store_url, &channels, port, &log);
-    let pid = child.id();
-    let all = channels.len();
-    if !fake.wait_for(Duration::from_secs(120), |t| t.joined_channels().len() >= all).await {
-        exited(&mut child, &log);
-        panic!(
-            "the daemon joined {} of {all} channels within 120 s; log: {}",
-            fake.joined_channels().len(),
-            log.display()
-        );
-    }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap_or_else(|e| panic!("http client: {e}"));
-    let metrics_url = format!("http://127.0.0.1:{port}/metrics");
+    let mut d = Daemon::start(&fake, &store_url, &channels, p.epoch_secs, &log).await;
     let ctl = Arc::new(Control::default());
     let ticks = clock_ticks_per_second();
-    let mut prev = loop {
-        exited(&mut child, &log);
-        if let Some(s) = sample(&client, &metrics_url, pid, &ctl).await {
-            break s;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let Some(mut prev) = d.sample(0).await else { panic!("/metrics stopped answering; log: {}", log.display()) };
     ctl.allowed.store(prev.accepted as u64 + (HEADROOM * p.rate) as u64, Ordering::Relaxed);
 
     println!(
-        "pipeline: {backend}, {} channels, {} distinct users, target {:.0} lines/s for {} s, flush_interval 250ms",
-        p.channels, p.users, p.rate, p.seconds
+        "pipeline, sustained: {backend}, {} channels, {} distinct users, target {:.0} lines/s for {} s, epochs of {} s",
+        p.channels, p.users, p.rate, p.seconds, p.epoch_secs
     );
+    println!("binary {}, settings passed on: {:?}", binary().display(), passed_settings());
     println!("load average at start: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
     let run: u32 = rand::random();
+    let first_ts_s = now_s();
     let started = Instant::now();
     let mut feeders = Vec::new();
     for (c, ch) in channels.iter().enumerate() {
@@ -185,8 +316,8 @@ async fn bench(p: Params) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while started.elapsed() < Duration::from_secs(p.seconds) {
         tick.tick().await;
-        exited(&mut child, &log);
-        let Some(s) = sample(&client, &metrics_url, pid, &ctl).await else { continue };
+        d.exited();
+        let Some(s) = d.sample(ctl.sent.load(Ordering::Relaxed)).await else { continue };
         ctl.allowed.store(s.accepted as u64 + (HEADROOM * p.rate) as u64, Ordering::Relaxed);
         let r = row(started, &history[0], &prev, &s, ticks);
         history.push_back(s.clone());
@@ -209,8 +340,8 @@ async fn bench(p: Params) {
     let mut drained = at_end.clone();
     while drain_started.elapsed() < Duration::from_secs(120) {
         tokio::time::sleep(Duration::from_millis(250)).await;
-        exited(&mut child, &log);
-        if let Some(s) = sample(&client, &metrics_url, pid, &ctl).await {
+        d.exited();
+        if let Some(s) = d.sample(ctl.sent.load(Ordering::Relaxed)).await {
             let done = s.pending == 0.0 && s.accepted == drained.accepted;
             drained = s;
             if done {
@@ -219,7 +350,25 @@ async fn bench(p: Params) {
         }
     }
     let drain_s = drain_started.elapsed().as_secs_f64();
-    let code = terminate(&mut child, Duration::from_secs(60));
+    let first_epoch = epoch_of(first_ts_s, p.epoch_secs);
+    let last_epoch = epoch_of(now_s(), p.epoch_secs);
+    let summary = finish(
+        &mut d,
+        &p,
+        Run {
+            workload: format!("sustained, target {:.0} lines/s for {} s", p.rate, p.seconds),
+            backend,
+            store_url: &store_url,
+            sqlite_file: p.pg_url.is_none().then(|| dir.path().join("pipeline.db")),
+            channels: &channels,
+            first: &first,
+            read_at: Some(at_end.at),
+            durable_at: Some(drained.at),
+            epochs: (first_epoch, last_epoch),
+        },
+    )
+    .await;
+    let code = summary.exit;
 
     let med = |f: fn(&Row) -> f64| median(rows.iter().map(f).collect());
     let secs = (at_end.at - first.at).as_secs_f64();
@@ -285,7 +434,8 @@ async fn bench(p: Params) {
         println!("soak RSS median per minute (MiB): {}", per_minute.join(", "));
     }
     println!("load average at the end: {}", std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim());
-    print_log_problems(&log);
+    d.print_log_problems();
+    print_summary(&summary);
     match code {
         Some(0) => println!("SIGTERM: exit 0"),
         other => {
@@ -307,5 +457,9 @@ fn main() {
         .enable_all()
         .build()
         .unwrap_or_else(|e| panic!("tokio runtime: {e}"));
-    rt.block_on(bench(params()));
+    let p = params();
+    match p.workload {
+        Workload::Sustained => rt.block_on(sustained(p)),
+        Workload::Burst => rt.block_on(burst(p)),
+    }
 }

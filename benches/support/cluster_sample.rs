@@ -7,7 +7,9 @@
 use std::time::Instant;
 
 use crate::members::Cluster;
-use crate::pipeline_sample::{cpu_ticks, rss_bytes, sum_by_name, Sample, DROPPED, DUPLICATE, DURABLE, LINES, PENDING};
+use crate::pipeline_sample::{
+    cpu_ticks, rss_bytes, sum_by_name, sum_labelled, Sample, DROPPED, DUPLICATE, DURABLE, LINES, PENDING,
+};
 
 /// `chatseal_late_lines_total`: lines whose epoch was sealed before they were flushed.
 pub const LATE: &str = "chatseal_late_lines_total";
@@ -50,9 +52,10 @@ pub fn postgres_ticks(db: &str) -> (u64, u64) {
 /// Samples every running member; None while one of them does not answer /metrics.
 pub async fn sample(client: &reqwest::Client, cluster: &Cluster, db: &str, sent: u64) -> Option<ClusterSample> {
     let mut sum = std::collections::HashMap::<&str, f64>::new();
-    let (mut ticks, mut rss) = (0u64, 0u64);
+    let (mut ticks, mut rss, mut participants) = (0u64, 0u64, 0.0);
     for m in cluster.members.iter().filter(|m| m.running()) {
         let text = client.get(format!("{}/metrics", m.base())).send().await.ok()?.text().await.ok()?;
+        participants += sum_labelled(&text, LINES, "kind=\"participant\"");
         let got = sum_by_name(&text);
         for k in [LINES, DURABLE, PENDING, DROPPED, DUPLICATE, LATE] {
             *sum.entry(k).or_insert(0.0) += got.get(k).copied().unwrap_or(0.0);
@@ -74,6 +77,8 @@ pub async fn sample(client: &reqwest::Client, cluster: &Cluster, db: &str, sent:
             pending: get(PENDING),
             dropped: get(DROPPED),
             duplicate: get(DUPLICATE),
+            late: get(LATE),
+            participants,
             rss,
             daemon_ticks: ticks,
             loadgen_ticks: cpu_ticks("self").unwrap_or(0),

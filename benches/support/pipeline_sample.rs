@@ -11,6 +11,7 @@ pub const DURABLE: &str = "chatseal_events_durable_total";
 pub const PENDING: &str = "chatseal_events_pending";
 pub const DROPPED: &str = "chatseal_events_dropped_total";
 pub const DUPLICATE: &str = "chatseal_events_duplicate_total";
+pub const LATE: &str = "chatseal_late_lines_total";
 
 /// Sums every series of each metric in a Prometheus text exposition, by metric name
 /// (labels dropped); comments and unparsable lines are skipped.
@@ -25,10 +26,33 @@ pub fn sum_by_name(text: &str) -> HashMap<String, f64> {
     out
 }
 
+/// Sums the series of metric `name` whose label set holds `label` (such as `kind="participant"`).
+pub fn sum_labelled(text: &str, name: &str, label: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (series, value) = l.rsplit_once(' ')?;
+            let (n, labels) = series.split_once('{')?;
+            (n == name && labels.contains(label)).then(|| value.trim().parse::<f64>().ok()).flatten()
+        })
+        .sum()
+}
+
 /// VmRSS of process `pid` in bytes.
 pub fn rss_bytes(pid: u32) -> Option<u64> {
+    proc_status_bytes(pid, "VmRSS:")
+}
+
+/// VmHWM of process `pid` in bytes: the peak RSS since it started (the kernel's high-water mark,
+/// so a peak between two samples is not missed).
+pub fn peak_rss_bytes(pid: u32) -> Option<u64> {
+    proc_status_bytes(pid, "VmHWM:")
+}
+
+/// A `kB` field of /proc/<pid>/status, in bytes.
+fn proc_status_bytes(pid: u32, key: &str) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
 }
@@ -63,9 +87,34 @@ pub struct Sample {
     pub pending: f64,
     pub dropped: f64,
     pub duplicate: f64,
+    pub late: f64,
+    /// Participant lines read (`chatseal_irc_lines_total{kind="participant"}`).
+    pub participants: f64,
     pub rss: u64,
     pub daemon_ticks: u64,
     pub loadgen_ticks: u64,
+}
+
+impl Sample {
+    /// A sample from the daemon's Prometheus text and /proc of `pid`, now.
+    pub fn read(text: &str, sent: u64, pid: u32) -> Sample {
+        let m = sum_by_name(text);
+        let get = |k: &str| m.get(k).copied().unwrap_or(0.0);
+        Sample {
+            at: Instant::now(),
+            sent,
+            accepted: get(LINES),
+            durable: get(DURABLE),
+            pending: get(PENDING),
+            dropped: get(DROPPED),
+            duplicate: get(DUPLICATE),
+            late: get(LATE),
+            participants: sum_labelled(text, LINES, "kind=\"participant\""),
+            rss: rss_bytes(pid).unwrap_or(0),
+            daemon_ticks: cpu_ticks(&pid.to_string()).unwrap_or(0),
+            loadgen_ticks: cpu_ticks("self").unwrap_or(0),
+        }
+    }
 }
 
 /// What happened between two samples, per second.

@@ -63,6 +63,21 @@ pub fn escape_tag_value(value: &str) -> String {
 /// `user-id`, `display-name`, `room-id`, and `bits` when given). Line breaks and NULs in
 /// `text` are replaced by spaces so the result stays one line.
 pub fn privmsg(channel: &str, who: &Chatter, id: &str, tmi_sent_ts_ms: i64, text: &str, bits: Option<u64>) -> String {
+    privmsg_with_tags(channel, who, id, tmi_sent_ts_ms, text, bits, &[])
+}
+
+/// [`privmsg`] with `extra_tags` (full tag names and values, such as `("badges",
+/// "subscriber/12,premium/1")` or `("client-nonce", "...")`) set after the default tags: one that
+/// names a default tag replaces its value, the others are added, all in Twitch's order.
+pub fn privmsg_with_tags(
+    channel: &str,
+    who: &Chatter,
+    id: &str,
+    tmi_sent_ts_ms: i64,
+    text: &str,
+    bits: Option<u64>,
+    extra_tags: &[(&str, &str)],
+) -> String {
     let mut tags = Tags::default();
     tags.set("badge-info", "");
     tags.set("badges", "");
@@ -83,6 +98,9 @@ pub fn privmsg(channel: &str, who: &Chatter, id: &str, tmi_sent_ts_ms: i64, text
     tags.set("turbo", "0");
     tags.set("user-id", &who.user_id);
     tags.set("user-type", "");
+    for (key, value) in extra_tags {
+        tags.set(key, value);
+    }
     let login = word(&who.login);
     format!(
         "@{} :{login}!{login}@{login}.{SERVER_NAME} PRIVMSG #{} :{}",

@@ -47,6 +47,23 @@ fn privmsg_round_trips_through_irc() {
 }
 
 #[test]
+fn privmsg_with_tags_replaces_defaults_and_adds_the_rest_in_order() {
+    let who = Chatter::new("viewer_two", "42", "Viewer_Two");
+    let extra = [("badges", "subscriber/12,premium/1"), ("client-nonce", "ab;cd"), ("color", "#1E90FF")];
+    let line = privmsg_with_tags("c", &who, "x", 5, "hi", None, &extra);
+    let msg = parse(&line);
+    assert_eq!(tag(&msg, "badges").as_deref(), Some("subscriber/12,premium/1"));
+    assert_eq!(tag(&msg, "client-nonce").as_deref(), Some("ab;cd"));
+    assert_eq!(tag(&msg, "color").as_deref(), Some("#1E90FF"));
+    assert_eq!(tag(&msg, "display-name").as_deref(), Some("Viewer_Two"));
+    let keys: Vec<String> = msg.tags.iter().flatten().map(|t| t.0.clone()).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "tags in Twitch's alphabetical order");
+    assert_eq!(keys.iter().filter(|k| *k == "badges").count(), 1, "a default tag is replaced, not repeated");
+}
+
+#[test]
 fn privmsg_carries_bits_and_flattens_line_breaks() {
     let who = Chatter::new("cheerer", "1", "Cheerer");
     let line = privmsg("c", &who, "x", 5, "Cheer100\r\nPRIVMSG #c :injected", Some(100));
