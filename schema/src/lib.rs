@@ -32,6 +32,7 @@ pub mod salvage;
 pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod warm;
 
 pub use backend::Backend;
 pub use backup::sqlite_path;
