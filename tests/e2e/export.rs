@@ -312,7 +312,7 @@ fn json_lines(path: &Path) -> Vec<Value> {
 }
 
 /// A seal beyond the program's limits is a warning at sealing, in the log of the real binary
-/// (issue 19 item 4): before anyone exports or posts it.
+/// and on the stderr of `chatseal seal` (issue 19 item 4): before anyone exports or posts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sealing_beyond_the_program_limits_warns_in_the_log() {
     let dir = tempfile::tempdir().unwrap();
@@ -353,6 +353,29 @@ async fn sealing_beyond_the_program_limits_warns_in_the_log() {
     .await;
     drop(running);
     fake.shutdown().await;
+
+    // `chatseal seal` by hand says the same on stderr: an older hour of 6 chatters on the
+    // stopped daemon's store.
+    let url = sqlite_url(dir.path());
+    let older = epoch - 100 * LEN;
+    let store = chatseal_schema::Store::open(&url).await.expect("open store");
+    write_chatters(&store, older, "alpha", 6).await;
+    drop(store);
+    let out = Command::new(env!("CARGO_BIN_EXE_chatseal"))
+        .args(["seal", "--epoch", &older.to_string(), "--channel", "alpha"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CHATSEAL__STORE__URL", &url)
+        .env("CHATSEAL__EPOCH__LENGTH", "2s")
+        .env("CHATSEAL__SEALING__MAX_CLAIM_LEAVES", "4")
+        .env("CHATSEAL__SEALING__MAX_PROOF_LEN", "2")
+        .output()
+        .expect("run chatseal seal");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success() && stdout.contains(&format!("sealed    epoch {older} #alpha")), "{stdout}{stderr}");
+    assert!(stderr.contains(&format!("warning: epoch {older} #alpha: claim_cut:")), "{stderr}");
+    assert!(stderr.contains("participation proofs are 3 nodes") && stderr.contains("max_proof_len = 2"), "{stderr}");
+
     for l in &warned {
         assert_eq!(l["level"], "WARN", "{l}");
         assert_eq!(
