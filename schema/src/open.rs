@@ -128,6 +128,7 @@ impl Store {
         Ok(Store { writer, reader, backend, ctx: Arc::new(ctx), warnings: warnings.into() })
     }
 
+    /// SQLite or PostgreSQL.
     pub fn backend(&self) -> Backend {
         self.backend
     }
