@@ -129,6 +129,7 @@ impl Store {
         Ok(Store { writer, reader, backend, ctx: Arc::new(ctx), warnings: warnings.into() })
     }
 
+    /// SQLite or PostgreSQL.
     pub fn backend(&self) -> Backend {
         self.backend
     }
