@@ -63,6 +63,16 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// The daemon, killed if the test ends before it stopped (a failed assertion).
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn term(child: &Child) {
     let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
 }
@@ -86,13 +96,21 @@ async fn a_full_disk_is_said_as_such_and_loses_nothing() {
 
     // 1. Start on a full volume: exit 69 (unavailable), and the message says disk full.
     assert!(fill(&filler) > 0);
-    let out = daemon_command(&fake, &url)
-        .env("CHATSEAL__BACKUP__DIR", dir.path().join("backups"))
-        .stderr(Stdio::piped())
-        .output()
-        .expect("run chatseal");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(69), "start on a full disk: {stderr}");
+    let start_log = dir.path().join("start.log");
+    let mut first = Reaped(
+        daemon_command(&fake, &url)
+            .env("CHATSEAL__BACKUP__DIR", dir.path().join("backups"))
+            .stderr(Stdio::from(std::fs::File::create(&start_log).unwrap()))
+            .spawn()
+            .expect("spawn chatseal"),
+    );
+    let status = wait_for("chatseal run on a full disk to exit", Duration::from_secs(30), || {
+        let r = first.0.try_wait().expect("try_wait");
+        async move { r }
+    })
+    .await;
+    let stderr = std::fs::read_to_string(&start_log).unwrap_or_default();
+    assert_eq!(status.code(), Some(69), "start on a full disk: {stderr}");
     assert!(stderr.contains("disk full"), "the start-up error does not say disk full: {stderr}");
     std::fs::remove_file(&filler).unwrap();
     for f in ["chatseal.db", "chatseal.db-wal", "chatseal.db-shm"] {
@@ -103,12 +121,14 @@ async fn a_full_disk_is_said_as_such_and_loses_nothing() {
     let log = dir.path().join("daemon.log");
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = daemon_command(&fake, &url)
-        .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}"))
-        .env("CHATSEAL__BACKUP__DIR", dir.path().join("backups"))
-        .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
-        .spawn()
-        .expect("spawn chatseal");
+    let mut child = Reaped(
+        daemon_command(&fake, &url)
+            .env("CHATSEAL__HTTP__LISTEN", format!("127.0.0.1:{port}"))
+            .env("CHATSEAL__BACKUP__DIR", dir.path().join("backups"))
+            .stderr(Stdio::from(std::fs::File::create(&log).unwrap()))
+            .spawn()
+            .expect("spawn chatseal"),
+    );
     assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "joined");
     fill(&filler);
     let ts = now_ms();
@@ -141,9 +161,9 @@ async fn a_full_disk_is_said_as_such_and_loses_nothing() {
     })
     .await;
     assert_eq!(metric(&base, "chatseal_events_dropped_total").await.unwrap_or(0.0), 0.0);
-    term(&child);
+    term(&child.0);
     let status = wait_for("the daemon to stop", Duration::from_secs(30), || {
-        let r = child.try_wait().expect("try_wait");
+        let r = child.0.try_wait().expect("try_wait");
         async move { r }
     })
     .await;
