@@ -171,8 +171,13 @@ pub(crate) enum ErrClass {
 /// ENOSPC on Linux and the BSDs.
 const ENOSPC: i32 = 28;
 
+/// True when an I/O error says the volume is full (ENOSPC).
+pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(ENOSPC) || e.kind() == std::io::ErrorKind::StorageFull
+}
+
 fn io_class(e: &std::io::Error) -> ErrClass {
-    if e.raw_os_error() == Some(ENOSPC) || e.kind() == std::io::ErrorKind::StorageFull {
+    if is_disk_full(e) {
         ErrClass::DiskFull
     } else {
         ErrClass::Unavailable

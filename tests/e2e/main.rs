@@ -16,6 +16,7 @@ mod corruption;
 mod crashpoints;
 mod crosscheck;
 mod demo;
+mod disk_full;
 mod doctor;
 mod durability;
 mod epoch_length;
