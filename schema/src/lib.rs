@@ -1,7 +1,7 @@
 //! chatseal's store: SeaORM entities and migrations for SQLite and PostgreSQL, opening a store
 //! with its durability settings and start-up checks, and the typed queries the actors use
-//! (flush, seal, reads, opt-outs, meta). Hashes are stored as 64 lowercase hex characters
-//! without `0x`; times are Unix seconds, or Unix milliseconds where a name ends in `_ms`.
+//! (flush, seal, reads, opt-outs, meta). Hashes cross the API as 64 lowercase hex characters
+//! without `0x`; `sealed_participants` stores them as 32 raw bytes (`keys`, `layout`); times are Unix seconds, or Unix milliseconds where a name ends in `_ms`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chatseal_schema::StoreError> {
@@ -19,6 +19,8 @@ pub mod digest;
 pub mod entity;
 pub mod error;
 pub mod inspect;
+pub mod keys;
+pub mod layout;
 mod maintenance;
 pub mod migration;
 mod open;
@@ -32,6 +34,8 @@ pub mod salvage;
 pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "testing")]
+pub mod v1_fixture;
 
 pub use backend::Backend;
 pub use backup::sqlite_path;
