@@ -40,7 +40,7 @@ pub async fn create_v1_store(url: &str) -> Result<DatabaseConnection, String> {
     Ok(db)
 }
 
-async fn exec(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> Result<(), String> {
+async fn exec<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> Result<(), String> {
     db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
         .await
         .map(|_| ())
@@ -49,7 +49,7 @@ async fn exec(db: &DatabaseConnection, sql: &str, values: Vec<Value>) -> Result<
 
 /// Writes `seal` as the v1 `write_seal` did (sealed_epochs row with its digest, one text row
 /// per participant); no checks, so a test can also write what today's checks refuse.
-pub async fn write_v1_seal(db: &DatabaseConnection, seal: &NewSeal) -> Result<(), String> {
+pub async fn write_v1_seal<C: ConnectionTrait>(db: &C, seal: &NewSeal) -> Result<(), String> {
     let digest = seal_digest_with_cut(
         seal.epoch,
         &seal.channel,

@@ -19,10 +19,13 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 /// A seal imported with its root as it was. It has no claim tree (`claim_root` NULL).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImportSeal {
+    /// The sealed epoch.
     pub epoch: i64,
+    /// The channel login.
     pub channel: String,
     /// 64 lowercase hex; None for an empty seal.
     pub root: Option<String>,
+    /// When it was sealed, Unix seconds (0 when unknown).
     pub sealed_at: i64,
     /// 1 when the leaves fold to `root` with today's format; 0 (legacy) when they do not.
     pub format_version: i32,
@@ -35,9 +38,13 @@ pub struct ImportSeal {
 /// Rows to import together.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImportBatch {
+    /// Users rows (user_hash, login, ids, times).
     pub users: Vec<users::Model>,
+    /// Participation rows.
     pub participation: Vec<participation::Model>,
+    /// Signal sums (kinds by name).
     pub signals: Vec<signals::Model>,
+    /// Seals with their participants.
     pub seals: Vec<ImportSeal>,
 }
 
@@ -50,6 +57,7 @@ impl ImportBatch {
             + self.seals.iter().map(|s| 1 + s.participants.len()).sum::<usize>()
     }
 
+    /// True when the batch holds no row.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -58,14 +66,20 @@ impl ImportBatch {
 /// Rows that were new, per table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ImportWritten {
+    /// New users rows.
     pub users: u64,
+    /// New participation rows.
     pub participation: u64,
+    /// New signals rows.
     pub signals: u64,
+    /// New seals.
     pub seals: u64,
+    /// New sealed participants (rows of the new seals).
     pub sealed_participants: u64,
 }
 
 impl ImportWritten {
+    /// Adds the counts of `o`.
     pub fn add(&mut self, o: &ImportWritten) {
         self.users += o.users;
         self.participation += o.participation;

@@ -19,8 +19,11 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 /// One sealed (epoch, channel) where a user took part: their frozen index and stored amount.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserSealedRow {
+    /// The sealed epoch.
     pub epoch: i64,
+    /// The channel login.
     pub channel: String,
+    /// The user's frozen leaf index in that seal.
     pub idx: i64,
     /// u64 base units as a decimal string, as sealed (also for a participant the claim cap left
     /// out of the claim tree: see `SealedEpoch::claim_cut`).

@@ -4,7 +4,7 @@
 //! it, on both engines.
 
 use crate::common::{hash, seal, FAILPOINTS};
-use chatseal_schema::migration::compact::{CompactOptions, PROGRESS_KEY};
+use chatseal_schema::migration::compact::{CompactOptions, PROGRESS_KEY, VACUUM_KEY};
 use chatseal_schema::testing::fresh_urls;
 use chatseal_schema::v1_fixture::{create_v1_store, v1_seals, write_v1_seal, V1Seal};
 use chatseal_schema::{Backend, NewSeal, OpenOptions, SealedParticipant, Store, StoreError};
@@ -157,10 +157,23 @@ async fn an_old_store_is_converted_in_place_with_every_digest_and_root_unchanged
     let _fp = FAILPOINTS.read().await;
     for (backend, url, _guard) in fresh_urls().await {
         let (seals, rows) = build_v1(&url).await;
+        let file = chatseal_schema::sqlite_path(&url);
+        let size = || file.as_ref().map(|f| std::fs::metadata(f).unwrap().len());
+        let before = size();
         assert!(seals.len() > 15 && rows.values().map(Vec::len).sum::<usize>() > 80, "{} seals", seals.len());
         let store = Store::open_with(&url, &opts(25, None)).await.unwrap();
         assert_same(backend, &store, &seals, &rows).await;
+        if let Some(before) = before {
+            store.checkpoint().await.unwrap();
+            let after = size().unwrap();
+            assert!(
+                after < before,
+                "{backend:?}: the file shrank ({before} -> {after} bytes): the conversion vacuumed it"
+            );
+        }
         let db = store.db();
+        let vacuum = format!("SELECT value FROM meta WHERE key = '{VACUUM_KEY}'");
+        assert_eq!(scalar_text(db, &vacuum).await, None, "{backend:?}: no vacuum pending");
         let progress = format!("SELECT value FROM meta WHERE key = '{PROGRESS_KEY}'");
         assert_eq!(scalar_text(db, &progress).await, None, "{backend:?}: no conversion pending");
         let hashes = match backend {

@@ -14,7 +14,10 @@
 //! single writer, PostgreSQL's migration advisory lock taken by every batch. The last step,
 //! in one transaction, copies any rows that belong to no seal, compares the row counts of the
 //! two tables, drops the old table, renames the new one, builds its indexes and deletes the
-//! progress key. Digests and roots do not change: `sealed_epochs` is not touched.
+//! progress key. Digests and roots do not change: `sealed_epochs` is not touched, and a digest
+//! covers the roots and every leaf byte for byte. On SQLite a store whose rows were moved is
+//! then rewritten by `VACUUM` ([`VACUUM_KEY`]), so that the file shrinks to the new size;
+//! PostgreSQL gives the old table's files back when it is dropped.
 
 mod batch;
 
@@ -29,6 +32,9 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBacken
 pub const PROGRESS_KEY: &str = "layout.compact.progress";
 /// The progress value before the first batch.
 pub const NOT_STARTED: &str = "";
+/// `meta` key present while a SQLite store that was converted still has to be vacuumed (the
+/// pages of the old table are free but still in the file until `VACUUM` rewrites it).
+pub const VACUUM_KEY: &str = "layout.compact.vacuum";
 
 /// How the conversion runs.
 #[derive(Clone, Debug)]
@@ -57,6 +63,8 @@ pub struct CompactReport {
     pub rows: u64,
     /// The conversion is complete (this run or an earlier one finished it).
     pub finished: bool,
+    /// SQLite: the file was rewritten by `VACUUM` after the conversion (this run).
+    pub vacuumed: bool,
 }
 
 /// The last seal converted, from the progress value.
@@ -110,6 +118,7 @@ pub(crate) async fn convert(
         else {
             txn.rollback().await.map_err(ctx.at("ending a conversion batch"))?;
             report.finished = true;
+            report.vacuumed = vacuum_if_pending(db, backend, ctx).await?;
             return Ok(report);
         };
         let after = parse_progress(&raw).map_err(|d| ctx.corrupt("reading the conversion's progress", d))?;
@@ -119,6 +128,7 @@ pub(crate) async fn convert(
             txn.commit().await.map_err(ctx.at("committing the end of the conversion"))?;
             report.finished = true;
             tracing::info!(seals = report.seals, rows = report.rows, "store converted to the compact layout");
+            report.vacuumed = vacuum_if_pending(db, backend, ctx).await?;
             return Ok(report);
         };
         let rows = batch::convert_seals(&txn, backend, ctx, after.as_ref(), &seals).await?;
@@ -144,6 +154,28 @@ pub(crate) async fn convert(
     }
 }
 
+/// SQLite, after a conversion that moved rows: `VACUUM` (outside any transaction; it rewrites
+/// the file without the old table's free pages, atomically), then the key is deleted. A kill
+/// during it leaves the key, and the next open vacuums again. Returns whether it ran.
+async fn vacuum_if_pending(db: &DatabaseConnection, backend: Backend, ctx: &ErrCtx) -> Result<bool, StoreError> {
+    if backend != Backend::Sqlite {
+        return Ok(false);
+    }
+    let what = "vacuuming the converted store";
+    let b = db.get_database_backend();
+    let row = db
+        .query_one_raw(stmt(b, "SELECT value FROM meta WHERE key = $1", vec![VACUUM_KEY.into()]))
+        .await
+        .map_err(ctx.at(what))?;
+    if row.is_none() {
+        return Ok(false);
+    }
+    tracing::info!("compact layout: rewriting the file without the old table's pages (VACUUM)");
+    db.execute_unprepared("VACUUM").await.map_err(ctx.at(what))?;
+    db.execute_raw(stmt(b, "DELETE FROM meta WHERE key = $1", vec![VACUUM_KEY.into()])).await.map_err(ctx.at(what))?;
+    Ok(true)
+}
+
 /// The last step (see the module doc), inside the caller's transaction.
 async fn finish(
     txn: &DatabaseTransaction,
@@ -161,6 +193,15 @@ async fn finish(
         row.map(|r| r.try_get_by_index::<i64>(0)).transpose().map_err(ctx.at(what)).map(|n| n.unwrap_or(0))
     };
     let (old, new) = (count(TABLE).await?, count(STAGING_TABLE).await?);
+    if backend == Backend::Sqlite && old > 0 {
+        txn.execute_raw(stmt(
+            b,
+            "INSERT INTO meta (key, value) VALUES ($1, 'pending') ON CONFLICT (key) DO NOTHING",
+            vec![VACUUM_KEY.into()],
+        ))
+        .await
+        .map_err(ctx.at("recording the vacuum to do"))?;
+    }
     if old != new {
         return Err(ctx.corrupt(
             "converting sealed_participants",
