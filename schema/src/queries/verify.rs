@@ -116,6 +116,7 @@ impl Store {
     /// The sealed (epoch, channel)s whose rows no longer match their digest (or whose stored
     /// participant count differs from the rows), oldest first. Empty: every seal is intact.
     pub async fn verify_digests(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        self.check_compact_layout().await?;
         let mut bad = Vec::new();
         let mut after: Option<(i64, String)> = None;
         let ids: HashMap<String, i32> = channel_names(&self.reader)
@@ -273,6 +274,36 @@ fn fast_check(f: &Fetched) -> Vec<usize> {
         }
     }
     suspects
+}
+
+impl Store {
+    /// Refuses a store still in the layout of an older release (a read-only open, as
+    /// `chatseal doctor` does, runs no migration): its rows cannot be read by these queries.
+    async fn check_compact_layout(&self) -> Result<(), StoreError> {
+        let what = "checking the store's layout";
+        let sql = match self.backend {
+            crate::backend::Backend::Sqlite => {
+                "SELECT COUNT(*) FROM pragma_table_info('sealed_participants') WHERE name = 'channel_id'"
+            }
+            _ => {
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+                 AND table_name = 'sealed_participants' AND column_name = 'channel_id'"
+            }
+        };
+        let row = self
+            .reader
+            .query_one_raw(stmt(self.reader.get_database_backend(), sql, vec![]))
+            .await
+            .map_err(self.ctx.at(what))?;
+        let n = row.map(|r| r.try_get_by_index::<i64>(0)).transpose().map_err(self.ctx.at(what))?.unwrap_or(0);
+        if n == 0 {
+            return Err(StoreError::Invalid {
+                what: "store layout",
+                detail: "sealed_participants is in the layout of an older release: the next start of the daemon (or any command that opens the store for writing) converts it in place; see docs/operations.md".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// A result row of a per-run query with its seal's key (channel by name).
