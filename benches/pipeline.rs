@@ -28,7 +28,9 @@
 //! `CHATSEAL_BENCH_RATE` (150000 lines/s over all channels), `CHATSEAL_BENCH_CHANNELS` (20; burst
 //! 10), `CHATSEAL_BENCH_USERS` (10000; burst 200000), `CHATSEAL_BENCH_LINES` (burst: 1000000),
 //! `CHATSEAL_BENCH_EPOCH` (60 seconds), `CHATSEAL_BENCH_PG_URL` (unset: SQLite; a fresh database),
-//! `CHATSEAL_BENCH_BIN` (another `chatseal` binary, to measure a build before a change).
+//! `CHATSEAL_BENCH_BIN` (another `chatseal` binary, to measure a build before a change),
+//! `CHATSEAL_BENCH_KEEP_STORE=1` (burst: keep the SQLite store's folder and print where, to look
+//! at it table by table).
 //! Extra daemon settings go through as `CHATSEAL__...` variables (the daemon's own environment is
 //! cleared otherwise). No timed assertions: numbers are printed.
 //! `cargo bench --bench pipeline`, `CHATSEAL_BENCH_WORKLOAD=burst cargo bench --bench pipeline`
@@ -269,6 +271,11 @@ async fn burst(p: Params) {
     d.print_log_problems();
     print_summary(&summary);
     fake.shutdown().await;
+    if std::env::var("CHATSEAL_BENCH_KEEP_STORE").is_ok_and(|v| v == "1") {
+        println!("store kept in {} (CHATSEAL_BENCH_KEEP_STORE=1)", dir.path().display());
+        let _ = dir.keep();
+        return;
+    }
     if summary.exit != Some(0) {
         println!("SIGTERM: exit {:?} (expected 0); log: {}", summary.exit, log.display());
         let _ = dir.keep();

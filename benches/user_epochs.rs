@@ -53,7 +53,7 @@ fn participants() -> i64 {
 fn store_path(total: i64) -> PathBuf {
     match std::env::var("CHATSEAL_BENCH_USER_STORE") {
         Ok(p) if !p.is_empty() => PathBuf::from(p),
-        _ => Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chatseal-bench-user-epochs-{total}.db")),
+        _ => Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("chatseal-bench-user-epochs-compact-{total}.db")),
     }
 }
 
@@ -85,6 +85,15 @@ async fn build(path: &Path, total: i64) {
         ),
     )
     .await;
+    // Channel chanK has id K + 1; hashes are stored as bytes (the compact layout).
+    exec(
+        &store,
+        &format!(
+            "WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n + 1 < {CHANNELS}) \
+             INSERT INTO channel_ids (id, name) SELECT n + 1, 'chan' || n FROM k"
+        ),
+    )
+    .await;
     // The user is at index 0 of every seal; the others are pool users, distinct within a seal.
     let chunk = 100;
     for first in (0..EPOCHS * CHANNELS).step_by(chunk) {
@@ -94,11 +103,11 @@ async fn build(path: &Path, total: i64) {
             &format!(
                 "WITH RECURSIVE k(n) AS (SELECT {first} UNION ALL SELECT n + 1 FROM k WHERE n + 1 < {last}), \
                  i(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM i WHERE i + 1 < {per_seal}) \
-                 INSERT INTO sealed_participants (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf) \
-                 SELECT {FIRST} + (n / {CHANNELS}) * {HOUR}, 'chan' || (n % {CHANNELS}), i, \
-                        CASE WHEN i = 0 THEN '{me}' ELSE printf('%08x%056x', ((n * 7919 + i) % {POOL}) * 2654435761 % 4294967296, (n * 7919 + i) % {POOL}) END, \
+                 INSERT INTO sealed_participants (epoch, channel_id, idx, user_hash, login, leaf, amount, claim_leaf) \
+                 SELECT {FIRST} + (n / {CHANNELS}) * {HOUR}, (n % {CHANNELS}) + 1, i, \
+                        unhex(CASE WHEN i = 0 THEN '{me}' ELSE printf('%08x%056x', ((n * 7919 + i) % {POOL}) * 2654435761 % 4294967296, (n * 7919 + i) % {POOL}) END), \
                         CASE WHEN i = 0 THEN '{LOGIN}' ELSE 'user' || ((n * 7919 + i) % {POOL}) END, \
-                        printf('%064x', n * 1000003 + i), '80000000000', printf('%064x', n * 1000033 + i) \
+                        unhex(printf('%064x', n * 1000003 + i)), '80000000000', unhex(printf('%064x', n * 1000033 + i)) \
                  FROM k, i"
             ),
         )
@@ -111,7 +120,8 @@ async fn build(path: &Path, total: i64) {
     store.checkpoint().await.expect("checkpoint");
     let size_without_index = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let index_started = Instant::now();
-    exec(&store, &format!("CREATE INDEX {USER_EPOCHS_INDEX} ON sealed_participants (user_hash, epoch, channel)")).await;
+    exec(&store, &format!("CREATE INDEX {USER_EPOCHS_INDEX} ON sealed_participants (user_hash, epoch, channel_id)"))
+        .await;
     let index = index_started.elapsed();
     store.checkpoint().await.expect("checkpoint");
     let rows = store.seal_count().await.expect("count");

@@ -126,7 +126,7 @@ async fn a_warm_proof_reads_no_full_set_of_rows_and_a_cold_one_checks_them() {
     store
         .db()
         .execute_unprepared(&format!(
-            "UPDATE sealed_participants SET claim_leaf = '{}' WHERE epoch = {EPOCH} AND idx = 1",
+            "UPDATE sealed_participants SET claim_leaf = X'{}' WHERE epoch = {EPOCH} AND idx = 1",
             "ab".repeat(32)
         ))
         .await

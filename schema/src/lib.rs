@@ -1,7 +1,7 @@
 //! chatseal's store: SeaORM entities and migrations for SQLite and PostgreSQL, opening a store
 //! with its durability settings and start-up checks, and the typed queries the actors use
-//! (flush, seal, reads, opt-outs, meta). Hashes are stored as 64 lowercase hex characters
-//! without `0x`; times are Unix seconds, or Unix milliseconds where a name ends in `_ms`.
+//! (flush, seal, reads, opt-outs, meta). Hashes cross the API as 64 lowercase hex characters
+//! without `0x`; `sealed_participants` stores them as 32 raw bytes (`keys`, `layout`); times are Unix seconds, or Unix milliseconds where a name ends in `_ms`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), chatseal_schema::StoreError> {
@@ -16,26 +16,26 @@ pub mod backup;
 pub mod checks;
 pub mod copy;
 pub mod digest;
-#[allow(missing_docs)] // documented by the compact-events / compact-store work (issue 18)
 pub mod entity;
 pub mod error;
 pub mod inspect;
+pub mod keys;
+pub mod layout;
 mod maintenance;
-#[allow(missing_docs)] // documented by the compact-events / compact-store work (issue 18)
 pub mod migration;
 mod open;
 pub mod ownership;
 pub mod pg_snapshot;
-#[allow(missing_docs)] // documented by the compact-events / compact-store work (issue 18)
 pub mod queries;
 mod quick_check;
 pub mod redact;
-#[allow(missing_docs)] // documented by the compact-events / compact-store work (issue 18)
 pub mod rows;
 pub mod salvage;
 pub mod signals;
 #[cfg(feature = "testing")]
 pub mod testing;
+#[cfg(feature = "testing")]
+pub mod v1_fixture;
 mod warm;
 
 pub use backend::Backend;

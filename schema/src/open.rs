@@ -51,6 +51,9 @@ pub struct OpenOptions {
     /// How long an operation waits for a pooled connection (or for a server to accept one)
     /// before failing as unavailable. Default 10 s.
     pub acquire_timeout: Duration,
+    /// The conversion of an existing store to the compact layout, run after the migrations
+    /// (see `migration::compact`). Default: to the end, in batches of 20,000 participants.
+    pub compact: crate::migration::compact::CompactOptions,
 }
 
 impl Default for OpenOptions {
@@ -61,6 +64,7 @@ impl Default for OpenOptions {
             sqlite_readers: 4,
             pg_max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
+            compact: Default::default(),
         }
     }
 }
@@ -125,6 +129,16 @@ impl Store {
             tracing::warn!(store = %redacted, "{w}");
         }
         crate::migration::run_pending(&writer, backend, &ctx).await?;
+        let converted = crate::migration::compact::convert(&writer, backend, &ctx, &o.compact).await?;
+        if !converted.finished {
+            return Err(StoreError::Migration {
+                url: redacted,
+                detail: format!(
+                    "the conversion to the compact layout stopped after {} batches as asked; open the store again to continue it",
+                    converted.batches
+                ),
+            });
+        }
         tracing::info!(store = %redacted, backend = ?backend, "store open");
         Ok(Store { writer, reader, backend, ctx: Arc::new(ctx), warnings: warnings.into() })
     }

@@ -9,21 +9,32 @@ use crate::signals::{SignalKind, Signals};
 /// A message id to deduplicate, with the (epoch, channel) it was counted in.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SeenId {
+    /// The message id (the IRC `id` tag).
     pub id: String,
+    /// The epoch it counts in.
     pub epoch: i64,
+    /// The channel login.
     pub channel: String,
 }
 
 /// What one flush adds for one (epoch, channel, user): presence, the user mapping, signal sums.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParticipationDelta {
+    /// The epoch (Unix seconds of its start).
     pub epoch: i64,
+    /// The channel login.
     pub channel: String,
+    /// The user hash (64 lowercase hex).
     pub user_hash: String,
+    /// The login, lowercase.
     pub login: String,
+    /// The Twitch user id, when the line carried one.
     pub user_id: Option<String>,
+    /// The display name, when the line carried one.
     pub display_name: Option<String>,
+    /// The earliest time seen in this batch, Unix seconds.
     pub first_seen: i64,
+    /// The latest time seen in this batch, Unix seconds.
     pub last_seen: i64,
     /// The amount to add per kind (zeros add nothing).
     pub signals: Signals<i64>,
@@ -32,17 +43,24 @@ pub struct ParticipationDelta {
 /// An interval `[started_ms, until_ms)` during which `channel` was joined.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CoverageSpan {
+    /// The channel login.
     pub channel: String,
+    /// Start, Unix milliseconds (inclusive).
     pub started_ms: i64,
+    /// End, Unix milliseconds (exclusive).
     pub until_ms: i64,
 }
 
 /// One participant of an unsealed (epoch, channel), as the sealer reads it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ParticipantRow {
+    /// The user hash (64 lowercase hex).
     pub user_hash: String,
+    /// The login from `users` (the latest seen).
     pub login: String,
+    /// First time seen in the epoch, Unix seconds.
     pub first_seen: i64,
+    /// Last time seen in the epoch, Unix seconds.
     pub last_seen: i64,
     /// The participant's signal sums.
     pub signals: Signals<i64>,
@@ -51,14 +69,19 @@ pub struct ParticipantRow {
 /// A seal to write: roots and frozen leaves of one (epoch, channel).
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewSeal {
+    /// The epoch (Unix seconds of its start).
     pub epoch: i64,
+    /// The channel login.
     pub channel: String,
     /// None exactly when `participants` is empty.
     pub root: Option<String>,
+    /// The claim root; None exactly when `participants` is empty.
     pub claim_root: Option<String>,
     /// Fraction of the epoch the channel was joined, 0..=1.
     pub coverage: f64,
+    /// When it is sealed, Unix seconds.
     pub sealed_at: i64,
+    /// The sealing format version.
     pub format_version: i32,
     /// How many participants, the last ones in index order, the claim cap left out of the
     /// claim tree (`claim_root` covers the first `participants.len() - claim_cut`); 0 = none.
@@ -70,26 +93,40 @@ pub struct NewSeal {
 /// One frozen leaf of a sealed (epoch, channel).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SealedParticipant {
+    /// The frozen 0-based leaf index.
     pub idx: i64,
+    /// The user hash (64 lowercase hex).
     pub user_hash: String,
+    /// The login as sealed.
     pub login: String,
+    /// The participation leaf (64 lowercase hex).
     pub leaf: String,
     /// u64 base units as a decimal string.
     pub amount: String,
+    /// The claim leaf (64 lowercase hex; empty for an imported legacy seal).
     pub claim_leaf: String,
 }
 
 /// A sealed (epoch, channel) as stored.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SealedEpoch {
+    /// The epoch (Unix seconds of its start).
     pub epoch: i64,
+    /// The channel login.
     pub channel: String,
+    /// The participation root; None when nobody took part.
     pub root: Option<String>,
+    /// The claim root; None when nobody took part, and for imported legacy seals.
     pub claim_root: Option<String>,
+    /// How many participants.
     pub participants: i64,
+    /// Fraction of the epoch the channel was joined, 0..=1.
     pub coverage: f64,
+    /// `crate::digest::seal_digest` of the seal (64 lowercase hex).
     pub digest: String,
+    /// When it was sealed, Unix seconds.
     pub sealed_at: i64,
+    /// The sealing format version.
     pub format_version: i32,
     /// Participants left out of the claim tree by the claim cap (see [`NewSeal::claim_cut`]);
     /// 0 = none (also for seals written before the column existed).

@@ -9,6 +9,8 @@
 mod channels;
 #[path = "store/common.rs"]
 mod common;
+#[path = "store/compact.rs"]
+mod compact;
 #[path = "store/fence.rs"]
 mod fence;
 #[path = "store/flush.rs"]

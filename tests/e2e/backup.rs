@@ -227,8 +227,10 @@ async fn flip_sealed_row(url: &str, db: &Path, epoch: i64) -> Vec<u8> {
         rows[1].leaf.clone()
     };
     let mut bytes = std::fs::read(db).unwrap();
-    let at = bytes.windows(64).position(|w| w == leaf.as_bytes()).expect("the sealed leaf is in the file");
-    bytes[at + 10] = if bytes[at + 10] == b'a' { b'b' } else { b'a' };
+    // The compact layout stores the leaf as its 32 bytes.
+    let leaf = hex::decode(&leaf).unwrap();
+    let at = bytes.windows(32).position(|w| w == leaf.as_slice()).expect("the sealed leaf is in the file");
+    bytes[at + 10] ^= 0x01;
     std::fs::write(db, &bytes).unwrap();
     bytes
 }

@@ -78,8 +78,10 @@ async fn flipped_byte_in_a_sealed_row_is_caught_by_the_digests() {
     };
     let path = db_path(dir.path());
     let mut bytes = std::fs::read(&path).unwrap();
-    let at = bytes.windows(64).position(|w| w == leaf.as_bytes()).expect("the sealed leaf is stored in the file");
-    bytes[at + 10] = if bytes[at + 10] == b'a' { b'b' } else { b'a' };
+    // The compact layout stores the leaf as its 32 bytes.
+    let leaf = hex::decode(&leaf).unwrap();
+    let at = bytes.windows(32).position(|w| w == leaf.as_slice()).expect("the sealed leaf is stored in the file");
+    bytes[at + 10] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
     let err = refuses_to_start(&url).await;
     assert!(err.contains("digest"), "{err}");
@@ -109,14 +111,15 @@ async fn flipped_byte_in_an_index_page_is_caught() {
     };
     let path = db_path(dir.path());
     let mut bytes = std::fs::read(&path).unwrap();
-    // A small index fits its root page, a leaf: flip one hex digit of a key in that page only.
+    // A small index fits its root page, a leaf: flip one bit of a key (32 bytes) in that page only.
     let start = (page - 1) * page_size;
+    let hash = hex::decode(&hash).unwrap();
     let at = bytes[start..start + page_size]
-        .windows(64)
-        .position(|w| w == hash.as_bytes())
+        .windows(32)
+        .position(|w| w == hash.as_slice())
         .expect("the key is in the index's page")
         + start;
-    bytes[at + 20] = if bytes[at + 20] == b'0' { b'1' } else { b'0' };
+    bytes[at + 20] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
     let err = refuses_to_start(&url).await;
     assert!(err.contains("digest") || err.contains("malformed") || err.contains("quick_check"), "{err}");

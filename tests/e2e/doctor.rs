@@ -237,8 +237,10 @@ async fn flipped_byte_in_a_sealed_row_fails_naming_the_epoch_and_changes_nothing
     };
     let path = dir.path().join("chatseal.db");
     let mut bytes = std::fs::read(&path).unwrap();
-    let at = bytes.windows(64).position(|w| w == leaf.as_bytes()).expect("the sealed leaf is stored in the file");
-    bytes[at + 10] = if bytes[at + 10] == b'a' { b'b' } else { b'a' };
+    // The compact layout stores the leaf as its 32 bytes.
+    let leaf = hex::decode(&leaf).unwrap();
+    let at = bytes.windows(32).position(|w| w == leaf.as_slice()).expect("the sealed leaf is stored in the file");
+    bytes[at + 10] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
     let before = listing(dir.path());
 

@@ -1,8 +1,10 @@
 //! `chatseal migrate` and `chatseal replay`, through the real binary: a store sealed by a real
 //! daemon copied SQLite -> PostgreSQL -> SQLite with equal counts and roots (and a re-run that
 //! changes nothing), an old system's database imported with its roots intact, and a chat log
-//! replayed twice into the same store.
+//! replayed twice into the same store; a store of the old layout converted in place by
+//! `chatseal migrate`, killed mid-way and run again.
 
+mod compact;
 mod copy;
 mod legacy;
 mod replay;

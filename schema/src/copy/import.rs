@@ -10,7 +10,9 @@ use crate::backend::write_txn_options;
 use crate::digest::seal_digest;
 use crate::entity::{participation, sealed_epochs, sealed_participants, signals, users};
 use crate::error::StoreError;
+use crate::keys::hash_to_bytes;
 use crate::open::Store;
+use crate::queries::channel_ids::ensure_channel_id;
 use crate::rows::{check_hash, check_kind, SealedParticipant};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -125,6 +127,7 @@ fn check_batch(b: &ImportBatch) -> Result<(), StoreError> {
             }
             check_hash("imported sealed participant user_hash", &p.user_hash)?;
             check_hash("imported sealed participant leaf", &p.leaf)?;
+            hash_to_bytes("imported sealed participant claim_leaf", &p.claim_leaf)?;
         }
     }
     Ok(())
@@ -164,31 +167,37 @@ impl Store {
             .await
             .map_err(self.ctx.at("starting an import transaction"))?;
         let at = |what: &'static str| self.ctx.at(what);
+        let mut ids = std::collections::HashMap::new();
+        for s in b.seals.iter().filter(|s| !s.participants.is_empty()) {
+            if !ids.contains_key(&s.channel) {
+                let id = ensure_channel_id(&txn, &s.channel).await.map_err(at("giving a channel its id"))?;
+                ids.insert(s.channel.clone(), id);
+            }
+        }
         let users = insert_rows(&txn, &u, &users).await.map_err(at("importing users"))?;
         let parts = insert_rows(&txn, &p, &parts).await.map_err(at("importing participation"))?;
         let sigs = insert_rows(&txn, &s, &sigs).await.map_err(at("importing signals"))?;
         let new_seals = insert_rows(&txn, &e, &seals).await.map_err(at("importing seals"))?;
         // Only the participants of seals written now: a seal the store already held keeps its rows.
-        let members: Vec<Row> = b
-            .seals
-            .iter()
-            .zip(&seals)
-            .filter(|(_, row)| new_seals.contains(&e.key_of(row)))
-            .flat_map(|(s, _)| {
-                s.participants.iter().map(|m| {
-                    row_of(&sealed_participants::Model {
-                        epoch: s.epoch,
-                        channel: s.channel.clone(),
-                        idx: m.idx,
-                        user_hash: m.user_hash.clone(),
-                        login: m.login.clone(),
-                        leaf: m.leaf.clone(),
-                        amount: m.amount.clone(),
-                        claim_leaf: m.claim_leaf.clone(),
-                    })
-                })
-            })
-            .collect();
+        let mut members: Vec<Row> = Vec::new();
+        for (s, row) in b.seals.iter().zip(&seals) {
+            if !new_seals.contains(&e.key_of(row)) {
+                continue;
+            }
+            let channel_id = ids.get(&s.channel).copied().unwrap_or_default();
+            for m in &s.participants {
+                members.push(row_of(&sealed_participants::Model {
+                    epoch: s.epoch,
+                    channel_id,
+                    idx: m.idx,
+                    user_hash: hash_to_bytes("imported sealed participant user_hash", &m.user_hash)?,
+                    login: m.login.clone(),
+                    leaf: hash_to_bytes("imported sealed participant leaf", &m.leaf)?,
+                    amount: m.amount.clone(),
+                    claim_leaf: hash_to_bytes("imported sealed participant claim_leaf", &m.claim_leaf)?,
+                }));
+            }
+        }
         let members_new = insert_rows(&txn, &sp, &members).await.map_err(at("importing sealed participants"))?;
         if members_new.len() != members.len() {
             return Err(invalid(

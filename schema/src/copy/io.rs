@@ -1,7 +1,7 @@
 //! The reads and writes of a copy, on one store: a keyset page of a table, rows by their keys,
 //! row counts, an insert that keeps what is there and says which keys were new, and moving a
 //! PostgreSQL identity sequence past the copied keys. Rows are decoded by column kind, so
-//! BIGINT, INTEGER, DOUBLE, TEXT and NULL come back as the same `Value`s on both backends.
+//! BIGINT, INTEGER, DOUBLE, TEXT, BLOB and NULL come back as the same `Value`s on both backends.
 
 use super::spec::{ColKind, ColSpec, TableSpec};
 use crate::backend::{write_txn_options, Backend};
@@ -20,6 +20,7 @@ fn decode(r: &QueryResult, i: usize, c: &ColSpec) -> Result<Value, DbErr> {
         ColKind::Int32 => Value::Int(r.try_get_by_index::<Option<i32>>(i)?),
         ColKind::Double => Value::Double(r.try_get_by_index::<Option<f64>>(i)?),
         ColKind::Text => Value::String(r.try_get_by_index::<Option<String>>(i)?),
+        ColKind::Bytes => Value::Bytes(r.try_get_by_index::<Option<Vec<u8>>>(i)?),
     })
 }
 

@@ -36,6 +36,13 @@ pub fn row_from_json(spec: &TableSpec, line: &str) -> Result<Row, StoreError> {
                 ColKind::Int32 => Value::Int(Some(f.as_i64().and_then(|n| i32::try_from(n).ok()).ok_or_else(wrong)?)),
                 ColKind::Double => Value::Double(Some(f.as_f64().ok_or_else(wrong)?)),
                 ColKind::Text => Value::String(Some(f.as_str().ok_or_else(wrong)?.to_owned())),
+                // PostgreSQL's row_to_json writes bytea as "\\x" and hex.
+                ColKind::Bytes => Value::Bytes(Some(
+                    f.as_str()
+                        .and_then(|t| t.strip_prefix("\\x"))
+                        .and_then(|h| hex::decode(h).ok())
+                        .ok_or_else(wrong)?,
+                )),
             })
         })
         .collect()
@@ -56,6 +63,7 @@ mod tests {
                 ColKind::Int64 | ColKind::Int32 => serde_json::json!(i as i64 + 1),
                 ColKind::Double => serde_json::json!(1.5),
                 ColKind::Text => serde_json::json!(format!("t{i}")),
+                ColKind::Bytes => serde_json::json!("\\x00ff"),
             };
             obj.insert(c.name.to_string(), v);
         }
@@ -68,6 +76,7 @@ mod tests {
                 ColKind::Int32 => assert_eq!(v, &Value::Int(Some(i as i32 + 1))),
                 ColKind::Double => assert_eq!(v, &Value::Double(Some(1.5))),
                 ColKind::Text => assert_eq!(v, &Value::String(Some(format!("t{i}")))),
+                ColKind::Bytes => assert_eq!(v, &Value::Bytes(Some(vec![0, 255]))),
             }
         }
         // NULL where allowed, refused where not.

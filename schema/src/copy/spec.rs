@@ -25,6 +25,8 @@ pub enum ColKind {
     Double,
     /// TEXT: `Value::String`.
     Text,
+    /// BLOB (PostgreSQL bytea): `Value::Bytes`. The hashes of the compact layout.
+    Bytes,
 }
 
 impl ColKind {
@@ -35,6 +37,7 @@ impl ColKind {
             ColKind::Int32 => Value::Int(None),
             ColKind::Double => Value::Double(None),
             ColKind::Text => Value::String(None),
+            ColKind::Bytes => Value::Bytes(None),
         }
     }
 }
@@ -69,6 +72,7 @@ fn kind_of(t: &ColumnType) -> Option<ColKind> {
         ColumnType::Integer => Some(ColKind::Int32),
         ColumnType::Double => Some(ColKind::Double),
         ColumnType::Text | ColumnType::String(_) => Some(ColKind::Text),
+        ColumnType::Blob | ColumnType::Binary(_) | ColumnType::VarBinary(_) => Some(ColKind::Bytes),
         _ => None,
     }
 }
@@ -106,6 +110,7 @@ pub fn table_spec(name: &str) -> Result<TableSpec, StoreError> {
     use entity::*;
     match name {
         "meta" => spec_of::<meta::Entity>(),
+        "channel_ids" => spec_of::<channel_ids::Entity>(),
         "users" => spec_of::<users::Entity>(),
         "participation" => spec_of::<participation::Entity>(),
         "signals" => spec_of::<signals::Entity>(),
@@ -141,7 +146,10 @@ pub fn show(v: &Value) -> String {
         Value::Int(Some(n)) => n.to_string(),
         Value::Double(Some(x)) => x.to_string(),
         Value::String(Some(s)) => format!("{s:?}"),
-        Value::BigInt(None) | Value::Int(None) | Value::Double(None) | Value::String(None) => "NULL".into(),
+        Value::Bytes(Some(b)) => format!("x'{}'", hex::encode(b)),
+        Value::BigInt(None) | Value::Int(None) | Value::Double(None) | Value::String(None) | Value::Bytes(None) => {
+            "NULL".into()
+        }
         other => format!("{other:?}"),
     }
 }

@@ -7,6 +7,7 @@
 
 use sea_orm_migration::prelude::*;
 
+/// The migration.
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 

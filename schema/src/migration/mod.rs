@@ -9,8 +9,9 @@ use sea_orm::{DatabaseConnection, DbBackend, Statement, TransactionTrait};
 use sea_orm_migration::prelude::*;
 
 /// Advisory lock key that serializes migrations of one PostgreSQL database.
-const PG_MIGRATION_LOCK: i64 = 0x6368_6174_7365_616c; // "chatseal"
+pub(crate) const PG_MIGRATION_LOCK: i64 = 0x6368_6174_7365_616c; // "chatseal"
 
+pub mod compact;
 mod m20260501_000001_initial;
 mod m20260601_000002_claim_cut;
 mod m20261206_000003_members_and_roles;
@@ -18,6 +19,7 @@ mod m20261206_000005_channels;
 mod m20261206_000006_publications;
 pub mod m20261206_000007_user_epochs_index;
 mod m20261206_000008_cluster_slots;
+mod m20261207_000009_compact;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -33,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000006_publications::Migration),
             Box::new(m20261206_000007_user_epochs_index::Migration),
             Box::new(m20261206_000008_cluster_slots::Migration),
+            Box::new(m20261207_000009_compact::Migration),
         ]
     }
 }

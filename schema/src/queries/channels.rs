@@ -23,12 +23,16 @@ pub const CONFIG_APPLIED_KEY: &str = "channels.config_applied";
 /// Who changed the set (the audit log's `by=`, the table's `added_by`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChangedBy {
+    /// `twitch.channels` of the configuration, applied at start-up.
     Config,
+    /// `chatseal channels` on the command line.
     Cli,
+    /// The admin HTTP API.
     Admin,
 }
 
 impl ChangedBy {
+    /// The name written to `added_by` and the audit log.
     pub fn as_str(self) -> &'static str {
         match self {
             ChangedBy::Config => "config",

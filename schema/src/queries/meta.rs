@@ -7,6 +7,7 @@ use crate::open::Store;
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 impl Store {
+    /// The value of `key` in `meta`, if set.
     pub async fn get_meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         let row =
             meta::Entity::find_by_id(key.to_owned()).one(&self.reader).await.map_err(self.ctx.at("reading meta"))?;

@@ -5,6 +5,7 @@
 //! placeholders per backend (see `placeholder`). Simple lookups use the entities.
 //! Multi-row statements are chunked below both engines' bound-parameter limits.
 
+pub mod channel_ids;
 pub mod channels;
 pub mod flush;
 pub(crate) mod merge;

@@ -45,6 +45,7 @@ impl Store {
         Ok(new)
     }
 
+    /// Whether `user_hash` (64 lowercase hex) opted out.
     pub async fn is_opted_out(&self, user_hash: &str) -> Result<bool, StoreError> {
         let row = opt_outs::Entity::find_by_id(user_hash.to_owned())
             .one(&self.reader)

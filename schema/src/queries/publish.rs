@@ -14,9 +14,13 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Transactio
 /// A publication record as stored (`root` without `0x`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Publication {
+    /// The sealed epoch.
     pub epoch: i64,
+    /// The channel login.
     pub channel: String,
+    /// The root as sealed (64 lowercase hex).
     pub root: String,
+    /// The operator's transaction id.
     pub tx: String,
     /// Unix seconds.
     pub published_at: i64,
@@ -43,7 +47,9 @@ pub enum PublishWrite {
 /// of the oldest of them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct Backlog {
+    /// How many seals with a root have no publication.
     pub count: i64,
+    /// When the oldest of them was sealed (Unix seconds), if any.
     pub oldest_sealed_at: Option<i64>,
 }
 

@@ -3,15 +3,18 @@
 //! even a concurrent one from another process, changes nothing and returns the stored one.
 //! Failpoints: `seal.mid` (participants written, not committed) and `seal.after_commit`.
 
+use super::channel_ids::{channel_id, ensure_channel_id};
 use super::stmt;
 use crate::backend::write_txn_options;
 use crate::digest::seal_digest_with_cut;
-use crate::entity::{sealed_epochs, sealed_participants};
+use crate::entity::sealed_epochs;
 use crate::error::StoreError;
+use crate::keys::{hash_from_bytes, hash_to_bytes};
 use crate::open::Store;
 use crate::rows::{check_seal, NewSeal, SealWrite, SealedEpoch, SealedParticipant};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, TransactionTrait,
+    Value,
 };
 
 impl From<sealed_epochs::Model> for SealedEpoch {
@@ -31,19 +34,6 @@ impl From<sealed_epochs::Model> for SealedEpoch {
     }
 }
 
-impl From<sealed_participants::Model> for SealedParticipant {
-    fn from(m: sealed_participants::Model) -> Self {
-        SealedParticipant {
-            idx: m.idx,
-            user_hash: m.user_hash,
-            login: m.login,
-            leaf: m.leaf,
-            amount: m.amount,
-            claim_leaf: m.claim_leaf,
-        }
-    }
-}
-
 const INSERT_EPOCH: &str = "INSERT INTO sealed_epochs \
      (epoch, channel, root, claim_root, participants, coverage, digest, sealed_at, format_version, claim_cut) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (epoch, channel) DO NOTHING";
@@ -51,15 +41,31 @@ const INSERT_EPOCH: &str = "INSERT INTO sealed_epochs \
 // The frozen leaves go in as ONE JSON array parameter per chunk, unpacked by the database's
 // own JSON functions, instead of eight bound values per row: binding was most of the write
 // (about 13 us per leaf through the driver). Each element is [idx, user_hash, login, leaf,
-// amount, claim_leaf]; serde_json writes the strings and the database decodes them exactly.
+// amount, claim_leaf]; serde_json writes the strings and the database decodes them exactly,
+// the hashes from hex to their 32 bytes (`unhex`, `decode`; `check_seal` checked them).
 const INSERT_PARTICIPANTS_SQLITE: &str = "INSERT INTO sealed_participants \
-     (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf) \
-     SELECT ?, ?, e.value ->> 0, e.value ->> 1, e.value ->> 2, e.value ->> 3, e.value ->> 4, e.value ->> 5 \
-     FROM json_each(?) AS e";
+     (epoch, channel_id, idx, user_hash, login, leaf, amount, claim_leaf) \
+     SELECT ?, ?, e.value ->> 0, unhex(e.value ->> 1), e.value ->> 2, unhex(e.value ->> 3), e.value ->> 4, \
+     unhex(e.value ->> 5) FROM json_each(?) AS e";
 const INSERT_PARTICIPANTS_PG: &str = "INSERT INTO sealed_participants \
-     (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf) \
-     SELECT $1, $2, (e ->> 0)::bigint, e ->> 1, e ->> 2, e ->> 3, e ->> 4, e ->> 5 \
-     FROM json_array_elements($3::json) AS e";
+     (epoch, channel_id, idx, user_hash, login, leaf, amount, claim_leaf) \
+     SELECT $1, $2, (e ->> 0)::bigint, decode(e ->> 1, 'hex'), e ->> 2, decode(e ->> 3, 'hex'), e ->> 4, \
+     decode(e ->> 5, 'hex') FROM json_array_elements($3::json) AS e";
+
+/// The columns of a frozen leaf as the reads select them (hashes as bytes).
+const LEAF_COLUMNS: &str = "idx, user_hash, login, leaf, amount, claim_leaf";
+
+/// A frozen leaf from a row of [`LEAF_COLUMNS`], hashes back to hex.
+pub(crate) fn leaf_of(r: &QueryResult) -> Result<SealedParticipant, sea_orm::DbErr> {
+    Ok(SealedParticipant {
+        idx: r.try_get_by_index(0)?,
+        user_hash: hash_from_bytes(&r.try_get_by_index::<Vec<u8>>(1)?),
+        login: r.try_get_by_index(2)?,
+        leaf: hash_from_bytes(&r.try_get_by_index::<Vec<u8>>(3)?),
+        amount: r.try_get_by_index(4)?,
+        claim_leaf: hash_from_bytes(&r.try_get_by_index::<Vec<u8>>(5)?),
+    })
+}
 /// Frozen leaves per insert statement (about 300 bytes of JSON each).
 const LEAVES_PER_INSERT: usize = 20_000;
 
@@ -154,8 +160,13 @@ impl Store {
             crate::backend::Backend::Sqlite => INSERT_PARTICIPANTS_SQLITE,
             _ => INSERT_PARTICIPANTS_PG,
         };
+        let channel = if seal.participants.is_empty() {
+            0
+        } else {
+            ensure_channel_id(&txn, &seal.channel).await.map_err(at("giving a channel its id"))?
+        };
         for chunk in seal.participants.chunks(LEAVES_PER_INSERT) {
-            let values = vec![Value::from(seal.epoch), seal.channel.clone().into(), leaves_json(chunk).into()];
+            let values = vec![Value::from(seal.epoch), channel.into(), leaves_json(chunk).into()];
             let done =
                 txn.execute_raw(stmt(backend, insert, values)).await.map_err(at("writing sealed participants"))?;
             if done.rows_affected() != chunk.len() as u64 {
@@ -205,31 +216,49 @@ impl Store {
 
     /// The frozen participants of a seal, in index order.
     pub async fn sealed_participants(&self, epoch: i64, channel: &str) -> Result<Vec<SealedParticipant>, StoreError> {
-        let rows = sealed_participants::Entity::find()
-            .filter(sealed_participants::Column::Epoch.eq(epoch))
-            .filter(sealed_participants::Column::Channel.eq(channel))
-            .order_by_asc(sealed_participants::Column::Idx)
-            .all(&self.reader)
+        let what = "reading sealed participants";
+        let Some(id) = channel_id(&self.reader, channel).await.map_err(self.ctx.at(what))? else {
+            return Ok(Vec::new());
+        };
+        let rows = self
+            .reader
+            .query_all_raw(stmt(
+                self.reader.get_database_backend(),
+                format!(
+                    "SELECT {LEAF_COLUMNS} FROM sealed_participants WHERE epoch = $1 AND channel_id = $2 ORDER BY idx"
+                ),
+                vec![epoch.into(), id.into()],
+            ))
             .await
-            .map_err(self.ctx.at("reading sealed participants"))?;
-        Ok(rows.into_iter().map(Into::into).collect())
+            .map_err(self.ctx.at(what))?;
+        rows.iter().map(|r| leaf_of(r).map_err(self.ctx.at(what))).collect()
     }
 
-    /// One user's frozen leaf in a seal.
+    /// One user's frozen leaf in a seal (`user_hash`: 64 lowercase hex; anything else is in
+    /// no seal).
     pub async fn sealed_participant(
         &self,
         epoch: i64,
         channel: &str,
         user_hash: &str,
     ) -> Result<Option<SealedParticipant>, StoreError> {
-        let row = sealed_participants::Entity::find()
-            .filter(sealed_participants::Column::Epoch.eq(epoch))
-            .filter(sealed_participants::Column::Channel.eq(channel))
-            .filter(sealed_participants::Column::UserHash.eq(user_hash))
-            .one(&self.reader)
+        let what = "reading a sealed participant";
+        let Ok(user) = hash_to_bytes("user_hash", user_hash) else { return Ok(None) };
+        let Some(id) = channel_id(&self.reader, channel).await.map_err(self.ctx.at(what))? else {
+            return Ok(None);
+        };
+        let row = self
+            .reader
+            .query_one_raw(stmt(
+                self.reader.get_database_backend(),
+                format!(
+                    "SELECT {LEAF_COLUMNS} FROM sealed_participants WHERE epoch = $1 AND channel_id = $2 AND user_hash = $3"
+                ),
+                vec![epoch.into(), id.into(), user.into()],
+            ))
             .await
-            .map_err(self.ctx.at("reading a sealed participant"))?;
-        Ok(row.map(Into::into))
+            .map_err(self.ctx.at(what))?;
+        row.map(|r| leaf_of(&r)).transpose().map_err(self.ctx.at(what))
     }
 
     /// The newest sealed epoch of any channel.

@@ -1,5 +1,6 @@
 //! What the viewer's side reads: the sealed rows of one user, newest first (one range of the
-//! index `idx_sealed_participants_user_epoch`, scanned backwards), the seals those rows belong
+//! index `idx_sealed_participants_user_epoch` on (user_hash, epoch, channel_id), scanned
+//! backwards), the seals those rows belong
 //! to (primary-key lookups), whether a user was ever seen, and the latest seal of each channel
 //! (a loose index scan over `idx_sealed_epochs_channel_epoch`: a few index steps per channel,
 //! never a scan of every seal). Each read is bounded by a limit given by the caller. Every
@@ -10,6 +11,7 @@
 use super::stmt;
 use crate::entity::{sealed_epochs, users};
 use crate::error::StoreError;
+use crate::keys::hash_to_bytes;
 use crate::open::Store;
 use crate::rows::SealedEpoch;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, Value};
@@ -17,8 +19,11 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 /// One sealed (epoch, channel) where a user took part: their frozen index and stored amount.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct UserSealedRow {
+    /// The sealed epoch.
     pub epoch: i64,
+    /// The channel login.
     pub channel: String,
+    /// The user's frozen leaf index in that seal.
     pub idx: i64,
     /// u64 base units as a decimal string, as sealed (also for a participant the claim cap left
     /// out of the claim tree: see `SealedEpoch::claim_cut`).
@@ -28,10 +33,19 @@ pub struct UserSealedRow {
 /// Keys per read in [`Store::seals_of`].
 pub const SEAL_KEYS_PER_READ: usize = 100;
 
-const PAGE_SQL: &str = "SELECT epoch, channel, idx, amount FROM sealed_participants \
-     WHERE user_hash = $1 AND epoch < $2 ORDER BY epoch DESC, channel DESC LIMIT $3";
-const PAGE_CHANNEL_SQL: &str = "SELECT epoch, channel, idx, amount FROM sealed_participants \
-     WHERE user_hash = $1 AND epoch < $2 AND channel = $4 ORDER BY epoch DESC, channel DESC LIMIT $3";
+/// The columns of a [`UserSealedRow`]: the channel's name by a lookup of its id (a subquery,
+/// not a join, so that the plan is the index range whatever the planner thinks of the tables).
+const ROW_COLUMNS: &str = "SELECT p.epoch, (SELECT c.name FROM channel_ids c WHERE c.id = p.channel_id), \
+     p.idx, p.amount FROM sealed_participants p";
+/// The id of channel `$n`.
+const CHANNEL_ID: &str = "(SELECT c.id FROM channel_ids c WHERE c.name = $";
+
+fn page_sql(channel: bool) -> String {
+    let filter = if channel { format!(" AND p.channel_id = {CHANNEL_ID}4)") } else { String::new() };
+    format!(
+        "{ROW_COLUMNS} WHERE p.user_hash = $1 AND p.epoch < $2{filter} ORDER BY p.epoch DESC, p.channel_id DESC LIMIT $3"
+    )
+}
 
 // Each channel in turn by MIN(channel) > previous (index steps, not a scan), at most $1 of them,
 // then the newest seal of each by MAX(epoch) within the channel.
@@ -48,7 +62,8 @@ const LATEST_SQL: &str = "WITH RECURSIVE c(channel, n) AS ( \
 
 impl Store {
     /// The sealed rows of `user_hash` (64 hex) in epochs before `before` (exclusive), of one
-    /// channel or all, newest epoch first (then channel, descending), at most `limit`.
+    /// channel or all, newest epoch first (then channel id, descending: the index's order), at
+    /// most `limit`.
     pub async fn user_sealed_rows(
         &self,
         user_hash: &str,
@@ -57,34 +72,30 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<UserSealedRow>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let (sql, mut values): (&str, Vec<Value>) = (PAGE_SQL, vec![user_hash.into(), before.into(), limit.into()]);
-        let sql = match channel {
-            Some(c) => {
-                values.push(c.into());
-                PAGE_CHANNEL_SQL
-            }
-            None => sql,
-        };
-        self.user_rows("reading a user's sealed hours", sql, values).await
+        let Ok(user) = hash_to_bytes("user_hash", user_hash) else { return Ok(Vec::new()) };
+        let mut values: Vec<Value> = vec![user.into(), before.into(), limit.into()];
+        if let Some(c) = channel {
+            values.push(c.into());
+        }
+        self.user_rows("reading a user's sealed hours", &page_sql(channel.is_some()), values).await
     }
 
     /// Every sealed row of `user_hash` in `epoch` (one per channel they took part in), of one
-    /// channel or all, by channel descending. Bounded by the number of channels.
+    /// channel or all, by channel id descending. Bounded by the number of channels.
     pub async fn user_sealed_rows_in_epoch(
         &self,
         user_hash: &str,
         channel: Option<&str>,
         epoch: i64,
     ) -> Result<Vec<UserSealedRow>, StoreError> {
-        let mut values: Vec<Value> = vec![user_hash.into(), epoch.into()];
-        let mut sql = String::from(
-            "SELECT epoch, channel, idx, amount FROM sealed_participants WHERE user_hash = $1 AND epoch = $2",
-        );
+        let Ok(user) = hash_to_bytes("user_hash", user_hash) else { return Ok(Vec::new()) };
+        let mut values: Vec<Value> = vec![user.into(), epoch.into()];
+        let mut sql = format!("{ROW_COLUMNS} WHERE p.user_hash = $1 AND p.epoch = $2");
         if let Some(c) = channel {
             values.push(c.into());
-            sql.push_str(" AND channel = $3");
+            sql.push_str(&format!(" AND p.channel_id = {CHANNEL_ID}3)"));
         }
-        sql.push_str(" ORDER BY channel DESC");
+        sql.push_str(" ORDER BY p.channel_id DESC");
         self.user_rows("reading a user's sealed hours of one epoch", &sql, values).await
     }
 

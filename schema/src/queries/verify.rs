@@ -9,36 +9,35 @@
 //! not match is read again row by row, the exact way, before it is called damaged, so a field
 //! that happens to hold a separator can never be reported as corruption.
 
-use super::stmt;
+use super::channel_ids::channel_names;
+use super::seal::leaf_of;
+use super::{stmt, values_list};
 use crate::digest::{seal_digest_of, seal_digest_with_cut, LeafFields};
 use crate::entity::sealed_epochs;
 use crate::error::StoreError;
 use crate::open::Store;
 use crate::rows::SealedParticipant;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
+};
 use std::collections::HashMap;
 
 const EPOCHS_PER_PAGE: u64 = 500;
 const PARTICIPANTS_PER_READ: i64 = 20_000;
 
-const RANGE_SQL: &str = "SELECT epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf \
-     FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
-     ORDER BY epoch, channel, idx";
-
 /// Field and record separators of the aggregated participants (ASCII US and RS).
 const FIELD_SEP: char = '\u{1f}';
 const RECORD_SEP: char = '\u{1e}';
 
-/// One text per seal of the range: every participant's fields in idx order (see [`parse_agg`]).
+/// One text per seal of the run: every participant's fields in idx order, hashes as lowercase
+/// hex (see [`parse_agg`]). `{keys}`: the run's (epoch, channel_id) list, see [`keys_filter`].
 const AGG_SQL_SQLITE: &str =
-    "SELECT epoch, channel, COUNT(*), group_concat(CAST(idx AS TEXT) || char(31) || user_hash \
-     || char(31) || login || char(31) || leaf || char(31) || amount || char(31) || claim_leaf, char(30)) \
-     FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
-     GROUP BY epoch, channel";
-const AGG_SQL_PG: &str = "SELECT epoch, channel, COUNT(*), string_agg(CAST(idx AS TEXT) || chr(31) || user_hash \
-     || chr(31) || login || chr(31) || leaf || chr(31) || amount || chr(31) || claim_leaf, chr(30)) \
-     FROM sealed_participants WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
-     GROUP BY epoch, channel";
+    "SELECT epoch, channel_id, COUNT(*), group_concat(CAST(idx AS TEXT) || char(31) || lower(hex(user_hash)) \
+     || char(31) || login || char(31) || lower(hex(leaf)) || char(31) || amount || char(31) || lower(hex(claim_leaf)), \
+     char(30)) FROM sealed_participants WHERE {keys} GROUP BY epoch, channel_id";
+const AGG_SQL_PG: &str = "SELECT epoch, channel_id, COUNT(*), string_agg(CAST(idx AS TEXT) || chr(31) \
+     || encode(user_hash, 'hex') || chr(31) || login || chr(31) || encode(leaf, 'hex') || chr(31) || amount \
+     || chr(31) || encode(claim_leaf, 'hex'), chr(30)) FROM sealed_participants WHERE {keys} GROUP BY epoch, channel_id";
 
 /// The participants of an aggregated text, borrowed from it and put in idx order (the SQL
 /// does not have to keep any order), or None when it does not split into `count` records of
@@ -78,16 +77,22 @@ fn index_agrees<'a>(from_rows: impl Iterator<Item = &'a str>, from_index: &str) 
     rows == index
 }
 
-/// The same range read through the unique (epoch, channel, user_hash) index alone (a covering
-/// scan), one text per seal: its user hashes, comma-separated (compared as sets, in any order). Table rows and
-/// index entries are separate b-trees: `quick_check` checks each tree's shape but not that
-/// they agree, and the digests read the table, so a flipped byte inside an index page would go
-/// unseen. Comparing the two catches it. SQLite only: PostgreSQL checks its own pages
-/// (checksums, full_page_writes).
-const INDEX_RANGE_SQL: &str = "SELECT epoch, channel, group_concat(user_hash, ',') \
-     FROM sealed_participants INDEXED BY uq_sealed_participants_user \
-     WHERE (epoch, channel) >= ($1, $2) AND (epoch, channel) <= ($3, $4) \
-     GROUP BY epoch, channel";
+/// The same seals read through the unique (epoch, channel_id, user_hash) index alone (a
+/// covering scan), one text per seal: its user hashes, comma-separated (compared as sets, in
+/// any order). Table rows and index entries are separate b-trees: `quick_check` checks each
+/// tree's shape but not that they agree, and the digests read the table, so a flipped byte
+/// inside an index page would go unseen. Comparing the two catches it. SQLite only:
+/// PostgreSQL checks its own pages (checksums, full_page_writes).
+const INDEX_SQL: &str = "SELECT epoch, channel_id, group_concat(lower(hex(user_hash)), ',') \
+     FROM sealed_participants INDEXED BY uq_sealed_participants_user WHERE {keys} GROUP BY epoch, channel_id";
+
+/// `(epoch, channel_id) IN (...)` over `n` bound pairs, as each engine takes it.
+fn keys_filter(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Sqlite => format!("(epoch, channel_id) IN (VALUES {})", values_list(backend, n, 2)),
+        _ => format!("(epoch, channel_id) IN ({})", values_list(backend, n, 2)),
+    }
+}
 
 /// Splits a page of seals into runs whose stored participant counts add up to about `budget`.
 fn runs(page: &[sealed_epochs::Model], budget: i64) -> Vec<&[sealed_epochs::Model]> {
@@ -111,8 +116,16 @@ impl Store {
     /// The sealed (epoch, channel)s whose rows no longer match their digest (or whose stored
     /// participant count differs from the rows), oldest first. Empty: every seal is intact.
     pub async fn verify_digests(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        self.check_compact_layout().await?;
         let mut bad = Vec::new();
         let mut after: Option<(i64, String)> = None;
+        let ids: HashMap<String, i32> = channel_names(&self.reader)
+            .await
+            .map_err(self.ctx.at("reading channel ids to verify"))?
+            .into_iter()
+            .map(|(id, name)| (name, id))
+            .collect();
+        let ids = &ids;
         loop {
             let mut q = sealed_epochs::Entity::find();
             if let Some((e, c)) = &after {
@@ -137,7 +150,7 @@ impl Store {
             // thread (two cores: SQLite's aggregation and keccak overlap).
             let runs = runs(&page, PARTICIPANTS_PER_READ);
             let mut next = match runs.first() {
-                Some(r) => Some(self.fetch_run(r).await?),
+                Some(r) => Some(self.fetch_run(r, ids).await?),
                 None => None,
             };
             for i in 0..runs.len() {
@@ -148,7 +161,7 @@ impl Store {
                 });
                 let prefetch = async {
                     match runs.get(i + 1) {
-                        Some(r) => self.fetch_run(r).await.map(Some),
+                        Some(r) => self.fetch_run(r, ids).await.map(Some),
                         None => Ok(None),
                     }
                 };
@@ -157,7 +170,7 @@ impl Store {
                 let (cur, suspects) = hashed
                     .map_err(|e| self.ctx.corrupt("verifying seals", format!("the digest check stopped: {e}")))?;
                 for at in suspects {
-                    self.exact_check(&cur, at, &mut bad).await?;
+                    self.exact_check(&cur, at, ids, &mut bad).await?;
                 }
             }
         }
@@ -166,35 +179,42 @@ impl Store {
 
     /// Reads one run of seals: each seal's participants as one aggregated text, and (SQLite)
     /// the user hashes of its index.
-    async fn fetch_run(&self, run: &[sealed_epochs::Model]) -> Result<Fetched, StoreError> {
-        let (Some(first), Some(last)) = (run.first(), run.last()) else {
-            return Ok(Fetched { run: Vec::new(), agg: HashMap::new(), index: None });
-        };
+    async fn fetch_run(&self, run: &[sealed_epochs::Model], ids: &HashMap<String, i32>) -> Result<Fetched, StoreError> {
         let what = "reading sealed participants to verify";
         let agg_sql = match self.backend {
             crate::backend::Backend::Sqlite => AGG_SQL_SQLITE,
             _ => AGG_SQL_PG,
         };
         let mut agg = HashMap::new();
-        for r in self.range_rows(agg_sql, first, last, what).await? {
-            let key = (
-                r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
-                r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?,
-            );
+        for r in self.run_rows(agg_sql, run, ids, what).await? {
             let count = r.try_get_by_index::<i64>(2).map_err(self.ctx.at(what))?;
-            agg.insert(key, (count, r.try_get_by_index::<Option<String>>(3).map_err(self.ctx.at(what))?));
+            agg.insert(r.key, (count, r.row.try_get_by_index::<Option<String>>(3).map_err(self.ctx.at(what))?));
         }
         let index = match self.backend {
-            crate::backend::Backend::Sqlite => Some(self.index_range(first, last).await?),
+            crate::backend::Backend::Sqlite => {
+                let what = "reading the sealed participants' index to verify";
+                let mut out = HashMap::new();
+                for r in self.run_rows(INDEX_SQL, run, ids, what).await? {
+                    let users = r.row.try_get_by_index::<Option<String>>(2).map_err(self.ctx.at(what))?;
+                    out.insert(r.key, users.unwrap_or_default());
+                }
+                Some(out)
+            }
             _ => None,
         };
         Ok(Fetched { run: run.to_vec(), agg, index })
     }
 
     /// Decides seal `at` of a fetched run by the exact, row-by-row read (it failed the fast check).
-    async fn exact_check(&self, f: &Fetched, at: usize, bad: &mut Vec<(i64, String)>) -> Result<(), StoreError> {
+    async fn exact_check(
+        &self,
+        f: &Fetched,
+        at: usize,
+        ids: &HashMap<String, i32>,
+        bad: &mut Vec<(i64, String)>,
+    ) -> Result<(), StoreError> {
         let e = &f.run[at];
-        let ps = self.seal_rows(e, "reading sealed participants to verify").await?;
+        let ps = self.seal_rows(e, ids, "reading sealed participants to verify").await?;
         let digest = seal_digest_with_cut(
             e.epoch,
             &e.channel,
@@ -257,61 +277,100 @@ fn fast_check(f: &Fetched) -> Vec<usize> {
 }
 
 impl Store {
-    /// Runs a range query (`$1..$4` = first and last (epoch, channel) of the run) on the reader.
-    async fn range_rows(
+    /// Refuses a store still in the layout of an older release (a read-only open, as
+    /// `chatseal doctor` does, runs no migration): its rows cannot be read by these queries.
+    async fn check_compact_layout(&self) -> Result<(), StoreError> {
+        let what = "checking the store's layout";
+        let sql = match self.backend {
+            crate::backend::Backend::Sqlite => {
+                "SELECT COUNT(*) FROM pragma_table_info('sealed_participants') WHERE name = 'channel_id'"
+            }
+            _ => {
+                "SELECT COUNT(*) FROM information_schema.columns WHERE table_schema = current_schema() \
+                 AND table_name = 'sealed_participants' AND column_name = 'channel_id'"
+            }
+        };
+        let row = self
+            .reader
+            .query_one_raw(stmt(self.reader.get_database_backend(), sql, vec![]))
+            .await
+            .map_err(self.ctx.at(what))?;
+        let n = row.map(|r| r.try_get_by_index::<i64>(0)).transpose().map_err(self.ctx.at(what))?.unwrap_or(0);
+        if n == 0 {
+            return Err(StoreError::Invalid {
+                what: "store layout",
+                detail: "sealed_participants is in the layout of an older release: the next start of the daemon (or any command that opens the store for writing) converts it in place; see docs/operations.md".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A result row of a per-run query with its seal's key (channel by name).
+struct RunRow {
+    key: (i64, String),
+    row: sea_orm::QueryResult,
+}
+
+impl RunRow {
+    fn try_get_by_index<T: sea_orm::TryGetable>(&self, i: usize) -> Result<T, sea_orm::DbErr> {
+        self.row.try_get_by_index(i)
+    }
+}
+
+impl Store {
+    /// Runs a per-run query (`{keys}` = the run's seals; rows start with epoch, channel_id) on
+    /// the reader. Seals of a channel without an id have no rows (only empty seals do that).
+    async fn run_rows(
         &self,
         sql: &str,
-        first: &sealed_epochs::Model,
-        last: &sealed_epochs::Model,
+        run: &[sealed_epochs::Model],
+        ids: &HashMap<String, i32>,
         what: &'static str,
-    ) -> Result<Vec<sea_orm::QueryResult>, StoreError> {
-        let values =
-            vec![first.epoch.into(), first.channel.clone().into(), last.epoch.into(), last.channel.clone().into()];
-        self.reader
-            .query_all_raw(stmt(self.reader.get_database_backend(), sql, values))
-            .await
-            .map_err(self.ctx.at(what))
-    }
-
-    /// User hashes per sealed (epoch, channel) of the range, read from the unique index only,
-    /// sorted and comma-separated.
-    async fn index_range(
-        &self,
-        first: &sealed_epochs::Model,
-        last: &sealed_epochs::Model,
-    ) -> Result<HashMap<(i64, String), String>, StoreError> {
-        let what = "reading the sealed participants' index to verify";
-        let rows = self.range_rows(INDEX_RANGE_SQL, first, last, what).await?;
-        let mut out = HashMap::new();
-        for r in rows {
-            let key = (
-                r.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?,
-                r.try_get_by_index::<String>(1).map_err(self.ctx.at(what))?,
-            );
-            out.insert(key, r.try_get_by_index::<Option<String>>(2).map_err(self.ctx.at(what))?.unwrap_or_default());
+    ) -> Result<Vec<RunRow>, StoreError> {
+        let mut values: Vec<Value> = Vec::with_capacity(run.len() * 2);
+        let mut names: HashMap<i32, &str> = HashMap::new();
+        for e in run {
+            if let Some(id) = ids.get(&e.channel) {
+                values.extend([Value::from(e.epoch), Value::from(*id)]);
+                names.insert(*id, e.channel.as_str());
+            }
         }
-        Ok(out)
+        if values.is_empty() {
+            return Ok(Vec::new());
+        }
+        let backend = self.reader.get_database_backend();
+        let sql = sql.replace("{keys}", &keys_filter(backend, values.len() / 2));
+        let rows = self.reader.query_all_raw(stmt(backend, sql, values)).await.map_err(self.ctx.at(what))?;
+        rows.into_iter()
+            .map(|row| {
+                let epoch = row.try_get_by_index::<i64>(0).map_err(self.ctx.at(what))?;
+                let id = row.try_get_by_index::<i32>(1).map_err(self.ctx.at(what))?;
+                let name = names.get(&id).copied().unwrap_or_default().to_owned();
+                Ok(RunRow { key: (epoch, name), row })
+            })
+            .collect()
     }
 
     /// The participants of one seal, row by row in idx order (the exact read).
     async fn seal_rows(
         &self,
         e: &sealed_epochs::Model,
+        ids: &HashMap<String, i32>,
         what: &'static str,
     ) -> Result<Vec<SealedParticipant>, StoreError> {
-        let mut out = Vec::with_capacity(usize::try_from(e.participants).unwrap_or(0));
-        for r in self.range_rows(RANGE_SQL, e, e, what).await? {
-            let get_s = |i| r.try_get_by_index::<String>(i).map_err(self.ctx.at(what));
-            out.push(SealedParticipant {
-                idx: r.try_get_by_index(2).map_err(self.ctx.at(what))?,
-                user_hash: get_s(3)?,
-                login: get_s(4)?,
-                leaf: get_s(5)?,
-                amount: get_s(6)?,
-                claim_leaf: get_s(7)?,
-            });
-        }
-        Ok(out)
+        let Some(id) = ids.get(&e.channel) else { return Ok(Vec::new()) };
+        let rows = self
+            .reader
+            .query_all_raw(stmt(
+                self.reader.get_database_backend(),
+                "SELECT idx, user_hash, login, leaf, amount, claim_leaf FROM sealed_participants \
+                 WHERE epoch = $1 AND channel_id = $2 ORDER BY idx",
+                vec![e.epoch.into(), (*id).into()],
+            ))
+            .await
+            .map_err(self.ctx.at(what))?;
+        rows.iter().map(|r| leaf_of(r).map_err(self.ctx.at(what))).collect()
     }
 }
 

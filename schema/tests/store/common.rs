@@ -87,3 +87,16 @@ pub async fn exec(store: &Store, sql: &str) {
     let db = store.db();
     db.execute_unprepared(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
 }
+
+/// A SQL literal of the bytes of `hex` on `backend` (the compact layout's hashes).
+pub fn blob_sql(backend: Backend, hex: &str) -> String {
+    match backend {
+        Backend::Sqlite => format!("X'{hex}'"),
+        Backend::Postgres => format!("decode('{hex}', 'hex')"),
+    }
+}
+
+/// A SQL expression of the id of channel `name` (the compact layout's `channel_id`).
+pub fn channel_id_sql(name: &str) -> String {
+    format!("(SELECT id FROM channel_ids WHERE name = '{name}')")
+}

@@ -1,7 +1,7 @@
 //! Seals: written once (a second write is AlreadySealed and changes nothing), dedup ids of the
 //! sealed epoch pruned, lookups, digests that catch rows changed behind the store's back.
 
-use crate::common::{exec, hash, scalar_i64, seal, stores, FAILPOINTS};
+use crate::common::{blob_sql, channel_id_sql, exec, hash, scalar_i64, seal, stores, FAILPOINTS};
 use chatseal_schema::{seal_digest, seal_digest_with_cut, SealWrite, SeenId, StoreError};
 
 #[tokio::test]
@@ -97,11 +97,20 @@ async fn verify_digests_catches_changed_rows() {
         exec(
             &store,
             &format!(
-                "UPDATE sealed_participants SET leaf = '{tampered}' WHERE epoch = 7 AND channel = 'b' AND idx = 3"
+                "UPDATE sealed_participants SET leaf = {} WHERE epoch = 7 AND channel_id = {} AND idx = 3",
+                blob_sql(backend, &tampered),
+                channel_id_sql("b")
             ),
         )
         .await;
-        exec(&store, "DELETE FROM sealed_participants WHERE epoch = 9 AND channel = 'z' AND idx = 4").await;
+        exec(
+            &store,
+            &format!(
+                "DELETE FROM sealed_participants WHERE epoch = 9 AND channel_id = {} AND idx = 4",
+                channel_id_sql("z")
+            ),
+        )
+        .await;
         exec(&store, "UPDATE sealed_epochs SET root = NULL WHERE epoch = 8 AND channel = 'a'").await;
         let bad = store.verify_digests().await.unwrap();
         assert_eq!(bad, vec![(7, "b".to_owned()), (8, "a".to_owned()), (9, "z".to_owned())], "{backend:?}");
@@ -138,8 +147,12 @@ async fn a_login_holding_the_aggregation_separators_is_not_called_damaged() {
         store.write_seal(&seal(11, "r", 3)).await.unwrap();
         assert!(store.verify_digests().await.unwrap().is_empty(), "{backend:?}");
         // And the exact read still catches a change in that seal.
-        exec(&store, "UPDATE sealed_participants SET amount = '1' WHERE epoch = 11 AND channel = 'q' AND idx = 2")
-            .await;
+        let q = channel_id_sql("q");
+        exec(
+            &store,
+            &format!("UPDATE sealed_participants SET amount = '1' WHERE epoch = 11 AND channel_id = {q} AND idx = 2"),
+        )
+        .await;
         assert_eq!(store.verify_digests().await.unwrap(), vec![(11, "q".to_owned())], "{backend:?}");
     }
 }

@@ -164,8 +164,8 @@ async fn sqlite_reads_a_users_rows_through_the_index() {
         fill(&store).await;
         let db = store.db();
         for sql in [
-            format!("EXPLAIN QUERY PLAN SELECT epoch, channel, idx, amount FROM sealed_participants WHERE user_hash = '{}' AND epoch < 99999 ORDER BY epoch DESC, channel DESC LIMIT 10", hash(3)),
-            format!("EXPLAIN QUERY PLAN SELECT epoch, channel, idx, amount FROM sealed_participants WHERE user_hash = '{}' AND epoch < 99999 AND channel = 'alpha' ORDER BY epoch DESC, channel DESC LIMIT 10", hash(3)),
+            format!("EXPLAIN QUERY PLAN SELECT p.epoch, (SELECT c.name FROM channel_ids c WHERE c.id = p.channel_id), p.idx, p.amount FROM sealed_participants p WHERE p.user_hash = X'{}' AND p.epoch < 99999 ORDER BY p.epoch DESC, p.channel_id DESC LIMIT 10", hash(3)),
+            format!("EXPLAIN QUERY PLAN SELECT p.epoch, (SELECT c.name FROM channel_ids c WHERE c.id = p.channel_id), p.idx, p.amount FROM sealed_participants p WHERE p.user_hash = X'{}' AND p.epoch < 99999 AND p.channel_id = (SELECT c.id FROM channel_ids c WHERE c.name = 'alpha') ORDER BY p.epoch DESC, p.channel_id DESC LIMIT 10", hash(3)),
         ] {
             let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql.clone())).await.unwrap();
             let plan: Vec<String> = rows.iter().map(|r| r.try_get_by_index::<String>(3).unwrap()).collect();

@@ -1,0 +1,121 @@
+//! Test support (cargo feature `testing`): a store in the layout before the compact one (v1:
+//! `sealed_participants` with hashes as 64-char hex text and the channel name in every row),
+//! built by the old migrations themselves (every migration up to m20261206_000008), with seals
+//! written as the old `write_seal` wrote them: the digest over the hex texts. The conversion
+//! tests open such a store with today's `Store::open` and compare before and after.
+
+use crate::digest::seal_digest_with_cut;
+use crate::migration::Migrator;
+use crate::rows::NewSeal;
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value};
+use sea_orm_migration::MigratorTrait;
+
+/// How many migrations make the v1 layout (m20260501_000001 to m20261206_000008).
+pub const V1_MIGRATIONS: u32 = 7;
+
+/// A seal as the v1 layout stores it: the `sealed_epochs` row's fields.
+#[derive(Clone, Debug, PartialEq)]
+pub struct V1Seal {
+    /// The epoch.
+    pub epoch: i64,
+    /// The channel.
+    pub channel: String,
+    /// The participation root (hex).
+    pub root: Option<String>,
+    /// The claim root (hex).
+    pub claim_root: Option<String>,
+    /// The stored participant count.
+    pub participants: i64,
+    /// The stored digest.
+    pub digest: String,
+}
+
+/// Creates the v1 layout at `url` (a new SQLite file or an empty PostgreSQL database) and
+/// returns a connection to it.
+pub async fn create_v1_store(url: &str) -> Result<DatabaseConnection, String> {
+    let connect_url =
+        if url.starts_with("sqlite:") && !url.contains('?') { format!("{url}?mode=rwc") } else { url.to_owned() };
+    let db = Database::connect(connect_url).await.map_err(|e| format!("connecting to {url}: {e}"))?;
+    Migrator::up(&db, Some(V1_MIGRATIONS)).await.map_err(|e| format!("the v1 migrations: {e}"))?;
+    Ok(db)
+}
+
+async fn exec<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> Result<(), String> {
+    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{sql}: {e}"))
+}
+
+/// Writes `seal` as the v1 `write_seal` did (sealed_epochs row with its digest, one text row
+/// per participant); no checks, so a test can also write what today's checks refuse.
+pub async fn write_v1_seal<C: ConnectionTrait>(db: &C, seal: &NewSeal) -> Result<(), String> {
+    let digest = seal_digest_with_cut(
+        seal.epoch,
+        &seal.channel,
+        seal.root.as_deref(),
+        seal.claim_root.as_deref(),
+        seal.claim_cut,
+        &seal.participants,
+    );
+    exec(
+        db,
+        "INSERT INTO sealed_epochs (epoch, channel, root, claim_root, participants, coverage, digest, sealed_at, \
+         format_version, claim_cut) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        vec![
+            seal.epoch.into(),
+            seal.channel.clone().into(),
+            seal.root.clone().into(),
+            seal.claim_root.clone().into(),
+            (seal.participants.len() as i64).into(),
+            seal.coverage.into(),
+            digest.into(),
+            seal.sealed_at.into(),
+            seal.format_version.into(),
+            (seal.claim_cut > 0).then_some(seal.claim_cut).into(),
+        ],
+    )
+    .await?;
+    for p in &seal.participants {
+        exec(
+            db,
+            "INSERT INTO sealed_participants (epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            vec![
+                seal.epoch.into(),
+                seal.channel.clone().into(),
+                p.idx.into(),
+                p.user_hash.clone().into(),
+                p.login.clone().into(),
+                p.leaf.clone().into(),
+                p.amount.clone().into(),
+                p.claim_leaf.clone().into(),
+            ],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Every seal of a v1 store as stored, in key order.
+pub async fn v1_seals(db: &DatabaseConnection) -> Result<Vec<V1Seal>, String> {
+    let sql =
+        "SELECT epoch, channel, root, claim_root, participants, digest FROM sealed_epochs ORDER BY epoch, channel";
+    let rows = db
+        .query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+        .await
+        .map_err(|e| format!("{sql}: {e}"))?;
+    rows.iter()
+        .map(|r| {
+            Ok(V1Seal {
+                epoch: r.try_get_by_index(0)?,
+                channel: r.try_get_by_index(1)?,
+                root: r.try_get_by_index(2)?,
+                claim_root: r.try_get_by_index(3)?,
+                participants: r.try_get_by_index(4)?,
+                digest: r.try_get_by_index(5)?,
+            })
+        })
+        .collect::<Result<_, sea_orm::DbErr>>()
+        .map_err(|e| format!("{sql}: {e}"))
+}

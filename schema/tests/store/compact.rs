@@ -1,0 +1,297 @@
+//! The compact layout (migration m20261207_000009) and the in-place conversion of a store in
+//! the old layout (`chatseal_schema::v1_fixture`): digests and roots equal before and after,
+//! batches that resume after an interruption, a damaged seal that stops the conversion before
+//! it, on both engines.
+
+use crate::common::{hash, seal, FAILPOINTS};
+use chatseal_schema::migration::compact::{CompactOptions, PROGRESS_KEY, VACUUM_KEY};
+use chatseal_schema::testing::fresh_urls;
+use chatseal_schema::v1_fixture::{create_v1_store, v1_seals, write_v1_seal, V1Seal};
+use chatseal_schema::{Backend, NewSeal, OpenOptions, SealedParticipant, Store, StoreError};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sha3::{Digest, Keccak256};
+use std::collections::BTreeMap;
+
+fn keccak(a: &[u8], b: &[u8]) -> [u8; 32] {
+    let mut h = Keccak256::new();
+    h.update(a);
+    h.update(b);
+    h.finalize().into()
+}
+
+/// The root of `leaves` by the node rule of the merkle spec (sorted pairs, odd end paired with
+/// itself), written again here so that the test does not trust the code under test.
+fn fold(leaves: &[String]) -> Option<String> {
+    let mut level: Vec<[u8; 32]> =
+        leaves.iter().map(|l| hex::decode(l).unwrap().try_into().unwrap()).collect::<Vec<[u8; 32]>>();
+    if level.is_empty() {
+        return None;
+    }
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| {
+                let (a, b) = (p[0], *p.get(1).unwrap_or(&p[0]));
+                if a <= b {
+                    keccak(&a, &b)
+                } else {
+                    keccak(&b, &a)
+                }
+            })
+            .collect();
+    }
+    Some(hex::encode(level[0]))
+}
+
+/// A seal whose root is the real fold of its leaves.
+fn real_seal(epoch: i64, channel: &str, n: usize) -> NewSeal {
+    let mut s = seal(epoch, channel, n);
+    for p in &mut s.participants {
+        p.leaf = hex::encode(keccak(p.user_hash.as_bytes(), channel.as_bytes()));
+    }
+    s.root = fold(&s.participants.iter().map(|p| p.leaf.clone()).collect::<Vec<_>>());
+    s
+}
+
+/// The seals of the fixture: sizes from 0 to 40, three channels, a claim cut, a legacy seal
+/// (no claim tree, empty claim leaves, amounts 0) and logins that need care in SQL and JSON.
+fn fixture() -> Vec<NewSeal> {
+    let mut out = Vec::new();
+    for (i, n) in [1usize, 5, 0, 12, 3, 40, 7, 2].into_iter().enumerate() {
+        for (j, channel) in ["alpha", "bravo", "charlie"].into_iter().enumerate() {
+            if (i + j) % 3 != 2 {
+                out.push(real_seal(3600 * (i as i64 + 1), channel, n + j));
+            }
+        }
+    }
+    let mut cut = real_seal(3600 * 20, "alpha", 6);
+    cut.claim_cut = 2;
+    out.push(cut);
+    let mut legacy = real_seal(3600 * 20, "bravo", 4);
+    legacy.claim_root = None;
+    legacy.format_version = 0;
+    for p in &mut legacy.participants {
+        p.claim_leaf = String::new();
+        p.amount = "0".into();
+    }
+    out.push(legacy);
+    let mut odd = real_seal(3600 * 21, "delta", 3);
+    odd.participants[0].login = "quote'd \"x\"".into();
+    odd.participants[1].login = "we\u{1f}ird\u{1e}ünï😀".into();
+    out.push(odd);
+    out
+}
+
+/// Every old row of a v1 store, by seal, in idx order.
+async fn v1_rows(db: &DatabaseConnection) -> BTreeMap<(i64, String), Vec<SealedParticipant>> {
+    let sql = "SELECT epoch, channel, idx, user_hash, login, leaf, amount, claim_leaf FROM sealed_participants \
+               ORDER BY epoch, channel, idx";
+    let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    let mut out: BTreeMap<(i64, String), Vec<SealedParticipant>> = BTreeMap::new();
+    for r in rows {
+        let key = (r.try_get_by_index(0).unwrap(), r.try_get_by_index(1).unwrap());
+        out.entry(key).or_default().push(SealedParticipant {
+            idx: r.try_get_by_index(2).unwrap(),
+            user_hash: r.try_get_by_index(3).unwrap(),
+            login: r.try_get_by_index(4).unwrap(),
+            leaf: r.try_get_by_index(5).unwrap(),
+            amount: r.try_get_by_index(6).unwrap(),
+            claim_leaf: r.try_get_by_index(7).unwrap(),
+        });
+    }
+    out
+}
+
+/// Builds a v1 store with [`fixture`] at `url`; returns its seals and rows as stored.
+async fn build_v1(url: &str) -> (Vec<V1Seal>, BTreeMap<(i64, String), Vec<SealedParticipant>>) {
+    let db = create_v1_store(url).await.unwrap();
+    for s in fixture() {
+        write_v1_seal(&db, &s).await.unwrap();
+    }
+    let out = (v1_seals(&db).await.unwrap(), v1_rows(&db).await);
+    db.close().await.unwrap();
+    out
+}
+
+fn opts(batch: i64, stop: Option<u64>) -> OpenOptions {
+    OpenOptions {
+        compact: CompactOptions { batch_participants: batch, stop_after_batches: stop },
+        ..Default::default()
+    }
+}
+
+async fn scalar_text(db: &DatabaseConnection, sql: &str) -> Option<String> {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+    row.and_then(|r| r.try_get_by_index::<Option<String>>(0).unwrap())
+}
+
+/// The store holds exactly the seals and rows of before, every digest verifies and every root
+/// is the fold of the leaves read back (legacy seals: as stored).
+async fn assert_same(
+    backend: Backend,
+    store: &Store,
+    seals: &[V1Seal],
+    rows: &BTreeMap<(i64, String), Vec<SealedParticipant>>,
+) {
+    for s in seals {
+        let now = store.sealed_epoch(s.epoch, &s.channel).await.unwrap().unwrap();
+        assert_eq!(
+            (&now.root, &now.claim_root, now.participants, &now.digest),
+            (&s.root, &s.claim_root, s.participants, &s.digest),
+            "{backend:?}"
+        );
+        let back = store.sealed_participants(s.epoch, &s.channel).await.unwrap();
+        assert_eq!(&back, rows.get(&(s.epoch, s.channel.clone())).unwrap_or(&Vec::new()), "{backend:?}");
+        let leaves: Vec<String> = back.iter().map(|p| p.leaf.clone()).collect();
+        assert_eq!(fold(&leaves), s.root, "{backend:?}: the root is the fold of the converted leaves");
+        for p in &back {
+            let one = store.sealed_participant(s.epoch, &s.channel, &p.user_hash).await.unwrap();
+            assert_eq!(one.as_ref(), Some(p), "{backend:?}");
+        }
+    }
+    assert!(store.verify_digests().await.unwrap().is_empty(), "{backend:?}");
+}
+
+#[tokio::test]
+async fn an_old_store_is_converted_in_place_with_every_digest_and_root_unchanged() {
+    let _fp = FAILPOINTS.read().await;
+    for (backend, url, _guard) in fresh_urls().await {
+        let (seals, rows) = build_v1(&url).await;
+        let file = chatseal_schema::sqlite_path(&url);
+        let size = || file.as_ref().map(|f| std::fs::metadata(f).unwrap().len());
+        let before = size();
+        assert!(seals.len() > 15 && rows.values().map(Vec::len).sum::<usize>() > 80, "{} seals", seals.len());
+        let store = Store::open_with(&url, &opts(25, None)).await.unwrap();
+        assert_same(backend, &store, &seals, &rows).await;
+        if let Some(before) = before {
+            store.checkpoint().await.unwrap();
+            let after = size().unwrap();
+            assert!(
+                after < before,
+                "{backend:?}: the file shrank ({before} -> {after} bytes): the conversion vacuumed it"
+            );
+        }
+        let db = store.db();
+        let vacuum = format!("SELECT value FROM meta WHERE key = '{VACUUM_KEY}'");
+        assert_eq!(scalar_text(db, &vacuum).await, None, "{backend:?}: no vacuum pending");
+        let progress = format!("SELECT value FROM meta WHERE key = '{PROGRESS_KEY}'");
+        assert_eq!(scalar_text(db, &progress).await, None, "{backend:?}: no conversion pending");
+        let hashes = match backend {
+            Backend::Sqlite => {
+                let ddl = scalar_text(db, "SELECT sql FROM sqlite_master WHERE name = 'sealed_participants'").await;
+                assert!(ddl.unwrap().contains("WITHOUT ROWID"), "{backend:?}");
+                "SELECT COUNT(*) FROM sealed_participants WHERE typeof(user_hash) = 'blob' AND length(user_hash) = 32 \
+                 AND length(leaf) = 32"
+            }
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM sealed_participants WHERE length(user_hash) = 32 AND length(leaf) = 32"
+            }
+        };
+        let n = db.query_one_raw(Statement::from_string(db.get_database_backend(), hashes)).await.unwrap().unwrap();
+        assert_eq!(n.try_get_by_index::<i64>(0).unwrap() as usize, rows.values().map(Vec::len).sum::<usize>());
+        // The viewer's reads and new seals work on the converted store.
+        let hours = store.user_sealed_rows(&hash(1), None, i64::MAX, 100).await.unwrap();
+        assert!(hours.len() > 10 && hours.windows(2).all(|w| w[0].epoch >= w[1].epoch), "{backend:?}: {hours:?}");
+        store.write_seal(&real_seal(3600 * 30, "alpha", 9)).await.unwrap();
+        store.write_seal(&real_seal(3600 * 30, "echo", 2)).await.unwrap();
+        assert!(store.verify_digests().await.unwrap().is_empty(), "{backend:?}");
+        store.close().await.unwrap();
+        // Opening again converts nothing and changes nothing.
+        let again = Store::open(&url).await.unwrap();
+        assert_same(backend, &again, &seals, &rows).await;
+        again.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_conversion_continues_after_the_last_batch_committed() {
+    let _fp = FAILPOINTS.read().await;
+    for (backend, url, _guard) in fresh_urls().await {
+        let (seals, rows) = build_v1(&url).await;
+        // Stop after 2 batches, as a kill between two batches would.
+        let stopped = Store::open_with(&url, &opts(10, Some(2))).await;
+        assert!(matches!(stopped, Err(StoreError::Migration { .. })), "{backend:?}: {stopped:?}");
+        let db = create_v1_store(&url).await.unwrap(); // no migration left to run: only connects
+        let progress = scalar_text(&db, &format!("SELECT value FROM meta WHERE key = '{PROGRESS_KEY}'")).await;
+        let (epoch, channel): (i64, String) = serde_json::from_str(&progress.unwrap()).unwrap();
+        let done: Vec<&V1Seal> =
+            seals.iter().take_while(|s| (s.epoch, s.channel.clone()) <= (epoch, channel.clone())).collect();
+        assert!(!done.is_empty() && done.len() < seals.len(), "{backend:?}: two batches, not all");
+        let staged = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) FROM sealed_participants_compact",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(
+            staged,
+            done.iter().map(|s| s.participants).sum::<i64>(),
+            "{backend:?}: exactly the committed seals"
+        );
+        db.close().await.unwrap();
+        // One more batch, then the rest.
+        assert!(Store::open_with(&url, &opts(10, Some(1))).await.is_err());
+        let store = Store::open_with(&url, &opts(10, None)).await.unwrap();
+        assert_same(backend, &store, &seals, &rows).await;
+        store.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_seal_that_fails_its_digest_stops_the_conversion_before_it() {
+    let _fp = FAILPOINTS.read().await;
+    for (backend, url, _guard) in fresh_urls().await {
+        let (seals, rows) = build_v1(&url).await;
+        let victim = &seals[seals.len() / 2];
+        let db = create_v1_store(&url).await.unwrap();
+        let sql = format!(
+            "UPDATE sealed_participants SET login = 'mallory' WHERE epoch = {} AND channel = '{}' AND idx = 0",
+            victim.epoch, victim.channel
+        );
+        db.execute_unprepared(&sql).await.unwrap();
+        let refused = Store::open_with(&url, &opts(10, None)).await;
+        let msg = match refused {
+            Err(e @ StoreError::Corrupt { .. }) => e.to_string(),
+            other => panic!("{backend:?}: {other:?}"),
+        };
+        assert!(msg.contains(&format!("epoch {} channel {}", victim.epoch, victim.channel)), "{msg}");
+        let progress = scalar_text(&db, &format!("SELECT value FROM meta WHERE key = '{PROGRESS_KEY}'")).await.unwrap();
+        if let Ok((epoch, channel)) = serde_json::from_str::<(i64, String)>(&progress) {
+            assert!(
+                (epoch, channel) < (victim.epoch, victim.channel.clone()),
+                "{backend:?}: stopped before the victim"
+            );
+        }
+        // Put the row back: the conversion continues and ends with everything as before.
+        let login = &rows[&(victim.epoch, victim.channel.clone())][0].login;
+        let sql = format!(
+            "UPDATE sealed_participants SET login = '{login}' WHERE epoch = {} AND channel = '{}' AND idx = 0",
+            victim.epoch, victim.channel
+        );
+        db.execute_unprepared(&sql).await.unwrap();
+        db.close().await.unwrap();
+        let store = Store::open_with(&url, &opts(10, None)).await.unwrap();
+        assert_same(backend, &store, &seals, &rows).await;
+        store.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_hash_the_binary_form_cannot_hold_is_refused_not_changed() {
+    let _fp = FAILPOINTS.read().await;
+    for (backend, url, _guard) in fresh_urls().await {
+        let db = create_v1_store(&url).await.unwrap();
+        let mut s = real_seal(3600, "alpha", 3);
+        s.participants[1].user_hash = s.participants[1].user_hash.to_uppercase().replace("0X", "0x");
+        s.participants[1].user_hash = format!("{}A", &s.participants[1].user_hash[..63]);
+        write_v1_seal(&db, &s).await.unwrap();
+        db.close().await.unwrap();
+        let refused = Store::open_with(&url, &opts(10, None)).await;
+        let msg = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("cannot hold") && msg.contains("epoch 3600 channel alpha"), "{backend:?}: {msg}");
+    }
+}
