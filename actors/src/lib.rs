@@ -4,6 +4,7 @@ pub mod aggregator;
 pub mod backup;
 pub mod channel;
 pub mod clock;
+pub mod compact;
 pub mod event;
 pub mod format;
 pub mod routes;
