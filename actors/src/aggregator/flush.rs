@@ -29,6 +29,11 @@ impl Batch {
         let events = events.iter().map(|e| CompactEvent::new(e, &mut names)).collect();
         Batch { events, names, coverage }
     }
+
+    /// Adds `event`, made compact with this batch's names.
+    pub fn push(&mut self, event: &crate::event::Event) {
+        self.events.push(CompactEvent::new(event, &mut self.names));
+    }
 }
 
 /// What one committed flush did.
