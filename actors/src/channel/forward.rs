@@ -62,12 +62,12 @@ impl Forwarder {
         let Some(agg) = self.routes.aggregator() else { return };
         let items = std::mem::replace(&mut self.buf, Vec::with_capacity(BATCH));
         let permit = std::mem::replace(&mut self.permit, self.routes.gate().permit());
-        if let Err(e) = agg.cast(AggregatorMsg::Ingest(items, permit)) {
-            // The mailbox is closed (stopping): take the items and their room back to retry.
-            if let ractor::MessagingErr::SendErr(AggregatorMsg::Ingest(items, permit)) = e {
-                self.buf = items;
-                self.permit.merge(permit);
-            }
+        // The mailbox is closed (stopping): take the items and their room back to retry.
+        if let Err(ractor::MessagingErr::SendErr(AggregatorMsg::Ingest(items, permit))) =
+            agg.cast(AggregatorMsg::Ingest(items, permit))
+        {
+            self.buf = items;
+            self.permit.merge(permit);
         }
     }
 

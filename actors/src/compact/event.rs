@@ -114,7 +114,7 @@ mod tests {
         assert_eq!(names.len(), 3, "chan, alice, ALICE");
         assert_eq!(ca.bytes(), CompactEvent::INLINE_BYTES);
         assert_eq!(cb.bytes(), CompactEvent::INLINE_BYTES + "not-a-uuid".len());
-        assert!(CompactEvent::INLINE_BYTES <= 128, "{}", CompactEvent::INLINE_BYTES);
+        const { assert!(CompactEvent::INLINE_BYTES <= 128) };
     }
 
     #[test]
