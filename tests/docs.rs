@@ -678,3 +678,96 @@ fn the_check_names_a_page_the_readme_map_leaves_out() {
     code.files.insert("docs/limits.md".into());
     assert_eq!(check(&docs, &code), ["docs/limits.md is not linked from README.md: add it to the map of docs/"]);
 }
+
+// ---- Alerts: every rule has a row, a runbook line and promtool unit tests (issue 21) ----
+
+const ALERT_RULES: &str = "deploy/prometheus/alerts.yml";
+const ALERT_TESTS: &str = "deploy/prometheus/alerts_test.yml";
+const ALERTS_PAGE: &str = "docs/alerts.md";
+
+/// The names of the rules of an alerts.yml (`- alert: Name` lines).
+fn alert_names(rules: &str) -> Vec<String> {
+    rules.lines().filter_map(|l| l.trim_start().strip_prefix("- alert:")).map(|n| n.trim().to_string()).collect()
+}
+
+/// What is missing for each rule of `rules`: a row of the table in `page` (a line starting
+/// "| `Name` |"), a paragraph of its "## Runbook" section naming it in bold, and in `tests` (a
+/// promtool test file) a case where it fires (`exp_alerts:` followed by a list) and one where
+/// it must not (`exp_alerts: []`).
+fn alert_problems(rules: &str, tests: &str, page: &str) -> Vec<String> {
+    let runbook: String = page
+        .split("\n## ")
+        .find(|s| s.starts_with("Runbook"))
+        .map(|s| s.lines().filter(|l| !l.starts_with("| ")).collect::<Vec<_>>().join("\n"))
+        .unwrap_or_default();
+    let test_lines: Vec<&str> = tests.lines().map(str::trim).collect();
+    let cases = |name: &str| -> (bool, bool) {
+        let mut fires = false;
+        let mut silent = false;
+        for (i, l) in test_lines.iter().enumerate() {
+            if l.strip_prefix("alertname:").map(str::trim) != Some(name) {
+                continue;
+            }
+            match test_lines.get(i + 1).and_then(|n| n.strip_prefix("exp_alerts:")).map(str::trim) {
+                Some("[]") => silent = true,
+                Some("") => fires = true,
+                _ => {}
+            }
+        }
+        (fires, silent)
+    };
+    let mut problems = Vec::new();
+    let names = alert_names(rules);
+    if names.is_empty() {
+        problems.push(format!("{ALERT_RULES} has no `- alert:` rule"));
+    }
+    for name in names {
+        if !page.lines().any(|l| l.starts_with(&format!("| `{name}` |"))) {
+            problems
+                .push(format!("alert {name}: no row `| `{name}` | severity | fires when | for |` in {ALERTS_PAGE}"));
+        }
+        if !runbook.contains(&format!("**{name}**")) {
+            problems
+                .push(format!("alert {name}: no paragraph naming **{name}** under \"## Runbook\" in {ALERTS_PAGE}"));
+        }
+        let (fires, silent) = cases(&name);
+        if !fires {
+            problems
+                .push(format!("alert {name}: no promtool case in {ALERT_TESTS} where it fires (exp_alerts: a list)"));
+        }
+        if !silent {
+            problems.push(format!(
+                "alert {name}: no promtool case in {ALERT_TESTS} where it stays silent (exp_alerts: [])"
+            ));
+        }
+    }
+    problems
+}
+
+#[test]
+fn every_alert_has_a_row_a_runbook_line_and_promtool_tests() {
+    let root = repo();
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap_or_else(|e| panic!("read {rel}: {e}"));
+    let rules = read(ALERT_RULES);
+    assert!(alert_names(&rules).len() >= 16, "{:?}", alert_names(&rules));
+    let problems = alert_problems(&rules, &read(ALERT_TESTS), &read(ALERTS_PAGE));
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_alert_check_names_what_is_missing() {
+    let rules = "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up == 0\n      - alert: B\n        expr: x > 1\n";
+    let tests = "      - eval_time: 1m\n        alertname: A\n        exp_alerts: []\n      - eval_time: 2m\n        \
+                 alertname: A\n        exp_alerts:\n          - exp_labels: {}\n      - eval_time: 2m\n        \
+                 alertname: B\n        exp_alerts: []\n";
+    let page =
+        "# Alerts\n\n| `A` | critical | down | 1m |\n| `B` | warning | x | 0m |\n\n## Runbook\n\n**A**: restart.\n\n\
+                ## How the rules are tested\n\n**B**: not a runbook line here.\n";
+    assert_eq!(
+        alert_problems(rules, tests, page),
+        [
+            "alert B: no paragraph naming **B** under \"## Runbook\" in docs/alerts.md",
+            "alert B: no promtool case in deploy/prometheus/alerts_test.yml where it fires (exp_alerts: a list)",
+        ]
+    );
+}

@@ -7,7 +7,9 @@ use sea_orm::TransactionOptions;
 /// The database engine behind a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
+    /// A `sqlite://` store: one file, WAL journal.
     Sqlite,
+    /// A `postgres://` store.
     Postgres,
 }
 

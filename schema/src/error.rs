@@ -9,42 +9,130 @@ use sea_orm::{DbErr, RuntimeErr};
 /// Errors of the store. Every variant names the store by its redacted URL where one applies.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// `store.url` cannot be parsed or names an unsupported scheme.
     #[error("store URL {url:?} is invalid: {reason}; use sqlite://PATH or postgres://USER@HOST/DB")]
-    InvalidUrl { url: String, reason: String },
+    InvalidUrl {
+        /// The store's URL, password redacted.
+        url: String,
+        /// Why it is invalid.
+        reason: String,
+    },
 
+    /// The database cannot be reached right now (refused, closed, pool timeout, SQLite busy): retry.
     #[error("store {url} is unavailable while {what}: {detail}; check that the database is running and reachable (the daemon retries)")]
-    Unavailable { url: String, what: String, detail: String },
+    Unavailable {
+        /// The store's URL, password redacted.
+        url: String,
+        /// What was being done.
+        what: String,
+        /// The driver's message, scrubbed of the password.
+        detail: String,
+    },
 
+    /// The database reports damage (or an integrity check failed): restore, never write.
     #[error("store {url} is corrupt ({what}): {detail}; do not write to it: move its files aside and restore the latest verified backup (`chatseal restore`)")]
-    Corrupt { url: String, what: String, detail: String },
+    Corrupt {
+        /// The store's URL, password redacted.
+        url: String,
+        /// What was being done.
+        what: String,
+        /// The driver's message, scrubbed of the password.
+        detail: String,
+    },
 
+    /// The linked SQLite library is older than chatseal needs.
     #[error("SQLite {found} is too old: chatseal needs {need} or newer; build with the bundled SQLite (the default), not a system library")]
-    TooOld { found: String, need: String },
+    TooOld {
+        /// The linked SQLite's version.
+        found: String,
+        /// The oldest version chatseal accepts.
+        need: String,
+    },
 
+    /// The store's settings could lose acknowledged writes at a crash or power cut (SQLite pragmas
+    /// other than WAL and synchronous FULL, PostgreSQL fsync or synchronous_commit off, ...).
     #[error("store {url} is not durable: {detail}")]
-    Durability { url: String, detail: String },
+    Durability {
+        /// The store's URL, password redacted.
+        url: String,
+        /// Each setting that is unsafe, and what to set instead.
+        detail: String,
+    },
 
+    /// The database refused the configured login: fix the configuration, retrying cannot help.
     #[error("store {url} refused chatseal while {what}: {detail}; this is configuration, not an outage: check the user, password and database name in store.url (env DATABASE_URL), or create the role and database (createuser, createdb), then start again")]
-    Refused { url: String, what: String, detail: String },
+    Refused {
+        /// The store's URL, password redacted.
+        url: String,
+        /// What was being done.
+        what: String,
+        /// The driver's message, scrubbed of the password.
+        detail: String,
+    },
 
+    /// The volume holding the store is full: the write is retried.
     #[error("store {url}: disk full while {what}: {detail}; free space on the volume holding the store (events stay in memory up to store.max_pending_events and the write is retried)")]
-    DiskFull { url: String, what: String, detail: String },
+    DiskFull {
+        /// The store's URL, password redacted.
+        url: String,
+        /// What was being done.
+        what: String,
+        /// The driver's message, scrubbed of the password.
+        detail: String,
+    },
 
+    /// Any other driver error.
     #[error("store {url}: query failed while {what}: {detail}")]
-    Query { url: String, what: String, detail: String },
+    Query {
+        /// The store's URL, password redacted.
+        url: String,
+        /// What was being done.
+        what: String,
+        /// The driver's message, scrubbed of the password.
+        detail: String,
+    },
 
+    /// Applying the schema migrations failed.
     #[error("store {url}: migrating the schema failed: {detail}; if another chatseal version wrote this store, run the version that matches it or restore a backup")]
-    Migration { url: String, detail: String },
+    Migration {
+        /// The store's URL, password redacted.
+        url: String,
+        /// The migration's error.
+        detail: String,
+    },
 
+    /// A file or directory the store needs cannot be created or read.
     #[error("store {url}: cannot prepare {path}: {detail}; check that the directory can be created and is writable by the chatseal user")]
-    Io { url: String, path: String, detail: String },
+    Io {
+        /// The store's URL, password redacted.
+        url: String,
+        /// The file or directory.
+        path: String,
+        /// The operating system's error.
+        detail: String,
+    },
 
+    /// A value handed to the store, or read from it, is not well-formed.
     #[error("invalid {what}: {detail}")]
-    Invalid { what: &'static str, detail: String },
+    Invalid {
+        /// What the value is (e.g. "table").
+        what: &'static str,
+        /// What is wrong with it.
+        detail: String,
+    },
 
+    /// A fenced write whose role moved to another member: refused, nothing changed.
     #[error("store {url}: the {role} role moved to another member (this member's fencing number {fence} is no longer current); the write was refused and nothing changed")]
-    Fenced { url: String, role: String, fence: i64 },
+    Fenced {
+        /// The store's URL, password redacted.
+        url: String,
+        /// The role (e.g. `sealer`).
+        role: String,
+        /// This member's fencing number, no longer current.
+        fence: i64,
+    },
 
+    /// A named failpoint fired (test builds only).
     #[error("failpoint {0} triggered (test build)")]
     FailPoint(&'static str),
 }
@@ -83,8 +171,13 @@ pub(crate) enum ErrClass {
 /// ENOSPC on Linux and the BSDs.
 const ENOSPC: i32 = 28;
 
+/// True when an I/O error says the volume is full (ENOSPC).
+pub(crate) fn is_disk_full(e: &std::io::Error) -> bool {
+    e.raw_os_error() == Some(ENOSPC) || e.kind() == std::io::ErrorKind::StorageFull
+}
+
 fn io_class(e: &std::io::Error) -> ErrClass {
-    if e.raw_os_error() == Some(ENOSPC) || e.kind() == std::io::ErrorKind::StorageFull {
+    if is_disk_full(e) {
         ErrClass::DiskFull
     } else {
         ErrClass::Unavailable

@@ -18,6 +18,7 @@ use crate::checks::{
 use crate::error::{ErrCtx, StoreError};
 use crate::quick_check::sqlite_quick_check;
 use crate::redact::{redact_url, Scrubber};
+use crate::warm::warm_page_cache;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, Statement};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use std::str::FromStr;
@@ -128,6 +129,7 @@ impl Store {
         Ok(Store { writer, reader, backend, ctx: Arc::new(ctx), warnings: warnings.into() })
     }
 
+    /// SQLite or PostgreSQL.
     pub fn backend(&self) -> Backend {
         self.backend
     }
@@ -171,6 +173,18 @@ async fn open_sqlite(
                 path: dir.display().to_string(),
                 detail: e.to_string(),
             })?;
+        }
+    }
+    if !in_memory && o.quick_check {
+        // Before quick_check: a cold page cache would make it read the file at random.
+        let path = parsed.get_filename().to_path_buf();
+        let started = std::time::Instant::now();
+        match tokio::task::spawn_blocking(move || warm_page_cache(&path)).await {
+            Ok(Ok(w)) => tracing::debug!(warmed = ?w, elapsed = ?started.elapsed(), "store pages read ahead"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "reading the store ahead of quick_check failed; quick_check reads it")
+            }
+            Err(e) => tracing::warn!(error = %e, "reading the store ahead of quick_check stopped"),
         }
     }
     let mut w = ConnectOptions::new(url.to_owned());

@@ -15,6 +15,7 @@ use crate::cli::BackupAction;
 use crate::exit::Exit;
 use crate::settings::Settings;
 
+/// Runs `chatseal backup now | list | verify [ID]` against the configured store and `backup.dir`.
 pub async fn main(config: Option<&Path>, action: &BackupAction) -> Exit {
     let s = match load_settings(config) {
         Ok(s) => s,

@@ -61,6 +61,7 @@ fn show_time(unix_s: i64) -> String {
     humantime::format_rfc3339_seconds(t).to_string()
 }
 
+/// Runs `chatseal channels list | add | remove`: prints the channel set after the change (if any).
 pub async fn main(config: Option<&Path>, action: &ChannelsAction) -> Exit {
     let (add, remove) = match action {
         ChannelsAction::List => (Vec::new(), Vec::new()),

@@ -16,13 +16,19 @@ use crate::export::{load_bundle, ExportError};
 /// What `chatseal export` was asked for.
 #[derive(Debug, Clone)]
 pub struct ExportArgs {
+    /// `--epoch`: the epoch's start, Unix seconds.
     pub epoch: Option<i64>,
+    /// `--channel`: the channel login (a leading `#` is dropped).
     pub channel: Option<String>,
+    /// `--out`: the file to write; None = stdout.
     pub out: Option<PathBuf>,
+    /// `--unpublished`: list the channel-epochs without a publication record instead.
     pub unpublished: bool,
+    /// `--limit`: with `--unpublished`, list at most this many, the oldest.
     pub limit: u64,
 }
 
+/// Runs `chatseal export`: one bundle, or the list of unpublished channel-epochs.
 pub async fn main(config: Option<&Path>, a: &ExportArgs) -> Exit {
     let bundle_of = match (a.unpublished, a.epoch, a.channel.as_deref()) {
         (true, None, None) if a.out.is_none() => None,

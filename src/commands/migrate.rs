@@ -85,6 +85,8 @@ pub fn render_copy(r: &CopyReport) -> String {
     out
 }
 
+/// Runs `chatseal migrate`: copies `from` into `to` in pages of `chunk_rows` rows (`legacy`:
+/// `from` is the old system's database), then compares the two stores.
 pub async fn main(from: &str, to: &str, legacy: bool, chunk_rows: usize) -> Exit {
     if same_store(from, to) {
         eprintln!("--from and --to name the same store ({}); give a different target", redact_url(to));

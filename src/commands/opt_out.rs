@@ -17,13 +17,16 @@ use crate::exit::Exit;
 /// Longest reason kept in the store, in characters.
 pub const MAX_REASON_CHARS: usize = 500;
 
+/// Why an opt-out was not recorded.
 #[derive(Debug, thiserror::Error)]
 pub enum OptOutError {
     #[error("{0} is not a Twitch login (1 to 64 letters, digits or underscores, optionally after '@')")]
     /// The login as given, quoted and cut short (`crate::quote::clipped`).
     BadLogin(String),
+    /// The reason is longer than [`MAX_REASON_CHARS`] (its length, in characters).
     #[error("the reason is {0} characters long; at most {MAX_REASON_CHARS} are kept")]
     ReasonTooLong(usize),
+    /// Writing the opt-out failed.
     #[error("recording the opt-out: {0}")]
     Store(#[from] StoreError),
 }
@@ -75,6 +78,7 @@ pub fn report(r: &Recorded) -> String {
     )
 }
 
+/// Runs `chatseal opt-out`: records the opt-out of `user` (`reason` kept in the audit entry).
 pub async fn main(config: Option<&Path>, user: &str, reason: Option<&str>) -> Exit {
     if let Err(e) = normalize_login(user) {
         eprintln!("--user: {e}");

@@ -6,6 +6,8 @@ use super::setup;
 use crate::exit::Exit;
 use crate::proofs::{claim_proof, participation_proof, ProofError};
 
+/// Runs `chatseal proof`: prints the participation proof of `user` in (`epoch`, `channel`), or
+/// with `claim` the claim proof.
 pub async fn main(config: Option<&Path>, epoch: i64, channel: &str, user: &str, claim: bool) -> Exit {
     let s = match setup::load_settings(config) {
         Ok(s) => s,

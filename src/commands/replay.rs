@@ -11,6 +11,7 @@ use crate::daemon::wiring::{excluded_users, secs};
 use crate::exit::Exit;
 use crate::replay::{replay_file, ReplayConfig, ReplayError, CHUNK_EVENTS};
 
+/// Runs `chatseal replay --from FILE` into the configured store.
 pub async fn main(config: Option<&Path>, from: &Path) -> Exit {
     let s = match load_settings(config) {
         Ok(s) => s,

@@ -36,6 +36,7 @@ async fn wait_signal(quit: &tokio::sync::Notify) {
     }
 }
 
+/// Runs the daemon until it is stopped; the exit code says how it ended.
 pub async fn main(config: Option<&Path>) -> Exit {
     // First: from here on no signal ends the process with its default action.
     let Signals { reload, status, quit } = signals::install();

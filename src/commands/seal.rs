@@ -12,6 +12,7 @@ use super::setup::{load_settings, open_store};
 use crate::daemon::wiring::{program_limits, seal_config, secs};
 use crate::exit::Exit;
 
+/// Runs `chatseal seal`: seals `epoch` for `channel`, or for every channel the epoch has.
 pub async fn main(config: Option<&Path>, epoch: i64, channel: Option<String>) -> Exit {
     let s = match load_settings(config) {
         Ok(s) => s,

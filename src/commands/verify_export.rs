@@ -9,6 +9,8 @@ use chatseal_actors::sealer::limits::ProgramLimits;
 
 use crate::exit::Exit;
 
+/// Runs `chatseal verify-export`: checks the bundle in `file`, and its trees against
+/// `max_claims` leaves and `max_proof_len` proof nodes where given.
 pub fn run(file: &Path, max_claims: Option<u64>, max_proof_len: Option<u64>) -> Exit {
     let f = match std::fs::File::open(file) {
         Ok(f) => f,

@@ -24,6 +24,7 @@ pub fn secs(d: Duration) -> i64 {
     (d.as_secs() as i64).max(1)
 }
 
+/// Whole milliseconds of a duration.
 pub fn millis(d: Duration) -> i64 {
     d.as_millis() as i64
 }
@@ -74,9 +75,13 @@ pub fn tls_client(s: &Settings) -> Result<Option<TlsClientConfig>, TlsSetupError
 
 /// Shared pieces the HTTP server also reads.
 pub struct Wired {
+    /// What the supervisor is started with.
     pub args: SupervisorArgs,
+    /// Each channel's connection state, for `/v1/status` and the channel gauges.
     pub board: ChannelBoard,
+    /// Lowercase logins whose chat lines are dropped at ingest; `POST /v1/admin/opt-out` adds to it.
     pub opted_out: Arc<RwLock<HashSet<String>>>,
+    /// Set to the reason when the supervisor gives up: the daemon then exits.
     pub fatal: watch::Receiver<Option<String>>,
     /// Last backup, failures and the start-up recovery, for /v1/status.
     pub backups: BackupBoard,

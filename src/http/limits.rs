@@ -101,10 +101,11 @@ pub async fn bound_body(State(l): State<Limits>, req: Request, next: Next) -> Re
     next.run(Request::from_parts(parts, Body::from(bytes))).await
 }
 
-/// Bounds the routes that need the store (`super::STORE_ROUTES`): past `store_timeout` the
+/// Bounds the routes that need the store (`StoreUse::Bounded` in `super::STORE_USE`): past `store_timeout` the
 /// handler is dropped (its query with it) and the answer is 503 `store_timeout`.
 pub async fn bound_store(State(l): State<Limits>, req: Request, next: Next) -> Response {
-    let needs_store = req.extensions().get::<MatchedPath>().is_some_and(|p| super::STORE_ROUTES.contains(&p.as_str()));
+    let needs_store =
+        req.extensions().get::<MatchedPath>().is_some_and(|p| super::store_bounded(req.method().as_str(), p.as_str()));
     if !needs_store {
         return next.run(req).await;
     }
@@ -127,10 +128,18 @@ pub async fn bound_store(State(l): State<Limits>, req: Request, next: Next) -> R
 
 #[cfg(test)]
 mod tests {
+    use super::super::{store_bounded, StoreUse, ROUTES, STORE_USE};
+
     #[test]
-    fn every_store_route_is_a_served_route() {
-        for path in super::super::STORE_ROUTES {
-            assert!(super::super::ROUTES.iter().any(|r| r.path == *path), "{path} is not in ROUTES");
+    fn every_route_says_how_it_uses_the_store() {
+        assert_eq!(STORE_USE.len(), ROUTES.len());
+        for (r, (m, p, _)) in ROUTES.iter().zip(STORE_USE) {
+            assert_eq!((r.method, r.path), (*m, *p));
         }
+        // The routes added after the limits (export, publication) are bounded too.
+        assert!(store_bounded("GET", "/v1/epochs/{epoch}/{channel}/export"));
+        assert!(store_bounded("POST", "/v1/admin/published"));
+        assert!(!store_bounded("GET", "/metrics") && !store_bounded("POST", "/v1/admin/seal"));
+        assert!(STORE_USE.iter().any(|(_, _, u)| *u == StoreUse::OwnDeadline));
     }
 }

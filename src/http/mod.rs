@@ -136,12 +136,29 @@ pub struct Route {
     pub path: &'static str,
 }
 
-/// Every route once: `ROUTES` (read by the docs check, tests/docs.rs) and the router's table
-/// both come from this list, so a route cannot be served without being listed.
+/// How a route depends on the store, and so what bounds the time it may take. Every route
+/// declares one in [`routes!`], so a new route cannot be served without saying it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreUse {
+    /// Never touches the store (it asks the actors, each within 2 s, or serves memory).
+    Untouched,
+    /// Reads or writes the store: answers 503 `store_timeout` past `http.store_timeout`
+    /// (`limits::bound_store`).
+    Bounded,
+    /// Waits on an actor with its own deadline (the manual seal 60 s, the backup 30 min).
+    OwnDeadline,
+}
+
+/// Every route once: `ROUTES` (read by the docs check, tests/docs.rs), `STORE_USE` and the
+/// router's table all come from this list, so a route cannot be served without being listed
+/// nor without saying how it uses the store.
 macro_rules! routes {
-    ($($method:ident $path:literal => $handler:expr;)*) => {
+    ($($method:ident $path:literal => $handler:expr, $store:ident;)*) => {
         /// Every route the router serves, in the router's order.
         pub const ROUTES: &[Route] = &[$(Route { method: routes!(@upper $method), path: $path }),*];
+
+        /// How each route uses the store: (method, path, use), in the router's order.
+        pub const STORE_USE: &[(&str, &str, StoreUse)] = &[$((routes!(@upper $method), $path, StoreUse::$store)),*];
 
         fn add_routes(router: Router<AppState>) -> Router<AppState> {
             router $(.route($path, $method($handler)))*
@@ -152,41 +169,31 @@ macro_rules! routes {
 }
 
 routes! {
-    get "/metrics" => health::metrics;
-    get "/healthz" => health::healthz;
-    get "/readyz" => health::readyz;
-    get "/v1/status" => health::status;
-    get "/v1/epochs" => epochs::list;
-    get "/v1/epochs/{epoch}/{channel}" => epochs::one;
-    get "/v1/epochs/{epoch}/{channel}/proof/{login}" => epochs::proof;
-    get "/v1/epochs/{epoch}/{channel}/claim/{login}" => epochs::claim;
-    get "/v1/cluster" => cluster::cluster;
-    post "/v1/admin/opt-out" => admin::opt_out;
-    post "/v1/admin/seal" => admin::seal;
-    post "/v1/admin/backup" => admin::backup;
-    post "/v1/admin/channels" => admin::channels;
-    get "/v1/users/{login}/epochs" => viewer::user_epochs;
-    get "/" => viewer::index;
-    get "/claims" => viewer::claims;
-    get "/v1/epochs/{epoch}/{channel}/export" => export::bundle;
-    post "/v1/admin/published" => publish::published;
+    get "/metrics" => health::metrics, Untouched;
+    get "/healthz" => health::healthz, Untouched;
+    get "/readyz" => health::readyz, Untouched;
+    get "/v1/status" => health::status, Bounded;
+    get "/v1/epochs" => epochs::list, Bounded;
+    get "/v1/epochs/{epoch}/{channel}" => epochs::one, Bounded;
+    get "/v1/epochs/{epoch}/{channel}/proof/{login}" => epochs::proof, Bounded;
+    get "/v1/epochs/{epoch}/{channel}/claim/{login}" => epochs::claim, Bounded;
+    get "/v1/cluster" => cluster::cluster, Bounded;
+    post "/v1/admin/opt-out" => admin::opt_out, Bounded;
+    post "/v1/admin/seal" => admin::seal, OwnDeadline;
+    post "/v1/admin/backup" => admin::backup, OwnDeadline;
+    post "/v1/admin/channels" => admin::channels, Bounded;
+    get "/v1/users/{login}/epochs" => viewer::user_epochs, Bounded;
+    get "/" => viewer::index, Bounded;
+    get "/claims" => viewer::claims, Bounded;
+    get "/v1/epochs/{epoch}/{channel}/export" => export::bundle, Bounded;
+    post "/v1/admin/published" => publish::published, Bounded;
 }
 
-/// The routes that read or write the store: each answers 503 `store_timeout` past
-/// `http.store_timeout` (`limits::bound_store`). The manual seal and backup have their own bounds.
-pub const STORE_ROUTES: &[&str] = &[
-    "/v1/status",
-    "/v1/epochs",
-    "/v1/epochs/{epoch}/{channel}",
-    "/v1/epochs/{epoch}/{channel}/proof/{login}",
-    "/v1/epochs/{epoch}/{channel}/claim/{login}",
-    "/v1/admin/opt-out",
-    "/v1/cluster",
-    "/v1/admin/channels",
-    "/v1/users/{login}/epochs",
-    "/",
-    "/claims",
-];
+/// True when the route `method path` (axum's matched path) reads or writes the store and so is
+/// bounded by `http.store_timeout`.
+pub fn store_bounded(method: &str, path: &str) -> bool {
+    STORE_USE.iter().any(|(m, p, u)| *m == method && *p == path && *u == StoreUse::Bounded)
+}
 
 /// The router of every route in [`ROUTES`] with its fallbacks (404, 405 as JSON errors) and the
 /// layers: request metrics, body bound, store-route timeout.

@@ -150,3 +150,44 @@ async fn before_the_record(url: String, dir: &Path) {
     store.close().await.unwrap();
     fake.shutdown().await;
 }
+
+/// The daemon records the length at its first start: a later start with a length the old
+/// epochs happen to be multiples of (1 h epochs, then 10 s) is refused all the same, which the
+/// alignment check of an unrecorded store alone could not see.
+async fn recorded_at_first_start(url: String, backups: &Path) {
+    let fake = fake_twitch().await;
+    let mut child = with_length(daemon_command(&fake, &url), "1h", backups)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "the daemon joins");
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let status = wait_for("the daemon to stop", Duration::from_secs(30), || {
+        let r = child.try_wait().expect("try_wait");
+        async move { r }
+    })
+    .await;
+    assert_eq!(status.code(), Some(0));
+    let store = Store::open(&url).await.expect("open store");
+    assert_eq!(store.recorded_epoch_length().await.expect("read meta"), Some(3600), "the first start records 1h");
+    store.close().await.unwrap();
+
+    let (code, text) = exits(with_length(daemon_command(&fake, &url), "10s", backups));
+    assert_eq!(code, 78, "a store recorded with 1h epochs refuses 10s: {text}");
+    assert!(text.contains("epoch.length = \"10s\"") && text.contains("\"1h\" long"), "{text}");
+    fake.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_records_the_length_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    recorded_at_first_start(sqlite_url(dir.path()), &dir.path().join("backups")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_first_start_records_the_length_postgres() {
+    let Some((url, _db)) = chatseal_schema::testing::fresh_pg_url().await else { return };
+    let dir = tempfile::tempdir().unwrap();
+    recorded_at_first_start(url, &dir.path().join("backups")).await;
+}

@@ -4,7 +4,8 @@
 //! it, the limit warnings in the epoch object and the bundle, 404 `not_sealed` / exit 1 for an
 //! unsealed or unknown channel-epoch, the publication record (bearer, audited, a wrong root
 //! refused) shown in the epoch object, the unpublished backlog gauges and
-//! `chatseal export --unpublished`. On SQLite and PostgreSQL.
+//! `chatseal export --unpublished`. On SQLite and PostgreSQL. And the warning at sealing: the
+//! real binary logs a seal beyond the target program's limits when it seals it.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -274,6 +275,9 @@ async fn scenario(store_url: String) {
     let out = chatseal(&["export", "--epoch", &(epoch + 1000 * LEN).to_string(), "--channel", CH], &store_url);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("not sealed"), "{}", text(&out.stderr));
+    let out = chatseal(&["export", "--epoch", &epoch.to_string(), "--channel", "nosuchchannel"], &store_url);
+    assert_eq!(out.status.code(), Some(1), "an unknown channel: {}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not sealed"), "{}", text(&out.stderr));
     let out = chatseal(&["export", "--epoch", "1"], &store_url);
     assert_eq!(out.status.code(), Some(64), "--epoch without --channel: {}", text(&out.stderr));
     let out = chatseal(&["export", "--unpublished"], &store_url);
@@ -299,4 +303,97 @@ async fn bundle_verify_and_publication_record_sqlite() {
 async fn bundle_verify_and_publication_record_postgres() {
     let Some((url, _db)) = chatseal_schema::testing::fresh_pg_url().await else { return };
     scenario(url).await;
+}
+
+/// The JSON log lines the binary wrote to `path` so far (a partly written last line is left out).
+fn json_lines(path: &Path) -> Vec<Value> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+/// A seal beyond the program's limits is a warning at sealing, in the log of the real binary
+/// and on the stderr of `chatseal seal` (issue 19 item 4): before anyone exports or posts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealing_beyond_the_program_limits_warns_in_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_twitch().await;
+    let log = dir.path().join("chatseal.log");
+    let env = [
+        ("CHATSEAL__EPOCH__LENGTH", "2s"),
+        ("CHATSEAL__EPOCH__GRACE", "1s"),
+        ("CHATSEAL__SEALING__MAX_CLAIM_LEAVES", "4"),
+        ("CHATSEAL__SEALING__MAX_PROOF_LEN", "2"),
+    ];
+    let file = std::fs::File::create(&log).unwrap();
+    let running = crate::http_limits::start(&fake, &sqlite_url(dir.path()), &env, |cmd| {
+        cmd.arg("--log-format").arg("json").stderr(file);
+    })
+    .await;
+    let base = running.base();
+    let epoch = (now_ms() / 1000).div_euclid(LEN) * LEN + LEN;
+    chat(&fake, "alpha", epoch, &VIEWERS);
+    let view = wait_for(&format!("seal of {epoch} #alpha"), Duration::from_secs(60), || async {
+        let (status, body) = get_json(&format!("{base}/v1/epochs/{epoch}/alpha")).await;
+        (status == 200).then_some(body)
+    })
+    .await;
+    assert_eq!((view["participants"].as_i64(), view["claim_cut"].as_i64()), (Some(6), Some(2)), "{view}");
+    // The sealer logs once per limit broken, right after the seal is written.
+    let warned = wait_for("the sealing warnings in the log", Duration::from_secs(20), || async {
+        let found: Vec<Value> = json_lines(&log)
+            .into_iter()
+            .filter(|l| {
+                l["fields"]["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with("sealed beyond the target program's limits"))
+            })
+            .collect();
+        (found.len() >= 2).then_some(found)
+    })
+    .await;
+    drop(running);
+    fake.shutdown().await;
+
+    // `chatseal seal` by hand says the same on stderr: an older hour of 6 chatters on the
+    // stopped daemon's store.
+    let url = sqlite_url(dir.path());
+    let older = epoch - 100 * LEN;
+    let store = chatseal_schema::Store::open(&url).await.expect("open store");
+    write_chatters(&store, older, "alpha", 6).await;
+    drop(store);
+    let out = Command::new(env!("CARGO_BIN_EXE_chatseal"))
+        .args(["seal", "--epoch", &older.to_string(), "--channel", "alpha"])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("CHATSEAL__STORE__URL", &url)
+        .env("CHATSEAL__EPOCH__LENGTH", "2s")
+        .env("CHATSEAL__SEALING__MAX_CLAIM_LEAVES", "4")
+        .env("CHATSEAL__SEALING__MAX_PROOF_LEN", "2")
+        .output()
+        .expect("run chatseal seal");
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success() && stdout.contains(&format!("sealed    epoch {older} #alpha")), "{stdout}{stderr}");
+    assert!(stderr.contains(&format!("warning: epoch {older} #alpha: claim_cut:")), "{stderr}");
+    assert!(stderr.contains("participation proofs are 3 nodes") && stderr.contains("max_proof_len = 2"), "{stderr}");
+
+    for l in &warned {
+        assert_eq!(l["level"], "WARN", "{l}");
+        assert_eq!(
+            (l["fields"]["epoch"].as_i64(), l["fields"]["channel"].as_str()),
+            (Some(epoch), Some("alpha")),
+            "{l}"
+        );
+        assert_eq!(l["fields"]["participants"].as_i64(), Some(6), "{l}");
+    }
+    let texts: Vec<&str> = warned.iter().filter_map(|l| l["fields"]["warning"].as_str()).collect();
+    assert!(texts.iter().any(|w| w.starts_with("claim_cut:")), "{texts:?}");
+    assert!(
+        texts.iter().any(|w| w.contains("participation proofs are 3 nodes") && w.contains("max_proof_len = 2")),
+        "{texts:?}"
+    );
+    // The same warnings the epoch object carries.
+    let shown: Vec<&str> = view["warnings"].as_array().expect("warnings").iter().filter_map(Value::as_str).collect();
+    for w in &texts {
+        assert!(shown.contains(w), "{w} logged but not in the epoch object {shown:?}");
+    }
 }

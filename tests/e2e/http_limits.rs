@@ -1,7 +1,9 @@
 //! The `[http]` limits against the real binary: half-sent and silent connections are cut after
 //! their timeouts, a body that does not arrive is 408, a 50 MB body is 413 (JSON), and with only
 //! 128 file descriptors many idle HTTP clients neither stop /healthz from answering nor the
-//! channel from reconnecting to the fake Twitch server.
+//! channel from reconnecting to the fake Twitch server. With timeouts too long to help, the
+//! connection cap alone holds: `http.max_connections` clients are served at once and the next
+//! one waits in the listen queue, and 150 held clients leave the chat connection its descriptors.
 
 use std::io;
 use std::process::{Child, Command};
@@ -215,4 +217,107 @@ async fn idle_http_clients_cannot_starve_health_or_irc_of_descriptors() {
         let (_, closed) = read_until_closed(s, Duration::from_secs(20)).await;
         assert!(closed, "idle client {i} still open");
     }
+}
+
+/// Timeouts long enough that only the connection cap can protect anything within the test.
+const SLOW_LIMITS: &[(&str, &str)] = &[
+    ("CHATSEAL__HTTP__HEADER_TIMEOUT", "60s"),
+    ("CHATSEAL__HTTP__IDLE_TIMEOUT", "60s"),
+    ("CHATSEAL__HTTP__BODY_TIMEOUT", "60s"),
+];
+
+/// `n` connections that each sent half a request and wait.
+async fn half_requests(addr: &str, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = TcpStream::connect(addr).await.expect("connect (queued by the kernel past the cap)");
+        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await;
+        held.push(s);
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_connections_caps_the_open_connections_and_the_next_client_waits_its_turn() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_twitch().await;
+    let mut env = SLOW_LIMITS.to_vec();
+    env.push(("CHATSEAL__HTTP__MAX_CONNECTIONS", "3"));
+    let d = start(&fake, &sqlite_url(dir.path()), &env, |_| {}).await;
+    let addr = format!("127.0.0.1:{}", d.port);
+    // /healthz's own connection (start) is closed by now: wait until the 3 slots are free.
+    let mut held = half_requests(&addr, 3).await;
+
+    // A 4th client: the kernel queues it, the daemon does not accept it while 3 are held.
+    let mut fourth = TcpStream::connect(&addr).await.unwrap();
+    fourth.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
+    let (answer, closed) = read_until_closed(&mut fourth, Duration::from_secs(2)).await;
+    assert!(
+        answer.is_empty() && !closed,
+        "a 4th connection was served while http.max_connections = 3 were held: {answer:?}"
+    );
+    // One held client leaves: the waiting one is accepted and answered.
+    drop(held.pop());
+    let (answer, _) = read_until_closed(&mut fourth, Duration::from_secs(10)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "the queued client was not served once a slot freed: {answer:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn held_http_connections_never_take_the_descriptors_irc_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_twitch().await;
+    let d = start(&fake, &sqlite_url(dir.path()), SLOW_LIMITS, |cmd| nofile_limit(cmd, 128)).await;
+    let addr = format!("127.0.0.1:{}", d.port);
+    // 150 clients hold half a request for a minute: more than the process has descriptors for,
+    // and no timeout frees any of them during the test. Only the cap (128 / 4 = 32) stands
+    // between them and the descriptors the chat connection needs.
+    let held = half_requests(&addr, 150).await;
+    let before = fake.total_connections();
+    fake.drop_all();
+    assert!(
+        fake.wait_for(Duration::from_secs(20), |t| t.total_connections() > before
+            && t.joined_connections("alpha") == 1)
+            .await,
+        "#alpha did not reconnect while 150 HTTP clients held their connections"
+    );
+    // Once they leave, /healthz answers again.
+    drop(held);
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
+    let resp = client.get(format!("http://{addr}/healthz")).send().await.expect("/healthz after the clients left");
+    assert_eq!(resp.status().as_u16(), 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_timeout_closes_silent_stalled_and_kept_alive_connections_before_the_header_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = fake_twitch().await;
+    // idle 1 s, headers 6 s: whatever closes these connections within 4 s is the idle timeout.
+    let env = [("CHATSEAL__HTTP__HEADER_TIMEOUT", "6s"), ("CHATSEAL__HTTP__IDLE_TIMEOUT", "1s")];
+    let d = start(&fake, &sqlite_url(dir.path()), &env, |_| {}).await;
+    let addr = format!("127.0.0.1:{}", d.port);
+
+    // Kept alive after one answered request, then silent.
+    let mut kept = TcpStream::connect(&addr).await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    let mut answer = Vec::new();
+    while !String::from_utf8_lossy(&answer).contains("\"ok\"") {
+        let mut buf = [0u8; 1024];
+        let n = tokio::time::timeout(Duration::from_secs(10), kept.read(&mut buf))
+            .await
+            .expect("an answer to the first request")
+            .unwrap();
+        assert!(n > 0, "closed before answering: {:?}", String::from_utf8_lossy(&answer));
+        answer.extend_from_slice(&buf[..n]);
+    }
+    assert!(answer.starts_with(b"HTTP/1.1 200"), "{:?}", String::from_utf8_lossy(&answer));
+    let mut silent = TcpStream::connect(&addr).await.unwrap();
+    let mut stalled = TcpStream::connect(&addr).await.unwrap();
+    stalled.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").await.unwrap();
+
+    let started = Instant::now();
+    for (what, s) in [("kept alive", &mut kept), ("silent", &mut silent), ("stalled in its headers", &mut stalled)] {
+        let (_, closed) = read_until_closed(s, Duration::from_secs(4)).await;
+        assert!(closed, "a {what} connection was still open after 4 s with http.idle_timeout = 1s");
+    }
+    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
 }

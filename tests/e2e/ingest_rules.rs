@@ -1,5 +1,6 @@
 //! Lines the daemon must not count, through the fake Twitch server: a Shared Chat copy read
-//! BEFORE its original (same message id) counts nobody and does not hide the original; a
+//! BEFORE its original (same message id; a PRIVMSG, then a resub's `sharedchatnotice` with
+//! `source-only=1`) counts nobody and does not hide the original; a
 //! `tmi-sent-ts` outside the sane window is rejected as `bad_timestamp`, never recorded (no epoch
 //! of 1969, no receive-time fallback); and a manual seal of an epoch whose end overflows is a 400.
 
@@ -38,6 +39,22 @@ fn shared_line(channel: &str, id: &str, ts_ms: i64) -> String {
     )
 }
 
+/// A Shared Chat resub (`msg_id` `resub` in #origin, `sharedchatnotice` in the other room, with
+/// `source-msg-id=resub` and `source-only=1`) as shown in #`channel`.
+fn shared_resub(channel: &str, id: &str, msg_id: &str, ts_ms: i64) -> String {
+    format!(
+        "@badge-info=subscriber/7;badges=subscriber/6;color=#FF4500;display-name=Resubber;emotes=;\
+         flags=;id={id};login=resubber;mod=0;msg-id={msg_id};msg-param-cumulative-months=7;\
+         msg-param-months=0;msg-param-should-share-streak=0;msg-param-sub-plan=1000;room-id={room};\
+         source-badge-info=subscriber/7;source-badges=subscriber/6;source-id={id};\
+         source-msg-id=resub;source-only=1;source-room-id={origin};subscriber=1;\
+         system-msg=Resubber\\ssubscribed\\sat\\sTier\\s1.;tmi-sent-ts={ts_ms};user-id=192837465;\
+         user-type=;vip=0 :tmi.twitch.tv USERNOTICE #{channel} :still here",
+        room = room_id(channel),
+        origin = room_id("origin"),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shared_chat_copy_read_first_counts_nobody_and_the_original_counts() {
     let dir = tempfile::tempdir().unwrap();
@@ -69,11 +86,19 @@ async fn a_shared_chat_copy_read_first_counts_nobody_and_the_original_counts() {
         Some(1.0),
         "the copy is counted as discarded with its reason"
     );
+    // A shared resub: its copy (`sharedchatnotice`, `source-only=1`, same id) first, then the
+    // origin room's `resub`.
+    let resub_id = "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d";
+    assert_eq!(fake.send_raw("other", &shared_resub("other", resub_id, "sharedchatnotice", ts + 3)), 1);
+    wait_metric_at_least(&daemon.base, "chatseal_events_discarded_total{reason=\"shared_chat_copy\"}", 2.0).await;
+    assert_eq!(fake.send_raw("origin", &shared_resub("origin", resub_id, "resub", ts + 4)), 1);
+    wait_metric_at_least(&daemon.base, "chatseal_events_durable_total", 3.0).await;
     daemon.stop().await.expect("graceful stop");
 
     let origin = message_counts(&url, epoch, "origin").await;
     assert_eq!(origin.get("sharedviewer"), Some(&1), "the original counts in its own room: {origin:?}");
     assert_eq!(origin.get("marker"), Some(&1), "{origin:?}");
+    assert_eq!(origin.get("resubber"), Some(&0), "the origin room's resub counts (no message): {origin:?}");
     let other = message_counts(&url, epoch, "other").await;
     assert!(other.is_empty(), "the room showing the copy counts nobody: {other:?}");
     fake.shutdown().await;

@@ -17,6 +17,7 @@ mod corruption;
 mod crashpoints;
 mod crosscheck;
 mod demo;
+mod disk_full;
 mod doctor;
 mod durability;
 mod epoch_length;

@@ -287,6 +287,43 @@ fn dashboards_are_sound() {
     }
 }
 
+/// Every metric of the catalogue is drawn by a panel of some dashboard, or feeds its variables
+/// (`chatseal_build_info` lists the instances) (issue 21: backups, reconnects, timestamp
+/// fallbacks, recoveries, join waits and the publish backlog had no panel).
+#[test]
+fn every_metric_of_the_catalogue_has_a_panel() {
+    let mut drawn: BTreeSet<String> = BTreeSet::new();
+    for (file, _) in DASHBOARDS {
+        let d = dashboard(file);
+        let mut variables = Vec::new();
+        strings_under(&d["templating"], "definition", &mut variables);
+        for p in panels(&d) {
+            let mut exprs = Vec::new();
+            strings_under(p, "expr", &mut exprs);
+            for name in exprs.iter().chain(variables.iter()).flat_map(|e| metric_names(e)) {
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|s| name.strip_suffix(s).filter(|b| names::ALL.iter().any(|d| d.name == *b)))
+                    .map_or(name.clone(), str::to_string);
+                drawn.insert(base);
+            }
+        }
+    }
+    let missing: Vec<&str> = names::ALL.iter().map(|d| d.name).filter(|n| !drawn.contains(*n)).collect();
+    assert!(missing.is_empty(), "metrics no dashboard panel draws: {missing:?}");
+    for named in [
+        "chatseal_backup_failures_total",
+        "chatseal_irc_reconnects_total",
+        "chatseal_timestamp_fallback_total",
+        "chatseal_recoveries_total",
+        "chatseal_irc_join_wait_seconds",
+        "chatseal_unpublished_seals",
+        "chatseal_unpublished_oldest_seconds",
+    ] {
+        assert!(drawn.contains(named), "{named} has no panel");
+    }
+}
+
 #[test]
 fn query_parsing_finds_names_and_ranges() {
     let yaml = "  - alert: A\n    expr: |\n      time() - chatseal_a_seconds > 1\n      and chatseal_b\n    for: 1m\n  - alert: B\n    expr: rate(chatseal_c_total[5m]) > 0\n";

@@ -64,6 +64,15 @@ async fn store_routes_answer_503_while_postgresql_hangs() {
         c.post(format!("{base}/v1/admin/opt-out")).bearer_auth(ENV[1].1).json(&serde_json::json!({"login": "bob"})),
     )
     .await;
+    // Routes added after the limits: the publish bundle and the publication record.
+    answers_store_timeout("GET export", c.get(format!("{base}/v1/epochs/0/alpha/export"))).await;
+    answers_store_timeout(
+        "POST /v1/admin/published",
+        c.post(format!("{base}/v1/admin/published")).bearer_auth(ENV[1].1).json(&serde_json::json!({
+            "epoch": 0, "channel": "alpha", "root": format!("0x{}", "ab".repeat(32)), "tx": "5VfYmGBjvxKjKjuxV7XFQTdLX2L"
+        })),
+    )
+    .await;
     // Routes without the store still answer.
     let (code, _) = crate::harness::get_json(&format!("{base}/metrics")).await;
     assert_eq!(code, 200);

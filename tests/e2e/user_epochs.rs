@@ -2,7 +2,8 @@
 //! PostgreSQL: every hour of a login once, newest first, through pages of every size (boundaries
 //! at, below and above an epoch's rows; one epoch larger than the page), the channel filter,
 //! `before`, a login the claim cap left out (amount null, the claim route agreeing), an
-//! opted-out login (403), an unknown one (empty), case-insensitive logins and bad parameters.
+//! opted-out login (403), an unknown one (empty), case-insensitive logins and bad parameters;
+//! `published` true on exactly the channel-epochs with a publication record.
 //! The seals are built by the sealer's own `build_seal` and written by `write_seal`.
 
 use std::collections::BTreeMap;
@@ -11,6 +12,7 @@ use std::time::Duration;
 use chatseal::daemon::wiring::seal_config;
 use chatseal_actors::format::{to_hex, user_hash};
 use chatseal_actors::sealer::build::build_seal;
+use chatseal_schema::queries::publish::Publication;
 use chatseal_schema::{ParticipantRow, SignalKind, Signals, Store};
 use serde_json::Value;
 
@@ -24,6 +26,9 @@ const EPOCHS: i64 = 36;
 const USERS: i64 = 120;
 /// The claim cap of #ch_c's seals.
 const CAP: u32 = 10;
+/// The one channel-epoch with a publication record: the 6th-newest hour of #ch_b (inside the
+/// default first page, and on a later page for small page sizes).
+const PUBLISHED: (i64, &str) = (FIRST + (EPOCHS - 6) * HOUR, "ch_b");
 
 /// (epoch, channel, index, amount or null) of one login's hours.
 type Hours = Vec<(i64, String, i64, Option<String>)>;
@@ -72,6 +77,12 @@ async fn fill(store: &Store, settings: &chatseal::settings::Settings) -> BTreeMa
                 want.entry(p.login.clone()).or_default().push((epoch, ch.to_string(), p.idx, amount));
             }
             store.write_seal(&seal).await.expect("write seal");
+            if (epoch, *ch) == PUBLISHED {
+                let root = seal.root.clone().expect("a root");
+                let record =
+                    Publication { epoch, channel: ch.to_string(), root, tx: "tx-ue".into(), published_at: epoch };
+                store.record_publication(&record).await.expect("record publication");
+            }
         }
     }
     for hours in want.values_mut() {
@@ -86,13 +97,9 @@ fn items(body: &Value) -> Hours {
         .unwrap_or_else(|| panic!("no items: {body}"))
         .iter()
         .map(|i| {
-            assert_eq!(i["published"], false, "{i}");
-            (
-                i["epoch"].as_i64().unwrap(),
-                i["channel"].as_str().unwrap().to_string(),
-                i["index"].as_i64().unwrap(),
-                i["amount"].as_str().map(String::from),
-            )
+            let (epoch, channel) = (i["epoch"].as_i64().unwrap(), i["channel"].as_str().unwrap());
+            assert_eq!(i["published"], (epoch, channel) == PUBLISHED, "{i}");
+            (epoch, channel.to_string(), i["index"].as_i64().unwrap(), i["amount"].as_str().map(String::from))
         })
         .collect()
 }
@@ -164,6 +171,8 @@ async fn scenario(url: String) {
         let (status, body) = get_json(&format!("{base}/v1/users/dizzy/epochs")).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(items(&body), dizzy[..48].to_vec());
+        let flags: Vec<bool> = body["items"].as_array().unwrap().iter().map(|i| i["published"] == true).collect();
+        assert_eq!(flags.iter().filter(|p| **p).count(), 1, "one published hour on dizzy's first page: {flags:?}");
         assert_eq!(body["next_before"], dizzy[47].0);
         assert_eq!(body["login"], "dizzy");
         assert_eq!(body["user_hash"], format!("0x{}", to_hex(&user_hash("dizzy"))));

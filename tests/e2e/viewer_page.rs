@@ -4,7 +4,10 @@
 //! inline script adds (so the Content-Security-Policy lets exactly it run), the proof and claim
 //! links answering, the page counted in the HTTP metrics, a phone-width screenshot (390 x 844)
 //! in the test's output folder, and an HTML validity check of every page served (html5ever's
-//! WHATWG parse errors through `scraper`, no quirks mode, plus the document rules below).
+//! WHATWG parse errors through `scraper`, no quirks mode, plus the document rules below). The
+//! page works without JavaScript: the HTML as served (what a browser without scripts shows)
+//! already holds every hour with its channel, UTC time, amount, published state and links; the
+//! script only adds the local time.
 //!
 //! Without chromium the test says so loudly and passes, unless CHATSEAL_REQUIRE_BROWSER is set
 //! (as .ci/run does), where a missing browser fails it.
@@ -214,6 +217,16 @@ async fn the_page_in_a_headless_browser() {
         .await
         .expect("opt-out");
     assert_eq!(resp.status().as_u16(), 200);
+    // #viewchan's root is recorded as published, #otherchan's is not.
+    let (_, seal) = get_json(&format!("{base}/v1/epochs/{epoch}/viewchan")).await;
+    let resp = reqwest::Client::new()
+        .post(format!("{base}/v1/admin/published"))
+        .bearer_auth(TOKEN)
+        .json(&serde_json::json!({"epoch": epoch, "channel": "viewchan", "root": seal["root"], "tx": "tx-viewer"}))
+        .send()
+        .await
+        .expect("publication record");
+    assert_eq!(resp.status().as_u16(), 200);
 
     // Every page as served: valid HTML.
     let nasty_q = url::form_urlencoded::Serializer::new(String::new()).append_pair("login", NASTY).finish();
@@ -228,6 +241,29 @@ async fn the_page_in_a_headless_browser() {
         "/claims?login=alice&before=abc",
     ] {
         check_valid(path, &page(&format!("{base}{path}")).await);
+    }
+
+    // Without JavaScript: the served document alone answers (every hour, its UTC time, amount,
+    // published state and links); only the local time is the script's.
+    let served = Html::parse_document(&page(&format!("{base}/claims?login=ALICE")).await);
+    let hours: Vec<String> = attrs(&served, "ol.hours li", "data-channel");
+    assert_eq!(hours.len(), 2, "{hours:?}");
+    assert_eq!(served.select(&sel("ol.hours li .local")).count(), 0, "the local time is the script's");
+    let utc = chatseal::timefmt::utc_span(epoch, LEN);
+    for li in served.select(&sel("ol.hours li")) {
+        let text = li.text().collect::<String>();
+        let ch = li.value().attr("data-channel").unwrap_or_default();
+        assert!(text.contains(&format!("#{ch}")) && text.contains("80.000000000 tokens"), "{text}");
+        assert!(text.contains(&utc) && utc.ends_with(" UTC"), "{utc} in {text}");
+        let published = if ch == "viewchan" { "root published on chain" } else { "root not published yet" };
+        assert!(text.contains(published), "#{ch}: {text}");
+        let links: Vec<String> =
+            li.select(&sel(".links a")).filter_map(|a| a.value().attr("href").map(String::from)).collect();
+        assert_eq!(
+            links,
+            [format!("/v1/epochs/{epoch}/{ch}/proof/alice"), format!("/v1/epochs/{epoch}/{ch}/claim/alice")],
+            "#{ch}"
+        );
     }
 
     let out = output_dir();
@@ -251,6 +287,11 @@ async fn the_page_in_a_headless_browser() {
     let channels: HashSet<String> = attrs(&alice, "ol.hours li", "data-channel").into_iter().collect();
     assert_eq!(channels, HashSet::from(["viewchan".to_string(), "otherchan".to_string()]));
     assert_eq!(attrs(&alice, "form input#login", "value"), vec!["ALICE".to_string()]);
+    for li in alice.select(&sel("ol.hours li")) {
+        let ch = li.value().attr("data-channel").unwrap_or_default();
+        let published = if ch == "viewchan" { "root published on chain" } else { "root not published yet" };
+        assert!(li.text().collect::<String>().contains(published), "#{ch} in the browser");
+    }
     let local = texts(&alice, "ol.hours li .local");
     assert_eq!(local.len(), 2, "the inline script ran (allowed by the policy): {local:?}");
     assert!(

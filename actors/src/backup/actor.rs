@@ -26,17 +26,24 @@ use crate::telemetry::names as m;
 /// How soon a failed backup is tried again (or the interval, when shorter).
 const RETRY_AFTER: Duration = Duration::from_secs(600);
 
+/// What the backup actor is started with, from `[backup]` and the daemon's shared handles.
 #[derive(Clone)]
 pub struct BackupArgs {
+    /// The store backed up.
     pub store: Store,
     /// The store URL with its password (pg_dump needs it); never logged.
     pub source_url: String,
+    /// `backup.dir`: one folder per backup.
     pub dir: PathBuf,
+    /// `backup.interval`: time between scheduled backups, counted from the newest on disk.
     pub interval: Duration,
+    /// `backup.keep` and `backup.keep_daily`: what is deleted after each backup.
     pub retention: Retention,
     /// Which pg_dump a PostgreSQL backup uses.
     pub pg_dump: PgDump,
+    /// The daemon's clock: when a backup is due, and its id.
     pub clock: SharedClock,
+    /// Where each outcome is recorded for `/v1/status`.
     pub board: BackupBoard,
     /// Cluster mode: the backup role's fence while this member holds it. Scheduled backups
     /// run only on the holder, and each is recorded with the fence checked by the store.
@@ -59,14 +66,17 @@ impl std::fmt::Debug for BackupArgs {
 /// to every caller waiting on the same backup.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum BackupFailed {
+    /// The backup itself failed.
     #[error(transparent)]
     Backup(Arc<BackupError>),
+    /// The backup task panicked or was cancelled.
     #[error("the backup task stopped unexpectedly: {0}")]
     TaskEnded(#[source] Arc<tokio::task::JoinError>),
 }
 
 type Reply = RpcReplyPort<Result<Manifest, BackupFailed>>;
 
+/// The backup actor's mailbox.
 pub enum BackupMsg {
     /// Periodic check whether a backup is due.
     Tick,
@@ -76,6 +86,7 @@ pub enum BackupMsg {
     Done(Box<Result<Manifest, BackupFailed>>),
 }
 
+/// The backup actor's state: whether a backup runs, who waits for it, when the next is due.
 pub struct BackupState {
     args: BackupArgs,
     running: bool,
@@ -86,6 +97,7 @@ pub struct BackupState {
     next_due_ms: i64,
 }
 
+/// Takes the scheduled and requested backups (see the module doc).
 pub struct BackupActor;
 
 impl Actor for BackupActor {

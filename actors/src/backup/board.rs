@@ -13,13 +13,19 @@ use super::manifest::Manifest;
 /// The last successful backup, as `/v1/status` shows it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LastBackup {
+    /// The backup id (its folder name in `backup.dir`).
     pub id: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Total size of its files, bytes.
     pub size_bytes: u64,
+    /// Sealed (epoch, channel)s it holds.
     pub sealed_epochs: i64,
+    /// Its newest sealed epoch, Unix seconds.
     pub newest_sealed_epoch: Option<i64>,
+    /// How it was made: [`Method::as_str`](super::manifest::Method::as_str).
     pub method: &'static str,
+    /// How long taking it took, milliseconds.
     pub duration_ms: u64,
 }
 
@@ -42,6 +48,7 @@ impl From<&Manifest> for LastBackup {
 pub struct LastFailure {
     /// Unix seconds.
     pub at: i64,
+    /// The error, as the operator reads it in the log.
     pub error: String,
 }
 
@@ -78,6 +85,7 @@ impl RecoveryOutcome {
 pub struct RecoveryRecord {
     /// Unix seconds.
     pub at: i64,
+    /// Restored, refused or failed.
     pub outcome: RecoveryOutcome,
     /// What was found wrong with the store.
     pub damage: String,
@@ -89,12 +97,16 @@ pub struct RecoveryRecord {
     pub salvage: Option<SalvageReport>,
 }
 
+/// The board's contents at one moment (what `/v1/status` serializes).
 #[derive(Debug, Clone, Default)]
 pub struct BoardState {
+    /// The newest successful backup, taken by this daemon or found on disk at start.
     pub last_success: Option<LastBackup>,
+    /// The last backup that failed since the daemon started.
     pub last_failure: Option<LastFailure>,
     /// Backups that failed since the daemon started.
     pub failures: u64,
+    /// What the recovery at start-up did, if the store was found damaged.
     pub last_recovery: Option<RecoveryRecord>,
 }
 
@@ -103,6 +115,7 @@ pub struct BoardState {
 pub struct BackupBoard(Arc<RwLock<BoardState>>);
 
 impl BackupBoard {
+    /// A copy of the current state.
     pub fn snapshot(&self) -> BoardState {
         self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
@@ -111,6 +124,7 @@ impl BackupBoard {
         f(&mut self.0.write().unwrap_or_else(|p| p.into_inner()));
     }
 
+    /// Records a backup just taken as the last success.
     pub fn succeeded(&self, m: &Manifest) {
         self.update(|s| s.last_success = Some(m.into()));
     }
@@ -124,6 +138,7 @@ impl BackupBoard {
         });
     }
 
+    /// Counts a failed backup and records it as the last failure (`at`: Unix seconds).
     pub fn failed(&self, at: i64, error: String) {
         self.update(|s| {
             s.failures += 1;
@@ -131,6 +146,7 @@ impl BackupBoard {
         });
     }
 
+    /// Records what the start-up recovery did.
     pub fn recovered(&self, r: RecoveryRecord) {
         self.update(|s| s.last_recovery = Some(r));
     }

@@ -11,7 +11,9 @@ use super::manifest::{is_backup_id, Manifest, MANIFEST_FILE};
 /// One folder of `backup.dir`.
 #[derive(Debug, Clone)]
 pub struct Listed {
+    /// The folder's name, a backup id.
     pub id: String,
+    /// The folder's path.
     pub folder: PathBuf,
     /// None while the backup is incomplete (being written, or interrupted).
     pub manifest: Option<Manifest>,

@@ -4,42 +4,79 @@ use std::path::PathBuf;
 
 use chatseal_schema::StoreError;
 
+/// Why taking, verifying or restoring a backup failed; the message says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {
+    /// The store (or the backup's copy of it) could not be opened, read or written.
     #[error("{0}")]
     Store(#[from] StoreError),
 
     #[error("{what} {}: {source}; check that the directory exists, is writable by the chatseal user and has free space", path.display())]
+    /// A file operation on the backup folder failed.
     Io {
+        /// What was being done, e.g. "hashing the folder".
         what: &'static str,
+        /// The file or folder.
         path: PathBuf,
+        /// The operating system's error.
         #[source]
         source: std::io::Error,
     },
 
     #[error("backup {id} is damaged: {detail}; do not restore from it: pick another one (`chatseal backup list`)")]
-    Damaged { id: String, detail: String },
+    /// A backup's files do not match its manifest, or its data fails its checks.
+    Damaged {
+        /// The backup id.
+        id: String,
+        /// What does not match.
+        detail: String,
+    },
 
     #[error("the copy's sealed epochs do not match their digests ({detail}): the store being backed up is damaged; run `chatseal doctor` and restore the latest verified backup")]
-    SealsDamaged { detail: String },
+    /// The fresh copy has sealed epochs whose digest does not match: the source store is damaged.
+    SealsDamaged {
+        /// Which epochs.
+        detail: String,
+    },
 
     #[error("the manifest {}: {detail}", path.display())]
-    Manifest { path: PathBuf, detail: String },
+    /// A `manifest.json` cannot be read, parsed or written.
+    Manifest {
+        /// The manifest's path.
+        path: PathBuf,
+        /// Why.
+        detail: String,
+    },
 
     #[error("{tool} failed: {detail}")]
-    Tool { tool: &'static str, detail: String },
+    /// An external tool (`pg_dump`, `pg_restore`) could not run or exited with an error.
+    Tool {
+        /// The tool's name.
+        tool: &'static str,
+        /// Its stderr and exit status, or why it could not start.
+        detail: String,
+    },
 
     #[error("no backup {id:?} in {}: see `chatseal backup list`", dir.display())]
-    NotFound { id: String, dir: PathBuf },
+    /// No backup folder with that id.
+    NotFound {
+        /// The id asked for.
+        id: String,
+        /// `backup.dir`.
+        dir: PathBuf,
+    },
 
+    /// The operation was refused as unsafe (e.g. restoring over a store that exists); the text says why.
     #[error("{0}")]
     Refused(String),
 
+    /// A named failpoint fired (test builds only).
     #[error("failpoint {0} triggered (test build)")]
     FailPoint(&'static str),
 }
 
 impl BackupError {
+    /// A `map_err` adapter: the [`BackupError::Io`] of doing `what` to `path`.
     pub fn io(what: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> BackupError {
         let path = path.into();
         move |source| BackupError::Io { what, path, source }

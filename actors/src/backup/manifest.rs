@@ -45,6 +45,7 @@ pub enum Method {
 }
 
 impl Method {
+    /// Its name in the manifest, the status page and metric labels.
     pub fn as_str(self) -> &'static str {
         match self {
             Method::VacuumInto => "vacuum_into",
@@ -59,6 +60,7 @@ impl Method {
 pub struct FileEntry {
     /// Name inside the backup folder.
     pub name: String,
+    /// Bytes.
     pub size: u64,
     /// Lowercase hex sha256 of the contents.
     pub sha256: String,
@@ -88,7 +90,9 @@ impl FolderHash {
 /// `<id>/manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
+    /// The manifest format ([`MANIFEST_FORMAT`] when written by this build, or [`MANIFEST_FORMAT_V1`]).
     pub format: u32,
+    /// The backup id, also the folder's name ([`backup_id`]).
     pub id: String,
     /// When the snapshot was taken, Unix seconds.
     pub created_at: i64,
@@ -96,7 +100,9 @@ pub struct Manifest {
     pub source: String,
     /// "sqlite" or "postgres".
     pub backend: String,
+    /// How the data was written.
     pub method: Method,
+    /// Every data file of the backup.
     pub files: Vec<FileEntry>,
     /// Sum of the files' sizes, bytes.
     pub size_bytes: u64,

@@ -11,14 +11,18 @@ use std::collections::BTreeSet;
 /// A complete backup: its id and creation time (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Complete {
+    /// The backup id.
     pub id: String,
+    /// The manifest's `created_at`, Unix seconds.
     pub created_at: i64,
 }
 
 /// A folder without a manifest: its id and last modification (Unix seconds).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Incomplete {
+    /// The folder's name.
     pub id: String,
+    /// The folder's last modification, Unix seconds.
     pub modified_at: i64,
 }
 

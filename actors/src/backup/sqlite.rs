@@ -15,19 +15,28 @@ use super::manifest::{FileEntry, Method, SQLITE_FILE, TMP_SUFFIX};
 /// What a backup's data says about itself, before the manifest is written.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Taken {
+    /// How the data was written.
     pub method: Method,
+    /// The data files written, with size and sha256.
     pub files: Vec<FileEntry>,
+    /// Rows per table in the copy.
     pub row_counts: BTreeMap<String, i64>,
+    /// The newest sealed epoch in the copy, Unix seconds.
     pub newest_sealed_epoch: Option<i64>,
+    /// The newest migration applied to the copy.
     pub schema_version: Option<String>,
+    /// The checks the copy passed (e.g. "quick_check", "digests").
     pub checks: Vec<String>,
 }
 
 /// What opening a SQLite backup file found (it passed quick_check and every digest).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Inspected {
+    /// Rows per table.
     pub row_counts: BTreeMap<String, i64>,
+    /// The newest sealed epoch, Unix seconds.
     pub newest_sealed_epoch: Option<i64>,
+    /// The newest migration applied.
     pub schema_version: Option<String>,
 }
 

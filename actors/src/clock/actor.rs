@@ -11,25 +11,34 @@ use super::closings::Subscribers;
 use super::epoch::last_closed_epoch;
 use super::source::SharedClock;
 
+/// Announces epoch closings to its subscribers (see the module doc).
 pub struct ClockActor;
 
+/// What the clock actor is started with.
 #[derive(Clone)]
 pub struct ClockArgs {
+    /// The time source.
     pub clock: SharedClock,
+    /// `epoch.length`, seconds.
     pub epoch_len: i64,
+    /// `epoch.grace`, milliseconds: how long after its end an epoch closes.
     pub grace_ms: i64,
+    /// How often the clock looks at the time.
     pub tick: Duration,
     /// Told of each newly closed epoch.
     pub subscribers: Subscribers,
 }
 
+/// The clock actor's state: its arguments and what each subscriber was last told.
 pub struct ClockState {
     args: ClockArgs,
     /// The last epoch delivered to each subscriber (same order as `args.subscribers`).
     last_announced: Vec<Option<i64>>,
 }
 
+/// The clock actor's mailbox.
 pub enum ClockMsg {
+    /// Time to look at the clock (every `tick`).
     Tick,
 }
 

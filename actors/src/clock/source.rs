@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Current Unix time in milliseconds.
 pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Now, Unix milliseconds.
     fn now_ms(&self) -> i64;
 }
 
@@ -35,6 +36,7 @@ pub struct OffsetClock {
 }
 
 impl OffsetClock {
+    /// A clock `offset_ms` ahead of the system clock (behind if negative).
     pub fn new(offset_ms: i64) -> Arc<Self> {
         Arc::new(Self { offset_ms: AtomicI64::new(offset_ms) })
     }

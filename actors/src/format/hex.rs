@@ -11,13 +11,21 @@ pub enum HashParseError {
         "hash must be 64 hex digits (optionally prefixed with 0x), got {found} characters; \
          pass the full 32-byte hash"
     )]
-    WrongLength { found: usize },
+    WrongLength {
+        /// Characters found after the optional `0x`.
+        found: usize,
+    },
     /// A character outside `0-9a-fA-F`.
     #[error(
         "hash has a non-hex character {ch:?} at position {position}; \
          only 0-9, a-f and A-F are allowed after the optional 0x"
     )]
-    NonHex { ch: char, position: usize },
+    NonHex {
+        /// The offending character.
+        ch: char,
+        /// Its character index in the input, `0x` included.
+        position: usize,
+    },
 }
 
 /// 64 lowercase hex digits, no prefix (database form).

@@ -22,13 +22,20 @@ use crate::telemetry::names as m;
 /// The `meta` key of the sealer's cursor: the next epoch it will seal (Unix seconds).
 pub const CURSOR_KEY: &str = "sealer.next_epoch";
 
+/// What the sealer actor is started with.
 #[derive(Debug, Clone)]
 pub struct SealerArgs {
+    /// Where seals and the cursor are written.
     pub store: Store,
+    /// The time source: which epochs are closed at start-up.
     pub clock: SharedClock,
+    /// How the sealer reaches the aggregator it asks to flush.
     pub routes: Routes,
+    /// Amounts and who is left out (`[sealing]`).
     pub cfg: SealConfig,
+    /// `epoch.length`, seconds.
     pub epoch_len: i64,
+    /// `epoch.grace`, milliseconds.
     pub grace_ms: i64,
     /// How long to wait for the aggregator's flush before retrying the epoch later.
     pub flush_timeout: Duration,
@@ -44,7 +51,9 @@ pub struct SealerArgs {
 /// covers the epoch, with the role's fencing number checked in the seal's transaction.
 #[derive(Debug, Clone)]
 pub struct SealerCluster {
+    /// This member's instance name (`cluster.instance`).
     pub instance: String,
+    /// This membership's incarnation token (a restart gets another).
     pub token: i64,
     /// The sealer role's fence while this member holds the role; None otherwise.
     pub fence: tokio::sync::watch::Receiver<Option<Fence>>,
@@ -52,11 +61,19 @@ pub struct SealerCluster {
     pub wait: Duration,
 }
 
+/// The sealer actor's mailbox.
 pub enum SealerMsg {
     /// The newest closed epoch, from the clock.
     EpochClosed(i64),
     /// Seal by hand (admin API); channel None = every channel of the epoch.
-    SealNow { epoch: i64, channel: Option<String>, reply: RpcReplyPort<Result<Vec<SealOutcome>, SealError>> },
+    SealNow {
+        /// The epoch's start, Unix seconds.
+        epoch: i64,
+        /// The channel, or None for every channel of the epoch.
+        channel: Option<String>,
+        /// Gets one outcome per channel sealed.
+        reply: RpcReplyPort<Result<Vec<SealOutcome>, SealError>>,
+    },
     /// Replies once no seal is in flight (shutdown).
     Idle(RpcReplyPort<()>),
 }
@@ -73,6 +90,7 @@ impl EpochSubscriber for SealerSubscription {
     }
 }
 
+/// The sealer actor's state: its cursor and the retry schedule.
 pub struct SealerState {
     args: SealerArgs,
     /// Next epoch to seal; None until the first closed epoch is seen on a fresh store.
@@ -83,6 +101,7 @@ pub struct SealerState {
     retry_delay: std::time::Duration,
 }
 
+/// Seals each closed epoch (see the module doc).
 pub struct SealerActor;
 
 impl Actor for SealerActor {

@@ -22,8 +22,11 @@ pub const FORMAT_VERSION: i32 = 1;
 /// How amounts are computed and who is left out.
 #[derive(Debug, Clone)]
 pub struct SealConfig {
+    /// `[sealing.centiweights]`: each participant's weight, in hundredths.
     pub weights: CentiWeights,
+    /// `sealing.reward_per_weight`: reward units per whole weight.
     pub reward_per_weight: u64,
+    /// `sealing.decimals`: decimal places of the reward token (amounts are in base units).
     pub decimals: u32,
     /// Lowercase logins never sealed (bots), on top of the opt-outs.
     pub excluded: HashSet<String>,
@@ -51,12 +54,25 @@ impl SealConfig {
     }
 }
 
+/// Why a seal could not be built; nothing is written.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    /// A participant's weight or claim amount overflows.
     #[error("participant {login} of epoch {epoch} in #{channel}: {source}")]
-    Amount { login: String, epoch: i64, channel: String, source: AmountError },
+    Amount {
+        /// The participant's login.
+        login: String,
+        /// The epoch's start, Unix seconds.
+        epoch: i64,
+        /// The channel.
+        channel: String,
+        /// Which sum or product overflowed.
+        source: AmountError,
+    },
+    /// A stored user hash is not a hash: the store is damaged.
     #[error("stored user hash {0:?} is not 64 hex characters: the store is damaged; run `chatseal doctor`")]
     BadHash(String),
+    /// More participants than the claim format's u32 index can number.
     #[error("{0} participants exceed the u32 leaf index of the claim format")]
     TooMany(usize),
 }

@@ -14,12 +14,16 @@ use crate::aggregator::FlushError;
 use crate::format::{to_hex, user_hash};
 use crate::telemetry::names as m;
 
+/// Why sealing a channel-epoch failed; nothing of it was written.
 #[derive(Debug, thiserror::Error)]
 pub enum SealError {
+    /// Reading participants or writing the seal failed.
     #[error("store: {0}")]
     Store(#[from] StoreError),
+    /// The seal could not be built from the rows read.
     #[error(transparent)]
     Build(#[from] BuildError),
+    /// The aggregator did not confirm that the epoch is durable.
     #[error("flush before sealing not confirmed: {0}")]
     Flush(#[from] FlushNotConfirmed),
 }
@@ -27,22 +31,43 @@ pub enum SealError {
 /// Why the flush before a seal was not confirmed (the seal is retried later).
 #[derive(Debug, thiserror::Error)]
 pub enum FlushNotConfirmed {
+    /// No aggregator is registered (it is restarting).
     #[error("the aggregator is not running (restarting?)")]
     NotRunning,
+    /// The flush request could not be sent.
     #[error("the aggregator's mailbox is closed (stopping or restarting; epoch {epoch})")]
-    Unreachable { epoch: i64 },
+    Unreachable {
+        /// The epoch to flush, Unix seconds.
+        epoch: i64,
+    },
+    /// The aggregator's flush failed.
     #[error(transparent)]
     Failed(#[from] FlushError),
+    /// No answer within the sealer's flush timeout.
     #[error("the aggregator did not answer within {timeout:?} (epoch {epoch})")]
-    Timeout { timeout: Duration, epoch: i64 },
+    Timeout {
+        /// The flush timeout that ran out.
+        timeout: Duration,
+        /// The epoch to flush, Unix seconds.
+        epoch: i64,
+    },
+    /// The aggregator stopped with the request in its mailbox.
     #[error("the aggregator stopped before answering (epoch {epoch})")]
-    Stopped { epoch: i64 },
+    Stopped {
+        /// The epoch to flush, Unix seconds.
+        epoch: i64,
+    },
     /// Cluster mode: live members whose published watermark is still behind the epoch.
     #[error(
         "members {} have not made epoch {epoch} durable yet (their watermark is behind); retrying",
         .members.join(", ")
     )]
-    MembersBehind { members: Vec<String>, epoch: i64 },
+    MembersBehind {
+        /// Their instance names.
+        members: Vec<String>,
+        /// The epoch to seal, Unix seconds.
+        epoch: i64,
+    },
 }
 
 /// What sealing one channel-epoch did.
@@ -59,6 +84,7 @@ impl SealOutcome {
     /// pre-registering the series.
     pub const LABELS: [&'static str; 3] = ["sealed", "empty", "already_sealed"];
 
+    /// The seal, new or found.
     pub fn epoch(&self) -> &SealedEpoch {
         match self {
             SealOutcome::Sealed(e) | SealOutcome::AlreadySealed(e) => e,

@@ -27,13 +27,19 @@ use crate::telemetry::names as m;
 /// Everything needed to (re)start every child.
 #[derive(Clone)]
 pub struct SupervisorArgs {
+    /// Where each child registers, so messages reach its current instance.
     pub routes: Routes,
+    /// The clock's arguments.
     pub clock: ClockArgs,
+    /// The aggregator's arguments.
     pub aggregator: AggregatorArgs,
+    /// The sealer's arguments.
     pub sealer: SealerArgs,
+    /// The backup actor's arguments.
     pub backup: BackupArgs,
     /// The channel supervisor's arguments (the desired channel set and the channel template).
     pub channels: ChannelSupervisorArgs,
+    /// `daemon.restart_limit` and `daemon.restart_window`: the budget shared by all children.
     pub policy: RestartPolicy,
     /// Set to the reason when the supervisor gives up.
     pub fatal: watch::Sender<Option<String>>,
@@ -42,9 +48,13 @@ pub struct SupervisorArgs {
 /// The kinds of children, in start order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Child {
+    /// [`ClockActor`].
     Clock,
+    /// [`AggregatorActor`].
     Aggregator,
+    /// [`SealerActor`].
     Sealer,
+    /// [`BackupActor`].
     Backup,
     /// The channel supervisor.
     Channels,
@@ -85,6 +95,7 @@ pub fn restart_kinds() -> impl Iterator<Item = &'static str> {
 /// The pipeline in dependency (start) order: rest_for_one.
 pub const PIPELINE: [Child; 4] = [Child::Clock, Child::Aggregator, Child::Sealer, Child::Backup];
 
+/// The supervisor's mailbox.
 pub enum SupervisorMsg {
     /// Start these children again, in this order (after a restart's backoff).
     Respawn(Vec<Child>),
@@ -95,6 +106,7 @@ pub enum SupervisorMsg {
     Children(RpcReplyPort<Vec<(String, ActorCell)>>),
 }
 
+/// The supervisor's state: the running children and their restart history.
 pub struct SupervisorState {
     args: SupervisorArgs,
     running: HashMap<ActorId, (Child, ActorCell)>,
@@ -102,6 +114,7 @@ pub struct SupervisorState {
     shutting_down: bool,
 }
 
+/// The root of the supervision tree (see the module doc).
 pub struct Supervisor;
 
 impl Actor for Supervisor {

@@ -11,8 +11,11 @@ use super::names::{self as m, Kind};
 /// A labelled metric of the catalogue: its name, kind and the name of its one label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Labelled {
+    /// The metric's name (a [`names`](super::names) constant).
     pub metric: &'static str,
+    /// Counter, gauge or histogram.
     pub kind: Kind,
+    /// The label's name, e.g. `kind` or `reason`.
     pub label: &'static str,
 }
 

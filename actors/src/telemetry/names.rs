@@ -5,8 +5,11 @@
 /// The kind of a metric, for describing and for the zero-initialisation at start-up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
+    /// Only goes up (`_total`).
     Counter,
+    /// A value that goes up and down.
     Gauge,
+    /// Samples in buckets, with their sum and count.
     Histogram,
 }
 
@@ -14,14 +17,17 @@ pub enum Kind {
 /// registered at start-up, so series exist before the first event).
 #[derive(Debug, Clone, Copy)]
 pub struct Def {
+    /// The full name, `chatseal_...`.
     pub name: &'static str,
+    /// Counter, gauge or histogram.
     pub kind: Kind,
+    /// The HELP text.
     pub help: &'static str,
 }
 
 macro_rules! defs {
     ($($ident:ident = $name:literal, $kind:ident, $help:literal;)*) => {
-        $(pub const $ident: &str = $name;)*
+        $(#[doc = concat!("`", $name, "`: ", $help)] pub const $ident: &str = $name;)*
         /// Every metric definition, in declaration order.
         pub const ALL: &[Def] = &[$(Def { name: $name, kind: Kind::$kind, help: $help }),*];
     };

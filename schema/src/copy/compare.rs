@@ -17,8 +17,11 @@ pub const SEAL_FIELDS: [&str; 4] = ["root", "claim_root", "participants", "diges
 /// Row counts of one table in both stores.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableCount {
+    /// The table's name.
     pub table: &'static str,
+    /// Rows in the source.
     pub source: u64,
+    /// Rows in the target.
     pub target: u64,
 }
 
@@ -26,19 +29,33 @@ pub struct TableCount {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SealDiff {
     /// Sealed in the source, not in the target.
-    Missing { epoch: i64, channel: String },
+    Missing {
+        /// The epoch's start, Unix seconds.
+        epoch: i64,
+        /// The channel.
+        channel: String,
+    },
     /// Sealed in both, with these fields different.
-    Differs { epoch: i64, channel: String, fields: Vec<&'static str> },
+    Differs {
+        /// The epoch's start, Unix seconds.
+        epoch: i64,
+        /// The channel.
+        channel: String,
+        /// Which of [`SEAL_FIELDS`] differ.
+        fields: Vec<&'static str>,
+    },
 }
 
 /// The outcome of [`compare_stores`].
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Comparison {
+    /// Row counts of every table, in [`crate::entity::TABLES`] order.
     pub counts: Vec<TableCount>,
     /// Seals of the source looked up in the target.
     pub seals_checked: u64,
+    /// Source seals missing from the target or different there.
     pub seal_diffs: Vec<SealDiff>,
-    /// Target seals whose rows do not match their digest.
+    /// Target seals, as (epoch, channel), whose rows do not match their digest.
     pub bad_digests: Vec<(i64, String)>,
 }
 

@@ -17,10 +17,13 @@ use sea_orm::{ConnectionTrait, TransactionTrait};
 /// A seal imported with its root as it was. It has no claim tree (`claim_root` NULL).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ImportSeal {
+    /// The epoch's start, Unix seconds.
     pub epoch: i64,
+    /// The channel, lowercase, without `#`.
     pub channel: String,
     /// 64 lowercase hex; None for an empty seal.
     pub root: Option<String>,
+    /// When it was sealed, Unix seconds.
     pub sealed_at: i64,
     /// 1 when the leaves fold to `root` with today's format; 0 (legacy) when they do not.
     pub format_version: i32,
@@ -33,9 +36,13 @@ pub struct ImportSeal {
 /// Rows to import together.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImportBatch {
+    /// Rows of `users`.
     pub users: Vec<users::Model>,
+    /// Rows of `participation`.
     pub participation: Vec<participation::Model>,
+    /// Rows of `signals`.
     pub signals: Vec<signals::Model>,
+    /// Seals, each with its participants.
     pub seals: Vec<ImportSeal>,
 }
 
@@ -48,6 +55,7 @@ impl ImportBatch {
             + self.seals.iter().map(|s| 1 + s.participants.len()).sum::<usize>()
     }
 
+    /// True when the batch holds no row.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -56,14 +64,20 @@ impl ImportBatch {
 /// Rows that were new, per table.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ImportWritten {
+    /// New rows of `users`.
     pub users: u64,
+    /// New rows of `participation`.
     pub participation: u64,
+    /// New rows of `signals`.
     pub signals: u64,
+    /// New seals (`sealed_epochs`).
     pub seals: u64,
+    /// New rows of `sealed_participants`.
     pub sealed_participants: u64,
 }
 
 impl ImportWritten {
+    /// Adds another batch's counts to these.
     pub fn add(&mut self, o: &ImportWritten) {
         self.users += o.users;
         self.participation += o.participation;

@@ -22,10 +22,19 @@ const SAMPLES: usize = 5;
 /// Why a copy did not run to the end.
 #[derive(Debug, thiserror::Error)]
 pub enum CopyError {
+    /// Reading the source or writing the target failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The target holds rows, and they are not a partial copy of the source: nothing is written.
     #[error("target {target} is not empty and is not a partial copy of {from}: {detail}; copy into an empty store (a new SQLite file or an empty PostgreSQL database)")]
-    TargetNotACopy { from: String, target: String, detail: String },
+    TargetNotACopy {
+        /// The source's URL, password redacted.
+        from: String,
+        /// The target's URL, password redacted.
+        target: String,
+        /// Which table holds more rows than the source, or rows the source does not hold.
+        detail: String,
+    },
 }
 
 /// How a copy runs.
@@ -47,7 +56,12 @@ pub enum CopyEvent<'a> {
     /// Rows to copy over all tables (the source's counts before the copy).
     Total(u64),
     /// A table starts, with its row count in the source.
-    Table { name: &'a str, rows: u64 },
+    Table {
+        /// The table's name.
+        name: &'a str,
+        /// Its rows in the source.
+        rows: u64,
+    },
     /// This many more rows are done.
     Rows(u64),
 }
@@ -55,7 +69,9 @@ pub enum CopyEvent<'a> {
 /// What the copy did to one table.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TableCopy {
+    /// The table's name.
     pub table: &'static str,
+    /// Rows read from the source.
     pub read: u64,
     /// New in the target.
     pub inserted: u64,
@@ -70,13 +86,16 @@ pub struct TableCopy {
 /// What the copy did, table by table in [`crate::entity::TABLES`] order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CopyReport {
+    /// One entry per table.
     pub tables: Vec<TableCopy>,
 }
 
 impl CopyReport {
+    /// Rows new in the target, over all tables.
     pub fn inserted(&self) -> u64 {
         self.tables.iter().map(|t| t.inserted).sum()
     }
+    /// Rows the target held with other values, over all tables.
     pub fn conflicts(&self) -> u64 {
         self.tables.iter().map(|t| t.conflicts).sum()
     }

@@ -42,14 +42,18 @@ impl ColKind {
 /// One column of a table.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ColSpec {
+    /// The column's name.
     pub name: &'static str,
+    /// Its value type.
     pub kind: ColKind,
+    /// Whether it may hold NULL.
     pub nullable: bool,
 }
 
 /// One table as a copy sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TableSpec {
+    /// The table's name.
     pub name: &'static str,
     /// In entity order; rows are `Vec<Value>` in this order.
     pub columns: Vec<ColSpec>,

@@ -30,8 +30,18 @@ impl StoreLock {
     /// directory) when missing.
     pub fn acquire(db: &Path, me: &OwnerInfo) -> Result<StoreLock, OwnershipError> {
         let path = Self::path_for(db);
-        let io =
-            |e: std::io::Error| OwnershipError::LockFile { path: path.display().to_string(), detail: e.to_string() };
+        // A full volume is said as such and is an outage (exit 69), like the store's own writes.
+        let io = |e: std::io::Error| {
+            if crate::error::is_disk_full(&e) {
+                OwnershipError::Store(crate::StoreError::DiskFull {
+                    url: db.display().to_string(),
+                    what: format!("writing its lock file {}", path.display()),
+                    detail: e.to_string(),
+                })
+            } else {
+                OwnershipError::LockFile { path: path.display().to_string(), detail: e.to_string() }
+            }
+        };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(io)?;
         }

@@ -27,6 +27,8 @@ use report::Report;
 /// How long doctor waits for the store to answer before calling it unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Runs `chatseal doctor`: every check (coverage gaps over the last `epochs` closed epochs), the
+/// report printed as text or, with `json`, as JSON.
 pub async fn main(config: Option<&Path>, epochs: u32, json: bool) -> Exit {
     let s = match setup::load_settings(config) {
         Ok(s) => s,

@@ -101,3 +101,44 @@ async fn a_log_replayed_twice_counts_once_and_sealed_epochs_never_change() {
     assert_eq!(logins(&store, E).await, first);
     assert_eq!(store.participants_for_seal(E + 3600, "chan").await.unwrap().len(), 2);
 }
+
+/// A Shared Chat copy of a message written in #origin, as shown in #chan.
+fn shared_copy(id: &str, ms: i64) -> String {
+    format!(
+        "@badge-info=;badges=;color=#0000FF;display-name=SharedViewer;emotes=;flags=;id={id};mod=0;\
+         room-id=40934651;source-badge-info=;source-badges=;source-id={id};source-room-id=11148817;\
+         subscriber=0;tmi-sent-ts={ms};turbo=0;user-id=987123456;user-type= \
+         :sharedviewer!sharedviewer@sharedviewer.tmi.twitch.tv PRIVMSG #chan :hello both rooms"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn insane_timestamps_and_shared_chat_copies_in_a_log_count_nobody() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chatseal.db").display());
+    let log = dir.path().join("chan.log");
+    let ms = E * 1000;
+    let lines = [
+        privmsg("chan", &who("early"), "t-1", -5, "1969?", None),
+        privmsg("chan", &who("late"), "t-2", 99_999_999_999_999, "5138?", None),
+        shared_copy("t-3", ms + 2_000),
+        privmsg("chan", &who("ann"), "t-4", ms + 1_000, "now", None),
+    ];
+    std::fs::write(&log, lines.join("\r\n")).unwrap();
+    let env = [("CHATSEAL__STORE__URL", url.as_str()), ("CHATSEAL__EPOCH__LENGTH", "10s")];
+    let (code, out, err) = chatseal(&["replay", "--from", &log.display().to_string()], &env);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(number_after(&out, "rejected:"), 2, "{out}");
+    assert!(out.contains("bad_timestamp 2"), "{out}");
+    assert_eq!(number_after(&out, "discarded:"), 1, "{out}");
+    assert!(out.contains("shared_chat_copy 1"), "{out}");
+    assert_eq!(number_after(&out, "newly counted:"), 1, "{out}");
+
+    let store = Store::open(&url).await.unwrap();
+    // Nothing in 1969 (epoch -10 of 10 s epochs) nor in 5138; only ann, in her own epoch.
+    for epoch in [-10, 99_999_999_990] {
+        assert!(store.participants_for_seal(epoch, "chan").await.unwrap().is_empty(), "epoch {epoch}");
+    }
+    let ann: Vec<String> = store.participants_for_seal(E, "chan").await.unwrap().into_iter().map(|r| r.login).collect();
+    assert_eq!(ann, ["ann"]);
+}

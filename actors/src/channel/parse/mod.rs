@@ -46,7 +46,12 @@ pub struct ParseCtx<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Line {
     /// A participant action. `ts_fallback` says why the receive time replaced `tmi-sent-ts`.
-    Participant { event: Event, ts_fallback: Option<TsFallback> },
+    Participant {
+        /// The participation to count.
+        event: Event,
+        /// Set when the event's time is the receive time.
+        ts_fallback: Option<TsFallback>,
+    },
     /// Excluded user, opted-out user, anonymous gift: counted, no event.
     Discarded(DiscardReason),
     /// `PING`: answer `PONG :<payload>`.
@@ -56,11 +61,26 @@ pub enum Line {
     /// `RECONNECT`: the server will drop this connection soon.
     Reconnect,
     /// The echo of our own JOIN: the join is confirmed.
-    JoinConfirmed { channel: String },
+    JoinConfirmed {
+        /// The channel joined, lowercase, without `#`.
+        channel: String,
+    },
     /// ROOMSTATE (also confirms the join); `room_id` is the channel's numeric id.
-    RoomState { channel: String, room_id: Option<String> },
+    RoomState {
+        /// The channel, lowercase, without `#`.
+        channel: String,
+        /// The `room-id` tag, when present.
+        room_id: Option<String>,
+    },
     /// NOTICE; `msg_id` such as `msg_channel_suspended` says why. `channel` is None for `*`.
-    Notice { channel: Option<String>, msg_id: Option<String>, text: String },
+    Notice {
+        /// The channel, lowercase, without `#`; None for `*` or any other non-channel target.
+        channel: Option<String>,
+        /// The `msg-id` tag, when present.
+        msg_id: Option<String>,
+        /// The notice's text.
+        text: String,
+    },
     /// `001`: registration succeeded.
     Welcome,
     /// `CAP * ACK`: our capabilities were granted.

@@ -38,6 +38,7 @@ const PRESENCE: &str = "presence";
 /// default, an unknown one is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CentiWeights {
+    /// Counted once per participant (`presence`).
     pub presence: u64,
     /// Per unit of each kind; 0 for the kinds that are not weighted.
     pub per_signal: Signals<u64>,
@@ -113,13 +114,27 @@ pub enum AmountError {
         "claim weight overflows u128 at signal `{signal}` (sum {sum} × centi-weight {weight}); \
          lower the `{signal}` weight in the configuration"
     )]
-    WeightOverflow { signal: &'static str, sum: u64, weight: u64 },
+    WeightOverflow {
+        /// The weight's key: `presence` or a signal kind's name.
+        signal: &'static str,
+        /// The participant's sum of that signal (1 for presence).
+        sum: u64,
+        /// Its centiweight.
+        weight: u64,
+    },
     /// The amount in base units does not fit a u64.
     #[error(
         "claim amount does not fit u64: centiweight {centiweight} × reward_per_weight \
          {reward_per_weight} × 10^{decimals} / 100; lower reward_per_weight or decimals"
     )]
-    AmountOverflow { centiweight: u128, reward_per_weight: u64, decimals: u32 },
+    AmountOverflow {
+        /// The participant's weight, in hundredths.
+        centiweight: u128,
+        /// `sealing.reward_per_weight`.
+        reward_per_weight: u64,
+        /// `sealing.decimals`.
+        decimals: u32,
+    },
 }
 
 /// Weight in hundredths: `presence + Σ weight_kind × sum_kind`, checked in u128.
