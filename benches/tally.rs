@@ -1,4 +1,4 @@
-//! The tally: events folded into the in-memory per-(epoch, channel, user) deltas, one core.
+//! The tally: compact events folded into the in-memory per-(epoch, channel, user) deltas, one core.
 //! Bar (performance.md): >= 2,000,000 events/s. The mix: 1,000,000 events over 8 channels and
 //! 20,000 users, the shape of a busy hour, with a message signal on each and bits on some.
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
@@ -7,13 +7,20 @@ use std::hint::black_box;
 use std::sync::Arc;
 
 use chatseal_actors::aggregator::tally::Tally;
+use chatseal_actors::compact::{CompactEvent, Interner};
 use chatseal_actors::event::{Counts, Event};
 use chatseal_schema::SignalKind;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 
 const EVENTS: usize = 1_000_000;
 
-fn events() -> Vec<Event> {
+/// The events in compact form, as a flush folds them (with the batch's interner).
+fn events() -> Vec<CompactEvent> {
+    let mut names = Interner::new();
+    parsed().iter().map(|e| CompactEvent::new(e, &mut names)).collect()
+}
+
+fn parsed() -> Vec<Event> {
     let channels: Vec<Arc<str>> = (0..8).map(|c| Arc::from(format!("channel{c}").as_str())).collect();
     (0..EVENTS)
         .map(|i| {

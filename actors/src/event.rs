@@ -39,8 +39,20 @@ pub enum Ingest {
     Event(Event),
     /// The channel's join was confirmed at `at_ms` (Unix ms): a coverage span starts. Sent
     /// again as a heartbeat (same `at_ms`) while joined, so a restarted aggregator resumes it.
-    Joined { channel: Arc<str>, at_ms: i64 },
+    Joined {
+        /// Channel login.
+        channel: Arc<str>,
+        /// When the join was confirmed (or the heartbeat's same start), Unix ms.
+        at_ms: i64,
+    },
     /// The span that started at `since_ms` stopped being covered at `at_ms` (disconnect,
     /// part, shutdown).
-    Left { channel: Arc<str>, since_ms: i64, at_ms: i64 },
+    Left {
+        /// Channel login.
+        channel: Arc<str>,
+        /// Start of the span that ended, Unix ms (the `at_ms` of its `Joined`).
+        since_ms: i64,
+        /// When coverage stopped, Unix ms.
+        at_ms: i64,
+    },
 }

@@ -1,10 +1,10 @@
 //! The start-up series of the actors' metrics. The catalogue (`telemetry`) knows the metrics
 //! and the names of their labels; the values of each label belong to the code that records it
-//! (`Line::KINDS`, `EndReason::ALL`, `SealOutcome::LABELS`, `Child::ALL`, ...). This module,
+//! (`Line::KINDS`, `EndReason::ALL`, `DropReason::ALL`, `SealOutcome::LABELS`, `Child::ALL`, ...). This module,
 //! above both, describes the catalogue and creates one series per known value, so dashboards
 //! and alerts see every series from the first scrape instead of "no data" until the first event.
 
-use crate::aggregator::STORE_OPS;
+use crate::aggregator::{DropReason, STORE_OPS};
 use crate::backup::RecoveryOutcome;
 use crate::channel::parse::{DiscardReason, Line, RejectReason, TsFallback};
 use crate::channel::session::{reconnect_reasons, JOIN_WAIT_KINDS};
@@ -23,6 +23,7 @@ pub fn register_all() {
     labels::RECONNECTS_BY_REASON.register(reconnect_reasons());
     labels::JOIN_WAIT_BY_KIND.register(JOIN_WAIT_KINDS);
     labels::SEALED_BY_OUTCOME.register(SealOutcome::LABELS);
+    labels::DROPPED_BY_REASON.register(DropReason::ALL.map(DropReason::as_str));
     labels::STORE_ERRORS_BY_OP.register(STORE_OPS);
     labels::RESTARTS_BY_ACTOR.register(restart_kinds());
     labels::RECOVERIES_BY_OUTCOME.register(RecoveryOutcome::ALL.map(RecoveryOutcome::as_str));

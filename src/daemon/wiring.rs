@@ -183,6 +183,7 @@ pub fn wire(
             clock: clock.clone(),
             flush_interval: s.store.flush_interval,
             max_pending: s.store.max_pending_events,
+            max_pending_bytes: usize::try_from(s.store.max_pending_bytes).unwrap_or(usize::MAX),
             max_flush_events: s.store.max_flush_events,
             gate: routes.gate().clone(),
         },

@@ -152,10 +152,10 @@ pub async fn replay_lines<R: AsyncBufRead + Unpin>(
             Replayed::Event { event, from_prefix } => {
                 sum.events += 1;
                 sum.timed_by_prefix += u64::from(from_prefix);
-                batch.events.push(event);
+                batch.push(&event);
                 if batch.events.len() >= chunk {
                     sum.add_flush(&write_batch(store, &batch).await?);
-                    batch.events.clear();
+                    batch = Batch::default();
                 }
             }
             Replayed::Discarded(r) => *sum.discarded.entry(r).or_default() += 1,

@@ -133,6 +133,11 @@ impl Default for EpochSettings {
     }
 }
 
+/// Default of `store.max_pending_bytes`: 256 MiB.
+pub const DEFAULT_MAX_PENDING_BYTES: u64 = 256 << 20;
+/// Allowed range of `store.max_pending_bytes`: 8 MiB to 1 TiB.
+pub const MAX_PENDING_BYTES_RANGE: std::ops::RangeInclusive<u64> = (8 << 20)..=(1 << 40);
+
 /// `[store]`
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -149,6 +154,10 @@ pub struct StoreSettings {
     /// events (>= 1000). Default `1000000`. Events cast by the channel readers and not yet taken
     /// by the aggregator count too, so this bounds the memory of the ingest path.
     pub max_pending_events: usize,
+    /// Bytes of memory held by events received and not yet durable (8 MiB..=1 TiB), beside
+    /// `max_pending_events`: past either, new events are dropped and counted. Default
+    /// `268435456` (256 MiB).
+    pub max_pending_bytes: u64,
     /// Most events in one flush transaction, events (>= 100; above `max_pending_events` it is
     /// that cap in effect). When more is pending, the next transaction starts as soon as this
     /// one committed, so a store that falls behind gets regular bounded commits instead of rare
@@ -162,6 +171,7 @@ impl Default for StoreSettings {
             url: "sqlite://data/chatseal.db".to_owned(),
             flush_interval: Duration::from_millis(250),
             max_pending_events: 1_000_000,
+            max_pending_bytes: DEFAULT_MAX_PENDING_BYTES,
             max_flush_events: 50_000,
         }
     }
@@ -173,6 +183,7 @@ impl std::fmt::Debug for StoreSettings {
             .field("url", &redact_url(&self.url))
             .field("flush_interval", &self.flush_interval)
             .field("max_pending_events", &self.max_pending_events)
+            .field("max_pending_bytes", &self.max_pending_bytes)
             .field("max_flush_events", &self.max_flush_events)
             .finish()
     }

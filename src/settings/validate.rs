@@ -222,6 +222,12 @@ fn validate_rest(s: &Settings, p: &mut Problems) {
     p.check(s.store.max_pending_events >= 1000, || {
         format!("store.max_pending_events = {}: must be at least 1000", s.store.max_pending_events)
     });
+    p.check(super::model::MAX_PENDING_BYTES_RANGE.contains(&s.store.max_pending_bytes), || {
+        format!(
+            "store.max_pending_bytes = {}: must be between 8388608 (8 MiB) and 1099511627776 (1 TiB)",
+            s.store.max_pending_bytes
+        )
+    });
     p.check(s.store.max_flush_events >= 100, || {
         format!("store.max_flush_events = {}: must be at least 100", s.store.max_flush_events)
     });
@@ -331,6 +337,8 @@ mod tests {
         one_problem_naming("store.flush_interval", |s| s.store.flush_interval = Duration::from_secs(61));
         one_problem_naming("store.max_pending_events", |s| s.store.max_pending_events = 999);
         one_problem_naming("store.max_flush_events", |s| s.store.max_flush_events = 99);
+        one_problem_naming("store.max_pending_bytes", |s| s.store.max_pending_bytes = (8 << 20) - 1);
+        one_problem_naming("store.max_pending_bytes", |s| s.store.max_pending_bytes = (1 << 40) + 1);
         one_problem_naming("sealing.decimals", |s| s.sealing.decimals = 19);
         one_problem_naming("sealing.reward_per_weight", |s| s.sealing.reward_per_weight = 0);
         one_problem_naming("u64", |s| s.sealing.decimals = 18);

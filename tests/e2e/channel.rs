@@ -322,7 +322,10 @@ async fn store_away_keeps_memory_bounded_counts_drops_and_recovers() {
     .await;
     let dropped = status["events_dropped"].as_u64().unwrap();
     let metrics = reqwest::get(format!("{}/metrics", d.base)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(&format!("chatseal_events_dropped_total {dropped}")), "drops counted in metrics");
+    assert!(
+        metrics.contains(&format!("chatseal_events_dropped_total{{reason=\"buffer_full\"}} {dropped}")),
+        "drops counted in metrics, as buffer_full"
+    );
     let (ready, _) = get_json(&format!("{}/readyz", d.base)).await;
     assert_eq!(ready, 200);
     d.stop().await.expect("graceful stop");

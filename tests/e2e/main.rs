@@ -7,6 +7,7 @@ mod backup;
 mod backup_layout;
 mod backup_manifest;
 mod backup_pg;
+mod buffer_bound;
 mod channel;
 mod channel_set;
 mod cluster;

@@ -1,17 +1,25 @@
 //! The aggregator actor: buffers events from every channel actor and, every flush interval,
 //! hands ONE batch to a write task (a single writer), so a slow store never blocks the socket
-//! readers. While the store is unavailable, events stay in memory up to a cap, then are dropped
-//! and counted; flushes retry with backoff. Nothing here survives a crash except what the store
-//! committed, which is why nothing needs reloading in pre_start: dedup and sealed-ness live in
-//! the store and are checked inside each flush transaction.
+//! readers. While the store is unavailable, events stay in memory up to the gate's bounds
+//! (`store.max_pending_events`, `store.max_pending_bytes`), then are dropped and counted;
+//! flushes retry with backoff. Nothing here survives a crash except what the store committed,
+//! which is why nothing needs reloading in pre_start: dedup and sealed-ness live in the store
+//! and are checked inside each flush transaction.
+//!
+//! The queueing, waiters, backoff and re-queueing are the pure state machine of `queue`; this
+//! actor feeds it messages, spawns the write tasks it asks for and answers the waiters it
+//! releases. Events are buffered in compact form (`compact`): their names live in this actor's
+//! interner, and a batch leaves with an interner of its own (the whole one when the batch takes
+//! everything pending, else a copy of just its names), so the write task never shares it. The
+//! actor's [`Permit`] holds exactly the events and bytes it holds, so the gate (`gate`) bounds
+//! what the readers may add on top.
 //!
 //! A flush transaction takes at most `max_flush_events` events (the oldest first), so when the
 //! store falls behind, commits stay regular and bounded instead of rare and huge; while more is
 //! pending (a full batch is ready, or the flush timer fired during the write) the next flush
-//! starts as soon as the previous one committed. The ingest gate (`gate`) bounds what the
-//! channel readers may cast into the mailbox on top of what is pending here.
+//! starts as soon as the previous one committed.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,36 +27,53 @@ use chatseal_schema::{CoverageSpan, Store, StoreError};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use super::flush::{write_batch, Batch, FlushReport};
-use super::gate::IngestGate;
+use super::gate::{DropReason, IngestGate, Permit};
 use super::outcome::{FlushDone, FlushError};
+use super::queue::{Finished, Limits, Queue};
 use crate::clock::SharedClock;
-use crate::event::{Event, Ingest};
+use crate::compact::{CompactEvent, Interner};
+use crate::event::Ingest;
 use crate::telemetry::names as m;
+
+/// Names kept beyond those of the pending events before the interner is rebuilt (it only
+/// grows; a rebuild keeps just the names still referred to).
+const SPARE_NAMES: usize = 1 << 16;
 
 /// Settings of the aggregator.
 #[derive(Debug, Clone)]
 pub struct AggregatorArgs {
+    /// The store flushes write to.
     pub store: Store,
+    /// The epoch clock (coverage spans' ends, the last flush time).
     pub clock: SharedClock,
+    /// Interval between flushes (`store.flush_interval`).
     pub flush_interval: Duration,
+    /// Most events received and not durable (`store.max_pending_events`).
     pub max_pending: usize,
+    /// Most bytes of events received and not durable (`store.max_pending_bytes`).
+    pub max_pending_bytes: usize,
     /// Most events in one flush transaction (`store.max_flush_events`).
     pub max_flush_events: usize,
-    /// Shared with the channel readers: bounds the mailbox (see `gate`).
+    /// Shared with the channel readers: bounds what is not durable (see `gate`).
     pub gate: IngestGate,
 }
 
 /// Messages the aggregator takes.
 pub enum AggregatorMsg {
-    /// Lines from a channel actor, in order.
-    Ingest(Vec<Ingest>),
+    /// Lines from a channel actor, in order, with the gate's room its events hold.
+    Ingest(Vec<Ingest>, Permit),
     /// Flush timer.
     Tick,
     /// A write task finished.
     FlushDone(Box<FlushDone>),
     /// Make everything received so far durable, then reply. With `close_through`, events of
     /// epochs up to it that arrive afterwards are late (the sealer is about to seal them).
-    Flush { close_through: Option<i64>, reply: RpcReplyPort<Result<(), FlushError>> },
+    Flush {
+        /// The last epoch the sealer is about to seal, if any.
+        close_through: Option<i64>,
+        /// Answered once everything received before this message is durable, or a flush failed.
+        reply: RpcReplyPort<Result<(), FlushError>>,
+    },
     /// Snapshot for /readyz and /v1/status.
     Status(RpcReplyPort<AggregatorStatus>),
 }
@@ -56,44 +81,46 @@ pub enum AggregatorMsg {
 /// What the aggregator reports about itself.
 #[derive(Debug, Clone, Default)]
 pub struct AggregatorStatus {
+    /// Events waiting for a flush.
     pub pending: usize,
+    /// Events in the flush in flight (1 for a flush of coverage spans only).
     pub in_flight: usize,
+    /// Whether the last flush succeeded.
     pub store_up: bool,
+    /// Unix ms of the last committed flush.
     pub last_flush_ms: Option<i64>,
+    /// The error of the last failed flush, until one succeeds.
     pub last_error: Option<String>,
+    /// Events dropped so far (the aggregator's own and the gate's refusals).
     pub dropped: u64,
     /// Flush transactions committed since this aggregator started.
     pub flushes: u64,
 }
 
+/// The aggregator's state between messages.
 pub struct AggregatorState {
     args: AggregatorArgs,
-    /// Events awaiting a flush, oldest first (received sequence order).
-    pending: VecDeque<Event>,
+    queue: Queue<CompactEvent, RpcReplyPort<Result<(), FlushError>>>,
+    /// The names of the pending events.
+    names: Interner,
+    /// Heap bytes of the interner of the batch in flight.
+    in_flight_names: usize,
+    /// Room held in the gate: exactly what is held here.
+    permit: Permit,
     /// Coverage spans open right now: (channel, started Unix ms). Two at once for one channel
     /// during a RECONNECT overlap.
     open_cov: HashSet<(Arc<str>, i64)>,
     /// Closed spans not yet written.
     closed_cov: Vec<CoverageSpan>,
-    in_flight: usize,
-    /// Events in the flush in flight (0 for a coverage-only flush, where `in_flight` is 1).
-    in_flight_events: usize,
-    /// Events accepted so far (sequence) and the sequence known durable.
-    received: u64,
-    durable: u64,
-    waiters: Vec<(u64, RpcReplyPort<Result<(), FlushError>>)>,
     closed_through: Option<i64>,
     store_up: bool,
-    retry_at: Option<Instant>,
-    backoff: Duration,
     last_flush_ms: Option<i64>,
     last_error: Option<String>,
     dropped: u64,
-    /// The flush timer fired while a flush was in flight: flush again once it is done.
-    flush_due: bool,
     flushes: u64,
 }
 
+/// The aggregator (see the module doc).
 pub struct AggregatorActor;
 
 impl Actor for AggregatorActor {
@@ -108,25 +135,21 @@ impl Actor for AggregatorActor {
     ) -> Result<AggregatorState, ActorProcessingErr> {
         fail::fail_point!("aggregator.pre_start", |_| Err("failpoint aggregator.pre_start".into()));
         myself.send_interval(args.flush_interval, || AggregatorMsg::Tick);
-        args.gate.start(args.max_pending);
+        args.gate.start(args.max_pending, args.max_pending_bytes);
+        let limits = Limits { max_events: args.max_pending, max_batch: args.max_flush_events };
         Ok(AggregatorState {
+            permit: args.gate.permit(),
             args,
-            pending: VecDeque::new(),
+            queue: Queue::new(limits),
+            names: Interner::new(),
+            in_flight_names: 0,
             open_cov: HashSet::new(),
             closed_cov: Vec::new(),
-            in_flight: 0,
-            in_flight_events: 0,
-            received: 0,
-            durable: 0,
-            waiters: Vec::new(),
             closed_through: None,
             store_up: true,
-            retry_at: None,
-            backoff: Duration::from_millis(100),
             last_flush_ms: None,
             last_error: None,
             dropped: 0,
-            flush_due: false,
             flushes: 0,
         })
     }
@@ -138,22 +161,15 @@ impl Actor for AggregatorActor {
         st: &mut AggregatorState,
     ) -> Result<(), ActorProcessingErr> {
         match msg {
-            AggregatorMsg::Ingest(items) => st.ingest(items),
+            AggregatorMsg::Ingest(items, permit) => st.ingest(items, permit),
             AggregatorMsg::Tick => {
                 fail::fail_point!("aggregator.tick", |_| Err("failpoint aggregator.tick".into()));
-                if st.in_flight > 0 {
-                    st.flush_due = true;
-                }
+                st.queue.tick();
                 st.maybe_flush(&myself);
             }
             AggregatorMsg::FlushDone(done) => {
                 let FlushDone { result, batch, upto, started } = *done;
-                let ok = result.is_ok();
-                st.finish_flush(result, batch, upto, started);
-                // Keep draining while someone waits, while a full batch is ready, or when the
-                // timer fired during the write (after a failure the backoff decides).
-                let due = std::mem::take(&mut st.flush_due);
-                if !st.waiters.is_empty() || (ok && (due || st.pending.len() >= st.args.max_flush_events.max(1))) {
+                if st.finish_flush(result, batch, upto, started) {
                     st.maybe_flush(&myself);
                 }
             }
@@ -161,18 +177,16 @@ impl Actor for AggregatorActor {
                 if let Some(e) = close_through {
                     st.closed_through = Some(st.closed_through.map_or(e, |c| c.max(e)));
                 }
-                if st.received == st.durable && st.in_flight == 0 && st.closed_cov.is_empty() {
+                if let Some(reply) = st.queue.wait(reply, !st.closed_cov.is_empty()) {
                     let _ = reply.send(Ok(()));
                 } else {
-                    st.waiters.push((st.received, reply));
-                    st.retry_at = None;
                     st.maybe_flush(&myself);
                 }
             }
             AggregatorMsg::Status(reply) => {
                 let _ = reply.send(AggregatorStatus {
-                    pending: st.pending.len(),
-                    in_flight: st.in_flight,
+                    pending: st.queue.pending(),
+                    in_flight: if st.queue.flushing() { st.queue.in_flight().max(1) } else { 0 },
                     store_up: st.store_up,
                     last_flush_ms: st.last_flush_ms,
                     last_error: st.last_error.clone(),
@@ -186,8 +200,8 @@ impl Actor for AggregatorActor {
 }
 
 impl AggregatorState {
-    fn ingest(&mut self, items: Vec<Ingest>) {
-        self.args.gate.taken(super::gate::events_in(&items));
+    fn ingest(&mut self, items: Vec<Ingest>, permit: Permit) {
+        self.permit.merge(permit);
         for item in items {
             match item {
                 Ingest::Event(e) => {
@@ -195,13 +209,11 @@ impl AggregatorState {
                         metrics::counter!(m::LATE_LINES_TOTAL).increment(1);
                         continue;
                     }
-                    if self.pending.len() >= self.args.max_pending {
+                    let c = CompactEvent::new(&e, &mut self.names);
+                    if self.queue.push(c).is_err() {
                         self.dropped += 1;
-                        metrics::counter!(m::EVENTS_DROPPED_TOTAL).increment(1);
-                        continue;
+                        DropReason::BufferFull.count(1);
                     }
-                    self.pending.push_back(e);
-                    self.received += 1;
                 }
                 Ingest::Joined { channel, at_ms } => {
                     self.open_cov.insert((channel, at_ms));
@@ -216,39 +228,49 @@ impl AggregatorState {
                 }
             }
         }
-        self.gauge();
+        self.account();
     }
 
-    fn gauge(&self) {
-        // Exact: what this aggregator holds and the store has not committed yet (the daemon
-        // reports it at a shutdown that timed out, see `IngestGate::not_durable`).
-        let held = self.pending.len() + self.in_flight_events;
-        self.args.gate.set_held(held);
+    /// Sets the permit to exactly what is held (events not durable, their bytes and the
+    /// interners' heap) and the pending gauge.
+    fn account(&mut self) {
+        let held = self.queue.held();
+        let bytes = self.queue.bytes() + self.names.heap_bytes() + self.in_flight_names;
+        self.permit.set(held, bytes);
         metrics::gauge!(m::EVENTS_PENDING).set(held as f64);
     }
 
     fn maybe_flush(&mut self, myself: &ActorRef<AggregatorMsg>) {
-        if self.in_flight > 0 {
+        let now = Instant::now();
+        if !self.queue.can_start(now) {
             return;
         }
-        if self.retry_at.is_some_and(|t| Instant::now() < t) {
-            return;
-        }
-        let now = self.args.clock.now_ms();
+        let at_ms = self.args.clock.now_ms();
         let mut coverage = std::mem::take(&mut self.closed_cov);
         coverage.extend(self.open_cov.iter().map(|(c, s)| CoverageSpan {
             channel: c.to_string(),
             started_ms: *s,
-            until_ms: now.max(*s),
+            until_ms: at_ms.max(*s),
         }));
-        if self.pending.is_empty() && coverage.is_empty() {
+        let Some(taken) = self.queue.start(now, !coverage.is_empty()) else {
+            self.closed_cov = coverage.into_iter().filter(|s| !self.is_open(s)).collect();
             return;
-        }
-        let batch = Batch { events: take_batch(&mut self.pending, self.args.max_flush_events), coverage };
-        self.in_flight = batch.events.len().max(1);
-        self.in_flight_events = batch.events.len();
-        // Sequences are contiguous: what stays pending is the newest `pending.len()`.
-        let upto = self.received - self.pending.len() as u64;
+        };
+        let mut events = taken.events;
+        // The batch's names: all of them when nothing stays pending, else a copy of its own.
+        let names = if self.queue.pending() == 0 {
+            std::mem::take(&mut self.names)
+        } else {
+            let mut own = Interner::new();
+            for e in &mut events {
+                e.rename(&self.names, &mut own);
+            }
+            self.compact_names();
+            own
+        };
+        self.in_flight_names = names.heap_bytes();
+        let batch = Batch { events, names, coverage };
+        let upto = taken.upto;
         let store = self.args.store.clone();
         let me = myself.clone();
         tokio::spawn(async move {
@@ -258,13 +280,35 @@ impl AggregatorState {
             // transaction committed stays, and the loss is bounded by one flush interval.
             let _ = me.cast(AggregatorMsg::FlushDone(Box::new(FlushDone { result, batch, upto, started })));
         });
-        self.gauge();
+        self.account();
     }
 
-    fn finish_flush(&mut self, result: Result<FlushReport, StoreError>, batch: Batch, upto: u64, started: Instant) {
-        self.in_flight = 0;
-        self.in_flight_events = 0;
-        match result {
+    /// Rebuilds the interner with only the names of the pending events once it holds many
+    /// more (it only grows while events keep arriving).
+    fn compact_names(&mut self) {
+        if self.names.len() <= SPARE_NAMES + 4 * self.queue.pending() {
+            return;
+        }
+        let old = std::mem::take(&mut self.names);
+        for e in self.queue.pending_mut() {
+            e.rename(&old, &mut self.names);
+        }
+    }
+
+    fn is_open(&self, s: &CoverageSpan) -> bool {
+        self.open_cov.contains(&(Arc::from(s.channel.as_str()), s.started_ms))
+    }
+
+    /// Takes a finished flush in; true when the next one should start right away.
+    fn finish_flush(
+        &mut self,
+        result: Result<FlushReport, StoreError>,
+        batch: Batch,
+        upto: u64,
+        started: Instant,
+    ) -> bool {
+        self.in_flight_names = 0;
+        let again = match result {
             Ok(r) => {
                 self.flushes += 1;
                 metrics::histogram!(m::FLUSH_SECONDS).record(started.elapsed().as_secs_f64());
@@ -277,18 +321,15 @@ impl AggregatorState {
                     tracing::info!("store available again; flushes resumed");
                 }
                 self.store_up = true;
-                self.backoff = Duration::from_millis(100);
-                self.retry_at = None;
                 self.last_error = None;
                 self.last_flush_ms = Some(self.args.clock.now_ms());
-                self.durable = self.durable.max(upto);
-                let durable = self.durable;
-                let (ready, waiting): (Vec<_>, Vec<_>) =
-                    std::mem::take(&mut self.waiters).into_iter().partition(|(t, _)| *t <= durable);
-                self.waiters = waiting;
-                for (_, port) in ready {
+                let Finished { waiters, again, .. } = self.queue.committed(upto);
+                // Accounted before anyone hears it is durable.
+                self.account();
+                for port in waiters {
                     let _ = port.send(Ok(()));
                 }
+                again
             }
             Err(e) => {
                 metrics::counter!(m::STORE_ERRORS_TOTAL, "op" => super::STORE_OP_FLUSH).increment(1);
@@ -298,42 +339,32 @@ impl AggregatorState {
                 }
                 self.store_up = false;
                 self.last_error = Some(e.to_string());
-                // Put the batch back in front of what arrived meanwhile, within the cap.
-                let Batch { mut events, coverage } = batch;
-                let room = self.args.max_pending.saturating_sub(self.pending.len());
-                if events.len() > room {
-                    let lost = events.len() - room;
-                    events.truncate(room);
-                    self.dropped += lost as u64;
-                    metrics::counter!(m::EVENTS_DROPPED_TOTAL).increment(lost as u64);
-                    tracing::error!(lost, "in-memory buffer full while the store is unavailable: events dropped");
+                let Batch { mut events, names, coverage } = batch;
+                // Back under this actor's names (or the batch's become them, when none are left).
+                if self.names.is_empty() && self.queue.pending() == 0 {
+                    self.names = names;
+                } else {
+                    for ev in &mut events {
+                        ev.rename(&names, &mut self.names);
+                    }
                 }
-                for e in events.into_iter().rev() {
-                    self.pending.push_front(e);
+                let Finished { waiters, dropped, again } = self.queue.failed(events, Instant::now());
+                if dropped > 0 {
+                    self.dropped += dropped as u64;
+                    DropReason::BufferFull.count(dropped as u64);
+                    tracing::error!(dropped, "in-memory buffer full while the store is unavailable: events dropped");
                 }
                 // Open spans are re-derived at the next flush; closed ones must be kept.
-                let open = &self.open_cov;
-                self.closed_cov.extend(
-                    coverage.into_iter().filter(|s| !open.contains(&(Arc::from(s.channel.as_str()), s.started_ms))),
-                );
-                self.retry_at = Some(Instant::now() + self.backoff);
-                self.backoff = (self.backoff * 2).min(Duration::from_secs(5));
+                let closed: Vec<CoverageSpan> = coverage.into_iter().filter(|s| !self.is_open(s)).collect();
+                self.closed_cov.extend(closed);
+                self.account();
                 let e = Arc::new(e);
-                for (_, port) in std::mem::take(&mut self.waiters) {
+                for port in waiters {
                     let _ = port.send(Err(FlushError::Store(e.clone())));
                 }
+                again
             }
-        }
-        self.gauge();
+        };
+        again
     }
-}
-
-/// The oldest `cap` events of `pending` (all of them when fewer; at least one per flush even
-/// with a cap of 0), in order; the rest stay pending.
-pub fn take_batch(pending: &mut VecDeque<Event>, cap: usize) -> Vec<Event> {
-    let n = pending.len().min(cap.max(1));
-    if n == pending.len() {
-        return Vec::from(std::mem::take(pending));
-    }
-    pending.drain(..n).collect()
 }

@@ -8,13 +8,32 @@ use std::collections::HashSet;
 use chatseal_schema::{CoverageSpan, SeenId, Store, StoreError};
 
 use super::tally::Tally;
-use crate::event::Event;
+use crate::compact::{CompactEvent, Ident, Interner};
 
 /// What one flush takes to the store.
 #[derive(Debug, Default)]
 pub struct Batch {
-    pub events: Vec<Event>,
+    /// The events, oldest first, in compact form.
+    pub events: Vec<CompactEvent>,
+    /// The batch's own interner: the names of `events` (the write task reads them while the
+    /// aggregator goes on interning new events into its own).
+    pub names: Interner,
+    /// Coverage spans to upsert.
     pub coverage: Vec<CoverageSpan>,
+}
+
+impl Batch {
+    /// A batch of `events` (made compact, with their own interner) and `coverage`.
+    pub fn of(events: &[crate::event::Event], coverage: Vec<CoverageSpan>) -> Batch {
+        let mut names = Interner::new();
+        let events = events.iter().map(|e| CompactEvent::new(e, &mut names)).collect();
+        Batch { events, names, coverage }
+    }
+
+    /// Adds `event`, made compact with this batch's names.
+    pub fn push(&mut self, event: &crate::event::Event) {
+        self.events.push(CompactEvent::new(event, &mut self.names));
+    }
 }
 
 /// What one committed flush did.
@@ -37,51 +56,54 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
     // event of LOGIN hang forever, as a store that stopped answering does.
     #[cfg(feature = "failpoints")]
     if let Some(login) = fail::eval("flush.hang_on", |arg| arg.unwrap_or_default()) {
-        if batch.events.iter().any(|e| e.login == login) {
+        if batch.events.iter().any(|e| batch.names.get(e.login) == login) {
             std::future::pending::<()>().await;
         }
     }
     let mut report = FlushReport::default();
     let tx = store.begin_flush().await?;
 
-    let mut keys: Vec<(i64, String)> =
-        batch.events.iter().map(|e| (e.epoch, e.channel.to_string())).collect::<HashSet<_>>().into_iter().collect();
+    let names = &batch.names;
+    let groups: HashSet<(i64, crate::compact::Name)> = batch.events.iter().map(|e| (e.epoch, e.channel)).collect();
+    let mut keys: Vec<(i64, String)> = groups.iter().map(|&(e, c)| (e, names.get(c).to_owned())).collect();
     keys.sort();
     let sealed = if keys.is_empty() { HashSet::new() } else { tx.sealed_among(&keys).await? };
+    let sealed: HashSet<(i64, crate::compact::Name)> =
+        groups.into_iter().filter(|&(e, c)| sealed.contains(&(e, names.get(c).to_owned()))).collect();
 
     // Batch-local dedup first (a RECONNECT overlap puts both copies in one batch), then the
-    // store's record of ids decides for the rest.
-    let mut local: HashSet<&str> = HashSet::with_capacity(batch.events.len());
-    let mut candidates: Vec<&Event> = Vec::with_capacity(batch.events.len());
+    // store's record of ids decides for the rest. `ids[i]` is the id of `candidates[i]`, if any.
+    let mut local: HashSet<&Ident> = HashSet::with_capacity(batch.events.len());
+    let mut candidates: Vec<(&CompactEvent, Option<usize>)> = Vec::with_capacity(batch.events.len());
     let mut ids: Vec<SeenId> = Vec::with_capacity(batch.events.len());
     for e in &batch.events {
-        if !sealed.is_empty() && sealed.contains(&(e.epoch, e.channel.to_string())) {
+        if !sealed.is_empty() && sealed.contains(&(e.epoch, e.channel)) {
             report.late += 1;
             continue;
         }
-        if let Some(id) = e.id.as_deref() {
+        let mut slot = None;
+        if let Some(id) = e.id.as_ref() {
             if !local.insert(id) {
                 report.duplicates += 1;
                 continue;
             }
-            ids.push(SeenId { id: id.to_string(), epoch: e.epoch, channel: e.channel.to_string() });
+            slot = Some(ids.len());
+            ids.push(SeenId { id: id.to_string(), epoch: e.epoch, channel: names.get(e.channel).to_owned() });
         }
-        candidates.push(e);
+        candidates.push((e, slot));
     }
     let fresh = if ids.is_empty() { HashSet::new() } else { tx.insert_seen_ids(&ids).await? };
 
     let mut tally = Tally::with_capacity(candidates.len());
-    for e in candidates {
-        if let Some(id) = e.id.as_deref() {
-            if !fresh.contains(id) {
-                report.duplicates += 1;
-                continue;
-            }
+    for (e, slot) in candidates {
+        if slot.is_some_and(|i| !fresh.contains(&ids[i].id)) {
+            report.duplicates += 1;
+            continue;
         }
         tally.add(e);
         report.durable += 1;
     }
-    let rows = tally.into_rows();
+    let rows = tally.into_rows(names);
     report.rows = rows.len();
     if !rows.is_empty() {
         tx.upsert_participation(&rows).await?;

@@ -64,8 +64,8 @@ async fn two_members_flushing_the_same_ids_at_once_count_each_once() {
             }
             // B's batch in another order: the two transactions meet the shared ids in
             // different orders (the store must not deadlock them into a loss).
-            let batch_a = Batch { events: (0..40).map(|k| event(round, k)).collect(), coverage: Vec::new() };
-            let batch_b = Batch { events: (10..IDS).rev().map(|k| event(round, k)).collect(), coverage: Vec::new() };
+            let batch_a = Batch::of(&(0..40).map(|k| event(round, k)).collect::<Vec<_>>(), Vec::new());
+            let batch_b = Batch::of(&(10..IDS).rev().map(|k| event(round, k)).collect::<Vec<_>>(), Vec::new());
             let (ra, rb) =
                 tokio::join!(flush_retrying(&a, &batch_a, "A", round), flush_retrying(&b, &batch_b, "B", round));
             assert_eq!(ra.durable + ra.duplicates, 40, "{backend:?} round {round}: A accounts for every event: {ra:?}");

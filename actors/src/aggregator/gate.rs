@@ -1,26 +1,60 @@
-//! The bound on the path from the channel readers to the aggregator. Ractor mailboxes have no
-//! bound, so under overload (readers faster than the store) batches of events would pile up in
-//! the aggregator's mailbox with nothing to stop them. The gate counts the events cast to the
-//! aggregator and not yet taken from its mailbox (`queued`), next to what the aggregator holds
-//! itself (`held`: pending plus the flush in flight). A reader asks [`IngestGate::admit`] before
-//! it buffers an event: past `store.max_pending_events` the event is dropped and counted in
-//! `chatseal_events_dropped_total`, so memory stays bounded and the socket reader never waits.
+//! The bound on everything received and not yet durable: the channel readers' forwarding
+//! buffers, the aggregator's mailbox, its pending events and the flush in flight. Ractor
+//! mailboxes have no bound, so under overload (readers faster than the store) events would
+//! pile up with nothing to stop them. The gate counts, in events and in bytes, what each
+//! [`Permit`] holds: a reader takes room in its permit ([`Permit::admit`]) before it buffers an
+//! event; the permit travels with the batch into the mailbox; the aggregator merges it into
+//! its own and sets it to exactly what it holds after each change (the compact form of an
+//! event is smaller than the parsed one), so the room of an event is released when it is
+//! durable or dropped. Past `store.max_pending_events` events or `store.max_pending_bytes`
+//! bytes a new event is refused, dropped and counted in
+//! `chatseal_events_dropped_total{reason="buffer_full"}`, so memory stays bounded and the
+//! socket reader never waits. A permit releases its room when dropped, so a batch lost with a
+//! crashed aggregator's mailbox, or the state of a crashed aggregator, gives it back.
 //!
-//! The counts are approximate by design (relaxed atomics, and a reader may have up to one
-//! forwarding batch buffered that no count covers yet): the aggregator's own cap stays as the
-//! exact backstop. When an aggregator starts, the mailbox of the one before is gone, so
-//! `queued` starts again from zero.
+//! The counts are relaxed atomics: exact once nothing moves (what [`IngestGate::not_durable`]
+//! reports at a shutdown that timed out), at most a few events stale while readers race.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::event::Ingest;
+use crate::telemetry::names as m;
+
+/// Why an event was dropped: the `reason` of `chatseal_events_dropped_total`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DropReason {
+    /// The buffer of what is not yet durable is full (`store.max_pending_events` or
+    /// `store.max_pending_bytes`): the store is slower than the chat, or unavailable.
+    BufferFull,
+    /// The aggregator could not be reached (restarting) for longer than a reader may hold.
+    AggregatorAway,
+}
+
+impl DropReason {
+    /// Every reason, for pre-registering the series.
+    pub const ALL: [DropReason; 2] = [DropReason::BufferFull, DropReason::AggregatorAway];
+
+    /// The label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DropReason::BufferFull => "buffer_full",
+            DropReason::AggregatorAway => "aggregator_away",
+        }
+    }
+
+    /// Counts `n` events dropped for this reason.
+    pub fn count(self, n: u64) {
+        metrics::counter!(m::EVENTS_DROPPED_TOTAL, "reason" => self.as_str()).increment(n);
+    }
+}
 
 #[derive(Debug)]
 struct Counts {
-    queued: AtomicUsize,
-    held: AtomicUsize,
-    limit: AtomicUsize,
+    events: AtomicUsize,
+    bytes: AtomicUsize,
+    max_events: AtomicUsize,
+    max_bytes: AtomicUsize,
     dropped: AtomicU64,
 }
 
@@ -30,74 +64,128 @@ pub struct IngestGate(Arc<Counts>);
 
 impl Default for IngestGate {
     fn default() -> Self {
-        Self::new(usize::MAX)
+        Self::new(usize::MAX, usize::MAX)
     }
 }
 
 impl IngestGate {
-    /// A gate that admits while fewer than `limit` events are queued plus held.
-    pub fn new(limit: usize) -> Self {
+    /// A gate that admits while fewer than `max_events` events and at most `max_bytes` bytes
+    /// are held by its permits.
+    pub fn new(max_events: usize, max_bytes: usize) -> Self {
         IngestGate(Arc::new(Counts {
-            queued: AtomicUsize::new(0),
-            held: AtomicUsize::new(0),
-            limit: AtomicUsize::new(limit),
+            events: AtomicUsize::new(0),
+            bytes: AtomicUsize::new(0),
+            max_events: AtomicUsize::new(max_events),
+            max_bytes: AtomicUsize::new(max_bytes),
             dropped: AtomicU64::new(0),
         }))
     }
 
-    /// Sets the bound (the aggregator's `max_pending` when it starts); `queued` restarts at 0
-    /// because the previous aggregator's mailbox is gone.
-    pub fn start(&self, limit: usize) {
-        self.0.limit.store(limit, Ordering::Relaxed);
-        self.0.queued.store(0, Ordering::Relaxed);
+    /// Sets the bounds (the aggregator's settings, when it starts).
+    pub fn start(&self, max_events: usize, max_bytes: usize) {
+        self.0.max_events.store(max_events, Ordering::Relaxed);
+        self.0.max_bytes.store(max_bytes, Ordering::Relaxed);
     }
 
-    /// Is there room for one more event. A `false` is counted as a drop; the caller drops the
-    /// event and increments the metric.
-    pub fn admit(&self) -> bool {
-        let used = self.0.queued.load(Ordering::Relaxed).saturating_add(self.0.held.load(Ordering::Relaxed));
-        if used < self.0.limit.load(Ordering::Relaxed) {
-            return true;
-        }
-        self.0.dropped.fetch_add(1, Ordering::Relaxed);
-        false
+    /// An empty permit of this gate.
+    pub fn permit(&self) -> Permit {
+        Permit { gate: self.clone(), events: 0, bytes: 0 }
     }
 
-    /// `n` events are about to be cast to the aggregator.
-    pub fn sent(&self, n: usize) {
-        self.0.queued.fetch_add(n, Ordering::Relaxed);
-    }
-
-    /// `n` events were taken out of the mailbox (or a cast of `n` failed).
-    pub fn taken(&self, n: usize) {
-        let _ = self.0.queued.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| Some(q.saturating_sub(n)));
-    }
-
-    /// What the aggregator holds right now (pending plus in flight).
-    pub fn set_held(&self, n: usize) {
-        self.0.held.store(n, Ordering::Relaxed);
-    }
-
-    /// Events cast and not yet taken by the aggregator.
-    pub fn queued(&self) -> usize {
-        self.0.queued.load(Ordering::Relaxed)
-    }
-
-    /// Events received and not made durable: what the aggregator holds (pending plus the
-    /// flush in flight, exact) and what is cast to it and not yet taken. Read at a shutdown
-    /// that timed out, when nothing moves any more, it is the number of events lost.
+    /// Events held by every permit: received and not yet durable. Read at a shutdown that
+    /// timed out, when nothing moves any more, it is the number of events lost.
     pub fn not_durable(&self) -> usize {
-        self.0.held.load(Ordering::Relaxed).saturating_add(self.queued())
+        self.0.events.load(Ordering::Relaxed)
+    }
+
+    /// Bytes held by every permit.
+    pub fn bytes(&self) -> usize {
+        self.0.bytes.load(Ordering::Relaxed)
     }
 
     /// Events refused by the gate so far.
     pub fn dropped(&self) -> u64 {
         self.0.dropped.load(Ordering::Relaxed)
     }
+
+    fn add(&self, events: usize, bytes: usize) {
+        self.0.events.fetch_add(events, Ordering::Relaxed);
+        self.0.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    fn sub(&self, events: usize, bytes: usize) {
+        let _ = self.0.events.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(events)));
+        let _ = self.0.bytes.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(bytes)));
+    }
 }
 
-/// How many of `items` are events: the gate counts events, not coverage notices. The readers
-/// count a batch with it before they cast it, the aggregator when it takes the batch.
+/// Room held in the gate: `events` events of `bytes` bytes. Released when dropped.
+#[derive(Debug)]
+pub struct Permit {
+    gate: IngestGate,
+    events: usize,
+    bytes: usize,
+}
+
+impl Permit {
+    /// Takes room for one more event of `bytes` bytes, if the gate has it; `false` is a drop
+    /// (counted in [`IngestGate::dropped`]; the caller counts the metric with its reason).
+    pub fn admit(&mut self, bytes: usize) -> bool {
+        let c = &self.gate.0;
+        let events = c.events.load(Ordering::Relaxed);
+        let used = c.bytes.load(Ordering::Relaxed);
+        if events < c.max_events.load(Ordering::Relaxed)
+            && used.saturating_add(bytes) <= c.max_bytes.load(Ordering::Relaxed)
+        {
+            self.gate.add(1, bytes);
+            self.events += 1;
+            self.bytes += bytes;
+            return true;
+        }
+        c.dropped.fetch_add(1, Ordering::Relaxed);
+        false
+    }
+
+    /// Moves `other`'s room into this permit.
+    pub fn merge(&mut self, mut other: Permit) {
+        self.events += std::mem::take(&mut other.events);
+        self.bytes += std::mem::take(&mut other.bytes);
+    }
+
+    /// Sets the room held to exactly `events` events of `bytes` bytes, taking or releasing
+    /// the difference (taking never fails: the holder already holds what it counts).
+    pub fn set(&mut self, events: usize, bytes: usize) {
+        self.gate.add(events.saturating_sub(self.events), bytes.saturating_sub(self.bytes));
+        self.gate.sub(self.events.saturating_sub(events), self.bytes.saturating_sub(bytes));
+        self.events = events;
+        self.bytes = bytes;
+    }
+
+    /// Room for one event of `bytes` bytes, taken back by the holder (it was dropped or never
+    /// sent): released now.
+    pub fn release_one(&mut self, bytes: usize) {
+        let bytes = bytes.min(self.bytes);
+        self.set(self.events.saturating_sub(1), self.bytes - bytes);
+    }
+
+    /// Events held.
+    pub fn events(&self) -> usize {
+        self.events
+    }
+
+    /// Bytes held.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.gate.sub(self.events, self.bytes);
+    }
+}
+
+/// How many of `items` are events: the gate counts events, not coverage notices.
 pub fn events_in(items: &[Ingest]) -> usize {
     items.iter().filter(|i| matches!(i, Ingest::Event(_))).count()
 }
@@ -107,43 +195,64 @@ mod tests {
     use super::*;
 
     #[test]
-    fn admits_up_to_the_limit_of_queued_plus_held() {
-        let g = IngestGate::new(10);
-        g.set_held(6);
-        g.sent(3);
-        assert!(g.admit());
-        g.sent(1);
-        assert!(!g.admit(), "6 held + 4 queued reach the limit of 10");
-        g.taken(2);
-        assert!(g.admit());
-        g.set_held(9);
-        assert!(!g.admit());
-        assert_eq!(g.dropped(), 2);
+    fn admits_up_to_either_bound() {
+        let g = IngestGate::new(3, 1_000);
+        let mut p = g.permit();
+        assert!(p.admit(100) && p.admit(100) && p.admit(100));
+        assert!(!p.admit(1), "3 events reach max_events");
+        assert_eq!((g.not_durable(), g.bytes(), g.dropped()), (3, 300, 1));
+        let g = IngestGate::new(100, 1_000);
+        let mut p = g.permit();
+        assert!(p.admit(600));
+        assert!(!p.admit(401), "601 + 401 bytes exceed max_bytes");
+        assert!(p.admit(400), "exactly max_bytes fits");
+        assert!(!p.admit(1));
+        assert_eq!((g.not_durable(), g.bytes(), g.dropped()), (2, 1_000, 2));
     }
 
     #[test]
-    fn a_new_aggregator_restarts_the_queue_and_taken_never_underflows() {
-        let g = IngestGate::default();
-        g.sent(5);
-        g.taken(7);
-        assert_eq!(g.queued(), 0);
-        g.sent(4);
-        g.start(3);
-        assert_eq!(g.queued(), 0);
-        g.sent(3);
-        assert!(!g.admit());
+    fn room_is_released_when_set_lower_or_dropped() {
+        let g = IngestGate::new(100, 1_000);
+        let mut reader = g.permit();
+        for _ in 0..5 {
+            assert!(reader.admit(200));
+        }
+        assert!(!reader.admit(1));
+        // The batch reaches the aggregator, which holds it in compact form.
+        let mut agg = g.permit();
+        agg.merge(reader);
+        assert_eq!((g.not_durable(), g.bytes()), (5, 1_000));
+        agg.set(5, 600);
+        assert_eq!((g.not_durable(), g.bytes()), (5, 600));
+        let mut next = g.permit();
+        assert!(next.admit(400), "room freed by the compact form is usable");
+        // Three events durable: released.
+        agg.set(2, 240);
+        assert_eq!((g.not_durable(), g.bytes()), (3, 640));
+        next.release_one(400);
+        assert_eq!((next.events(), next.bytes()), (0, 0));
+        drop(agg);
+        assert_eq!((g.not_durable(), g.bytes()), (0, 0), "a dropped permit gives its room back");
     }
 
     #[test]
-    fn not_durable_is_held_plus_queued() {
-        let g = IngestGate::new(100);
-        assert_eq!(g.not_durable(), 0);
-        g.set_held(7);
-        g.sent(5);
-        g.taken(2);
-        assert_eq!(g.not_durable(), 10);
-        g.set_held(0);
-        g.taken(3);
-        assert_eq!(g.not_durable(), 0);
+    fn set_can_grow_past_the_bound_and_counts_never_underflow() {
+        let g = IngestGate::new(10, 100);
+        let mut p = g.permit();
+        p.set(20, 500);
+        assert_eq!((g.not_durable(), g.bytes()), (20, 500));
+        assert!(!g.permit().admit(1));
+        p.release_one(1_000);
+        assert_eq!((p.events(), p.bytes()), (19, 0));
+        drop(p);
+        assert_eq!((g.not_durable(), g.bytes()), (0, 0));
+        g.start(1_000, 10_000);
+        assert!(g.permit().admit(5_000));
+    }
+
+    #[test]
+    fn every_drop_reason_has_its_own_label() {
+        let labels: Vec<&str> = DropReason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(labels, ["buffer_full", "aggregator_away"]);
     }
 }

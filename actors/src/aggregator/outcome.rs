@@ -12,7 +12,9 @@ use super::flush::{Batch, FlushReport};
 /// A write task finished: its result, the batch it wrote (put back in front of the pending
 /// events when the write failed), and what it makes durable.
 pub struct FlushDone {
+    /// What the transaction did, or why it failed (nothing committed then).
     pub result: Result<FlushReport, StoreError>,
+    /// The batch written (re-queued when the write failed).
     pub batch: Batch,
     /// The received sequence that is durable once this batch committed.
     pub upto: u64,

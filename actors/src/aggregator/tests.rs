@@ -1,6 +1,7 @@
 //! The aggregator against a real store (SQLite, and PostgreSQL unless skipped): a flush cap
 //! splits a large pending set into several transactions and every row lands exactly once, and
-//! the ingest gate drops (and counts) what does not fit while the aggregator is full.
+//! the ingest gate drops (and counts) what does not fit while the aggregator is full, in
+//! events and in bytes, and gives the room back once the events are durable.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,12 +63,23 @@ async fn status(agg: &ractor::ActorRef<AggregatorMsg>) -> AggregatorStatus {
 }
 
 fn args(store: Store, max_pending: usize, max_flush_events: usize, gate: IngestGate) -> AggregatorArgs {
+    args_bytes(store, max_pending, usize::MAX, max_flush_events, gate)
+}
+
+fn args_bytes(
+    store: Store,
+    max_pending: usize,
+    max_pending_bytes: usize,
+    max_flush_events: usize,
+    gate: IngestGate,
+) -> AggregatorArgs {
     AggregatorArgs {
         store,
         clock: system(),
         // The timer never fires during the test: only the explicit Flush drives the writes.
         flush_interval: Duration::from_secs(3600),
         max_pending,
+        max_pending_bytes,
         max_flush_events,
         gate,
     }
@@ -89,8 +101,7 @@ async fn a_flush_cap_splits_the_batch_and_every_line_lands_exactly_once() {
         items.extend((0..50).map(|k| Ingest::Event(event(k * 19, USERS))));
         let total = items.len();
         for chunk in items.chunks(64) {
-            gate.sent(chunk.len());
-            agg.cast(AggregatorMsg::Ingest(chunk.to_vec())).unwrap_or_else(|e| panic!("cast: {e}"));
+            agg.cast(AggregatorMsg::Ingest(chunk.to_vec(), gate.permit())).unwrap_or_else(|e| panic!("cast: {e}"));
         }
         flush(&agg).await;
         let st = status(&agg).await;
@@ -100,14 +111,14 @@ async fn a_flush_cap_splits_the_batch_and_every_line_lands_exactly_once() {
             st.flushes
         );
         assert_eq!((st.pending, st.in_flight, st.dropped), (0, 0, 0), "{backend:?}");
-        assert_eq!(gate.queued(), 0, "{backend:?}: every cast event was taken");
+        assert_eq!((gate.not_durable(), gate.bytes()), (0, 0), "{backend:?}: every event durable, its room released");
 
         check(&store, backend, LINES, USERS, "after the capped flushes").await;
 
         // The same lines again (a replay) change nothing.
         let before = status(&agg).await.flushes;
         for chunk in items.chunks(500) {
-            agg.cast(AggregatorMsg::Ingest(chunk.to_vec())).unwrap_or_else(|e| panic!("cast: {e}"));
+            agg.cast(AggregatorMsg::Ingest(chunk.to_vec(), gate.permit())).unwrap_or_else(|e| panic!("cast: {e}"));
         }
         flush(&agg).await;
         assert!(status(&agg).await.flushes >= before + total.div_ceil(100) as u64);
@@ -135,10 +146,13 @@ async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
     // The aggregator holds 600 events; 400 more sit in its mailbox (counted, as a slow
     // aggregator would have them): the bound of 1,000 is reached.
     let held: Vec<Ingest> = (0..600).map(|i| Ingest::Event(event(i, 10))).collect();
-    routes.gate().sent(held.len());
-    agg.cast(AggregatorMsg::Ingest(held)).unwrap_or_else(|e| panic!("cast: {e}"));
+    agg.cast(AggregatorMsg::Ingest(held, routes.gate().permit())).unwrap_or_else(|e| panic!("cast: {e}"));
     assert_eq!(status(&agg).await.pending, 600);
-    routes.gate().sent(400);
+    assert_eq!(routes.gate().not_durable(), 600, "the aggregator's permit holds what it holds");
+    let mut mailbox = routes.gate().permit();
+    for _ in 0..400 {
+        assert!(mailbox.admit(100));
+    }
 
     let mut fwd = Forwarder::new(routes.clone());
     for i in 600..900 {
@@ -151,7 +165,7 @@ async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
     assert_eq!(status(&agg).await.dropped, 300, "/v1/status counts the gate's drops");
 
     // Once the mailbox drains, events flow again.
-    routes.gate().taken(400);
+    drop(mailbox);
     for i in 900..950 {
         fwd.push(Ingest::Event(event(i, 10)));
     }
@@ -160,6 +174,47 @@ async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
     let rows = store.participants_for_seal(EPOCH, "capchan").await.unwrap_or_else(|e| panic!("read: {e}"));
     assert_eq!(rows.iter().map(|r| r.signals[SignalKind::Message]).sum::<i64>(), 650, "600 held + 50 after the drain");
     assert_eq!(routes.gate().dropped(), 300);
+
+    agg.stop(None);
+    let _ = handle.await;
+    let _ = store.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_byte_bound_drops_and_counts_and_gives_the_room_back_once_durable() {
+    const BOUND: usize = 64 * 1024;
+    let (_, url, _guard) = fresh_urls().await.into_iter().next().unwrap_or_else(|| panic!("no SQLite url"));
+    let store = Store::open(&url).await.unwrap_or_else(|e| panic!("open: {e}"));
+    let routes = Routes::unique();
+    let (agg, handle) = Actor::spawn(
+        Some(routes.name("aggregator")),
+        AggregatorActor,
+        args_bytes(store.clone(), 1_000_000, BOUND, 100_000, routes.gate().clone()),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let gate = routes.gate();
+    let mut fwd = Forwarder::new(routes.clone());
+    // Far more than fits: each parsed event holds well over 100 bytes.
+    for i in 0..2_000 {
+        fwd.push(Ingest::Event(event(i, 50)));
+        assert!(gate.bytes() <= BOUND, "event {i}: {} bytes held past the bound", gate.bytes());
+    }
+    let dropped = gate.dropped();
+    let kept = 2_000 - dropped as usize;
+    assert!(dropped > 0 && kept > 100, "kept {kept}, dropped {dropped}");
+    assert_eq!(fwd.held() + status(&agg).await.pending, kept, "every event is either held or dropped");
+    fwd.flush();
+    flush(&agg).await;
+    assert_eq!((gate.not_durable(), gate.bytes()), (0, 0), "durable events give their room back");
+    let rows = store.participants_for_seal(EPOCH, "capchan").await.unwrap_or_else(|e| panic!("read: {e}"));
+    assert_eq!(rows.iter().map(|r| r.signals[SignalKind::Message]).sum::<i64>(), kept as i64);
+    // Room again: the next events pass.
+    for i in 2_000..2_100 {
+        fwd.push(Ingest::Event(event(i, 50)));
+    }
+    assert_eq!(gate.dropped(), dropped);
+    assert_eq!(status(&agg).await.dropped, dropped, "/v1/status counts the gate's drops");
 
     agg.stop(None);
     let _ = handle.await;

@@ -53,6 +53,8 @@ pub const RECONNECTS_BY_REASON: Labelled = labelled(m::RECONNECTS_TOTAL, Kind::C
 pub const JOIN_WAIT_BY_KIND: Labelled = labelled(m::JOIN_WAIT_SECONDS, Kind::Histogram, "kind");
 /// `chatseal_epochs_sealed_total{outcome}`.
 pub const SEALED_BY_OUTCOME: Labelled = labelled(m::EPOCHS_SEALED_TOTAL, Kind::Counter, "outcome");
+/// `chatseal_events_dropped_total{reason}`.
+pub const DROPPED_BY_REASON: Labelled = labelled(m::EVENTS_DROPPED_TOTAL, Kind::Counter, "reason");
 /// `chatseal_store_errors_total{op}`.
 pub const STORE_ERRORS_BY_OP: Labelled = labelled(m::STORE_ERRORS_TOTAL, Kind::Counter, "op");
 /// `chatseal_actor_restarts_total{actor}`.
@@ -67,7 +69,7 @@ pub const ROLE_HELD_BY_ROLE: Labelled = labelled(m::CLUSTER_ROLE_HELD, Kind::Gau
 pub const ROLE_FENCE_BY_ROLE: Labelled = labelled(m::CLUSTER_ROLE_FENCE, Kind::Gauge, "role");
 
 /// Every labelled metric above.
-pub const ALL: [Labelled; 13] = [
+pub const ALL: [Labelled; 14] = [
     LINES_BY_KIND,
     REJECTED_BY_REASON,
     DISCARDED_BY_REASON,
@@ -75,6 +77,7 @@ pub const ALL: [Labelled; 13] = [
     RECONNECTS_BY_REASON,
     JOIN_WAIT_BY_KIND,
     SEALED_BY_OUTCOME,
+    DROPPED_BY_REASON,
     STORE_ERRORS_BY_OP,
     RESTARTS_BY_ACTOR,
     RECOVERIES_BY_OUTCOME,

@@ -48,7 +48,7 @@ defs! {
     LAST_LINE_SECONDS = "chatseal_channel_last_line_timestamp_seconds", Gauge, "Unix time of the last line received, per channel.";
     // aggregator / store
     EVENTS_PENDING = "chatseal_events_pending", Gauge, "Events received and not yet durable (buffered plus in the flush in flight).";
-    EVENTS_DROPPED_TOTAL = "chatseal_events_dropped_total", Counter, "Events dropped because the in-memory buffer was full while the store was unavailable.";
+    EVENTS_DROPPED_TOTAL = "chatseal_events_dropped_total", Counter, "Events dropped, by reason: buffer_full (what is not durable reached store.max_pending_events or store.max_pending_bytes), aggregator_away (a channel reader could not reach the aggregator for too long).";
     EVENTS_DUPLICATE_TOTAL = "chatseal_events_duplicate_total", Counter, "Events whose message id was already recorded (reconnect overlap, replay, restart).";
     EVENTS_DURABLE_TOTAL = "chatseal_events_durable_total", Counter, "Events committed to the store.";
     LATE_LINES_TOTAL = "chatseal_late_lines_total", Counter, "Lines whose epoch was already sealed or closing; counted, never changing a seal.";

@@ -1,0 +1,133 @@
+//! A buffered event in compact form: names instead of strings, ids in binary, counts as the
+//! one signal vector. 128 bytes inline and no heap of its own unless an id is text.
+
+use super::ident::Ident;
+use super::interner::{Interner, Name};
+use crate::event::{Counts, Event};
+
+/// One [`Event`] as the aggregator buffers it; its names belong to one [`Interner`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompactEvent {
+    /// The message id (dedup key), when the line had one.
+    pub id: Option<Ident>,
+    /// The numeric Twitch user id, when present.
+    pub user_id: Option<Ident>,
+    /// Channel login.
+    pub channel: Name,
+    /// The participant's lowercase login.
+    pub login: Name,
+    /// `display-name`, when present.
+    pub display_name: Option<Name>,
+    /// Unix seconds of the line on the epoch clock.
+    pub ts: i64,
+    /// Epoch start (Unix seconds) the line counts in.
+    pub epoch: i64,
+    /// Signals this line carries.
+    pub counts: Counts,
+}
+
+impl CompactEvent {
+    /// Bytes a buffered compact event takes inline.
+    pub const INLINE_BYTES: usize = std::mem::size_of::<CompactEvent>();
+
+    /// The compact form of `e`, its strings interned into `names`.
+    pub fn new(e: &Event, names: &mut Interner) -> CompactEvent {
+        CompactEvent {
+            id: e.id.as_deref().map(Ident::new),
+            user_id: e.user_id.as_deref().map(Ident::new),
+            channel: names.intern(&e.channel),
+            login: names.intern(&e.login),
+            display_name: e.display_name.as_deref().map(|d| names.intern(d)),
+            ts: e.ts,
+            epoch: e.epoch,
+            counts: e.counts,
+        }
+    }
+
+    /// Moves this event's names from `from` to `to` (into a batch's own interner, back into
+    /// the aggregator's after a failed flush, or into a rebuilt one).
+    pub fn rename(&mut self, from: &Interner, to: &mut Interner) {
+        self.channel = to.intern(from.get(self.channel));
+        self.login = to.intern(from.get(self.login));
+        self.display_name = self.display_name.map(|d| to.intern(from.get(d)));
+    }
+
+    /// The full event again, its names read from `names`.
+    pub fn to_event(&self, names: &Interner) -> Event {
+        Event {
+            id: self.id.as_ref().map(Ident::to_string),
+            channel: names.get(self.channel).into(),
+            login: names.get(self.login).to_owned(),
+            user_id: self.user_id.as_ref().map(Ident::to_string),
+            display_name: self.display_name.map(|d| names.get(d).to_owned()),
+            ts: self.ts,
+            epoch: self.epoch,
+            counts: self.counts,
+        }
+    }
+
+    /// Bytes this event holds: inline plus any text id (the interned names are counted once,
+    /// with their interner).
+    pub fn bytes(&self) -> usize {
+        Self::INLINE_BYTES
+            + self.id.as_ref().map_or(0, Ident::heap_bytes)
+            + self.user_id.as_ref().map_or(0, Ident::heap_bytes)
+    }
+}
+
+/// Bytes a full [`Event`] holds, inline and on the heap: what a channel reader's buffer and the
+/// aggregator's mailbox hold per event before it is made compact. The channel is not counted:
+/// one `Arc<str>` is shared by every event of a reader.
+pub fn event_bytes(e: &Event) -> usize {
+    let s = |o: &Option<String>| o.as_ref().map_or(0, String::capacity);
+    std::mem::size_of::<crate::event::Ingest>() + s(&e.id) + s(&e.user_id) + s(&e.display_name) + e.login.capacity()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chatseal_schema::SignalKind;
+
+    fn ev(id: &str, login: &str) -> Event {
+        Event {
+            id: Some(id.into()),
+            channel: "chan".into(),
+            login: login.into(),
+            user_id: Some("123456".into()),
+            display_name: Some(login.to_uppercase()),
+            ts: 1_717_000_000,
+            epoch: 1_716_998_400,
+            counts: Counts::default().with(SignalKind::Message, 1).with(SignalKind::Bits, 5),
+        }
+    }
+
+    #[test]
+    fn round_trips_and_shares_names() {
+        let mut names = Interner::new();
+        let a = ev("3f6c2a9e-8b1d-4f7a-9c2e-5d4b3a2f1e0d", "alice");
+        let b = ev("not-a-uuid", "alice");
+        let ca = CompactEvent::new(&a, &mut names);
+        let cb = CompactEvent::new(&b, &mut names);
+        assert_eq!(ca.to_event(&names), a);
+        assert_eq!(cb.to_event(&names), b);
+        assert_eq!((ca.login, ca.channel, ca.display_name), (cb.login, cb.channel, cb.display_name));
+        assert_eq!(names.len(), 3, "chan, alice, ALICE");
+        assert_eq!(ca.bytes(), CompactEvent::INLINE_BYTES);
+        assert_eq!(cb.bytes(), CompactEvent::INLINE_BYTES + "not-a-uuid".len());
+        const { assert!(CompactEvent::INLINE_BYTES <= 128) };
+    }
+
+    #[test]
+    fn renamed_into_another_interner_keeps_the_event() {
+        let mut main = Interner::new();
+        main.intern("unrelated");
+        let e = ev("k:0123456789abcdef0123456789abcdef", "bob");
+        let c = CompactEvent::new(&e, &mut main);
+        let mut batch = Interner::new();
+        let mut moved = c.clone();
+        moved.rename(&main, &mut batch);
+        assert_eq!(moved.to_event(&batch), e);
+        assert_eq!(batch.len(), 3);
+        assert!(event_bytes(&e) > CompactEvent::INLINE_BYTES);
+    }
+}

@@ -1,0 +1,156 @@
+//! An id as it is buffered: a Twitch message id (a UUID), a content key (`k:` and 32 hex
+//! digits, `channel::parse::participant::content_key`) or a numeric user id in binary form, and
+//! any other text as text. The binary forms are chosen only when they give back the exact
+//! original text (lowercase canonical UUID, lowercase key, decimal without leading zeros), so
+//! dedup and the stored rows never see a different id.
+
+use std::fmt;
+
+/// One id, 24 bytes inline; heap only for the rare text form.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Ident {
+    /// A lowercase hyphenated UUID (`8-4-4-4-12` hex digits): Twitch message ids.
+    Uuid([u8; 16]),
+    /// A content key: `k:` and 32 lowercase hex digits.
+    Key([u8; 16]),
+    /// A decimal number without leading zeros that fits a `u64`: Twitch user ids.
+    Num(u64),
+    /// Anything else, as given.
+    Text(Box<str>),
+}
+
+/// Where the hyphens of a canonical UUID are.
+const UUID_HYPHENS: [usize; 4] = [8, 13, 18, 23];
+
+impl Ident {
+    /// The compact form of `s`: binary when it round-trips, text otherwise.
+    pub fn new(s: &str) -> Ident {
+        if let Some(u) = parse_uuid(s) {
+            return Ident::Uuid(u);
+        }
+        if let Some(k) = s.strip_prefix("k:").and_then(|h| parse_hex16(h.as_bytes())) {
+            return Ident::Key(k);
+        }
+        if let Some(n) = parse_num(s) {
+            return Ident::Num(n);
+        }
+        Ident::Text(s.into())
+    }
+
+    /// Heap bytes held beyond the inline 24 (the text form only).
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            Ident::Text(t) => t.len(),
+            _ => 0,
+        }
+    }
+}
+
+impl fmt::Display for Ident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Ident::Uuid(u) => {
+                let h = hex::encode(u);
+                write!(f, "{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+            }
+            Ident::Key(k) => write!(f, "k:{}", hex::encode(k)),
+            Ident::Num(n) => write!(f, "{n}"),
+            Ident::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+fn parse_uuid(s: &str) -> Option<[u8; 16]> {
+    let b = s.as_bytes();
+    if b.len() != 36 || UUID_HYPHENS.iter().any(|&i| b[i] != b'-') {
+        return None;
+    }
+    let mut digits = [0u8; 32];
+    let mut n = 0;
+    for (i, &c) in b.iter().enumerate() {
+        if !UUID_HYPHENS.contains(&i) {
+            digits[n] = c;
+            n += 1;
+        }
+    }
+    parse_hex16(&digits)
+}
+
+/// 32 lowercase hex digits to 16 bytes (uppercase would not round-trip).
+fn parse_hex16(digits: &[u8]) -> Option<[u8; 16]> {
+    if digits.len() != 32 {
+        return None;
+    }
+    let nibble = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    let mut out = [0u8; 16];
+    for (i, pair) in digits.chunks_exact(2).enumerate() {
+        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
+    }
+    Some(out)
+}
+
+fn parse_num(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let canonical = !b.is_empty() && b.iter().all(u8::is_ascii_digit) && (b[0] != b'0' || b.len() == 1);
+    if canonical {
+        s.parse().ok()
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_forms_round_trip_exactly() {
+        let cases = [
+            ("3f6c2a9e-8b1d-4f7a-9c2e-5d4b3a2f1e0d", "uuid"),
+            ("k:0123456789abcdef0123456789abcdef", "key"),
+            ("987654321", "num"),
+            ("0", "num"),
+            ("18446744073709551615", "num"),
+        ];
+        for (s, kind) in cases {
+            let id = Ident::new(s);
+            let got = match id {
+                Ident::Uuid(_) => "uuid",
+                Ident::Key(_) => "key",
+                Ident::Num(_) => "num",
+                Ident::Text(_) => "text",
+            };
+            assert_eq!(got, kind, "{s}");
+            assert_eq!(id.to_string(), s);
+            assert_eq!(id.heap_bytes(), 0);
+        }
+    }
+
+    #[test]
+    fn whatever_would_not_round_trip_stays_text() {
+        for s in [
+            "3F6C2A9E-8B1D-4F7A-9C2E-5D4B3A2F1E0D",
+            "3f6c2a9e8b1d4f7a9c2e5d4b3a2f1e0d",
+            "3f6c2a9e-8b1d-4f7a-9c2e-5d4b3a2f1e0",
+            "3f6c2a9e-8b1d-4f7a-9c2e_5d4b3a2f1e0d",
+            "k:0123456789ABCDEF0123456789abcdef",
+            "k:0123",
+            "007",
+            "18446744073709551616",
+            "-1",
+            "",
+            "id-42",
+            "日本",
+        ] {
+            let id = Ident::new(s);
+            assert!(matches!(id, Ident::Text(_)), "{s} -> {id:?}");
+            assert_eq!(id.to_string(), s);
+        }
+        assert_eq!(std::mem::size_of::<Ident>(), 24);
+        assert_eq!(std::mem::size_of::<Option<Ident>>(), 24);
+    }
+}
