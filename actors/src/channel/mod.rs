@@ -3,7 +3,6 @@ pub mod actor;
 pub mod backoff;
 pub mod conn;
 pub mod connection;
-#[allow(missing_docs)] // documented by the compact-events / compact-store work (issue 18)
 pub mod forward;
 pub mod framing;
 pub mod limiter;
