@@ -90,6 +90,21 @@ pub struct NewSeal {
     pub participants: Vec<SealedParticipant>,
 }
 
+impl NewSeal {
+    /// The digest stored with this seal (`crate::digest::seal_digest_with_cut` over its
+    /// fields and participants): what start-up and backups re-check the rows against.
+    pub fn digest(&self) -> String {
+        crate::digest::seal_digest_with_cut(
+            self.epoch,
+            &self.channel,
+            self.root.as_deref(),
+            self.claim_root.as_deref(),
+            self.claim_cut,
+            &self.participants,
+        )
+    }
+}
+
 /// One frozen leaf of a sealed (epoch, channel).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SealedParticipant {

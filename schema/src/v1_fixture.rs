@@ -4,7 +4,6 @@
 //! written as the old `write_seal` wrote them: the digest over the hex texts. The conversion
 //! tests open such a store with today's `Store::open` and compare before and after.
 
-use crate::digest::seal_digest_with_cut;
 use crate::migration::Migrator;
 use crate::rows::NewSeal;
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement, Value};
@@ -50,14 +49,7 @@ async fn exec<C: ConnectionTrait>(db: &C, sql: &str, values: Vec<Value>) -> Resu
 /// Writes `seal` as the v1 `write_seal` did (sealed_epochs row with its digest, one text row
 /// per participant); no checks, so a test can also write what today's checks refuse.
 pub async fn write_v1_seal<C: ConnectionTrait>(db: &C, seal: &NewSeal) -> Result<(), String> {
-    let digest = seal_digest_with_cut(
-        seal.epoch,
-        &seal.channel,
-        seal.root.as_deref(),
-        seal.claim_root.as_deref(),
-        seal.claim_cut,
-        &seal.participants,
-    );
+    let digest = seal.digest();
     exec(
         db,
         "INSERT INTO sealed_epochs (epoch, channel, root, claim_root, participants, coverage, digest, sealed_at, \

@@ -58,6 +58,20 @@ fn subcommand(fake: &chatseal::twitchsim::FakeTwitch, url: &str, args: &[&str]) 
     cmd
 }
 
+/// Starts the daemon `cmd`, waits until it joins `alpha`, stops it with SIGTERM and checks it
+/// exits 0.
+async fn start_join_and_stop(fake: &chatseal::twitchsim::FakeTwitch, mut cmd: Command) {
+    let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "the daemon joins");
+    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let status = wait_for("the daemon to stop", Duration::from_secs(30), || {
+        let r = child.try_wait().expect("try_wait");
+        async move { r }
+    })
+    .await;
+    assert_eq!(status.code(), Some(0));
+}
+
 async fn scenario(url: String, backups: &Path) {
     let fake = fake_twitch().await;
     {
@@ -93,19 +107,7 @@ async fn scenario(url: String, backups: &Path) {
     assert!(backlog.to_string().contains(&EPOCH_10S.to_string()), "{backlog}");
 
     // With the recorded length the daemon starts, joins, and stops cleanly.
-    let mut child = with_length(daemon_command(&fake, &url), "10s", backups)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "the daemon with the recorded length joins");
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let status = wait_for("the daemon to stop", Duration::from_secs(30), || {
-        let r = child.try_wait().expect("try_wait");
-        async move { r }
-    })
-    .await;
-    assert_eq!(status.code(), Some(0));
+    start_join_and_stop(&fake, with_length(daemon_command(&fake, &url), "10s", backups)).await;
     fake.shutdown().await;
 }
 
@@ -156,19 +158,7 @@ async fn before_the_record(url: String, dir: &Path) {
 /// alignment check of an unrecorded store alone could not see.
 async fn recorded_at_first_start(url: String, backups: &Path) {
     let fake = fake_twitch().await;
-    let mut child = with_length(daemon_command(&fake, &url), "1h", backups)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn");
-    assert!(fake.wait_joined("alpha", Duration::from_secs(30)).await, "the daemon joins");
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-    let status = wait_for("the daemon to stop", Duration::from_secs(30), || {
-        let r = child.try_wait().expect("try_wait");
-        async move { r }
-    })
-    .await;
-    assert_eq!(status.code(), Some(0));
+    start_join_and_stop(&fake, with_length(daemon_command(&fake, &url), "1h", backups)).await;
     let store = Store::open(&url).await.expect("open store");
     assert_eq!(store.recorded_epoch_length().await.expect("read meta"), Some(3600), "the first start records 1h");
     store.close().await.unwrap();

@@ -196,14 +196,7 @@ async fn idle_http_clients_cannot_starve_health_or_irc_of_descriptors() {
         idle.push(s);
     }
     // The chat connection drops: the channel must get a new socket and join again.
-    let before = fake.total_connections();
-    fake.drop_all();
-    assert!(
-        fake.wait_for(Duration::from_secs(20), |t| t.total_connections() > before
-            && t.joined_connections("alpha") == 1)
-            .await,
-        "#alpha did not reconnect while 150 HTTP clients held on"
-    );
+    chat_reconnects(&fake, "150 HTTP clients held on").await;
     // /healthz answers on a new connection within a bounded time (the idle clients are cut
     // at the header timeout and the queue drains).
     let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().unwrap();
@@ -272,14 +265,7 @@ async fn held_http_connections_never_take_the_descriptors_irc_needs() {
     // and no timeout frees any of them during the test. Only the cap (128 / 4 = 32) stands
     // between them and the descriptors the chat connection needs.
     let held = half_requests(&addr, 150).await;
-    let before = fake.total_connections();
-    fake.drop_all();
-    assert!(
-        fake.wait_for(Duration::from_secs(20), |t| t.total_connections() > before
-            && t.joined_connections("alpha") == 1)
-            .await,
-        "#alpha did not reconnect while 150 HTTP clients held their connections"
-    );
+    chat_reconnects(&fake, "150 HTTP clients held their connections").await;
     // Once they leave, /healthz answers again.
     drop(held);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
@@ -320,4 +306,17 @@ async fn idle_timeout_closes_silent_stalled_and_kept_alive_connections_before_th
         assert!(closed, "a {what} connection was still open after 4 s with http.idle_timeout = 1s");
     }
     assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
+}
+
+/// Drops the chat connection and checks that #alpha is joined again on a new one within 20 s
+/// (`while_` says what the HTTP side was doing meanwhile).
+async fn chat_reconnects(fake: &FakeTwitch, while_: &str) {
+    let before = fake.total_connections();
+    fake.drop_all();
+    assert!(
+        fake.wait_for(Duration::from_secs(20), |t| t.total_connections() > before
+            && t.joined_connections("alpha") == 1)
+            .await,
+        "#alpha did not reconnect while {while_}"
+    );
 }

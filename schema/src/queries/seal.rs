@@ -6,7 +6,6 @@
 use super::channel_ids::{channel_id, ensure_channel_id};
 use super::stmt;
 use crate::backend::write_txn_options;
-use crate::digest::seal_digest_with_cut;
 use crate::entity::sealed_epochs;
 use crate::error::StoreError;
 use crate::keys::{hash_from_bytes, hash_to_bytes};
@@ -94,14 +93,7 @@ impl Store {
         fence: Option<&crate::ownership::roles::Fence>,
     ) -> Result<SealWrite, StoreError> {
         check_seal(seal)?;
-        let digest = seal_digest_with_cut(
-            seal.epoch,
-            &seal.channel,
-            seal.root.as_deref(),
-            seal.claim_root.as_deref(),
-            seal.claim_cut,
-            &seal.participants,
-        );
+        let digest = seal.digest();
         let row = SealedEpoch {
             epoch: seal.epoch,
             channel: seal.channel.clone(),
