@@ -43,6 +43,22 @@ async fn count(store: &Store, sql: &str) -> i64 {
 }
 
 /// Every line counted once: participants, message and bits sums, one dedup id per line.
+/// A fresh SQLite store and an aggregator spawned on it with the arguments `make` builds
+/// (from the store and the routes' gate).
+async fn on_sqlite(
+    make: impl FnOnce(Store, IngestGate) -> AggregatorArgs,
+) -> (chatseal_schema::testing::TestDbGuard, Store, Routes, ractor::ActorRef<AggregatorMsg>, tokio::task::JoinHandle<()>)
+{
+    let (_, url, guard) = fresh_urls().await.into_iter().next().unwrap_or_else(|| panic!("no SQLite url"));
+    let store = Store::open(&url).await.unwrap_or_else(|e| panic!("open: {e}"));
+    let routes = Routes::unique();
+    let (agg, handle) =
+        Actor::spawn(Some(routes.name("aggregator")), AggregatorActor, make(store.clone(), routes.gate().clone()))
+            .await
+            .unwrap_or_else(|e| panic!("spawn: {e}"));
+    (guard, store, routes, agg, handle)
+}
+
 async fn check(store: &Store, backend: chatseal_schema::Backend, lines: usize, users: usize, what: &str) {
     let rows = store.participants_for_seal(EPOCH, "capchan").await.unwrap_or_else(|e| panic!("read: {e}"));
     assert_eq!(rows.len(), users, "{backend:?} {what}: participants");
@@ -132,16 +148,7 @@ async fn a_flush_cap_splits_the_batch_and_every_line_lands_exactly_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
-    let (_, url, _guard) = fresh_urls().await.into_iter().next().unwrap_or_else(|| panic!("no SQLite url"));
-    let store = Store::open(&url).await.unwrap_or_else(|e| panic!("open: {e}"));
-    let routes = Routes::unique();
-    let (agg, handle) = Actor::spawn(
-        Some(routes.name("aggregator")),
-        AggregatorActor,
-        args(store.clone(), 1_000, 100, routes.gate().clone()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let (_guard, store, routes, agg, handle) = on_sqlite(|store, gate| args(store, 1_000, 100, gate)).await;
 
     // The aggregator holds 600 events; 400 more sit in its mailbox (counted, as a slow
     // aggregator would have them): the bound of 1,000 is reached.
@@ -183,16 +190,8 @@ async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_byte_bound_drops_and_counts_and_gives_the_room_back_once_durable() {
     const BOUND: usize = 64 * 1024;
-    let (_, url, _guard) = fresh_urls().await.into_iter().next().unwrap_or_else(|| panic!("no SQLite url"));
-    let store = Store::open(&url).await.unwrap_or_else(|e| panic!("open: {e}"));
-    let routes = Routes::unique();
-    let (agg, handle) = Actor::spawn(
-        Some(routes.name("aggregator")),
-        AggregatorActor,
-        args_bytes(store.clone(), 1_000_000, BOUND, 100_000, routes.gate().clone()),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("spawn: {e}"));
+    let (_guard, store, routes, agg, handle) =
+        on_sqlite(|store, gate| args_bytes(store, 1_000_000, BOUND, 100_000, gate)).await;
     let gate = routes.gate();
     let mut fwd = Forwarder::new(routes.clone());
     // Far more than fits: each parsed event holds well over 100 bytes.
