@@ -1,8 +1,8 @@
 //! Warming the page cache before `PRAGMA quick_check` at open. After a host reboot the store's
 //! pages are not in memory, and quick_check reads them in b-tree order, which on a store grown
-//! by inserts jumps around the file: about 170 MB/s from this machine's disk, against 1.3 GB/s
-//! for one sequential read of the same file. Reading the file (and its WAL) front to back in
-//! large blocks first turns the check's reads into cache hits.
+//! by inserts jumps around the file (about 170 MB/s cold, `cargo bench --bench startup`), while
+//! one sequential read of the file runs at the disk's streaming speed. Reading the file (and
+//! its WAL) front to back in large blocks first turns the check's reads into cache hits.
 //!
 //! Written by hand because it is one loop of `read` over a file: `posix_fadvise(WILLNEED)`
 //! would do the same through libc, but it starts the reads without waiting for them and the
