@@ -33,6 +33,20 @@ pub(crate) async fn ensure_channel_id<C: ConnectionTrait>(db: &C, name: &str) ->
         .ok_or_else(|| DbErr::Custom(format!("channel {name:?} has no id right after it was given one")))
 }
 
+/// The ids of `names`, given now to those that have none (call inside a write transaction).
+pub(crate) async fn ensure_channel_ids<'a, C: ConnectionTrait>(
+    db: &C,
+    names: impl IntoIterator<Item = &'a str>,
+) -> Result<HashMap<String, i32>, DbErr> {
+    let mut out = HashMap::new();
+    for name in names {
+        if !out.contains_key(name) {
+            out.insert(name.to_owned(), ensure_channel_id(db, name).await?);
+        }
+    }
+    Ok(out)
+}
+
 /// Every channel id with its name.
 pub(crate) async fn channel_names<C: ConnectionTrait>(db: &C) -> Result<HashMap<i32, String>, DbErr> {
     let rows = db.query_all_raw(stmt(db.get_database_backend(), "SELECT id, name FROM channel_ids", vec![])).await?;
