@@ -112,12 +112,16 @@ pub async fn v1_seals(db: &DatabaseConnection) -> Result<Vec<V1Seal>, String> {
         .map_err(|e| format!("{sql}: {e}"))
 }
 
+/// A `users` row of the v1 layout: (user_hash, login, user_id, display_name, first_seen,
+/// last_seen).
+pub type V1User = (String, String, Option<String>, Option<String>, i64, i64);
+
 /// Rows of `users`, `participation` and `signals` in the layout before m20261208_000010 (hashes
 /// as hex text, the channel by name, the kind by name), each table in key order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct V1Rows {
     /// (user_hash, login, user_id, display_name, first_seen, last_seen).
-    pub users: Vec<(String, String, Option<String>, Option<String>, i64, i64)>,
+    pub users: Vec<V1User>,
     /// (epoch, channel, user_hash, first_seen, last_seen).
     pub participation: Vec<(i64, String, String, i64, i64)>,
     /// (epoch, channel, user_hash, kind, value).

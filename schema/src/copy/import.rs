@@ -211,9 +211,9 @@ impl Store {
             .await
             .map_err(self.ctx.at("starting an import transaction"))?;
         let at = |what: &'static str| self.ctx.at(what);
-        let channels = b.seals.iter().filter(|s| !s.participants.is_empty()).map(|s| s.channel.as_str());
-        let channels = channels.chain(b.participation.iter().map(|p| p.channel.as_str()));
-        let channels = channels.chain(b.signals.iter().map(|s| s.channel.as_str()));
+        let channels = b.seals.iter().filter(|s| !s.participants.is_empty()).map(|s| s.channel.clone());
+        let channels = channels.chain(b.participation.iter().map(|p| p.channel.clone()));
+        let channels = channels.chain(b.signals.iter().map(|s| s.channel.clone())).collect();
         let ids = ensure_channel_ids(&txn, channels).await.map_err(at("giving a channel its id"))?;
         let id = |c: &str| ids.get(c).copied().unwrap_or_default();
         let hash = |h: &str| hash_to_bytes("imported user_hash", h);

@@ -7,7 +7,7 @@ use super::stmt;
 use crate::error::StoreError;
 use crate::open::Store;
 use sea_orm::{ConnectionTrait, DbErr};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// The id of channel `name`, if it has one.
 pub(crate) async fn channel_id<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<i32>, DbErr> {
@@ -34,15 +34,14 @@ pub(crate) async fn ensure_channel_id<C: ConnectionTrait>(db: &C, name: &str) ->
 }
 
 /// The ids of `names`, given now to those that have none (call inside a write transaction).
-pub(crate) async fn ensure_channel_ids<'a, C: ConnectionTrait>(
+pub(crate) async fn ensure_channel_ids<C: ConnectionTrait>(
     db: &C,
-    names: impl IntoIterator<Item = &'a str>,
+    names: BTreeSet<String>,
 ) -> Result<HashMap<String, i32>, DbErr> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::with_capacity(names.len());
     for name in names {
-        if !out.contains_key(name) {
-            out.insert(name.to_owned(), ensure_channel_id(db, name).await?);
-        }
+        let id = ensure_channel_id(db, &name).await?;
+        out.insert(name, id);
     }
     Ok(out)
 }

@@ -161,9 +161,8 @@ impl FlushTx {
     /// (given here to a channel's first participant), kinds as their codes.
     pub async fn upsert_participation(&self, rows: &[ParticipationDelta]) -> Result<(), StoreError> {
         let f = fold_deltas(rows)?;
-        let ids = ensure_channel_ids(&self.txn, f.participation.keys().map(|(_, c, _)| c.as_str()))
-            .await
-            .map_err(self.ctx.at("giving a channel its id"))?;
+        let channels: BTreeSet<String> = f.participation.keys().map(|(_, c, _)| c.clone()).collect();
+        let ids = ensure_channel_ids(&self.txn, channels).await.map_err(self.ctx.at("giving a channel its id"))?;
         let id = |c: &str| Value::Int(ids.get(c).copied());
         let hash = |h: &str| hash_to_bytes("participation user_hash", h).map(|b| Value::Bytes(Some(b)));
         let mut parts = Vec::with_capacity(f.participation.len());
