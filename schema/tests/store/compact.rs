@@ -307,8 +307,8 @@ fn fixture_rows() -> V1Rows {
     let kinds = ["message", "bits", "sub", "resub", "gift", "raid"];
     for u in 0..30u64 {
         let login = if u == 7 { "quote'd".to_owned() } else { format!("user{u}") };
-        let id = (u % 3 != 0).then(|| format!("{}", 1000 + u));
-        let shown = (u % 4 == 0).then(|| format!("User {u} ünï"));
+        let id = (!u.is_multiple_of(3)).then(|| format!("{}", 1000 + u));
+        let shown = u.is_multiple_of(4).then(|| format!("User {u} ünï"));
         if u != 29 {
             r.users.push((hash(u), login, id, shown, 3600 + u as i64, 9000 + u as i64));
         }
@@ -319,7 +319,7 @@ fn fixture_rows() -> V1Rows {
         for u in 0..n {
             let u = if channel == "zulu" { 29 - u } else { u };
             r.participation.push((epoch, channel.into(), hash(u), epoch + u as i64, epoch + 2 * u as i64));
-            for (k, kind) in kinds.iter().enumerate().filter(|(k, _)| (u as usize + k) % 3 == 0) {
+            for (k, kind) in kinds.iter().enumerate().filter(|(k, _)| (u as usize + k).is_multiple_of(3)) {
                 r.signals.push((epoch, channel.into(), hash(u), (*kind).into(), 1 + (u as i64) * (k as i64 + 1)));
             }
         }
