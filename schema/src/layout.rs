@@ -5,6 +5,11 @@
 //! empty for a missing claim leaf), the channel as its integer id in `channel_ids`, idx and
 //! epoch as 64-bit integers, login and amount as text. On SQLite the table is `WITHOUT ROWID`:
 //! its rows live in the primary key's b-tree instead of beside a separate index of it.
+//!
+//! The second step (migration m20261208_000010) puts `users`, `participation` and `signals` in
+//! the same format ([`ROW_TABLES`]): user_hash as 32 raw bytes, the channel as its id, the
+//! signal kind as its [`crate::SignalKind::code`], the conflict key of the flush's upserts as
+//! the PRIMARY KEY, `WITHOUT ROWID` on SQLite.
 
 use crate::backend::Backend;
 
@@ -46,6 +51,60 @@ pub fn create_indexes_sql() -> [String; 2] {
     ]
 }
 
+/// The tables of the second step, in the order the conversion moves them.
+pub const ROW_TABLES: [&str; 3] = ["users", "participation", "signals"];
+
+/// The name a table of [`ROW_TABLES`] has while an existing store is converted.
+pub fn row_staging(table: &str) -> String {
+    format!("{table}_compact")
+}
+
+/// SQL that gives the [`crate::SignalKind::name`] of the code in `column` (the code as text
+/// for an unknown one), for reads of the compact `signals` in the text form.
+pub fn kind_name_sql(column: &str) -> String {
+    let whens: String =
+        crate::SignalKind::ALL.iter().map(|k| format!(" WHEN {} THEN '{}'", k.code(), k.name())).collect();
+    format!("CASE {column}{whens} ELSE CAST({column} AS TEXT) END")
+}
+
+/// `CREATE TABLE` of `table` (one of [`ROW_TABLES`]) in the compact layout under `name`; None
+/// for any other table.
+pub fn create_row_table_sql(backend: Backend, table: &str, name: &str) -> Option<String> {
+    let (blob, tail) = match backend {
+        Backend::Sqlite => ("BLOB", " WITHOUT ROWID"),
+        Backend::Postgres => ("bytea", ""),
+    };
+    let body = match table {
+        "users" => format!(
+            "user_hash {blob} NOT NULL, \
+             login TEXT NOT NULL, \
+             user_id TEXT NULL, \
+             display_name TEXT NULL, \
+             first_seen BIGINT NOT NULL, \
+             last_seen BIGINT NOT NULL, \
+             PRIMARY KEY (user_hash)"
+        ),
+        "participation" => format!(
+            "epoch BIGINT NOT NULL, \
+             channel_id INTEGER NOT NULL, \
+             user_hash {blob} NOT NULL, \
+             first_seen BIGINT NOT NULL, \
+             last_seen BIGINT NOT NULL, \
+             PRIMARY KEY (epoch, channel_id, user_hash)"
+        ),
+        "signals" => format!(
+            "epoch BIGINT NOT NULL, \
+             channel_id INTEGER NOT NULL, \
+             user_hash {blob} NOT NULL, \
+             kind INTEGER NOT NULL, \
+             value BIGINT NOT NULL, \
+             PRIMARY KEY (epoch, channel_id, user_hash, kind)"
+        ),
+        _ => return None,
+    };
+    Some(format!("CREATE TABLE IF NOT EXISTS {name} ({body}){tail}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +116,21 @@ mod tests {
         assert!(lite.ends_with("WITHOUT ROWID") && lite.contains("user_hash BLOB NOT NULL"), "{lite}");
         assert!(!pg.contains("WITHOUT") && pg.contains("user_hash bytea NOT NULL"), "{pg}");
         assert_eq!(lite.replace("BLOB", "bytea").replace(" WITHOUT ROWID", ""), pg);
+    }
+
+    #[test]
+    fn row_tables_have_their_conflict_key_as_primary_key() {
+        for t in ROW_TABLES {
+            let lite = create_row_table_sql(Backend::Sqlite, t, &row_staging(t)).unwrap();
+            let pg = create_row_table_sql(Backend::Postgres, t, t).unwrap();
+            assert!(lite.starts_with(&format!("CREATE TABLE IF NOT EXISTS {t}_compact (")), "{lite}");
+            assert!(lite.ends_with("WITHOUT ROWID") && lite.contains("user_hash BLOB NOT NULL"), "{lite}");
+            assert!(!pg.contains("WITHOUT") && !pg.contains("BLOB") && pg.contains("user_hash bytea"), "{pg}");
+        }
+        let p = create_row_table_sql(Backend::Sqlite, "participation", "p").unwrap();
+        assert!(p.contains("PRIMARY KEY (epoch, channel_id, user_hash))"), "{p}");
+        let s = create_row_table_sql(Backend::Sqlite, "signals", "s").unwrap();
+        assert!(s.contains("kind INTEGER NOT NULL") && s.contains("PRIMARY KEY (epoch, channel_id, user_hash, kind))"));
+        assert_eq!(create_row_table_sql(Backend::Sqlite, "seen_ids", "x"), None);
     }
 }

@@ -2,7 +2,10 @@
 //! restored store what the damaged file still holds of the data that is not sealed yet
 //! (users, participation, signals, seen message ids, coverage, opt-outs). Rows are read by
 //! rowid ranges through a read-only connection; a range SQLite cannot read is skipped and
-//! reported, the rest goes on. Every row is written with a merge that is idempotent (the
+//! reported, the rest goes on. A table of the compact layout (`crate::layout`, `WITHOUT ROWID`:
+//! `users`, `participation`, `signals`) is read in pages of its primary key instead, in the
+//! store API's text form; a page that cannot be read skips the rest of its epoch (of the
+//! table, for `users`) and is reported. Every row is written with a merge that is idempotent (the
 //! store's own upserts; signal sums take the larger value, since the damaged file is a later
 //! state of the same store), so nothing is counted twice whatever the backup already held.
 //! Sealed rows are never taken from the damaged file, nor rows of (epoch, channel)s sealed
@@ -10,10 +13,13 @@
 
 use crate::backend::write_txn_options;
 use crate::error::{ErrCtx, StoreError};
+use crate::keys::hash_to_bytes;
 use crate::open::Store;
+use crate::queries::channel_ids::ensure_channel_id;
 use crate::queries::flush::{UPSERT_COVERAGE, UPSERT_PARTICIPATION, UPSERT_USERS};
-use crate::queries::{rows_per_chunk, stmt, values_list};
+use crate::queries::{placeholders, rows_per_chunk, stmt, values_list};
 use crate::redact::Scrubber;
+use crate::signals::SignalKind;
 use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, QueryResult, TransactionTrait, Value};
 use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
@@ -21,7 +27,7 @@ use std::path::Path;
 /// Rows read per statement from the damaged file.
 const BATCH: i64 = 1_000;
 
-const MAX_SIGNALS: &str = " ON CONFLICT (epoch, channel, user_hash, kind) DO UPDATE SET \
+const MAX_SIGNALS: &str = " ON CONFLICT (epoch, channel_id, user_hash, kind) DO UPDATE SET \
      value = CASE WHEN excluded.value > signals.value THEN excluded.value ELSE signals.value END";
 
 #[derive(Clone, Copy)]
@@ -129,6 +135,81 @@ fn value_of(r: &QueryResult, i: usize, col: Col) -> Result<Value, sea_orm::DbErr
     })
 }
 
+/// How a compact table of the damaged file is read in the old text form: the select list (in
+/// the order of its [`Spec`]'s columns), the FROM clause (table `t`) and the primary key.
+struct CompactRead {
+    select: String,
+    from: &'static str,
+    key: &'static [&'static str],
+}
+
+fn compact_read(table: &str) -> Option<CompactRead> {
+    let (select, from, key): (String, &'static str, &'static [&'static str]) = match table {
+        "users" => (
+            "lower(hex(t.user_hash)), t.login, t.user_id, t.display_name, t.first_seen, t.last_seen".into(),
+            "users t",
+            &["t.user_hash"],
+        ),
+        "participation" => (
+            "t.epoch, c.name, lower(hex(t.user_hash)), t.first_seen, t.last_seen".into(),
+            "participation t JOIN channel_ids c ON c.id = t.channel_id",
+            &["t.epoch", "t.channel_id", "t.user_hash"],
+        ),
+        "signals" => (
+            format!("t.epoch, c.name, lower(hex(t.user_hash)), {}, t.value", crate::layout::kind_name_sql("t.kind")),
+            "signals t JOIN channel_ids c ON c.id = t.channel_id",
+            &["t.epoch", "t.channel_id", "t.user_hash", "t.kind"],
+        ),
+        _ => return None,
+    };
+    Some(CompactRead { select, from, key })
+}
+
+/// A raw key column of a compact table as a bind value.
+fn key_value(r: &QueryResult, i: usize, col: &str) -> Result<Value, sea_orm::DbErr> {
+    Ok(match col {
+        "t.user_hash" => Value::Bytes(Some(r.try_get_by_index::<Vec<u8>>(i)?)),
+        "t.epoch" => Value::BigInt(Some(r.try_get_by_index::<i64>(i)?)),
+        _ => Value::Int(Some(r.try_get_by_index::<i32>(i)?)),
+    })
+}
+
+/// Rows of `users`, `participation` or `signals` in the text form, as the compact layout
+/// stores them: hashes as bytes, channels as ids (given now where needed), kinds as codes.
+/// A row whose hash or kind the layout cannot hold is dropped (it cannot be a row chatseal
+/// wrote).
+async fn to_compact(
+    txn: &sea_orm::DatabaseTransaction,
+    names: &[&str],
+    rows: &[Vec<Value>],
+) -> Result<(Vec<String>, Vec<Vec<Value>>), sea_orm::DbErr> {
+    let mut out = Vec::with_capacity(rows.len());
+    'rows: for row in rows {
+        let mut new = Vec::with_capacity(row.len());
+        for (name, v) in names.iter().zip(row) {
+            let text = match v {
+                Value::String(Some(t)) => Some(t.as_str()),
+                _ => None,
+            };
+            new.push(match (*name, text) {
+                ("user_hash", Some(h)) => match hash_to_bytes("salvaged user_hash", h) {
+                    Ok(b) if b.len() == crate::keys::HASH_BYTES => Value::Bytes(Some(b)),
+                    _ => continue 'rows,
+                },
+                ("channel", Some(c)) => Value::Int(Some(ensure_channel_id(txn, c).await?)),
+                ("kind", Some(k)) => match SignalKind::from_name(k) {
+                    Some(k) => Value::Int(Some(k.code())),
+                    None => continue 'rows,
+                },
+                _ => v.clone(),
+            });
+        }
+        out.push(new);
+    }
+    let names = names.iter().map(|n| if *n == "channel" { "channel_id".to_owned() } else { (*n).to_owned() }).collect();
+    Ok((names, out))
+}
+
 impl Store {
     /// Merges what `damaged` (a SQLite file, with its `-wal` beside it if any, in a directory
     /// SQLite may create a `-shm` in: pass a scratch copy, not the quarantined original) still
@@ -199,6 +280,18 @@ impl Store {
         report: &mut SalvageReport,
     ) -> Result<Result<(), String>, StoreError> {
         let backend = src.get_database_backend();
+        if let Some(read) = compact_read(spec.table) {
+            let probe = format!("SELECT COUNT(*) FROM pragma_table_info('{}') WHERE name = 'channel_id' OR (name = 'user_hash' AND type = 'BLOB')", spec.table);
+            let compact = src
+                .query_one_raw(stmt(backend, probe, vec![]))
+                .await
+                .and_then(|r| r.map(|r| r.try_get_by_index::<i64>(0)).transpose());
+            match compact {
+                Ok(Some(n)) if n > 0 => return self.salvage_compact(src, spec, &read, filter, report).await,
+                Ok(_) => {}
+                Err(e) => return Ok(Err(format!("table {}: {e}", spec.table))),
+            }
+        }
         let bounds = src
             .query_one_raw(stmt(backend, format!("SELECT MIN(rowid), MAX(rowid) FROM {}", spec.table), vec![]))
             .await
@@ -264,6 +357,84 @@ impl Store {
         Ok(Ok(()))
     }
 
+    /// Copies one table of the compact layout, in pages of its primary key (see the module doc).
+    async fn salvage_compact(
+        &self,
+        src: &DatabaseConnection,
+        spec: &Spec,
+        read: &CompactRead,
+        filter: &Filter,
+        report: &mut SalvageReport,
+    ) -> Result<Result<(), String>, StoreError> {
+        let backend = src.get_database_backend();
+        let names: Vec<&str> = spec.cols.iter().map(|(n, _)| *n).collect();
+        let key = read.key.join(", ");
+        let mut after: Option<Vec<Value>> = None;
+        loop {
+            let (filter_sql, values) = match &after {
+                Some(k) => (format!(" WHERE ({key}) > ({})", placeholders(backend, 1, k.len())), k.clone()),
+                None => (String::new(), Vec::new()),
+            };
+            let sql =
+                format!("SELECT {}, {key} FROM {}{filter_sql} ORDER BY {key} LIMIT {BATCH}", read.select, read.from);
+            let rows = match src.query_all_raw(stmt(backend, sql, values)).await {
+                Ok(rows) => rows,
+                Err(e) => {
+                    let from =
+                        after.as_ref().map(|k| format!(" after key {}", crate::copy::show(&k[0]))).unwrap_or_default();
+                    report.unreadable.push(format!("table {}{from}: {e}", spec.table));
+                    // Skip the rest of the epoch (the table, when it is not keyed by epoch).
+                    match after.as_ref().and_then(|k| match (spec.epoch_keyed, &k[0]) {
+                        (true, Value::BigInt(Some(e))) => Some(*e),
+                        _ => None,
+                    }) {
+                        Some(e) => {
+                            let mut next = vec![
+                                Value::BigInt(Some(e)),
+                                Value::Int(Some(i32::MAX)),
+                                Value::Bytes(Some(vec![0xff; 33])),
+                            ];
+                            next.truncate(read.key.len());
+                            next.extend((next.len()..read.key.len()).map(|_| Value::Int(Some(i32::MAX))));
+                            after = Some(next);
+                            continue;
+                        }
+                        None => return Ok(Ok(())),
+                    }
+                }
+            };
+            let Some(last) = rows.last() else { return Ok(Ok(())) };
+            let n = names.len();
+            let next: Result<Vec<Value>, _> =
+                read.key.iter().enumerate().map(|(i, c)| key_value(last, n + i, c)).collect();
+            let next = match next {
+                Ok(k) => k,
+                Err(e) => return Ok(Err(format!("table {}: {e}", spec.table))),
+            };
+            let mut keep: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let decoded: Result<Vec<Value>, _> =
+                    spec.cols.iter().enumerate().map(|(i, (_, c))| value_of(r, i, *c)).collect();
+                match decoded {
+                    Ok(v) => {
+                        if spec.epoch_keyed {
+                            let (Value::BigInt(Some(e)), Value::String(Some(c))) = (&v[0], &v[1]) else { continue };
+                            if !filter.admits(*e, c) {
+                                report.sealed_or_older += 1;
+                                continue;
+                            }
+                        }
+                        keep.push(v);
+                    }
+                    Err(e) => report.unreadable.push(format!("a row of {}: {e}", spec.table)),
+                }
+            }
+            self.merge_rows(spec, &names, &keep).await?;
+            *report.merged.entry(spec.table.to_owned()).or_default() += keep.len() as u64;
+            after = Some(next);
+        }
+    }
+
     async fn merge_rows(&self, spec: &Spec, names: &[&str], rows: &[Vec<Value>]) -> Result<(), StoreError> {
         if rows.is_empty() {
             return Ok(());
@@ -271,6 +442,12 @@ impl Store {
         let what = format!("merging salvaged {} rows", spec.table);
         let backend = self.writer.get_database_backend();
         let txn = self.writer.begin_with_options(write_txn_options(self.backend)).await.map_err(self.ctx.at(&what))?;
+        let (names, rows) = if compact_read(spec.table).is_some() {
+            to_compact(&txn, names, rows).await.map_err(self.ctx.at(&what))?
+        } else {
+            (names.iter().map(|n| (*n).to_owned()).collect(), rows.to_vec())
+        };
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         for chunk in rows.chunks(rows_per_chunk(names.len())) {
             let sql = format!(
                 "INSERT INTO {} ({}) VALUES {}{}",

@@ -3,13 +3,17 @@
 //! line's counts, a flush delta, a participant read for sealing, the claim weights) holds a
 //! [`Signals`], indexed by [`SignalKind`]. [`SignalKind::name`] is the kind's stable name: the
 //! `kind` column of the `signals` table and, for weighted kinds, the key under
-//! `[sealing.centiweights]`; it never changes once released.
+//! `[sealing.centiweights]`; it never changes once released. [`SignalKind::code`] is the kind's
+//! stable small integer: the `kind` column of the compact `signals` table (migration
+//! m20261208_000010, `crate::layout`), one byte on SQLite instead of the name's text; it never
+//! changes either, and a code is never reused.
 //!
 //! Adding a kind: a line in `signal_kinds!` below (variant and name), its weight default in
 //! `actors/src/sealer/merkle/claim.rs` (`default_centiweight`), the parse rule that produces it
 //! (`actors/src/channel/parse/`), and the docs (docs/configuration.md, docs/input-rules.md). The
-//! `signals` table stores one row per (participant, kind) with the kind as text, so a new kind
-//! needs no new column; a migration is needed only to rewrite data.
+//! `signals` table stores one row per (participant, kind) with the kind as its code, so a new
+//! kind needs no new column (a new line takes the next unused code); a migration is needed only
+//! to rewrite data.
 
 use std::fmt;
 use std::ops::{Index, IndexMut};
@@ -17,7 +21,7 @@ use std::ops::{Index, IndexMut};
 /// Declares [`SignalKind`] with its variants' stable names, and [`SignalKind::ALL`] in the
 /// same order, from one list: a kind is one line of it.
 macro_rules! signal_kinds {
-    ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
+    ($($(#[$doc:meta])* $variant:ident => $name:literal = $code:literal,)+) => {
         /// One kind of signal a participant can give, in its stored order.
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         pub enum SignalKind {
@@ -35,23 +39,30 @@ macro_rules! signal_kinds {
                     $(SignalKind::$variant => $name,)+
                 }
             }
+
+            /// The stable code: the `kind` column of the compact `signals` table.
+            pub const fn code(self) -> i32 {
+                match self {
+                    $(SignalKind::$variant => $code,)+
+                }
+            }
         }
     };
 }
 
 signal_kinds! {
     /// A chat message (PRIVMSG).
-    Message => "message",
+    Message => "message" = 1,
     /// Bits cheered (the `bits` tag of a PRIVMSG), in bits.
-    Bits => "bits",
+    Bits => "bits" = 2,
     /// A subscription (USERNOTICE `sub`).
-    Sub => "sub",
+    Sub => "sub" = 3,
     /// A resubscription (USERNOTICE `resub`).
-    Resub => "resub",
+    Resub => "resub" = 4,
     /// A gifted subscription, counted for the gifter (USERNOTICE `subgift`).
-    Gift => "gift",
+    Gift => "gift" = 5,
     /// A raid led into the channel, counted for the raider (USERNOTICE `raid`).
-    Raid => "raid",
+    Raid => "raid" = 6,
 }
 
 impl SignalKind {
@@ -61,6 +72,11 @@ impl SignalKind {
     /// The kind of a stable name (exact, lowercase), None for any other text.
     pub fn from_name(name: &str) -> Option<SignalKind> {
         Self::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kind of a stable code, None for any other number.
+    pub fn from_code(code: i32) -> Option<SignalKind> {
+        Self::ALL.into_iter().find(|k| k.code() == code)
     }
 
     /// The slot of this kind in a [`Signals`].
@@ -153,6 +169,18 @@ mod tests {
         }
         assert_eq!(SignalKind::from_name("follow"), None);
         assert_eq!(SignalKind::from_name("Bits"), None, "stored names are exact");
+    }
+
+    #[test]
+    fn codes_are_the_stored_ones_unique_and_round_trip() {
+        // Stored in every compact `signals` row: these numbers never change.
+        let codes: Vec<(&str, i32)> = SignalKind::ALL.iter().map(|k| (k.name(), k.code())).collect();
+        assert_eq!(codes, [("message", 1), ("bits", 2), ("sub", 3), ("resub", 4), ("gift", 5), ("raid", 6)]);
+        for k in SignalKind::ALL {
+            assert_eq!(SignalKind::from_code(k.code()), Some(k));
+        }
+        assert_eq!(SignalKind::from_code(0), None);
+        assert_eq!(SignalKind::from_code(7), None);
     }
 
     #[test]

@@ -111,3 +111,101 @@ pub async fn v1_seals(db: &DatabaseConnection) -> Result<Vec<V1Seal>, String> {
         .collect::<Result<_, sea_orm::DbErr>>()
         .map_err(|e| format!("{sql}: {e}"))
 }
+
+/// A `users` row of the v1 layout: (user_hash, login, user_id, display_name, first_seen,
+/// last_seen).
+pub type V1User = (String, String, Option<String>, Option<String>, i64, i64);
+
+/// Rows of `users`, `participation` and `signals` in the layout before m20261208_000010 (hashes
+/// as hex text, the channel by name, the kind by name), each table in key order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct V1Rows {
+    /// (user_hash, login, user_id, display_name, first_seen, last_seen).
+    pub users: Vec<V1User>,
+    /// (epoch, channel, user_hash, first_seen, last_seen).
+    pub participation: Vec<(i64, String, String, i64, i64)>,
+    /// (epoch, channel, user_hash, kind, value).
+    pub signals: Vec<(i64, String, String, String, i64)>,
+}
+
+/// Writes `rows` into a v1 store as the old flush stored them; no checks.
+pub async fn write_v1_rows<C: ConnectionTrait>(db: &C, rows: &V1Rows) -> Result<(), String> {
+    for u in &rows.users {
+        let sql = "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen) \
+                   VALUES ($1, $2, $3, $4, $5, $6)";
+        let v = vec![
+            u.0.clone().into(),
+            u.1.clone().into(),
+            u.2.clone().into(),
+            u.3.clone().into(),
+            u.4.into(),
+            u.5.into(),
+        ];
+        exec(db, sql, v).await?;
+    }
+    for p in &rows.participation {
+        let sql =
+            "INSERT INTO participation (epoch, channel, user_hash, first_seen, last_seen) VALUES ($1, $2, $3, $4, $5)";
+        exec(db, sql, vec![p.0.into(), p.1.clone().into(), p.2.clone().into(), p.3.into(), p.4.into()]).await?;
+    }
+    for s in &rows.signals {
+        let sql = "INSERT INTO signals (epoch, channel, user_hash, kind, value) VALUES ($1, $2, $3, $4, $5)";
+        exec(db, sql, vec![s.0.into(), s.1.clone().into(), s.2.clone().into(), s.3.clone().into(), s.4.into()]).await?;
+    }
+    Ok(())
+}
+
+/// The three tables of `db` in the old text form, each sorted: read from the old layout
+/// (`compact` false) or, converted back in SQL, from the compact one.
+pub async fn read_v1_rows(db: &DatabaseConnection, compact: bool) -> Result<V1Rows, String> {
+    let b = db.get_database_backend();
+    let (hash, kind) = match (compact, b) {
+        (false, _) => ("t.user_hash".to_owned(), "t.kind".to_owned()),
+        (true, sea_orm::DbBackend::Postgres) => {
+            ("encode(t.user_hash, 'hex')".to_owned(), crate::layout::kind_name_sql("t.kind"))
+        }
+        (true, _) => ("lower(hex(t.user_hash))".to_owned(), crate::layout::kind_name_sql("t.kind")),
+    };
+    let (channel, join) =
+        if compact { ("c.name", " JOIN channel_ids c ON c.id = t.channel_id") } else { ("t.channel", "") };
+    let all = |sql: String| async move {
+        db.query_all_raw(Statement::from_string(b, sql.clone())).await.map_err(|e| format!("{sql}: {e}"))
+    };
+    let err = |e: sea_orm::DbErr| e.to_string();
+    let mut out = V1Rows::default();
+    let sql = format!("SELECT {hash}, t.login, t.user_id, t.display_name, t.first_seen, t.last_seen FROM users t");
+    for r in all(sql).await? {
+        out.users.push((
+            r.try_get_by_index(0).map_err(err)?,
+            r.try_get_by_index(1).map_err(err)?,
+            r.try_get_by_index(2).map_err(err)?,
+            r.try_get_by_index(3).map_err(err)?,
+            r.try_get_by_index(4).map_err(err)?,
+            r.try_get_by_index(5).map_err(err)?,
+        ));
+    }
+    let sql = format!("SELECT t.epoch, {channel}, {hash}, t.first_seen, t.last_seen FROM participation t{join}");
+    for r in all(sql).await? {
+        out.participation.push((
+            r.try_get_by_index(0).map_err(err)?,
+            r.try_get_by_index(1).map_err(err)?,
+            r.try_get_by_index(2).map_err(err)?,
+            r.try_get_by_index(3).map_err(err)?,
+            r.try_get_by_index(4).map_err(err)?,
+        ));
+    }
+    let sql = format!("SELECT t.epoch, {channel}, {hash}, {kind}, t.value FROM signals t{join}");
+    for r in all(sql).await? {
+        out.signals.push((
+            r.try_get_by_index(0).map_err(err)?,
+            r.try_get_by_index(1).map_err(err)?,
+            r.try_get_by_index(2).map_err(err)?,
+            r.try_get_by_index(3).map_err(err)?,
+            r.try_get_by_index(4).map_err(err)?,
+        ));
+    }
+    out.users.sort();
+    out.participation.sort();
+    out.signals.sort();
+    Ok(out)
+}

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use chatseal_schema::entity::{participation, signals, users};
+use chatseal_schema::copy::{ImportParticipation, ImportSignal, ImportUser};
 use chatseal_schema::SignalKind;
 
 /// Times above this are milliseconds.
@@ -103,7 +103,7 @@ pub fn fold_signals(
     channel: &str,
     rows: &[SignalIn],
     notes: &mut Notes,
-) -> (Vec<signals::Model>, BTreeMap<String, i64>) {
+) -> (Vec<ImportSignal>, BTreeMap<String, i64>) {
     let mut sums: BTreeMap<(String, &'static str), i64> = BTreeMap::new();
     let mut latest: BTreeMap<String, i64> = BTreeMap::new();
     for r in rows {
@@ -130,7 +130,7 @@ pub fn fold_signals(
     }
     let rows = sums
         .into_iter()
-        .map(|((user_hash, kind), value)| signals::Model {
+        .map(|((user_hash, kind), value)| ImportSignal {
             epoch,
             channel: channel.to_owned(),
             user_hash,
@@ -149,7 +149,7 @@ pub fn fold_participation(
     rows: &[(Option<&str>, Option<&str>)],
     latest_signal: &BTreeMap<String, i64>,
     notes: &mut Notes,
-) -> Vec<participation::Model> {
+) -> Vec<ImportParticipation> {
     let mut first: BTreeMap<String, i64> = BTreeMap::new();
     for (uh, fs) in rows {
         let Some(uh) = uh.and_then(normalize_hash) else {
@@ -167,7 +167,7 @@ pub fn fold_participation(
         .into_iter()
         .map(|(user_hash, first_seen)| {
             let last_seen = latest_signal.get(&user_hash).map_or(first_seen, |l| (*l).max(first_seen));
-            participation::Model { epoch, channel: channel.to_owned(), user_hash, first_seen, last_seen }
+            ImportParticipation { epoch, channel: channel.to_owned(), user_hash, first_seen, last_seen }
         })
         .collect()
 }
@@ -178,7 +178,7 @@ pub fn user_row(
     username: Option<&str>,
     first_seen: Option<&str>,
     notes: &mut Notes,
-) -> Option<users::Model> {
+) -> Option<ImportUser> {
     let Some(uh) = user_hash.and_then(normalize_hash) else {
         notes.invalid_hashes += 1;
         return None;
@@ -189,7 +189,7 @@ pub fn user_row(
     };
     let first_seen = first_seen.and_then(parse_time).unwrap_or(0);
     let shown = username.map(str::trim).filter(|u| *u != login).map(str::to_owned);
-    Some(users::Model { user_hash: uh, login, user_id: None, display_name: shown, first_seen, last_seen: first_seen })
+    Some(ImportUser { user_hash: uh, login, user_id: None, display_name: shown, first_seen, last_seen: first_seen })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use crate::entity::{participation, sealed_epochs, sealed_participants, signals, 
 use crate::error::StoreError;
 use crate::keys::hash_to_bytes;
 use crate::open::Store;
-use crate::queries::channel_ids::ensure_channel_id;
+use crate::queries::channel_ids::ensure_channel_ids;
 use crate::rows::{check_hash, check_kind, SealedParticipant};
 use sea_orm::{ConnectionTrait, TransactionTrait};
 
@@ -35,15 +35,62 @@ pub struct ImportSeal {
     pub participants: Vec<SealedParticipant>,
 }
 
+/// A `users` row to import, in the store API's form (the hash as 64 lowercase hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportUser {
+    /// 64 lowercase hex.
+    pub user_hash: String,
+    /// The login last seen.
+    pub login: String,
+    /// The Twitch user id last seen, if any.
+    pub user_id: Option<String>,
+    /// The display name last seen, if any.
+    pub display_name: Option<String>,
+    /// Unix seconds.
+    pub first_seen: i64,
+    /// Unix seconds.
+    pub last_seen: i64,
+}
+
+/// A `participation` row to import (the channel by name, the hash as hex).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportParticipation {
+    /// The epoch's start, Unix seconds.
+    pub epoch: i64,
+    /// The channel, lowercase, without `#`.
+    pub channel: String,
+    /// 64 lowercase hex.
+    pub user_hash: String,
+    /// Unix seconds.
+    pub first_seen: i64,
+    /// Unix seconds.
+    pub last_seen: i64,
+}
+
+/// A `signals` row to import (the kind by its [`crate::SignalKind::name`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportSignal {
+    /// The epoch's start, Unix seconds.
+    pub epoch: i64,
+    /// The channel, lowercase, without `#`.
+    pub channel: String,
+    /// 64 lowercase hex.
+    pub user_hash: String,
+    /// A [`crate::SignalKind::name`].
+    pub kind: String,
+    /// The sum.
+    pub value: i64,
+}
+
 /// Rows to import together.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ImportBatch {
     /// Rows of `users`.
-    pub users: Vec<users::Model>,
+    pub users: Vec<ImportUser>,
     /// Rows of `participation`.
-    pub participation: Vec<participation::Model>,
+    pub participation: Vec<ImportParticipation>,
     /// Rows of `signals`.
-    pub signals: Vec<signals::Model>,
+    pub signals: Vec<ImportSignal>,
     /// Seals, each with its participants.
     pub seals: Vec<ImportSeal>,
 }
@@ -140,9 +187,6 @@ impl Store {
         let (u, p, s, e) =
             (table_spec("users")?, table_spec("participation")?, table_spec("signals")?, table_spec("sealed_epochs")?);
         let sp = table_spec("sealed_participants")?;
-        let users: Vec<Row> = b.users.iter().map(row_of).collect();
-        let parts: Vec<Row> = b.participation.iter().map(row_of).collect();
-        let sigs: Vec<Row> = b.signals.iter().map(row_of).collect();
         let seals: Vec<Row> = b
             .seals
             .iter()
@@ -167,12 +211,42 @@ impl Store {
             .await
             .map_err(self.ctx.at("starting an import transaction"))?;
         let at = |what: &'static str| self.ctx.at(what);
-        let mut ids = std::collections::HashMap::new();
-        for s in b.seals.iter().filter(|s| !s.participants.is_empty()) {
-            if !ids.contains_key(&s.channel) {
-                let id = ensure_channel_id(&txn, &s.channel).await.map_err(at("giving a channel its id"))?;
-                ids.insert(s.channel.clone(), id);
-            }
+        let channels = b.seals.iter().filter(|s| !s.participants.is_empty()).map(|s| s.channel.clone());
+        let channels = channels.chain(b.participation.iter().map(|p| p.channel.clone()));
+        let channels = channels.chain(b.signals.iter().map(|s| s.channel.clone())).collect();
+        let ids = ensure_channel_ids(&txn, channels).await.map_err(at("giving a channel its id"))?;
+        let id = |c: &str| ids.get(c).copied().unwrap_or_default();
+        let hash = |h: &str| hash_to_bytes("imported user_hash", h);
+        let mut users = Vec::with_capacity(b.users.len());
+        for x in &b.users {
+            users.push(row_of(&users::Model {
+                user_hash: hash(&x.user_hash)?,
+                login: x.login.clone(),
+                user_id: x.user_id.clone(),
+                display_name: x.display_name.clone(),
+                first_seen: x.first_seen,
+                last_seen: x.last_seen,
+            }));
+        }
+        let mut parts = Vec::with_capacity(b.participation.len());
+        for x in &b.participation {
+            parts.push(row_of(&participation::Model {
+                epoch: x.epoch,
+                channel_id: id(&x.channel),
+                user_hash: hash(&x.user_hash)?,
+                first_seen: x.first_seen,
+                last_seen: x.last_seen,
+            }));
+        }
+        let mut sigs = Vec::with_capacity(b.signals.len());
+        for x in &b.signals {
+            sigs.push(row_of(&signals::Model {
+                epoch: x.epoch,
+                channel_id: id(&x.channel),
+                user_hash: hash(&x.user_hash)?,
+                kind: check_kind(&x.kind)?.code(),
+                value: x.value,
+            }));
         }
         let users = insert_rows(&txn, &u, &users).await.map_err(at("importing users"))?;
         let parts = insert_rows(&txn, &p, &parts).await.map_err(at("importing participation"))?;
@@ -184,7 +258,7 @@ impl Store {
             if !new_seals.contains(&e.key_of(row)) {
                 continue;
             }
-            let channel_id = ids.get(&s.channel).copied().unwrap_or_default();
+            let channel_id = id(&s.channel);
             for m in &s.participants {
                 members.push(row_of(&sealed_participants::Model {
                     epoch: s.epoch,

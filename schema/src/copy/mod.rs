@@ -13,7 +13,7 @@ mod run;
 pub mod spec;
 
 pub use compare::{compare_stores, Comparison, SealDiff, TableCount, SEAL_FIELDS};
-pub use import::{ImportBatch, ImportSeal, ImportWritten};
+pub use import::{ImportBatch, ImportParticipation, ImportSeal, ImportSignal, ImportUser, ImportWritten};
 pub use io::Row;
 pub use jsonl::row_from_json;
 pub use run::{copy_store, CopyError, CopyEvent, CopyOptions, CopyReport, TableCopy, CHUNK_ROWS};

@@ -236,8 +236,11 @@ mod tests {
         assert_eq!(specs.len(), entity::TABLES.len());
         let p = table_spec("participation").unwrap();
         let names: Vec<_> = p.columns.iter().map(|c| c.name).collect();
-        assert_eq!(names, ["epoch", "channel", "user_hash", "first_seen", "last_seen"]);
+        assert_eq!(names, ["epoch", "channel_id", "user_hash", "first_seen", "last_seen"]);
         assert_eq!(p.key, vec![0, 1, 2]);
+        assert_eq!(p.columns[2].kind, ColKind::Bytes, "the compact layout's hash");
+        let sig = table_spec("signals").unwrap();
+        assert_eq!((sig.columns[3].name, sig.columns[3].kind, sig.key.len()), ("kind", ColKind::Int32, 4));
         assert!(!p.auto_increment);
         let s = table_spec("sealed_epochs").unwrap();
         let kinds: Vec<_> = s.columns.iter().map(|c| (c.name, c.kind, c.nullable)).collect();

@@ -1,8 +1,10 @@
 //! SeaORM entities, one module per table, named as the table. They describe the tables the
 //! migrations create (see `crate::migration`), for queries written with sea-orm's builder and
 //! for tools that copy tables between stores. Hashes are 64 lowercase hex characters without
-//! `0x`, except in `sealed_participants`, which keeps them as 32 raw bytes and its channel as
-//! an id of `channel_ids` (the compact layout, `crate::layout`); times are Unix seconds, or Unix milliseconds where a column name ends in `_ms`.
+//! `0x`, except in `sealed_participants`, `users`, `participation` and `signals`, which keep
+//! them as 32 raw bytes and their channel as an id of `channel_ids` (the compact layout,
+//! `crate::layout`); times are Unix seconds, or Unix milliseconds where a column name ends in
+//! `_ms`.
 //! There are no foreign keys: every multi-table write is one transaction, sealed data is
 //! covered by digests, and tables can be copied (migrate, restore) in any order.
 

@@ -1,5 +1,6 @@
 //! `signals`: per participant, a running sum per kind; `kind` holds a
-//! [`crate::SignalKind::name`], mapped to and from [`crate::Signals`] in `queries/` only.
+//! [`crate::SignalKind::code`], mapped to and from [`crate::Signals`] in `queries/` only. The
+//! compact layout of migration m20261208_000010 (see `crate::layout`).
 
 use sea_orm::entity::prelude::*;
 
@@ -10,15 +11,15 @@ pub struct Model {
     /// The epoch (Unix seconds of its start).
     #[sea_orm(primary_key, auto_increment = false)]
     pub epoch: i64,
-    /// The channel login.
-    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-    pub channel: String,
-    /// The user hash (64 lowercase hex).
-    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-    pub user_hash: String,
-    /// A [`crate::SignalKind::name`].
-    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-    pub kind: String,
+    /// The channel's id in `channel_ids`.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub channel_id: i32,
+    /// The user hash, 32 bytes.
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Blob")]
+    pub user_hash: Vec<u8>,
+    /// A [`crate::SignalKind::code`].
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub kind: i32,
     /// The sum.
     pub value: i64,
 }

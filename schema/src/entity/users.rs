@@ -1,4 +1,6 @@
 //! `users`: the mapping from user_hash to the login, Twitch user id and display name last seen.
+//! The compact layout of migration m20261208_000010 (see `crate::layout`): the user hash as 32
+//! raw bytes (`crate::keys`).
 
 use sea_orm::entity::prelude::*;
 
@@ -6,9 +8,9 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "users")]
 pub struct Model {
-    /// The user hash (64 lowercase hex).
-    #[sea_orm(primary_key, auto_increment = false, column_type = "Text")]
-    pub user_hash: String,
+    /// The user hash, 32 bytes.
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Blob")]
+    pub user_hash: Vec<u8>,
     /// The login last seen.
     #[sea_orm(column_type = "Text")]
     pub login: String,

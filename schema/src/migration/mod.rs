@@ -20,6 +20,7 @@ mod m20261206_000006_publications;
 pub mod m20261206_000007_user_epochs_index;
 mod m20261206_000008_cluster_slots;
 mod m20261207_000009_compact;
+mod m20261208_000010_compact_rows;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000007_user_epochs_index::Migration),
             Box::new(m20261206_000008_cluster_slots::Migration),
             Box::new(m20261207_000009_compact::Migration),
+            Box::new(m20261208_000010_compact_rows::Migration),
         ]
     }
 }

@@ -7,7 +7,7 @@ use super::stmt;
 use crate::error::StoreError;
 use crate::open::Store;
 use sea_orm::{ConnectionTrait, DbErr};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// The id of channel `name`, if it has one.
 pub(crate) async fn channel_id<C: ConnectionTrait>(db: &C, name: &str) -> Result<Option<i32>, DbErr> {
@@ -31,6 +31,19 @@ pub(crate) async fn ensure_channel_id<C: ConnectionTrait>(db: &C, name: &str) ->
     channel_id(db, name)
         .await?
         .ok_or_else(|| DbErr::Custom(format!("channel {name:?} has no id right after it was given one")))
+}
+
+/// The ids of `names`, given now to those that have none (call inside a write transaction).
+pub(crate) async fn ensure_channel_ids<C: ConnectionTrait>(
+    db: &C,
+    names: BTreeSet<String>,
+) -> Result<HashMap<String, i32>, DbErr> {
+    let mut out = HashMap::with_capacity(names.len());
+    for name in names {
+        let id = ensure_channel_id(db, &name).await?;
+        out.insert(name, id);
+    }
+    Ok(out)
 }
 
 /// Every channel id with its name.

@@ -6,7 +6,9 @@ use super::merge::{fold_coverage, fold_deltas, unique_ids};
 use super::{placeholders, rows_per_chunk, stmt, values_list};
 use crate::backend::write_txn_options;
 use crate::error::{ErrCtx, StoreError};
+use crate::keys::hash_to_bytes;
 use crate::open::Store;
+use crate::queries::channel_ids::ensure_channel_ids;
 use crate::rows::{CoverageSpan, ParticipationDelta, SeenId};
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait, Value};
 use std::collections::{BTreeSet, HashSet};
@@ -31,12 +33,12 @@ impl Store {
     }
 }
 
-pub(crate) const UPSERT_PARTICIPATION: &str = " ON CONFLICT (epoch, channel, user_hash) DO UPDATE SET \
+pub(crate) const UPSERT_PARTICIPATION: &str = " ON CONFLICT (epoch, channel_id, user_hash) DO UPDATE SET \
      first_seen = CASE WHEN excluded.first_seen < participation.first_seen THEN excluded.first_seen ELSE participation.first_seen END, \
      last_seen = CASE WHEN excluded.last_seen > participation.last_seen THEN excluded.last_seen ELSE participation.last_seen END";
 
 const UPSERT_SIGNALS: &str =
-    " ON CONFLICT (epoch, channel, user_hash, kind) DO UPDATE SET value = signals.value + excluded.value";
+    " ON CONFLICT (epoch, channel_id, user_hash, kind) DO UPDATE SET value = signals.value + excluded.value";
 
 // SET expressions see the stored row as it was before this statement, so every CASE below
 // compares against the old last_seen.
@@ -154,39 +156,40 @@ impl FlushTx {
     /// Adds a batch of participation deltas to participation, signals and users. The users go
     /// last: their rows are shared between channels, so two cluster members flushing at once
     /// wait on each other's row locks there until commit; written last, those locks are held
-    /// only for the users statement and the commit, not for the whole flush.
+    /// only for the users statement and the commit, not for the whole flush. Keys are bound in
+    /// the compact layout's form (`crate::layout`): hashes as 32 bytes, channels as their ids
+    /// (given here to a channel's first participant), kinds as their codes.
     pub async fn upsert_participation(&self, rows: &[ParticipationDelta]) -> Result<(), StoreError> {
         let f = fold_deltas(rows)?;
-        let parts = f
-            .participation
-            .into_iter()
-            .map(|((e, c, h), p)| vec![e.into(), c.into(), h.into(), p.first_seen.into(), p.last_seen.into()])
-            .collect();
-        let head = "INSERT INTO participation (epoch, channel, user_hash, first_seen, last_seen)";
+        let channels: BTreeSet<String> = f.participation.keys().map(|(_, c, _)| c.clone()).collect();
+        let ids = ensure_channel_ids(&self.txn, channels).await.map_err(self.ctx.at("giving a channel its id"))?;
+        let id = |c: &str| Value::Int(ids.get(c).copied());
+        let hash = |h: &str| hash_to_bytes("participation user_hash", h).map(|b| Value::Bytes(Some(b)));
+        let mut parts = Vec::with_capacity(f.participation.len());
+        for ((e, c, h), p) in &f.participation {
+            parts.push(vec![(*e).into(), id(c), hash(h)?, p.first_seen.into(), p.last_seen.into()]);
+        }
+        let head = "INSERT INTO participation (epoch, channel_id, user_hash, first_seen, last_seen)";
         self.insert_chunked("upserting participation", head, UPSERT_PARTICIPATION, 5, parts).await?;
 
-        let signals = f
-            .signals
-            .into_iter()
-            .map(|((e, c, h, k), v)| vec![e.into(), c.into(), h.into(), k.name().into(), v.into()])
-            .collect();
-        let head = "INSERT INTO signals (epoch, channel, user_hash, kind, value)";
+        let mut signals = Vec::with_capacity(f.signals.len());
+        for ((e, c, h, k), v) in &f.signals {
+            signals.push(vec![(*e).into(), id(c), hash(h)?, k.code().into(), (*v).into()]);
+        }
+        let head = "INSERT INTO signals (epoch, channel_id, user_hash, kind, value)";
         self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, signals).await?;
 
-        let users = f
-            .users
-            .into_iter()
-            .map(|(h, u)| {
-                vec![
-                    h.into(),
-                    u.login.into(),
-                    u.user_id.into(),
-                    u.display_name.into(),
-                    u.first_seen.into(),
-                    u.last_seen.into(),
-                ]
-            })
-            .collect();
+        let mut users = Vec::with_capacity(f.users.len());
+        for (h, u) in f.users {
+            users.push(vec![
+                hash(&h)?,
+                u.login.into(),
+                u.user_id.into(),
+                u.display_name.into(),
+                u.first_seen.into(),
+                u.last_seen.into(),
+            ]);
+        }
         let head = "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen)";
         self.insert_chunked("upserting users", head, UPSERT_USERS, 6, users).await
     }

@@ -4,6 +4,7 @@
 
 use super::stmt;
 use crate::error::StoreError;
+use crate::keys::hash_from_bytes;
 use crate::open::Store;
 use crate::rows::{CoverageSpan, ParticipantRow};
 use crate::signals::{SignalKind, Signals};
@@ -13,30 +14,36 @@ use std::collections::HashMap;
 // Participants with their login, in leaf order. Signals are read by a second index range scan
 // and summed in Rust: a join would leave the plan to the planner's statistics, and on a fresh
 // PostgreSQL table (never analyzed) it picks a nested loop that takes minutes for 10,000 rows.
+// The channel is bound by name and looked up by its id (`channel_ids`) in the statement; a
+// hash is 32 bytes, whose byte order is the order of its hex text.
 const PARTICIPANTS_SQL: &str = "SELECT p.user_hash, u.login, p.first_seen, p.last_seen \
      FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash \
-     WHERE p.epoch = $1 AND p.channel = $2 \
+     WHERE p.epoch = $1 AND p.channel_id = (SELECT id FROM channel_ids WHERE name = $2) \
      ORDER BY p.first_seen ASC, p.user_hash ASC";
 
-const SIGNALS_SQL: &str = "SELECT user_hash, kind, value FROM signals WHERE epoch = $1 AND channel = $2";
+const SIGNALS_SQL: &str = "SELECT user_hash, kind, value FROM signals \
+     WHERE epoch = $1 AND channel_id = (SELECT id FROM channel_ids WHERE name = $2)";
 
 // The same two reads as ONE aggregated text each (fields split by ASCII US, records by RS),
 // which the driver hands over as one value instead of a row per participant: the per-row cost
 // was most of a seal's read. Order is restored in Rust. A text that does not parse into the
 // counted records (a NULL login drops its record; a field may hold a separator) sends the
-// seal to the row-by-row read above, which reports or handles it exactly.
-const PARTICIPANTS_AGG_SQLITE: &str = "SELECT COUNT(*), group_concat(p.user_hash || char(31) || u.login || char(31) \
-     || CAST(p.first_seen AS TEXT) || char(31) || CAST(p.last_seen AS TEXT), char(30)) \
-     FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash WHERE p.epoch = $1 AND p.channel = $2";
-const PARTICIPANTS_AGG_PG: &str = "SELECT COUNT(*), string_agg(p.user_hash || chr(31) || u.login || chr(31) \
-     || CAST(p.first_seen AS TEXT) || chr(31) || CAST(p.last_seen AS TEXT), chr(30)) \
-     FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash WHERE p.epoch = $1 AND p.channel = $2";
-const SIGNALS_AGG_SQLITE: &str =
-    "SELECT COUNT(*), group_concat(user_hash || char(31) || kind || char(31) || CAST(value AS TEXT), char(30)) \
-     FROM signals WHERE epoch = $1 AND channel = $2";
-const SIGNALS_AGG_PG: &str =
-    "SELECT COUNT(*), string_agg(user_hash || chr(31) || kind || chr(31) || CAST(value AS TEXT), chr(30)) \
-     FROM signals WHERE epoch = $1 AND channel = $2";
+// seal to the row-by-row read above, which reports or handles it exactly. Hashes go into the
+// text as lowercase hex, kinds as their codes.
+const PARTICIPANTS_AGG_SQLITE: &str = "SELECT COUNT(*), group_concat(lower(hex(p.user_hash)) || char(31) || u.login \
+     || char(31) || CAST(p.first_seen AS TEXT) || char(31) || CAST(p.last_seen AS TEXT), char(30)) \
+     FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash \
+     WHERE p.epoch = $1 AND p.channel_id = (SELECT id FROM channel_ids WHERE name = $2)";
+const PARTICIPANTS_AGG_PG: &str = "SELECT COUNT(*), string_agg(encode(p.user_hash, 'hex') || chr(31) || u.login \
+     || chr(31) || CAST(p.first_seen AS TEXT) || chr(31) || CAST(p.last_seen AS TEXT), chr(30)) \
+     FROM participation p LEFT JOIN users u ON u.user_hash = p.user_hash \
+     WHERE p.epoch = $1 AND p.channel_id = (SELECT id FROM channel_ids WHERE name = $2)";
+const SIGNALS_AGG_SQLITE: &str = "SELECT COUNT(*), group_concat(lower(hex(user_hash)) || char(31) \
+     || CAST(kind AS TEXT) || char(31) || CAST(value AS TEXT), char(30)) \
+     FROM signals WHERE epoch = $1 AND channel_id = (SELECT id FROM channel_ids WHERE name = $2)";
+const SIGNALS_AGG_PG: &str = "SELECT COUNT(*), string_agg(encode(user_hash, 'hex') || chr(31) \
+     || CAST(kind AS TEXT) || chr(31) || CAST(value AS TEXT), chr(30)) \
+     FROM signals WHERE epoch = $1 AND channel_id = (SELECT id FROM channel_ids WHERE name = $2)";
 
 const US: char = '\u{1f}';
 const RS: char = '\u{1e}';
@@ -50,16 +57,16 @@ fn split_agg(text: Option<&str>, count: i64, fields: usize) -> Option<Vec<Vec<&s
 }
 
 /// Signal sums per user from `(user_hash, kind, value)` rows of the `signals` table (the one
-/// place its `kind` column becomes a [`Signals`] slot); unknown kinds are skipped with a
-/// warning, sums saturate (a hostile bits tag must not overflow).
+/// place its `kind` column, a [`SignalKind::code`], becomes a [`Signals`] slot); unknown kinds
+/// are skipped with a warning, sums saturate (a hostile bits tag must not overflow).
 fn sum_signals<'a>(
     epoch: i64,
     channel: &str,
-    signals: impl Iterator<Item = (&'a str, &'a str, i64)>,
+    signals: impl Iterator<Item = (&'a str, i32, i64)>,
 ) -> HashMap<&'a str, Signals<i64>> {
     let mut sums: HashMap<&str, Signals<i64>> = HashMap::new();
     for (user, kind, value) in signals {
-        match SignalKind::from_name(kind) {
+        match SignalKind::from_code(kind) {
             Some(k) => {
                 let s = &mut sums.entry(user).or_default()[k];
                 *s = s.saturating_add(value);
@@ -80,7 +87,7 @@ fn participants_from_agg(
     let sig = split_agg(signals.1, signals.0, 3)?;
     let mut parsed = Vec::with_capacity(sig.len());
     for r in &sig {
-        parsed.push((r[0], r[1], r[2].parse::<i64>().ok()?));
+        parsed.push((r[0], r[1].parse::<i32>().ok()?, r[2].parse::<i64>().ok()?));
     }
     let sums = sum_signals(epoch, channel, parsed.into_iter());
     let recs = split_agg(parts.1, parts.0, 4)?;
@@ -98,24 +105,25 @@ fn participants_from_agg(
     Some(out)
 }
 
-// Distinct (epoch, channel) below $1 by a loose index scan over participation's primary key
-// (each step is a few index seeks, not a scan of every participant), minus the sealed ones.
-const UNSEALED_SQL: &str = "WITH RECURSIVE k(epoch, channel) AS ( \
-       SELECT m, (SELECT MIN(q.channel) FROM participation q WHERE q.epoch = m) \
+// Distinct (epoch, channel_id) below $1 by a loose index scan over participation's primary key
+// (each step is a few index seeks, not a scan of every participant), named by `channel_ids`,
+// minus the sealed ones.
+const UNSEALED_SQL: &str = "WITH RECURSIVE k(epoch, channel_id) AS ( \
+       SELECT m, (SELECT MIN(q.channel_id) FROM participation q WHERE q.epoch = m) \
          FROM (SELECT MIN(epoch) AS m FROM participation WHERE epoch < $1) AS first_key WHERE m IS NOT NULL \
        UNION ALL \
        SELECT COALESCE( \
-                (SELECT MIN(q.epoch) FROM participation q WHERE q.epoch = k.epoch AND q.channel > k.channel), \
+                (SELECT MIN(q.epoch) FROM participation q WHERE q.epoch = k.epoch AND q.channel_id > k.channel_id), \
                 (SELECT MIN(q.epoch) FROM participation q WHERE q.epoch > k.epoch AND q.epoch < $1)), \
               COALESCE( \
-                (SELECT MIN(q.channel) FROM participation q WHERE q.epoch = k.epoch AND q.channel > k.channel), \
-                (SELECT MIN(q.channel) FROM participation q WHERE q.epoch = \
+                (SELECT MIN(q.channel_id) FROM participation q WHERE q.epoch = k.epoch AND q.channel_id > k.channel_id), \
+                (SELECT MIN(q.channel_id) FROM participation q WHERE q.epoch = \
                    (SELECT MIN(r.epoch) FROM participation r WHERE r.epoch > k.epoch AND r.epoch < $1))) \
          FROM k WHERE k.epoch IS NOT NULL) \
-     SELECT k.epoch, k.channel FROM k \
+     SELECT k.epoch, c.name FROM k JOIN channel_ids c ON c.id = k.channel_id \
      WHERE k.epoch IS NOT NULL AND NOT EXISTS \
-       (SELECT 1 FROM sealed_epochs s WHERE s.epoch = k.epoch AND s.channel = k.channel) \
-     ORDER BY k.epoch, k.channel";
+       (SELECT 1 FROM sealed_epochs s WHERE s.epoch = k.epoch AND s.channel = c.name) \
+     ORDER BY k.epoch, c.name";
 
 impl Store {
     async fn read_all(&self, what: &str, sql: &str, values: Vec<Value>) -> Result<Vec<QueryResult>, StoreError> {
@@ -165,17 +173,17 @@ impl Store {
         let signal_rows = self.read_all(what, SIGNALS_SQL, vec![epoch.into(), channel.into()]).await?;
         let mut triples = Vec::with_capacity(signal_rows.len());
         for r in &signal_rows {
-            let user: String = r.try_get_by_index(0).map_err(self.ctx.at(what))?;
-            let kind: String = r.try_get_by_index(1).map_err(self.ctx.at(what))?;
+            let user = hash_from_bytes(&r.try_get_by_index::<Vec<u8>>(0).map_err(self.ctx.at(what))?);
+            let kind: i32 = r.try_get_by_index(1).map_err(self.ctx.at(what))?;
             let value: i64 = r.try_get_by_index(2).map_err(self.ctx.at(what))?;
             triples.push((user, kind, value));
         }
-        let mut sums = sum_signals(epoch, channel, triples.iter().map(|(u, k, v)| (u.as_str(), k.as_str(), *v)));
+        let mut sums = sum_signals(epoch, channel, triples.iter().map(|(u, k, v)| (u.as_str(), *k, *v)));
         let rows = self.read_all(what, PARTICIPANTS_SQL, vec![epoch.into(), channel.into()]).await?;
         let mut out = Vec::with_capacity(rows.len());
         for r in rows {
             let num = |i| r.try_get_by_index::<i64>(i).map_err(self.ctx.at(what));
-            let user_hash: String = r.try_get_by_index(0).map_err(self.ctx.at(what))?;
+            let user_hash = hash_from_bytes(&r.try_get_by_index::<Vec<u8>>(0).map_err(self.ctx.at(what))?);
             let login: Option<String> = r.try_get_by_index(1).map_err(self.ctx.at(what))?;
             let Some(login) = login else {
                 return Err(self.ctx.corrupt(
@@ -192,7 +200,8 @@ impl Store {
     /// The channels with at least one participant in `epoch`, sorted.
     pub async fn channels_with_participation(&self, epoch: i64) -> Result<Vec<String>, StoreError> {
         let what = "listing channels of an epoch";
-        let sql = "SELECT DISTINCT channel FROM participation WHERE epoch = $1 ORDER BY channel";
+        let sql = "SELECT c.name FROM channel_ids c \
+                   WHERE EXISTS (SELECT 1 FROM participation p WHERE p.epoch = $1 AND p.channel_id = c.id) ORDER BY c.name";
         self.read_all(what, sql, vec![epoch.into()])
             .await?
             .into_iter()
@@ -264,11 +273,11 @@ mod tests {
         let parts = [rec(&["bb", "bob", "20", "25"]), rec(&["aa", "ann", "20", "21"]), rec(&["cc", "cy", "10", "10"])]
             .join("\u{1e}");
         let signals = [
-            rec(&["aa", "message", "2"]),
-            rec(&["aa", "bits", "100"]),
-            rec(&["cc", "message", "1"]),
-            rec(&["aa", "nonsense", "9"]),
-            rec(&["zz", "message", "5"]),
+            rec(&["aa", "1", "2"]),
+            rec(&["aa", "2", "100"]),
+            rec(&["cc", "1", "1"]),
+            rec(&["aa", "99", "9"]),
+            rec(&["zz", "1", "5"]),
         ]
         .join("\u{1e}");
         let rows = participants_from_agg(1, "c", (3, Some(&parts)), (5, Some(&signals))).unwrap();
@@ -292,7 +301,7 @@ mod tests {
         let bad = rec(&["aa", "ann", "x", "2"]);
         assert_eq!(participants_from_agg(1, "c", (1, Some(&bad)), (0, None)), None);
         // Signal sums saturate.
-        let s = [rec(&["aa", "bits", &i64::MAX.to_string()]), rec(&["aa", "bits", "5"])].join("\u{1e}");
+        let s = [rec(&["aa", "2", &i64::MAX.to_string()]), rec(&["aa", "2", "5"])].join("\u{1e}");
         let rows = participants_from_agg(1, "c", (1, Some(&one)), (2, Some(&s))).unwrap();
         assert_eq!(rows[0].signals[SignalKind::Bits], i64::MAX);
     }

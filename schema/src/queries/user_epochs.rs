@@ -143,10 +143,9 @@ impl Store {
 
     /// Whether `user_hash` has a users row (was ever seen in any channel).
     pub async fn user_known(&self, user_hash: &str) -> Result<bool, StoreError> {
-        let row = users::Entity::find_by_id(user_hash.to_owned())
-            .one(&self.reader)
-            .await
-            .map_err(self.ctx.at("looking a user up"))?;
+        // A text that is not a hash names no stored user.
+        let Ok(key) = crate::keys::hash_to_bytes("user_hash", user_hash) else { return Ok(false) };
+        let row = users::Entity::find_by_id(key).one(&self.reader).await.map_err(self.ctx.at("looking a user up"))?;
         Ok(row.is_some())
     }
 

@@ -4,9 +4,11 @@
 //! it, on both engines.
 
 use crate::common::{hash, seal, FAILPOINTS};
-use chatseal_schema::migration::compact::{CompactOptions, PROGRESS_KEY, VACUUM_KEY};
+use chatseal_schema::migration::compact::{CompactOptions, PROGRESS_KEY, ROWS_PROGRESS_KEY, VACUUM_KEY};
 use chatseal_schema::testing::fresh_urls;
-use chatseal_schema::v1_fixture::{create_v1_store, v1_seals, write_v1_seal, V1Seal};
+use chatseal_schema::v1_fixture::{
+    create_v1_store, read_v1_rows, v1_seals, write_v1_rows, write_v1_seal, V1Rows, V1Seal,
+};
 use chatseal_schema::{Backend, NewSeal, OpenOptions, SealedParticipant, Store, StoreError};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use sha3::{Digest, Keccak256};
@@ -293,5 +295,174 @@ async fn a_hash_the_binary_form_cannot_hold_is_refused_not_changed() {
         let refused = Store::open_with(&url, &opts(10, None)).await;
         let msg = refused.err().map(|e| e.to_string()).unwrap_or_default();
         assert!(msg.contains("cannot hold") && msg.contains("epoch 3600 channel alpha"), "{backend:?}: {msg}");
+    }
+}
+
+/// Unsealed and sealed rows of users, participation and signals in the old layout: the
+/// participants of some seals of [`fixture`] (epochs 3600 and 7200 alpha) and of epochs never sealed, on
+/// two channels, every kind, a NULL user id, logins that need care in SQL, and a user with no
+/// users row.
+fn fixture_rows() -> V1Rows {
+    let mut r = V1Rows::default();
+    let kinds = ["message", "bits", "sub", "resub", "gift", "raid"];
+    for u in 0..30u64 {
+        let login = if u == 7 { "quote'd".to_owned() } else { format!("user{u}") };
+        let id = (!u.is_multiple_of(3)).then(|| format!("{}", 1000 + u));
+        let shown = u.is_multiple_of(4).then(|| format!("User {u} ünï"));
+        if u != 29 {
+            r.users.push((hash(u), login, id, shown, 3600 + u as i64, 9000 + u as i64));
+        }
+    }
+    for (epoch, channel, n) in
+        [(3600i64, "alpha", 1u64), (7200, "alpha", 12), (144_000, "alpha", 30), (144_000, "zulu", 9)]
+    {
+        for u in 0..n {
+            let u = if channel == "zulu" { 29 - u } else { u };
+            r.participation.push((epoch, channel.into(), hash(u), epoch + u as i64, epoch + 2 * u as i64));
+            for (k, kind) in kinds.iter().enumerate().filter(|(k, _)| (u as usize + k).is_multiple_of(3)) {
+                r.signals.push((epoch, channel.into(), hash(u), (*kind).into(), 1 + (u as i64) * (k as i64 + 1)));
+            }
+        }
+    }
+    r.users.sort();
+    r.participation.sort();
+    r.signals.sort();
+    r
+}
+
+/// Builds a v1 store with [`fixture`] and [`fixture_rows`]; returns its seals and rows.
+async fn build_v1_with_rows(url: &str) -> (Vec<V1Seal>, BTreeMap<(i64, String), Vec<SealedParticipant>>, V1Rows) {
+    let (seals, rows) = build_v1(url).await;
+    let db = create_v1_store(url).await.unwrap();
+    write_v1_rows(&db, &fixture_rows()).await.unwrap();
+    let text = read_v1_rows(&db, false).await.unwrap();
+    db.close().await.unwrap();
+    assert_eq!(text, fixture_rows());
+    (seals, rows, text)
+}
+
+/// The converted store holds the rows of before, field for field, in the compact form.
+async fn assert_rows_same(backend: Backend, store: &Store, want: &V1Rows) {
+    let db = store.db();
+    assert_eq!(&read_v1_rows(db, true).await.unwrap(), want, "{backend:?}");
+    if backend == Backend::Sqlite {
+        for t in ["users", "participation", "signals"] {
+            let ddl = scalar_text(db, &format!("SELECT sql FROM sqlite_master WHERE name = '{t}'")).await.unwrap();
+            assert!(ddl.contains("WITHOUT ROWID") && ddl.contains("user_hash BLOB"), "{ddl}");
+        }
+    }
+    // The store's reads see them: an unsealed epoch's participants with their sums and logins.
+    let parts = store.participants_for_seal(144_000, "zulu").await.unwrap_err();
+    assert!(parts.to_string().contains("has no users row"), "{backend:?}: user 29 has none: {parts}");
+    let parts = store.participants_for_seal(7200, "alpha").await.unwrap();
+    assert_eq!(parts.len(), 12, "{backend:?}");
+    for p in &parts {
+        let u = (0..30u64).find(|u| hash(*u) == p.user_hash).unwrap();
+        let sums: i64 = p.signals.iter().map(|(_, v)| *v).sum();
+        let want_sums: i64 =
+            want.signals.iter().filter(|s| s.0 == 7200 && s.1 == "alpha" && s.2 == p.user_hash).map(|s| s.4).sum();
+        assert_eq!((sums, p.first_seen), (want_sums, 7200 + u as i64), "{backend:?}");
+    }
+    let unsealed = store.unsealed_participation_epochs(i64::MAX).await.unwrap();
+    assert_eq!(
+        unsealed,
+        [(144_000, "alpha".to_string()), (144_000, "zulu".into())],
+        "{backend:?}: 7200 alpha is sealed"
+    );
+    assert_eq!(store.channels_with_participation(144_000).await.unwrap(), ["alpha", "zulu"]);
+}
+
+#[tokio::test]
+async fn users_participation_and_signals_are_converted_with_equal_content_after_an_interruption() {
+    let _fp = FAILPOINTS.read().await;
+    for (backend, url, _guard) in fresh_urls().await {
+        let (seals, rows, text) = build_v1_with_rows(&url).await;
+        // The sealed_participants step in one batch, stopped before its end.
+        assert!(Store::open_with(&url, &opts(1000, Some(1))).await.is_err(), "{backend:?}");
+        // Batches of 7 rows: users in 5 (29 rows), then 2 of participation.
+        let stopped = Store::open_with(&url, &opts(7, Some(7))).await;
+        assert!(matches!(stopped, Err(StoreError::Migration { .. })), "{backend:?}: {stopped:?}");
+        let db = create_v1_store(&url).await.unwrap();
+        let progress = scalar_text(&db, &format!("SELECT value FROM meta WHERE key = '{ROWS_PROGRESS_KEY}'")).await;
+        let progress: serde_json::Value = serde_json::from_str(&progress.unwrap()).unwrap();
+        assert_eq!(progress["table"], "participation", "{backend:?}: users done, participation begun");
+        let sealed_done = scalar_text(&db, &format!("SELECT value FROM meta WHERE key = '{PROGRESS_KEY}'")).await;
+        assert_eq!(sealed_done, None, "{backend:?}: the first step is over");
+        // users was swapped in; participation is half way, the old table still whole.
+        let count = |sql: &'static str| {
+            let db = &db;
+            async move {
+                let r =
+                    db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+                r.try_get_by_index::<i64>(0).unwrap()
+            }
+        };
+        assert_eq!(count("SELECT COUNT(*) FROM participation").await as usize, text.participation.len());
+        assert_eq!(count("SELECT COUNT(*) FROM participation_compact").await, 14, "{backend:?}: two batches of 7");
+        assert_eq!(count("SELECT COUNT(*) FROM users WHERE length(user_hash) = 32").await as usize, text.users.len());
+        db.close().await.unwrap();
+        // Resume to the end.
+        let store = Store::open_with(&url, &opts(7, None)).await.unwrap();
+        assert_same(backend, &store, &seals, &rows).await;
+        assert_rows_same(backend, &store, &text).await;
+        let db = store.db();
+        assert_eq!(scalar_text(db, &format!("SELECT value FROM meta WHERE key = '{ROWS_PROGRESS_KEY}'")).await, None);
+        assert_eq!(scalar_text(db, &format!("SELECT value FROM meta WHERE key = '{VACUUM_KEY}'")).await, None);
+        // The flush writes into the converted tables: sums add up, a new channel gets an id.
+        let tx = store.begin_flush().await.unwrap();
+        let mut d = crate::common::delta(
+            144_000,
+            "zulu",
+            29,
+            144_000,
+            144_100,
+            vec![(chatseal_schema::SignalKind::Message, 4)],
+        );
+        d.login = "late".into();
+        tx.upsert_participation(&[d, crate::common::delta(144_000, "yankee", 1, 144_001, 144_001, vec![])])
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        let zulu = store.participants_for_seal(144_000, "zulu").await.unwrap();
+        let late = zulu.iter().find(|p| p.user_hash == hash(29)).unwrap();
+        assert_eq!(late.login, "late", "{backend:?}");
+        let before: i64 = text
+            .signals
+            .iter()
+            .filter(|s| s.0 == 144_000 && s.1 == "zulu" && s.2 == hash(29) && s.3 == "message")
+            .map(|s| s.4)
+            .sum();
+        assert_eq!(late.signals[chatseal_schema::SignalKind::Message], before + 4, "{backend:?}");
+        assert_eq!(store.channels_with_participation(144_000).await.unwrap(), ["alpha", "yankee", "zulu"]);
+        store.close().await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn a_row_the_compact_form_cannot_hold_stops_its_table_before_it() {
+    let _fp = FAILPOINTS.read().await;
+    for (backend, url, _guard) in fresh_urls().await {
+        let db = create_v1_store(&url).await.unwrap();
+        let mut r = fixture_rows();
+        r.signals.push((7200, "alpha".into(), hash(3), "follow".into(), 1));
+        write_v1_rows(&db, &r).await.unwrap();
+        db.close().await.unwrap();
+        let refused = Store::open_with(&url, &opts(1000, None)).await;
+        let msg = refused.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(msg.contains("signal kind \"follow\"") && msg.contains("signals"), "{backend:?}: {msg}");
+        // Nothing of signals was swapped in: the old table is whole and still the one read.
+        let db = create_v1_store(&url).await.unwrap();
+        let n = db
+            .query_one_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT COUNT(*) FROM signals WHERE kind = 'follow'",
+            ))
+            .await
+            .unwrap()
+            .unwrap()
+            .try_get_by_index::<i64>(0)
+            .unwrap();
+        assert_eq!(n, 1, "{backend:?}");
+        db.close().await.unwrap();
     }
 }

@@ -2,7 +2,7 @@
 //! sighting, dedup ids report only what is new, big batches are chunked, a rolled-back flush
 //! leaves nothing, coverage spans extend.
 
-use crate::common::{delta, hash, scalar_i64, stores};
+use crate::common::{blob_sql, channel_id_sql, delta, hash, scalar_i64, stores};
 use chatseal_schema::SignalKind::{Bits, Message, Resub, Sub};
 use chatseal_schema::{CoverageSpan, ParticipationDelta, SeenId, StoreError};
 use std::collections::HashSet;
@@ -52,7 +52,7 @@ async fn upserts_add_up_across_flushes() {
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM users").await, 2);
         let missing = "SELECT COUNT(*) FROM participation p WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.user_hash = p.user_hash)";
         assert_eq!(scalar_i64(&store, missing).await, 0);
-        let kept_id = format!("SELECT COUNT(*) FROM users WHERE user_hash = '{}' AND user_id = '1001' AND display_name = 'User One' AND first_seen = 90 AND last_seen = 300", hash(1));
+        let kept_id = format!("SELECT COUNT(*) FROM users WHERE user_hash = {} AND user_id = '1001' AND display_name = 'User One' AND first_seen = 90 AND last_seen = 300", blob_sql(backend, &hash(1)));
         assert_eq!(scalar_i64(&store, &kept_id).await, 1, "{backend:?}");
 
         // An older sighting arriving late does not overwrite the newer login.
@@ -63,7 +63,7 @@ async fn upserts_add_up_across_flushes() {
         tx.commit().await.unwrap();
         let rows = store.participants_for_seal(11, "lacy").await.unwrap();
         assert_eq!(rows[0].login, "User1Renamed", "{backend:?}");
-        let firsts = format!("SELECT first_seen FROM users WHERE user_hash = '{}'", hash(1));
+        let firsts = format!("SELECT first_seen FROM users WHERE user_hash = {}", blob_sql(backend, &hash(1)));
         assert_eq!(scalar_i64(&store, &firsts).await, 50);
     }
 }
@@ -101,7 +101,15 @@ async fn a_ten_thousand_row_flush_is_chunked() {
         tx.commit().await.unwrap();
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM participation").await, 10_000, "{backend:?}");
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM users").await, 10_000);
-        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM signals WHERE kind = 'message'").await, 10_000);
+        let messages = format!("SELECT COUNT(*) FROM signals WHERE kind = {}", Message.code());
+        assert_eq!(scalar_i64(&store, &messages).await, 10_000);
+        // The compact layout: binary keys, the channel by id, one id per channel.
+        let binary = format!(
+            "SELECT COUNT(*) FROM participation WHERE length(user_hash) = 32 AND channel_id = {}",
+            channel_id_sql("big")
+        );
+        assert_eq!(scalar_i64(&store, &binary).await, 10_000, "{backend:?}");
+        assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM channel_ids WHERE name = 'big'").await, 1);
         let rows = store.participants_for_seal(20, "big").await.unwrap();
         assert_eq!(rows.len(), 10_000);
         assert!(rows.windows(2).all(|w| (w[0].first_seen, &w[0].user_hash) < (w[1].first_seen, &w[1].user_hash)));

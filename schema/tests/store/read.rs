@@ -1,7 +1,7 @@
 //! The sealer's reads: participants in leaf order with signal sums, channels of an epoch,
 //! past (epoch, channel)s left unsealed.
 
-use crate::common::{delta, exec, hash, seal, stores, FAILPOINTS};
+use crate::common::{blob_sql, delta, exec, hash, seal, stores, FAILPOINTS};
 use chatseal_schema::SignalKind::{Bits, Gift, Message, Raid, Resub, Sub};
 use chatseal_schema::{ParticipantRow, Signals};
 
@@ -47,7 +47,7 @@ async fn a_participant_without_its_users_row_is_reported_not_sealed_nameless() {
             .await
             .unwrap();
         tx.commit().await.unwrap();
-        exec(&store, &format!("DELETE FROM users WHERE user_hash = '{}'", hash(2))).await;
+        exec(&store, &format!("DELETE FROM users WHERE user_hash = {}", blob_sql(backend, &hash(2)))).await;
         let err = store.participants_for_seal(3, "c").await.unwrap_err();
         let text = err.to_string();
         assert!(text.contains(&hash(2)) && text.contains("no users row"), "{backend:?}: {text}");

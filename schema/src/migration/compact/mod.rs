@@ -18,8 +18,14 @@
 //! covers the roots and every leaf byte for byte. On SQLite a store whose rows were moved is
 //! then rewritten by `VACUUM` ([`VACUUM_KEY`]), so that the file shrinks to the new size;
 //! PostgreSQL gives the old table's files back when it is dropped.
+//!
+//! A second step (migration m20261208_000010, [`rows`]) moves `users`, `participation` and
+//! `signals` the same way, after the first: batches of rows in key order, each one
+//! transaction, each read back and compared field by field, progress in [`ROWS_PROGRESS_KEY`],
+//! each table swapped in when its last row has moved, then the same `VACUUM`.
 
 mod batch;
+mod rows;
 
 use crate::backend::{write_txn_options, Backend};
 use crate::error::{ErrCtx, StoreError};
@@ -30,6 +36,10 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBacken
 /// `meta` key present while the conversion is pending: [`NOT_STARTED`], or the last seal
 /// converted as a JSON array `[epoch, "channel"]`.
 pub const PROGRESS_KEY: &str = "layout.compact.progress";
+/// `meta` key present while the second step (migration m20261208_000010: `users`,
+/// `participation`, `signals`) is pending: [`NOT_STARTED`], or the table being moved with the
+/// last key converted, as JSON.
+pub const ROWS_PROGRESS_KEY: &str = "layout.compact_rows.progress";
 /// The progress value before the first batch.
 pub const NOT_STARTED: &str = "";
 /// `meta` key present while a SQLite store that was converted still has to be vacuumed (the
@@ -39,9 +49,10 @@ pub const VACUUM_KEY: &str = "layout.compact.vacuum";
 /// How the conversion runs.
 #[derive(Clone, Debug)]
 pub struct CompactOptions {
-    /// Participants per batch, about (a seal is never split). Default 20,000.
+    /// Participants per batch, about (a seal is never split); rows per batch of the second
+    /// step. Default 20,000.
     pub batch_participants: i64,
-    /// Stop after this many batches, leaving the rest for the next open (tests simulate an
+    /// Stop after this many batches (of both steps; a table swapped in is not counted), leaving the rest for the next open (tests simulate an
     /// interrupted conversion with it). Default None: run to the end.
     pub stop_after_batches: Option<u64>,
 }
@@ -59,8 +70,10 @@ pub struct CompactReport {
     pub batches: u64,
     /// Seals converted (and checked before and after) by this run.
     pub seals: u64,
-    /// Rows converted by this run.
+    /// Rows converted by this run (of every table).
     pub rows: u64,
+    /// Tables of the second step swapped in by this run (see [`rows`]).
+    pub tables: u64,
     /// The conversion is complete (this run or an earlier one finished it).
     pub finished: bool,
     /// SQLite: the file was rewritten by `VACUUM` after the conversion (this run).
@@ -80,7 +93,8 @@ fn progress_value(epoch: i64, channel: &str) -> String {
 }
 
 /// Runs (or continues) the conversion until it is done or `o.stop_after_batches` batches were
-/// committed. Nothing to do on a store already converted.
+/// committed: first `sealed_participants`, then the tables of [`rows`]. Nothing to do on a
+/// store already converted.
 pub(crate) async fn convert(
     db: &DatabaseConnection,
     backend: Backend,
@@ -88,48 +102,71 @@ pub(crate) async fn convert(
     o: &CompactOptions,
 ) -> Result<CompactReport, StoreError> {
     let mut report = CompactReport::default();
+    if convert_sealed(db, backend, ctx, o, &mut report).await? && convert_rows(db, backend, ctx, o, &mut report).await?
+    {
+        report.finished = true;
+        report.vacuumed = vacuum_if_pending(db, backend, ctx).await?;
+    }
+    Ok(report)
+}
+
+/// A conversion batch's transaction, under the migration lock on PostgreSQL, with the value of
+/// the progress key `key` (None when that step is done).
+async fn begin_batch(
+    db: &DatabaseConnection,
+    backend: Backend,
+    ctx: &ErrCtx,
+    key: &str,
+) -> Result<(DatabaseTransaction, Option<String>), StoreError> {
+    let txn = db.begin_with_options(write_txn_options(backend)).await.map_err(ctx.at("starting a conversion batch"))?;
+    if backend == Backend::Postgres {
+        txn.execute_raw(stmt(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock($1)",
+            vec![super::PG_MIGRATION_LOCK.into()],
+        ))
+        .await
+        .map_err(ctx.at("locking the conversion"))?;
+    }
+    let row = txn
+        .query_one_raw(stmt(txn.get_database_backend(), "SELECT value FROM meta WHERE key = $1", vec![key.into()]))
+        .await
+        .map_err(ctx.at("reading the conversion's progress"))?;
+    let raw = row
+        .map(|r| r.try_get_by_index::<String>(0))
+        .transpose()
+        .map_err(ctx.at("reading the conversion's progress"))?;
+    Ok((txn, raw))
+}
+
+/// The first step, `sealed_participants` (see the module doc); true when it is done.
+async fn convert_sealed(
+    db: &DatabaseConnection,
+    backend: Backend,
+    ctx: &ErrCtx,
+    o: &CompactOptions,
+    report: &mut CompactReport,
+) -> Result<bool, StoreError> {
     loop {
         if o.stop_after_batches.is_some_and(|n| report.batches >= n) {
-            return Ok(report);
+            return Ok(false);
         }
-        let txn =
-            db.begin_with_options(write_txn_options(backend)).await.map_err(ctx.at("starting a conversion batch"))?;
-        if backend == Backend::Postgres {
-            txn.execute_raw(stmt(
-                DbBackend::Postgres,
-                "SELECT pg_advisory_xact_lock($1)",
-                vec![super::PG_MIGRATION_LOCK.into()],
-            ))
-            .await
-            .map_err(ctx.at("locking the conversion"))?;
-        }
-        let row = txn
-            .query_one_raw(stmt(
-                txn.get_database_backend(),
-                "SELECT value FROM meta WHERE key = $1",
-                vec![PROGRESS_KEY.into()],
-            ))
-            .await
-            .map_err(ctx.at("reading the conversion's progress"))?;
-        let Some(raw) = row
-            .map(|r| r.try_get_by_index::<String>(0))
-            .transpose()
-            .map_err(ctx.at("reading the conversion's progress"))?
-        else {
+        let (txn, raw) = begin_batch(db, backend, ctx, PROGRESS_KEY).await?;
+        let Some(raw) = raw else {
             txn.rollback().await.map_err(ctx.at("ending a conversion batch"))?;
-            report.finished = true;
-            report.vacuumed = vacuum_if_pending(db, backend, ctx).await?;
-            return Ok(report);
+            return Ok(true);
         };
         let after = parse_progress(&raw).map_err(|d| ctx.corrupt("reading the conversion's progress", d))?;
         let seals = batch::next_seals(&txn, ctx, after.as_ref(), o.batch_participants).await?;
         let Some(last) = seals.last().map(|s| (s.epoch, s.channel.clone())) else {
             finish(&txn, backend, ctx, after.as_ref()).await?;
             txn.commit().await.map_err(ctx.at("committing the end of the conversion"))?;
-            report.finished = true;
-            tracing::info!(seals = report.seals, rows = report.rows, "store converted to the compact layout");
-            report.vacuumed = vacuum_if_pending(db, backend, ctx).await?;
-            return Ok(report);
+            tracing::info!(
+                seals = report.seals,
+                rows = report.rows,
+                "sealed_participants converted to the compact layout"
+            );
+            return Ok(true);
         };
         let rows = batch::convert_seals(&txn, backend, ctx, after.as_ref(), &seals).await?;
         txn.execute_raw(stmt(
@@ -151,6 +188,42 @@ pub(crate) async fn convert(
             rows = report.rows,
             "compact layout: batch converted and checked"
         );
+    }
+}
+
+/// The second step, `users`, `participation` and `signals` (see [`rows`]); true when it is
+/// done.
+async fn convert_rows(
+    db: &DatabaseConnection,
+    backend: Backend,
+    ctx: &ErrCtx,
+    o: &CompactOptions,
+    report: &mut CompactReport,
+) -> Result<bool, StoreError> {
+    loop {
+        if o.stop_after_batches.is_some_and(|n| report.batches >= n) {
+            return Ok(false);
+        }
+        let (txn, raw) = begin_batch(db, backend, ctx, ROWS_PROGRESS_KEY).await?;
+        let Some(raw) = raw else {
+            txn.rollback().await.map_err(ctx.at("ending a conversion batch"))?;
+            return Ok(true);
+        };
+        let at = rows::parse_progress(&raw).map_err(|d| ctx.corrupt("reading the conversion's progress", d))?;
+        let done = rows::convert_batch(&txn, backend, ctx, &at, o.batch_participants).await?;
+        rows::record(&txn, ctx, done.next.as_ref()).await?;
+        fail::fail_point!("compact.before_commit", |arg| Err(crate::error::fail_action("compact.before_commit", arg)));
+        txn.commit().await.map_err(ctx.at("committing a conversion batch"))?;
+        if done.table_done {
+            report.tables += 1;
+        } else {
+            report.batches += 1;
+            report.rows += done.rows;
+            tracing::info!(table = %at.table, rows = report.rows, "compact layout: batch converted and checked");
+        }
+        if done.next.is_none() {
+            return Ok(true);
+        }
     }
 }
 
