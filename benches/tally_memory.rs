@@ -1,10 +1,11 @@
 //! Memory of the aggregator's buffers (performance.md: <= 200 bytes per buffered event and per
 //! tallied (epoch, channel, user)). A counting global allocator measures the live heap:
 //! * per buffered event: the aggregator's real queue (`aggregator::queue::Queue` of
-//!   `compact::CompactEvent`) and its interner, filled with the high-cardinality burst's shape
-//!   (1,000,000 events, 10 channels, 200,000 users each once then at random, a UUID id, a numeric
-//!   user id, display names in several scripts); each parsed event is built, made compact and
-//!   freed in turn, so what stays is what the aggregator holds;
+//!   `compact::Chunk`) filled as the channel readers fill it (one `compact::ChunkBuilder` per
+//!   channel, a chunk finished when full and the partial ones at the end), with the
+//!   high-cardinality burst's shape (10 channels, users = n/5 each once then at random, a UUID
+//!   id, a numeric user id, display names in several scripts); each parsed event is built,
+//!   made compact and freed in turn, so what stays is what the mailbox and the queue hold;
 //! * per tallied key: the flush's tally (`aggregator::tally::Tally`) of N distinct keys over 8
 //!   channels, folded from compact events built beforehand (not counted); the batch's interner,
 //!   which holds the names the keys refer to, is shown beside it.
@@ -17,7 +18,7 @@ use std::sync::atomic::{AtomicIsize, Ordering};
 
 use chatseal_actors::aggregator::queue::{Limits, Queue};
 use chatseal_actors::aggregator::tally::Tally;
-use chatseal_actors::compact::{CompactEvent, Interner};
+use chatseal_actors::compact::{Chunk, ChunkBuilder, CompactEvent, Interner};
 use chatseal_actors::event::{Counts, Event};
 use chatseal_schema::SignalKind;
 
@@ -74,19 +75,27 @@ fn event(i: usize, users: usize, channels: usize) -> Event {
     }
 }
 
-/// Heap per buffered event: the queue and the interner after `n` events.
+/// Heap per buffered event: the queue of chunks after `n` events.
 fn bytes_per_buffered_event(n: usize) -> f64 {
+    const CHANNELS: usize = 10;
     let users = (n / 5).max(1);
     let before = LIVE.load(Ordering::Relaxed);
-    let mut names = Interner::new();
-    let mut queue: Queue<CompactEvent, ()> = Queue::new(Limits { max_events: usize::MAX, max_batch: 50_000 });
+    let mut queue: Queue<Chunk, ()> = Queue::new(Limits { max_events: usize::MAX, max_batch: 50_000 });
+    let mut open: Vec<ChunkBuilder> = (0..CHANNELS).map(|_| ChunkBuilder::new()).collect();
     for i in 0..n {
-        let e = event(i, users, 10);
-        let _ = queue.push(CompactEvent::new(&e, &mut names));
+        let e = event(i, users, CHANNELS);
+        let b = &mut open[(i * 31) % CHANNELS];
+        b.push(&e);
+        if b.is_full() {
+            let _ = queue.push(std::mem::take(b).finish());
+        }
+    }
+    for b in open {
+        let _ = queue.push(b.finish());
     }
     let after = LIVE.load(Ordering::Relaxed);
     assert_eq!(queue.held(), n);
-    drop((queue, names));
+    drop(queue);
     (after - before) as f64 / n as f64
 }
 
@@ -131,7 +140,7 @@ fn main() {
     let full = std::env::args().any(|a| a == "--bench");
     let sizes: &[usize] = if full { &[10_000, 100_000, 1_000_000] } else { &[1_000] };
     println!(
-        "aggregator heap per buffered event (queue + interner; burst shape: 10 channels, users = n/5); median of 5"
+        "aggregator heap per buffered event (queue of chunks; burst shape: 10 channels, users = n/5); median of 5"
     );
     for &n in sizes {
         let (m, lo, hi) = median((0..5).map(|_| bytes_per_buffered_event(n)).collect());

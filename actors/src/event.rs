@@ -1,6 +1,7 @@
-//! The one event type that flows from channel actors to the aggregator: who did what, in which
-//! channel, in which epoch, with the line's id for deduplication. Also the coverage notices
-//! (joined / left) that travel in the same ordered stream so a flush sees them in order.
+//! The one event type a channel actor parses a line into: who did what, in which channel, in
+//! which epoch, with the line's id for deduplication. It travels to the aggregator in compact
+//! form (`compact::Chunk`), together with the coverage notices (joined / left) in the same
+//! ordered stream so a flush sees them in order.
 
 use std::sync::Arc;
 
@@ -35,8 +36,8 @@ pub struct Event {
 /// What a channel actor sends to the aggregator, in order.
 #[derive(Debug, Clone)]
 pub enum Ingest {
-    /// A participant action.
-    Event(Event),
+    /// Participant actions, made compact by the reader (`compact::Chunk`).
+    Events(crate::compact::Chunk),
     /// The channel's join was confirmed at `at_ms` (Unix ms): a coverage span starts. Sent
     /// again as a heartbeat (same `at_ms`) while joined, so a restarted aggregator resumes it.
     Joined {

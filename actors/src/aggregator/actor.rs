@@ -8,9 +8,9 @@
 //!
 //! The queueing, waiters, backoff and re-queueing are the pure state machine of `queue`; this
 //! actor feeds it messages, spawns the write tasks it asks for and answers the waiters it
-//! releases. Events are buffered in compact form (`compact`): their names live in this actor's
-//! interner, and a batch leaves with an interner of its own (the whole one when the batch takes
-//! everything pending, else a copy of just its names), so the write task never shares it. The
+//! releases. Events arrive and are buffered in the compact chunks the channel readers made
+//! (`compact::Chunk`, each with its own names), so taking them in costs this actor nothing per
+//! event; the write task merges a batch's chunks under one interner (`flush::Batch`). The
 //! actor's [`Permit`] holds exactly the events and bytes it holds, so the gate (`gate`) bounds
 //! what the readers may add on top.
 //!
@@ -31,13 +31,9 @@ use super::gate::{DropReason, IngestGate, Permit};
 use super::outcome::{FlushDone, FlushError};
 use super::queue::{Finished, Limits, Queue};
 use crate::clock::SharedClock;
-use crate::compact::{CompactEvent, Interner};
+use crate::compact::Chunk;
 use crate::event::Ingest;
 use crate::telemetry::names as m;
-
-/// Names kept beyond those of the pending events before the interner is rebuilt (it only
-/// grows; a rebuild keeps just the names still referred to).
-const SPARE_NAMES: usize = 1 << 16;
 
 /// Settings of the aggregator.
 #[derive(Debug, Clone)]
@@ -100,11 +96,7 @@ pub struct AggregatorStatus {
 /// The aggregator's state between messages.
 pub struct AggregatorState {
     args: AggregatorArgs,
-    queue: Queue<CompactEvent, RpcReplyPort<Result<(), FlushError>>>,
-    /// The names of the pending events.
-    names: Interner,
-    /// Heap bytes of the interner of the batch in flight.
-    in_flight_names: usize,
+    queue: Queue<Chunk, RpcReplyPort<Result<(), FlushError>>>,
     /// Room held in the gate: exactly what is held here.
     permit: Permit,
     /// Coverage spans open right now: (channel, started Unix ms). Two at once for one channel
@@ -141,8 +133,6 @@ impl Actor for AggregatorActor {
             permit: args.gate.permit(),
             args,
             queue: Queue::new(limits),
-            names: Interner::new(),
-            in_flight_names: 0,
             open_cov: HashSet::new(),
             closed_cov: Vec::new(),
             closed_through: None,
@@ -204,15 +194,14 @@ impl AggregatorState {
         self.permit.merge(permit);
         for item in items {
             match item {
-                Ingest::Event(e) => {
-                    if self.closed_through.is_some_and(|c| e.epoch <= c) {
-                        metrics::counter!(m::LATE_LINES_TOTAL).increment(1);
-                        continue;
+                Ingest::Events(mut chunk) => {
+                    if let Some(c) = self.closed_through {
+                        let late = chunk.retain(|e| e.epoch > c);
+                        metrics::counter!(m::LATE_LINES_TOTAL).increment(late as u64);
                     }
-                    let c = CompactEvent::new(&e, &mut self.names);
-                    if self.queue.push(c).is_err() {
-                        self.dropped += 1;
-                        DropReason::BufferFull.count(1);
+                    if let Err(refused) = self.queue.push(chunk) {
+                        self.dropped += refused.len() as u64;
+                        DropReason::BufferFull.count(refused.len() as u64);
                     }
                 }
                 Ingest::Joined { channel, at_ms } => {
@@ -231,12 +220,11 @@ impl AggregatorState {
         self.account();
     }
 
-    /// Sets the permit to exactly what is held (events not durable, their bytes and the
-    /// interners' heap) and the pending gauge.
+    /// Sets the permit to exactly what is held (events not durable and their bytes: the
+    /// chunks pending and in flight) and the pending gauge.
     fn account(&mut self) {
         let held = self.queue.held();
-        let bytes = self.queue.bytes() + self.names.heap_bytes() + self.in_flight_names;
-        self.permit.set(held, bytes);
+        self.permit.set(held, self.queue.bytes());
         metrics::gauge!(m::EVENTS_PENDING).set(held as f64);
     }
 
@@ -256,43 +244,19 @@ impl AggregatorState {
             self.closed_cov = coverage.into_iter().filter(|s| !self.is_open(s)).collect();
             return;
         };
-        let mut events = taken.events;
-        // The batch's names: all of them when nothing stays pending, else a copy of its own.
-        let names = if self.queue.pending() == 0 {
-            std::mem::take(&mut self.names)
-        } else {
-            let mut own = Interner::new();
-            for e in &mut events {
-                e.rename(&self.names, &mut own);
-            }
-            self.compact_names();
-            own
-        };
-        self.in_flight_names = names.heap_bytes();
-        let batch = Batch { events, names, coverage };
+        let chunks = taken.runs;
         let upto = taken.upto;
         let store = self.args.store.clone();
         let me = myself.clone();
         tokio::spawn(async move {
             let started = Instant::now();
+            let batch = Batch::from_chunks(chunks, coverage);
             let result = write_batch(&store, &batch).await;
             // If the aggregator is gone (restarting), the batch is lost from memory; what the
             // transaction committed stays, and the loss is bounded by one flush interval.
             let _ = me.cast(AggregatorMsg::FlushDone(Box::new(FlushDone { result, batch, upto, started })));
         });
         self.account();
-    }
-
-    /// Rebuilds the interner with only the names of the pending events once it holds many
-    /// more (it only grows while events keep arriving).
-    fn compact_names(&mut self) {
-        if self.names.len() <= SPARE_NAMES + 4 * self.queue.pending() {
-            return;
-        }
-        let old = std::mem::take(&mut self.names);
-        for e in self.queue.pending_mut() {
-            e.rename(&old, &mut self.names);
-        }
     }
 
     fn is_open(&self, s: &CoverageSpan) -> bool {
@@ -307,7 +271,6 @@ impl AggregatorState {
         upto: u64,
         started: Instant,
     ) -> bool {
-        self.in_flight_names = 0;
         let again = match result {
             Ok(r) => {
                 self.flushes += 1;
@@ -339,16 +302,9 @@ impl AggregatorState {
                 }
                 self.store_up = false;
                 self.last_error = Some(e.to_string());
-                let Batch { mut events, names, coverage } = batch;
-                // Back under this actor's names (or the batch's become them, when none are left).
-                if self.names.is_empty() && self.queue.pending() == 0 {
-                    self.names = names;
-                } else {
-                    for ev in &mut events {
-                        ev.rename(&names, &mut self.names);
-                    }
-                }
-                let Finished { waiters, dropped, again } = self.queue.failed(events, Instant::now());
+                // Back in front of the pending chunks, as one chunk.
+                let (chunk, coverage) = batch.into_chunk();
+                let Finished { waiters, dropped, again } = self.queue.failed(vec![chunk], Instant::now());
                 if dropped > 0 {
                     self.dropped += dropped as u64;
                     DropReason::BufferFull.count(dropped as u64);

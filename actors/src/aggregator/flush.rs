@@ -8,15 +8,15 @@ use std::collections::HashSet;
 use chatseal_schema::{CoverageSpan, SeenId, Store, StoreError};
 
 use super::tally::Tally;
-use crate::compact::{CompactEvent, Ident, Interner};
+use crate::compact::{Chunk, CompactEvent, Ident, Interner, Name};
 
 /// What one flush takes to the store.
 #[derive(Debug, Default)]
 pub struct Batch {
     /// The events, oldest first, in compact form.
     pub events: Vec<CompactEvent>,
-    /// The batch's own interner: the names of `events` (the write task reads them while the
-    /// aggregator goes on interning new events into its own).
+    /// The batch's own interner: the names of `events`, one name per distinct string across
+    /// the chunks it was made of (the tally keys users by name).
     pub names: Interner,
     /// Coverage spans to upsert.
     pub coverage: Vec<CoverageSpan>,
@@ -33,6 +33,29 @@ impl Batch {
     /// Adds `event`, made compact with this batch's names.
     pub fn push(&mut self, event: &crate::event::Event) {
         self.events.push(CompactEvent::new(event, &mut self.names));
+    }
+
+    /// The batch of `chunks` (oldest first) and `coverage`: their events under one interner,
+    /// each chunk's strings looked up once, not once per event. The write task makes it, so the
+    /// aggregator never does per-event work.
+    pub fn from_chunks(chunks: Vec<Chunk>, coverage: Vec<CoverageSpan>) -> Batch {
+        let mut events = Vec::with_capacity(chunks.iter().map(Chunk::len).sum());
+        let mut names = Interner::new();
+        for chunk in chunks {
+            let (evs, own) = chunk.into_parts();
+            let map: Vec<Name> = own.iter().map(|s| names.intern(s)).collect();
+            events.extend(evs.into_iter().map(|mut e| {
+                e.remap(&map);
+                e
+            }));
+        }
+        Batch { events, names, coverage }
+    }
+
+    /// The events as one chunk again (a failed flush's, going back to the queue) and the
+    /// coverage spans.
+    pub fn into_chunk(self) -> (Chunk, Vec<CoverageSpan>) {
+        (Chunk::from_parts(self.events, self.names.freeze()), self.coverage)
     }
 }
 

@@ -3,10 +3,10 @@
 //! mailboxes have no bound, so under overload (readers faster than the store) events would
 //! pile up with nothing to stop them. The gate counts, in events and in bytes, what each
 //! [`Permit`] holds: a reader takes room in its permit ([`Permit::admit`]) before it buffers an
-//! event; the permit travels with the batch into the mailbox; the aggregator merges it into
-//! its own and sets it to exactly what it holds after each change (the compact form of an
-//! event is smaller than the parsed one), so the room of an event is released when it is
-//! durable or dropped. Past `store.max_pending_events` events or `store.max_pending_bytes`
+//! event (at most what the event can add to its chunk, then set to what it did add); the
+//! permit travels with the batch of chunks into the mailbox; the aggregator merges it into its
+//! own and sets it to exactly what it holds after each change, so the room of an event is
+//! released when it is durable or dropped. Past `store.max_pending_events` events or `store.max_pending_bytes`
 //! bytes a new event is refused, dropped and counted in
 //! `chatseal_events_dropped_total{reason="buffer_full"}`, so memory stays bounded and the
 //! socket reader never waits. A permit releases its room when dropped, so a batch lost with a
@@ -18,7 +18,6 @@
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use crate::event::Ingest;
 use crate::telemetry::names as m;
 
 /// Why an event was dropped: the `reason` of `chatseal_events_dropped_total`.
@@ -183,11 +182,6 @@ impl Drop for Permit {
     fn drop(&mut self) {
         self.gate.sub(self.events, self.bytes);
     }
-}
-
-/// How many of `items` are events: the gate counts events, not coverage notices.
-pub fn events_in(items: &[Ingest]) -> usize {
-    items.iter().filter(|i| matches!(i, Ingest::Event(_))).count()
 }
 
 #[cfg(test)]

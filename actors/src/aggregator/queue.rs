@@ -4,9 +4,13 @@
 //! (`actor.rs`) feeds it messages and carries out what it returns, and `queue_tests.rs` drives
 //! it through every path.
 //!
+//! Events come and stay in runs (chunks of one channel reader, `compact::chunk`), held as they
+//! came: the queue of runs never copies or regrows what it holds (the memory bar), and a run is
+//! split only where a bound falls inside it (the batch size, the event cap).
+//!
 //! Sequences: every accepted event gets the next number (`received`); a batch is the oldest
-//! pending events, so what stays pending is always the newest `pending.len()`, and a batch
-//! committed makes everything up to `received - pending.len()` (at the time it was taken)
+//! pending events, so what stays pending is always the newest `pending_events`, and a batch
+//! committed makes everything up to `received - pending_events` (at the time it was taken)
 //! durable. A waiter waits for the `received` of when it asked.
 
 use std::collections::VecDeque;
@@ -17,15 +21,29 @@ pub const BACKOFF_START: Duration = Duration::from_millis(100);
 /// The longest wait between two attempts while the store fails.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(5);
 
-/// What the queue needs to know of an event: the bytes it holds.
-pub trait Weighed {
-    /// Bytes held by this event in memory.
+/// What the queue holds: a run of events, in order, that it can weigh and split.
+pub trait Run: Sized {
+    /// Events in this run.
+    fn len(&self) -> usize;
+    /// Whether the run holds no event.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Bytes this run holds in memory.
     fn bytes(&self) -> usize;
+    /// Splits the run: this keeps its first `at` events, the rest is returned.
+    fn split_off(&mut self, at: usize) -> Self;
 }
 
-impl Weighed for crate::compact::CompactEvent {
+impl Run for crate::compact::Chunk {
+    fn len(&self) -> usize {
+        crate::compact::Chunk::len(self)
+    }
     fn bytes(&self) -> usize {
-        crate::compact::CompactEvent::bytes(self)
+        crate::compact::Chunk::bytes(self)
+    }
+    fn split_off(&mut self, at: usize) -> Self {
+        crate::compact::Chunk::split_off(self, at)
     }
 }
 
@@ -42,8 +60,8 @@ pub struct Limits {
 /// A batch handed out to be written.
 #[derive(Debug)]
 pub struct Taken<E> {
-    /// The events, oldest first.
-    pub events: Vec<E>,
+    /// The runs of its events, oldest first.
+    pub runs: Vec<E>,
     /// The received sequence that is durable once this batch committed.
     pub upto: u64,
 }
@@ -66,11 +84,12 @@ struct InFlight {
     bytes: usize,
 }
 
-/// The queue. `E` is a buffered event, `W` whatever answers a waiter (a reply port).
+/// The queue. `E` is a run of buffered events, `W` whatever answers a waiter (a reply port).
 #[derive(Debug)]
 pub struct Queue<E, W> {
     limits: Limits,
     pending: VecDeque<E>,
+    pending_events: usize,
     pending_bytes: usize,
     in_flight: Option<InFlight>,
     received: u64,
@@ -81,12 +100,13 @@ pub struct Queue<E, W> {
     backoff: Duration,
 }
 
-impl<E: Weighed, W> Queue<E, W> {
+impl<E: Run, W> Queue<E, W> {
     /// An empty queue.
     pub fn new(limits: Limits) -> Self {
         Queue {
             limits,
             pending: VecDeque::new(),
+            pending_events: 0,
             pending_bytes: 0,
             in_flight: None,
             received: 0,
@@ -98,16 +118,22 @@ impl<E: Weighed, W> Queue<E, W> {
         }
     }
 
-    /// Accepts one event, or gives it back when pending plus in flight reach `max_events`
-    /// (the caller drops and counts it).
-    pub fn push(&mut self, e: E) -> Result<(), E> {
-        if self.held() >= self.limits.max_events {
-            return Err(e);
+    /// Accepts a run of events, as many as fit while pending plus in flight stay within
+    /// `max_events`; the rest is given back (the caller drops and counts it).
+    pub fn push(&mut self, mut run: E) -> Result<(), E> {
+        if run.is_empty() {
+            return Ok(());
         }
-        self.pending_bytes += e.bytes();
-        self.pending.push_back(e);
-        self.received += 1;
-        Ok(())
+        let room = self.limits.max_events.saturating_sub(self.held());
+        if room == 0 {
+            return Err(run);
+        }
+        let rest = (run.len() > room).then(|| run.split_off(room));
+        self.pending_bytes += run.bytes();
+        self.pending_events += run.len();
+        self.received += run.len() as u64;
+        self.pending.push_back(run);
+        rest.map_or(Ok(()), Err)
     }
 
     /// The flush timer fired: flush now if possible, or once the flush in flight is done.
@@ -139,19 +165,28 @@ impl<E: Weighed, W> Queue<E, W> {
     /// may start at `now` and there is something to write; `extra` says there is other work
     /// (coverage spans) that is worth a flush without events. `None`: nothing to do now.
     pub fn start(&mut self, now: Instant, extra: bool) -> Option<Taken<E>> {
-        if !self.can_start(now) || (self.pending.is_empty() && !extra) {
+        if !self.can_start(now) || (self.pending_events == 0 && !extra) {
             return None;
         }
-        let n = self.pending.len().min(self.limits.max_batch.max(1));
-        let events: Vec<E> = if n == self.pending.len() {
-            Vec::from(std::mem::take(&mut self.pending))
-        } else {
-            self.pending.drain(..n).collect()
-        };
-        let bytes: usize = events.iter().map(Weighed::bytes).sum();
-        self.pending_bytes -= bytes.min(self.pending_bytes);
-        self.in_flight = Some(InFlight { events: events.len(), bytes });
-        Some(Taken { upto: self.received - self.pending.len() as u64, events })
+        let want = self.pending_events.min(self.limits.max_batch.max(1));
+        let (mut runs, mut events, mut bytes) = (Vec::new(), 0, 0);
+        while events < want {
+            let Some(mut run) = self.pending.pop_front() else { break };
+            self.pending_bytes = self.pending_bytes.saturating_sub(run.bytes());
+            self.pending_events -= run.len().min(self.pending_events);
+            if events + run.len() > want {
+                // The batch's bound falls inside this run: its newer part stays pending.
+                let rest = run.split_off(want - events);
+                self.pending_bytes += rest.bytes();
+                self.pending_events += rest.len();
+                self.pending.push_front(rest);
+            }
+            events += run.len();
+            bytes += run.bytes();
+            runs.push(run);
+        }
+        self.in_flight = Some(InFlight { events, bytes });
+        Some(Taken { upto: self.received - self.pending_events as u64, runs })
     }
 
     /// The flush that made `upto` durable committed: waiters up to it are released, the
@@ -166,20 +201,30 @@ impl<E: Weighed, W> Queue<E, W> {
             std::mem::take(&mut self.waiters).into_iter().partition(|(t, _)| *t <= durable);
         self.waiters = waiting;
         let due = std::mem::take(&mut self.flush_due);
-        let again = !self.waiters.is_empty() || due || self.pending.len() >= self.limits.max_batch.max(1);
+        let again = !self.waiters.is_empty() || due || self.pending_events >= self.limits.max_batch.max(1);
         Finished { waiters: ready.into_iter().map(|(_, w)| w).collect(), dropped: 0, again }
     }
 
     /// The flush failed at `now`: its events go back in front of what arrived meanwhile, as
     /// many as fit (the newest of the batch are dropped first), every waiter is released with
     /// the failure, and the next attempt waits for the backoff, which doubles.
-    pub fn failed(&mut self, events: Vec<E>, now: Instant) -> Finished<W> {
+    pub fn failed(&mut self, runs: Vec<E>, now: Instant) -> Finished<W> {
         self.in_flight = None;
-        let room = self.limits.max_events.saturating_sub(self.pending.len());
-        let dropped = events.len().saturating_sub(room);
-        for e in events.into_iter().take(room).rev() {
-            self.pending_bytes += e.bytes();
-            self.pending.push_front(e);
+        let mut room = self.limits.max_events.saturating_sub(self.pending_events);
+        let (mut kept, mut dropped) = (Vec::with_capacity(runs.len()), 0);
+        for mut run in runs {
+            if run.len() > room {
+                dropped += run.split_off(room).len();
+            }
+            room -= run.len();
+            if !run.is_empty() {
+                kept.push(run);
+            }
+        }
+        for run in kept.into_iter().rev() {
+            self.pending_bytes += run.bytes();
+            self.pending_events += run.len();
+            self.pending.push_front(run);
         }
         self.retry_at = Some(now + self.backoff);
         self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
@@ -190,7 +235,7 @@ impl<E: Weighed, W> Queue<E, W> {
 
     /// Events pending (not in flight).
     pub fn pending(&self) -> usize {
-        self.pending.len()
+        self.pending_events
     }
 
     /// Events in the flush in flight.
@@ -205,7 +250,7 @@ impl<E: Weighed, W> Queue<E, W> {
 
     /// Events held: pending plus in flight (what is not durable yet).
     pub fn held(&self) -> usize {
-        self.pending.len() + self.in_flight()
+        self.pending_events + self.in_flight()
     }
 
     /// Bytes of the events held (pending plus in flight).
@@ -223,9 +268,8 @@ impl<E: Weighed, W> Queue<E, W> {
         self.retry_at
     }
 
-    /// The pending events, oldest first, to rewrite in place (the actor renames them when it
-    /// rebuilds its interner).
-    pub fn pending_mut(&mut self) -> impl Iterator<Item = &mut E> {
-        self.pending.iter_mut()
+    /// Runs pending (the queue's own entries: a handful of words each).
+    pub fn runs(&self) -> usize {
+        self.pending.len()
     }
 }

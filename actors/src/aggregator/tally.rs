@@ -2,8 +2,15 @@
 //! turns a tally into the rows of one transaction. Keyed by interned names (`compact`): the
 //! user's identity, the keccak of the lowercase login (`format::user_hash`), is computed once
 //! per key when the rows are made, not once per line.
+//!
+//! Memory (performance.md: <= 200 bytes per tallied key): the deltas sit in one vector, sized
+//! up front to the batch's events (an upper bound on its keys, so it never regrows), found
+//! through one table of `u32` indexes (5 bytes per bucket) rather than a map of whole entries
+//! per (epoch, channel), whose buckets, half empty after a doubling, held a whole delta each.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
 
 use crate::compact::{CompactEvent, Ident, Interner, Name};
 use crate::event::Counts;
@@ -24,110 +31,103 @@ pub struct UserDelta {
     pub counts: Counts,
 }
 
-/// Deltas of one (epoch, channel), keyed by login.
+/// The key of a delta: epoch, channel, login.
+type Key = (i64, Name, Name);
+
+/// One delta with its key.
 #[derive(Debug)]
-struct Group {
-    epoch: i64,
-    channel: Name,
-    users: HashMap<Name, UserDelta>,
+struct Entry {
+    key: Key,
+    delta: UserDelta,
 }
 
-/// Deltas of a batch of events. A batch touches few (epoch, channel) groups, so groups are
-/// found by a short linear scan and users by their login's name: folding allocates nothing
-/// but table growth.
+/// Deltas of a batch of events, in the order their keys first appeared.
 #[derive(Debug, Default)]
 pub struct Tally {
-    groups: Vec<Group>,
-    cap: usize,
+    entries: Vec<Entry>,
+    /// Index into `entries`, by the key's hash.
+    table: HashTable<u32>,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl Tally {
-    /// A tally expecting about `n` events (sizes each group's table up front).
+    /// A tally of at most `n` keys without regrowing (the flush passes its events' number).
     pub fn with_capacity(n: usize) -> Self {
-        Self { groups: Vec::new(), cap: n }
-    }
-
-    fn group(&mut self, epoch: i64, channel: Name) -> &mut Group {
-        // The last group used is the likeliest: lines of one channel arrive in runs.
-        let pos = self.groups.iter().rposition(|g| g.epoch == epoch && g.channel == channel);
-        let i = match pos {
-            Some(i) => i,
-            None => {
-                let cap = (self.cap / 8).min(1 << 16);
-                self.groups.push(Group { epoch, channel, users: HashMap::with_capacity(cap) });
-                self.groups.len() - 1
-            }
-        };
-        &mut self.groups[i]
+        Self { entries: Vec::with_capacity(n), table: HashTable::with_capacity(n), ..Self::default() }
     }
 
     /// Folds one event in: first/last seen widen, counts add, the newest user id and display
     /// name win.
     pub fn add(&mut self, ev: &CompactEvent) {
-        let g = self.group(ev.epoch, ev.channel);
-        match g.users.get_mut(&ev.login) {
-            Some(d) => {
-                d.first_seen = d.first_seen.min(ev.ts);
-                d.last_seen = d.last_seen.max(ev.ts);
-                d.counts.add(&ev.counts);
-                if ev.user_id.is_some() && d.user_id != ev.user_id {
-                    d.user_id.clone_from(&ev.user_id);
-                }
-                if ev.display_name.is_some() {
-                    d.display_name = ev.display_name;
-                }
+        let key = (ev.epoch, ev.channel, ev.login);
+        let hash = self.hasher.hash_one(key);
+        let entries = &self.entries;
+        if let Some(&i) = self.table.find(hash, |&i| entries[i as usize].key == key) {
+            let d = &mut self.entries[i as usize].delta;
+            d.first_seen = d.first_seen.min(ev.ts);
+            d.last_seen = d.last_seen.max(ev.ts);
+            d.counts.add(&ev.counts);
+            if ev.user_id.is_some() && d.user_id != ev.user_id {
+                d.user_id.clone_from(&ev.user_id);
             }
-            None => {
-                g.users.insert(
-                    ev.login,
-                    UserDelta {
-                        user_id: ev.user_id.clone(),
-                        display_name: ev.display_name,
-                        first_seen: ev.ts,
-                        last_seen: ev.ts,
-                        counts: ev.counts,
-                    },
-                );
+            if ev.display_name.is_some() {
+                d.display_name = ev.display_name;
             }
+            return;
         }
+        // Past u32::MAX keys (never: a flush holds at most `store.max_flush_events` events)
+        // the index would not fit; such a key is folded into a new entry all the same.
+        let i = u32::try_from(self.entries.len()).unwrap_or(u32::MAX);
+        self.entries.push(Entry {
+            key,
+            delta: UserDelta {
+                user_id: ev.user_id.clone(),
+                display_name: ev.display_name,
+                first_seen: ev.ts,
+                last_seen: ev.ts,
+                counts: ev.counts,
+            },
+        });
+        let (entries, hasher) = (&self.entries, &self.hasher);
+        self.table.insert_unique(hash, i, |&j| hasher.hash_one(entries[j as usize].key));
     }
 
     /// Number of (epoch, channel, user) deltas.
     pub fn len(&self) -> usize {
-        self.groups.iter().map(|g| g.users.len()).sum()
+        self.entries.len()
     }
 
     /// Whether no delta is held.
     pub fn is_empty(&self) -> bool {
-        self.groups.iter().all(|g| g.users.is_empty())
+        self.entries.is_empty()
     }
 
     /// The delta of (epoch, channel, login), the strings read through `names`.
     pub fn get(&self, epoch: i64, channel: &str, login: &str, names: &Interner) -> Option<&UserDelta> {
-        let g = self.groups.iter().find(|g| g.epoch == epoch && names.get(g.channel) == channel)?;
-        g.users.iter().find(|(l, _)| names.get(**l) == login).map(|(_, d)| d)
+        self.entries
+            .iter()
+            .find(|e| e.key.0 == epoch && names.get(e.key.1) == channel && names.get(e.key.2) == login)
+            .map(|e| &e.delta)
     }
 
     /// The store rows of this tally, with the user hash of each login; strings read through
     /// `names`, the interner of the events folded in.
     pub fn into_rows(self, names: &Interner) -> Vec<chatseal_schema::ParticipationDelta> {
-        let mut rows = Vec::with_capacity(self.len());
-        for g in self.groups {
-            let channel = names.get(g.channel);
-            for (login, d) in g.users {
-                let login = names.get(login);
-                rows.push(chatseal_schema::ParticipationDelta {
-                    epoch: g.epoch,
-                    channel: channel.to_owned(),
-                    user_hash: to_hex(&user_hash(login)),
-                    login: login.to_owned(),
-                    user_id: d.user_id.as_ref().map(Ident::to_string),
-                    display_name: d.display_name.map(|n| names.get(n).to_owned()),
-                    first_seen: d.first_seen,
-                    last_seen: d.last_seen,
-                    signals: d.counts,
-                });
-            }
+        drop(self.table);
+        let mut rows = Vec::with_capacity(self.entries.len());
+        for Entry { key: (epoch, channel, login), delta: d } in self.entries {
+            let login = names.get(login);
+            rows.push(chatseal_schema::ParticipationDelta {
+                epoch,
+                channel: names.get(channel).to_owned(),
+                user_hash: to_hex(&user_hash(login)),
+                login: login.to_owned(),
+                user_id: d.user_id.as_ref().map(Ident::to_string),
+                display_name: d.display_name.map(|n| names.get(n).to_owned()),
+                first_seen: d.first_seen,
+                last_seen: d.last_seen,
+                signals: d.counts,
+            });
         }
         rows
     }

@@ -14,6 +14,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use super::{AggregatorActor, AggregatorArgs, AggregatorMsg, AggregatorStatus, IngestGate};
 use crate::channel::forward::Forwarder;
 use crate::clock::source::system;
+use crate::compact::Chunk;
 use crate::event::{Counts, Event, Ingest};
 use crate::routes::Routes;
 
@@ -113,11 +114,12 @@ async fn a_flush_cap_splits_the_batch_and_every_line_lands_exactly_once() {
             .unwrap_or_else(|e| panic!("spawn: {e}"));
         // 1,000 distinct lines plus 50 repeats of earlier ones, in messages of 64 items, so
         // repeats fall both in the same transaction as their original and in a later one.
-        let mut items: Vec<Ingest> = (0..LINES).map(|i| Ingest::Event(event(i, USERS))).collect();
-        items.extend((0..50).map(|k| Ingest::Event(event(k * 19, USERS))));
-        let total = items.len();
-        for chunk in items.chunks(64) {
-            agg.cast(AggregatorMsg::Ingest(chunk.to_vec(), gate.permit())).unwrap_or_else(|e| panic!("cast: {e}"));
+        let mut lines: Vec<Event> = (0..LINES).map(|i| event(i, USERS)).collect();
+        lines.extend((0..50).map(|k| event(k * 19, USERS)));
+        let total = lines.len();
+        for part in lines.chunks(64) {
+            agg.cast(AggregatorMsg::Ingest(vec![Ingest::Events(Chunk::of(part))], gate.permit()))
+                .unwrap_or_else(|e| panic!("cast: {e}"));
         }
         flush(&agg).await;
         let st = status(&agg).await;
@@ -133,8 +135,9 @@ async fn a_flush_cap_splits_the_batch_and_every_line_lands_exactly_once() {
 
         // The same lines again (a replay) change nothing.
         let before = status(&agg).await.flushes;
-        for chunk in items.chunks(500) {
-            agg.cast(AggregatorMsg::Ingest(chunk.to_vec(), gate.permit())).unwrap_or_else(|e| panic!("cast: {e}"));
+        for part in lines.chunks(500) {
+            agg.cast(AggregatorMsg::Ingest(vec![Ingest::Events(Chunk::of(part))], gate.permit()))
+                .unwrap_or_else(|e| panic!("cast: {e}"));
         }
         flush(&agg).await;
         assert!(status(&agg).await.flushes >= before + total.div_ceil(100) as u64);
@@ -152,8 +155,9 @@ async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
 
     // The aggregator holds 600 events; 400 more sit in its mailbox (counted, as a slow
     // aggregator would have them): the bound of 1,000 is reached.
-    let held: Vec<Ingest> = (0..600).map(|i| Ingest::Event(event(i, 10))).collect();
-    agg.cast(AggregatorMsg::Ingest(held, routes.gate().permit())).unwrap_or_else(|e| panic!("cast: {e}"));
+    let held: Vec<Event> = (0..600).map(|i| event(i, 10)).collect();
+    agg.cast(AggregatorMsg::Ingest(vec![Ingest::Events(Chunk::of(&held))], routes.gate().permit()))
+        .unwrap_or_else(|e| panic!("cast: {e}"));
     assert_eq!(status(&agg).await.pending, 600);
     assert_eq!(routes.gate().not_durable(), 600, "the aggregator's permit holds what it holds");
     let mut mailbox = routes.gate().permit();
@@ -163,10 +167,10 @@ async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
 
     let mut fwd = Forwarder::new(routes.clone());
     for i in 600..900 {
-        fwd.push(Ingest::Event(event(i, 10)));
+        fwd.event(event(i, 10));
     }
     // Coverage notices are never dropped.
-    fwd.push(Ingest::Joined { channel: Arc::from("capchan"), at_ms: EPOCH * 1000 });
+    fwd.joined(Arc::from("capchan"), EPOCH * 1000);
     assert_eq!(fwd.held(), 1, "no event was buffered past the bound");
     assert_eq!(routes.gate().dropped(), 300);
     assert_eq!(status(&agg).await.dropped, 300, "/v1/status counts the gate's drops");
@@ -174,7 +178,7 @@ async fn a_full_ingest_path_drops_and_counts_instead_of_growing() {
     // Once the mailbox drains, events flow again.
     drop(mailbox);
     for i in 900..950 {
-        fwd.push(Ingest::Event(event(i, 10)));
+        fwd.event(event(i, 10));
     }
     fwd.flush();
     flush(&agg).await;
@@ -194,9 +198,9 @@ async fn the_byte_bound_drops_and_counts_and_gives_the_room_back_once_durable() 
         on_sqlite(|store, gate| args_bytes(store, 1_000_000, BOUND, 100_000, gate)).await;
     let gate = routes.gate();
     let mut fwd = Forwarder::new(routes.clone());
-    // Far more than fits: each parsed event holds well over 100 bytes.
+    // Far more than fits: each event holds well over 100 bytes, even compact.
     for i in 0..2_000 {
-        fwd.push(Ingest::Event(event(i, 50)));
+        fwd.event(event(i, 50));
         assert!(gate.bytes() <= BOUND, "event {i}: {} bytes held past the bound", gate.bytes());
     }
     let dropped = gate.dropped();
@@ -210,7 +214,7 @@ async fn the_byte_bound_drops_and_counts_and_gives_the_room_back_once_durable() 
     assert_eq!(rows.iter().map(|r| r.signals[SignalKind::Message]).sum::<i64>(), kept as i64);
     // Room again: the next events pass.
     for i in 2_000..2_100 {
-        fwd.push(Ingest::Event(event(i, 50)));
+        fwd.event(event(i, 50));
     }
     assert_eq!(gate.dropped(), dropped);
     assert_eq!(status(&agg).await.dropped, dropped, "/v1/status counts the gate's drops");

@@ -21,7 +21,6 @@ use super::limiter::JoinLimiter;
 use super::parse::{parse_frame, Line, ParseCtx};
 use super::wire::irc_line;
 use crate::clock::SharedClock;
-use crate::event::Ingest;
 use crate::routes::Routes;
 use crate::telemetry::names as m;
 
@@ -263,7 +262,7 @@ async fn session_body(
                         if let Some(f) = ts_fallback {
                             metrics::counter!(m::TS_FALLBACK_TOTAL, "reason" => f.as_str()).increment(1);
                         }
-                        fwd.push(Ingest::Event(event));
+                        fwd.event(event);
                     }
                     Line::Discarded(r) => metrics::counter!(m::EVENTS_DISCARDED_TOTAL, "reason" => r.as_str()).increment(1),
                     Line::Rejected(r) => metrics::counter!(m::LINES_REJECTED_TOTAL, "reason" => r.as_str()).increment(1),
@@ -283,7 +282,7 @@ async fn session_body(
                     Line::JoinConfirmed { .. } | Line::RoomState { .. } => {
                         let room_id = if let Line::RoomState { room_id, .. } = &line { room_id.clone() } else { None };
                         *joined_at = Some((Instant::now(), recv_ms));
-                        fwd.push(Ingest::Joined { channel: cfg.channel.clone(), at_ms: recv_ms });
+                        fwd.joined(cfg.channel.clone(), recv_ms);
                         fwd.flush();
                         notify(SessionEvent::Joined { gen, at_ms: recv_ms, room_id });
                     }
@@ -319,14 +318,14 @@ async fn session_body(
                 if let Some((_, at_ms)) = joined_at {
                     if now.duration_since(last_heartbeat) >= Duration::from_secs(1) {
                         last_heartbeat = now;
-                        fwd.push(Ingest::Joined { channel: cfg.channel.clone(), at_ms: *at_ms });
+                        fwd.joined(cfg.channel.clone(), *at_ms);
                     }
                 }
             }
         }
     };
     if let Some((_, since_ms)) = joined_at {
-        fwd.push(Ingest::Left { channel: cfg.channel.clone(), since_ms: *since_ms, at_ms: cfg.clock.now_ms() });
+        fwd.left(cfg.channel.clone(), *since_ms, cfg.clock.now_ms());
     }
     fwd.flush();
     if fwd.held() > 0 {

@@ -4,12 +4,15 @@
 //! user ids are stored as 16-byte binary UUIDs, 16-byte content keys or numbers where they
 //! parse and as text otherwise ([`Ident`], always round-tripping to the exact original text),
 //! and a buffered event ([`CompactEvent`]) holds no heap string of its own in the common case.
-//! Pure: no I/O, no clock.
+//! Events travel and wait in [`Chunk`]s: a channel reader's run of compact events with their
+//! frozen [`Names`]. Pure: no I/O, no clock.
 
+mod chunk;
 mod event;
 mod ident;
 mod interner;
 
-pub use event::{event_bytes, CompactEvent};
+pub use chunk::{Chunk, ChunkBuilder, CHUNK_EVENTS};
+pub use event::CompactEvent;
 pub use ident::Ident;
-pub use interner::{Interner, Name};
+pub use interner::{Interner, Name, Names, Resolve};
