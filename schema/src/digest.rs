@@ -101,7 +101,7 @@ pub struct LeafFields<'a> {
 }
 
 /// [`seal_digest_with_cut`] over `count` participants given as borrowed fields in index
-/// order: the one implementation of the encoding.
+/// order (through [`SealHasher`], the one implementation of the encoding).
 pub fn seal_digest_of<'a>(
     epoch: i64,
     channel: &str,
@@ -111,26 +111,101 @@ pub fn seal_digest_of<'a>(
     count: usize,
     participants: impl IntoIterator<Item = LeafFields<'a>>,
 ) -> String {
-    let cut = u64::try_from(claim_cut).unwrap_or(0);
-    let mut h = Keccak256::new();
-    put_str(&mut h, if cut > 0 { DIGEST_DOMAIN_CUT } else { DIGEST_DOMAIN });
-    h.update(epoch.to_be_bytes());
-    put_str(&mut h, channel);
-    put_opt(&mut h, root);
-    put_opt(&mut h, claim_root);
-    if cut > 0 {
-        h.update(cut.to_be_bytes());
-    }
-    h.update((count as u64).to_be_bytes());
+    let mut h = SealHasher::new(epoch, channel, root, claim_root, claim_cut, count);
     for p in participants {
-        h.update(p.idx.to_be_bytes());
-        put_str(&mut h, p.user_hash);
-        put_str(&mut h, p.login);
-        put_str(&mut h, p.leaf);
-        put_str(&mut h, p.amount);
-        put_str(&mut h, p.claim_leaf);
+        h.push(p);
     }
-    hex::encode(h.finalize())
+    h.finish()
+}
+
+/// The digest of one seal fed a participant at a time, in index order: the encoding of the
+/// module doc. Each participant's encoding is assembled in one reused buffer and hashed with
+/// one call, so the check of a store allocates nothing per leaf. [`SealHasher::push_stored`]
+/// takes the hashes as the store's raw bytes and writes their hex itself (the digest hashes
+/// the hex text, byte for byte as the rows held it before the compact layout).
+pub struct SealHasher {
+    h: Keccak256,
+    buf: Vec<u8>,
+}
+
+impl SealHasher {
+    /// Starts the digest of a seal of `count` participants (a `claim_cut` above 0: the v2
+    /// encoding; 0 or below: v1).
+    pub fn new(
+        epoch: i64,
+        channel: &str,
+        root: Option<&str>,
+        claim_root: Option<&str>,
+        claim_cut: i64,
+        count: usize,
+    ) -> SealHasher {
+        let cut = u64::try_from(claim_cut).unwrap_or(0);
+        let mut h = Keccak256::new();
+        put_str(&mut h, if cut > 0 { DIGEST_DOMAIN_CUT } else { DIGEST_DOMAIN });
+        h.update(epoch.to_be_bytes());
+        put_str(&mut h, channel);
+        put_opt(&mut h, root);
+        put_opt(&mut h, claim_root);
+        if cut > 0 {
+            h.update(cut.to_be_bytes());
+        }
+        h.update((count as u64).to_be_bytes());
+        SealHasher { h, buf: Vec::with_capacity(512) }
+    }
+
+    /// Adds the next participant, its hashes given as text (hex, as `SealedParticipant` holds them).
+    pub fn push(&mut self, p: LeafFields<'_>) {
+        self.buf.clear();
+        self.buf.extend_from_slice(&p.idx.to_be_bytes());
+        for field in [p.user_hash, p.login, p.leaf, p.amount, p.claim_leaf] {
+            buf_str(&mut self.buf, field.as_bytes());
+        }
+        self.h.update(&self.buf);
+    }
+
+    /// Adds the next participant as the store holds it: the three hashes as raw bytes (hashed
+    /// as their lowercase hex, any length), login and amount as their stored text bytes.
+    pub fn push_stored(
+        &mut self,
+        idx: i64,
+        user_hash: &[u8],
+        login: &[u8],
+        leaf: &[u8],
+        amount: &[u8],
+        claim_leaf: &[u8],
+    ) {
+        self.buf.clear();
+        self.buf.extend_from_slice(&idx.to_be_bytes());
+        buf_hex(&mut self.buf, user_hash);
+        buf_str(&mut self.buf, login);
+        buf_hex(&mut self.buf, leaf);
+        buf_str(&mut self.buf, amount);
+        buf_hex(&mut self.buf, claim_leaf);
+        self.h.update(&self.buf);
+    }
+
+    /// The digest, 64 lowercase hex characters.
+    pub fn finish(self) -> String {
+        hex::encode(self.h.finalize())
+    }
+}
+
+/// `str(x)` of the encoding into `buf`.
+fn buf_str(buf: &mut Vec<u8>, x: &[u8]) {
+    let len = u32::try_from(x.len()).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&len.to_be_bytes());
+    buf.extend_from_slice(x);
+}
+
+/// `str(lowercase hex of bytes)` of the encoding into `buf`, without a String.
+fn buf_hex(buf: &mut Vec<u8>, bytes: &[u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let len = u32::try_from(bytes.len() * 2).unwrap_or(u32::MAX);
+    buf.extend_from_slice(&len.to_be_bytes());
+    for b in bytes {
+        buf.push(DIGITS[usize::from(b >> 4)]);
+        buf.push(DIGITS[usize::from(b & 0xf)]);
+    }
 }
 
 #[cfg(test)]
@@ -210,6 +285,27 @@ mod tests {
         input.extend(0u64.to_be_bytes());
         let want = hex::encode(Keccak256::digest(&input));
         assert_eq!(seal_digest_with_cut(7, "lacy", None, None, 3, &[]), want);
+    }
+
+    #[test]
+    fn stored_bytes_hash_as_their_hex_text() {
+        let mut ps = vec![p(0, "alice"), p(1, "bob"), p(2, "ünï")];
+        ps[1].claim_leaf = String::new();
+        let root = "ab".repeat(32);
+        let want = seal_digest_with_cut(9, "c", Some(&root), None, 2, &ps);
+        let mut h = SealHasher::new(9, "c", Some(&root), None, 2, ps.len());
+        for q in &ps {
+            let raw = |s: &str| hex::decode(s).unwrap();
+            h.push_stored(
+                q.idx,
+                &raw(&q.user_hash),
+                q.login.as_bytes(),
+                &raw(&q.leaf),
+                q.amount.as_bytes(),
+                &raw(&q.claim_leaf),
+            );
+        }
+        assert_eq!(h.finish(), want);
     }
 
     #[test]

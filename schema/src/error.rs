@@ -257,9 +257,13 @@ pub(crate) struct ErrCtx {
 impl ErrCtx {
     /// Turns a driver error met while doing `what` into a classified, scrubbed `StoreError`.
     pub fn db(&self, what: &str, err: DbErr) -> StoreError {
-        let detail = self.scrubber.scrub(&err.to_string());
+        self.classified(what, classify(&err, self.sqlite), &err.to_string())
+    }
+
+    fn classified(&self, what: &str, class: ErrClass, detail: &str) -> StoreError {
+        let detail = self.scrubber.scrub(detail);
         let (url, what) = (self.url.clone(), what.to_owned());
-        match classify(&err, self.sqlite) {
+        match class {
             ErrClass::Unavailable => StoreError::Unavailable { url, what, detail },
             ErrClass::DiskFull => StoreError::DiskFull { url, what, detail },
             ErrClass::Refused => StoreError::Refused { url, what, detail },
@@ -271,6 +275,12 @@ impl ErrCtx {
     /// A `map_err` adapter: `.map_err(ctx.at("reading meta"))`.
     pub fn at<'a>(&'a self, what: &'a str) -> impl Fn(DbErr) -> StoreError + 'a {
         move |e| self.db(what, e)
+    }
+
+    /// Turns an error of the direct SQLite reads (`sqlite_raw`) into a `StoreError`,
+    /// classified by SQLite's result code as [`ErrCtx::db`] classifies the driver's.
+    pub fn raw(&self, what: &str, err: crate::sqlite_raw::RawError) -> StoreError {
+        self.classified(what, err.code.map_or(ErrClass::Other, |c| sqlite_code_class(&c.to_string())), &err.detail)
     }
 
     /// A corruption found by our own checks (quick_check, a row that cannot be decoded).

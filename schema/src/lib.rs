@@ -32,6 +32,7 @@ pub mod redact;
 pub mod rows;
 pub mod salvage;
 pub mod signals;
+mod sqlite_raw;
 #[cfg(feature = "testing")]
 pub mod testing;
 #[cfg(feature = "testing")]

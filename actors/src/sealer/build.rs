@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use chatseal_schema::{NewSeal, ParticipantRow, SealedParticipant};
 
 use super::merkle::{claim_amount, AmountError, CentiWeights, MerkleTree};
-use crate::format::{claim_id, claim_leaf, parse_hash, participation_leaf, to_hex};
+use crate::format::{claim_id, claim_leaf, parse_hash, participation_leaf, to_hex, Hash32};
 
 /// Version of the sealing format written with each seal (merkle.md as of this code).
 pub const FORMAT_VERSION: i32 = 1;
@@ -77,6 +77,60 @@ pub enum BuildError {
     TooMany(usize),
 }
 
+/// Participants from which a seal's leaves and trees are computed on two threads (below it
+/// the threads cost more than they save).
+const PARALLEL_FROM: usize = 4096;
+
+/// The frozen leaves of a run of participants, in order.
+struct Frozen {
+    leaves: Vec<Hash32>,
+    claim_leaves: Vec<Hash32>,
+    participants: Vec<SealedParticipant>,
+}
+
+impl Frozen {
+    fn with_capacity(n: usize) -> Frozen {
+        Frozen {
+            leaves: Vec::with_capacity(n),
+            claim_leaves: Vec::with_capacity(n),
+            participants: Vec::with_capacity(n),
+        }
+    }
+}
+
+/// The leaves of `rows`, the participants at frozen indexes `first`, `first + 1`, ...
+fn freeze(
+    epoch: i64,
+    channel: &str,
+    first: usize,
+    rows: Vec<ParticipantRow>,
+    cfg: &SealConfig,
+) -> Result<Frozen, BuildError> {
+    let mut out = Frozen::with_capacity(rows.len());
+    for (i, r) in rows.into_iter().enumerate() {
+        let i = first + i;
+        let uh = parse_hash(&r.user_hash).map_err(|_| BuildError::BadHash(r.user_hash.clone()))?;
+        let leaf = participation_leaf(&uh, channel, epoch as u64);
+        let sums = r.signals.map(|_, v| v.max(0) as u64);
+        let amount = claim_amount(&cfg.weights, &sums, cfg.reward_per_weight, cfg.decimals).map_err(|source| {
+            BuildError::Amount { login: r.login.clone(), epoch, channel: channel.to_string(), source }
+        })?;
+        let login = r.login.to_ascii_lowercase();
+        let cleaf = claim_leaf(i as u32, amount, &claim_id(channel, &login));
+        out.leaves.push(leaf);
+        out.claim_leaves.push(cleaf);
+        out.participants.push(SealedParticipant {
+            idx: i as i64,
+            user_hash: r.user_hash,
+            login,
+            leaf: to_hex(&leaf),
+            amount: amount.to_string(),
+            claim_leaf: to_hex(&cleaf),
+        });
+    }
+    Ok(out)
+}
+
 /// Builds the rows of a seal. `opted_out` holds user hashes (hex) that are left out.
 pub fn build_seal(
     epoch: i64,
@@ -93,34 +147,42 @@ pub fn build_seal(
     if rows.len() > u32::MAX as usize {
         return Err(BuildError::TooMany(rows.len()));
     }
-    let mut leaves = Vec::with_capacity(rows.len());
-    let mut claim_leaves = Vec::with_capacity(rows.len());
-    let mut participants = Vec::with_capacity(rows.len());
-    for (i, r) in rows.into_iter().enumerate() {
-        let uh = parse_hash(&r.user_hash).map_err(|_| BuildError::BadHash(r.user_hash.clone()))?;
-        let leaf = participation_leaf(&uh, channel, epoch as u64);
-        let sums = r.signals.map(|_, v| v.max(0) as u64);
-        let amount = claim_amount(&cfg.weights, &sums, cfg.reward_per_weight, cfg.decimals).map_err(|source| {
-            BuildError::Amount { login: r.login.clone(), epoch, channel: channel.to_string(), source }
-        })?;
-        let login = r.login.to_ascii_lowercase();
-        let cleaf = claim_leaf(i as u32, amount, &claim_id(channel, &login));
-        leaves.push(leaf);
-        claim_leaves.push(cleaf);
-        participants.push(SealedParticipant {
-            idx: i as i64,
-            user_hash: r.user_hash,
-            login,
-            leaf: to_hex(&leaf),
-            amount: amount.to_string(),
-            claim_leaf: to_hex(&cleaf),
-        });
+    // Each participant's leaves are independent of the others': a large seal computes them in
+    // two halves on two threads (keccak is most of the build), then builds the two trees at
+    // the same time.
+    let n = rows.len();
+    let built: Vec<Result<Frozen, BuildError>> = if n >= PARALLEL_FROM {
+        let second = rows.split_off(n / 2);
+        let first = rows;
+        std::thread::scope(|s| {
+            let later = s.spawn(|| freeze(epoch, channel, n / 2, second, cfg));
+            let earlier = freeze(epoch, channel, 0, first, cfg);
+            vec![earlier, later.join().unwrap_or_else(|p| std::panic::resume_unwind(p))]
+        })
+    } else {
+        vec![freeze(epoch, channel, 0, rows, cfg)]
+    };
+    let mut frozen = Frozen::with_capacity(n);
+    for half in built {
+        let half = half?;
+        frozen.leaves.extend(half.leaves);
+        frozen.claim_leaves.extend(half.claim_leaves);
+        frozen.participants.extend(half.participants);
     }
+    let Frozen { leaves, mut claim_leaves, participants } = frozen;
     let in_claim_tree = cfg.claim_leaves_of(claim_leaves.len());
     let claim_cut = (claim_leaves.len() - in_claim_tree) as i64;
     claim_leaves.truncate(in_claim_tree);
-    let root = MerkleTree::build(leaves).map(|t| to_hex(&t.root()));
-    let claim_root = MerkleTree::build(claim_leaves).map(|t| to_hex(&t.root()));
+    let (root, claim_root) = if leaves.len() >= PARALLEL_FROM {
+        std::thread::scope(|s| {
+            let claim = s.spawn(|| MerkleTree::build(claim_leaves).map(|t| t.root()));
+            let root = MerkleTree::build(leaves).map(|t| t.root());
+            (root, claim.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+        })
+    } else {
+        (MerkleTree::build(leaves).map(|t| t.root()), MerkleTree::build(claim_leaves).map(|t| t.root()))
+    };
+    let (root, claim_root) = (root.map(|r| to_hex(&r)), claim_root.map(|r| to_hex(&r)));
     Ok(NewSeal {
         epoch,
         channel: channel.to_string(),

@@ -68,13 +68,27 @@ pub(crate) fn leaf_of(r: &QueryResult) -> Result<SealedParticipant, sea_orm::DbE
 /// Frozen leaves per insert statement (about 300 bytes of JSON each).
 const LEAVES_PER_INSERT: usize = 20_000;
 
-/// The JSON array of one chunk of participants (see `INSERT_PARTICIPANTS_*`).
-fn leaves_json(chunk: &[SealedParticipant]) -> String {
-    let rows: Vec<serde_json::Value> = chunk
-        .iter()
-        .map(|p| serde_json::json!([p.idx, p.user_hash, p.login, p.leaf, p.amount, p.claim_leaf]))
-        .collect();
-    serde_json::Value::Array(rows).to_string()
+/// The JSON array of one chunk of participants (see `INSERT_PARTICIPANTS_*`), written straight
+/// into one buffer: no JSON value tree and no copy of each field.
+fn leaves_json(chunk: &[SealedParticipant]) -> Result<String, serde_json::Error> {
+    use std::io::Write;
+    let mut out: Vec<u8> = Vec::with_capacity(chunk.len() * 320 + 2);
+    out.push(b'[');
+    for (i, p) in chunk.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        // Writing into a Vec cannot fail; the strings go through serde_json's escaping.
+        let _ = write!(out, "[{}", p.idx);
+        for field in [&p.user_hash, &p.login, &p.leaf, &p.amount, &p.claim_leaf] {
+            out.push(b',');
+            serde_json::to_writer(&mut out, field)?;
+        }
+        out.push(b']');
+    }
+    out.push(b']');
+    // Only whole UTF-8 strings and ASCII were written.
+    String::from_utf8(out).map_err(|e| serde_json::Error::io(std::io::Error::other(e)))
 }
 
 impl Store {
@@ -158,7 +172,11 @@ impl Store {
             ensure_channel_id(&txn, &seal.channel).await.map_err(at("giving a channel its id"))?
         };
         for chunk in seal.participants.chunks(LEAVES_PER_INSERT) {
-            let values = vec![Value::from(seal.epoch), channel.into(), leaves_json(chunk).into()];
+            let json = leaves_json(chunk).map_err(|e| StoreError::Invalid {
+                what: "frozen leaves",
+                detail: format!("encoding them as JSON: {e}"),
+            })?;
+            let values = vec![Value::from(seal.epoch), channel.into(), json.into()];
             let done =
                 txn.execute_raw(stmt(backend, insert, values)).await.map_err(at("writing sealed participants"))?;
             if done.rows_affected() != chunk.len() as u64 {

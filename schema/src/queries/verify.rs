@@ -12,11 +12,12 @@
 use super::channel_ids::channel_names;
 use super::seal::leaf_of;
 use super::{stmt, values_list};
-use crate::digest::{seal_digest_of, seal_digest_with_cut, LeafFields};
+use crate::digest::{seal_digest_of, seal_digest_with_cut, LeafFields, SealHasher};
 use crate::entity::sealed_epochs;
 use crate::error::StoreError;
 use crate::open::Store;
 use crate::rows::SealedParticipant;
+use crate::sqlite_raw::{with_raw, RawDb, RawError};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Value,
 };
@@ -146,35 +147,105 @@ impl Store {
                 .map_err(self.ctx.at("reading seals to verify"))?;
             let Some(last) = page.last() else { break };
             after = Some((last.epoch, last.channel.clone()));
-            // Pipelined: the next run is read while the current one is hashed on a blocking
-            // thread (two cores: SQLite's aggregation and keccak overlap).
-            let runs = runs(&page, PARTICIPANTS_PER_READ);
-            let mut next = match runs.first() {
-                Some(r) => Some(self.fetch_run(r, ids).await?),
-                None => None,
+            let suspects = match self.backend {
+                crate::backend::Backend::Sqlite => self.raw_check_page(&page, ids).await?,
+                _ => self.agg_check_page(&page, ids).await?,
             };
-            for i in 0..runs.len() {
-                let Some(cur) = next.take() else { break };
-                let hashed = tokio::task::spawn_blocking(move || {
-                    let suspects = fast_check(&cur);
-                    (cur, suspects)
-                });
-                let prefetch = async {
-                    match runs.get(i + 1) {
-                        Some(r) => self.fetch_run(r, ids).await.map(Some),
-                        None => Ok(None),
-                    }
-                };
-                let (fetched, hashed) = tokio::join!(prefetch, hashed);
-                next = fetched?;
-                let (cur, suspects) = hashed
-                    .map_err(|e| self.ctx.corrupt("verifying seals", format!("the digest check stopped: {e}")))?;
-                for at in suspects {
-                    self.exact_check(&cur, at, ids, &mut bad).await?;
-                }
+            for run in suspects {
+                self.exact_check(&run, 0, ids, &mut bad).await?;
             }
         }
         Ok(bad)
+    }
+
+    /// The aggregated check of a page of seals (PostgreSQL): one run is read while the one
+    /// before is hashed on a blocking thread. The seals it does not confirm, each as a fetched
+    /// run of one for [`Store::exact_check`].
+    async fn agg_check_page(
+        &self,
+        page: &[sealed_epochs::Model],
+        ids: &HashMap<String, i32>,
+    ) -> Result<Vec<Fetched>, StoreError> {
+        let mut out = Vec::new();
+        let runs = runs(page, PARTICIPANTS_PER_READ);
+        let mut next = match runs.first() {
+            Some(r) => Some(self.fetch_run(r, ids).await?),
+            None => None,
+        };
+        for i in 0..runs.len() {
+            let Some(cur) = next.take() else { break };
+            let hashed = tokio::task::spawn_blocking(move || {
+                let suspects = fast_check(&cur);
+                (cur, suspects)
+            });
+            let prefetch = async {
+                match runs.get(i + 1) {
+                    Some(r) => self.fetch_run(r, ids).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (fetched, hashed) = tokio::join!(prefetch, hashed);
+            next = fetched?;
+            let (cur, suspects) =
+                hashed.map_err(|e| self.ctx.corrupt("verifying seals", format!("the digest check stopped: {e}")))?;
+            for at in suspects {
+                out.push(self.fetch_run(&cur.run[at..=at], ids).await?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The direct check of a page of seals (SQLite, `sqlite_raw`): the page split in two
+    /// halves of about equal participants, each read and hashed on its own read connection
+    /// and blocking thread, so both cores work. The seals it does not confirm, each as a
+    /// fetched run of one for [`Store::exact_check`].
+    async fn raw_check_page(
+        &self,
+        page: &[sealed_epochs::Model],
+        ids: &HashMap<String, i32>,
+    ) -> Result<Vec<Fetched>, StoreError> {
+        let what = "reading sealed participants to verify";
+        let jobs: Vec<RawJob> = page
+            .iter()
+            .enumerate()
+            .map(|(at, e)| RawJob { at, seal: e.clone(), channel_id: ids.get(&e.channel).copied() })
+            .collect();
+        let pool = self.reader.get_sqlite_connection_pool();
+        let first = pool
+            .acquire()
+            .await
+            .map_err(|e| self.ctx.db(what, sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))))?;
+        // A second connection if one is free (an in-memory store has only the one).
+        let second = pool.try_acquire();
+        let mut halves = vec![jobs];
+        if second.is_some() {
+            let total: i64 = halves[0].iter().map(|j| j.seal.participants.max(0)).sum();
+            let mut sum = 0;
+            let split = halves[0]
+                .iter()
+                .position(|j| {
+                    sum += j.seal.participants.max(0);
+                    2 * sum >= total
+                })
+                .map_or(0, |p| p + 1);
+            let split = split.min(halves[0].len());
+            let rest = halves[0].split_off(split);
+            halves.push(rest);
+        }
+        let mut tasks = Vec::new();
+        for (conn, half) in std::iter::once(first).chain(second).zip(halves) {
+            tasks.push(with_raw(conn, move |db| raw_check(db, &half)));
+        }
+        let mut suspects = Vec::new();
+        for task in tasks {
+            suspects.extend(task.await.and_then(|r| r).map_err(|e| self.ctx.raw(what, e))?);
+        }
+        suspects.sort_unstable();
+        let mut out = Vec::new();
+        for at in suspects {
+            out.push(self.fetch_run(&page[at..=at], ids).await?);
+        }
+        Ok(out)
     }
 
     /// Reads one run of seals: each seal's participants as one aggregated text, and (SQLite)
@@ -274,6 +345,79 @@ fn fast_check(f: &Fetched) -> Vec<usize> {
         }
     }
     suspects
+}
+
+/// One seal for [`raw_check`]: its place in the page, its stored row and channel id.
+struct RawJob {
+    at: usize,
+    seal: sealed_epochs::Model,
+    channel_id: Option<i32>,
+}
+
+/// A seal's frozen leaves in key order (the primary key's b-tree, no sort).
+const RAW_ROWS_SQL: &str = "SELECT idx, user_hash, login, leaf, amount, claim_leaf FROM sealed_participants \
+     WHERE epoch = ?1 AND channel_id = ?2 ORDER BY idx";
+/// The same seal's user hashes from the unique index alone, in its order (see [`INDEX_SQL`]).
+const RAW_INDEX_SQL: &str = "SELECT user_hash FROM sealed_participants INDEXED BY uq_sealed_participants_user \
+     WHERE epoch = ?1 AND channel_id = ?2 ORDER BY user_hash";
+
+/// The places in the page of the seals that the direct read does not confirm: another digest
+/// or count, a value of an unexpected type or size, or an index that disagrees with the rows.
+/// Runs on a blocking thread; each leaf's bytes are hashed where SQLite holds them.
+fn raw_check(db: &mut RawDb, jobs: &[RawJob]) -> Result<Vec<usize>, RawError> {
+    let mut rows = db.prepare(RAW_ROWS_SQL)?;
+    let mut index = db.prepare(RAW_INDEX_SQL)?;
+    let mut users: Vec<[u8; 32]> = Vec::new();
+    let mut suspects = Vec::new();
+    for job in jobs {
+        let e = &job.seal;
+        let mut h = SealHasher::new(
+            e.epoch,
+            &e.channel,
+            e.root.as_deref(),
+            e.claim_root.as_deref(),
+            e.claim_cut.unwrap_or(0),
+            usize::try_from(e.participants).unwrap_or(0),
+        );
+        users.clear();
+        let mut ok = true;
+        if let Some(id) = job.channel_id {
+            rows.reset_with(&[e.epoch, i64::from(id)])?;
+            while let Some(r) = rows.next()? {
+                use crate::sqlite_raw::Kind::{Blob, Integer, Text};
+                let kinds = [Integer, Blob, Text, Blob, Text, Blob];
+                if (0..6).any(|i| r.kind(i) != kinds[i as usize]) {
+                    ok = false;
+                    break;
+                }
+                let Ok(user) = <[u8; 32]>::try_from(r.bytes(1)) else {
+                    ok = false;
+                    break;
+                };
+                users.push(user);
+                h.push_stored(r.i64(0), &user, r.bytes(2), r.bytes(3), r.bytes(4), r.bytes(5));
+            }
+        }
+        ok = ok && users.len() as i64 == e.participants && h.finish() == e.digest;
+        if ok {
+            if let Some(id) = job.channel_id {
+                users.sort_unstable();
+                index.reset_with(&[e.epoch, i64::from(id)])?;
+                let mut expected = users.iter();
+                while let Some(r) = index.next()? {
+                    if expected.next().is_none_or(|u| r.bytes(0) != u.as_slice()) {
+                        ok = false;
+                        break;
+                    }
+                }
+                ok = ok && expected.next().is_none();
+            }
+        }
+        if !ok {
+            suspects.push(job.at);
+        }
+    }
+    Ok(suspects)
 }
 
 impl Store {
