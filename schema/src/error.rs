@@ -293,6 +293,23 @@ impl ErrCtx {
     }
 }
 
+/// A failpoint that stalls the calling TASK (not its thread, unlike the `sleep` action) for
+/// the milliseconds given as its return value, e.g.
+/// `FAILPOINTS="seal.stall_in_txn=1*return(20000)"`: the multi-process tests cut a member off
+/// while it sits inside a transaction. Does nothing without the `failpoints` feature.
+pub(crate) async fn stall_point(name: &'static str) {
+    fn stall_ms(name: &'static str) -> Option<u64> {
+        let _ = name;
+        fail::fail_point!(name, |arg: Option<String>| arg.and_then(|a| a.parse().ok()));
+        None
+    }
+    if let Some(ms) = stall_ms(name) {
+        eprintln!("failpoint {name}: stalling {ms} ms");
+        tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        eprintln!("failpoint {name}: done");
+    }
+}
+
 /// What a configured failpoint does (test builds only): `return(abort)` aborts the process
 /// right there, like a kill -9 or a power cut at that exact point; any other `return` makes
 /// the operation fail with [`StoreError::FailPoint`].

@@ -43,7 +43,7 @@ pub use backend::Backend;
 pub use backup::sqlite_path;
 pub use digest::{seal_digest, seal_digest_of, seal_digest_with_cut, LeafFields};
 pub use error::StoreError;
-pub use open::{OpenOptions, Store, SQLITE_BUSY_TIMEOUT};
+pub use open::{pg_session_settings, OpenOptions, Store, MIN_PG_STALE_SESSION, SQLITE_BUSY_TIMEOUT};
 pub use pg_snapshot::PgSnapshot;
 pub use queries::flush::FlushTx;
 pub use redact::redact_url;

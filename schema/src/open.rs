@@ -35,6 +35,31 @@ pub const SQLITE_WRITER_CACHE_KIB: u32 = 64 * 1024;
 /// Page cache of each SQLite read connection, KiB.
 pub const SQLITE_READER_CACHE_KIB: u32 = 16 * 1024;
 
+/// The shortest [`OpenOptions::pg_stale_session`] the daemon uses: a store's own transactions
+/// (a batch of the layout conversion, a large seal) may be busy on the client side between
+/// statements for a few seconds on a loaded host, and must not be cut.
+pub const MIN_PG_STALE_SESSION: Duration = Duration::from_secs(10);
+
+/// The PostgreSQL settings every session of the store starts with (sent in the start-up
+/// packet, `-c name=value`), so the server itself ends a session whose client vanished:
+/// `idle_in_transaction_session_timeout` (a client silent inside a transaction: its locks are
+/// released), `lock_timeout` (a wait for a lock held that long fails and is retried by the
+/// caller, instead of hanging a member's loop), `tcp_user_timeout` (data unacknowledged that
+/// long: the peer is gone) and TCP keepalives (a silent peer outside a transaction). All from
+/// `stale` (at least 1 s).
+pub fn pg_session_settings(stale: Duration) -> Vec<(&'static str, String)> {
+    let ms = stale.max(Duration::from_secs(1)).as_millis();
+    let secs = (ms / 1000).max(1);
+    vec![
+        ("idle_in_transaction_session_timeout", ms.to_string()),
+        ("lock_timeout", ms.to_string()),
+        ("tcp_user_timeout", ms.to_string()),
+        ("tcp_keepalives_idle", (secs / 3).max(1).to_string()),
+        ("tcp_keepalives_interval", (secs / 10).max(1).to_string()),
+        ("tcp_keepalives_count", "3".to_string()),
+    ]
+}
+
 /// Knobs for [`Store::open_with`]; `Default` is what [`Store::open`] uses.
 #[derive(Clone, Debug)]
 pub struct OpenOptions {
@@ -51,6 +76,14 @@ pub struct OpenOptions {
     /// How long an operation waits for a pooled connection (or for a server to accept one)
     /// before failing as unavailable. Default 10 s.
     pub acquire_timeout: Duration,
+    /// PostgreSQL: how long the server keeps a session of this store that went quiet inside a
+    /// transaction, waits for a row lock, or sends to a peer that stopped acknowledging, before
+    /// it ends it (see [`pg_session_settings`]). A member cut off from the network in the
+    /// middle of a transaction would otherwise keep its row locks (a role's, a slot's) until
+    /// the server's TCP notices the dead peer, hours later, and block the member that takes
+    /// over. The daemon uses `cluster.lease_ttl`, never less than [`MIN_PG_STALE_SESSION`].
+    /// Default 60 s.
+    pub pg_stale_session: Duration,
     /// The conversion of an existing store to the compact layout, run after the migrations
     /// (see `migration::compact`). Default: to the end, in batches of 20,000 participants.
     pub compact: crate::migration::compact::CompactOptions,
@@ -64,6 +97,7 @@ impl Default for OpenOptions {
             sqlite_readers: 4,
             pg_max_connections: 8,
             acquire_timeout: Duration::from_secs(10),
+            pg_stale_session: Duration::from_secs(60),
             compact: Default::default(),
         }
     }
@@ -291,6 +325,8 @@ async fn open_postgres(
         .acquire_timeout(o.acquire_timeout)
         .connect_timeout(o.acquire_timeout)
         .sqlx_logging(false);
+    let settings = pg_session_settings(o.pg_stale_session);
+    opt.map_sqlx_postgres_opts(move |p| p.options(settings.iter().map(|(k, v)| (*k, v.as_str()))));
     let db = connect(opt, ctx).await?;
     let fsync: String = scalar(&db, "SHOW fsync", ctx).await?;
     let sync_commit: String = scalar(&db, "SHOW synchronous_commit", ctx).await?;

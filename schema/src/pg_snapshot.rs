@@ -43,6 +43,11 @@ impl Store {
             .begin_with_options(opts)
             .await
             .map_err(self.ctx.at("starting a snapshot transaction for a backup"))?;
+        // The snapshot's transaction idles while pg_dump reads through it: exempt it from the
+        // store's idle-in-transaction limit (it takes no row lock a takeover could wait for).
+        txn.execute_unprepared("SET LOCAL idle_in_transaction_session_timeout = 0")
+            .await
+            .map_err(self.ctx.at("starting a snapshot transaction for a backup"))?;
         let what = "exporting the backup snapshot";
         let row = txn
             .query_one_raw(Statement::from_string(txn.get_database_backend(), "SELECT pg_export_snapshot()"))

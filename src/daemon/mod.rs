@@ -141,13 +141,14 @@ pub async fn run(
     // written (SQLite's own checks cannot see a flipped byte inside a row). All of them, at
     // start: a budgeted check with the rest in the background is the plan once stores grow
     // past the start-up bar. A damaged store is restored or refused (backup.on_corruption).
-    let (store, recovered) = match recovery::open_checked(&settings.store.url).await? {
-        Ok(store) => (store, None),
-        Err(damage) => {
-            let (store, record) = recovery::recover(&settings, damage, opts.clock.now_ms()).await?;
-            (store, Some(record))
-        }
-    };
+    let (store, recovered) =
+        match recovery::open_checked(&settings.store.url, &recovery::store_options(&settings)).await? {
+            Ok(store) => (store, None),
+            Err(damage) => {
+                let (store, record) = recovery::recover(&settings, damage, opts.clock.now_ms()).await?;
+                (store, Some(record))
+            }
+        };
     // One epoch length per store: refused (exit 78) when the configuration changed it.
     crate::epoch_length::check(&store, wiring::secs(settings.epoch.length), true).await?;
     for w in store.durability_warnings() {

@@ -20,7 +20,7 @@ use chatseal_actors::backup::manifest::{backup_id, Method, SQLITE_FILE};
 use chatseal_actors::backup::restore::{commit_staged, move_store_into, stage_sqlite, with_suffix};
 use chatseal_actors::backup::{verify, BackupError, Manifest, RecoveryOutcome, RecoveryRecord};
 use chatseal_actors::telemetry::names as m;
-use chatseal_schema::{sqlite_path, Store, StoreError};
+use chatseal_schema::{sqlite_path, OpenOptions, Store, StoreError, MIN_PG_STALE_SESSION};
 
 use super::DaemonError;
 use crate::settings::{OnCorruption, Settings};
@@ -57,10 +57,18 @@ impl Damage {
     }
 }
 
+/// How the daemon opens its store: on PostgreSQL, the server ends a session of this member
+/// that went silent inside a transaction after one lease (`cluster.lease_ttl`, at least
+/// [`MIN_PG_STALE_SESSION`]), so a member cut off mid-transaction never blocks the one that
+/// takes over its roles and slots (docs/cluster.md, "Cut off mid-transaction").
+pub fn store_options(settings: &Settings) -> OpenOptions {
+    OpenOptions { pg_stale_session: settings.cluster.lease_ttl.max(MIN_PG_STALE_SESSION), ..OpenOptions::default() }
+}
+
 /// Opens the store and re-checks every seal against its digest: the open store, or what is
 /// damaged. Errors that are not damage (unreachable, bad URL) come back as `Err`.
-pub async fn open_checked(url: &str) -> Result<Result<Store, Damage>, StoreError> {
-    let store = match Store::open(url).await {
+pub async fn open_checked(url: &str, opts: &OpenOptions) -> Result<Result<Store, Damage>, StoreError> {
+    let store = match Store::open_with(url, opts).await {
         Ok(s) => s,
         Err(e) if e.is_corrupt() => return Ok(Err(Damage::Unreadable(e))),
         Err(e) => return Err(e),
@@ -176,7 +184,7 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
             quarantine.display()
         )));
     }
-    let store = match open_checked(&settings.store.url).await {
+    let store = match open_checked(&settings.store.url, &store_options(settings)).await {
         Ok(Ok(s)) => s,
         Ok(Err(d)) => {
             return Err(fail(format!(

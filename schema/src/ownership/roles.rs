@@ -69,23 +69,50 @@ impl Store {
         ))
         .await
         .map_err(self.ctx.at(what))?;
-        let lock = if self.backend == Backend::Postgres { " FOR UPDATE" } else { "" };
-        let row = txn
+        // PostgreSQL: the role's row is locked while its holder writes under the fence (a
+        // seal) or another member claims it. Never wait for that lock: the loop that claims
+        // also plans the channel slots, and a holder cut off inside its transaction keeps the
+        // lock until the server ends its session. A locked row is answered from its committed
+        // state, and a free role is taken at a later round.
+        let lock = if self.backend == Backend::Postgres { " FOR UPDATE SKIP LOCKED" } else { "" };
+        let locked = txn
             .query_one_raw(stmt(
                 b,
                 format!("SELECT holder, holder_token, fence FROM cluster_role WHERE role = $1{lock}"),
                 vec![role.into()],
             ))
             .await
-            .map_err(self.ctx.at(what))?
-            .ok_or_else(|| StoreError::Invalid {
-                what: "cluster_role",
-                detail: format!("role {role} vanished inside its own transaction"),
-            })?;
+            .map_err(self.ctx.at(what))?;
+        let busy = locked.is_none();
+        let row = match locked {
+            Some(row) => row,
+            None => txn
+                .query_one_raw(stmt(
+                    b,
+                    "SELECT holder, holder_token, fence FROM cluster_role WHERE role = $1",
+                    vec![role.into()],
+                ))
+                .await
+                .map_err(self.ctx.at(what))?
+                .ok_or_else(|| StoreError::Invalid {
+                    what: "cluster_role",
+                    detail: format!("role {role} vanished inside its own transaction"),
+                })?,
+        };
         let holder: Option<String> = row.try_get_by_index(0).map_err(self.ctx.at(what))?;
         let holder_token: Option<i64> = row.try_get_by_index(1).map_err(self.ctx.at(what))?;
         let fence: i64 = row.try_get_by_index(2).map_err(self.ctx.at(what))?;
-        if holder.as_deref() == Some(instance) && holder_token == Some(token) {
+        let mine = holder.as_deref() == Some(instance) && holder_token == Some(token);
+        if busy {
+            txn.commit().await.map_err(self.ctx.at(what))?;
+            return Ok(mine.then(|| Fence {
+                role: role.into(),
+                holder: instance.into(),
+                holder_token: token,
+                number: fence,
+            }));
+        }
+        if mine {
             txn.commit().await.map_err(self.ctx.at(what))?;
             return Ok(Some(Fence { role: role.into(), holder: instance.into(), holder_token: token, number: fence }));
         }

@@ -129,6 +129,8 @@ impl Store {
             .map_err(at("starting a seal transaction"))?;
         if let Some(f) = fence {
             crate::ownership::roles::check_fence(&txn, self, f).await?;
+            // Holding the role's row lock: the cluster tests cut a member off here.
+            crate::error::stall_point("seal.stall_in_txn").await;
         }
         let values: Vec<Value> = vec![
             row.epoch.into(),

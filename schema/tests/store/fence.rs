@@ -4,8 +4,12 @@
 //! seal's own transaction, and the seal the new holder writes is the one that stays. Both
 //! engines; a backup's fenced record likewise.
 
+use std::time::Duration;
+
 use chatseal_schema::ownership::roles::{BACKUP, SEALER};
-use chatseal_schema::{SealWrite, StoreError};
+use chatseal_schema::testing::fresh_pg_url;
+use chatseal_schema::{OpenOptions, SealWrite, Store, StoreError};
+use sea_orm::{ConnectionTrait, TransactionTrait};
 
 use crate::common::{seal, stores};
 
@@ -75,4 +79,47 @@ async fn watermarks_say_which_live_members_are_behind() {
         tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         assert!(store.members_behind(7_200).await.unwrap().is_empty(), "{backend:?}");
     }
+}
+
+/// A member cut off INSIDE a transaction that holds the sealer role's row lock (its seal's
+/// fence check takes it) must not block the takeover. Its socket stays open and silent, so
+/// without help PostgreSQL keeps the session, and the lock, until TCP gives up on the peer:
+/// hours. The store's sessions start with `pg_session_settings`, so the server ends a session
+/// idle inside a transaction after `pg_stale_session` and the lock goes with it. PostgreSQL
+/// only (a SQLite store has one writing process).
+#[tokio::test]
+async fn a_member_silent_inside_a_transaction_does_not_block_the_takeover() {
+    let Some((url, _db)) = fresh_pg_url().await else { return };
+    let quick = OpenOptions { pg_stale_session: Duration::from_secs(1), ..OpenOptions::default() };
+    let a_store = Store::open_with(&url, &quick).await.unwrap();
+    let b_store = Store::open(&url).await.unwrap();
+
+    a_store.put_member_row("a", 11, 60_000).await.unwrap();
+    let a = a_store.claim_role(SEALER, "a", 11).await.unwrap().expect("a free role is taken");
+    // a opens a transaction holding the role's row lock, then goes silent.
+    let silent = a_store.db().begin().await.unwrap();
+    silent.execute_unprepared("UPDATE cluster_role SET fence = fence WHERE role = 'sealer'").await.unwrap();
+    // a's lease runs out; b takes the role, once the server has ended a's session.
+    b_store.put_member_row("a", 11, 0).await.unwrap();
+    b_store.put_member_row("b", 22, 60_000).await.unwrap();
+    let b = tokio::time::timeout(Duration::from_secs(30), b_store.claim_role(SEALER, "b", 22))
+        .await
+        .expect("b's claim is not held up by a's silent transaction for 30 s")
+        .unwrap()
+        .expect("b takes the role over");
+    assert_eq!(b.number, a.number + 1);
+    // a's transaction was ended by the server: nothing it did there commits.
+    assert!(silent.commit().await.is_err(), "the server ended a's idle transaction");
+    let shown: String = a_store
+        .db()
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SHOW idle_in_transaction_session_timeout",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index(0)
+        .unwrap();
+    assert_eq!(shown, "1s", "the session starts with the store's settings");
 }

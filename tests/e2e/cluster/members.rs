@@ -226,6 +226,11 @@ impl Member {
         self.wait_exit(Duration::ZERO)
     }
 
+    /// Does this member's log (so far) contain `text`?
+    pub fn log_contains(&self, text: &str) -> bool {
+        std::fs::read_to_string(&self.log).is_ok_and(|l| l.contains(text))
+    }
+
     pub async fn healthy(&self) -> bool {
         matches!(client().get(format!("{}/healthz", self.base())).send().await, Ok(r) if r.status().is_success())
     }

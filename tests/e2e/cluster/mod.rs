@@ -10,6 +10,8 @@ pub mod ledger;
 pub mod members;
 pub mod netns;
 
+#[cfg(feature = "failpoints")]
+mod cut_in_txn;
 mod failover;
 mod handover;
 mod partition;
