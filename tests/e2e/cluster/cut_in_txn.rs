@@ -12,19 +12,16 @@ use std::time::Duration;
 
 use chatseal_schema::MIN_PG_STALE_SESSION;
 
-use super::ledger::{seal_snapshot, Expect, Ledger, Pump};
+use super::ledger::{seal_snapshot, Ledger, Pump};
 use super::members::{channels, Cluster, ClusterView, EPOCH_LEN, LEASE_TTL};
 use super::netns::Island;
+use super::partition::comeback;
 use super::{wait_durable, wait_lines};
 use crate::harness::{now_ms, wait_for};
 
 /// How long a's first seal sits in its transaction: past the cut, the takeover and b's first
 /// seal, so a is still inside the transaction when it is cut off.
 const STALL_MS: u64 = 40_000;
-
-fn sealer(v: &ClusterView) -> (Option<String>, i64) {
-    v.role("sealer").map(|r| (r.holder.clone(), r.fence)).unwrap_or((None, 0))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "multi-process cluster scenario with failpoints: run alone by .ci/run"]
@@ -43,12 +40,11 @@ async fn a_sealer_cut_off_inside_its_seal_transaction_does_not_block_the_takeove
     c.member(a).start();
     c.members[a].wait_healthy(Duration::from_secs(60)).await;
     let v =
-        c.wait_view("a holds the sealer role", Duration::from_secs(30), |v| sealer(v).0.as_deref() == Some("a")).await;
-    let fence_before = sealer(&v).1;
+        c.wait_view("a holds the sealer role", Duration::from_secs(30), |v| v.sealer().0.as_deref() == Some("a")).await;
+    let fence_before = v.sealer().1;
     let pump = Pump::start(&ledger, &chans, 100);
     let sent = wait_lines(&ledger, 0, 50).await;
     // a's first seal stops inside its transaction, after the fence check.
-    let log_a = c.members[a].log.clone();
     wait_for("a stalled inside its seal transaction", Duration::from_secs(6 * EPOCH_LEN as u64 + 30), || async {
         c.members[a].log_contains("failpoint seal.stall_in_txn: stalling").then_some(())
     })
@@ -76,12 +72,12 @@ async fn a_sealer_cut_off_inside_its_seal_transaction_does_not_block_the_takeove
     let within = 2 * LEASE_TTL + MIN_PG_STALE_SESSION + Duration::from_secs(10);
     let v = c
         .wait_view("the sealer role moves to b despite a's open transaction", within, |v| {
-            let (h, f) = sealer(v);
+            let (h, f) = v.sealer();
             h.as_deref() == Some("b") && f > fence_before
         })
         .await;
     eprintln!("cut_in_txn: b took the sealer role {:?} after the cut", cut_at.elapsed());
-    let fence_after = sealer(&v).1;
+    let fence_after = v.sealer().1;
     // b seals an epoch that began after the cut.
     wait_for("b's seal of an epoch after the cut", Duration::from_secs(3 * EPOCH_LEN as u64 + 20), || async {
         matches!(store.sealed_epoch(cut_epoch + EPOCH_LEN, &chans[0]).await, Ok(Some(_))).then_some(())
@@ -91,43 +87,8 @@ async fn a_sealer_cut_off_inside_its_seal_transaction_does_not_block_the_takeove
 
     island.ns.heal();
     ledger.set_phase(3);
-    // a comes back: its stalled seal is refused (the server ended its transaction) and it exits
-    // 75 (lease lost) or rejoins without the sealer role.
-    let outcome = wait_for(
-        "a to exit 75 or rejoin without the sealer role",
-        Duration::from_millis(STALL_MS) + Duration::from_secs(30),
-        || async {
-            if let Some(code) = c.members[a].exited_code() {
-                return Some(Err(code));
-            }
-            let v = c.members[b].cluster().await?;
-            let a_back = v.alive().iter().any(|m| m.instance == "a");
-            let (h, f) = sealer(&v);
-            (a_back && h.as_deref() == Some("b") && f >= fence_after).then_some(Ok(()))
-        },
-    )
-    .await;
-    if let Err(code) = outcome {
-        assert_eq!(code, 75, "a member whose lease was lost exits 75; log {}", log_a.display());
-    }
-    wait_lines(&ledger, sent, 100).await;
-    pump.stop().await;
-    ledger.wait_sealed(&store, 2 * LEASE_TTL + Duration::from_secs(2 * EPOCH_LEN as u64 + 30)).await;
-
-    let after = seal_snapshot(&store).await;
-    for (key, seal) in during.iter() {
-        let now = after.get(key).unwrap_or_else(|| panic!("seal {key:?} disappeared"));
-        assert_eq!(
-            (&now.digest, &now.root, now.sealed_at),
-            (&seal.digest, &seal.root, seal.sealed_at),
-            "seal {key:?} never changes"
-        );
-    }
-    ledger
-        .check_counts(&store, |_| Expect::Once)
-        .await
-        .unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
-    ledger.check_seals(&store, |_| true).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
-    c.member(a).kill9();
-    assert_eq!(c.member(b).terminate(Duration::from_secs(30)), 0);
+    // a comes back: its stalled seal is refused (the server ended its transaction).
+    let within = Duration::from_millis(STALL_MS) + Duration::from_secs(30);
+    let kept: Vec<_> = during.into_iter().collect();
+    comeback(&mut c, (a, b), fence_after, within, (&ledger, &store, sent, pump), &kept).await;
 }

@@ -95,6 +95,11 @@ impl ClusterView {
         self.unowned_slots.iter().map(|u| u.channel.as_str()).collect()
     }
 
+    /// The sealer role's holder and fencing number (None, 0 when unknown).
+    pub fn sealer(&self) -> (Option<String>, i64) {
+        self.role("sealer").map(|r| (r.holder.clone(), r.fence)).unwrap_or((None, 0))
+    }
+
     pub fn role(&self, role: &str) -> Option<&RoleView> {
         self.roles.iter().find(|r| r.role == role)
     }

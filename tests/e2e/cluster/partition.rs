@@ -5,17 +5,16 @@
 //! role, and no seal is written twice or changed (every seal's digest compared before, during
 //! and after). replicas = 2, so every line still counts exactly once.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use chatseal_schema::{SealedEpoch, Store};
 
 use super::ledger::{seal_snapshot, Expect, Ledger, Pump};
 use super::members::{channels, Cluster, ClusterView, EPOCH_LEN, LEASE_TTL};
 use super::netns::Island;
 use super::wait_lines;
 use crate::harness::{now_ms, wait_for};
-
-fn sealer(v: &ClusterView) -> (Option<String>, i64) {
-    v.role("sealer").map(|r| (r.holder.clone(), r.fence)).unwrap_or((None, 0))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 #[ignore = "multi-process cluster scenario: run alone by .ci/run (cargo test --test e2e cluster -- --ignored)"]
@@ -31,14 +30,14 @@ async fn a_cut_off_sealer_loses_its_role_and_its_stale_seal_is_refused() {
     // a starts alone, so it takes the sealer role; then b joins.
     c.member(a).start();
     c.members[a].wait_healthy(Duration::from_secs(60)).await;
-    c.wait_view("a holds the sealer role", Duration::from_secs(30), |v| sealer(v).0.as_deref() == Some("a")).await;
+    c.wait_view("a holds the sealer role", Duration::from_secs(30), |v| v.sealer().0.as_deref() == Some("a")).await;
     c.member(b).start();
     c.members[b].wait_healthy(Duration::from_secs(60)).await;
     let both = |v: &ClusterView| v.alive().len() == 2 && chans.iter().all(|ch| v.readers(ch).len() == 2);
     let v = c.wait_view("both members alive, each channel read by both", Duration::from_secs(30), both).await;
     c.wait_joined_by(&chans, 2, Duration::from_secs(30)).await;
     v.assert_configured(2);
-    let (holder, fence_before) = sealer(&v);
+    let (holder, fence_before) = v.sealer();
     assert_eq!(holder.as_deref(), Some("a"), "a kept the sealer role when b joined: {v:#?}");
 
     let ledger = Ledger::new(&c.fake, EPOCH_LEN);
@@ -62,11 +61,11 @@ async fn a_cut_off_sealer_loses_its_role_and_its_stale_seal_is_refused() {
     ledger.set_phase(1);
     let v = c
         .wait_view("the sealer role moves to b with a larger fence", 2 * LEASE_TTL + Duration::from_secs(10), |v| {
-            let (h, f) = sealer(v);
+            let (h, f) = v.sealer();
             h.as_deref() == Some("b") && f > fence_before
         })
         .await;
-    let fence_after = sealer(&v).1;
+    let fence_after = v.sealer().1;
     assert_eq!(
         v.member_fence("b", "sealer"),
         Some(fence_after),
@@ -81,26 +80,44 @@ async fn a_cut_off_sealer_loses_its_role_and_its_stale_seal_is_refused() {
 
     island.ns.heal();
     ledger.set_phase(2);
-    // a comes back: it exits 75 (lease lost) or rejoins without the sealer role.
-    let outcome = wait_for("a to exit 75 or rejoin without the sealer role", Duration::from_secs(30), || async {
+    eprintln!(
+        "partition: fence {fence_before} -> {fence_after}; a's log mentions fencing: {}",
+        c.members[a].log_contains("fenc") || c.members[a].log_contains("Fenc")
+    );
+    let kept: Vec<_> = before.into_iter().chain(during).collect();
+    comeback(&mut c, (a, b), fence_after, Duration::from_secs(30), (&ledger, &store, sent, pump), &kept).await;
+}
+
+/// After the heal: the cut-off member `a` exits 75 (lease lost) or rejoins without the sealer
+/// role, which `b` keeps at `fence_after` or later (waited for up to `within`); then, with every
+/// line sealed, each seal of `kept` is unchanged, every line counts exactly once, and both stop.
+pub(super) async fn comeback(
+    c: &mut Cluster,
+    (a, b): (usize, usize),
+    fence_after: i64,
+    within: Duration,
+    (ledger, store, sent, pump): (&Arc<Ledger>, &Store, usize, Pump),
+    kept: &[((i64, String), SealedEpoch)],
+) {
+    let outcome = wait_for("a to exit 75 or rejoin without the sealer role", within, || async {
         if let Some(code) = c.members[a].exited_code() {
             return Some(Err(code));
         }
         let v = c.members[b].cluster().await?;
         let a_back = v.alive().iter().any(|m| m.instance == "a");
-        let (h, f) = sealer(&v);
+        let (h, f) = v.sealer();
         (a_back && h.as_deref() == Some("b") && f >= fence_after).then_some(Ok(()))
     })
     .await;
     if let Err(code) = outcome {
         assert_eq!(code, 75, "a member whose lease was lost exits 75; log {}", c.members[a].log.display());
     }
-    wait_lines(&ledger, sent, 100).await;
+    wait_lines(ledger, sent, 100).await;
     pump.stop().await;
-    ledger.wait_sealed(&store, 2 * LEASE_TTL + Duration::from_secs(2 * EPOCH_LEN as u64 + 30)).await;
+    ledger.wait_sealed(store, 2 * LEASE_TTL + Duration::from_secs(2 * EPOCH_LEN as u64 + 30)).await;
 
-    let after = seal_snapshot(&store).await;
-    for (key, seal) in before.iter().chain(during.iter()) {
+    let after = seal_snapshot(store).await;
+    for (key, seal) in kept {
         let now = after.get(key).unwrap_or_else(|| panic!("seal {key:?} disappeared"));
         assert_eq!(
             (&now.digest, &now.root, now.sealed_at),
@@ -108,15 +125,11 @@ async fn a_cut_off_sealer_loses_its_role_and_its_stale_seal_is_refused() {
             "seal {key:?} never changes"
         );
     }
-    eprintln!(
-        "partition: fence {fence_before} -> {fence_after}; a's log mentions fencing: {}",
-        c.members[a].log_contains("fenc") || c.members[a].log_contains("Fenc")
-    );
     ledger
-        .check_counts(&store, |_| Expect::Once)
+        .check_counts(store, |_| Expect::Once)
         .await
         .unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
-    ledger.check_seals(&store, |_| true).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
+    ledger.check_seals(store, |_| true).await.unwrap_or_else(|e| panic!("{e}; logs in {}", c.log_dir().display()));
     c.member(a).kill9();
     assert_eq!(c.member(b).terminate(Duration::from_secs(30)), 0);
 }
