@@ -3,14 +3,21 @@
 //! sealed roots, and write every entry with both proofs to a file (what `chatseal export --out`
 //! does; the HTTP route runs the same writer). Bar (performance.md): <= 2 s, memory bounded by
 //! the tree. Also verifies the written bundle once (`chatseal verify-export`'s code) and
-//! prints its size and the time of each phase.
+//! prints its size and the time of each phase, and the peak RSS of the release `chatseal
+//! export --out` writing the same bundle as a process of its own (VmHWM, sampled every 5 ms
+//! until it exits: the kernel's high-water mark, so no peak between samples is missed).
 //! `cargo bench --bench export`
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
 #[path = "support/epoch_fixture.rs"]
 mod epoch_fixture;
+#[allow(dead_code)]
+#[path = "support/pipeline_sample.rs"]
+mod sample;
 
 use std::io::{BufWriter, Write};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use chatseal::daemon::wiring::{program_limits, seal_config};
@@ -74,6 +81,13 @@ fn export(c: &mut Criterion) {
         t.elapsed().as_secs_f64()
     );
 
+    let (wall, peak) = export_process(&url, &dir.path().join("bundle-cli.json"));
+    eprintln!(
+        "`chatseal export --out` as its own process: {:.3} s, peak RSS {}",
+        wall.as_secs_f64(),
+        peak.map_or("not read".into(), |b| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0)))
+    );
+
     let mut group = c.benchmark_group("export");
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
@@ -81,6 +95,32 @@ fn export(c: &mut Criterion) {
     group.measurement_time(Duration::from_secs(10));
     group.bench_function("bundle_100k_participants_sqlite_to_file", |b| b.iter(|| write_once().1));
     group.finish();
+}
+
+/// Runs the release binary's `chatseal export --out` on the bench's store: its wall time and
+/// its last VmHWM read before it exited (None if it exited before the first read).
+fn export_process(url: &str, out: &Path) -> (Duration, Option<u64>) {
+    let t = Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chatseal"))
+        .args(["export", "--epoch", &EPOCH.to_string(), "--channel", CHANNEL, "--out"])
+        .arg(out)
+        .env("CHATSEAL__STORE__URL", url)
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning chatseal export: {e}"));
+    let mut peak = None;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(b) = sample::peak_rss_bytes(child.id()) {
+            peak = Some(b);
+        }
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("waiting for chatseal export: {e}")) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "chatseal export did not finish in 120 s");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(status.success(), "chatseal export failed: {status}");
+    (t.elapsed(), peak)
 }
 
 criterion_group!(benches, export);
