@@ -44,8 +44,10 @@ pub struct DamagedSeals {
 }
 
 impl DamagedSeals {
-    /// The daemon's: reports also write the marker in the store.
+    /// The daemon's: reports also write the marker in the store; its gauges start at 0.
     pub fn marking() -> DamagedSeals {
+        metrics::gauge!(m::SEALS_DAMAGED).set(0.0);
+        metrics::gauge!(m::DIGEST_CHECK_DONE).set(0.0);
         DamagedSeals { mark_store: true, ..DamagedSeals::default() }
     }
 
