@@ -6,11 +6,13 @@
 pub mod cli;
 pub mod commands;
 pub mod daemon;
+pub mod damaged_seals;
 pub mod epoch_length;
 pub mod exit;
 pub mod export;
 pub mod http;
 pub mod legacy;
+pub mod opt_outs;
 pub mod proofs;
 pub mod proofs_cache;
 pub mod quote;

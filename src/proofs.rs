@@ -1,19 +1,25 @@
 //! Proofs from sealed rows: the JSON objects the HTTP API and `chatseal proof` print. Trees are
-//! built from the frozen leaves stored at sealing (never from live participation) and checked
-//! against the sealed roots, so a proof always folds to the sealed root. Built trees live in a
-//! [`TreeCache`]: a warm participation proof reads only the seal and the opt-out (two primary-key
-//! lookups), a warm claim proof also the user's one sealed row (for the amount); a cold one reads
-//! the seal's rows once. Opted-out users are refused for every epoch, sealed before or after.
+//! built from the frozen leaves stored at sealing (never from live participation), and only
+//! from rows that hash to the seal's digest and fold to its roots, so a proof always folds to
+//! the sealed root and never comes from a damaged seal, however far the start-up digest check
+//! has got. Built trees live in a [`TreeCache`] with their seal's row (and a claim tree with its
+//! amounts): a warm proof touches no store, the opt-out is answered by [`OptOuts`] in memory
+//! while it is current, and the seals found damaged ([`DamagedSeals`]) are refused. A cold
+//! proof reads the seal's row, the opt-out and the seal's rows once. Opted-out users are
+//! refused for every epoch, sealed before or after.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use chatseal_actors::format::{claim_id, parse_hash, to_hex, to_hex0x, user_hash, Hash32};
 use chatseal_actors::sealer::limits::{limit_warnings, ProgramLimits};
 use chatseal_actors::sealer::merkle::MerkleTree;
 use chatseal_schema::queries::publish::Publication;
-use chatseal_schema::{SealedEpoch, Store, StoreError};
+use chatseal_schema::{seal_rows_match, SealedEpoch, Store, StoreError};
 use serde::Serialize;
 
+use crate::damaged_seals::DamagedSeals;
+use crate::opt_outs::OptOuts;
 use crate::proofs_cache::{CachedTree, TreeCache, TreeKey, TreeKind};
 
 /// Why no proof can be given; each maps to an HTTP status and error code.
@@ -212,45 +218,105 @@ pub struct ClaimView {
     pub claim_root: String,
 }
 
-/// The seal of (epoch, channel), once `login` is known not to have opted out.
-struct Request {
-    sealed: SealedEpoch,
-    login: String,
-    user_hash: Hash32,
+/// What a proof is answered from: the store, and what is held in memory so a warm proof
+/// needs no store access (the built trees with their seal rows, the opt-outs), and the seals
+/// found damaged (refused).
+#[derive(Clone, Copy)]
+pub struct ProofSources<'a> {
+    /// The store, read on a cold request (and for the opt-out while `opt_outs` cannot answer).
+    pub store: &'a Store,
+    /// Built trees, each with its seal's row.
+    pub trees: &'a TreeCache,
+    /// The opt-outs in memory; asked first, the store only when it cannot say.
+    pub opt_outs: &'a OptOuts,
+    /// Seals found not to match their digest: refused.
+    pub damaged: &'a DamagedSeals,
 }
 
-async fn admit(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<Request, ProofError> {
-    let channel = channel.trim_start_matches('#').to_ascii_lowercase();
-    let login = login.to_ascii_lowercase();
-    let sealed = store
-        .sealed_epoch(epoch, &channel)
-        .await?
-        .ok_or_else(|| ProofError::NotSealed { epoch, channel: channel.clone() })?;
-    let uh = user_hash(&login);
-    if store.is_opted_out(&to_hex(&uh)).await? {
-        return Err(ProofError::OptedOut { login });
-    }
-    if sealed.participants == 0 {
-        return Err(ProofError::NotParticipant { epoch, channel, login });
-    }
-    Ok(Request { sealed, login, user_hash: uh })
+/// The normalized (channel, login) of a request.
+fn normalized(channel: &str, login: &str) -> (String, String) {
+    (channel.trim_start_matches('#').to_ascii_lowercase(), login.to_ascii_lowercase())
 }
 
 fn damaged(sealed: &SealedEpoch, detail: impl Into<String>) -> ProofError {
     ProofError::Damaged { epoch: sealed.epoch, channel: sealed.channel.clone(), detail: detail.into() }
 }
 
-/// Reads the seal's frozen rows and builds one of its trees, checked against the sealed root.
-async fn build_tree(store: &Store, sealed: &SealedEpoch, kind: TreeKind) -> Result<CachedTree, ProofError> {
-    let rows = store.sealed_participants(sealed.epoch, &sealed.channel).await?;
-    if rows.len() as i64 != sealed.participants {
+async fn opted_out(src: &ProofSources<'_>, login: &str, uh: &Hash32) -> Result<bool, ProofError> {
+    match src.opt_outs.answer(login, Instant::now()) {
+        Some(known) => Ok(known),
+        None => Ok(src.store.is_opted_out(&to_hex(uh)).await?),
+    }
+}
+
+/// The tree of `kind` of the seal (epoch, channel) for `login`, or why there is no proof:
+/// from the cache with no store access when it holds the tree (and its seal row), else read
+/// and built, checked against the seal's digest and roots. The refusals come in this order:
+/// damaged, not sealed, opted out, empty seal, legacy seal or no claim tree.
+async fn entry(
+    src: &ProofSources<'_>,
+    epoch: i64,
+    channel: &str,
+    login: &str,
+    uh: &Hash32,
+    kind: TreeKind,
+) -> Result<Arc<CachedTree>, ProofError> {
+    if src.damaged.contains(epoch, channel) {
+        return Err(ProofError::Damaged {
+            epoch,
+            channel: channel.to_owned(),
+            detail: "its stored rows do not match the seal's digest".into(),
+        });
+    }
+    let key = TreeKey { epoch, channel: channel.to_owned(), kind };
+    if let Some(hit) = src.trees.get(&key).filter(|t| t.sealed().is_some()) {
+        if opted_out(src, login, uh).await? {
+            return Err(ProofError::OptedOut { login: login.to_owned() });
+        }
+        return Ok(hit);
+    }
+    let sealed = src
+        .store
+        .sealed_epoch(epoch, channel)
+        .await?
+        .ok_or_else(|| ProofError::NotSealed { epoch, channel: channel.to_owned() })?;
+    if opted_out(src, login, uh).await? {
+        return Err(ProofError::OptedOut { login: login.to_owned() });
+    }
+    if sealed.participants == 0 {
+        return Err(ProofError::NotParticipant { epoch, channel: channel.to_owned(), login: login.to_owned() });
+    }
+    match kind {
+        TreeKind::Participation if sealed.format_version == 0 => {
+            return Err(ProofError::LegacySeal { epoch, channel: channel.to_owned() })
+        }
+        TreeKind::Claim if sealed.claim_root.is_none() => {
+            return Err(ProofError::NoClaimTree { epoch, channel: channel.to_owned() })
+        }
+        _ => {}
+    }
+    let (tree, _hit) = src.trees.get_or_build(&key, || build_tree(src, &sealed, kind)).await?;
+    Ok(tree)
+}
+
+/// Reads the seal's frozen rows and builds one of its trees: the rows must hash to the seal's
+/// digest (else the seal is reported damaged) and the tree must fold to the sealed root.
+async fn build_tree(src: &ProofSources<'_>, sealed: &SealedEpoch, kind: TreeKind) -> Result<CachedTree, ProofError> {
+    let rows = src.store.sealed_participants(sealed.epoch, &sealed.channel).await?;
+    if !seal_rows_match(sealed, &rows) {
+        let key = (sealed.epoch, sealed.channel.clone());
+        src.damaged.report(src.store, std::slice::from_ref(&key), "building a proof's tree").await;
         return Err(damaged(
             sealed,
-            format!("{} sealed rows for a seal of {} participants", rows.len(), sealed.participants),
+            format!(
+                "its {} stored rows do not match the seal's digest (a seal of {} participants)",
+                rows.len(),
+                sealed.participants
+            ),
         ));
     }
-    let (held, expected_root) = match kind {
-        TreeKind::Participation => (rows.len(), sealed.root.as_deref()),
+    let held = match kind {
+        TreeKind::Participation => rows.len(),
         TreeKind::Claim => {
             if sealed.claim_cut < 0 || sealed.claim_cut >= sealed.participants.max(1) {
                 return Err(damaged(
@@ -258,18 +324,29 @@ async fn build_tree(store: &Store, sealed: &SealedEpoch, kind: TreeKind) -> Resu
                     format!("claim cut {} of {} participants", sealed.claim_cut, sealed.participants),
                 ));
             }
-            ((sealed.participants - sealed.claim_cut) as usize, sealed.claim_root.as_deref())
+            (sealed.participants - sealed.claim_cut) as usize
         }
     };
+    let expected_root = if kind == TreeKind::Claim { sealed.claim_root.as_deref() } else { sealed.root.as_deref() };
     let parse = |h: &str| parse_hash(h).map_err(|e| damaged(sealed, e.to_string()));
     let mut leaves = Vec::with_capacity(held);
-    let mut users = Vec::with_capacity(held);
-    for (i, r) in rows.iter().take(held).enumerate() {
+    let mut amounts = Vec::with_capacity(if kind == TreeKind::Claim { held } else { 0 });
+    let mut users = Vec::with_capacity(rows.len());
+    for (i, r) in rows.iter().enumerate() {
         if r.idx != i as i64 {
             return Err(damaged(sealed, format!("row {i} holds index {}", r.idx)));
         }
-        leaves.push(parse(if kind == TreeKind::Claim { &r.claim_leaf } else { &r.leaf })?);
         users.push(parse(&r.user_hash)?);
+        if i >= held {
+            continue;
+        }
+        if kind == TreeKind::Claim {
+            leaves.push(parse(&r.claim_leaf)?);
+            amounts
+                .push(r.amount.parse::<u64>().map_err(|_| damaged(sealed, format!("row {i}: amount {:?}", r.amount)))?);
+        } else {
+            leaves.push(parse(&r.leaf)?);
+        }
     }
     let tree = MerkleTree::build(leaves).ok_or_else(|| damaged(sealed, "no leaves"))?;
     if Some(to_hex(&tree.root()).as_str()) != expected_root {
@@ -280,18 +357,9 @@ async fn build_tree(store: &Store, sealed: &SealedEpoch, kind: TreeKind) -> Resu
         };
         return Err(damaged(sealed, format!("stored {which}")));
     }
-    CachedTree::new(tree, users).ok_or_else(|| damaged(sealed, "a user appears twice among the sealed rows"))
-}
-
-async fn tree_of(
-    store: &Store,
-    cache: &TreeCache,
-    sealed: &SealedEpoch,
-    kind: TreeKind,
-) -> Result<Arc<CachedTree>, ProofError> {
-    let key = TreeKey { epoch: sealed.epoch, channel: sealed.channel.clone(), kind };
-    let (tree, _hit) = cache.get_or_build(&key, || build_tree(store, sealed, kind)).await?;
-    Ok(tree)
+    CachedTree::new(tree, users)
+        .and_then(|t| t.with_seal(sealed.clone(), amounts))
+        .ok_or_else(|| damaged(sealed, "a user appears twice among the sealed rows"))
 }
 
 fn proof_hex(tree: &MerkleTree, idx: usize, sealed: &SealedEpoch) -> Result<Vec<String>, ProofError> {
@@ -300,88 +368,82 @@ fn proof_hex(tree: &MerkleTree, idx: usize, sealed: &SealedEpoch) -> Result<Vec<
         .ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))
 }
 
-/// The participation proof of `login` in a sealed (epoch, channel), with trees from `cache`.
-pub async fn participation_proof_cached(
-    store: &Store,
-    cache: &TreeCache,
+/// The seal row an entry carries (every entry [`entry`] returns has one).
+fn seal_of(entry: &CachedTree, epoch: i64, channel: &str) -> Result<SealedEpoch, ProofError> {
+    entry.sealed().cloned().ok_or_else(|| ProofError::Damaged {
+        epoch,
+        channel: channel.to_owned(),
+        detail: "a cached tree without its seal".into(),
+    })
+}
+
+/// The participation proof of `login` in a sealed (epoch, channel).
+pub async fn participation_proof_from(
+    src: &ProofSources<'_>,
     epoch: i64,
     channel: &str,
     login: &str,
 ) -> Result<ProofView, ProofError> {
-    let req = admit(store, epoch, channel, login).await?;
-    let sealed = &req.sealed;
-    if sealed.format_version == 0 {
-        return Err(ProofError::LegacySeal { epoch, channel: sealed.channel.clone() });
-    }
-    let entry = tree_of(store, cache, sealed, TreeKind::Participation).await?;
-    let idx = entry.index_of(&req.user_hash).ok_or_else(|| ProofError::NotParticipant {
+    let (channel, login) = normalized(channel, login);
+    let uh = user_hash(&login);
+    let entry = entry(src, epoch, &channel, &login, &uh, TreeKind::Participation).await?;
+    let sealed = seal_of(&entry, epoch, &channel)?;
+    let idx = entry.index_of(&uh).ok_or_else(|| ProofError::NotParticipant {
         epoch,
-        channel: sealed.channel.clone(),
-        login: req.login.clone(),
+        channel: channel.clone(),
+        login: login.clone(),
     })?;
-    let leaf = entry.tree().leaf(idx).ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))?;
+    let leaf = entry.tree().leaf(idx).ok_or_else(|| damaged(&sealed, format!("index {idx} outside the tree")))?;
     Ok(ProofView {
         epoch,
-        channel: sealed.channel.clone(),
-        login: req.login.clone(),
-        user_hash: to_hex0x(&req.user_hash),
+        user_hash: to_hex0x(&uh),
         index: idx as i64,
         leaf: to_hex0x(&leaf),
-        proof: proof_hex(entry.tree(), idx, sealed)?,
+        proof: proof_hex(entry.tree(), idx, &sealed)?,
         root: to_hex0x(&entry.tree().root()),
+        channel,
+        login,
     })
 }
 
-/// The claim proof of `login` in a sealed (epoch, channel), with trees from `cache`. A
-/// participant the claim cap left out gets [`ProofError::NotInClaimTree`].
-pub async fn claim_proof_cached(
-    store: &Store,
-    cache: &TreeCache,
+/// The claim proof of `login` in a sealed (epoch, channel). A participant the claim cap left
+/// out gets [`ProofError::NotInClaimTree`].
+pub async fn claim_proof_from(
+    src: &ProofSources<'_>,
     epoch: i64,
     channel: &str,
     login: &str,
 ) -> Result<ClaimView, ProofError> {
-    let req = admit(store, epoch, channel, login).await?;
-    let sealed = &req.sealed;
-    let ch = sealed.channel.clone();
-    if sealed.claim_root.is_none() && sealed.participants > 0 {
-        return Err(ProofError::NoClaimTree { epoch, channel: ch });
-    }
-    let entry = tree_of(store, cache, sealed, TreeKind::Claim).await?;
-    let uh_hex = to_hex(&req.user_hash);
-    let row = store.sealed_participant(epoch, &ch, &uh_hex).await?;
-    let (idx, row) = match (entry.index_of(&req.user_hash), row) {
-        (Some(idx), Some(row)) => (idx, row),
-        (None, Some(row)) if sealed.claim_cut > 0 => {
-            return Err(ProofError::NotInClaimTree {
-                epoch,
-                channel: ch,
-                login: req.login,
-                index: row.idx,
-                cap: sealed.participants - sealed.claim_cut,
-                cut: sealed.claim_cut,
-            })
-        }
-        (None, None) => return Err(ProofError::NotParticipant { epoch, channel: ch, login: req.login }),
-        (Some(_), None) | (None, Some(_)) => {
-            return Err(damaged(sealed, format!("the claim tree and the sealed row of {} disagree", req.login)))
-        }
+    let (ch, login) = normalized(channel, login);
+    let uh = user_hash(&login);
+    let entry = entry(src, epoch, &ch, &login, &uh, TreeKind::Claim).await?;
+    let sealed = seal_of(&entry, epoch, &ch)?;
+    let Some(idx) = entry.index_of(&uh) else {
+        return Err(ProofError::NotParticipant { epoch, channel: ch, login });
     };
-    let leaf = entry.tree().leaf(idx).ok_or_else(|| damaged(sealed, format!("index {idx} outside the tree")))?;
-    if row.idx != idx as i64 || row.claim_leaf != to_hex(&leaf) {
-        return Err(damaged(sealed, format!("the sealed row of {} does not match its claim leaf", req.login)));
+    if idx >= entry.tree().len() {
+        return Err(ProofError::NotInClaimTree {
+            epoch,
+            channel: ch,
+            login,
+            index: idx as i64,
+            cap: sealed.participants - sealed.claim_cut,
+            cut: sealed.claim_cut,
+        });
     }
+    let leaf = entry.tree().leaf(idx).ok_or_else(|| damaged(&sealed, format!("index {idx} outside the tree")))?;
+    let amount = entry.amount(idx).ok_or_else(|| damaged(&sealed, format!("no amount at index {idx}")))?;
     Ok(ClaimView {
         epoch,
-        channel: ch.clone(),
-        id: claim_id(&ch, &req.login),
-        login: req.login,
-        user_hash: format!("0x{uh_hex}"),
-        index: row.idx,
-        amount: row.amount,
+        id: claim_id(&ch, &login),
+        user_hash: to_hex0x(&uh),
+        index: idx as i64,
+        amount: amount.to_string(),
         leaf: to_hex0x(&leaf),
-        proof: proof_hex(entry.tree(), idx, sealed)?,
+        proof: proof_hex(entry.tree(), idx, &sealed)?,
         claim_root: to_hex0x(&entry.tree().root()),
+        channel: ch,
+        login,
     })
 }
 
@@ -393,12 +455,16 @@ pub async fn participation_proof(
     channel: &str,
     login: &str,
 ) -> Result<ProofView, ProofError> {
-    participation_proof_cached(store, &TreeCache::new(0), epoch, channel, login).await
+    let (trees, opt_outs, damaged) = (TreeCache::new(0), OptOuts::unsynced(), DamagedSeals::default());
+    let src = ProofSources { store, trees: &trees, opt_outs: &opt_outs, damaged: &damaged };
+    participation_proof_from(&src, epoch, channel, login).await
 }
 
 /// The claim proof of `login` in a sealed (epoch, channel), without a cache.
 pub async fn claim_proof(store: &Store, epoch: i64, channel: &str, login: &str) -> Result<ClaimView, ProofError> {
-    claim_proof_cached(store, &TreeCache::new(0), epoch, channel, login).await
+    let (trees, opt_outs, damaged) = (TreeCache::new(0), OptOuts::unsynced(), DamagedSeals::default());
+    let src = ProofSources { store, trees: &trees, opt_outs: &opt_outs, damaged: &damaged };
+    claim_proof_from(&src, epoch, channel, login).await
 }
 
 #[cfg(test)]

@@ -1,10 +1,19 @@
 //! A bounded LRU of built merkle trees for the proof routes, so a warm proof from a
-//! 100,000-participant epoch needs no full read of `sealed_participants` and no rebuild.
-//! Entries are keyed by (epoch, channel, participation | claim) and hold the tree plus the
-//! index of its leaves by user hash. The bound is the number of leaves held over all entries
-//! (about 100 bytes each: the tree's nodes and the index), not the number of entries, so one
-//! huge epoch cannot hide behind a small entry count. Sealed rows are write-once, so an entry
-//! never needs invalidating.
+//! 100,000-participant epoch needs no store access at all: no full read of
+//! `sealed_participants`, no rebuild, and no read of the seal's row either. Entries are keyed by
+//! (epoch, channel, participation | claim) and hold the tree, the index of its users by user
+//! hash, the seal's row it was built from and checked against (root, claim root, digest,
+//! counts, format) and, for a claim tree, each leaf's amount. The bound is the number of
+//! leaves held over all entries (about 100 bytes each: the tree's nodes and the index), not the
+//! number of entries, so one huge epoch cannot hide behind a small entry count.
+//!
+//! Invalidation: none is needed for a right answer. A seal's row and its frozen rows are
+//! written once, in one transaction, and never updated or deleted (sealing again is a no-op;
+//! a store is only ever replaced with the daemon stopped), and an entry is made only from rows
+//! that hash to the seal's digest and fold to its roots, so it holds exactly what was sealed.
+//! What can change is whether it may be served: the opt-outs (`crate::opt_outs`, asked on every
+//! proof) and damage found later in the stored rows (`crate::damaged_seals`, asked on every
+//! proof). A seal that is not there is never cached: the next request reads the store again.
 //!
 //! Cold builds go one at a time through a build lock and re-check the cache after taking it:
 //! a burst of requests for the same cold epoch builds its tree once, and at most one transient
@@ -16,6 +25,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chatseal_actors::format::Hash32;
 use chatseal_actors::sealer::merkle::MerkleTree;
+use chatseal_schema::SealedEpoch;
 use hashlink::LinkedHashMap;
 
 /// Default bound: leaves held over all entries (about 200 MB at most).
@@ -47,13 +57,19 @@ pub struct CachedTree {
     tree: MerkleTree,
     /// (user hash, leaf index), sorted by user hash.
     by_user: Vec<(Hash32, u32)>,
+    /// The seal's row the tree was built from and checked against.
+    sealed: Option<SealedEpoch>,
+    /// The claim amount of each leaf (claim trees; empty otherwise).
+    amounts: Vec<u64>,
 }
 
 impl CachedTree {
-    /// `users[i]` is the user hash of leaf `i`. `None` when the counts differ, a user appears
-    /// twice, or an index does not fit the claim format's u32.
+    /// `users[i]` is the user hash of index `i`, for every index of the tree and possibly
+    /// more (a claim tree cut by the claim cap holds the first participants only; the index
+    /// still finds the others, past the tree's end). `None` when there are fewer users than
+    /// leaves, a user appears twice, or an index does not fit the claim format's u32.
     pub fn new(tree: MerkleTree, users: Vec<Hash32>) -> Option<CachedTree> {
-        if users.len() != tree.len() || u32::try_from(users.len()).is_err() {
+        if users.len() < tree.len() || u32::try_from(users.len()).is_err() {
             return None;
         }
         let mut by_user: Vec<(Hash32, u32)> = users.into_iter().enumerate().map(|(i, u)| (u, i as u32)).collect();
@@ -61,7 +77,28 @@ impl CachedTree {
         if by_user.windows(2).any(|w| w[0].0 == w[1].0) {
             return None;
         }
-        Some(CachedTree { tree, by_user })
+        Some(CachedTree { tree, by_user, sealed: None, amounts: Vec::new() })
+    }
+
+    /// The same entry with the seal's row it was checked against and, for a claim tree, the
+    /// amount of each of its leaves (`None` when `amounts` is neither empty nor one per leaf).
+    pub fn with_seal(mut self, sealed: SealedEpoch, amounts: Vec<u64>) -> Option<CachedTree> {
+        if !amounts.is_empty() && amounts.len() != self.tree.len() {
+            return None;
+        }
+        self.sealed = Some(sealed);
+        self.amounts = amounts;
+        Some(self)
+    }
+
+    /// The seal's row the tree was built from, if it was given.
+    pub fn sealed(&self) -> Option<&SealedEpoch> {
+        self.sealed.as_ref()
+    }
+
+    /// The claim amount of leaf `idx` (claim trees built with amounts).
+    pub fn amount(&self, idx: usize) -> Option<u64> {
+        self.amounts.get(idx).copied()
     }
 
     /// The built merkle tree, leaves in sealed index order.
@@ -74,9 +111,9 @@ impl CachedTree {
         self.by_user.binary_search_by(|(u, _)| u.cmp(user)).ok().map(|i| self.by_user[i].1 as usize)
     }
 
-    /// Number of leaves (the entry's weight in the cache).
+    /// Number of leaves or users, the larger (the entry's weight in the cache).
     pub fn leaves(&self) -> usize {
-        self.tree.len()
+        self.tree.len().max(self.by_user.len())
     }
 }
 

@@ -31,9 +31,35 @@ fn the_index_finds_every_leaf_and_nobody_else() {
 #[test]
 fn a_malformed_index_is_refused() {
     let tree = MerkleTree::build(vec![[1u8; 32], [2u8; 32]]).unwrap();
-    assert!(CachedTree::new(tree.clone(), vec![[9u8; 32]]).is_none(), "count differs");
+    assert!(CachedTree::new(tree.clone(), vec![[9u8; 32]]).is_none(), "fewer users than leaves");
     assert!(CachedTree::new(tree.clone(), vec![[9u8; 32], [9u8; 32]]).is_none(), "user twice");
-    assert!(CachedTree::new(tree, vec![[9u8; 32], [8u8; 32]]).is_some());
+    let ok = CachedTree::new(tree.clone(), vec![[9u8; 32], [8u8; 32]]).unwrap();
+    assert!(ok.sealed().is_none() && ok.amount(0).is_none());
+    // A claim tree cut by the cap: users past its end are still found, and weigh.
+    let cut = CachedTree::new(tree, vec![[9u8; 32], [8u8; 32], [7u8; 32]]).unwrap();
+    assert_eq!((cut.index_of(&[7u8; 32]), cut.leaves()), (Some(2), 3));
+}
+
+#[test]
+fn the_seal_row_and_the_amounts_ride_with_the_tree() {
+    let tree = MerkleTree::build(vec![[1u8; 32], [2u8; 32]]).unwrap();
+    let seal = chatseal_schema::SealedEpoch {
+        epoch: 3600,
+        channel: "c".into(),
+        root: None,
+        claim_root: None,
+        participants: 2,
+        coverage: 1.0,
+        digest: "d".into(),
+        sealed_at: 0,
+        format_version: 1,
+        claim_cut: 0,
+    };
+    let users = vec![[9u8; 32], [8u8; 32]];
+    let bad = CachedTree::new(tree.clone(), users.clone()).unwrap().with_seal(seal.clone(), vec![5]);
+    assert!(bad.is_none(), "one amount per leaf or none");
+    let e = CachedTree::new(tree, users).unwrap().with_seal(seal.clone(), vec![5, 6]).unwrap();
+    assert_eq!((e.sealed(), e.amount(1), e.amount(2)), (Some(&seal), Some(6), None));
 }
 
 #[test]

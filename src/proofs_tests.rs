@@ -1,5 +1,5 @@
-//! Proofs against a real (SQLite) store: folds, the claim cut, opt-outs, damage detection, and
-//! that a warm proof reads no full set of sealed rows.
+//! Proofs against a real (SQLite) store: folds, the claim cut, opt-outs, damage detection (the
+//! digest), and that a warm proof touches no store.
 
 use std::collections::HashSet;
 
@@ -38,6 +38,42 @@ async fn sealed_store(cap: Option<u32>) -> (Store, tempfile::TempDir) {
     let seal = build_seal(EPOCH, "chan", rows, &cfg, &HashSet::new(), 1.0, EPOCH + 3600).unwrap();
     store.write_seal(&seal).await.unwrap();
     (store, dir)
+}
+
+/// The sources of a test: `store`, `cache`, opt-outs always asked of the store, no damage known.
+struct Src {
+    opt_outs: OptOuts,
+    damaged: DamagedSeals,
+}
+
+impl Src {
+    fn new() -> Src {
+        Src { opt_outs: OptOuts::unsynced(), damaged: DamagedSeals::default() }
+    }
+
+    fn of<'a>(&'a self, store: &'a Store, cache: &'a TreeCache) -> ProofSources<'a> {
+        ProofSources { store, trees: cache, opt_outs: &self.opt_outs, damaged: &self.damaged }
+    }
+}
+
+async fn participation_proof_cached(
+    store: &Store,
+    cache: &TreeCache,
+    epoch: i64,
+    channel: &str,
+    login: &str,
+) -> Result<ProofView, ProofError> {
+    participation_proof_from(&Src::new().of(store, cache), epoch, channel, login).await
+}
+
+async fn claim_proof_cached(
+    store: &Store,
+    cache: &TreeCache,
+    epoch: i64,
+    channel: &str,
+    login: &str,
+) -> Result<ClaimView, ProofError> {
+    claim_proof_from(&Src::new().of(store, cache), epoch, channel, login).await
 }
 
 fn hashes(v: &[String]) -> Vec<Hash32> {
@@ -102,35 +138,62 @@ async fn an_opted_out_user_is_refused_after_the_seal() {
 }
 
 #[tokio::test]
-async fn a_warm_proof_reads_no_full_set_of_rows_and_a_cold_one_checks_them() {
+async fn a_warm_proof_touches_no_store_and_a_cold_one_checks_the_digest() {
     let (store, _dir) = sealed_store(None).await;
     let cache = TreeCache::default();
-    participation_proof_cached(&store, &cache, EPOCH, "chan", "user0").await.unwrap();
-    claim_proof_cached(&store, &cache, EPOCH, "chan", "user0").await.unwrap();
+    // Opt-outs synced once and current for an hour, whatever the machine's load.
+    let src =
+        Src { opt_outs: OptOuts::with_max_age(Default::default(), std::time::Duration::from_secs(3600)), ..Src::new() };
+    src.opt_outs.merge(vec!["user4".into()], std::time::Instant::now());
+    let s = src.of(&store, &cache);
+    participation_proof_from(&s, EPOCH, "chan", "user0").await.unwrap();
+    claim_proof_from(&s, EPOCH, "chan", "user0").await.unwrap();
     assert_eq!(cache.stats().builds, 2);
-    // Remove another participant's row behind the store's back: a full read would now see
-    // 4 rows for a seal of 5 and refuse; warm proofs of others do not read the full set.
+    // With the store closed, warm proofs still answer, from memory alone: the trees with their
+    // seal row and amounts, the opt-outs while they are current.
+    store.clone().close().await.unwrap();
+    let p = participation_proof_from(&s, EPOCH, "chan", "user3").await.unwrap();
+    assert_eq!(p.index, 3);
+    let c = claim_proof_from(&s, EPOCH, "chan", "user3").await.unwrap();
+    assert_eq!((c.index, c.amount.as_str()), (3, "80000000000"));
+    assert!(matches!(participation_proof_from(&s, EPOCH, "chan", "user4").await, Err(ProofError::OptedOut { .. })));
+    assert!(matches!(claim_proof_from(&s, EPOCH, "chan", "stranger").await, Err(ProofError::NotParticipant { .. })));
+    assert_eq!(cache.stats().builds, 2);
+    // Cold, a seal that is not cached needs the store.
+    let e = participation_proof_from(&s, EPOCH + 3600, "chan", "user0").await.unwrap_err();
+    assert!(matches!(e, ProofError::Store(_)), "{e}");
+}
+
+#[tokio::test]
+async fn rows_that_do_not_match_the_digest_are_never_served_and_the_seal_is_refused_from_then_on() {
+    let (store, _dir) = sealed_store(None).await;
+    // An amount changed behind the store's back: the claim tree does not see it (the claim
+    // leaves still fold), the digest does.
+    store
+        .db()
+        .execute_unprepared(&format!("UPDATE sealed_participants SET amount = '1' WHERE epoch = {EPOCH} AND idx = 1"))
+        .await
+        .unwrap();
+    let cache = TreeCache::default();
+    let src = Src::new();
+    let s = src.of(&store, &cache);
+    let e = claim_proof_from(&s, EPOCH, "chan", "user1").await.unwrap_err();
+    assert!(matches!(e, ProofError::Damaged { .. }) && e.to_string().contains("digest"), "{e}");
+    assert_eq!(src.damaged.list(), vec![(EPOCH, "chan".to_string())]);
+    assert_eq!(cache.stats().entries, 0, "nothing built from them is kept");
+    // Refused from then on, without reading the rows again.
+    let e = participation_proof_from(&s, EPOCH, "chan", "user0").await.unwrap_err();
+    assert!(matches!(e, ProofError::Damaged { .. }), "{e}");
+    assert_eq!(cache.stats().builds, 0);
+    // The uncached entry point (`chatseal proof`) checks the digest the same way.
+    let e = participation_proof(&store, EPOCH, "chan", "user3").await.unwrap_err();
+    assert!(matches!(e, ProofError::Damaged { .. }), "{e}");
+    // A row removed: the count differs from the seal's.
     store
         .db()
         .execute_unprepared(&format!("DELETE FROM sealed_participants WHERE epoch = {EPOCH} AND idx = 4"))
         .await
         .unwrap();
-    participation_proof_cached(&store, &cache, EPOCH, "chan", "user3").await.unwrap();
-    claim_proof_cached(&store, &cache, EPOCH, "chan", "user3").await.unwrap();
-    let s = cache.stats();
-    assert_eq!((s.builds, s.hits), (2, 2));
-    // Cold, the damage is reported rather than served.
-    let e = participation_proof(&store, EPOCH, "chan", "user3").await.unwrap_err();
-    assert!(matches!(e, ProofError::Damaged { .. }), "{e}");
-    // Warm, the claim route still reads the user's own row: a changed amount-bearing leaf is caught.
-    store
-        .db()
-        .execute_unprepared(&format!(
-            "UPDATE sealed_participants SET claim_leaf = X'{}' WHERE epoch = {EPOCH} AND idx = 1",
-            "ab".repeat(32)
-        ))
-        .await
-        .unwrap();
-    let e = claim_proof_cached(&store, &cache, EPOCH, "chan", "user1").await.unwrap_err();
+    let e = claim_proof(&store, EPOCH, "chan", "user0").await.unwrap_err();
     assert!(matches!(e, ProofError::Damaged { .. }), "{e}");
 }

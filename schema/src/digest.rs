@@ -23,7 +23,7 @@
 //! `claim_cut` as u64 big-endian; everything else as in v1. A seal without a cut keeps the v1
 //! encoding, so every digest written before the cut existed still verifies.
 
-use crate::rows::SealedParticipant;
+use crate::rows::{SealedEpoch, SealedParticipant};
 use sha3::{Digest, Keccak256};
 
 /// The domain tag that starts every digest input of a seal without a claim cut.
@@ -81,6 +81,21 @@ pub fn seal_digest_with_cut(
         claim_leaf: &p.claim_leaf,
     });
     seal_digest_of(epoch, channel, root, claim_root, claim_cut, participants.len(), leaves)
+}
+
+/// True when `rows` (a seal's frozen participants in index order, as read) are exactly what
+/// `seal` froze: as many as it counts, hashing to its stored digest. What every reader that
+/// hands sealed rows out (proofs, the publish bundle) checks before it does.
+pub fn seal_rows_match(seal: &SealedEpoch, rows: &[SealedParticipant]) -> bool {
+    rows.len() as i64 == seal.participants
+        && seal_digest_with_cut(
+            seal.epoch,
+            &seal.channel,
+            seal.root.as_deref(),
+            seal.claim_root.as_deref(),
+            seal.claim_cut,
+            rows,
+        ) == seal.digest
 }
 
 /// One participant's frozen fields, borrowed (the digest check hashes them without copying).
@@ -236,6 +251,30 @@ mod tests {
         input.extend(0u64.to_be_bytes());
         let want = hex::encode(Keccak256::digest(&input));
         assert_eq!(seal_digest(7, "lacy", None, None, &[]), want);
+    }
+
+    #[test]
+    fn rows_match_a_seal_only_when_count_and_digest_agree() {
+        let rows = vec![p(0, "a"), p(1, "b")];
+        let seal = SealedEpoch {
+            epoch: 7,
+            channel: "lacy".into(),
+            root: Some("r".into()),
+            claim_root: Some("c".into()),
+            participants: 2,
+            coverage: 1.0,
+            digest: seal_digest_with_cut(7, "lacy", Some("r"), Some("c"), 0, &rows),
+            sealed_at: 0,
+            format_version: 1,
+            claim_cut: 0,
+        };
+        assert!(seal_rows_match(&seal, &rows));
+        assert!(!seal_rows_match(&seal, &rows[..1]), "a row missing");
+        let mut changed = rows.clone();
+        changed[1].amount = "8000000000001".into();
+        assert!(!seal_rows_match(&seal, &changed), "an amount changed");
+        assert!(!seal_rows_match(&SealedEpoch { claim_cut: 1, ..seal.clone() }, &rows), "the cut is hashed");
+        assert!(!seal_rows_match(&SealedEpoch { participants: 3, ..seal }, &rows), "another count");
     }
 
     #[test]

@@ -41,11 +41,12 @@ mod warm;
 
 pub use backend::Backend;
 pub use backup::sqlite_path;
-pub use digest::{seal_digest, seal_digest_of, seal_digest_with_cut, LeafFields};
+pub use digest::{seal_digest, seal_digest_of, seal_digest_with_cut, seal_rows_match, LeafFields};
 pub use error::StoreError;
 pub use open::{pg_session_settings, OpenOptions, Store, MIN_PG_STALE_SESSION, SQLITE_BUSY_TIMEOUT};
 pub use pg_snapshot::PgSnapshot;
 pub use queries::flush::FlushTx;
+pub use queries::verify::{DigestPage, SealKey};
 pub use redact::redact_url;
 pub use rows::{
     is_hash_hex, CoverageSpan, NewSeal, ParticipantRow, ParticipationDelta, SealWrite, SealedEpoch, SealedParticipant,

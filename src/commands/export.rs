@@ -55,9 +55,8 @@ pub async fn main(config: Option<&Path>, a: &ExportArgs) -> Exit {
                     eprintln!("{e}");
                     return match e {
                         ExportError::NotSealed { .. } => Exit::Failed,
-                        ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. }) => {
-                            Exit::Internal
-                        }
+                        ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. })
+                        | ExportError::DigestMismatch { .. } => Exit::Internal,
                         ExportError::Bundle(_) => Exit::Failed,
                         ExportError::Store(e) => super::setup::store_exit_code(&e),
                     };

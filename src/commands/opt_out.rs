@@ -1,9 +1,10 @@
 //! `chatseal opt-out --user LOGIN [--reason TEXT]`: records an opt-out in the store, with its
 //! audit entry, for when the daemon is stopped or shares a PostgreSQL store with this command.
 //! From then on the user gets no proof for any epoch and is left out of every seal not yet
-//! made; sealed roots are never rewritten. A running daemon drops the user's chat lines at
-//! ingest from its next start on (`POST /v1/admin/opt-out` does that at once). [`record`] is
-//! the one path both this command and the HTTP route take.
+//! made; sealed roots are never rewritten. A daemon running on the store reads it back within
+//! a second (`daemon::opt_out_sync`) and from then on refuses the user's proofs and drops their
+//! chat lines at ingest (`POST /v1/admin/opt-out` does both at once). [`record`] is the one
+//! path both this command and the HTTP route take.
 
 use std::path::Path;
 
@@ -74,7 +75,7 @@ pub fn report(r: &Recorded) -> String {
     };
     format!(
         "{first}\nfrom now on: no proof for any epoch, left out of every seal not yet made; sealed roots are unchanged\n\
-         a daemon running on this store drops their chat lines from its next start (POST /v1/admin/opt-out does it at once)\n"
+         a daemon running on this store refuses their proofs and drops their chat lines within a second (POST /v1/admin/opt-out does it at once)\n"
     )
 }
 

@@ -5,6 +5,8 @@
 
 pub mod channel_set;
 pub mod cluster;
+pub mod digest_check;
+pub mod opt_out_sync;
 pub mod ownership;
 pub mod process_stats;
 pub mod publish_backlog;
@@ -105,11 +107,20 @@ pub struct RunOptions {
     pub reload: channel_set::Reload,
     /// SIGUSR1's notification: log a status line.
     pub status: std::sync::Arc<tokio::sync::Notify>,
+    /// How long the digest check may run at start-up before the daemon gets ready (the rest
+    /// runs in the background): [`digest_check::START_BUDGET`]; zero leaves it all to the
+    /// background (tests of that path).
+    pub digest_budget: Duration,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        Self { clock: chatseal_actors::clock::source::system(), reload: Default::default(), status: Default::default() }
+        Self {
+            clock: chatseal_actors::clock::source::system(),
+            reload: Default::default(),
+            status: Default::default(),
+            digest_budget: digest_check::START_BUDGET,
+        }
     }
 }
 
@@ -137,18 +148,22 @@ pub async fn run(
     cluster::register_series();
     // One owner per store: a second daemon is refused (75) before it opens anything.
     let _store_lock = ownership::lock_file(&settings)?;
-    // quick_check at open, then every seal re-checked against its digest before anything is
-    // written (SQLite's own checks cannot see a flipped byte inside a row). All of them, at
-    // start: a budgeted check with the rest in the background is the plan once stores grow
-    // past the start-up bar. A damaged store is restored or refused (backup.on_corruption).
-    let (store, recovered) =
-        match recovery::open_checked(&settings.store.url, &recovery::store_options(&settings)).await? {
-            Ok(store) => (store, None),
+    // quick_check at open, whole, before anything is written; then the seals a previous run
+    // found damaged and as many others as `digest_budget` allows are checked against their
+    // digests (SQLite's own checks cannot see a flipped byte inside a row); the rest are checked
+    // in the background after ready (digest_check.rs). A damaged store is restored or refused
+    // (backup.on_corruption).
+    let (store, rest, marked, recovered) =
+        match recovery::open_checked(&settings.store.url, &recovery::store_options(&settings), opts.digest_budget)
+            .await?
+        {
+            Ok(c) => (c.store, c.rest, c.marked, None),
             Err(damage) => {
                 let (store, record) = recovery::recover(&settings, damage, opts.clock.now_ms()).await?;
-                (store, Some(record))
+                (store, digest_check::Rest::Done, false, Some(record))
             }
         };
+    let damaged = std::sync::Arc::new(crate::damaged_seals::DamagedSeals::marking());
     // One epoch length per store: refused (exit 78) when the configuration changed it.
     crate::epoch_length::check(&store, wiring::secs(settings.epoch.length), true).await?;
     for w in store.durability_warnings() {
@@ -194,6 +209,8 @@ pub async fn run(
         .await
         .map_err(|e| DaemonError::Start(e.to_string()))?;
 
+    let opt_outs = std::sync::Arc::new(crate::opt_outs::OptOuts::new(wired.opted_out.clone()));
+    let _opt_out_sync = AbortOnDrop(opt_out_sync::spawn(store.clone(), opt_outs.clone()));
     let mut state = AppState::new(
         store.clone(),
         wired.board.clone(),
@@ -201,9 +218,10 @@ pub async fn run(
         sup.clone(),
         prom.clone(),
         &settings,
-        wired.opted_out.clone(),
+        opt_outs,
         opts.clock.clone(),
     );
+    state.damaged = damaged.clone();
     state.backups = wired.backups.clone();
     let me = ownership::me(&settings);
     state.cluster = crate::http::cluster::ClusterView {
@@ -223,6 +241,15 @@ pub async fn run(
     let _backlog =
         AbortOnDrop(publish_backlog::start(store.clone(), opts.clock.clone(), settings.http.store_timeout).await);
     systemd::ready();
+    let _digests = match rest {
+        digest_check::Rest::After(after) => {
+            Some(AbortOnDrop(digest_check::spawn(store.clone(), damaged.clone(), after, marked)))
+        }
+        digest_check::Rest::Done => {
+            digest_check::finished(&store, &damaged, marked).await;
+            None
+        }
+    };
     let watchdog = systemd::spawn_watchdog(sup.clone(), routes.clone());
     tracing::info!("chatseal running");
 

@@ -1,5 +1,6 @@
 //! What the daemon does at start-up when its SQLite store is damaged (SQLite refuses it, or a
-//! sealed epoch no longer matches its digest), by `backup.on_corruption`:
+//! sealed epoch no longer matches its digest: one the start-up part of the digest check
+//! reached, or one a previous run found damaged after it was ready), by `backup.on_corruption`:
 //! * `refuse`: nothing is touched; the daemon exits non-zero and says what to do.
 //! * `restore`: the newest backup that passes verification (sha256, quick_check, digests, row
 //!   counts) is staged beside the store; the damaged files (`chatseal.db`, `-wal`, `-shm`) are
@@ -13,6 +14,7 @@
 //! entry in the restored store and `last_recovery` in `/v1/status`.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use chatseal_actors::backup::catalog::list;
 use chatseal_actors::backup::fsio::{blocking, copy_synced};
@@ -22,7 +24,7 @@ use chatseal_actors::backup::{verify, BackupError, Manifest, RecoveryOutcome, Re
 use chatseal_actors::telemetry::names as m;
 use chatseal_schema::{sqlite_path, OpenOptions, Store, StoreError, MIN_PG_STALE_SESSION};
 
-use super::DaemonError;
+use super::{digest_check, DaemonError};
 use crate::settings::{OnCorruption, Settings};
 
 /// What is wrong with the store.
@@ -65,29 +67,57 @@ pub fn store_options(settings: &Settings) -> OpenOptions {
     OpenOptions { pg_stale_session: settings.cluster.lease_ttl.max(MIN_PG_STALE_SESSION), ..OpenOptions::default() }
 }
 
-/// Opens the store and re-checks every seal against its digest: the open store, or what is
-/// damaged. Errors that are not damage (unreachable, bad URL) come back as `Err`.
-pub async fn open_checked(url: &str, opts: &OpenOptions) -> Result<Result<Store, Damage>, StoreError> {
+/// An opened store whose start-up checks passed.
+#[derive(Debug)]
+pub struct Checked {
+    /// The open store.
+    pub store: Store,
+    /// What the digest check has left for the background.
+    pub rest: digest_check::Rest,
+    /// Whether a previous run's damage marker was found (and its seals checked again, intact).
+    pub marked: bool,
+}
+
+/// Opens the store (SQLite's quick_check included) and checks seals against their digests for
+/// `budget` (`digest_check::at_start`; `Duration::MAX`: all of them): the open store with where
+/// the check stands, or what is damaged. Errors that are not damage (unreachable, bad URL)
+/// come back as `Err`.
+pub async fn open_checked(
+    url: &str,
+    opts: &OpenOptions,
+    budget: Duration,
+) -> Result<Result<Checked, Damage>, StoreError> {
     let store = match Store::open_with(url, opts).await {
         Ok(s) => s,
         Err(e) if e.is_corrupt() => return Ok(Err(Damage::Unreadable(e))),
         Err(e) => return Err(e),
     };
     let started = std::time::Instant::now();
-    let bad = match store.verify_digests().await {
-        Ok(bad) => bad,
+    let checked = match digest_check::at_start(&store, budget).await {
+        Ok(c) => c,
         Err(e) if e.is_corrupt() => {
             let _ = store.close().await;
             return Ok(Err(Damage::Unreadable(e)));
         }
         Err(e) => return Err(e),
     };
-    if !bad.is_empty() {
+    if !checked.bad.is_empty() {
         let _ = store.close().await;
-        return Ok(Err(Damage::Seals(bad)));
+        return Ok(Err(Damage::Seals(checked.bad)));
     }
-    tracing::info!(elapsed = ?started.elapsed(), "sealed epochs verified against their digests");
-    Ok(Ok(store))
+    tracing::info!(
+        elapsed = ?started.elapsed(),
+        seals = checked.seals,
+        leaves = checked.leaves,
+        complete = checked.rest == digest_check::Rest::Done,
+        "sealed epochs verified against their digests{}",
+        if checked.rest == digest_check::Rest::Done {
+            ""
+        } else {
+            " for the start-up budget; the rest are checked in the background after ready"
+        }
+    );
+    Ok(Ok(Checked { store, rest: checked.rest, marked: checked.marked > 0 }))
 }
 
 /// The newest backup in `dir` that a SQLite store can be restored from and that passes
@@ -184,8 +214,9 @@ pub async fn recover(settings: &Settings, damage: Damage, at_ms: i64) -> Result<
             quarantine.display()
         )));
     }
-    let store = match open_checked(&settings.store.url, &store_options(settings)).await {
-        Ok(Ok(s)) => s,
+    // The restored copy is checked whole before it is used (it is a verified backup already).
+    let store = match open_checked(&settings.store.url, &store_options(settings), Duration::MAX).await {
+        Ok(Ok(c)) => c.store,
         Ok(Err(d)) => {
             return Err(fail(format!(
                 "the restored backup {} does not check out either: {}",

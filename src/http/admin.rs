@@ -122,8 +122,9 @@ pub async fn opt_out(
         OptOutError::BadLogin(_) | OptOutError::ReasonTooLong(_) => ApiError::bad_request(e.to_string()),
         OptOutError::Store(e) => ApiError::store(e),
     })?;
-    // From now on the channel actors drop this user's lines at ingest.
-    st.opted_out.write().unwrap_or_else(|poisoned| poisoned.into_inner()).insert(r.login.clone());
+    // From now on the channel actors drop this user's lines at ingest, and proofs are refused
+    // without asking the store (the opt-out sync would find it within a second anyway).
+    st.opt_outs.insert(&r.login);
     tracing::info!(login = %r.login, new = r.new, "opt-out recorded (admin API)");
     Ok(Json(serde_json::json!({ "login": r.login, "user_hash": r.user_hash, "opted_out": true, "new": r.new })))
 }

@@ -85,7 +85,7 @@ pub async fn proof(
     Path((epoch, channel, login)): Path<(i64, String, String)>,
 ) -> Result<Json<ProofView>, ApiError> {
     let (channel, login) = (channel_of(&channel)?, login_of(&login)?);
-    Ok(Json(proofs::participation_proof_cached(&st.store, &st.trees, epoch, &channel, &login).await?))
+    Ok(Json(proofs::participation_proof_from(&st.proof_sources(), epoch, &channel, &login).await?))
 }
 
 /// `GET /v1/epochs/{epoch}/{channel}/claim/{login}`: the claim proof (amount) of `login`.
@@ -94,5 +94,5 @@ pub async fn claim(
     Path((epoch, channel, login)): Path<(i64, String, String)>,
 ) -> Result<Json<ClaimView>, ApiError> {
     let (channel, login) = (channel_of(&channel)?, login_of(&login)?);
-    Ok(Json(proofs::claim_proof_cached(&st.store, &st.trees, epoch, &channel, &login).await?))
+    Ok(Json(proofs::claim_proof_from(&st.proof_sources(), epoch, &channel, &login).await?))
 }

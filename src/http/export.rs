@@ -27,13 +27,21 @@ impl From<ExportError> for ApiError {
             ExportError::NotSealed { .. }
             | ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Empty { .. }) => StatusCode::NOT_FOUND,
             ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Legacy { .. }) => StatusCode::CONFLICT,
-            ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. }) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            ExportError::Bundle(chatseal_actors::sealer::bundle::BundleError::Damaged { .. })
+            | ExportError::DigestMismatch { .. } => StatusCode::INTERNAL_SERVER_ERROR,
             ExportError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
         ApiError::new(status, e.code(), e.to_string())
     }
+}
+
+/// The refusal of a seal found damaged (500 `damaged`): no proof, bundle or publication from it.
+pub(super) fn damaged_seal(epoch: i64, channel: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "damaged",
+        format!("the sealed rows of epoch {epoch} #{channel} do not match the seal's digest: it is refused for proofs and publishing until the store is restored (see docs/alerts.md)"),
+    )
 }
 
 /// A `Write` that hands full chunks to the response body; fails once the body is dropped.
@@ -73,7 +81,17 @@ pub async fn bundle(
     Path((epoch, channel)): Path<(i64, String)>,
 ) -> Result<Response, ApiError> {
     let channel = channel_of(&channel)?;
-    let bundle = load_bundle(&st.store, epoch, &channel, &st.program_limits).await?;
+    if st.damaged.contains(epoch, &channel) {
+        return Err(damaged_seal(epoch, &channel));
+    }
+    let bundle = match load_bundle(&st.store, epoch, &channel, &st.program_limits).await {
+        Ok(b) => b,
+        Err(e @ ExportError::DigestMismatch { .. }) => {
+            st.damaged.report(&st.store, &[(epoch, channel.clone())], "writing a publish bundle").await;
+            return Err(e.into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     let (tx, rx) = mpsc::channel::<Result<Bytes, io::Error>>(IN_FLIGHT);
     let what = format!("{epoch} #{channel}");
     tokio::task::spawn_blocking(move || {

@@ -101,6 +101,10 @@ pub async fn status(State(st): State<AppState>) -> impl IntoResponse {
         "backup_failures": backups.failures,
         "last_backup_failure": backups.last_failure,
         "last_recovery": backups.last_recovery,
+        "digest_check": {
+            "done": st.damaged.fully_checked(),
+            "damaged_seals": st.damaged.list().into_iter().map(|(epoch, channel)| serde_json::json!({"epoch": epoch, "channel": channel})).collect::<Vec<_>>(),
+        },
     }))
 }
 

@@ -14,9 +14,8 @@ pub mod publish;
 pub mod serve;
 pub mod viewer;
 
-use std::collections::HashSet;
 use std::future::Future;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
@@ -36,6 +35,9 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use ractor::ActorRef;
 use tokio::net::TcpListener;
 
+use crate::damaged_seals::DamagedSeals;
+use crate::opt_outs::OptOuts;
+use crate::proofs::ProofSources;
 use crate::proofs_cache::TreeCache;
 use crate::settings::{Secret, Settings};
 
@@ -58,9 +60,12 @@ pub struct AppState {
     pub grace_ms: i64,
     /// `http.admin_token`: the bearer token the `/v1/admin/*` routes require.
     pub admin_token: Secret,
-    /// Lowercase logins that opted out, shared with the channel readers (which drop their lines);
-    /// `POST /v1/admin/opt-out` adds to it.
-    pub opted_out: Arc<RwLock<HashSet<String>>>,
+    /// Lowercase logins that opted out, shared with the channel readers (which drop their lines)
+    /// and kept current by the daemon's opt-out sync; `POST /v1/admin/opt-out` adds to it.
+    pub opt_outs: Arc<OptOuts>,
+    /// Seals found not to match their digest (refused for proofs and publishing), and whether
+    /// the start-up digest check has finished.
+    pub damaged: Arc<DamagedSeals>,
     /// The daemon's clock (wall or simulated), for "now" in the admin routes and `/v1/status`.
     pub clock: SharedClock,
     /// Built trees of sealed epochs, shared by the proof routes.
@@ -80,8 +85,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state from the daemon's running parts and its settings; the tree cache, backup board,
-    /// cluster view and latest-seals cache start empty (the daemon fills `backups` and `cluster`).
+    /// The state from the daemon's running parts and its settings; the tree cache, damaged seals,
+    /// backup board, cluster view and latest-seals cache start empty (the daemon fills `damaged`,
+    /// `backups` and `cluster`).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
@@ -90,7 +96,7 @@ impl AppState {
         supervisor: ActorRef<SupervisorMsg>,
         prom: PrometheusHandle,
         settings: &Settings,
-        opted_out: Arc<RwLock<HashSet<String>>>,
+        opt_outs: Arc<OptOuts>,
         clock: SharedClock,
     ) -> Self {
         Self {
@@ -102,7 +108,8 @@ impl AppState {
             epoch_len: crate::daemon::wiring::secs(settings.epoch.length),
             grace_ms: crate::daemon::wiring::millis(settings.epoch.grace),
             admin_token: settings.http.admin_token.clone(),
-            opted_out,
+            opt_outs,
+            damaged: Arc::default(),
             clock,
             trees: Arc::new(TreeCache::default()),
             backups: BackupBoard::default(),
@@ -112,6 +119,13 @@ impl AppState {
             latest: Arc::default(),
             program_limits: crate::daemon::wiring::program_limits(settings),
         }
+    }
+}
+
+impl AppState {
+    /// What the proof routes answer from.
+    pub fn proof_sources(&self) -> ProofSources<'_> {
+        ProofSources { store: &self.store, trees: &self.trees, opt_outs: &self.opt_outs, damaged: &self.damaged }
     }
 }
 

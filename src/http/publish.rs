@@ -1,6 +1,7 @@
 //! `POST /v1/admin/published {"epoch", "channel", "root", "tx"}` (bearer token): records that
-//! the sealed root of a channel-epoch was posted on chain. Refused unless `root` is the seal's
-//! own root (409 `root_mismatch`, audited like every attempt); recording the same root and tx
+//! the sealed root of a channel-epoch was posted on chain. Refused for a seal whose rows do not
+//! match its digest (500 `damaged`; it is checked first) and unless `root` is the seal's own
+//! root (409 `root_mismatch`, audited like every attempt); recording the same root and tx
 //! again is a no-op (`new: false`); another tx for a recorded channel-epoch is 409
 //! `already_published`. The epoch object then shows `published_at` and `tx`, and the
 //! unpublished backlog gauges are refreshed at once.
@@ -78,6 +79,16 @@ pub async fn published(
         )
         .into());
     };
+    // Never a publication record of a damaged seal: it is checked against its digest first.
+    let key = (epoch, channel.clone());
+    if st.damaged.contains(epoch, &channel) {
+        return Err(super::export::damaged_seal(epoch, &channel).into());
+    }
+    let bad = st.store.verify_seals(std::slice::from_ref(&key)).await.map_err(ApiError::store)?;
+    if !bad.is_empty() {
+        st.damaged.report(&st.store, &bad, "recording a publication").await;
+        return Err(super::export::damaged_seal(epoch, &channel).into());
+    }
     if sealed_root != root {
         let detail = format!("root={root} tx={} refused: the sealed root is {sealed_root}", b.tx);
         if let Err(e) = st.store.audit(now_s, "published", &format!("{epoch} #{channel}"), &detail).await {

@@ -1,5 +1,7 @@
 //! Detection of a damaged store: a flipped byte in the SQLite header is refused by SQLite, a
-//! flipped byte inside a sealed row (which SQLite cannot see) is caught by the seal digests, a
+//! flipped byte inside a sealed row (which SQLite cannot see) is caught by the seal digests
+//! (before ready on a small store; after ready by the background part of the check on a big
+//! one, and then the seal is refused and the next start takes the recovery path), a
 //! flipped byte in a key of the sealed participants' index by comparing that index with the rows,
 //! and in both cases the daemon, finding no verified backup to restore (the default
 //! `backup.on_corruption = "restore"`), refuses to start and never writes to the file (the
@@ -9,6 +11,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use chatseal::daemon::RunOptions;
 use chatseal::twitchsim::lines::{privmsg, Chatter};
 use chatseal_schema::Store;
 
@@ -53,8 +56,13 @@ fn db_path(dir: &std::path::Path) -> std::path::PathBuf {
 /// Starts the daemon with the default `backup.on_corruption = "restore"` and no backup at all:
 /// it must refuse, say there is no verified backup, and move nothing.
 async fn refuses_to_start(url: &str) -> String {
+    refuses_to_start_with(url, RunOptions::default()).await
+}
+
+/// [`refuses_to_start`] with injected parts.
+async fn refuses_to_start_with(url: &str, opts: RunOptions) -> String {
     let fake = fake_twitch().await;
-    let d = Daemon::start(settings_for(&fake, url, &["alpha"], &[])).await;
+    let d = Daemon::start_with(settings_for(&fake, url, &["alpha"], &[]), opts).await;
     let err = match d.stop().await {
         Ok(()) => panic!("the daemon started on a damaged store"),
         Err(e) => e.to_string(),
@@ -66,26 +74,81 @@ async fn refuses_to_start(url: &str) -> String {
     err
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn flipped_byte_in_a_sealed_row_is_caught_by_the_digests() {
-    let dir = tempfile::tempdir().unwrap();
-    let (url, e) = sealed_store(dir.path(), 6).await;
+/// Flips one bit of the third participant's stored leaf in the file of a checkpointed store:
+/// the file's bytes after the flip and the flipped leaf as stored.
+async fn flip_a_sealed_leaf(dir: &std::path::Path, url: &str, e: i64) -> (Vec<u8>, Vec<u8>) {
     let leaf = {
-        let store = Store::open(&url).await.unwrap();
+        let store = Store::open(url).await.unwrap();
         let rows = store.sealed_participants(e, "alpha").await.unwrap();
         store.checkpoint().await.unwrap();
         rows[2].leaf.clone()
     };
-    let path = db_path(dir.path());
+    let path = db_path(dir);
     let mut bytes = std::fs::read(&path).unwrap();
     // The compact layout stores the leaf as its 32 bytes.
     let leaf = hex::decode(&leaf).unwrap();
     let at = bytes.windows(32).position(|w| w == leaf.as_slice()).expect("the sealed leaf is stored in the file");
     bytes[at + 10] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
+    let flipped = bytes[at..at + 32].to_vec();
+    (bytes, flipped)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flipped_byte_in_a_sealed_row_is_caught_by_the_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, e) = sealed_store(dir.path(), 6).await;
+    let (bytes, _) = flip_a_sealed_leaf(dir.path(), &url, e).await;
+    // A small store is checked whole before ready (the first page of the start-up budget).
     let err = refuses_to_start(&url).await;
     assert!(err.contains("digest"), "{err}");
-    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the damaged file is never written to");
+    assert_eq!(std::fs::read(db_path(dir.path())).unwrap(), bytes, "the damaged file is never written to");
+}
+
+/// The digest check left to the background (a start-up budget of zero, as on a store too big
+/// to check within it): the daemon gets ready, the check finds the damaged seal after that, the
+/// seal is refused for proofs and publishing and named in /v1/status, and the next start
+/// refuses the store (the recovery path) even with a zero budget again, from the marker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flipped_byte_in_a_sealed_row_found_after_ready_is_refused_and_stops_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, e) = sealed_store(dir.path(), 6).await;
+    let (_, flipped) = flip_a_sealed_leaf(dir.path(), &url, e).await;
+    let background = || RunOptions { digest_budget: Duration::ZERO, ..RunOptions::default() };
+    let fake = fake_twitch().await;
+    let epochs = [("CHATSEAL__EPOCH__LENGTH", "2s"), ("CHATSEAL__EPOCH__GRACE", "1s")];
+    let d = Daemon::start_with(settings_for(&fake, &url, &["alpha"], &epochs), background()).await;
+    if !fake.wait_joined("alpha", Duration::from_secs(30)).await {
+        panic!("the daemon did not join #alpha: {:?}", d.stop().await);
+    }
+    let status = wait_for("the background digest check to finish", Duration::from_secs(30), || async {
+        let (code, v) = get_json(&format!("{}/v1/status", d.base)).await;
+        (code == 200 && v["digest_check"]["done"] == true).then_some(v)
+    })
+    .await;
+    assert_eq!(
+        status["digest_check"]["damaged_seals"],
+        serde_json::json!([{"epoch": e, "channel": "alpha"}]),
+        "{status}"
+    );
+    wait_for("/readyz 200 (readiness does not wait for the digests)", Duration::from_secs(30), || async {
+        (get_json(&format!("{}/readyz", d.base)).await.0 == 200).then_some(())
+    })
+    .await;
+    for url in [
+        format!("{}/v1/epochs/{e}/alpha/proof/p1", d.base),
+        format!("{}/v1/epochs/{e}/alpha/claim/p1", d.base),
+        format!("{}/v1/epochs/{e}/alpha/export", d.base),
+    ] {
+        let (code, body) = get_json(&url).await;
+        assert_eq!((code, body["error"].as_str()), (500, Some("damaged")), "{url}: {body}");
+    }
+    d.stop().await.expect("graceful stop");
+    let after = std::fs::read(db_path(dir.path())).unwrap();
+    assert!(after.windows(32).any(|w| w == flipped.as_slice()), "the damaged row is left as it was found");
+    let err = refuses_to_start_with(&url, background()).await;
+    assert!(err.contains("digest"), "{err}");
+    assert_eq!(std::fs::read(db_path(dir.path())).unwrap(), after, "the refused start writes nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

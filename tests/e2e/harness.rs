@@ -49,6 +49,11 @@ pub struct Daemon {
 
 impl Daemon {
     pub async fn start(settings: Settings) -> Daemon {
+        Daemon::start_with(settings, RunOptions::default()).await
+    }
+
+    /// [`Daemon::start`] with injected parts (`RunOptions`).
+    pub async fn start_with(settings: Settings, opts: RunOptions) -> Daemon {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind loopback");
         let base = format!("http://{}", listener.local_addr().expect("local addr"));
         let (tx, rx) = oneshot::channel::<()>();
@@ -58,7 +63,7 @@ impl Daemon {
             async move {
                 let _ = rx.await;
             },
-            RunOptions::default(),
+            opts,
         ));
         Daemon { base, stop: Some(tx), task }
     }

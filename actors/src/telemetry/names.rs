@@ -70,6 +70,8 @@ defs! {
     BACKUP_SIZE_BYTES = "chatseal_backup_size_bytes", Gauge, "Size of the newest verified backup, bytes.";
     BACKUP_FAILURES_TOTAL = "chatseal_backup_failures_total", Counter, "Backups that failed (each is logged and retried).";
     RECOVERIES_TOTAL = "chatseal_recoveries_total", Counter, "Damaged stores found at start-up, by outcome (restored from a backup, refused by config, failed).";
+    SEALS_DAMAGED = "chatseal_seals_damaged", Gauge, "Sealed channel-epochs this process found not to match their digest since it started (the background digest check, or a proof or bundle built from their rows); refused for proofs and publishing; the next start restores or refuses the store (backup.on_corruption).";
+    DIGEST_CHECK_DONE = "chatseal_digest_check_done", Gauge, "1 once every seal present at start-up has been checked against its digest (a budget at start-up, the rest in the background after ready), 0 while the check runs.";
     // supervision
     ACTOR_RESTARTS_TOTAL = "chatseal_actor_restarts_total", Counter, "Actor restarts by the supervisor, by actor kind.";
     // http

@@ -54,6 +54,19 @@ impl Store {
         Ok(row.is_some())
     }
 
+    /// How many opt-outs the store holds (they are never deleted, so a change in this count is
+    /// how the daemon learns of opt-outs another process wrote).
+    pub async fn opt_out_count(&self) -> Result<u64, StoreError> {
+        let what = "counting opt-outs";
+        let row = self
+            .reader
+            .query_one_raw(stmt(self.reader.get_database_backend(), "SELECT COUNT(*) FROM opt_outs", vec![]))
+            .await
+            .map_err(self.ctx.at(what))?;
+        let n = row.map(|r| r.try_get_by_index::<i64>(0)).transpose().map_err(self.ctx.at(what))?.unwrap_or(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
     /// Every opted-out login, sorted.
     pub async fn opted_out_logins(&self) -> Result<Vec<String>, StoreError> {
         let rows = opt_outs::Entity::find()
