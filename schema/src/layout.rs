@@ -10,11 +10,21 @@
 //! the same format ([`ROW_TABLES`]): user_hash as 32 raw bytes, the channel as its id, the
 //! signal kind as its [`crate::SignalKind::code`], the conflict key of the flush's upserts as
 //! the PRIMARY KEY, `WITHOUT ROWID` on SQLite.
+//!
+//! The third step (migration m20261209_000011) puts `sealed_participants` in the keyed layout
+//! ([`create_keyed_table_sql`]): the PRIMARY KEY is (epoch, channel_id, user_hash), one leaf
+//! per user and seal and the lookup of a user's leaf, so the unique index [`USER_INDEX`] goes;
+//! idx is an ordinary column (a seal read in idx order sorts in memory); `leaf` and
+//! `claim_leaf` are NULL where they are the leaves the format computes from the row
+//! (`crate::leaves`, the one place that decides and fills them in). Its only index is
+//! [`USER_EPOCHS_INDEX`].
 
 use crate::backend::Backend;
 
 /// The table's final name.
 pub const TABLE: &str = "sealed_participants";
+/// The name the keyed layout has while an existing store is converted (the third step).
+pub const KEYED_STAGING_TABLE: &str = "sealed_participants_keyed";
 /// The name it has while an existing store is converted (see `migration::compact`).
 pub const STAGING_TABLE: &str = "sealed_participants_compact";
 /// Unique (epoch, channel_id, user_hash): one leaf per user and seal, and the lookup of a
@@ -49,6 +59,31 @@ pub fn create_indexes_sql() -> [String; 2] {
         format!("CREATE UNIQUE INDEX IF NOT EXISTS {USER_INDEX} ON {TABLE} (epoch, channel_id, user_hash)"),
         format!("CREATE INDEX IF NOT EXISTS {USER_EPOCHS_INDEX} ON {TABLE} (user_hash, epoch, channel_id)"),
     ]
+}
+
+/// `CREATE TABLE` of the keyed layout (the third step, see the module doc) under `name`.
+pub fn create_keyed_table_sql(backend: Backend, name: &str) -> String {
+    let (blob, tail) = match backend {
+        Backend::Sqlite => ("BLOB", " WITHOUT ROWID"),
+        Backend::Postgres => ("bytea", ""),
+    };
+    format!(
+        "CREATE TABLE IF NOT EXISTS {name} (\
+         epoch BIGINT NOT NULL, \
+         channel_id INTEGER NOT NULL, \
+         user_hash {blob} NOT NULL, \
+         idx BIGINT NOT NULL, \
+         login TEXT NOT NULL, \
+         amount TEXT NOT NULL, \
+         leaf {blob} NULL, \
+         claim_leaf {blob} NULL, \
+         PRIMARY KEY (epoch, channel_id, user_hash)){tail}"
+    )
+}
+
+/// The index of the keyed table: a user's sealed hours.
+pub fn create_keyed_indexes_sql() -> [String; 1] {
+    [format!("CREATE INDEX IF NOT EXISTS {USER_EPOCHS_INDEX} ON {TABLE} (user_hash, epoch, channel_id)")]
 }
 
 /// The tables of the second step, in the order the conversion moves them.
@@ -116,6 +151,16 @@ mod tests {
         assert!(lite.ends_with("WITHOUT ROWID") && lite.contains("user_hash BLOB NOT NULL"), "{lite}");
         assert!(!pg.contains("WITHOUT") && pg.contains("user_hash bytea NOT NULL"), "{pg}");
         assert_eq!(lite.replace("BLOB", "bytea").replace(" WITHOUT ROWID", ""), pg);
+    }
+
+    #[test]
+    fn keyed_layout_is_keyed_by_user_with_nullable_leaves() {
+        let lite = create_keyed_table_sql(Backend::Sqlite, KEYED_STAGING_TABLE);
+        let pg = create_keyed_table_sql(Backend::Postgres, KEYED_STAGING_TABLE);
+        assert!(lite.contains("PRIMARY KEY (epoch, channel_id, user_hash)) WITHOUT ROWID"), "{lite}");
+        assert!(lite.contains("leaf BLOB NULL") && lite.contains("claim_leaf BLOB NULL"), "{lite}");
+        assert_eq!(lite.replace("BLOB", "bytea").replace(" WITHOUT ROWID", ""), pg);
+        assert!(create_keyed_indexes_sql().iter().all(|i| !i.contains(USER_INDEX)));
     }
 
     #[test]

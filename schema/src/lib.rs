@@ -21,6 +21,7 @@ pub mod error;
 pub mod inspect;
 pub mod keys;
 pub mod layout;
+pub mod leaves;
 mod maintenance;
 pub mod migration;
 mod open;

@@ -184,3 +184,12 @@ pub fn daemon_command(fake: &FakeTwitch, url: &str) -> std::process::Command {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
+
+/// Where a sealed participant's row lies in a SQLite file: the offset of its amount's first
+/// byte. The keyed layout stores a computed leaf as NULL, so the row is found by its login
+/// followed by its amount (adjacent columns of `sealed_participants` only).
+pub fn sealed_amount_offset(file: &[u8], p: &chatseal_schema::SealedParticipant) -> usize {
+    let pattern = [p.login.as_bytes(), p.amount.as_bytes()].concat();
+    let at = file.windows(pattern.len()).position(|w| w == pattern.as_slice()).expect("the sealed row is in the file");
+    at + p.login.len()
+}
