@@ -238,7 +238,7 @@ async fn flipped_byte_in_a_sealed_row_fails_naming_the_epoch_and_changes_nothing
     let path = dir.path().join("chatseal.db");
     let mut bytes = std::fs::read(&path).unwrap();
     // A digit of the row's amount: the text stays valid, only its digest can tell.
-    let at = sealed_amount_offset(&bytes, &row);
+    let at = sealed_amount_offset(&bytes, damaged, &row);
     bytes[at] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
     let before = listing(dir.path());
