@@ -33,24 +33,25 @@ pub const USER_INDEX: &str = "uq_sealed_participants_user";
 /// (user_hash, epoch, channel_id): a user's sealed hours (see `queries::user_epochs`).
 pub const USER_EPOCHS_INDEX: &str = crate::migration::m20261206_000007_user_epochs_index::USER_EPOCHS_INDEX;
 
-/// `CREATE TABLE` of the compact layout under `name`.
-pub fn create_table_sql(backend: Backend, name: &str) -> String {
+/// `CREATE TABLE IF NOT EXISTS name (body)` of a compact layout, `body` given the engine's
+/// binary type; `WITHOUT ROWID` on SQLite.
+fn create_sql(backend: Backend, name: &str, body: impl FnOnce(&str) -> String) -> String {
     let (blob, tail) = match backend {
         Backend::Sqlite => ("BLOB", " WITHOUT ROWID"),
         Backend::Postgres => ("bytea", ""),
     };
-    format!(
-        "CREATE TABLE IF NOT EXISTS {name} (\
-         epoch BIGINT NOT NULL, \
-         channel_id INTEGER NOT NULL, \
-         idx BIGINT NOT NULL, \
-         user_hash {blob} NOT NULL, \
-         login TEXT NOT NULL, \
-         leaf {blob} NOT NULL, \
-         amount TEXT NOT NULL, \
-         claim_leaf {blob} NOT NULL, \
-         PRIMARY KEY (epoch, channel_id, idx)){tail}"
-    )
+    format!("CREATE TABLE IF NOT EXISTS {name} ({}){tail}", body(blob))
+}
+
+/// `CREATE TABLE` of the compact layout under `name`.
+pub fn create_table_sql(backend: Backend, name: &str) -> String {
+    create_sql(backend, name, |blob| {
+        format!(
+            "epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, idx BIGINT NOT NULL, user_hash {blob} NOT NULL, \
+             login TEXT NOT NULL, leaf {blob} NOT NULL, amount TEXT NOT NULL, claim_leaf {blob} NOT NULL, \
+             PRIMARY KEY (epoch, channel_id, idx)"
+        )
+    })
 }
 
 /// The indexes of the compact table (named as the old layout's, which they replace).
@@ -63,22 +64,13 @@ pub fn create_indexes_sql() -> [String; 2] {
 
 /// `CREATE TABLE` of the keyed layout (the third step, see the module doc) under `name`.
 pub fn create_keyed_table_sql(backend: Backend, name: &str) -> String {
-    let (blob, tail) = match backend {
-        Backend::Sqlite => ("BLOB", " WITHOUT ROWID"),
-        Backend::Postgres => ("bytea", ""),
-    };
-    format!(
-        "CREATE TABLE IF NOT EXISTS {name} (\
-         epoch BIGINT NOT NULL, \
-         channel_id INTEGER NOT NULL, \
-         user_hash {blob} NOT NULL, \
-         idx BIGINT NOT NULL, \
-         login TEXT NOT NULL, \
-         amount TEXT NOT NULL, \
-         leaf {blob} NULL, \
-         claim_leaf {blob} NULL, \
-         PRIMARY KEY (epoch, channel_id, user_hash)){tail}"
-    )
+    create_sql(backend, name, |blob| {
+        format!(
+            "epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, user_hash {blob} NOT NULL, idx BIGINT NOT NULL, \
+             login TEXT NOT NULL, amount TEXT NOT NULL, leaf {blob} NULL, claim_leaf {blob} NULL, \
+             PRIMARY KEY (epoch, channel_id, user_hash)"
+        )
+    })
 }
 
 /// The index of the keyed table: a user's sealed hours.
@@ -105,39 +97,22 @@ pub fn kind_name_sql(column: &str) -> String {
 /// `CREATE TABLE` of `table` (one of [`ROW_TABLES`]) in the compact layout under `name`; None
 /// for any other table.
 pub fn create_row_table_sql(backend: Backend, table: &str, name: &str) -> Option<String> {
-    let (blob, tail) = match backend {
-        Backend::Sqlite => ("BLOB", " WITHOUT ROWID"),
-        Backend::Postgres => ("bytea", ""),
+    let body = |blob: &str| match table {
+        "users" => Some(format!(
+            "user_hash {blob} NOT NULL, login TEXT NOT NULL, user_id TEXT NULL, display_name TEXT NULL, \
+             first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (user_hash)"
+        )),
+        "participation" => Some(format!(
+            "epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, user_hash {blob} NOT NULL, \
+             first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (epoch, channel_id, user_hash)"
+        )),
+        "signals" => Some(format!(
+            "epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, user_hash {blob} NOT NULL, kind INTEGER NOT NULL, \
+             value BIGINT NOT NULL, PRIMARY KEY (epoch, channel_id, user_hash, kind)"
+        )),
+        _ => None,
     };
-    let body = match table {
-        "users" => format!(
-            "user_hash {blob} NOT NULL, \
-             login TEXT NOT NULL, \
-             user_id TEXT NULL, \
-             display_name TEXT NULL, \
-             first_seen BIGINT NOT NULL, \
-             last_seen BIGINT NOT NULL, \
-             PRIMARY KEY (user_hash)"
-        ),
-        "participation" => format!(
-            "epoch BIGINT NOT NULL, \
-             channel_id INTEGER NOT NULL, \
-             user_hash {blob} NOT NULL, \
-             first_seen BIGINT NOT NULL, \
-             last_seen BIGINT NOT NULL, \
-             PRIMARY KEY (epoch, channel_id, user_hash)"
-        ),
-        "signals" => format!(
-            "epoch BIGINT NOT NULL, \
-             channel_id INTEGER NOT NULL, \
-             user_hash {blob} NOT NULL, \
-             kind INTEGER NOT NULL, \
-             value BIGINT NOT NULL, \
-             PRIMARY KEY (epoch, channel_id, user_hash, kind)"
-        ),
-        _ => return None,
-    };
-    Some(format!("CREATE TABLE IF NOT EXISTS {name} ({body}){tail}"))
+    body("").map(|_| create_sql(backend, name, |blob| body(blob).unwrap_or_default()))
 }
 
 #[cfg(test)]

@@ -30,9 +30,7 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "the compact layout cannot be undone in place: restore a backup taken before the upgrade".into(),
-        ))
+        Err(compact::cannot_undo())
     }
 
     fn use_transaction(&self) -> Option<bool> {

@@ -111,6 +111,11 @@ pub(crate) async fn mark_pending(db: &impl ConnectionTrait, key: &str) -> Result
     .map(|_| ())
 }
 
+/// Why a step of the compact layout has no `down`.
+pub(crate) fn cannot_undo() -> DbErr {
+    DbErr::Migration("the compact layout cannot be undone in place: restore a backup taken before the upgrade".into())
+}
+
 /// The last seal converted, from the progress value.
 fn parse_progress(raw: &str) -> Result<Option<(i64, String)>, String> {
     if raw == NOT_STARTED {
