@@ -12,15 +12,17 @@ use chatseal_schema::testing::fresh_urls;
 use chatseal_schema::v1_fixture::create_v1_store;
 use chatseal_schema::{Backend, NewSeal, SealedParticipant, Store, StoreError};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sha3::{Digest, Keccak256};
 
 /// A seal whose leaves are the ones the format computes (what the sealer writes), with a root
 /// that is the fold of them.
 pub(crate) fn spec_seal(epoch: i64, channel: &str, n: usize) -> NewSeal {
     let participants: Vec<SealedParticipant> = (0..n)
         .map(|i| {
-            let user: [u8; 32] = hex::decode(hash(0x5000 + i as u64)).unwrap().try_into().unwrap();
+            // Users in no particular order of their hashes, as real ones.
+            let user: [u8; 32] = Keccak256::digest(format!("viewer{i}")).into();
             let login = format!("viewer{i}");
-            let amount = 8_000_000_000 + i as u64;
+            let amount = 80_000_000_000 + 1_000_000_000 * (i as u64 % 7);
             SealedParticipant {
                 idx: i as i64,
                 user_hash: hex::encode(user),
@@ -162,10 +164,16 @@ async fn new_seals_store_only_the_leaves_that_differ_and_the_table_is_small() {
     let _fp = FAILPOINTS.read().await;
     for (backend, url, _guard) in fresh_urls().await {
         let store = Store::open(&url).await.unwrap();
-        const N: usize = 4_000;
-        for (epoch, channel) in [(3600, "alpha"), (3600, "bravo"), (7200, "alpha")] {
+        const N: usize = 2_000;
+        // Ten channels of one hour sealed in no particular order, then the next hour.
+        let channels = ["c3", "c7", "c0", "c9", "c1", "c5", "c8", "c2", "c6", "c4"];
+        let keys: Vec<(i64, &str)> =
+            [3600, 7200].into_iter().flat_map(|e| channels.iter().map(move |c| (e, *c))).collect();
+        for (epoch, channel) in &keys {
+            store.write_seal(&spec_seal(*epoch, channel, N)).await.unwrap();
+        }
+        for (epoch, channel) in [keys[0], keys[15]] {
             let s = spec_seal(epoch, channel, N);
-            store.write_seal(&s).await.unwrap();
             assert_eq!(store.sealed_participants(epoch, channel).await.unwrap(), s.participants, "{backend:?}");
             let one = &s.participants[N / 2];
             let got = store.sealed_participant(epoch, channel, &one.user_hash).await.unwrap();
@@ -181,7 +189,7 @@ async fn new_seals_store_only_the_leaves_that_differ_and_the_table_is_small() {
             let size = |name: &'static str| async move {
                 scalar(db, &format!("SELECT COALESCE(SUM(pgsize), 0) FROM dbstat WHERE name = '{name}'")).await
             };
-            let rows = 3 * N as i64;
+            let rows = (keys.len() * N) as i64;
             let table = size("sealed_participants").await;
             let index = size("idx_sealed_participants_user_epoch").await;
             println!(
