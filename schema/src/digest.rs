@@ -126,7 +126,7 @@ pub fn seal_digest_of<'a>(
     count: usize,
     participants: impl IntoIterator<Item = LeafFields<'a>>,
 ) -> String {
-    let mut h = SealHasher::new(epoch, channel, root, claim_root, claim_cut, count);
+    let mut h = SealHasher::new(SealHead { epoch, channel, root, claim_root, claim_cut }, count);
     for p in participants {
         h.push(p);
     }
@@ -143,17 +143,26 @@ pub struct SealHasher {
     buf: Vec<u8>,
 }
 
+/// What a seal's digest covers besides its participants (the sealed_epochs row).
+#[derive(Clone, Copy, Debug)]
+pub struct SealHead<'a> {
+    /// The epoch.
+    pub epoch: i64,
+    /// The channel login.
+    pub channel: &'a str,
+    /// The participation root (hex), if any.
+    pub root: Option<&'a str>,
+    /// The claim root (hex), if any.
+    pub claim_root: Option<&'a str>,
+    /// Participants left out of the claim tree (above 0: the v2 encoding).
+    pub claim_cut: i64,
+}
+
 impl SealHasher {
     /// Starts the digest of a seal of `count` participants (a `claim_cut` above 0: the v2
     /// encoding; 0 or below: v1).
-    pub fn new(
-        epoch: i64,
-        channel: &str,
-        root: Option<&str>,
-        claim_root: Option<&str>,
-        claim_cut: i64,
-        count: usize,
-    ) -> SealHasher {
+    pub fn new(head: SealHead<'_>, count: usize) -> SealHasher {
+        let SealHead { epoch, channel, root, claim_root, claim_cut } = head;
         let cut = u64::try_from(claim_cut).unwrap_or(0);
         let mut h = Keccak256::new();
         put_str(&mut h, if cut > 0 { DIGEST_DOMAIN_CUT } else { DIGEST_DOMAIN });
@@ -332,7 +341,8 @@ mod tests {
         ps[1].claim_leaf = String::new();
         let root = "ab".repeat(32);
         let want = seal_digest_with_cut(9, "c", Some(&root), None, 2, &ps);
-        let mut h = SealHasher::new(9, "c", Some(&root), None, 2, ps.len());
+        let head = SealHead { epoch: 9, channel: "c", root: Some(&root), claim_root: None, claim_cut: 2 };
+        let mut h = SealHasher::new(head, ps.len());
         for q in &ps {
             let raw = |s: &str| hex::decode(s).unwrap();
             h.push_stored(

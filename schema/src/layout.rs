@@ -10,11 +10,21 @@
 //! the same format ([`ROW_TABLES`]): user_hash as 32 raw bytes, the channel as its id, the
 //! signal kind as its [`crate::SignalKind::code`], the conflict key of the flush's upserts as
 //! the PRIMARY KEY, `WITHOUT ROWID` on SQLite.
+//!
+//! The third step (migration m20261209_000011) puts `sealed_participants` in the keyed layout
+//! ([`create_keyed_table_sql`]): the PRIMARY KEY is (epoch, channel_id, user_hash), one leaf
+//! per user and seal and the lookup of a user's leaf, so the unique index [`USER_INDEX`] goes;
+//! idx is an ordinary column (a seal read in idx order sorts in memory); `leaf` and
+//! `claim_leaf` are NULL where they are the leaves the format computes from the row
+//! (`crate::leaves`, the one place that decides and fills them in). Its only index is
+//! [`USER_EPOCHS_INDEX`].
 
 use crate::backend::Backend;
 
 /// The table's final name.
 pub const TABLE: &str = "sealed_participants";
+/// The name the keyed layout has while an existing store is converted (the third step).
+pub const KEYED_STAGING_TABLE: &str = "sealed_participants_keyed";
 /// The name it has while an existing store is converted (see `migration::compact`).
 pub const STAGING_TABLE: &str = "sealed_participants_compact";
 /// Unique (epoch, channel_id, user_hash): one leaf per user and seal, and the lookup of a
@@ -23,24 +33,25 @@ pub const USER_INDEX: &str = "uq_sealed_participants_user";
 /// (user_hash, epoch, channel_id): a user's sealed hours (see `queries::user_epochs`).
 pub const USER_EPOCHS_INDEX: &str = crate::migration::m20261206_000007_user_epochs_index::USER_EPOCHS_INDEX;
 
-/// `CREATE TABLE` of the compact layout under `name`.
-pub fn create_table_sql(backend: Backend, name: &str) -> String {
+/// `CREATE TABLE IF NOT EXISTS name (body)` of a compact layout, `body` given the engine's
+/// binary type; `WITHOUT ROWID` on SQLite.
+fn create_sql(backend: Backend, name: &str, body: impl FnOnce(&str) -> String) -> String {
     let (blob, tail) = match backend {
         Backend::Sqlite => ("BLOB", " WITHOUT ROWID"),
         Backend::Postgres => ("bytea", ""),
     };
-    format!(
-        "CREATE TABLE IF NOT EXISTS {name} (\
-         epoch BIGINT NOT NULL, \
-         channel_id INTEGER NOT NULL, \
-         idx BIGINT NOT NULL, \
-         user_hash {blob} NOT NULL, \
-         login TEXT NOT NULL, \
-         leaf {blob} NOT NULL, \
-         amount TEXT NOT NULL, \
-         claim_leaf {blob} NOT NULL, \
-         PRIMARY KEY (epoch, channel_id, idx)){tail}"
-    )
+    format!("CREATE TABLE IF NOT EXISTS {name} ({}){tail}", body(blob))
+}
+
+/// `CREATE TABLE` of the compact layout under `name`.
+pub fn create_table_sql(backend: Backend, name: &str) -> String {
+    create_sql(backend, name, |blob| {
+        format!(
+            "epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, idx BIGINT NOT NULL, user_hash {blob} NOT NULL, \
+             login TEXT NOT NULL, leaf {blob} NOT NULL, amount TEXT NOT NULL, claim_leaf {blob} NOT NULL, \
+             PRIMARY KEY (epoch, channel_id, idx)"
+        )
+    })
 }
 
 /// The indexes of the compact table (named as the old layout's, which they replace).
@@ -49,6 +60,22 @@ pub fn create_indexes_sql() -> [String; 2] {
         format!("CREATE UNIQUE INDEX IF NOT EXISTS {USER_INDEX} ON {TABLE} (epoch, channel_id, user_hash)"),
         format!("CREATE INDEX IF NOT EXISTS {USER_EPOCHS_INDEX} ON {TABLE} (user_hash, epoch, channel_id)"),
     ]
+}
+
+/// `CREATE TABLE` of the keyed layout (the third step, see the module doc) under `name`.
+pub fn create_keyed_table_sql(backend: Backend, name: &str) -> String {
+    create_sql(backend, name, |blob| {
+        format!(
+            "epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, user_hash {blob} NOT NULL, idx BIGINT NOT NULL, \
+             login TEXT NOT NULL, amount TEXT NOT NULL, leaf {blob} NULL, claim_leaf {blob} NULL, \
+             PRIMARY KEY (epoch, channel_id, user_hash)"
+        )
+    })
+}
+
+/// The index of the keyed table: a user's sealed hours.
+pub fn create_keyed_indexes_sql() -> [String; 1] {
+    [format!("CREATE INDEX IF NOT EXISTS {USER_EPOCHS_INDEX} ON {TABLE} (user_hash, epoch, channel_id)")]
 }
 
 /// The tables of the second step, in the order the conversion moves them.
@@ -70,39 +97,22 @@ pub fn kind_name_sql(column: &str) -> String {
 /// `CREATE TABLE` of `table` (one of [`ROW_TABLES`]) in the compact layout under `name`; None
 /// for any other table.
 pub fn create_row_table_sql(backend: Backend, table: &str, name: &str) -> Option<String> {
-    let (blob, tail) = match backend {
-        Backend::Sqlite => ("BLOB", " WITHOUT ROWID"),
-        Backend::Postgres => ("bytea", ""),
+    let body = |blob: &str| match table {
+        "users" => Some(format!(
+            "user_hash {blob} NOT NULL, login TEXT NOT NULL, user_id TEXT NULL, display_name TEXT NULL, \
+             first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (user_hash)"
+        )),
+        "participation" => Some(format!(
+            "epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, user_hash {blob} NOT NULL, \
+             first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL, PRIMARY KEY (epoch, channel_id, user_hash)"
+        )),
+        "signals" => Some(format!(
+            "epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, user_hash {blob} NOT NULL, kind INTEGER NOT NULL, \
+             value BIGINT NOT NULL, PRIMARY KEY (epoch, channel_id, user_hash, kind)"
+        )),
+        _ => None,
     };
-    let body = match table {
-        "users" => format!(
-            "user_hash {blob} NOT NULL, \
-             login TEXT NOT NULL, \
-             user_id TEXT NULL, \
-             display_name TEXT NULL, \
-             first_seen BIGINT NOT NULL, \
-             last_seen BIGINT NOT NULL, \
-             PRIMARY KEY (user_hash)"
-        ),
-        "participation" => format!(
-            "epoch BIGINT NOT NULL, \
-             channel_id INTEGER NOT NULL, \
-             user_hash {blob} NOT NULL, \
-             first_seen BIGINT NOT NULL, \
-             last_seen BIGINT NOT NULL, \
-             PRIMARY KEY (epoch, channel_id, user_hash)"
-        ),
-        "signals" => format!(
-            "epoch BIGINT NOT NULL, \
-             channel_id INTEGER NOT NULL, \
-             user_hash {blob} NOT NULL, \
-             kind INTEGER NOT NULL, \
-             value BIGINT NOT NULL, \
-             PRIMARY KEY (epoch, channel_id, user_hash, kind)"
-        ),
-        _ => return None,
-    };
-    Some(format!("CREATE TABLE IF NOT EXISTS {name} ({body}){tail}"))
+    body("").map(|_| create_sql(backend, name, |blob| body(blob).unwrap_or_default()))
 }
 
 #[cfg(test)]
@@ -116,6 +126,16 @@ mod tests {
         assert!(lite.ends_with("WITHOUT ROWID") && lite.contains("user_hash BLOB NOT NULL"), "{lite}");
         assert!(!pg.contains("WITHOUT") && pg.contains("user_hash bytea NOT NULL"), "{pg}");
         assert_eq!(lite.replace("BLOB", "bytea").replace(" WITHOUT ROWID", ""), pg);
+    }
+
+    #[test]
+    fn keyed_layout_is_keyed_by_user_with_nullable_leaves() {
+        let lite = create_keyed_table_sql(Backend::Sqlite, KEYED_STAGING_TABLE);
+        let pg = create_keyed_table_sql(Backend::Postgres, KEYED_STAGING_TABLE);
+        assert!(lite.contains("PRIMARY KEY (epoch, channel_id, user_hash)) WITHOUT ROWID"), "{lite}");
+        assert!(lite.contains("leaf BLOB NULL") && lite.contains("claim_leaf BLOB NULL"), "{lite}");
+        assert_eq!(lite.replace("BLOB", "bytea").replace(" WITHOUT ROWID", ""), pg);
+        assert!(create_keyed_indexes_sql().iter().all(|i| !i.contains(USER_INDEX)));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod error;
 pub mod inspect;
 pub mod keys;
 pub mod layout;
+pub mod leaves;
 mod maintenance;
 pub mod migration;
 mod open;
@@ -46,7 +47,7 @@ pub use error::StoreError;
 pub use open::{pg_session_settings, OpenOptions, Store, MIN_PG_STALE_SESSION, SQLITE_BUSY_TIMEOUT};
 pub use pg_snapshot::PgSnapshot;
 pub use queries::flush::FlushTx;
-pub use queries::verify::{DigestPage, SealKey};
+pub use queries::verify::{DigestCheck, DigestPage, SealKey};
 pub use redact::redact_url;
 pub use rows::{
     is_hash_hex, CoverageSpan, NewSeal, ParticipantRow, ParticipationDelta, SealWrite, SealedEpoch, SealedParticipant,

@@ -135,6 +135,36 @@ fn value_of(r: &QueryResult, i: usize, col: Col) -> Result<Value, sea_orm::DbErr
     })
 }
 
+/// The rows of a page decoded by `spec`'s columns (from result column `first` on), without
+/// those `filter` does not admit (counted in `report`, as the rows that cannot be decoded).
+fn decode_rows(
+    spec: &Spec,
+    rows: &[QueryResult],
+    first: usize,
+    filter: &Filter,
+    report: &mut SalvageReport,
+) -> Vec<Vec<Value>> {
+    let mut keep: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
+    for r in rows {
+        let decoded: Result<Vec<Value>, _> =
+            spec.cols.iter().enumerate().map(|(i, (_, c))| value_of(r, i + first, *c)).collect();
+        match decoded {
+            Ok(v) => {
+                if spec.epoch_keyed {
+                    let (Value::BigInt(Some(e)), Value::String(Some(c))) = (&v[0], &v[1]) else { continue };
+                    if !filter.admits(*e, c) {
+                        report.sealed_or_older += 1;
+                        continue;
+                    }
+                }
+                keep.push(v);
+            }
+            Err(e) => report.unreadable.push(format!("a row of {}: {e}", spec.table)),
+        }
+    }
+    keep
+}
+
 /// How a compact table of the damaged file is read in the old text form: the select list (in
 /// the order of its [`Spec`]'s columns), the FROM clause (table `t`) and the primary key.
 struct CompactRead {
@@ -332,24 +362,7 @@ impl Store {
                     at.saturating_add(BATCH)
                 }
             };
-            let mut keep: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let decoded: Result<Vec<Value>, _> =
-                    spec.cols.iter().enumerate().map(|(i, (_, c))| value_of(r, i + 1, *c)).collect();
-                match decoded {
-                    Ok(v) => {
-                        if spec.epoch_keyed {
-                            let (Value::BigInt(Some(e)), Value::String(Some(c))) = (&v[0], &v[1]) else { continue };
-                            if !filter.admits(*e, c) {
-                                report.sealed_or_older += 1;
-                                continue;
-                            }
-                        }
-                        keep.push(v);
-                    }
-                    Err(e) => report.unreadable.push(format!("a row of {}: {e}", spec.table)),
-                }
-            }
+            let keep = decode_rows(spec, &rows, 1, filter, report);
             self.merge_rows(spec, &names, &keep).await?;
             *report.merged.entry(spec.table.to_owned()).or_default() += keep.len() as u64;
             at = next;
@@ -411,24 +424,7 @@ impl Store {
                 Ok(k) => k,
                 Err(e) => return Ok(Err(format!("table {}: {e}", spec.table))),
             };
-            let mut keep: Vec<Vec<Value>> = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let decoded: Result<Vec<Value>, _> =
-                    spec.cols.iter().enumerate().map(|(i, (_, c))| value_of(r, i, *c)).collect();
-                match decoded {
-                    Ok(v) => {
-                        if spec.epoch_keyed {
-                            let (Value::BigInt(Some(e)), Value::String(Some(c))) = (&v[0], &v[1]) else { continue };
-                            if !filter.admits(*e, c) {
-                                report.sealed_or_older += 1;
-                                continue;
-                            }
-                        }
-                        keep.push(v);
-                    }
-                    Err(e) => report.unreadable.push(format!("a row of {}: {e}", spec.table)),
-                }
-            }
+            let keep = decode_rows(spec, &rows, 0, filter, report);
             self.merge_rows(spec, &names, &keep).await?;
             *report.merged.entry(spec.table.to_owned()).or_default() += keep.len() as u64;
             after = Some(next);

@@ -141,7 +141,9 @@ pub(crate) enum Kind {
     Text,
     /// BLOB.
     Blob,
-    /// REAL or NULL.
+    /// NULL.
+    Null,
+    /// REAL.
     Other,
 }
 
@@ -159,6 +161,7 @@ impl Row<'_> {
             ffi::SQLITE_INTEGER => Kind::Integer,
             ffi::SQLITE_TEXT => Kind::Text,
             ffi::SQLITE_BLOB => Kind::Blob,
+            ffi::SQLITE_NULL => Kind::Null,
             _ => Kind::Other,
         }
     }

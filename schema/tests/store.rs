@@ -15,6 +15,8 @@ mod compact;
 mod fence;
 #[path = "store/flush.rs"]
 mod flush;
+#[path = "store/keyed.rs"]
+mod keyed;
 #[path = "store/open.rs"]
 mod open;
 #[path = "store/optout.rs"]

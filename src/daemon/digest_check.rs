@@ -17,7 +17,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chatseal_schema::{SealKey, Store, StoreError};
+use chatseal_schema::{DigestCheck, SealKey, Store, StoreError};
 
 use crate::damaged_seals::{decode_marker, DamagedSeals, DAMAGED_SEALS_KEY};
 
@@ -37,8 +37,8 @@ pub enum Rest {
     /// Nothing: every seal was checked.
     #[default]
     Done,
-    /// The seals after this key (None: from the first seal on).
-    After(Option<SealKey>),
+    /// The seals after where this check stands.
+    After(DigestCheck),
 }
 
 /// What the start-up part found.
@@ -77,21 +77,20 @@ pub async fn at_start(store: &Store, budget: Duration) -> Result<StartCheck, Sto
         }
     }
     let started = Instant::now();
-    let mut after: Option<SealKey> = None;
+    let mut check = DigestCheck::default();
     let mut pages = 0;
     loop {
         if !another_page(pages, started.elapsed(), budget) {
-            out.rest = Rest::After(after);
+            out.rest = Rest::After(check);
             return Ok(out);
         }
-        let page = store.verify_digest_page(after.as_ref(), PAGE).await?;
+        let page = store.verify_digest_page(&mut check, PAGE).await?;
         pages += 1;
         out.seals += page.seals;
         out.leaves += page.leaves;
         out.bad.extend(page.bad);
-        match page.last {
-            Some(last) if out.bad.is_empty() => after = Some(last),
-            _ => return Ok(out),
+        if page.last.is_none() || !out.bad.is_empty() {
+            return Ok(out);
         }
     }
 }
@@ -101,28 +100,27 @@ pub async fn at_start(store: &Store, budget: Duration) -> Result<StartCheck, Sto
 pub fn spawn(
     store: Store,
     damaged: Arc<DamagedSeals>,
-    after: Option<SealKey>,
+    check: DigestCheck,
     marked: bool,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let started = Instant::now();
         let (mut seals, mut leaves) = (0u64, 0i64);
-        let mut after = after;
+        let mut check = check;
         loop {
-            match store.verify_digest_page(after.as_ref(), PAGE).await {
+            match store.verify_digest_page(&mut check, PAGE).await {
                 Ok(page) => {
                     seals += page.seals;
                     leaves += page.leaves;
                     if !page.bad.is_empty() {
                         damaged.report(&store, &page.bad, "the background digest check").await;
                     }
-                    match page.last {
-                        Some(last) => after = Some(last),
-                        None => break,
+                    if page.last.is_none() {
+                        break;
                     }
                 }
                 Err(e) => {
-                    let (epoch, channel) = after.clone().unwrap_or_default();
+                    let (epoch, channel) = check.after().cloned().unwrap_or_default();
                     tracing::warn!(error = %e, after_epoch = epoch, after_channel = %channel, "the background digest check could not read the next seals; trying again in {RETRY_AFTER:?}");
                     tokio::time::sleep(RETRY_AFTER).await;
                 }

@@ -217,20 +217,19 @@ async fn cli_lists_verifies_and_refuses_damaged_backups_and_live_stores() {
     assert!(!fresh.path().join("chatseal.db").exists(), "nothing restored from a damaged backup");
 }
 
-/// Flips one byte inside a sealed leaf of `epoch` in the (checkpointed) file; returns the bytes.
+/// Flips one byte inside a sealed row of `epoch` (a digit of its amount) in the (checkpointed)
+/// file; returns the bytes.
 async fn flip_sealed_row(url: &str, db: &Path, epoch: i64) -> Vec<u8> {
-    let leaf = {
+    let row = {
         let store = Store::open(url).await.unwrap();
         let rows = store.sealed_participants(epoch, "alpha").await.unwrap();
         store.checkpoint().await.unwrap();
         store.close().await.unwrap();
-        rows[1].leaf.clone()
+        rows[1].clone()
     };
     let mut bytes = std::fs::read(db).unwrap();
-    // The compact layout stores the leaf as its 32 bytes.
-    let leaf = hex::decode(&leaf).unwrap();
-    let at = bytes.windows(32).position(|w| w == leaf.as_slice()).expect("the sealed leaf is in the file");
-    bytes[at + 10] ^= 0x01;
+    let at = sealed_amount_offset(&bytes, epoch, &row);
+    bytes[at] ^= 0x01;
     std::fs::write(db, &bytes).unwrap();
     bytes
 }

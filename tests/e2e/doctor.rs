@@ -15,7 +15,7 @@ use chatseal_actors::sealer::run::seal_channel_epoch;
 use chatseal_schema::{CoverageSpan, Store};
 use serde_json::Value;
 
-use crate::harness::{now_ms, sqlite_url};
+use crate::harness::{now_ms, sealed_amount_offset, sqlite_url};
 
 const LEN: i64 = 3600;
 const GRACE_MS: i64 = 120_000;
@@ -228,19 +228,18 @@ async fn flipped_byte_in_a_sealed_row_fails_naming_the_epoch_and_changes_nothing
     let (code, out, err) = chatseal(&["backup", "now"], &url, &backups, &[]);
     assert_eq!(code, 0, "{out}{err}");
     let damaged = closed - 2 * LEN;
-    let leaf = {
+    let row = {
         let store = Store::open(&url).await.unwrap();
         let rows = store.sealed_participants(damaged, "alpha").await.unwrap();
         store.checkpoint().await.unwrap();
         store.close().await.unwrap();
-        rows[1].leaf.clone()
+        rows[1].clone()
     };
     let path = dir.path().join("chatseal.db");
     let mut bytes = std::fs::read(&path).unwrap();
-    // The compact layout stores the leaf as its 32 bytes.
-    let leaf = hex::decode(&leaf).unwrap();
-    let at = bytes.windows(32).position(|w| w == leaf.as_slice()).expect("the sealed leaf is stored in the file");
-    bytes[at + 10] ^= 0x01;
+    // A digit of the row's amount: the text stays valid, only its digest can tell.
+    let at = sealed_amount_offset(&bytes, damaged, &row);
+    bytes[at] ^= 0x01;
     std::fs::write(&path, &bytes).unwrap();
     let before = listing(dir.path());
 

@@ -189,3 +189,21 @@ pub fn daemon_command(fake: &FakeTwitch, url: &str) -> std::process::Command {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
+
+/// Where a sealed participant's row of seal `epoch` lies in a SQLite file: the offset of its
+/// amount's first byte. The keyed layout stores a computed leaf as NULL, so the row is found by
+/// its key (the epoch's low 4 bytes big-endian, the channel id: no byte for ids 0 and 1, else
+/// one, the 32-byte user hash)
+/// followed, a few bytes on (idx), by its login and amount.
+pub fn sealed_amount_offset(file: &[u8], epoch: i64, p: &chatseal_schema::SealedParticipant) -> usize {
+    let user = hex::decode(&p.user_hash).expect("a hex user hash");
+    let tail = [p.login.as_bytes(), p.amount.as_bytes()].concat();
+    let epoch = &epoch.to_be_bytes()[4..];
+    (5..file.len().saturating_sub(32))
+        .filter(|&at| file[at..at + 32] == user[..] && (&file[at - 4..at] == epoch || &file[at - 5..at - 1] == epoch))
+        .find_map(|at| {
+            let after = &file[at + 32..(at + 32 + 16 + tail.len()).min(file.len())];
+            after.windows(tail.len()).position(|w| w == tail.as_slice()).map(|i| at + 32 + i + p.login.len())
+        })
+        .expect("the sealed row is in the file")
+}

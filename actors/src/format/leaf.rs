@@ -19,21 +19,9 @@ pub fn channel_key(channel: &str) -> Hash32 {
     keccak256(key.as_bytes())
 }
 
-/// Participation leaf: `keccak256(user_hash ‖ channel UTF-8 ‖ epoch u64 LE)`.
-/// `channel` is used exactly as given (the caller passes the stored lowercase login).
-pub fn participation_leaf(user_hash: &Hash32, channel: &str, epoch: u64) -> Hash32 {
-    keccak256_parts(&[user_hash, channel.as_bytes(), &epoch.to_le_bytes()])
-}
-
-/// Claim id: `"twitch:" + channel + ":" + lowercase login`. `channel` is used as given.
-pub fn claim_id(channel: &str, login: &str) -> String {
-    format!("{PLATFORM_PREFIX}{channel}:{}", login.to_ascii_lowercase())
-}
-
-/// Claim leaf: `keccak256(index u32 LE ‖ amount u64 LE ‖ id UTF-8)`.
-pub fn claim_leaf(index: u32, amount: u64, id: &str) -> Hash32 {
-    keccak256_parts(&[&index.to_le_bytes(), &amount.to_le_bytes(), id.as_bytes()])
-}
+// The participation leaf, the claim id and the plain claim leaf live with the store, which
+// recomputes them from a row's fields (the keyed layout stores a leaf only where it differs).
+pub use chatseal_schema::leaves::{claim_id, claim_leaf, participation_leaf};
 
 /// Wallet-bound claim leaf: `keccak256(claimer pubkey ‖ index u32 LE ‖ amount u64 LE ‖ id)`.
 /// Only for participants whose wallet is known.

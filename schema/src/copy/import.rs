@@ -11,6 +11,7 @@ use crate::digest::seal_digest;
 use crate::entity::{participation, sealed_epochs, sealed_participants, signals, users};
 use crate::error::StoreError;
 use crate::keys::hash_to_bytes;
+use crate::leaves::{stored, RowFields};
 use crate::open::Store;
 use crate::queries::channel_ids::ensure_channel_ids;
 use crate::rows::{check_hash, check_kind, SealedParticipant};
@@ -260,15 +261,27 @@ impl Store {
             }
             let channel_id = id(&s.channel);
             for m in &s.participants {
+                let user_hash = hash_to_bytes("imported sealed participant user_hash", &m.user_hash)?;
+                let fields = RowFields {
+                    epoch: s.epoch,
+                    channel: &s.channel,
+                    idx: m.idx,
+                    user_hash: &user_hash,
+                    login: m.login.as_bytes(),
+                    amount: m.amount.as_bytes(),
+                };
+                let (keep_leaf, keep_claim) = stored(&fields, &m.leaf, &m.claim_leaf);
+                let leaf = hash_to_bytes("imported sealed participant leaf", &m.leaf)?;
+                let claim_leaf = hash_to_bytes("imported sealed participant claim_leaf", &m.claim_leaf)?;
                 members.push(row_of(&sealed_participants::Model {
                     epoch: s.epoch,
                     channel_id,
+                    user_hash,
                     idx: m.idx,
-                    user_hash: hash_to_bytes("imported sealed participant user_hash", &m.user_hash)?,
                     login: m.login.clone(),
-                    leaf: hash_to_bytes("imported sealed participant leaf", &m.leaf)?,
                     amount: m.amount.clone(),
-                    claim_leaf: hash_to_bytes("imported sealed participant claim_leaf", &m.claim_leaf)?,
+                    leaf: keep_leaf.then_some(leaf),
+                    claim_leaf: keep_claim.then_some(claim_leaf),
                 }));
             }
         }

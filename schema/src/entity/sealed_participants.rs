@@ -1,7 +1,8 @@
-//! `sealed_participants`: the frozen leaves of a sealed (epoch, channel), by index; each user
-//! at most once per (epoch, channel). Written once, never changed. The compact layout of
-//! migration m20261207_000009 (see `crate::layout`): the channel as its `channel_ids` id,
-//! hashes as 32 raw bytes (`crate::keys`).
+//! `sealed_participants`: the frozen leaves of a sealed (epoch, channel), one per user. Written
+//! once, never changed. The keyed layout of migration m20261209_000011 (see `crate::layout`):
+//! keyed by (epoch, channel_id, user_hash), the channel as its `channel_ids` id, hashes as 32
+//! raw bytes (`crate::keys`), each leaf NULL where it is the one the format computes from the
+//! row (`crate::leaves`).
 
 use sea_orm::entity::prelude::*;
 
@@ -15,24 +16,24 @@ pub struct Model {
     /// The channel's id in `channel_ids`.
     #[sea_orm(primary_key, auto_increment = false)]
     pub channel_id: i32,
-    /// The frozen 0-based leaf index.
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub idx: i64,
     /// The user hash, 32 bytes.
-    #[sea_orm(column_type = "Blob")]
+    #[sea_orm(primary_key, auto_increment = false, column_type = "Blob")]
     pub user_hash: Vec<u8>,
+    /// The frozen 0-based leaf index.
+    pub idx: i64,
     /// The login as sealed.
     #[sea_orm(column_type = "Text")]
     pub login: String,
-    /// The participation leaf, 32 bytes.
-    #[sea_orm(column_type = "Blob")]
-    pub leaf: Vec<u8>,
     /// u64 base units as a decimal string.
     #[sea_orm(column_type = "Text")]
     pub amount: String,
-    /// The claim leaf, 32 bytes (empty where the seal has none: imported legacy seals).
-    #[sea_orm(column_type = "Blob")]
-    pub claim_leaf: Vec<u8>,
+    /// The participation leaf, 32 bytes; NULL where it is the computed one.
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub leaf: Option<Vec<u8>>,
+    /// The claim leaf, 32 bytes (empty where the seal has none: imported legacy seals); NULL
+    /// where it is the computed one.
+    #[sea_orm(column_type = "Blob", nullable)]
+    pub claim_leaf: Option<Vec<u8>>,
 }
 
 /// No relations: the store has no foreign keys (see the module doc of `crate::entity`).

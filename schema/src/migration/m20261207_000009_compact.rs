@@ -7,10 +7,9 @@
 //! every open until it is done (on a new store: at once, there is nothing to move); its last
 //! step drops the old table and renames the new one.
 
-use crate::backend::Backend;
 use crate::layout;
 use crate::migration::compact;
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{integer, text};
 
@@ -32,24 +31,12 @@ impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager.create_table(channel_ids()).await?;
         let db = manager.get_connection();
-        let backend = match db.get_database_backend() {
-            DbBackend::Postgres => Backend::Postgres,
-            _ => Backend::Sqlite,
-        };
-        db.execute_unprepared(&layout::create_table_sql(backend, layout::STAGING_TABLE)).await?;
-        db.execute_raw(crate::queries::stmt(
-            db.get_database_backend(),
-            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-            vec![compact::PROGRESS_KEY.into(), compact::NOT_STARTED.into()],
-        ))
-        .await?;
-        Ok(())
+        db.execute_unprepared(&layout::create_table_sql(compact::backend_of(db), layout::STAGING_TABLE)).await?;
+        compact::mark_pending(db, compact::PROGRESS_KEY).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "the compact layout cannot be undone in place: restore a backup taken before the upgrade".into(),
-        ))
+        Err(compact::cannot_undo())
     }
 
     fn use_transaction(&self) -> Option<bool> {

@@ -7,10 +7,9 @@
 //! moved by `compact::convert` in batches right after the migrations, at every open until it
 //! is done, and each table is swapped in when its last row has moved.
 
-use crate::backend::Backend;
 use crate::layout;
 use crate::migration::compact;
-use sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm::ConnectionTrait;
 use sea_orm_migration::prelude::*;
 
 /// The migration.
@@ -21,28 +20,17 @@ pub struct Migration;
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         let db = manager.get_connection();
-        let backend = match db.get_database_backend() {
-            DbBackend::Postgres => Backend::Postgres,
-            _ => Backend::Sqlite,
-        };
+        let backend = compact::backend_of(db);
         for table in layout::ROW_TABLES {
             let sql = layout::create_row_table_sql(backend, table, &layout::row_staging(table))
                 .ok_or_else(|| DbErr::Migration(format!("no compact layout for {table}")))?;
             db.execute_unprepared(&sql).await?;
         }
-        db.execute_raw(crate::queries::stmt(
-            db.get_database_backend(),
-            "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-            vec![compact::ROWS_PROGRESS_KEY.into(), compact::NOT_STARTED.into()],
-        ))
-        .await?;
-        Ok(())
+        compact::mark_pending(db, compact::ROWS_PROGRESS_KEY).await
     }
 
     async fn down(&self, _manager: &SchemaManager) -> Result<(), DbErr> {
-        Err(DbErr::Migration(
-            "the compact layout cannot be undone in place: restore a backup taken before the upgrade".into(),
-        ))
+        Err(compact::cannot_undo())
     }
 
     fn use_transaction(&self) -> Option<bool> {

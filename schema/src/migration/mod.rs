@@ -21,6 +21,7 @@ pub mod m20261206_000007_user_epochs_index;
 mod m20261206_000008_cluster_slots;
 mod m20261207_000009_compact;
 mod m20261208_000010_compact_rows;
+mod m20261209_000011_compact_keyed;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -38,6 +39,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000008_cluster_slots::Migration),
             Box::new(m20261207_000009_compact::Migration),
             Box::new(m20261208_000010_compact_rows::Migration),
+            Box::new(m20261209_000011_compact_keyed::Migration),
         ]
     }
 }

@@ -14,8 +14,10 @@ pub mod optout;
 pub mod publish;
 pub mod read;
 pub mod seal;
+pub(crate) mod sealed_rows;
 pub mod user_epochs;
 pub mod verify;
+mod verify_index;
 pub mod window;
 
 use sea_orm::{DbBackend, Statement, Value};

@@ -4,16 +4,17 @@
 //! Failpoints: `seal.mid` (participants written, not committed) and `seal.after_commit`.
 
 use super::channel_ids::{channel_id, ensure_channel_id};
+use super::sealed_rows::{insert_participants, participant_of, LEAF_COLUMNS};
 use super::stmt;
 use crate::backend::write_txn_options;
 use crate::entity::sealed_epochs;
 use crate::error::StoreError;
-use crate::keys::{hash_from_bytes, hash_to_bytes};
+use crate::keys::hash_to_bytes;
+use crate::layout;
 use crate::open::Store;
 use crate::rows::{check_seal, NewSeal, SealWrite, SealedEpoch, SealedParticipant};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QueryResult, QuerySelect, TransactionTrait,
-    Value,
+    ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait, Value,
 };
 
 impl From<sealed_epochs::Model> for SealedEpoch {
@@ -36,60 +37,6 @@ impl From<sealed_epochs::Model> for SealedEpoch {
 const INSERT_EPOCH: &str = "INSERT INTO sealed_epochs \
      (epoch, channel, root, claim_root, participants, coverage, digest, sealed_at, format_version, claim_cut) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (epoch, channel) DO NOTHING";
-
-// The frozen leaves go in as ONE JSON array parameter per chunk, unpacked by the database's
-// own JSON functions, instead of eight bound values per row: binding was most of the write
-// (about 13 us per leaf through the driver). Each element is [idx, user_hash, login, leaf,
-// amount, claim_leaf]; serde_json writes the strings and the database decodes them exactly,
-// the hashes from hex to their 32 bytes (`unhex`, `decode`; `check_seal` checked them).
-const INSERT_PARTICIPANTS_SQLITE: &str = "INSERT INTO sealed_participants \
-     (epoch, channel_id, idx, user_hash, login, leaf, amount, claim_leaf) \
-     SELECT ?, ?, e.value ->> 0, unhex(e.value ->> 1), e.value ->> 2, unhex(e.value ->> 3), e.value ->> 4, \
-     unhex(e.value ->> 5) FROM json_each(?) AS e";
-const INSERT_PARTICIPANTS_PG: &str = "INSERT INTO sealed_participants \
-     (epoch, channel_id, idx, user_hash, login, leaf, amount, claim_leaf) \
-     SELECT $1, $2, (e ->> 0)::bigint, decode(e ->> 1, 'hex'), e ->> 2, decode(e ->> 3, 'hex'), e ->> 4, \
-     decode(e ->> 5, 'hex') FROM json_array_elements($3::json) AS e";
-
-/// The columns of a frozen leaf as the reads select them (hashes as bytes).
-const LEAF_COLUMNS: &str = "idx, user_hash, login, leaf, amount, claim_leaf";
-
-/// A frozen leaf from a row of [`LEAF_COLUMNS`], hashes back to hex.
-pub(crate) fn leaf_of(r: &QueryResult) -> Result<SealedParticipant, sea_orm::DbErr> {
-    Ok(SealedParticipant {
-        idx: r.try_get_by_index(0)?,
-        user_hash: hash_from_bytes(&r.try_get_by_index::<Vec<u8>>(1)?),
-        login: r.try_get_by_index(2)?,
-        leaf: hash_from_bytes(&r.try_get_by_index::<Vec<u8>>(3)?),
-        amount: r.try_get_by_index(4)?,
-        claim_leaf: hash_from_bytes(&r.try_get_by_index::<Vec<u8>>(5)?),
-    })
-}
-/// Frozen leaves per insert statement (about 300 bytes of JSON each).
-const LEAVES_PER_INSERT: usize = 20_000;
-
-/// The JSON array of one chunk of participants (see `INSERT_PARTICIPANTS_*`), written straight
-/// into one buffer: no JSON value tree and no copy of each field.
-fn leaves_json(chunk: &[SealedParticipant]) -> Result<String, serde_json::Error> {
-    use std::io::Write;
-    let mut out: Vec<u8> = Vec::with_capacity(chunk.len() * 320 + 2);
-    out.push(b'[');
-    for (i, p) in chunk.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        // Writing into a Vec cannot fail; the strings go through serde_json's escaping.
-        let _ = write!(out, "[{}", p.idx);
-        for field in [&p.user_hash, &p.login, &p.leaf, &p.amount, &p.claim_leaf] {
-            out.push(b',');
-            serde_json::to_writer(&mut out, field)?;
-        }
-        out.push(b']');
-    }
-    out.push(b']');
-    // Only whole UTF-8 strings and ASCII were written.
-    String::from_utf8(out).map_err(|e| serde_json::Error::io(std::io::Error::other(e)))
-}
 
 impl Store {
     /// Seals (epoch, channel) in ONE transaction: the sealed_epochs row with its digest, every
@@ -164,29 +111,26 @@ impl Store {
                 )),
             };
         }
-        let insert = match self.backend {
-            crate::backend::Backend::Sqlite => INSERT_PARTICIPANTS_SQLITE,
-            _ => INSERT_PARTICIPANTS_PG,
-        };
         let channel = if seal.participants.is_empty() {
             0
         } else {
             ensure_channel_id(&txn, &seal.channel).await.map_err(at("giving a channel its id"))?
         };
-        for chunk in seal.participants.chunks(LEAVES_PER_INSERT) {
-            let json = leaves_json(chunk).map_err(|e| StoreError::Invalid {
-                what: "frozen leaves",
-                detail: format!("encoding them as JSON: {e}"),
-            })?;
-            let values = vec![Value::from(seal.epoch), channel.into(), json.into()];
-            let done =
-                txn.execute_raw(stmt(backend, insert, values)).await.map_err(at("writing sealed participants"))?;
-            if done.rows_affected() != chunk.len() as u64 {
-                return Err(self.ctx.corrupt(
-                    "writing sealed participants",
-                    format!("{} of {} frozen leaves were written", done.rows_affected(), chunk.len()),
-                ));
-            }
+        let written = insert_participants(
+            &txn,
+            self.backend,
+            layout::TABLE,
+            seal.epoch,
+            (&seal.channel, channel),
+            &seal.participants,
+        )
+        .await
+        .map_err(at("writing sealed participants"))?;
+        if written != seal.participants.len() as u64 {
+            return Err(self.ctx.corrupt(
+                "writing sealed participants",
+                format!("{written} of {} frozen leaves were written", seal.participants.len()),
+            ));
         }
         fail::fail_point!("seal.mid", |arg| Err(crate::error::fail_action("seal.mid", arg)));
         txn.execute_raw(stmt(
@@ -243,7 +187,7 @@ impl Store {
             ))
             .await
             .map_err(self.ctx.at(what))?;
-        rows.iter().map(|r| leaf_of(r).map_err(self.ctx.at(what))).collect()
+        rows.iter().map(|r| participant_of(epoch, channel, r, 0).map_err(self.ctx.at(what))).collect()
     }
 
     /// One user's frozen leaf in a seal (`user_hash`: 64 lowercase hex; anything else is in
@@ -270,7 +214,7 @@ impl Store {
             ))
             .await
             .map_err(self.ctx.at(what))?;
-        row.map(|r| leaf_of(&r)).transpose().map_err(self.ctx.at(what))
+        row.map(|r| participant_of(epoch, channel, &r, 0)).transpose().map_err(self.ctx.at(what))
     }
 
     /// The newest sealed epoch of any channel.

@@ -10,11 +10,13 @@
 //! that happens to hold a separator can never be reported as corruption.
 
 use super::channel_ids::channel_names;
-use super::seal::leaf_of;
+use super::sealed_rows::{participant_of, LEAF_COLUMNS};
+use super::verify_index::{disagreeing, index_fingerprints, Fingerprint, Fingerprints};
 use super::{stmt, values_list};
-use crate::digest::{seal_digest_of, seal_digest_with_cut, LeafFields, SealHasher};
+use crate::digest::{seal_digest_of, seal_digest_with_cut, LeafFields, SealHasher, SealHead};
 use crate::entity::sealed_epochs;
 use crate::error::StoreError;
+use crate::leaves::{filled, RowFields};
 use crate::open::Store;
 use crate::rows::SealedParticipant;
 use crate::sqlite_raw::{with_raw, RawDb, RawError};
@@ -30,15 +32,48 @@ const PARTICIPANTS_PER_READ: i64 = 20_000;
 const FIELD_SEP: char = '\u{1f}';
 const RECORD_SEP: char = '\u{1e}';
 
-/// One text per seal of the run: every participant's fields in idx order, hashes as lowercase
-/// hex (see [`parse_agg`]). `{keys}`: the run's (epoch, channel_id) list, see [`keys_filter`].
+/// One text per seal of the run: every participant's fields in the digest's order (idx,
+/// user_hash, login, leaf, amount, claim_leaf), hashes as lowercase hex, a leaf the row holds
+/// as NULL (the computed one) as [`COMPUTED`] (see [`parse_agg`]). `{keys}`: the run's
+/// (epoch, channel_id) list, see [`keys_filter`].
 const AGG_SQL_SQLITE: &str =
     "SELECT epoch, channel_id, COUNT(*), group_concat(CAST(idx AS TEXT) || char(31) || lower(hex(user_hash)) \
-     || char(31) || login || char(31) || lower(hex(leaf)) || char(31) || amount || char(31) || lower(hex(claim_leaf)), \
+     || char(31) || login || char(31) || CASE WHEN leaf IS NULL THEN '*' ELSE lower(hex(leaf)) END || char(31) \
+     || amount || char(31) || CASE WHEN claim_leaf IS NULL THEN '*' ELSE lower(hex(claim_leaf)) END, \
      char(30)) FROM sealed_participants WHERE {keys} GROUP BY epoch, channel_id";
 const AGG_SQL_PG: &str = "SELECT epoch, channel_id, COUNT(*), string_agg(CAST(idx AS TEXT) || chr(31) \
-     || encode(user_hash, 'hex') || chr(31) || login || chr(31) || encode(leaf, 'hex') || chr(31) || amount \
-     || chr(31) || encode(claim_leaf, 'hex'), chr(30)) FROM sealed_participants WHERE {keys} GROUP BY epoch, channel_id";
+     || encode(user_hash, 'hex') || chr(31) || login || chr(31) \
+     || CASE WHEN leaf IS NULL THEN '*' ELSE encode(leaf, 'hex') END || chr(31) || amount \
+     || chr(31) || CASE WHEN claim_leaf IS NULL THEN '*' ELSE encode(claim_leaf, 'hex') END, chr(30)) \
+     FROM sealed_participants WHERE {keys} GROUP BY epoch, channel_id";
+
+/// The aggregated text of a leaf the row holds as NULL (no hex is `*`).
+const COMPUTED: &str = "*";
+
+/// The hex of the leaves of `ps` that their rows hold as NULL, filled in (`crate::leaves`);
+/// None where the text holds the leaf itself.
+fn fill_agg(epoch: i64, channel: &str, ps: &[LeafFields<'_>]) -> Vec<(Option<String>, Option<String>)> {
+    let mut user = [0u8; 32];
+    ps.iter()
+        .map(|p| {
+            if p.leaf != COMPUTED && p.claim_leaf != COMPUTED {
+                return (None, None);
+            }
+            let user: &[u8] = if hex::decode_to_slice(p.user_hash, &mut user).is_ok() { &user } else { &[] };
+            let row = RowFields {
+                epoch,
+                channel,
+                idx: p.idx,
+                user_hash: user,
+                login: p.login.as_bytes(),
+                amount: p.amount.as_bytes(),
+            };
+            let (leaf, claim) = filled(&row, None, None);
+            let hex = |computed: bool, l: crate::leaves::Leaf<'_>| computed.then(|| hex::encode(l.bytes()));
+            (hex(p.leaf == COMPUTED, leaf), hex(p.claim_leaf == COMPUTED, claim))
+        })
+        .collect()
+}
 
 /// The participants of an aggregated text, borrowed from it and put in idx order (the SQL
 /// does not have to keep any order), or None when it does not split into `count` records of
@@ -68,27 +103,8 @@ fn parse_agg(text: Option<&str>, count: i64) -> Option<Vec<LeafFields<'_>>> {
     (out.len() as i64 == count).then_some(out)
 }
 
-/// True when the user hashes of the rows and those of the index (comma-separated) are the
-/// same multiset.
-fn index_agrees<'a>(from_rows: impl Iterator<Item = &'a str>, from_index: &str) -> bool {
-    let mut rows: Vec<&str> = from_rows.collect();
-    let mut index: Vec<&str> = if from_index.is_empty() { Vec::new() } else { from_index.split(',').collect() };
-    rows.sort_unstable();
-    index.sort_unstable();
-    rows == index
-}
-
-/// The same seals read through the unique (epoch, channel_id, user_hash) index alone (a
-/// covering scan), one text per seal: its user hashes, comma-separated (compared as sets, in
-/// any order). Table rows and index entries are separate b-trees: `quick_check` checks each
-/// tree's shape but not that they agree, and the digests read the table, so a flipped byte
-/// inside an index page would go unseen. Comparing the two catches it. SQLite only:
-/// PostgreSQL checks its own pages (checksums, full_page_writes).
-const INDEX_SQL: &str = "SELECT epoch, channel_id, group_concat(lower(hex(user_hash)), ',') \
-     FROM sealed_participants INDEXED BY uq_sealed_participants_user WHERE {keys} GROUP BY epoch, channel_id";
-
 /// `(epoch, channel_id) IN (...)` over `n` bound pairs, as each engine takes it.
-fn keys_filter(backend: DbBackend, n: usize) -> String {
+pub(crate) fn keys_filter(backend: DbBackend, n: usize) -> String {
     match backend {
         DbBackend::Sqlite => format!("(epoch, channel_id) IN (VALUES {})", values_list(backend, n, 2)),
         _ => format!("(epoch, channel_id) IN ({})", values_list(backend, n, 2)),
@@ -119,10 +135,11 @@ pub type SealKey = (i64, String);
 /// One step of a resumable digest check ([`Store::verify_digest_page`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DigestPage {
-    /// The seals of this page whose rows no longer match their digest, in key order.
+    /// The seals of this page whose rows no longer match their digest, in key order; on the
+    /// last step (`last` None) also those whose index entries disagree with their rows.
     pub bad: Vec<SealKey>,
     /// The last seal of this page: where the next page starts after. None: there were no
-    /// seals after the given key, so the check is complete.
+    /// seals after the check's position, so the check is complete.
     pub last: Option<SealKey>,
     /// Seals checked in this page.
     pub seals: u64,
@@ -130,32 +147,51 @@ pub struct DigestPage {
     pub leaves: i64,
 }
 
+/// Where a digest check spread over several calls stands: the last seal checked and, on
+/// SQLite, the fingerprints of the rows read so far, compared with the index when the check
+/// completes (see `verify_index`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DigestCheck {
+    after: Option<SealKey>,
+    fingerprints: Fingerprints,
+}
+
+impl DigestCheck {
+    /// The last seal checked (None: none yet).
+    pub fn after(&self) -> Option<&SealKey> {
+        self.after.as_ref()
+    }
+}
+
 impl Store {
     /// The sealed (epoch, channel)s whose rows no longer match their digest (or whose stored
-    /// participant count differs from the rows), oldest first. Empty: every seal is intact.
+    /// participant count differs from the rows, or, on SQLite, whose index entries disagree
+    /// with the rows), oldest first. Empty: every seal is intact.
     pub async fn verify_digests(&self) -> Result<Vec<(i64, String)>, StoreError> {
+        let mut check = DigestCheck::default();
         let mut bad = Vec::new();
-        let mut after: Option<SealKey> = None;
         loop {
-            let page = self.verify_digest_page(after.as_ref(), EPOCHS_PER_PAGE).await?;
+            let page = self.verify_digest_page(&mut check, EPOCHS_PER_PAGE).await?;
             bad.extend(page.bad);
-            match page.last {
-                Some(last) => after = Some(last),
-                None => break,
+            if page.last.is_none() {
+                break;
             }
         }
+        bad.sort_unstable();
+        bad.dedup();
         Ok(bad)
     }
 
-    /// Checks the next `max_seals` seals (at least one) after `after` in key order (epoch, then
-    /// channel; None: from the first) against their digests: one step of [`Store::verify_digests`],
-    /// so a caller can spread the check over time (the daemon checks for a budget at start-up
-    /// and the rest in the background) and resume it from `DigestPage::last`.
-    pub async fn verify_digest_page(&self, after: Option<&SealKey>, max_seals: u64) -> Result<DigestPage, StoreError> {
+    /// Checks the next `max_seals` seals (at least one) after `check`'s position in key order
+    /// (epoch, then channel) against their digests and moves the position on: one step of
+    /// [`Store::verify_digests`], so a caller can spread the check over time (the daemon checks
+    /// for a budget at start-up and the rest in the background). The step that finds no seal
+    /// left completes the check (on SQLite: the index compared with the rows read).
+    pub async fn verify_digest_page(&self, check: &mut DigestCheck, max_seals: u64) -> Result<DigestPage, StoreError> {
         self.check_compact_layout().await?;
         let ids = self.channel_ids_by_name().await?;
         let mut q = sealed_epochs::Entity::find();
-        if let Some((e, c)) = after {
+        if let Some((e, c)) = &check.after {
             q = q.filter(
                 Condition::any().add(sealed_epochs::Column::Epoch.gt(*e)).add(
                     Condition::all()
@@ -171,26 +207,34 @@ impl Store {
             .all(&self.reader)
             .await
             .map_err(self.ctx.at("reading seals to verify"))?;
-        let Some(last) = page.last() else { return Ok(DigestPage::default()) };
+        let Some(last) = page.last() else {
+            let mut out = DigestPage::default();
+            if self.backend == crate::backend::Backend::Sqlite {
+                self.check_index(&check.fingerprints, &ids, &mut out.bad).await?;
+            }
+            return Ok(out);
+        };
+        let last = (last.epoch, last.channel.clone());
         let mut out = DigestPage {
             bad: Vec::new(),
-            last: Some((last.epoch, last.channel.clone())),
+            last: Some(last.clone()),
             seals: page.len() as u64,
             leaves: page.iter().map(|e| e.participants.max(0)).sum(),
         };
         let suspects = match self.backend {
-            crate::backend::Backend::Sqlite => self.raw_check_page(&page, &ids).await?,
+            crate::backend::Backend::Sqlite => self.raw_check_page(&page, &ids, &mut check.fingerprints).await?,
             _ => self.agg_check_page(&page, &ids).await?,
         };
         for run in suspects {
             self.exact_check(&run, 0, &ids, &mut out.bad).await?;
         }
+        check.after = Some(last);
         Ok(out)
     }
 
     /// The seals among `keys` whose rows no longer match their digest, each checked the exact
-    /// way (row by row, and on SQLite against its unique index too); a key that is not sealed
-    /// is skipped. For a few seals (those found damaged before, one asked for publishing).
+    /// way (row by row); a key that is not sealed is skipped. For a few seals (those found
+    /// damaged before, one asked for publishing).
     pub async fn verify_seals(&self, keys: &[SealKey]) -> Result<Vec<SealKey>, StoreError> {
         if keys.is_empty() {
             return Ok(Vec::new());
@@ -220,6 +264,33 @@ impl Store {
             .into_iter()
             .map(|(id, name)| (name, id))
             .collect())
+    }
+
+    /// SQLite: compares the index with the rows (see `verify_index`), adding the seals where
+    /// they disagree to `bad` (then sorted, each once).
+    async fn check_index(
+        &self,
+        rows: &Fingerprints,
+        ids: &HashMap<String, i32>,
+        bad: &mut Vec<(i64, String)>,
+    ) -> Result<(), StoreError> {
+        let what = "reading the sealed participants' index to verify";
+        let conn = self
+            .reader
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .map_err(|e| self.ctx.db(what, sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))))?;
+        let index = with_raw(conn, index_fingerprints).await.and_then(|r| r).map_err(|e| self.ctx.raw(what, e))?;
+        let names: HashMap<i64, &str> = ids.iter().map(|(n, id)| (i64::from(*id), n.as_str())).collect();
+        for (epoch, id) in disagreeing(rows, &index) {
+            let channel = names.get(&id).map_or_else(|| format!("#{id}"), |n| (*n).to_owned());
+            tracing::error!(epoch, channel = %channel, "sealed epoch's index ({}) disagrees with its rows: the digest check reports it", crate::layout::USER_EPOCHS_INDEX);
+            bad.push((epoch, channel));
+        }
+        bad.sort_unstable();
+        bad.dedup();
+        Ok(())
     }
 
     /// The aggregated check of a page of seals (PostgreSQL): one run is read while the one
@@ -262,11 +333,13 @@ impl Store {
     /// The direct check of a page of seals (SQLite, `sqlite_raw`): the page split in two
     /// halves of about equal participants, each read and hashed on its own read connection
     /// and blocking thread, so both cores work. The seals it does not confirm, each as a
-    /// fetched run of one for [`Store::exact_check`].
+    /// fetched run of one for [`Store::exact_check`]; the fingerprints of the rows read go
+    /// into `fingerprints` (for [`Store::check_index`]).
     async fn raw_check_page(
         &self,
         page: &[sealed_epochs::Model],
         ids: &HashMap<String, i32>,
+        fingerprints: &mut Fingerprints,
     ) -> Result<Vec<Fetched>, StoreError> {
         let what = "reading sealed participants to verify";
         let jobs: Vec<RawJob> = page
@@ -302,7 +375,11 @@ impl Store {
         }
         let mut suspects = Vec::new();
         for task in tasks {
-            suspects.extend(task.await.and_then(|r| r).map_err(|e| self.ctx.raw(what, e))?);
+            let (s, f) = task.await.and_then(|r| r).map_err(|e| self.ctx.raw(what, e))?;
+            suspects.extend(s);
+            for (k, v) in f {
+                fingerprints.entry(k).or_default().merge(&v);
+            }
         }
         suspects.sort_unstable();
         let mut out = Vec::new();
@@ -312,8 +389,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Reads one run of seals: each seal's participants as one aggregated text, and (SQLite)
-    /// the user hashes of its index.
+    /// Reads one run of seals: each seal's participants as one aggregated text.
     async fn fetch_run(&self, run: &[sealed_epochs::Model], ids: &HashMap<String, i32>) -> Result<Fetched, StoreError> {
         let what = "reading sealed participants to verify";
         let agg_sql = match self.backend {
@@ -325,19 +401,7 @@ impl Store {
             let count = r.try_get_by_index::<i64>(2).map_err(self.ctx.at(what))?;
             agg.insert(r.key, (count, r.row.try_get_by_index::<Option<String>>(3).map_err(self.ctx.at(what))?));
         }
-        let index = match self.backend {
-            crate::backend::Backend::Sqlite => {
-                let what = "reading the sealed participants' index to verify";
-                let mut out = HashMap::new();
-                for r in self.run_rows(INDEX_SQL, run, ids, what).await? {
-                    let users = r.row.try_get_by_index::<Option<String>>(2).map_err(self.ctx.at(what))?;
-                    out.insert(r.key, users.unwrap_or_default());
-                }
-                Some(out)
-            }
-            _ => None,
-        };
-        Ok(Fetched { run: run.to_vec(), agg, index })
+        Ok(Fetched { run: run.to_vec(), agg })
     }
 
     /// Decides seal `at` of a fetched run by the exact, row-by-row read (it failed the fast check).
@@ -361,9 +425,6 @@ impl Store {
         if digest != e.digest || ps.len() as i64 != e.participants {
             tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch does not match its digest");
             bad.push((e.epoch, e.channel.clone()));
-        } else if !f.index_of(e).is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash.as_str()), fi)) {
-            tracing::error!(epoch = e.epoch, channel = %e.channel, "sealed epoch's index (uq_sealed_participants_user) disagrees with its rows: the digest check reports it");
-            bad.push((e.epoch, e.channel.clone()));
         }
         Ok(())
     }
@@ -374,24 +435,22 @@ struct Fetched {
     run: Vec<sealed_epochs::Model>,
     /// Per seal: the row count and the aggregated text.
     agg: HashMap<(i64, String), (i64, Option<String>)>,
-    /// Per seal (SQLite): the user hashes of its index, comma-separated.
-    index: Option<HashMap<(i64, String), String>>,
-}
-
-impl Fetched {
-    fn index_of(&self, e: &sealed_epochs::Model) -> Option<&str> {
-        self.index.as_ref().map(|i| i.get(&(e.epoch, e.channel.clone())).map(String::as_str).unwrap_or(""))
-    }
 }
 
 /// The positions in `f.run` of the seals the aggregated text does not confirm (unparsable,
-/// another digest or count, or an index that disagrees): the exact read decides those. Pure
-/// CPU (keccak): run on a blocking thread.
+/// another digest or count): the exact read decides those. Pure CPU (keccak): run on a
+/// blocking thread.
 fn fast_check(f: &Fetched) -> Vec<usize> {
     let mut suspects = Vec::new();
     for (at, e) in f.run.iter().enumerate() {
         let (count, text) = f.agg.get(&(e.epoch, e.channel.clone())).map_or((0, None), |(c, t)| (*c, t.as_deref()));
         let ok = parse_agg(text, count).is_some_and(|ps| {
+            let computed = fill_agg(e.epoch, &e.channel, &ps);
+            let leaves = ps.iter().zip(&computed).map(|(p, (leaf, claim))| LeafFields {
+                leaf: leaf.as_deref().unwrap_or(p.leaf),
+                claim_leaf: claim.as_deref().unwrap_or(p.claim_leaf),
+                ..*p
+            });
             ps.len() as i64 == e.participants
                 && seal_digest_of(
                     e.epoch,
@@ -400,9 +459,8 @@ fn fast_check(f: &Fetched) -> Vec<usize> {
                     e.claim_root.as_deref(),
                     e.claim_cut.unwrap_or(0),
                     ps.len(),
-                    ps.iter().copied(),
+                    leaves,
                 ) == e.digest
-                && f.index_of(e).is_none_or(|fi| index_agrees(ps.iter().map(|p| p.user_hash), fi))
         });
         if !ok {
             suspects.push(at);
@@ -418,70 +476,64 @@ struct RawJob {
     channel_id: Option<i32>,
 }
 
-/// A seal's frozen leaves in key order (the primary key's b-tree, no sort).
-const RAW_ROWS_SQL: &str = "SELECT idx, user_hash, login, leaf, amount, claim_leaf FROM sealed_participants \
+/// A seal's frozen leaves in idx order (the seal's rows of the primary key's b-tree, sorted).
+const RAW_ROWS_SQL: &str = "SELECT idx, user_hash, login, amount, leaf, claim_leaf FROM sealed_participants \
      WHERE epoch = ?1 AND channel_id = ?2 ORDER BY idx";
-/// The same seal's user hashes from the unique index alone, in its order (see [`INDEX_SQL`]).
-const RAW_INDEX_SQL: &str = "SELECT user_hash FROM sealed_participants INDEXED BY uq_sealed_participants_user \
-     WHERE epoch = ?1 AND channel_id = ?2 ORDER BY user_hash";
 
-/// The places in the page of the seals that the direct read does not confirm: another digest
-/// or count, a value of an unexpected type or size, or an index that disagrees with the rows.
-/// Runs on a blocking thread; each leaf's bytes are hashed where SQLite holds them.
-fn raw_check(db: &mut RawDb, jobs: &[RawJob]) -> Result<Vec<usize>, RawError> {
+/// The places in the page of the seals that the direct read does not confirm (another digest
+/// or count, a value of an unexpected type or size), and the fingerprints of the rows read.
+/// Runs on a blocking thread; each leaf's bytes are hashed where SQLite holds them, a leaf
+/// held as NULL is computed (`crate::leaves`).
+fn raw_check(db: &mut RawDb, jobs: &[RawJob]) -> Result<(Vec<usize>, Fingerprints), RawError> {
+    use crate::sqlite_raw::Kind::{Blob, Integer, Null, Text};
     let mut rows = db.prepare(RAW_ROWS_SQL)?;
-    let mut index = db.prepare(RAW_INDEX_SQL)?;
-    let mut users: Vec<[u8; 32]> = Vec::new();
     let mut suspects = Vec::new();
+    let mut fingerprints = Fingerprints::new();
     for job in jobs {
         let e = &job.seal;
-        let mut h = SealHasher::new(
-            e.epoch,
-            &e.channel,
-            e.root.as_deref(),
-            e.claim_root.as_deref(),
-            e.claim_cut.unwrap_or(0),
-            usize::try_from(e.participants).unwrap_or(0),
-        );
-        users.clear();
+        let head = SealHead {
+            epoch: e.epoch,
+            channel: &e.channel,
+            root: e.root.as_deref(),
+            claim_root: e.claim_root.as_deref(),
+            claim_cut: e.claim_cut.unwrap_or(0),
+        };
+        let mut h = SealHasher::new(head, usize::try_from(e.participants).unwrap_or(0));
         let mut ok = true;
+        let mut count = 0i64;
         if let Some(id) = job.channel_id {
+            let mut fp = Fingerprint::default();
             rows.reset_with(&[e.epoch, i64::from(id)])?;
             while let Some(r) = rows.next()? {
-                use crate::sqlite_raw::Kind::{Blob, Integer, Text};
-                let kinds = [Integer, Blob, Text, Blob, Text, Blob];
-                if (0..6).any(|i| r.kind(i) != kinds[i as usize]) {
+                let kinds = [Integer, Blob, Text, Text];
+                let leaf_kind = |i| matches!(r.kind(i), Blob | Null);
+                if (0..4).any(|i| r.kind(i) != kinds[i as usize]) || !leaf_kind(4) || !leaf_kind(5) {
                     ok = false;
                     break;
                 }
-                let Ok(user) = <[u8; 32]>::try_from(r.bytes(1)) else {
-                    ok = false;
-                    break;
+                let user = r.bytes(1);
+                fp.add(user);
+                count += 1;
+                let nullable = |i| (r.kind(i) == Blob).then(|| r.bytes(i));
+                let row = RowFields {
+                    epoch: e.epoch,
+                    channel: &e.channel,
+                    idx: r.i64(0),
+                    user_hash: user,
+                    login: r.bytes(2),
+                    amount: r.bytes(3),
                 };
-                users.push(user);
-                h.push_stored(r.i64(0), &user, r.bytes(2), r.bytes(3), r.bytes(4), r.bytes(5));
+                let (leaf, claim) = filled(&row, nullable(4), nullable(5));
+                h.push_stored(row.idx, user, row.login, leaf.bytes(), row.amount, claim.bytes());
             }
+            fingerprints.insert((e.epoch, i64::from(id)), fp);
         }
-        ok = ok && users.len() as i64 == e.participants && h.finish() == e.digest;
-        if ok {
-            if let Some(id) = job.channel_id {
-                users.sort_unstable();
-                index.reset_with(&[e.epoch, i64::from(id)])?;
-                let mut expected = users.iter();
-                while let Some(r) = index.next()? {
-                    if expected.next().is_none_or(|u| r.bytes(0) != u.as_slice()) {
-                        ok = false;
-                        break;
-                    }
-                }
-                ok = ok && expected.next().is_none();
-            }
-        }
+        ok = ok && count == e.participants && h.finish() == e.digest;
         if !ok {
             suspects.push(job.at);
         }
     }
-    Ok(suspects)
+    Ok((suspects, fingerprints))
 }
 
 impl Store {
@@ -572,13 +624,14 @@ impl Store {
             .reader
             .query_all_raw(stmt(
                 self.reader.get_database_backend(),
-                "SELECT idx, user_hash, login, leaf, amount, claim_leaf FROM sealed_participants \
-                 WHERE epoch = $1 AND channel_id = $2 ORDER BY idx",
+                format!(
+                    "SELECT {LEAF_COLUMNS} FROM sealed_participants WHERE epoch = $1 AND channel_id = $2 ORDER BY idx"
+                ),
                 vec![e.epoch.into(), (*id).into()],
             ))
             .await
             .map_err(self.ctx.at(what))?;
-        rows.iter().map(|r| leaf_of(r).map_err(self.ctx.at(what))).collect()
+        rows.iter().map(|r| participant_of(e.epoch, &e.channel, r, 0).map_err(self.ctx.at(what))).collect()
     }
 }
 
@@ -612,10 +665,6 @@ mod tests {
         // Records in any order come back in idx order.
         let swapped = format!("{}\u{1e}{}", rec(1, "h1"), rec(0, "h0"));
         assert_eq!(parse_agg(Some(&swapped), 2).unwrap(), ps);
-        assert!(index_agrees(["b", "a"].into_iter(), "a,b"));
-        assert!(!index_agrees(["b", "a"].into_iter(), "a,c"));
-        assert!(!index_agrees(["a"].into_iter(), "a,a"));
-        assert!(index_agrees(std::iter::empty(), ""));
         assert_eq!(parse_agg(None, 0), Some(vec![]));
         assert_eq!(parse_agg(None, 3), None, "rows counted but no text: NULL fields");
         assert_eq!(parse_agg(Some(&text), 3), None, "fewer records than rows");

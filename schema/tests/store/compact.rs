@@ -23,7 +23,7 @@ fn keccak(a: &[u8], b: &[u8]) -> [u8; 32] {
 
 /// The root of `leaves` by the node rule of the merkle spec (sorted pairs, odd end paired with
 /// itself), written again here so that the test does not trust the code under test.
-fn fold(leaves: &[String]) -> Option<String> {
+pub(crate) fn fold(leaves: &[String]) -> Option<String> {
     let mut level: Vec<[u8; 32]> =
         leaves.iter().map(|l| hex::decode(l).unwrap().try_into().unwrap()).collect::<Vec<[u8; 32]>>();
     if level.is_empty() {
@@ -46,7 +46,7 @@ fn fold(leaves: &[String]) -> Option<String> {
 }
 
 /// A seal whose root is the real fold of its leaves.
-fn real_seal(epoch: i64, channel: &str, n: usize) -> NewSeal {
+pub(crate) fn real_seal(epoch: i64, channel: &str, n: usize) -> NewSeal {
     let mut s = seal(epoch, channel, n);
     for p in &mut s.participants {
         p.leaf = hex::encode(keccak(p.user_hash.as_bytes(), channel.as_bytes()));
@@ -57,7 +57,7 @@ fn real_seal(epoch: i64, channel: &str, n: usize) -> NewSeal {
 
 /// The seals of the fixture: sizes from 0 to 40, three channels, a claim cut, a legacy seal
 /// (no claim tree, empty claim leaves, amounts 0) and logins that need care in SQL and JSON.
-fn fixture() -> Vec<NewSeal> {
+pub(crate) fn fixture() -> Vec<NewSeal> {
     let mut out = Vec::new();
     for (i, n) in [1usize, 5, 0, 12, 3, 40, 7, 2].into_iter().enumerate() {
         for (j, channel) in ["alpha", "bravo", "charlie"].into_iter().enumerate() {
@@ -105,9 +105,17 @@ async fn v1_rows(db: &DatabaseConnection) -> BTreeMap<(i64, String), Vec<SealedP
 }
 
 /// Builds a v1 store with [`fixture`] at `url`; returns its seals and rows as stored.
-async fn build_v1(url: &str) -> (Vec<V1Seal>, BTreeMap<(i64, String), Vec<SealedParticipant>>) {
+pub(crate) async fn build_v1(url: &str) -> (Vec<V1Seal>, BTreeMap<(i64, String), Vec<SealedParticipant>>) {
+    build_v1_of(url, fixture()).await
+}
+
+/// Builds a v1 store with `seals` at `url`; returns its seals and rows as stored.
+pub(crate) async fn build_v1_of(
+    url: &str,
+    seals: Vec<NewSeal>,
+) -> (Vec<V1Seal>, BTreeMap<(i64, String), Vec<SealedParticipant>>) {
     let db = create_v1_store(url).await.unwrap();
-    for s in fixture() {
+    for s in seals {
         write_v1_seal(&db, &s).await.unwrap();
     }
     let out = (v1_seals(&db).await.unwrap(), v1_rows(&db).await);
@@ -115,21 +123,21 @@ async fn build_v1(url: &str) -> (Vec<V1Seal>, BTreeMap<(i64, String), Vec<Sealed
     out
 }
 
-fn opts(batch: i64, stop: Option<u64>) -> OpenOptions {
+pub(crate) fn opts(batch: i64, stop: Option<u64>) -> OpenOptions {
     OpenOptions {
         compact: CompactOptions { batch_participants: batch, stop_after_batches: stop },
         ..Default::default()
     }
 }
 
-async fn scalar_text(db: &DatabaseConnection, sql: &str) -> Option<String> {
+pub(crate) async fn scalar_text(db: &DatabaseConnection, sql: &str) -> Option<String> {
     let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
     row.and_then(|r| r.try_get_by_index::<Option<String>>(0).unwrap())
 }
 
 /// The store holds exactly the seals and rows of before, every digest verifies and every root
 /// is the fold of the leaves read back (legacy seals: as stored).
-async fn assert_same(
+pub(crate) async fn assert_same(
     backend: Backend,
     store: &Store,
     seals: &[V1Seal],

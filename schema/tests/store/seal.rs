@@ -116,18 +116,19 @@ async fn verify_digests_catches_changed_rows() {
         assert_eq!(bad, vec![(7, "b".to_owned()), (8, "a".to_owned()), (9, "z".to_owned())], "{backend:?}");
         // The same check a page at a time (as the daemon spreads it over start-up and the
         // background): every seal once, in key order, the same damage, then an empty page.
-        let (mut after, mut seen, mut paged_bad, mut leaves) = (None, Vec::new(), Vec::new(), 0);
+        let mut check = chatseal_schema::DigestCheck::default();
+        let (mut seen, mut paged_bad, mut leaves) = (Vec::new(), Vec::new(), 0);
         loop {
-            let page = store.verify_digest_page(after.as_ref(), 3).await.unwrap();
+            let page = store.verify_digest_page(&mut check, 3).await.unwrap();
             let Some(last) = page.last.clone() else {
                 assert_eq!(page, chatseal_schema::DigestPage::default(), "{backend:?}");
                 break;
             };
             assert!(page.seals >= 1 && page.seals <= 3, "{backend:?}");
+            assert_eq!(check.after(), Some(&last), "{backend:?}");
             seen.push(page.seals);
             leaves += page.leaves;
             paged_bad.extend(page.bad);
-            after = Some(last);
         }
         assert_eq!((seen, leaves), (vec![3, 1], 20), "{backend:?}");
         assert_eq!(paged_bad, bad, "{backend:?}");

@@ -140,7 +140,7 @@ async fn read_rows(
 
 /// Checks every seal of `seals` against `rows`: the digest over the rows, the row count, and
 /// (`storable`) that every hash has the one text the binary form can hold.
-fn check(
+pub(super) fn check(
     ctx: &ErrCtx,
     when: &str,
     seals: &[Seal],

@@ -23,15 +23,22 @@
 //! `signals` the same way, after the first: batches of rows in key order, each one
 //! transaction, each read back and compared field by field, progress in [`ROWS_PROGRESS_KEY`],
 //! each table swapped in when its last row has moved, then the same `VACUUM`.
+//!
+//! A third step (migration m20261209_000011, [`keyed`]) moves `sealed_participants` into the
+//! keyed layout (`crate::layout::create_keyed_table_sql`) like the first: batches of whole
+//! seals, each checked against its digest over the rows before and after, the rows read back
+//! and compared, progress in [`KEYED_PROGRESS_KEY`], the same last step (rows of no seal, row
+//! counts, swap, index), then the same `VACUUM`.
 
 mod batch;
+mod keyed;
 mod rows;
 
 use crate::backend::{write_txn_options, Backend};
 use crate::error::{ErrCtx, StoreError};
 use crate::layout::{self, STAGING_TABLE, TABLE};
 use crate::queries::stmt;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, TransactionTrait};
 
 /// `meta` key present while the conversion is pending: [`NOT_STARTED`], or the last seal
 /// converted as a JSON array `[epoch, "channel"]`.
@@ -40,6 +47,10 @@ pub const PROGRESS_KEY: &str = "layout.compact.progress";
 /// `participation`, `signals`) is pending: [`NOT_STARTED`], or the table being moved with the
 /// last key converted, as JSON.
 pub const ROWS_PROGRESS_KEY: &str = "layout.compact_rows.progress";
+/// `meta` key present while the third step (migration m20261209_000011: `sealed_participants`
+/// keyed by user) is pending: [`NOT_STARTED`], or the last seal converted, as for
+/// [`PROGRESS_KEY`].
+pub const KEYED_PROGRESS_KEY: &str = "layout.compact_keyed.progress";
 /// The progress value before the first batch.
 pub const NOT_STARTED: &str = "";
 /// `meta` key present while a SQLite store that was converted still has to be vacuumed (the
@@ -80,6 +91,31 @@ pub struct CompactReport {
     pub vacuumed: bool,
 }
 
+/// The engine of a migration's connection.
+pub(crate) fn backend_of(db: &impl ConnectionTrait) -> Backend {
+    match db.get_database_backend() {
+        DbBackend::Postgres => Backend::Postgres,
+        _ => Backend::Sqlite,
+    }
+}
+
+/// Marks a step of the conversion as pending (a migration's last statement): the progress
+/// `key` at [`NOT_STARTED`], unless it is there already.
+pub(crate) async fn mark_pending(db: &impl ConnectionTrait, key: &str) -> Result<(), DbErr> {
+    db.execute_raw(stmt(
+        db.get_database_backend(),
+        "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        vec![key.into(), NOT_STARTED.into()],
+    ))
+    .await
+    .map(|_| ())
+}
+
+/// Why a step of the compact layout has no `down`.
+pub(crate) fn cannot_undo() -> DbErr {
+    DbErr::Migration("the compact layout cannot be undone in place: restore a backup taken before the upgrade".into())
+}
+
 /// The last seal converted, from the progress value.
 fn parse_progress(raw: &str) -> Result<Option<(i64, String)>, String> {
     if raw == NOT_STARTED {
@@ -102,7 +138,9 @@ pub(crate) async fn convert(
     o: &CompactOptions,
 ) -> Result<CompactReport, StoreError> {
     let mut report = CompactReport::default();
-    if convert_sealed(db, backend, ctx, o, &mut report).await? && convert_rows(db, backend, ctx, o, &mut report).await?
+    if convert_sealed(db, backend, ctx, o, &mut report, SealStep::Compact).await?
+        && convert_rows(db, backend, ctx, o, &mut report).await?
+        && convert_sealed(db, backend, ctx, o, &mut report, SealStep::Keyed).await?
     {
         report.finished = true;
         report.vacuumed = vacuum_if_pending(db, backend, ctx).await?;
@@ -139,40 +177,103 @@ async fn begin_batch(
     Ok((txn, raw))
 }
 
-/// The first step, `sealed_participants` (see the module doc); true when it is done.
+/// The next turn of a step's loop.
+enum Turn {
+    /// `o.stop_after_batches` batches were committed.
+    Stop,
+    /// The step is done (its progress key is gone).
+    Done,
+    /// A batch to do: its transaction and the progress value.
+    Batch(DatabaseTransaction, String),
+}
+
+/// The start of each turn of a step whose progress is in `key`.
+async fn turn(
+    db: &DatabaseConnection,
+    backend: Backend,
+    ctx: &ErrCtx,
+    o: &CompactOptions,
+    report: &CompactReport,
+    key: &str,
+) -> Result<Turn, StoreError> {
+    if o.stop_after_batches.is_some_and(|n| report.batches >= n) {
+        return Ok(Turn::Stop);
+    }
+    let (txn, raw) = begin_batch(db, backend, ctx, key).await?;
+    match raw {
+        Some(raw) => Ok(Turn::Batch(txn, raw)),
+        None => {
+            txn.rollback().await.map_err(ctx.at("ending a conversion batch"))?;
+            Ok(Turn::Done)
+        }
+    }
+}
+
+/// A step that moves `sealed_participants` a batch of whole seals at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SealStep {
+    /// The first step (m20261207_000009): from the text layout to the compact one.
+    Compact,
+    /// The third step (m20261209_000011, [`keyed`]): from the compact layout to the keyed one.
+    Keyed,
+}
+
+impl SealStep {
+    fn key(self) -> &'static str {
+        match self {
+            SealStep::Compact => PROGRESS_KEY,
+            SealStep::Keyed => KEYED_PROGRESS_KEY,
+        }
+    }
+
+    fn layout(self) -> &'static str {
+        match self {
+            SealStep::Compact => "compact",
+            SealStep::Keyed => "keyed",
+        }
+    }
+}
+
+/// The first or the third step, `sealed_participants` (see the module doc); true when it is
+/// done.
 async fn convert_sealed(
     db: &DatabaseConnection,
     backend: Backend,
     ctx: &ErrCtx,
     o: &CompactOptions,
     report: &mut CompactReport,
+    step: SealStep,
 ) -> Result<bool, StoreError> {
     loop {
-        if o.stop_after_batches.is_some_and(|n| report.batches >= n) {
-            return Ok(false);
-        }
-        let (txn, raw) = begin_batch(db, backend, ctx, PROGRESS_KEY).await?;
-        let Some(raw) = raw else {
-            txn.rollback().await.map_err(ctx.at("ending a conversion batch"))?;
-            return Ok(true);
+        let (txn, raw) = match turn(db, backend, ctx, o, report, step.key()).await? {
+            Turn::Stop => return Ok(false),
+            Turn::Done => return Ok(true),
+            Turn::Batch(txn, raw) => (txn, raw),
         };
         let after = parse_progress(&raw).map_err(|d| ctx.corrupt("reading the conversion's progress", d))?;
         let seals = batch::next_seals(&txn, ctx, after.as_ref(), o.batch_participants).await?;
         let Some(last) = seals.last().map(|s| (s.epoch, s.channel.clone())) else {
-            finish(&txn, backend, ctx, after.as_ref()).await?;
+            match step {
+                SealStep::Compact => finish(&txn, backend, ctx, after.as_ref()).await?,
+                SealStep::Keyed => keyed::finish(&txn, backend, ctx).await?,
+            }
             txn.commit().await.map_err(ctx.at("committing the end of the conversion"))?;
             tracing::info!(
                 seals = report.seals,
                 rows = report.rows,
-                "sealed_participants converted to the compact layout"
+                layout = step.layout(),
+                "sealed_participants converted"
             );
             return Ok(true);
         };
-        let rows = batch::convert_seals(&txn, backend, ctx, after.as_ref(), &seals).await?;
+        let rows = match step {
+            SealStep::Compact => batch::convert_seals(&txn, backend, ctx, after.as_ref(), &seals).await?,
+            SealStep::Keyed => keyed::convert_seals(&txn, backend, ctx, &seals).await?,
+        };
         txn.execute_raw(stmt(
             txn.get_database_backend(),
             "UPDATE meta SET value = $1 WHERE key = $2",
-            vec![progress_value(last.0, &last.1).into(), PROGRESS_KEY.into()],
+            vec![progress_value(last.0, &last.1).into(), step.key().into()],
         ))
         .await
         .map_err(ctx.at("recording the conversion's progress"))?;
@@ -186,7 +287,8 @@ async fn convert_sealed(
             channel = %last.1,
             seals = report.seals,
             rows = report.rows,
-            "compact layout: batch converted and checked"
+            layout = step.layout(),
+            "sealed_participants: batch converted and checked"
         );
     }
 }
@@ -201,13 +303,10 @@ async fn convert_rows(
     report: &mut CompactReport,
 ) -> Result<bool, StoreError> {
     loop {
-        if o.stop_after_batches.is_some_and(|n| report.batches >= n) {
-            return Ok(false);
-        }
-        let (txn, raw) = begin_batch(db, backend, ctx, ROWS_PROGRESS_KEY).await?;
-        let Some(raw) = raw else {
-            txn.rollback().await.map_err(ctx.at("ending a conversion batch"))?;
-            return Ok(true);
+        let (txn, raw) = match turn(db, backend, ctx, o, report, ROWS_PROGRESS_KEY).await? {
+            Turn::Stop => return Ok(false),
+            Turn::Done => return Ok(true),
+            Turn::Batch(txn, raw) => (txn, raw),
         };
         let at = rows::parse_progress(&raw).map_err(|d| ctx.corrupt("reading the conversion's progress", d))?;
         let done = rows::convert_batch(&txn, backend, ctx, &at, o.batch_participants).await?;
@@ -249,23 +348,38 @@ async fn vacuum_if_pending(db: &DatabaseConnection, backend: Backend, ctx: &ErrC
     Ok(true)
 }
 
-/// The last step (see the module doc), inside the caller's transaction.
+/// The last step of the first step (see the module doc), inside the caller's transaction.
 async fn finish(
     txn: &DatabaseTransaction,
     backend: Backend,
     ctx: &ErrCtx,
     after: Option<&(i64, String)>,
 ) -> Result<(), StoreError> {
-    let b = txn.get_database_backend();
     // Rows of no seal (none in a store chatseal wrote) keep their place all the same.
     batch::copy_rows(txn, backend, ctx, after, None).await?;
-    let count = |table: &'static str| async move {
+    swap_in(txn, backend, ctx, STAGING_TABLE, PROGRESS_KEY, &layout::create_indexes_sql()).await
+}
+
+/// Ends a step that moved `sealed_participants` into `staging`, inside the caller's
+/// transaction: compares the row counts of the two tables, drops the old one, renames the new
+/// one, builds its `indexes`, deletes the progress `key` and (SQLite, rows were moved) marks
+/// the file for `VACUUM`.
+async fn swap_in(
+    txn: &DatabaseTransaction,
+    backend: Backend,
+    ctx: &ErrCtx,
+    staging: &str,
+    key: &str,
+    indexes: &[String],
+) -> Result<(), StoreError> {
+    let b = txn.get_database_backend();
+    let count = |table: String| async move {
         let what = "counting rows at the end of the conversion";
         let row =
             txn.query_one_raw(stmt(b, format!("SELECT COUNT(*) FROM {table}"), vec![])).await.map_err(ctx.at(what))?;
         row.map(|r| r.try_get_by_index::<i64>(0)).transpose().map_err(ctx.at(what)).map(|n| n.unwrap_or(0))
     };
-    let (old, new) = (count(TABLE).await?, count(STAGING_TABLE).await?);
+    let (old, new) = (count(TABLE.to_owned()).await?, count(staging.to_owned()).await?);
     if backend == Backend::Sqlite && old > 0 {
         txn.execute_raw(stmt(
             b,
@@ -283,15 +397,15 @@ async fn finish(
             ),
         ));
     }
-    let mut ddl = vec![format!("DROP TABLE {TABLE}"), format!("ALTER TABLE {STAGING_TABLE} RENAME TO {TABLE}")];
+    let mut ddl = vec![format!("DROP TABLE {TABLE}"), format!("ALTER TABLE {staging} RENAME TO {TABLE}")];
     if backend == Backend::Postgres {
-        ddl.push(format!("ALTER INDEX {STAGING_TABLE}_pkey RENAME TO {TABLE}_pkey"));
+        ddl.push(format!("ALTER INDEX {staging}_pkey RENAME TO {TABLE}_pkey"));
     }
-    ddl.extend(layout::create_indexes_sql());
+    ddl.extend(indexes.iter().cloned());
     for sql in ddl {
         txn.execute_unprepared(&sql).await.map_err(ctx.at("swapping in the compact table"))?;
     }
-    txn.execute_raw(stmt(b, "DELETE FROM meta WHERE key = $1", vec![PROGRESS_KEY.into()]))
+    txn.execute_raw(stmt(b, "DELETE FROM meta WHERE key = $1", vec![key.into()]))
         .await
         .map_err(ctx.at("recording the end of the conversion"))?;
     Ok(())
