@@ -3,6 +3,7 @@
 //! an id already recorded is a duplicate (counted, never written), and everything else is
 //! tallied and upserted together with its user mapping and its dedup id.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use chatseal_schema::{CoverageSpan, SeenId, Store, StoreError};
@@ -111,15 +112,19 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
                 continue;
             }
             slot = Some(ids.len());
-            ids.push(SeenId { id: id.to_string(), epoch: e.epoch, channel: names.get(e.channel).to_owned() });
+            ids.push(SeenId {
+                id: Cow::Owned(id.to_string()),
+                epoch: e.epoch,
+                channel: Cow::Borrowed(names.get(e.channel)),
+            });
         }
         candidates.push((e, slot));
     }
-    let fresh = if ids.is_empty() { HashSet::new() } else { tx.insert_seen_ids(&ids).await? };
+    let fresh = if ids.is_empty() { Vec::new() } else { tx.insert_seen_ids(&ids).await? };
 
     let mut tally = Tally::with_capacity(candidates.len());
     for (e, slot) in candidates {
-        if slot.is_some_and(|i| !fresh.contains(&ids[i].id)) {
+        if slot.is_some_and(|i| !fresh[i]) {
             report.duplicates += 1;
             continue;
         }
