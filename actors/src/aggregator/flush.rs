@@ -88,7 +88,16 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
     let tx = store.begin_flush().await?;
 
     let names = &batch.names;
-    let groups: HashSet<(i64, crate::compact::Name)> = batch.events.iter().map(|e| (e.epoch, e.channel)).collect();
+    // Events come in runs of one channel reader's chunk: a group is hashed when it changes,
+    // not once per event.
+    let mut groups: HashSet<(i64, crate::compact::Name)> = HashSet::new();
+    let mut last = None;
+    for e in &batch.events {
+        if last != Some((e.epoch, e.channel)) {
+            last = Some((e.epoch, e.channel));
+            groups.insert((e.epoch, e.channel));
+        }
+    }
     let mut keys: Vec<(i64, String)> = groups.iter().map(|&(e, c)| (e, names.get(c).to_owned())).collect();
     keys.sort();
     let sealed = if keys.is_empty() { HashSet::new() } else { tx.sealed_among(&keys).await? };
