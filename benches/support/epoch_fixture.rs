@@ -5,7 +5,7 @@
 //! and display name, a first_seen spread over the hour, a message count, and on some rows bits,
 //! a sub or a gift, so claim amounts differ.
 
-use chatseal_actors::format::{to_hex, user_hash};
+use chatseal_actors::format::user_hash;
 use chatseal_schema::{CoverageSpan, ParticipationDelta, SignalKind, Signals, Store, StoreError};
 
 /// Rows per flush transaction while filling.
@@ -17,7 +17,7 @@ pub fn login(i: usize) -> String {
 }
 
 /// The delta the aggregator would write for participant `i` of (epoch, channel).
-fn delta(epoch: i64, channel: &str, len: i64, i: usize) -> ParticipationDelta {
+fn delta(epoch: i64, channel: &str, len: i64, i: usize) -> ParticipationDelta<'_> {
     let login = login(i);
     let first_seen = epoch + (i as i64 * 7919) % len;
     let mut signals = Signals::default().with(SignalKind::Message, 1 + (i as i64 % 40));
@@ -32,11 +32,11 @@ fn delta(epoch: i64, channel: &str, len: i64, i: usize) -> ParticipationDelta {
     }
     ParticipationDelta {
         epoch,
-        channel: channel.to_string(),
-        user_hash: to_hex(&user_hash(&login)),
-        user_id: Some((100_000_000 + i).to_string()),
-        display_name: Some(login.to_uppercase()),
-        login,
+        channel: channel.into(),
+        user_hash: user_hash(&login),
+        user_id: Some((100_000_000 + i).to_string().into()),
+        display_name: Some(login.to_uppercase().into()),
+        login: login.into(),
         first_seen,
         last_seen: (first_seen + 600).min(epoch + len - 1),
         signals,

@@ -10,6 +10,15 @@ use crate::rows::is_hash_hex;
 /// Bytes of a stored hash.
 pub const HASH_BYTES: usize = 32;
 
+/// A hash as its stored bytes: what the flush path carries end to end (no hex on the way).
+pub type HashBytes = [u8; HASH_BYTES];
+
+/// The bytes of `hex` (64 lowercase hex), or why it is not a hash.
+pub fn hash_from_hex(what: &'static str, hex: &str) -> Result<HashBytes, StoreError> {
+    let bytes = hash_to_bytes(what, hex)?;
+    bytes.try_into().map_err(|_| StoreError::Invalid { what, detail: "an empty text is not a hash".into() })
+}
+
 /// The stored bytes of `hex` (64 lowercase hex, or empty), or why it cannot be stored.
 pub fn hash_to_bytes(what: &'static str, hex: &str) -> Result<Vec<u8>, StoreError> {
     if hex.is_empty() {
@@ -47,5 +56,8 @@ mod tests {
         assert!(hash_to_bytes("t", &h.to_uppercase()).is_err());
         assert!(hash_to_bytes("t", &format!("0x{}", &h[2..])).is_err());
         assert!(hash_to_bytes("t", "abc").is_err());
+        assert_eq!(hash_from_hex("t", h).unwrap().as_slice(), b.as_slice());
+        assert!(hash_from_hex("t", "").is_err());
+        assert!(hash_from_hex("t", &h.to_uppercase()).is_err());
     }
 }

@@ -1,37 +1,43 @@
 //! The plain records the actors hand to the store and get back from it, and the checks on
 //! their contents (hash format, signal kinds, seal shape). Hashes are 64 lowercase hex
-//! characters without `0x`; times are Unix seconds, or Unix milliseconds where a name ends in
+//! characters without `0x`, except in the flush's deltas, which carry their 32 bytes; times are Unix seconds, or Unix milliseconds where a name ends in
 //! `_ms`. No I/O here.
 
+use std::borrow::Cow;
+
 use crate::error::StoreError;
+use crate::keys::HashBytes;
 use crate::signals::{SignalKind, Signals};
 
-/// A message id to deduplicate, with the (epoch, channel) it was counted in.
+/// A message id to deduplicate, with the (epoch, channel) it was counted in. The texts may
+/// be borrowed (the aggregator's channel names come from its interner, not a copy per line).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct SeenId {
+pub struct SeenId<'a> {
     /// The message id (the IRC `id` tag).
-    pub id: String,
+    pub id: Cow<'a, str>,
     /// The epoch it counts in.
     pub epoch: i64,
     /// The channel login.
-    pub channel: String,
+    pub channel: Cow<'a, str>,
 }
 
 /// What one flush adds for one (epoch, channel, user): presence, the user mapping, signal sums.
+/// The user is its hash's 32 bytes (`crate::keys`), as stored; the texts may be borrowed (the
+/// aggregator's come from its interner, not a fresh string per row).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParticipationDelta {
+pub struct ParticipationDelta<'a> {
     /// The epoch (Unix seconds of its start).
     pub epoch: i64,
     /// The channel login.
-    pub channel: String,
-    /// The user hash (64 lowercase hex).
-    pub user_hash: String,
+    pub channel: Cow<'a, str>,
+    /// The user hash, as its bytes.
+    pub user_hash: HashBytes,
     /// The login, lowercase.
-    pub login: String,
+    pub login: Cow<'a, str>,
     /// The Twitch user id, when the line carried one.
-    pub user_id: Option<String>,
+    pub user_id: Option<Cow<'a, str>>,
     /// The display name, when the line carried one.
-    pub display_name: Option<String>,
+    pub display_name: Option<Cow<'a, str>>,
     /// The earliest time seen in this batch, Unix seconds.
     pub first_seen: i64,
     /// The latest time seen in this batch, Unix seconds.

@@ -142,13 +142,13 @@ pub async fn message_counts(store_url: &str, epoch: i64, channel: &str) -> std::
 /// Writes `users` chatters (`u0`, `u1`, ...; user `u` first seen at `epoch + u` with `1 + u`
 /// messages) of #`channel` in `epoch` through one flush transaction, as the aggregator does.
 pub async fn write_chatters(store: &chatseal_schema::Store, epoch: i64, channel: &str, users: i64) {
-    use chatseal_actors::format::{to_hex, user_hash};
+    use chatseal_actors::format::user_hash;
     let deltas: Vec<chatseal_schema::ParticipationDelta> = (0..users)
         .map(|u| chatseal_schema::ParticipationDelta {
             epoch,
             channel: channel.into(),
-            user_hash: to_hex(&user_hash(&format!("u{u}"))),
-            login: format!("u{u}"),
+            user_hash: user_hash(&format!("u{u}")),
+            login: format!("u{u}").into(),
             user_id: None,
             display_name: None,
             first_seen: epoch + u,

@@ -3,6 +3,7 @@
 //! an id already recorded is a duplicate (counted, never written), and everything else is
 //! tallied and upserted together with its user mapping and its dedup id.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use chatseal_schema::{CoverageSpan, SeenId, Store, StoreError};
@@ -87,7 +88,16 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
     let tx = store.begin_flush().await?;
 
     let names = &batch.names;
-    let groups: HashSet<(i64, crate::compact::Name)> = batch.events.iter().map(|e| (e.epoch, e.channel)).collect();
+    // Events come in runs of one channel reader's chunk: a group is hashed when it changes,
+    // not once per event.
+    let mut groups: HashSet<(i64, crate::compact::Name)> = HashSet::new();
+    let mut last = None;
+    for e in &batch.events {
+        if last != Some((e.epoch, e.channel)) {
+            last = Some((e.epoch, e.channel));
+            groups.insert((e.epoch, e.channel));
+        }
+    }
     let mut keys: Vec<(i64, String)> = groups.iter().map(|&(e, c)| (e, names.get(c).to_owned())).collect();
     keys.sort();
     let sealed = if keys.is_empty() { HashSet::new() } else { tx.sealed_among(&keys).await? };
@@ -111,15 +121,19 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
                 continue;
             }
             slot = Some(ids.len());
-            ids.push(SeenId { id: id.to_string(), epoch: e.epoch, channel: names.get(e.channel).to_owned() });
+            ids.push(SeenId {
+                id: Cow::Owned(id.to_string()),
+                epoch: e.epoch,
+                channel: Cow::Borrowed(names.get(e.channel)),
+            });
         }
         candidates.push((e, slot));
     }
-    let fresh = if ids.is_empty() { HashSet::new() } else { tx.insert_seen_ids(&ids).await? };
+    let fresh = if ids.is_empty() { Vec::new() } else { tx.insert_seen_ids(&ids).await? };
 
     let mut tally = Tally::with_capacity(candidates.len());
     for (e, slot) in candidates {
-        if slot.is_some_and(|i| !fresh.contains(&ids[i].id)) {
+        if slot.is_some_and(|i| !fresh[i]) {
             report.duplicates += 1;
             continue;
         }

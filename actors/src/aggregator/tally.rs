@@ -8,13 +8,14 @@
 //! through one table of `u32` indexes (5 bytes per bucket) rather than a map of whole entries
 //! per (epoch, channel), whose buckets, half empty after a doubling, held a whole delta each.
 
+use std::borrow::Cow;
 use std::hash::BuildHasher;
 
 use hashbrown::HashTable;
 
 use crate::compact::{CompactEvent, Ident, Interner, Name};
 use crate::event::Counts;
-use crate::format::{to_hex, user_hash};
+use crate::format::user_hash;
 
 /// What one user did in one (epoch, channel) within a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -110,20 +111,21 @@ impl Tally {
             .map(|e| &e.delta)
     }
 
-    /// The store rows of this tally, with the user hash of each login; strings read through
-    /// `names`, the interner of the events folded in.
-    pub fn into_rows(self, names: &Interner) -> Vec<chatseal_schema::ParticipationDelta> {
+    /// The store rows of this tally, with the user hash of each login (its bytes); strings
+    /// borrowed from `names`, the interner of the events folded in (a user id in binary form
+    /// is the one text made here).
+    pub fn into_rows(self, names: &Interner) -> Vec<chatseal_schema::ParticipationDelta<'_>> {
         drop(self.table);
         let mut rows = Vec::with_capacity(self.entries.len());
         for Entry { key: (epoch, channel, login), delta: d } in self.entries {
             let login = names.get(login);
             rows.push(chatseal_schema::ParticipationDelta {
                 epoch,
-                channel: names.get(channel).to_owned(),
-                user_hash: to_hex(&user_hash(login)),
-                login: login.to_owned(),
-                user_id: d.user_id.as_ref().map(Ident::to_string),
-                display_name: d.display_name.map(|n| names.get(n).to_owned()),
+                channel: Cow::Borrowed(names.get(channel)),
+                user_hash: user_hash(login),
+                login: Cow::Borrowed(login),
+                user_id: d.user_id.as_ref().map(|i| Cow::Owned(i.to_string())),
+                display_name: d.display_name.map(|n| Cow::Borrowed(names.get(n))),
                 first_seen: d.first_seen,
                 last_seen: d.last_seen,
                 signals: d.counts,
@@ -171,8 +173,8 @@ mod tests {
         assert_eq!(a.counts, Counts::default().with(Message, 2).with(Bits, 100).with(Sub, 1));
         let rows = t.into_rows(&names);
         let a = rows.iter().find(|r| r.login == "a").unwrap();
-        assert_eq!(a.user_hash, to_hex(&user_hash("a")));
-        assert_eq!((a.channel.as_str(), a.user_id.as_deref()), ("chan", Some("1")));
+        assert_eq!(a.user_hash, user_hash("a"));
+        assert_eq!((&*a.channel, a.user_id.as_deref()), ("chan", Some("1")));
         assert_eq!(a.signals, Counts::default().with(Message, 2).with(Bits, 100).with(Sub, 1));
     }
 

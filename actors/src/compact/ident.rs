@@ -49,15 +49,38 @@ impl Ident {
 impl fmt::Display for Ident {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            // Written from a stack buffer: the flush makes this text for every message id.
             Ident::Uuid(u) => {
-                let h = hex::encode(u);
-                write!(f, "{}-{}-{}-{}-{}", &h[..8], &h[8..12], &h[12..16], &h[16..20], &h[20..])
+                let mut buf = [b'-'; 36];
+                let mut at = 0;
+                for b in u {
+                    if UUID_HYPHENS.contains(&at) {
+                        at += 1;
+                    }
+                    hex_byte(*b, &mut buf[at..at + 2]);
+                    at += 2;
+                }
+                f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
             }
-            Ident::Key(k) => write!(f, "k:{}", hex::encode(k)),
+            Ident::Key(k) => {
+                let mut buf = [0u8; 34];
+                buf[..2].copy_from_slice(b"k:");
+                for (i, b) in k.iter().enumerate() {
+                    hex_byte(*b, &mut buf[2 + 2 * i..4 + 2 * i]);
+                }
+                f.write_str(std::str::from_utf8(&buf).map_err(|_| fmt::Error)?)
+            }
             Ident::Num(n) => write!(f, "{n}"),
             Ident::Text(t) => f.write_str(t),
         }
     }
+}
+
+/// The two lowercase hex digits of `b` into `out`.
+fn hex_byte(b: u8, out: &mut [u8]) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    out[0] = DIGITS[usize::from(b >> 4)];
+    out[1] = DIGITS[usize::from(b & 15)];
 }
 
 fn parse_uuid(s: &str) -> Option<[u8; 16]> {

@@ -9,7 +9,12 @@ const PLATFORM_PREFIX: &str = "twitch:";
 
 /// `keccak256(login)` of the ASCII-lowercased Twitch login, UTF-8, no prefix.
 pub fn user_hash(login: &str) -> Hash32 {
-    keccak256(login.to_ascii_lowercase().as_bytes())
+    if login.bytes().any(|b| b.is_ascii_uppercase()) {
+        keccak256(login.to_ascii_lowercase().as_bytes())
+    } else {
+        // Already lowercase (every login the channel readers buffer): hashed without a copy.
+        keccak256(login.as_bytes())
+    }
 }
 
 /// `keccak256("twitch:" + lowercase channel login)`: the key under which the on-chain

@@ -2,14 +2,14 @@
 //! signal sums, user mapping and coverage. Either all of a batch is durable or none of it.
 //! Failpoints `flush.before_commit` and `flush.after_commit` bracket the commit.
 
-use super::merge::{fold_coverage, fold_deltas, unique_ids};
+use super::merge::{fold_coverage, fold_deltas, unique_ids, PartRow};
 use super::{placeholders, rows_per_chunk, stmt, values_list};
 use crate::backend::write_txn_options;
 use crate::error::{ErrCtx, StoreError};
-use crate::keys::hash_to_bytes;
 use crate::open::Store;
-use crate::queries::channel_ids::ensure_channel_ids;
+use crate::queries::channel_ids::ensure_channel_id;
 use crate::rows::{CoverageSpan, ParticipationDelta, SeenId};
+use crate::signals::SignalKind;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait, Value};
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
@@ -57,19 +57,24 @@ impl FlushTx {
         self.txn.get_database_backend()
     }
 
-    /// Inserts `rows` (each a row of `cols` values) into `head` + VALUES + `tail`, chunked.
-    async fn insert_chunked(
+    /// Inserts `rows` into `head` + VALUES + `tail`, chunked; `bind` appends the `cols` values
+    /// of one row to its chunk's list (one list per statement, none per row).
+    async fn insert_chunked<T>(
         &self,
         what: &str,
         head: &str,
         tail: &str,
         cols: usize,
-        rows: Vec<Vec<Value>>,
+        rows: &[T],
+        mut bind: impl FnMut(&T, &mut Vec<Value>),
     ) -> Result<(), StoreError> {
         let backend = self.backend();
         for chunk in rows.chunks(rows_per_chunk(cols)) {
             let sql = format!("{head} VALUES {}{tail}", values_list(backend, chunk.len(), cols));
-            let values = chunk.iter().flatten().cloned().collect();
+            let mut values = Vec::with_capacity(chunk.len() * cols);
+            for row in chunk {
+                bind(row, &mut values);
+            }
             self.txn.execute_raw(stmt(backend, sql, values)).await.map_err(self.ctx.at(what))?;
         }
         Ok(())
@@ -104,50 +109,61 @@ impl FlushTx {
         Ok(out)
     }
 
-    /// Records message ids; returns those that were NEW (not recorded before, in this or an
-    /// earlier transaction). Each id counts once even if `ids` repeats it.
+    /// Records message ids; returns, for each of `ids`, whether it was NEW (not recorded
+    /// before, in this or an earlier transaction). An id that `ids` repeats is new at most at
+    /// its first position.
     ///
     /// The common case is a chunk of ids all new: each chunk is first inserted inside a
     /// savepoint without `RETURNING`, and when every row went in, all of it is new and no row
     /// travels back. Only a chunk that met an id recorded before is rolled back to its
     /// savepoint and inserted again with `RETURNING id`, which names the new ones.
-    pub async fn insert_seen_ids(&self, ids: &[SeenId]) -> Result<HashSet<String>, StoreError> {
-        let ids = unique_ids(ids);
-        let mut fresh = HashSet::with_capacity(ids.len());
+    pub async fn insert_seen_ids(&self, ids: &[SeenId<'_>]) -> Result<Vec<bool>, StoreError> {
+        let unique = unique_ids(ids);
+        let mut fresh = vec![false; ids.len()];
         let backend = self.backend();
         let exec = |sql: &'static str, what: &'static str| async move {
             self.txn.execute_raw(stmt(backend, sql, vec![])).await.map_err(self.ctx.at(what))
         };
-        for chunk in ids.chunks(rows_per_chunk(3)) {
+        let values = |chunk: &[usize]| -> Vec<Value> {
+            let mut v = Vec::with_capacity(chunk.len() * 3);
+            for &i in chunk {
+                let s = &ids[i];
+                v.extend([Value::from(&*s.id), Value::from(s.epoch), Value::from(&*s.channel)]);
+            }
+            v
+        };
+        for chunk in unique.chunks(rows_per_chunk(3)) {
             let insert = format!(
                 "INSERT INTO seen_ids (id, epoch, channel) VALUES {} ON CONFLICT (id) DO NOTHING",
                 values_list(backend, chunk.len(), 3)
             );
-            let values: Vec<Value> = chunk
-                .iter()
-                .flat_map(|s| [Value::from(s.id.clone()), Value::from(s.epoch), Value::from(s.channel.clone())])
-                .collect();
             exec("SAVEPOINT seen_ids_chunk", "opening a savepoint for message ids").await?;
             let inserted = self
                 .txn
-                .execute_raw(stmt(backend, insert.clone(), values.clone()))
+                .execute_raw(stmt(backend, insert.clone(), values(chunk)))
                 .await
                 .map_err(self.ctx.at("recording message ids"))?
                 .rows_affected();
             if inserted == chunk.len() as u64 {
                 exec("RELEASE SAVEPOINT seen_ids_chunk", "releasing a savepoint for message ids").await?;
-                fresh.extend(chunk.iter().map(|s| s.id.clone()));
+                for &i in chunk {
+                    fresh[i] = true;
+                }
                 continue;
             }
             exec("ROLLBACK TO SAVEPOINT seen_ids_chunk", "rolling back a savepoint for message ids").await?;
             exec("RELEASE SAVEPOINT seen_ids_chunk", "releasing a savepoint for message ids").await?;
             let rows = self
                 .txn
-                .query_all_raw(stmt(backend, format!("{insert} RETURNING id"), values))
+                .query_all_raw(stmt(backend, format!("{insert} RETURNING id"), values(chunk)))
                 .await
                 .map_err(self.ctx.at("recording message ids"))?;
+            let mut new = HashSet::with_capacity(rows.len());
             for row in rows {
-                fresh.insert(row.try_get_by_index::<String>(0).map_err(self.ctx.at("decoding a message id"))?);
+                new.insert(row.try_get_by_index::<String>(0).map_err(self.ctx.at("decoding a message id"))?);
+            }
+            for &i in chunk {
+                fresh[i] = new.contains(&*ids[i].id);
             }
         }
         Ok(fresh)
@@ -159,47 +175,50 @@ impl FlushTx {
     /// only for the users statement and the commit, not for the whole flush. Keys are bound in
     /// the compact layout's form (`crate::layout`): hashes as 32 bytes, channels as their ids
     /// (given here to a channel's first participant), kinds as their codes.
-    pub async fn upsert_participation(&self, rows: &[ParticipationDelta]) -> Result<(), StoreError> {
+    pub async fn upsert_participation(&self, rows: &[ParticipationDelta<'_>]) -> Result<(), StoreError> {
         let f = fold_deltas(rows)?;
-        let channels: BTreeSet<String> = f.participation.keys().map(|(_, c, _)| c.clone()).collect();
-        let ids = ensure_channel_ids(&self.txn, channels).await.map_err(self.ctx.at("giving a channel its id"))?;
-        let id = |c: &str| Value::Int(ids.get(c).copied());
-        let hash = |h: &str| hash_to_bytes("participation user_hash", h).map(|b| Value::Bytes(Some(b)));
-        let mut parts = Vec::with_capacity(f.participation.len());
-        for ((e, c, h), p) in &f.participation {
-            parts.push(vec![(*e).into(), id(c), hash(h)?, p.first_seen.into(), p.last_seen.into()]);
+        let mut ids = Vec::with_capacity(f.channels.len());
+        for c in &f.channels {
+            ids.push(ensure_channel_id(&self.txn, c).await.map_err(self.ctx.at("giving a channel its id"))?);
         }
+        let hash = |h: &[u8; 32]| Value::Bytes(Some(h.to_vec()));
         let head = "INSERT INTO participation (epoch, channel_id, user_hash, first_seen, last_seen)";
-        self.insert_chunked("upserting participation", head, UPSERT_PARTICIPATION, 5, parts).await?;
+        self.insert_chunked("upserting participation", head, UPSERT_PARTICIPATION, 5, &f.participation, |p, v| {
+            v.extend([p.epoch.into(), ids[p.channel].into(), hash(&p.user), p.first_seen.into(), p.last_seen.into()])
+        })
+        .await?;
 
-        let mut signals = Vec::with_capacity(f.signals.len());
-        for ((e, c, h, k), v) in &f.signals {
-            signals.push(vec![(*e).into(), id(c), hash(h)?, k.code().into(), (*v).into()]);
-        }
+        let signals: Vec<(&PartRow, SignalKind, i64)> =
+            f.participation.iter().flat_map(|p| p.signals.nonzero().map(move |(k, n)| (p, k, n))).collect();
         let head = "INSERT INTO signals (epoch, channel_id, user_hash, kind, value)";
-        self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, signals).await?;
+        self.insert_chunked("upserting signals", head, UPSERT_SIGNALS, 5, &signals, |(p, k, n), v| {
+            v.extend([p.epoch.into(), ids[p.channel].into(), hash(&p.user), k.code().into(), (*n).into()])
+        })
+        .await?;
 
-        let mut users = Vec::with_capacity(f.users.len());
-        for (h, u) in f.users {
-            users.push(vec![
-                hash(&h)?,
+        let head = "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen)";
+        self.insert_chunked("upserting users", head, UPSERT_USERS, 6, &f.users, |u, v| {
+            v.extend([
+                hash(&u.user),
                 u.login.into(),
                 u.user_id.into(),
                 u.display_name.into(),
                 u.first_seen.into(),
                 u.last_seen.into(),
-            ]);
-        }
-        let head = "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen)";
-        self.insert_chunked("upserting users", head, UPSERT_USERS, 6, users).await
+            ])
+        })
+        .await
     }
 
     /// Records joined intervals; a span already stored under (channel, started_ms) is
     /// extended to the larger until_ms.
     pub async fn upsert_coverage(&self, spans: &[CoverageSpan]) -> Result<(), StoreError> {
-        let rows = fold_coverage(spans)?.into_iter().map(|((c, s), u)| vec![c.into(), s.into(), u.into()]).collect();
+        let rows: Vec<_> = fold_coverage(spans)?.into_iter().collect();
         let head = "INSERT INTO coverage (channel, started_ms, until_ms)";
-        self.insert_chunked("upserting coverage", head, UPSERT_COVERAGE, 3, rows).await
+        self.insert_chunked("upserting coverage", head, UPSERT_COVERAGE, 3, &rows, |((c, s), u), v| {
+            v.extend([c.as_str().into(), (*s).into(), (*u).into()])
+        })
+        .await
     }
 
     /// Makes the batch durable (synced on SQLite FULL and PostgreSQL with synchronous_commit).

@@ -24,6 +24,13 @@ pub fn hash(n: u64) -> String {
     format!("{n:064x}")
 }
 
+/// The bytes of [`hash`]`(n)`.
+pub fn hash_bytes(n: u64) -> [u8; 32] {
+    let mut b = [0; 32];
+    b[24..].copy_from_slice(&n.to_be_bytes());
+    b
+}
+
 pub fn delta(
     epoch: i64,
     channel: &str,
@@ -31,13 +38,13 @@ pub fn delta(
     first: i64,
     last: i64,
     signals: Vec<(SignalKind, i64)>,
-) -> ParticipationDelta {
+) -> ParticipationDelta<'static> {
     ParticipationDelta {
         epoch,
-        channel: channel.into(),
-        user_hash: hash(user),
-        login: format!("user{user}"),
-        user_id: Some(format!("{}", 1000 + user)),
+        channel: channel.to_owned().into(),
+        user_hash: hash_bytes(user),
+        login: format!("user{user}").into(),
+        user_id: Some(format!("{}", 1000 + user).into()),
         display_name: None,
         first_seen: first,
         last_seen: last,

@@ -4,15 +4,21 @@
 
 use crate::common::{blob_sql, channel_id_sql, delta, hash, scalar_i64, stores};
 use chatseal_schema::SignalKind::{Bits, Message, Resub, Sub};
-use chatseal_schema::{CoverageSpan, ParticipationDelta, SeenId, StoreError};
-use std::collections::HashSet;
+use chatseal_schema::{CoverageSpan, FlushTx, ParticipationDelta, SeenId, StoreError};
 
-fn ids(list: &[&str]) -> Vec<SeenId> {
+fn ids<'a>(list: &[&'a str]) -> Vec<SeenId<'a>> {
     list.iter().map(|i| SeenId { id: (*i).into(), epoch: 10, channel: "lacy".into() }).collect()
 }
 
-fn set(list: &[&str]) -> HashSet<String> {
-    list.iter().map(|s| (*s).to_owned()).collect()
+/// `insert_seen_ids` of `list`: the ids it reports new, each with its position in `list`.
+async fn new_ids(tx: &FlushTx, list: &[&str]) -> Vec<(usize, String)> {
+    let fresh = tx.insert_seen_ids(&ids(list)).await.unwrap();
+    assert_eq!(fresh.len(), list.len());
+    list.iter().zip(fresh).enumerate().filter(|(_, (_, new))| *new).map(|(i, (s, _))| (i, (*s).to_owned())).collect()
+}
+
+fn at(list: &[(usize, &str)]) -> Vec<(usize, String)> {
+    list.iter().map(|(i, s)| (*i, (*s).to_owned())).collect()
 }
 
 #[tokio::test]
@@ -72,15 +78,15 @@ async fn upserts_add_up_across_flushes() {
 async fn seen_ids_report_only_new_ids() {
     for (backend, store, _guard) in stores().await {
         let tx = store.begin_flush().await.unwrap();
-        let fresh = tx.insert_seen_ids(&ids(&["a", "b", "a", "c", "b"])).await.unwrap();
-        assert_eq!(fresh, set(&["a", "b", "c"]), "{backend:?}: duplicates within a batch count once");
-        let again = tx.insert_seen_ids(&ids(&["c", "d"])).await.unwrap();
-        assert_eq!(again, set(&["d"]), "{backend:?}: within one transaction");
+        let fresh = new_ids(&tx, &["a", "b", "a", "c", "b"]).await;
+        assert_eq!(fresh, at(&[(0, "a"), (1, "b"), (3, "c")]), "{backend:?}: duplicates within a batch count once");
+        let again = new_ids(&tx, &["c", "d"]).await;
+        assert_eq!(again, at(&[(1, "d")]), "{backend:?}: within one transaction");
         tx.commit().await.unwrap();
 
         let tx = store.begin_flush().await.unwrap();
-        let later = tx.insert_seen_ids(&ids(&["a", "d", "e", "e"])).await.unwrap();
-        assert_eq!(later, set(&["e"]), "{backend:?}: across transactions");
+        let later = new_ids(&tx, &["a", "d", "e", "e"]).await;
+        assert_eq!(later, at(&[(2, "e")]), "{backend:?}: across transactions");
         assert!(tx.insert_seen_ids(&[]).await.unwrap().is_empty());
         tx.commit().await.unwrap();
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM seen_ids").await, 5);
@@ -94,9 +100,9 @@ async fn a_ten_thousand_row_flush_is_chunked() {
             .map(|u| delta(20, "big", u, 1_000 + (u as i64 % 97), 2_000, vec![(Message, 1), (Bits, u as i64 % 3)]))
             .collect();
         let seen: Vec<SeenId> =
-            (0..10_000).map(|i| SeenId { id: format!("m{i}"), epoch: 20, channel: "big".into() }).collect();
+            (0..10_000).map(|i| SeenId { id: format!("m{i}").into(), epoch: 20, channel: "big".into() }).collect();
         let tx = store.begin_flush().await.unwrap();
-        assert_eq!(tx.insert_seen_ids(&seen).await.unwrap().len(), 10_000);
+        assert!(tx.insert_seen_ids(&seen).await.unwrap().iter().all(|new| *new));
         tx.upsert_participation(&deltas).await.unwrap();
         tx.commit().await.unwrap();
         assert_eq!(scalar_i64(&store, "SELECT COUNT(*) FROM participation").await, 10_000, "{backend:?}");
@@ -136,7 +142,7 @@ async fn a_rolled_back_flush_leaves_nothing() {
         }
         // The store still works after both.
         let tx = store.begin_flush().await.unwrap();
-        assert_eq!(tx.insert_seen_ids(&ids(&["x"])).await.unwrap(), set(&["x"]));
+        assert_eq!(new_ids(&tx, &["x"]).await, at(&[(0, "x")]));
         tx.commit().await.unwrap();
     }
 }
@@ -145,10 +151,11 @@ async fn a_rolled_back_flush_leaves_nothing() {
 async fn bad_deltas_are_refused_before_writing() {
     for (backend, store, _guard) in stores().await {
         let tx = store.begin_flush().await.unwrap();
-        let mut bad = delta(10, "lacy", 1, 1, 2, vec![(Message, 1)]);
-        bad.user_hash = format!("0x{}", hash(1));
-        let err = tx.upsert_participation(&[bad]).await.unwrap_err();
+        let good = delta(10, "lacy", 2, 1, 2, vec![(Message, 1)]);
+        let bad = delta(10, "lacy", 1, 3, 2, vec![(Message, 1)]);
+        let err = tx.upsert_participation(&[good, bad]).await.unwrap_err();
         assert!(matches!(err, StoreError::Invalid { .. }), "{backend:?}: {err}");
+        assert!(err.to_string().contains(&hash(1)), "{backend:?}: names the user: {err}");
         tx.rollback().await.unwrap();
     }
 }

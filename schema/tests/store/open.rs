@@ -144,7 +144,7 @@ async fn damaged_pages_are_caught_by_quick_check_before_any_write() {
     let store = Store::open(&url).await.unwrap();
     let tx = store.begin_flush().await.unwrap();
     let ids: Vec<chatseal_schema::SeenId> = (0..3_000)
-        .map(|i| chatseal_schema::SeenId { id: format!("message-id-{i:08}"), epoch: 1, channel: "lacy".into() })
+        .map(|i| chatseal_schema::SeenId { id: format!("message-id-{i:08}").into(), epoch: 1, channel: "lacy".into() })
         .collect();
     tx.insert_seen_ids(&ids).await.unwrap();
     tx.commit().await.unwrap();

@@ -134,7 +134,7 @@ async fn store_keeps_acknowledged_flushes_and_seals() {
             tx.upsert_participation(&[delta(epoch, channel, user, 10, 20, vec![(Message, 1)])])
                 .await
                 .expect("upsert_participation");
-            tx.insert_seen_ids(&[SeenId { id: format!("line-{user}"), epoch, channel: channel.into() }])
+            tx.insert_seen_ids(&[SeenId { id: format!("line-{user}").into(), epoch, channel: channel.into() }])
                 .await
                 .expect("insert_seen_ids");
             tx.commit().await.expect("commit"); // acknowledged
