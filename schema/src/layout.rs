@@ -18,6 +18,11 @@
 //! `claim_leaf` are NULL where they are the leaves the format computes from the row
 //! (`crate::leaves`, the one place that decides and fills them in). Its only index is
 //! [`USER_EPOCHS_INDEX`].
+//!
+//! The fourth step (migration m20261210_000012) puts `seen_ids` in the same format
+//! ([`create_seen_ids_sql`]): the message id as its key of `crate::message_keys` (a tag byte
+//! and 16 bytes for a UUID), the channel as its id, keyed by the id, `WITHOUT ROWID` on
+//! SQLite; its one index serves the seal's deletion of an (epoch, channel)'s ids.
 
 use crate::backend::Backend;
 
@@ -115,6 +120,21 @@ pub fn create_row_table_sql(backend: Backend, table: &str, name: &str) -> Option
     body("").map(|_| create_sql(backend, name, |blob| body(blob).unwrap_or_default()))
 }
 
+/// The index of `seen_ids` by (epoch, channel_id): a seal deletes its ids with it.
+pub const SEEN_IDS_INDEX: &str = "idx_seen_ids_epoch_channel";
+
+/// `CREATE TABLE` of `seen_ids` in the compact layout (the fourth step) under `name`.
+pub fn create_seen_ids_sql(backend: Backend, name: &str) -> String {
+    create_sql(backend, name, |blob| {
+        format!("id {blob} NOT NULL, epoch BIGINT NOT NULL, channel_id INTEGER NOT NULL, PRIMARY KEY (id)")
+    })
+}
+
+/// The index of the compact `seen_ids`.
+pub fn create_seen_ids_index_sql() -> String {
+    format!("CREATE INDEX IF NOT EXISTS {SEEN_IDS_INDEX} ON seen_ids (epoch, channel_id)")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,5 +172,14 @@ mod tests {
         let s = create_row_table_sql(Backend::Sqlite, "signals", "s").unwrap();
         assert!(s.contains("kind INTEGER NOT NULL") && s.contains("PRIMARY KEY (epoch, channel_id, user_hash, kind))"));
         assert_eq!(create_row_table_sql(Backend::Sqlite, "seen_ids", "x"), None);
+    }
+
+    #[test]
+    fn seen_ids_are_keyed_by_their_binary_key() {
+        let lite = create_seen_ids_sql(Backend::Sqlite, "seen_ids");
+        let pg = create_seen_ids_sql(Backend::Postgres, "seen_ids");
+        assert!(lite.contains("id BLOB NOT NULL") && lite.ends_with("PRIMARY KEY (id)) WITHOUT ROWID"), "{lite}");
+        assert_eq!(lite.replace("BLOB", "bytea").replace(" WITHOUT ROWID", ""), pg);
+        assert!(create_seen_ids_index_sql().contains("(epoch, channel_id)"));
     }
 }

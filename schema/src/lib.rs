@@ -23,6 +23,7 @@ pub mod keys;
 pub mod layout;
 pub mod leaves;
 mod maintenance;
+pub mod message_keys;
 pub mod migration;
 mod open;
 pub mod ownership;

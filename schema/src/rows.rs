@@ -9,12 +9,12 @@ use crate::error::StoreError;
 use crate::keys::HashBytes;
 use crate::signals::{SignalKind, Signals};
 
-/// A message id to deduplicate, with the (epoch, channel) it was counted in. The texts may
+/// A message id to deduplicate, with the (epoch, channel) it was counted in. The channel may
 /// be borrowed (the aggregator's channel names come from its interner, not a copy per line).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SeenId<'a> {
-    /// The message id (the IRC `id` tag).
-    pub id: Cow<'a, str>,
+    /// The message id (the IRC `id` tag) as `seen_ids` keys it (`"text".into()` makes it).
+    pub id: crate::message_keys::SeenKey,
     /// The epoch it counts in.
     pub epoch: i64,
     /// The channel login.

@@ -35,6 +35,9 @@ enum Col {
     Int,
     Text,
     OptText,
+    /// A message id: text in a file of the layout before m20261210_000012, its key's bytes
+    /// after it (`crate::message_keys`).
+    MessageId,
 }
 
 struct Spec {
@@ -85,7 +88,7 @@ const SPECS: [Spec; 6] = [
     },
     Spec {
         table: "seen_ids",
-        cols: &[("epoch", Col::Int), ("channel", Col::Text), ("id", Col::Text)],
+        cols: &[("epoch", Col::Int), ("channel", Col::Text), ("id", Col::MessageId)],
         epoch_keyed: true,
         tail: " ON CONFLICT (id) DO NOTHING",
     },
@@ -132,6 +135,10 @@ fn value_of(r: &QueryResult, i: usize, col: Col) -> Result<Value, sea_orm::DbErr
         Col::Int => r.try_get_by_index::<i64>(i)?.into(),
         Col::Text => r.try_get_by_index::<String>(i)?.into(),
         Col::OptText => r.try_get_by_index::<Option<String>>(i)?.into(),
+        Col::MessageId => match r.try_get_by_index::<String>(i) {
+            Ok(text) => text.into(),
+            Err(_) => Value::Bytes(Some(r.try_get_by_index::<Vec<u8>>(i)?)),
+        },
     })
 }
 
@@ -190,6 +197,9 @@ fn compact_read(table: &str) -> Option<CompactRead> {
             "signals t JOIN channel_ids c ON c.id = t.channel_id",
             &["t.epoch", "t.channel_id", "t.user_hash", "t.kind"],
         ),
+        "seen_ids" => {
+            ("t.epoch, c.name, t.id".into(), "seen_ids t JOIN channel_ids c ON c.id = t.channel_id", &["t.id"])
+        }
         _ => return None,
     };
     Some(CompactRead { select, from, key })
@@ -198,14 +208,15 @@ fn compact_read(table: &str) -> Option<CompactRead> {
 /// A raw key column of a compact table as a bind value.
 fn key_value(r: &QueryResult, i: usize, col: &str) -> Result<Value, sea_orm::DbErr> {
     Ok(match col {
-        "t.user_hash" => Value::Bytes(Some(r.try_get_by_index::<Vec<u8>>(i)?)),
+        "t.user_hash" | "t.id" => Value::Bytes(Some(r.try_get_by_index::<Vec<u8>>(i)?)),
         "t.epoch" => Value::BigInt(Some(r.try_get_by_index::<i64>(i)?)),
         _ => Value::Int(Some(r.try_get_by_index::<i32>(i)?)),
     })
 }
 
-/// Rows of `users`, `participation` or `signals` in the text form, as the compact layout
-/// stores them: hashes as bytes, channels as ids (given now where needed), kinds as codes.
+/// Rows of `users`, `participation`, `signals` or `seen_ids` in the text form, as the compact
+/// layout stores them: hashes as bytes, channels as ids (given now where needed), kinds as
+/// codes, message ids as their keys (a key read as bytes goes through as it is).
 /// A row whose hash or kind the layout cannot hold is dropped (it cannot be a row chatseal
 /// wrote).
 async fn to_compact(
@@ -227,6 +238,7 @@ async fn to_compact(
                     _ => continue 'rows,
                 },
                 ("channel", Some(c)) => Value::Int(Some(ensure_channel_id(txn, c).await?)),
+                ("id", Some(m)) => Value::Bytes(Some(crate::message_keys::SeenKey::of_text(m).into_bytes())),
                 ("kind", Some(k)) => match SignalKind::from_name(k) {
                     Some(k) => Value::Int(Some(k.code())),
                     None => continue 'rows,

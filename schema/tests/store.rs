@@ -35,5 +35,7 @@ mod publish;
 mod read;
 #[path = "store/seal.rs"]
 mod seal;
+#[path = "store/seen_ids.rs"]
+mod seen_ids;
 #[path = "store/user_epochs.rs"]
 mod user_epochs;

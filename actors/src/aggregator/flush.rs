@@ -121,11 +121,7 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
                 continue;
             }
             slot = Some(ids.len());
-            ids.push(SeenId {
-                id: Cow::Owned(id.to_string()),
-                epoch: e.epoch,
-                channel: Cow::Borrowed(names.get(e.channel)),
-            });
+            ids.push(SeenId { id: id.seen_key(), epoch: e.epoch, channel: Cow::Borrowed(names.get(e.channel)) });
         }
         candidates.push((e, slot));
     }

@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use chatseal_schema::message_keys::{parse_hex16, parse_uuid, SeenKey, UUID_HYPHENS};
+
 /// One id, 24 bytes inline; heap only for the rare text form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Ident {
@@ -18,9 +20,6 @@ pub enum Ident {
     /// Anything else, as given.
     Text(Box<str>),
 }
-
-/// Where the hyphens of a canonical UUID are.
-const UUID_HYPHENS: [usize; 4] = [8, 13, 18, 23];
 
 impl Ident {
     /// The compact form of `s`: binary when it round-trips, text otherwise.
@@ -35,6 +34,16 @@ impl Ident {
             return Ident::Num(n);
         }
         Ident::Text(s.into())
+    }
+
+    /// The key `seen_ids` stores this id under: the same as `SeenKey::of_text` of its text,
+    /// made without the text for the binary forms.
+    pub fn seen_key(&self) -> SeenKey {
+        match self {
+            Ident::Uuid(u) => SeenKey::uuid(*u),
+            Ident::Key(k) => SeenKey::content_key(*k),
+            other => SeenKey::of_text(&other.to_string()),
+        }
     }
 
     /// Heap bytes held beyond the inline 24 (the text form only).
@@ -83,39 +92,6 @@ fn hex_byte(b: u8, out: &mut [u8]) {
     out[1] = DIGITS[usize::from(b & 15)];
 }
 
-fn parse_uuid(s: &str) -> Option<[u8; 16]> {
-    let b = s.as_bytes();
-    if b.len() != 36 || UUID_HYPHENS.iter().any(|&i| b[i] != b'-') {
-        return None;
-    }
-    let mut digits = [0u8; 32];
-    let mut n = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if !UUID_HYPHENS.contains(&i) {
-            digits[n] = c;
-            n += 1;
-        }
-    }
-    parse_hex16(&digits)
-}
-
-/// 32 lowercase hex digits to 16 bytes (uppercase would not round-trip).
-fn parse_hex16(digits: &[u8]) -> Option<[u8; 16]> {
-    if digits.len() != 32 {
-        return None;
-    }
-    let nibble = |c: u8| match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    };
-    let mut out = [0u8; 16];
-    for (i, pair) in digits.chunks_exact(2).enumerate() {
-        out[i] = (nibble(pair[0])? << 4) | nibble(pair[1])?;
-    }
-    Some(out)
-}
-
 fn parse_num(s: &str) -> Option<u64> {
     let b = s.as_bytes();
     let canonical = !b.is_empty() && b.iter().all(u8::is_ascii_digit) && (b[0] != b'0' || b.len() == 1);
@@ -149,6 +125,7 @@ mod tests {
             };
             assert_eq!(got, kind, "{s}");
             assert_eq!(id.to_string(), s);
+            assert_eq!(id.seen_key(), SeenKey::of_text(s), "{s}");
             assert_eq!(id.heap_bytes(), 0);
         }
     }
@@ -172,6 +149,7 @@ mod tests {
             let id = Ident::new(s);
             assert!(matches!(id, Ident::Text(_)), "{s} -> {id:?}");
             assert_eq!(id.to_string(), s);
+            assert_eq!(id.seen_key(), SeenKey::of_text(s), "{s}");
         }
         assert_eq!(std::mem::size_of::<Ident>(), 24);
         assert_eq!(std::mem::size_of::<Option<Ident>>(), 24);

@@ -22,6 +22,7 @@ mod m20261206_000008_cluster_slots;
 mod m20261207_000009_compact;
 mod m20261208_000010_compact_rows;
 mod m20261209_000011_compact_keyed;
+mod m20261210_000012_seen_ids_keyed;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000009_compact::Migration),
             Box::new(m20261208_000010_compact_rows::Migration),
             Box::new(m20261209_000011_compact_keyed::Migration),
+            Box::new(m20261210_000012_seen_ids_keyed::Migration),
         ]
     }
 }

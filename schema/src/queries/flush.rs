@@ -11,7 +11,7 @@ use crate::queries::channel_ids::ensure_channel_id;
 use crate::rows::{CoverageSpan, ParticipationDelta, SeenId};
 use crate::signals::SignalKind;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait, Value};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 /// An open flush transaction. Dropping it without `commit` rolls everything back.
@@ -121,6 +121,15 @@ impl FlushTx {
         let unique = unique_ids(ids);
         let mut fresh = vec![false; ids.len()];
         let backend = self.backend();
+        // The channels' ids, given here to a channel's first message (`crate::layout`).
+        let mut channels: HashMap<&str, i32> = HashMap::new();
+        for &i in &unique {
+            let c = &*ids[i].channel;
+            if !channels.contains_key(c) {
+                let id = ensure_channel_id(&self.txn, c).await.map_err(self.ctx.at("giving a channel its id"))?;
+                channels.insert(c, id);
+            }
+        }
         let exec = |sql: &'static str, what: &'static str| async move {
             self.txn.execute_raw(stmt(backend, sql, vec![])).await.map_err(self.ctx.at(what))
         };
@@ -128,13 +137,14 @@ impl FlushTx {
             let mut v = Vec::with_capacity(chunk.len() * 3);
             for &i in chunk {
                 let s = &ids[i];
-                v.extend([Value::from(&*s.id), Value::from(s.epoch), Value::from(&*s.channel)]);
+                let channel = channels.get(&*s.channel).copied().unwrap_or_default();
+                v.extend([Value::Bytes(Some(s.id.as_bytes().to_vec())), Value::from(s.epoch), Value::from(channel)]);
             }
             v
         };
         for chunk in unique.chunks(rows_per_chunk(3)) {
             let insert = format!(
-                "INSERT INTO seen_ids (id, epoch, channel) VALUES {} ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO seen_ids (id, epoch, channel_id) VALUES {} ON CONFLICT (id) DO NOTHING",
                 values_list(backend, chunk.len(), 3)
             );
             exec("SAVEPOINT seen_ids_chunk", "opening a savepoint for message ids").await?;
@@ -160,10 +170,10 @@ impl FlushTx {
                 .map_err(self.ctx.at("recording message ids"))?;
             let mut new = HashSet::with_capacity(rows.len());
             for row in rows {
-                new.insert(row.try_get_by_index::<String>(0).map_err(self.ctx.at("decoding a message id"))?);
+                new.insert(row.try_get_by_index::<Vec<u8>>(0).map_err(self.ctx.at("decoding a message id"))?);
             }
             for &i in chunk {
-                fresh[i] = new.contains(&*ids[i].id);
+                fresh[i] = new.contains(ids[i].id.as_bytes());
             }
         }
         Ok(fresh)

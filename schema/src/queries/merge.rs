@@ -163,7 +163,7 @@ pub(crate) fn fold_coverage(spans: &[CoverageSpan]) -> Result<BTreeMap<(String, 
 /// The positions in `ids` of each id's first occurrence, in order.
 pub(crate) fn unique_ids(ids: &[SeenId<'_>]) -> Vec<usize> {
     let mut seen = HashSet::with_capacity(ids.len());
-    (0..ids.len()).filter(|&i| seen.insert(&*ids[i].id)).collect()
+    (0..ids.len()).filter(|&i| seen.insert(&ids[i].id)).collect()
 }
 
 #[cfg(test)]

@@ -133,13 +133,21 @@ impl Store {
             ));
         }
         fail::fail_point!("seal.mid", |arg| Err(crate::error::fail_action("seal.mid", arg)));
-        txn.execute_raw(stmt(
-            backend,
-            "DELETE FROM seen_ids WHERE epoch = $1 AND channel = $2",
-            vec![seal.epoch.into(), seal.channel.clone().into()],
-        ))
-        .await
-        .map_err(at("pruning dedup ids of a sealed epoch"))?;
+        // A channel without an id has no ids recorded (the flush gives it one first).
+        let recorded = if seal.participants.is_empty() {
+            channel_id(&txn, &seal.channel).await.map_err(at("pruning dedup ids of a sealed epoch"))?
+        } else {
+            Some(channel)
+        };
+        if let Some(c) = recorded {
+            txn.execute_raw(stmt(
+                backend,
+                "DELETE FROM seen_ids WHERE epoch = $1 AND channel_id = $2",
+                vec![seal.epoch.into(), c.into()],
+            ))
+            .await
+            .map_err(at("pruning dedup ids of a sealed epoch"))?;
+        }
         txn.commit().await.map_err(at("committing a seal"))?;
         fail::fail_point!("seal.after_commit", |arg| Err(crate::error::fail_action("seal.after_commit", arg)));
         Ok(SealWrite::Sealed(row))
