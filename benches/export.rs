@@ -6,6 +6,8 @@
 //! prints its size and the time of each phase, and the peak RSS of the release `chatseal
 //! export --out` writing the same bundle as a process of its own (VmHWM, sampled every 5 ms
 //! until it exits: the kernel's high-water mark, so no peak between samples is missed).
+//! `CHATSEAL_BENCH_PARTICIPANTS` (default 100,000) changes the seal's size: runs at several
+//! sizes split the process's peak RSS into what grows with the tree and what does not.
 //! `cargo bench --bench export`
 #![allow(clippy::unwrap_used, clippy::expect_used)] // a test or bench: a panic is its failure report
 
@@ -47,7 +49,10 @@ fn export(c: &mut Criterion) {
     let limits = program_limits(&settings);
     let out = dir.path().join("bundle.json");
     // Not under `cargo test --benches` (no `--bench` flag), where criterion runs each once.
-    let n = if std::env::args().any(|a| a == "--bench") { PARTICIPANTS } else { 100 };
+    let participants = std::env::var("CHATSEAL_BENCH_PARTICIPANTS")
+        .map(|v| v.parse().unwrap_or_else(|e| panic!("CHATSEAL_BENCH_PARTICIPANTS={v}: {e}")))
+        .unwrap_or(PARTICIPANTS);
+    let n = if std::env::args().any(|a| a == "--bench") { participants } else { 100 };
     rt.block_on(async {
         epoch_fixture::fill_epoch(&store, EPOCH, LEN, CHANNEL, n).await.unwrap_or_else(|e| panic!("filling: {e}"));
         match seal_channel_epoch(&store, &seal_config(&settings), EPOCH, LEN, CHANNEL, EPOCH + LEN + 120).await {
