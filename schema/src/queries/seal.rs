@@ -4,7 +4,7 @@
 //! Failpoints: `seal.mid` (participants written, not committed) and `seal.after_commit`.
 
 use super::channel_ids::{channel_id, ensure_channel_id};
-use super::sealed_rows::{insert_participants, participant_of, LEAF_COLUMNS};
+use super::sealed_rows::{insert_participants, participant_of, raw_participants, LEAF_COLUMNS};
 use super::stmt;
 use crate::backend::write_txn_options;
 use crate::entity::sealed_epochs;
@@ -184,6 +184,17 @@ impl Store {
         let Some(id) = channel_id(&self.reader, channel).await.map_err(self.ctx.at(what))? else {
             return Ok(Vec::new());
         };
+        if self.backend == crate::backend::Backend::Sqlite {
+            let conn = self
+                .reader
+                .get_sqlite_connection_pool()
+                .acquire()
+                .await
+                .map_err(|e| self.ctx.db(what, sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))))?;
+            let channel = channel.to_owned();
+            let read = crate::sqlite_raw::with_raw(conn, move |db| raw_participants(db, epoch, &channel, id));
+            return read.await.and_then(|r| r).map_err(|e| self.ctx.raw(what, e));
+        }
         let rows = self
             .reader
             .query_all_raw(stmt(

@@ -157,6 +157,50 @@ pub(crate) fn participant_of(
     Ok(SealedParticipant { idx, user_hash: hash_from_bytes(&user), login, leaf, amount, claim_leaf })
 }
 
+/// The frozen leaves of the seal (epoch, `channel` with id `channel_id`) read through SQLite's
+/// C API (`crate::sqlite_raw`), each row's columns borrowed from the statement and made into
+/// its [`SealedParticipant`] at once, the same way as [`participant_of`]: no copy of every row
+/// held beside the result (the driver's rows were most of a large seal's read memory). Read in
+/// key order and sorted by idx here, so SQLite builds no sorter of the whole seal either.
+pub(crate) fn raw_participants(
+    db: &mut crate::sqlite_raw::RawDb,
+    epoch: i64,
+    channel: &str,
+    channel_id: i32,
+) -> Result<Vec<SealedParticipant>, crate::sqlite_raw::RawError> {
+    use crate::sqlite_raw::{Kind, RawError};
+    let sql = format!("SELECT {LEAF_COLUMNS} FROM sealed_participants WHERE epoch = ? AND channel_id = ?");
+    let mut stmt = db.prepare(&sql)?;
+    stmt.reset_with(&[epoch, i64::from(channel_id)])?;
+    let text = |b: &[u8], what: &str| {
+        std::str::from_utf8(b).map(str::to_owned).map_err(|e| RawError {
+            code: None,
+            detail: format!("the {what} of a frozen leaf of epoch {epoch} channel {channel} is not UTF-8: {e}"),
+        })
+    };
+    let mut out = Vec::new();
+    while let Some(r) = stmt.next()? {
+        if r.kind(0) != Kind::Integer {
+            return Err(RawError {
+                code: None,
+                detail: format!("a frozen leaf of epoch {epoch} channel {channel} has no integer idx"),
+            });
+        }
+        let idx = r.i64(0);
+        let user = r.bytes(1);
+        let login = text(r.bytes(2), "login")?;
+        let amount = text(r.bytes(3), "amount")?;
+        let stored = |i| (r.kind(i) != Kind::Null).then(|| r.bytes(i));
+        let row =
+            RowFields { epoch, channel, idx, user_hash: user, login: login.as_bytes(), amount: amount.as_bytes() };
+        let (leaf, claim) = filled(&row, stored(4), stored(5));
+        let (leaf, claim_leaf) = (hash_from_bytes(leaf.bytes()), hash_from_bytes(claim.bytes()));
+        out.push(SealedParticipant { idx, user_hash: hash_from_bytes(user), login, leaf, amount, claim_leaf });
+    }
+    out.sort_by_key(|p| p.idx);
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
