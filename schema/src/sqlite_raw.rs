@@ -57,6 +57,18 @@ pub(crate) fn with_raw<R: Send + 'static>(
     async move { task.await.map_err(|e| RawError::other(format!("the blocking task stopped: {e}")))? }
 }
 
+impl crate::open::Store {
+    /// A connection of the store's SQLite read pool, for [`with_raw`] (`what` names the read in
+    /// the error).
+    pub(crate) async fn raw_read_connection(&self, what: &str) -> Result<PoolConnection<Sqlite>, crate::StoreError> {
+        self.reader
+            .get_sqlite_connection_pool()
+            .acquire()
+            .await
+            .map_err(|e| self.ctx.db(what, sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))))
+    }
+}
+
 impl RawDb {
     fn error(&self, what: &str, code: c_int) -> RawError {
         // SAFETY: `self.db` is a live connection (locked for us); sqlite3_errmsg returns a

@@ -185,12 +185,7 @@ impl Store {
             return Ok(Vec::new());
         };
         if self.backend == crate::backend::Backend::Sqlite {
-            let conn = self
-                .reader
-                .get_sqlite_connection_pool()
-                .acquire()
-                .await
-                .map_err(|e| self.ctx.db(what, sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))))?;
+            let conn = self.raw_read_connection(what).await?;
             let channel = channel.to_owned();
             let read = crate::sqlite_raw::with_raw(conn, move |db| raw_participants(db, epoch, &channel, id));
             return read.await.and_then(|r| r).map_err(|e| self.ctx.raw(what, e));

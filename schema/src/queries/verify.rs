@@ -275,12 +275,7 @@ impl Store {
         bad: &mut Vec<(i64, String)>,
     ) -> Result<(), StoreError> {
         let what = "reading the sealed participants' index to verify";
-        let conn = self
-            .reader
-            .get_sqlite_connection_pool()
-            .acquire()
-            .await
-            .map_err(|e| self.ctx.db(what, sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))))?;
+        let conn = self.raw_read_connection(what).await?;
         let index = with_raw(conn, index_fingerprints).await.and_then(|r| r).map_err(|e| self.ctx.raw(what, e))?;
         let names: HashMap<i64, &str> = ids.iter().map(|(n, id)| (i64::from(*id), n.as_str())).collect();
         for (epoch, id) in disagreeing(rows, &index) {
@@ -347,13 +342,9 @@ impl Store {
             .enumerate()
             .map(|(at, e)| RawJob { at, seal: e.clone(), channel_id: ids.get(&e.channel).copied() })
             .collect();
-        let pool = self.reader.get_sqlite_connection_pool();
-        let first = pool
-            .acquire()
-            .await
-            .map_err(|e| self.ctx.db(what, sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into()))))?;
+        let first = self.raw_read_connection(what).await?;
         // A second connection if one is free (an in-memory store has only the one).
-        let second = pool.try_acquire();
+        let second = self.reader.get_sqlite_connection_pool().try_acquire();
         let mut halves = vec![jobs];
         if second.is_some() {
             let total: i64 = halves[0].iter().map(|j| j.seal.participants.max(0)).sum();
