@@ -19,8 +19,10 @@
 //!
 //! Every run ends with the same summary (`support/pipeline_report.rs`): lines/s read, lines/s
 //! durable, dropped, peak RSS (VmHWM from /proc/<pid>/status), CPU per line (utime + stime from
-//! /proc/<pid>/stat over the run, divided by the lines), and bytes on disk per sealed
-//! participant (the bench waits, bounded, for the run's epochs to be sealed: the epoch length is
+//! /proc/<pid>/stat from the load's start until every line is durable, divided by the lines;
+//! the seals that follow are not in it; on SQLite also the part on SQLite's worker threads),
+//! the flush's time per line by phase (`chatseal_flush_phase_seconds`), and bytes on disk per
+//! sealed participant (the bench waits, bounded, for the run's epochs to be sealed: the epoch length is
 //! `CHATSEAL_BENCH_EPOCH`, default 1 minute, with the default grace of 2 minutes), and checks
 //! that SIGTERM stops the daemon with exit 0.
 //!
@@ -55,6 +57,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chatseal::twitchsim::{FakeTwitch, FakeTwitchConfig};
+use chatseal_schema::flush_phases::FlushPhase;
 use child::terminate;
 use pipeline_daemon::{binary, passed_settings, Daemon};
 use pipeline_load::{channel_templates, feeder, Control, HEADROOM};
@@ -147,6 +150,12 @@ async fn finish(d: &mut Daemon, p: &Params, run: Run<'_>) -> Summary {
         Workload::Sustained => (end.participants - run.first.participants).max(0.0) as u64,
     };
     let cpu_s = end.daemon_ticks.saturating_sub(run.first.daemon_ticks) as f64 / ticks;
+    let sqlite_cpu_s = end.sqlite_ticks.saturating_sub(run.first.sqlite_ticks) as f64 / ticks;
+    let phases = FlushPhase::NAMES
+        .iter()
+        .zip(end.phases.iter().zip(&run.first.phases))
+        .map(|(name, (e, f))| (*name, (e - f).max(0.0)))
+        .collect();
     let since = |t: Option<Instant>| t.map(|t| (t - run.first.at).as_secs_f64());
     let whole = Some((end.at - run.first.at).as_secs_f64());
     let (first_epoch, last_epoch) = run.epochs;
@@ -160,6 +169,11 @@ async fn finish(d: &mut Daemon, p: &Params, run: Run<'_>) -> Summary {
     let (sealed, done) = sealed_participants(&d.client, &d.base, run.channels, first_epoch, last_epoch, deadline).await;
     println!("sealed: {sealed} participants; epoch {last_epoch} sealed on {done} of {} channels", run.channels.len());
     println!("peak RSS including the seals: {:.1} MiB", peak_rss_bytes(d.pid).unwrap_or(0) as f64 / 1048576.0);
+    let after = cpu_ticks(&d.pid.to_string()).unwrap_or(end.daemon_ticks);
+    println!(
+        "daemon CPU after the run until the seals were found (the seals, idle ticks): {:.2} s (not in CPU per line)",
+        after.saturating_sub(end.daemon_ticks) as f64 / ticks
+    );
     let exit = terminate(&mut d.child, Duration::from_secs(60));
     let bytes = store_bytes(run.store_url, run.sqlite_file.as_deref()).await;
     Summary {
@@ -174,6 +188,8 @@ async fn finish(d: &mut Daemon, p: &Params, run: Run<'_>) -> Summary {
         late: (end.late - run.first.late).max(0.0) as u64,
         peak_rss,
         cpu_s,
+        sqlite_cpu_s,
+        phases,
         sealed,
         store_bytes: bytes,
         exit,

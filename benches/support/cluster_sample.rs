@@ -81,7 +81,10 @@ pub async fn sample(client: &reqwest::Client, cluster: &Cluster, db: &str, sent:
             participants,
             rss,
             daemon_ticks: ticks,
+            // The cluster runs on PostgreSQL: no SQLite threads; flush phases not summed here.
+            sqlite_ticks: 0,
             loadgen_ticks: cpu_ticks("self").unwrap_or(0),
+            phases: Vec::new(),
         },
         late: get(LATE),
         pg_ticks,

@@ -15,7 +15,10 @@ use super::pipeline_sample::Sample;
 
 /// The binary measured: `CHATSEAL_BENCH_BIN`, or the one cargo built with the bench.
 pub fn binary() -> PathBuf {
-    std::env::var_os("CHATSEAL_BENCH_BIN").map(PathBuf::from).unwrap_or_else(|| env!("CARGO_BIN_EXE_chatseal").into())
+    std::env::var_os("CHATSEAL_BENCH_BIN")
+        .filter(|b| !b.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_chatseal").into())
 }
 
 /// `CHATSEAL__...` variables of the bench's own environment, passed on to the daemon.

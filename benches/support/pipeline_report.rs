@@ -99,6 +99,10 @@ pub struct Summary {
     pub late: u64,
     pub peak_rss: Option<u64>,
     pub cpu_s: f64,
+    /// The part of `cpu_s` on SQLite's worker threads (the database engine in the process).
+    pub sqlite_cpu_s: f64,
+    /// Seconds the committed flushes of the run spent in each phase, with the phases' names.
+    pub phases: Vec<(&'static str, f64)>,
     pub sealed: u64,
     pub store_bytes: Option<u64>,
     pub exit: Option<i32>,
@@ -130,6 +134,29 @@ pub fn print_summary(s: &Summary) {
         if s.lines > 0 { format!("{:.2} µs", s.cpu_s * 1e6 / s.lines as f64) } else { "-".into() },
         s.cpu_s
     );
+    if s.sqlite_cpu_s > 0.0 && s.lines > 0 {
+        let per = |t: f64| t * 1e6 / s.lines as f64;
+        println!(
+            "    of which SQLite {:.2} µs ({:.2} s on its worker threads), the rest {:.2} µs",
+            per(s.sqlite_cpu_s),
+            s.sqlite_cpu_s,
+            per(s.cpu_s - s.sqlite_cpu_s)
+        );
+    }
+    let flushing: f64 = s.phases.iter().map(|(_, t)| t).sum();
+    if flushing > 0.0 && s.lines > 0 {
+        let parts: Vec<String> = s
+            .phases
+            .iter()
+            .filter(|(_, t)| *t > 0.0)
+            .map(|(p, t)| format!("{p} {:.2}", t * 1e6 / s.lines as f64))
+            .collect();
+        println!(
+            "  flush time per line {:.2} µs ({flushing:.2} s in committed flushes): {} (µs per line, by phase)",
+            flushing * 1e6 / s.lines as f64,
+            parts.join(", ")
+        );
+    }
     let per = match (s.store_bytes, s.sealed) {
         (Some(b), n) if n > 0 => format!("{:.0} bytes", b as f64 / n as f64),
         (Some(_), _) => "no sealed participant".into(),

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+use chatseal_schema::flush_phases::FlushPhase;
+
 /// The daemon's counters that the bench reads from GET /metrics.
 pub const LINES: &str = "chatseal_irc_lines_total";
 pub const DURABLE: &str = "chatseal_events_durable_total";
@@ -12,6 +14,8 @@ pub const PENDING: &str = "chatseal_events_pending";
 pub const DROPPED: &str = "chatseal_events_dropped_total";
 pub const DUPLICATE: &str = "chatseal_events_duplicate_total";
 pub const LATE: &str = "chatseal_late_lines_total";
+/// The flush's phases (`chatseal_flush_phase_seconds{phase}`): their `_sum` series.
+pub const PHASE_SUM: &str = "chatseal_flush_phase_seconds_sum";
 
 /// Sums every series of each metric in a Prometheus text exposition, by metric name
 /// (labels dropped); comments and unparsable lines are skipped.
@@ -66,6 +70,30 @@ pub fn cpu_ticks(pid: &str) -> Option<u64> {
     Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
 }
 
+/// The CPU time (clock ticks) of the threads of process `pid` whose name starts with
+/// `prefix`: SQLite's statements run on sqlx's own worker threads (`sqlx-sqlite-worker-N`,
+/// shown truncated to 15 bytes), so this is the database engine's part of the daemon's CPU.
+/// A thread that has ended is not counted.
+pub fn thread_ticks(pid: u32, prefix: &str) -> u64 {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    let mut total = 0;
+    for task in dir.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else { continue };
+        let Some((head, rest)) = stat.rsplit_once(')') else { continue };
+        let name = head.split_once('(').map_or("", |(_, n)| n);
+        if !name.starts_with(prefix) {
+            continue;
+        }
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let field = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        total += field(11) + field(12);
+    }
+    total
+}
+
+/// The name prefix of sqlx's SQLite worker threads (see [`thread_ticks`]).
+pub const SQLITE_THREADS: &str = "sqlx-sqlite";
+
 /// Clock ticks per second (`getconf CLK_TCK`), 100 when it cannot be asked.
 pub fn clock_ticks_per_second() -> f64 {
     std::process::Command::new("getconf")
@@ -92,7 +120,11 @@ pub struct Sample {
     pub participants: f64,
     pub rss: u64,
     pub daemon_ticks: u64,
+    /// The part of `daemon_ticks` spent on SQLite's worker threads (0 on PostgreSQL).
+    pub sqlite_ticks: u64,
     pub loadgen_ticks: u64,
+    /// Seconds the committed flushes spent in each phase, in `FlushPhase::ALL`'s order.
+    pub phases: Vec<f64>,
 }
 
 impl Sample {
@@ -112,7 +144,12 @@ impl Sample {
             participants: sum_labelled(text, LINES, "kind=\"participant\""),
             rss: rss_bytes(pid).unwrap_or(0),
             daemon_ticks: cpu_ticks(&pid.to_string()).unwrap_or(0),
+            sqlite_ticks: thread_ticks(pid, SQLITE_THREADS),
             loadgen_ticks: cpu_ticks("self").unwrap_or(0),
+            phases: FlushPhase::NAMES
+                .iter()
+                .map(|p| sum_labelled(text, PHASE_SUM, &format!("phase=\"{p}\"")))
+                .collect(),
         }
     }
 }

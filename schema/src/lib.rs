@@ -18,6 +18,7 @@ pub mod copy;
 pub mod digest;
 pub mod entity;
 pub mod error;
+pub mod flush_phases;
 pub mod inspect;
 pub mod keys;
 pub mod layout;

@@ -276,6 +276,9 @@ impl AggregatorState {
                 self.flushes += 1;
                 metrics::histogram!(m::FLUSH_SECONDS).record(started.elapsed().as_secs_f64());
                 metrics::histogram!(m::FLUSH_BATCH_EVENTS).record(batch.events.len() as f64);
+                for (phase, took) in r.phases.iter() {
+                    metrics::histogram!(m::FLUSH_PHASE_SECONDS, "phase" => phase.as_str()).record(took.as_secs_f64());
+                }
                 metrics::counter!(m::EVENTS_DURABLE_TOTAL).increment(r.durable as u64);
                 metrics::counter!(m::EVENTS_DUPLICATE_TOTAL).increment(r.duplicates as u64);
                 metrics::counter!(m::LATE_LINES_TOTAL).increment(r.late as u64);

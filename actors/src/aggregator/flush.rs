@@ -6,6 +6,9 @@
 use std::borrow::Cow;
 use std::collections::HashSet;
 
+use std::time::Instant;
+
+use chatseal_schema::flush_phases::{FlushPhase, FlushTimings};
 use chatseal_schema::{CoverageSpan, SeenId, Store, StoreError};
 
 use super::tally::Tally;
@@ -63,6 +66,8 @@ impl Batch {
 /// What one committed flush did.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct FlushReport {
+    /// The time each phase took (`chatseal_flush_phase_seconds`).
+    pub phases: FlushTimings,
     /// Events whose rows were committed.
     pub durable: usize,
     /// Events dropped because their id was already recorded (in the store or earlier in the batch).
@@ -127,6 +132,7 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
     }
     let fresh = if ids.is_empty() { Vec::new() } else { tx.insert_seen_ids(&ids).await? };
 
+    let tallying = Instant::now();
     let mut tally = Tally::with_capacity(candidates.len());
     for (e, slot) in candidates {
         if slot.is_some_and(|i| !fresh[i]) {
@@ -137,6 +143,7 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
         report.durable += 1;
     }
     let rows = tally.into_rows(names);
+    let tallied = tallying.elapsed();
     report.rows = rows.len();
     if !rows.is_empty() {
         tx.upsert_participation(&rows).await?;
@@ -144,6 +151,10 @@ pub async fn write_batch(store: &Store, batch: &Batch) -> Result<FlushReport, St
     if !batch.coverage.is_empty() {
         tx.upsert_coverage(&batch.coverage).await?;
     }
+    report.phases = tx.timings();
+    report.phases.add(FlushPhase::Tally, tallied);
+    let committing = Instant::now();
     tx.commit().await?;
+    report.phases.add(FlushPhase::Commit, committing.elapsed());
     Ok(report)
 }

@@ -55,6 +55,8 @@ pub const JOIN_WAIT_BY_KIND: Labelled = labelled(m::JOIN_WAIT_SECONDS, Kind::His
 pub const SEALED_BY_OUTCOME: Labelled = labelled(m::EPOCHS_SEALED_TOTAL, Kind::Counter, "outcome");
 /// `chatseal_events_dropped_total{reason}`.
 pub const DROPPED_BY_REASON: Labelled = labelled(m::EVENTS_DROPPED_TOTAL, Kind::Counter, "reason");
+/// `chatseal_flush_phase_seconds{phase}`.
+pub const FLUSH_PHASE_BY_PHASE: Labelled = labelled(m::FLUSH_PHASE_SECONDS, Kind::Histogram, "phase");
 /// `chatseal_store_errors_total{op}`.
 pub const STORE_ERRORS_BY_OP: Labelled = labelled(m::STORE_ERRORS_TOTAL, Kind::Counter, "op");
 /// `chatseal_actor_restarts_total{actor}`.
@@ -69,7 +71,7 @@ pub const ROLE_HELD_BY_ROLE: Labelled = labelled(m::CLUSTER_ROLE_HELD, Kind::Gau
 pub const ROLE_FENCE_BY_ROLE: Labelled = labelled(m::CLUSTER_ROLE_FENCE, Kind::Gauge, "role");
 
 /// Every labelled metric above.
-pub const ALL: [Labelled; 14] = [
+pub const ALL: [Labelled; 15] = [
     LINES_BY_KIND,
     REJECTED_BY_REASON,
     DISCARDED_BY_REASON,
@@ -78,6 +80,7 @@ pub const ALL: [Labelled; 14] = [
     JOIN_WAIT_BY_KIND,
     SEALED_BY_OUTCOME,
     DROPPED_BY_REASON,
+    FLUSH_PHASE_BY_PHASE,
     STORE_ERRORS_BY_OP,
     RESTARTS_BY_ACTOR,
     RECOVERIES_BY_OUTCOME,

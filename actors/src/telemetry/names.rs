@@ -54,6 +54,7 @@ defs! {
     LATE_LINES_TOTAL = "chatseal_late_lines_total", Counter, "Lines whose epoch was already sealed or closing; counted, never changing a seal.";
     FLUSH_SECONDS = "chatseal_flush_duration_seconds", Histogram, "Duration of one aggregator flush transaction.";
     FLUSH_BATCH_EVENTS = "chatseal_flush_batch_events", Histogram, "Events in one flush transaction.";
+    FLUSH_PHASE_SECONDS = "chatseal_flush_phase_seconds", Histogram, "Duration of each phase of a committed flush, by phase: sealed (which channel-epochs are sealed), ids (message ids), tally (in the daemon), participation, signals, users, coverage, commit.";
     STORE_ERRORS_TOTAL = "chatseal_store_errors_total", Counter, "Store operations that failed, by operation.";
     STORE_UP = "chatseal_store_up", Gauge, "1 while the last store operation succeeded, 0 while the store is unavailable.";
     // sealing
@@ -143,7 +144,7 @@ pub fn buckets(name: &str) -> Option<&'static [f64]> {
         1_048_576.0,
     ];
     match name {
-        FLUSH_SECONDS | SEAL_SECONDS => Some(SECONDS),
+        FLUSH_SECONDS | FLUSH_PHASE_SECONDS | SEAL_SECONDS => Some(SECONDS),
         HTTP_SECONDS => Some(HTTP),
         JOIN_WAIT_SECONDS => Some(JOIN_WAIT),
         FLUSH_BATCH_EVENTS | SEAL_PARTICIPANTS => Some(COUNTS),

@@ -6,18 +6,24 @@ use super::merge::{fold_coverage, fold_deltas, unique_ids, PartRow};
 use super::{placeholders, rows_per_chunk, stmt, values_list};
 use crate::backend::write_txn_options;
 use crate::error::{ErrCtx, StoreError};
+use crate::flush_phases::{FlushPhase, FlushTimings};
 use crate::open::Store;
 use crate::queries::channel_ids::ensure_channel_id;
 use crate::rows::{CoverageSpan, ParticipationDelta, SeenId};
 use crate::signals::SignalKind;
 use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, TransactionTrait, Value};
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 /// An open flush transaction. Dropping it without `commit` rolls everything back.
 pub struct FlushTx {
     txn: DatabaseTransaction,
     ctx: Arc<ErrCtx>,
+    /// The channels' ids looked up (or given) in this transaction: each once per flush.
+    channel_ids: Mutex<HashMap<String, i32>>,
+    /// The time each statement phase took so far.
+    timings: Mutex<FlushTimings>,
 }
 
 impl Store {
@@ -29,7 +35,7 @@ impl Store {
             .begin_with_options(write_txn_options(self.backend))
             .await
             .map_err(self.ctx.at("starting a flush transaction"))?;
-        Ok(FlushTx { txn, ctx: self.ctx.clone() })
+        Ok(FlushTx { txn, ctx: self.ctx.clone(), channel_ids: Mutex::default(), timings: Mutex::default() })
     }
 }
 
@@ -57,6 +63,27 @@ impl FlushTx {
         self.txn.get_database_backend()
     }
 
+    /// The time each phase of this flush's statements took so far (the caller adds its own
+    /// steps: the tally, the commit).
+    pub fn timings(&self) -> FlushTimings {
+        *self.timings.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn timed(&self, phase: FlushPhase, since: Instant) {
+        self.timings.lock().unwrap_or_else(PoisonError::into_inner).add(phase, since.elapsed());
+    }
+
+    /// The id of `channel`, given now if it has none: looked up once per transaction.
+    async fn channel_id(&self, channel: &str) -> Result<i32, StoreError> {
+        let known = self.channel_ids.lock().unwrap_or_else(PoisonError::into_inner).get(channel).copied();
+        if let Some(id) = known {
+            return Ok(id);
+        }
+        let id = ensure_channel_id(&self.txn, channel).await.map_err(self.ctx.at("giving a channel its id"))?;
+        self.channel_ids.lock().unwrap_or_else(PoisonError::into_inner).insert(channel.to_owned(), id);
+        Ok(id)
+    }
+
     /// Inserts `rows` into `head` + VALUES + `tail`, chunked; `bind` appends the `cols` values
     /// of one row to its chunk's list (one list per statement, none per row).
     async fn insert_chunked<T>(
@@ -82,6 +109,7 @@ impl FlushTx {
 
     /// Which of `keys` (epoch, channel) are sealed already (their lines must be dropped).
     pub async fn sealed_among(&self, keys: &[(i64, String)]) -> Result<HashSet<(i64, String)>, StoreError> {
+        let started = Instant::now();
         let wanted: HashSet<&(i64, String)> = keys.iter().collect();
         let epochs: Vec<i64> = keys.iter().map(|k| k.0).collect::<BTreeSet<_>>().into_iter().collect();
         let mut out = HashSet::new();
@@ -106,6 +134,7 @@ impl FlushTx {
                 }
             }
         }
+        self.timed(FlushPhase::Sealed, started);
         Ok(out)
     }
 
@@ -118,6 +147,7 @@ impl FlushTx {
     /// travels back. Only a chunk that met an id recorded before is rolled back to its
     /// savepoint and inserted again with `RETURNING id`, which names the new ones.
     pub async fn insert_seen_ids(&self, ids: &[SeenId<'_>]) -> Result<Vec<bool>, StoreError> {
+        let started = Instant::now();
         let unique = unique_ids(ids);
         let mut fresh = vec![false; ids.len()];
         let backend = self.backend();
@@ -126,8 +156,7 @@ impl FlushTx {
         for &i in &unique {
             let c = &*ids[i].channel;
             if !channels.contains_key(c) {
-                let id = ensure_channel_id(&self.txn, c).await.map_err(self.ctx.at("giving a channel its id"))?;
-                channels.insert(c, id);
+                channels.insert(c, self.channel_id(c).await?);
             }
         }
         let exec = |sql: &'static str, what: &'static str| async move {
@@ -176,6 +205,7 @@ impl FlushTx {
                 fresh[i] = new.contains(ids[i].id.as_bytes());
             }
         }
+        self.timed(FlushPhase::Ids, started);
         Ok(fresh)
     }
 
@@ -186,18 +216,23 @@ impl FlushTx {
     /// the compact layout's form (`crate::layout`): hashes as 32 bytes, channels as their ids
     /// (given here to a channel's first participant), kinds as their codes.
     pub async fn upsert_participation(&self, rows: &[ParticipationDelta<'_>]) -> Result<(), StoreError> {
+        let started = Instant::now();
         let f = fold_deltas(rows)?;
+        self.timed(FlushPhase::Tally, started);
         let mut ids = Vec::with_capacity(f.channels.len());
         for c in &f.channels {
-            ids.push(ensure_channel_id(&self.txn, c).await.map_err(self.ctx.at("giving a channel its id"))?);
+            ids.push(self.channel_id(c).await?);
         }
         let hash = |h: &[u8; 32]| Value::Bytes(Some(h.to_vec()));
+        let started = Instant::now();
         let head = "INSERT INTO participation (epoch, channel_id, user_hash, first_seen, last_seen)";
         self.insert_chunked("upserting participation", head, UPSERT_PARTICIPATION, 5, &f.participation, |p, v| {
             v.extend([p.epoch.into(), ids[p.channel].into(), hash(&p.user), p.first_seen.into(), p.last_seen.into()])
         })
         .await?;
+        self.timed(FlushPhase::Participation, started);
 
+        let started = Instant::now();
         let signals: Vec<(&PartRow, SignalKind, i64)> =
             f.participation.iter().flat_map(|p| p.signals.nonzero().map(move |(k, n)| (p, k, n))).collect();
         let head = "INSERT INTO signals (epoch, channel_id, user_hash, kind, value)";
@@ -205,7 +240,9 @@ impl FlushTx {
             v.extend([p.epoch.into(), ids[p.channel].into(), hash(&p.user), k.code().into(), (*n).into()])
         })
         .await?;
+        self.timed(FlushPhase::Signals, started);
 
+        let started = Instant::now();
         let head = "INSERT INTO users (user_hash, login, user_id, display_name, first_seen, last_seen)";
         self.insert_chunked("upserting users", head, UPSERT_USERS, 6, &f.users, |u, v| {
             v.extend([
@@ -217,18 +254,23 @@ impl FlushTx {
                 u.last_seen.into(),
             ])
         })
-        .await
+        .await?;
+        self.timed(FlushPhase::Users, started);
+        Ok(())
     }
 
     /// Records joined intervals; a span already stored under (channel, started_ms) is
     /// extended to the larger until_ms.
     pub async fn upsert_coverage(&self, spans: &[CoverageSpan]) -> Result<(), StoreError> {
+        let started = Instant::now();
         let rows: Vec<_> = fold_coverage(spans)?.into_iter().collect();
         let head = "INSERT INTO coverage (channel, started_ms, until_ms)";
         self.insert_chunked("upserting coverage", head, UPSERT_COVERAGE, 3, &rows, |((c, s), u), v| {
             v.extend([c.as_str().into(), (*s).into(), (*u).into()])
         })
-        .await
+        .await?;
+        self.timed(FlushPhase::Coverage, started);
+        Ok(())
     }
 
     /// Makes the batch durable (synced on SQLite FULL and PostgreSQL with synchronous_commit).
